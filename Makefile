@@ -1,0 +1,174 @@
+# cptop — one non-recursive GNU Makefile.
+#
+#   make                    build everything into build/
+#   make test               build and run the test suite (last line: N passed, N failed)
+#   make SANITIZE=address,undefined test
+#   make tsan               agent tests under ThreadSanitizer (own build dir)
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer targets (clang) for a while each
+#   make bench              benchmarks, figures printed side by side
+#   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
+#   make deps               install missing packages (scripts/deps.sh)
+#   make demo               build and run the demo
+#   V=1 shows commands; WERROR=1 turns warnings into errors.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+SANITIZE ?=
+WERROR   ?=
+FUZZ_SECONDS ?= 60
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+PKGS := jansson nanomsg libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lnanomsg -lcrypto)
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+OPT ?= -O2 -g
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
+              -Iagent/include -Iprotocol $(CFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
+
+ifneq ($(SANITIZE),)
+CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=$(SANITIZE)
+BUILD      := $(BUILD)/san-$(subst $(comma),-,$(SANITIZE))
+endif
+comma := ,
+
+OBJDIR := $(BUILD)/obj
+BINDIR := $(BUILD)/bin
+LIBDIR := $(BUILD)/lib
+TESTDIR := $(BUILD)/tests
+
+PROTO_SRC := $(wildcard protocol/*.c)
+AGENT_SRC := $(wildcard agent/*.c)
+LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
+LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
+
+TEST_LIB_SRC := $(wildcard tests/cpt_*.c)
+TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(OBJDIR)/%.o)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(TESTDIR)/%)
+
+EXAMPLES  := $(BINDIR)/agent_hello
+BENCH_BIN := $(BINDIR)/cpbench
+
+LIB_A  := $(LIBDIR)/libcpagent.a
+LIB_SO := $(LIBDIR)/libcpagent.so
+
+.PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo help
+.DEFAULT_GOAL := all
+
+all: $(LIB_A) $(LIB_SO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+
+help:
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(TEST_LIB_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# T=name filters tests by substring; TIMEOUT=seconds per test.
+test: $(TEST_BIN) $(EXAMPLES)
+	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
+
+check: test
+
+# ThreadSanitizer build of the agent and its tests, in its own directory.
+tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" \
+		CFLAGS="-fsanitize=thread" LDFLAGS="-fsanitize=thread" \
+		build/tsan/tests/test_agent build/tsan/tests/test_agent_load
+	$(Q)BUILD=build/tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		tests/run.sh test_agent
+
+# libFuzzer targets, built with clang.
+FUZZ_TARGETS := fuzz_decode fuzz_command
+FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+               $(PKG_CFLAGS) -Iagent/include -Iprotocol
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+			-dict=tests/fuzz/$$t.dict -print_final_stats=1 \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+			|| { tail -40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$t.log | tail -2; \
+	done
+
+bench: $(BENCH_BIN)
+	$(Q)$(BENCH_BIN)
+
+install: $(LIB_A) $(LIB_SO)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libcpagent.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libcpagent.so.0
+	ln -sf libcpagent.so.0 $(DESTDIR)$(PREFIX)/lib/libcpagent.so
+	install -m 644 agent/include/cpagent.h $(DESTDIR)$(PREFIX)/include/cpagent.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define CPA_VERSION_STR "\(.*\)"/\1/p' agent/include/cpagent.h)|' \
+		agent/cpagent.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cpagent.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcpagent.a $(DESTDIR)$(PREFIX)/lib/libcpagent.so \
+	      $(DESTDIR)$(PREFIX)/lib/libcpagent.so.0 $(DESTDIR)$(PREFIX)/include/cpagent.h \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cpagent.pc
+
+deps:
+	$(Q)scripts/deps.sh
+
+demo:
+	$(Q)scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

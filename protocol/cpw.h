@@ -1,0 +1,252 @@
+/*
+ * cpw.h — cptop's wire protocol: message types, encoders and a hostile-input
+ * decoder. See protocol/PROTOCOL.md for the format itself.
+ *
+ * Event vocabulary (cpa_event and its enums) is shared with the agent's
+ * public header so that the job, the agent and the dashboard speak one set of
+ * types. Everything here is internal to cptop (linked into libcpagent, cptop
+ * and the tests), not installed.
+ *
+ * Encoding uses a small JSON writer (cpw_buf) tuned for the agent's hot
+ * path; decoding of events uses a strict streaming parser (cpw_json.c) and
+ * everything structured (hello, heartbeat, commands, replies, state) is
+ * decoded with jansson. Thread-safety: all functions are reentrant; a
+ * cpw_buf or cpw_msg must not be shared between threads without a lock.
+ */
+#ifndef CPW_H
+#define CPW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpagent.h"
+
+#define CPW_VERSION 1
+
+/* Limits. A decoder refuses anything beyond them with a specific error. */
+#define CPW_MAX_FRAME      (16u * 1024 * 1024) /* bytes in one nanomsg message */
+#define CPW_MAX_STRING     4096                /* bytes in any one JSON string */
+#define CPW_MAX_DEPTH      16                  /* nesting of arrays/objects */
+#define CPW_MAX_BATCH      4096                /* messages in one frame */
+#define CPW_MAX_FIELDS     64                  /* members of one object */
+#define CPW_MAX_JOB_ID     64                  /* job id bytes incl. NUL */
+#define CPW_MAX_INFLIGHT   32                  /* in-flight checkpoints tracked */
+#define CPW_MAX_HISTORY    100000              /* history entries in a state */
+#define CPW_NONCE_HEX      32                  /* hex chars of a command nonce */
+#define CPW_MAC_HEX        64                  /* hex chars of an HMAC-SHA256 */
+
+/* ---------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+typedef enum cpw_err {
+    CPW_OK = 0,
+    CPW_ERR_EMPTY,          /* no bytes, or only whitespace */
+    CPW_ERR_TOO_LARGE,      /* frame longer than CPW_MAX_FRAME */
+    CPW_ERR_NUL_BYTE,       /* raw NUL byte, or \u0000 in a string */
+    CPW_ERR_BAD_UTF8,       /* invalid UTF-8 (bytes or escaped surrogates) */
+    CPW_ERR_TOO_DEEP,       /* nesting deeper than CPW_MAX_DEPTH */
+    CPW_ERR_TRUNCATED,      /* input ended inside a value */
+    CPW_ERR_SYNTAX,         /* not JSON */
+    CPW_ERR_TRAILING,       /* bytes after the message (not a batch separator) */
+    CPW_ERR_NOT_OBJECT,     /* a message that is not a JSON object */
+    CPW_ERR_DUPLICATE_KEY,  /* an object names a member twice */
+    CPW_ERR_TOO_MANY,       /* too many members, batch entries, operators, … */
+    CPW_ERR_STRING_TOO_LONG,/* a string beyond its limit */
+    CPW_ERR_MISSING_FIELD,  /* a required field is absent */
+    CPW_ERR_WRONG_TYPE,     /* a field has the wrong JSON type */
+    CPW_ERR_BAD_VALUE,      /* right type, value out of range or not allowed */
+    CPW_ERR_VERSION,        /* "v" newer (major) than this build speaks */
+    CPW_ERR_UNKNOWN_TYPE,   /* "type" names no message we know */
+    CPW_ERR_NOMEM,
+    CPW_ERR__COUNT
+} cpw_err;
+
+/* Static description of an error code; never NULL. */
+const char *cpw_strerror(cpw_err e);
+/* Short stable token of an error code ("truncated", "bad_utf8", …). */
+const char *cpw_err_name(cpw_err e);
+
+/* Where and why a decode failed. `field` names the member (or is empty),
+ * `offset` is the byte offset in the frame, `text` a one-line explanation. */
+typedef struct cpw_error {
+    cpw_err code;
+    size_t offset;
+    char field[48];
+    char text[160];
+} cpw_error;
+
+/* ---------------------------------------------------------------------------
+ * Messages
+ * ------------------------------------------------------------------------ */
+typedef enum cpw_kind {
+    CPW_K_EVENT = 1,   /* one of cpa_event_type; in msg.ev */
+    CPW_K_HELLO,       /* msg.hello */
+    CPW_K_HEARTBEAT,   /* msg.heartbeat */
+    CPW_K_COMMAND,     /* msg.cmd */
+    CPW_K_REPLY,       /* msg.reply */
+} cpw_kind;
+
+typedef struct cpw_op {
+    char name[CPA_NAME_MAX];
+    int parallelism;
+} cpw_op;
+
+typedef struct cpw_edge {
+    int from, to;
+    char kind[16];
+} cpw_edge;
+
+/* hello: who the job is and its shape. */
+typedef struct cpw_hello {
+    char name[CPA_NAME_MAX];
+    int pid;
+    char agent_version[16];
+    int n_ops;
+    cpw_op ops[CPA_MAX_OPERATORS];
+    int n_edges;
+    cpw_edge edges[CPA_MAX_EDGES];
+    int n_config;
+    char config_keys[CPA_MAX_CONFIG][CPA_NAME_MAX];
+    char config_values[CPA_MAX_CONFIG][CPA_VALUE_MAX];
+} cpw_hello;
+
+typedef struct cpw_subtask_metrics {
+    int32_t op, subtask;
+    int64_t records_in, records_out;
+    int32_t queue_fill_permille;  /* 0..1000 */
+    int32_t backpressured;        /* 0/1 */
+} cpw_subtask_metrics;
+
+/* heartbeat: per-subtask counters and the agent's own counters. */
+typedef struct cpw_heartbeat {
+    uint64_t emitted, sent, dropped;
+    int n;
+    cpw_subtask_metrics *subtasks;  /* n entries, owned by the message */
+} cpw_heartbeat;
+
+/* A command request (dashboard → agent). */
+typedef struct cpw_command {
+    uint64_t req;                 /* request id chosen by the client */
+    cpa_command c;                /* the command proper */
+    int history;                  /* get_state: history entries wanted (-1: default) */
+    char nonce[CPW_NONCE_HEX + 1];/* tcp auth: random hex, "" when absent */
+    bool has_mac;                 /* a "mac" member is present */
+} cpw_command;
+
+struct cpw_state;
+
+/* A reply (agent → dashboard). */
+typedef struct cpw_reply {
+    uint64_t req;
+    bool ok;
+    char error[32];               /* cpa_err token when !ok ("auth", "unsupported", …) */
+    char message[CPA_TEXT_MAX];
+    struct cpw_state *state;      /* get_state only; owned by the message */
+} cpw_reply;
+
+/* One decoded message. Free with cpw_msg_clear(). */
+typedef struct cpw_msg {
+    int v;
+    cpw_kind kind;
+    char job[CPW_MAX_JOB_ID];
+    uint64_t seq;
+    int64_t ts_us;
+    cpa_event ev;                 /* CPW_K_EVENT */
+    cpw_hello *hello;             /* CPW_K_HELLO, owned */
+    cpw_heartbeat heartbeat;      /* CPW_K_HEARTBEAT */
+    cpw_command *cmd;             /* CPW_K_COMMAND, owned */
+    cpw_reply *reply;             /* CPW_K_REPLY, owned */
+} cpw_msg;
+
+/* Releases what a decoded message owns and zeroes it. NULL is fine. */
+void cpw_msg_clear(cpw_msg *m);
+
+/* ---------------------------------------------------------------------------
+ * Encoding: a growable output buffer
+ * ------------------------------------------------------------------------ */
+typedef struct cpw_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;    /* an allocation failed; contents are incomplete */
+} cpw_buf;
+
+void cpw_buf_init(cpw_buf *b);
+void cpw_buf_free(cpw_buf *b);
+void cpw_buf_reset(cpw_buf *b);               /* len = 0, keeps memory */
+bool cpw_buf_reserve(cpw_buf *b, size_t extra);
+
+/* Envelope fields shared by every encoded message. */
+typedef struct cpw_envelope {
+    const char *job;
+    uint64_t seq;
+    int64_t ts_us;
+} cpw_envelope;
+
+/* Each appends one compact JSON object (no newline) to b. */
+void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev);
+void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h);
+void cpw_encode_heartbeat(cpw_buf *b, const cpw_envelope *env, const cpw_heartbeat *hb);
+/* A command; when secret is non-NULL the message gets a nonce (generated if
+ * cmd->nonce is empty) and ends with an HMAC-SHA256 "mac" (see PROTOCOL.md). */
+void cpw_encode_command(cpw_buf *b, const cpw_envelope *env, const cpw_command *cmd,
+                        const unsigned char *secret, size_t secret_len);
+/* A reply; state (may be NULL) is written as "result" for get_state. */
+void cpw_encode_reply(cpw_buf *b, const cpw_envelope *env, const cpw_reply *r,
+                      const struct cpw_state *state, int history);
+
+/* ---------------------------------------------------------------------------
+ * Decoding
+ * ------------------------------------------------------------------------ */
+
+/* Decodes exactly one message (one JSON object, optional surrounding
+ * whitespace). On error returns the code, fills err (if non-NULL) and leaves
+ * out cleared. */
+cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err);
+
+/*
+ * Decodes a frame: one message, a JSON array of messages, or messages one
+ * per line (NDJSON). Calls cb for each message in order; the message is
+ * cleared after cb returns, so cb must copy what it keeps (or steal owned
+ * pointers, setting them to NULL). A non-zero return from cb stops decoding
+ * (cpw_decode_frame then returns CPW_OK). The whole frame is validated
+ * (size, NUL, UTF-8, depth) before the first callback, so a bad frame
+ * delivers nothing. Returns the number of messages delivered via *count.
+ */
+typedef int (*cpw_msg_cb)(void *opaque, cpw_msg *m);
+cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaque,
+                         size_t *count, cpw_error *err);
+
+/* ---------------------------------------------------------------------------
+ * Command authentication (HMAC-SHA256 over the bytes before the mac member)
+ * ------------------------------------------------------------------------ */
+
+/* Checks that buf ends with `,"mac":"<64 hex>"}` (whitespace allowed after)
+ * and that the mac matches HMAC-SHA256(secret, bytes before `,"mac"`).
+ * Constant-time compare. Returns true when valid. */
+bool cpw_verify_mac(const char *buf, size_t len, const unsigned char *secret,
+                    size_t secret_len);
+
+/* Fills out (CPW_NONCE_HEX+1 bytes) with a random hex nonce. */
+bool cpw_random_hex(char *out, size_t hex_chars);
+
+/* ---------------------------------------------------------------------------
+ * Name tables
+ * ------------------------------------------------------------------------ */
+const char *cpw_command_name(cpa_command_type t);
+/* Reverse lookups; return -1 when the name is unknown. */
+int cpw_event_type_from_name(const char *s, size_t n);
+int cpw_failure_reason_from_name(const char *s, size_t n);
+int cpw_job_status_from_name(const char *s, size_t n);
+int cpw_command_from_name(const char *s, size_t n);
+
+/* Strips control characters and invalid UTF-8 from wire text before it is
+ * shown: writes at most out_size-1 bytes plus NUL into out. */
+void cpw_sanitize(const char *in, char *out, size_t out_size);
+
+/* Wall-clock microseconds since the epoch. */
+int64_t cpw_now_us(void);
+/* Monotonic microseconds. */
+int64_t cpw_mono_us(void);
+
+#endif /* CPW_H */

@@ -1,0 +1,671 @@
+/* cpw_decode.c — hostile-input decoder for frames and messages.
+ *
+ * Events (the hot path, up to millions a second) are read straight from the
+ * streaming parser's spans; hello, heartbeat, commands and replies are
+ * decoded with jansson from the object's span once the streaming parser has
+ * vouched for its syntax, size and depth. */
+#include "cpw_json.h"
+#include "cpw_jx.h"
+#include "cpw_state.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cpw_msg_clear(cpw_msg *m)
+{
+    if (!m)
+        return;
+    free(m->hello);
+    free(m->heartbeat.subtasks);
+    free(m->cmd);
+    if (m->reply) {
+        cpw_state_free(m->reply->state);
+        free(m->reply);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------- span fields */
+
+static cpw_err need(const cpj_obj *o, const char *key, cpj_type type, const cpj_field **out,
+                    const char *buf, cpw_error *err)
+{
+    const cpj_field *f = cpj_get(o, key);
+    if (!f)
+        return cpw_fail(err, CPW_ERR_MISSING_FIELD, o->start, key,
+                        "required field \"%s\" is missing", key);
+    if (f->type != type && !(type == CPJ_TRUE && f->type == CPJ_FALSE))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, (size_t)(f->val - buf), key,
+                        "field \"%s\" has the wrong type", key);
+    *out = f;
+    return CPW_OK;
+}
+
+static cpw_err get_i64(const cpj_obj *o, const char *buf, const char *key, int64_t min,
+                       int64_t max, int64_t *out, cpw_error *err)
+{
+    const cpj_field *f = NULL;
+    cpw_err e = need(o, key, CPJ_NUMBER, &f, buf, err);
+    if (e)
+        return e;
+    int64_t v;
+    e = cpj_int(f, &v);
+    if (e || v < min || v > max)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, (size_t)(f->val - buf), key,
+                        "field \"%s\" must be an integer in [%lld, %lld]", key,
+                        (long long)min, (long long)max);
+    *out = v;
+    return CPW_OK;
+}
+
+static cpw_err get_i32(const cpj_obj *o, const char *buf, const char *key, int64_t min,
+                       int64_t max, int32_t *out, cpw_error *err)
+{
+    int64_t v;
+    cpw_err e = get_i64(o, buf, key, min, max, &v, err);
+    if (!e)
+        *out = (int32_t)v;
+    return e;
+}
+
+static cpw_err get_str(const cpj_obj *o, const char *buf, const char *key, char *out,
+                       size_t size, cpw_error *err)
+{
+    const cpj_field *f = NULL;
+    cpw_err e = need(o, key, CPJ_STRING, &f, buf, err);
+    if (e)
+        return e;
+    e = cpj_unescape(f, out, size);
+    if (e == CPW_ERR_STRING_TOO_LONG)
+        return cpw_fail(err, e, (size_t)(f->val - buf), key,
+                        "field \"%s\" longer than %zu bytes", key, size - 1);
+    if (e == CPW_ERR_NUL_BYTE)
+        return cpw_fail(err, e, (size_t)(f->val - buf), key, "field \"%s\" contains \\u0000", key);
+    if (e)
+        return cpw_fail(err, e, (size_t)(f->val - buf), key,
+                        "field \"%s\" has an unpaired surrogate escape", key);
+    return CPW_OK;
+}
+
+static cpw_err get_bool(const cpj_obj *o, const char *buf, const char *key, int32_t *out,
+                        cpw_error *err)
+{
+    const cpj_field *f = NULL;
+    cpw_err e = need(o, key, CPJ_TRUE, &f, buf, err);
+    if (!e)
+        *out = f->type == CPJ_TRUE;
+    return e;
+}
+
+#define I64MAXV INT64_MAX
+#define TRY(x) do { cpw_err e_ = (x); if (e_) return e_; } while (0)
+
+static cpw_err get_opsub(const cpj_obj *o, const char *buf, cpa_event *ev, bool allow_none,
+                         cpw_error *err)
+{
+    TRY(get_i32(o, buf, "op", allow_none ? -1 : 0, CPA_MAX_OPERATORS - 1, &ev->op, err));
+    TRY(get_i32(o, buf, "subtask", allow_none ? -1 : 0, CPA_MAX_PARALLELISM - 1, &ev->subtask,
+                err));
+    return CPW_OK;
+}
+
+static cpw_err get_id(const cpj_obj *o, const char *buf, cpa_event *ev, int64_t min,
+                      cpw_error *err)
+{
+    return get_i64(o, buf, "id", min, I64MAXV, &ev->cp_id, err);
+}
+
+static cpw_err decode_event(const cpj_obj *o, const char *buf, cpa_event_type t, cpa_event *ev,
+                            cpw_error *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = t;
+    ev->op = -1;
+    ev->subtask = -1;
+    switch (t) {
+    case CPA_EV_CP_TRIGGERED: {
+        TRY(get_id(o, buf, ev, 1, err));
+        char kind[16];
+        TRY(get_str(o, buf, "kind", kind, sizeof kind, err));
+        if (!strcmp(kind, "periodic"))
+            ev->u.triggered.kind = CPA_TRIGGER_PERIODIC;
+        else if (!strcmp(kind, "manual"))
+            ev->u.triggered.kind = CPA_TRIGGER_MANUAL;
+        else
+            return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "kind",
+                            "field \"kind\" must be \"periodic\" or \"manual\"");
+        break;
+    }
+    case CPA_EV_BARRIER_INJECTED:
+    case CPA_EV_ALIGNMENT_START:
+    case CPA_EV_SNAPSHOT_START:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        break;
+    case CPA_EV_BARRIER_RECEIVED:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i32(o, buf, "channel", 0, CPA_MAX_PARALLELISM * 4, &ev->u.barrier.channel, err));
+        break;
+    case CPA_EV_ALIGNMENT_END:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i64(o, buf, "buffered_bytes", 0, I64MAXV, &ev->u.alignment.buffered_bytes, err));
+        TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.alignment.duration_us, err));
+        break;
+    case CPA_EV_SNAPSHOT_SYNC_DONE:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.sync.duration_us, err));
+        break;
+    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i64(o, buf, "bytes", 0, I64MAXV, &ev->u.async.bytes, err));
+        TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.async.duration_us, err));
+        break;
+    case CPA_EV_ACK: {
+        cpa_ack_info *a = &ev->u.ack;
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &a->state_size, err));
+        TRY(get_i64(o, buf, "checkpointed_size", 0, I64MAXV, &a->checkpointed_size, err));
+        TRY(get_i64(o, buf, "processed_data", 0, I64MAXV, &a->processed_data, err));
+        TRY(get_i64(o, buf, "persisted_data", 0, I64MAXV, &a->persisted_data, err));
+        TRY(get_i64(o, buf, "start_delay_us", 0, I64MAXV, &a->start_delay_us, err));
+        TRY(get_i64(o, buf, "alignment_us", 0, I64MAXV, &a->alignment_us, err));
+        TRY(get_i64(o, buf, "sync_us", 0, I64MAXV, &a->sync_us, err));
+        TRY(get_i64(o, buf, "async_us", 0, I64MAXV, &a->async_us, err));
+        TRY(get_bool(o, buf, "unaligned", &a->unaligned, err));
+        break;
+    }
+    case CPA_EV_DECLINE:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_str(o, buf, "reason", ev->u.decline.reason, CPA_TEXT_MAX, err));
+        break;
+    case CPA_EV_CP_COMPLETED:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.completed.duration_us, err));
+        TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &ev->u.completed.state_size, err));
+        TRY(get_i64(o, buf, "checkpointed_size", 0, I64MAXV, &ev->u.completed.checkpointed_size,
+                    err));
+        break;
+    case CPA_EV_CP_FAILED: {
+        TRY(get_id(o, buf, ev, 1, err));
+        char r[48];
+        TRY(get_str(o, buf, "reason", r, sizeof r, err));
+        int ri = cpw_failure_reason_from_name(r, strlen(r));
+        if (ri < 0)
+            return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "reason",
+                            "field \"reason\": unknown failure reason");
+        ev->u.failed.reason = (cpa_failure_reason)ri;
+        TRY(get_str(o, buf, "message", ev->u.failed.message, CPA_TEXT_MAX, err));
+        break;
+    }
+    case CPA_EV_CP_COMMITTED:
+        TRY(get_id(o, buf, ev, 1, err));
+        break;
+    case CPA_EV_JOB_STATUS: {
+        char s[24];
+        TRY(get_str(o, buf, "status", s, sizeof s, err));
+        int si = cpw_job_status_from_name(s, strlen(s));
+        if (si < 0)
+            return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "status",
+                            "field \"status\": unknown job status");
+        ev->u.job_status.status = (cpa_job_status)si;
+        TRY(get_str(o, buf, "message", ev->u.job_status.message, CPA_TEXT_MAX, err));
+        break;
+    }
+    case CPA_EV_RESTORED:
+        TRY(get_id(o, buf, ev, 0, err));
+        TRY(get_i32(o, buf, "attempt", 0, INT32_MAX, &ev->u.restored.attempt, err));
+        break;
+    case CPA_EV_FAILURE_INJECTED:
+        TRY(get_str(o, buf, "kind", ev->u.failure.kind, CPA_KIND_MAX, err));
+        TRY(get_opsub(o, buf, ev, true, err));
+        TRY(get_str(o, buf, "params", ev->u.failure.params, CPA_TEXT_MAX, err));
+        break;
+    case CPA_EV_TASK_FAILED:
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_str(o, buf, "error", ev->u.task_failed.error, CPA_TEXT_MAX, err));
+        break;
+    default:
+        return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown event type");
+    }
+    return CPW_OK;
+}
+
+/* --------------------------------------------------- jansson-decoded kinds */
+
+static cpw_err decode_hello(json_t *j, cpw_msg *m, cpw_error *err)
+{
+    cpw_hello *h = calloc(1, sizeof *h);
+    if (!h)
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    m->hello = h;
+    TRY(cpw_jx_str(j, "name", h->name, sizeof h->name, true, err));
+    int64_t v;
+    TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, true, err));
+    h->pid = (int)v;
+    TRY(cpw_jx_str(j, "agent_version", h->agent_version, sizeof h->agent_version, false, err));
+    TRY(cpw_jx_topology(j, h, err));
+    return CPW_OK;
+}
+
+static cpw_err decode_heartbeat(json_t *j, cpw_msg *m, cpw_error *err)
+{
+    cpw_heartbeat *hb = &m->heartbeat;
+    json_t *ag = json_object_get(j, "agent");
+    if (ag) {
+        if (!json_is_object(ag))
+            return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "agent", "field \"agent\" must be an object");
+        int64_t v;
+        TRY(cpw_jx_int(ag, "emitted", 0, INT64_MAX, &v, true, err));
+        hb->emitted = (uint64_t)v;
+        TRY(cpw_jx_int(ag, "sent", 0, INT64_MAX, &v, true, err));
+        hb->sent = (uint64_t)v;
+        TRY(cpw_jx_int(ag, "dropped", 0, INT64_MAX, &v, true, err));
+        hb->dropped = (uint64_t)v;
+    }
+    json_t *subs = json_object_get(j, "subtasks");
+    if (!subs)
+        return cpw_fail(err, CPW_ERR_MISSING_FIELD, 0, "subtasks",
+                        "required field \"subtasks\" is missing");
+    if (!json_is_array(subs))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks", "field \"subtasks\" must be an array");
+    size_t n = json_array_size(subs);
+    if (n > CPA_MAX_SUBTASKS)
+        return cpw_fail(err, CPW_ERR_TOO_MANY, 0, "subtasks", "more than %d subtasks",
+                        CPA_MAX_SUBTASKS);
+    hb->subtasks = n ? calloc(n, sizeof *hb->subtasks) : NULL;
+    if (n && !hb->subtasks)
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    static const int64_t lim[6][2] = {{0, CPA_MAX_OPERATORS - 1}, {0, CPA_MAX_PARALLELISM - 1},
+                                      {0, INT64_MAX}, {0, INT64_MAX}, {0, 1000}, {0, 1}};
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = json_array_get(subs, i);
+        if (!json_is_array(row) || json_array_size(row) != 6)
+            return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks",
+                            "subtasks[%zu] must be an array of 6 integers", i);
+        int64_t v[6];
+        for (int k = 0; k < 6; k++) {
+            json_t *x = json_array_get(row, (size_t)k);
+            if (!json_is_integer(x))
+                return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks",
+                                "subtasks[%zu][%d] must be an integer", i, k);
+            v[k] = json_integer_value(x);
+            if (v[k] < lim[k][0] || v[k] > lim[k][1])
+                return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "subtasks",
+                                "subtasks[%zu][%d] out of range", i, k);
+        }
+        cpw_subtask_metrics *s = &hb->subtasks[i];
+        s->op = (int32_t)v[0];
+        s->subtask = (int32_t)v[1];
+        s->records_in = v[2];
+        s->records_out = v[3];
+        s->queue_fill_permille = (int32_t)v[4];
+        s->backpressured = (int32_t)v[5];
+        hb->n = (int)i + 1;
+    }
+    return CPW_OK;
+}
+
+static cpw_err decode_kv_object(json_t *obj, const char *field, cpa_command *c, cpw_error *err)
+{
+    if (!json_is_object(obj))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, field, "field \"%s\" must be an object", field);
+    if (json_object_size(obj) > CPA_CMD_MAX_PARAMS)
+        return cpw_fail(err, CPW_ERR_TOO_MANY, 0, field, "more than %d entries in \"%s\"",
+                        CPA_CMD_MAX_PARAMS, field);
+    const char *k;
+    json_t *v;
+    c->n_params = 0;
+    json_object_foreach(obj, k, v) {
+        if (strlen(k) >= CPA_NAME_MAX)
+            return cpw_fail(err, CPW_ERR_STRING_TOO_LONG, 0, field, "a key in \"%s\" is too long",
+                            field);
+        char *dst = c->values[c->n_params];
+        if (json_is_string(v)) {
+            if (json_string_length(v) >= CPA_VALUE_MAX)
+                return cpw_fail(err, CPW_ERR_STRING_TOO_LONG, 0, k, "value of \"%s\" too long", k);
+            memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        } else if (json_is_integer(v)) {
+            snprintf(dst, CPA_VALUE_MAX, "%lld", (long long)json_integer_value(v));
+        } else if (json_is_boolean(v)) {
+            snprintf(dst, CPA_VALUE_MAX, "%s", json_is_true(v) ? "true" : "false");
+        } else {
+            return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, k,
+                            "value of \"%s\" must be a string, integer or boolean", k);
+        }
+        snprintf(c->keys[c->n_params], CPA_NAME_MAX, "%s", k);
+        c->n_params++;
+    }
+    return CPW_OK;
+}
+
+static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
+{
+    cpw_command *cmd = calloc(1, sizeof *cmd);
+    if (!cmd)
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    m->cmd = cmd;
+    cmd->history = -1;
+    cmd->c.op = cmd->c.subtask = -1;
+    int64_t v;
+    TRY(cpw_jx_int(j, "req", 0, INT64_MAX, &v, true, err));
+    cmd->req = (uint64_t)v;
+    char name[32];
+    TRY(cpw_jx_str(j, "cmd", name, sizeof name, true, err));
+    int t = cpw_command_from_name(name, strlen(name));
+    if (t < 0)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "cmd", "unknown command \"%s\"", name);
+    cmd->c.type = (cpa_command_type)t;
+    TRY(cpw_jx_str(j, "nonce", cmd->nonce, sizeof cmd->nonce, false, err));
+    json_t *mac = json_object_get(j, "mac");
+    if (mac && !json_is_string(mac))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "mac", "field \"mac\" must be a string");
+    cmd->has_mac = mac != NULL;
+    json_t *args = json_object_get(j, "args");
+    if (!args)
+        args = json_object(); /* borrowed below; freed at end */
+    else
+        json_incref(args);
+    cpw_err e = CPW_OK;
+    if (!json_is_object(args)) {
+        e = cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "args", "field \"args\" must be an object");
+        goto out;
+    }
+    switch (cmd->c.type) {
+    case CPA_CMD_GET_STATE:
+        if ((e = cpw_jx_int(args, "history", 0, CPW_MAX_HISTORY, &v, false, err)) == CPW_OK &&
+            json_object_get(args, "history"))
+            cmd->history = (int)v;
+        break;
+    case CPA_CMD_TRIGGER:
+        break;
+    case CPA_CMD_ABORT:
+        if ((e = cpw_jx_int(args, "id", 1, INT64_MAX, &v, true, err)) == CPW_OK)
+            cmd->c.cp_id = v;
+        break;
+    case CPA_CMD_INJECT_FAILURE: {
+        if ((e = cpw_jx_str(args, "kind", cmd->c.kind, sizeof cmd->c.kind, true, err)))
+            break;
+        if ((e = cpw_jx_int(args, "op", -1, CPA_MAX_OPERATORS - 1, &v, false, err)))
+            break;
+        if (json_object_get(args, "op"))
+            cmd->c.op = (int32_t)v;
+        if ((e = cpw_jx_int(args, "subtask", -1, CPA_MAX_PARALLELISM - 1, &v, false, err)))
+            break;
+        if (json_object_get(args, "subtask"))
+            cmd->c.subtask = (int32_t)v;
+        json_t *p = json_object_get(args, "params");
+        if (p)
+            e = decode_kv_object(p, "params", &cmd->c, err);
+        break;
+    }
+    case CPA_CMD_SET_CONFIG: {
+        json_t *s = json_object_get(args, "settings");
+        if (!s) {
+            e = cpw_fail(err, CPW_ERR_MISSING_FIELD, 0, "settings",
+                         "required field \"settings\" is missing");
+            break;
+        }
+        if ((e = decode_kv_object(s, "settings", &cmd->c, err)))
+            break;
+        if (cmd->c.n_params == 0)
+            e = cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "settings", "\"settings\" is empty");
+        break;
+    }
+    default:
+        break;
+    }
+out:
+    json_decref(args);
+    return e;
+}
+
+static cpw_err decode_reply(json_t *j, cpw_msg *m, cpw_error *err)
+{
+    cpw_reply *r = calloc(1, sizeof *r);
+    if (!r)
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    m->reply = r;
+    int64_t v;
+    TRY(cpw_jx_int(j, "req", 0, INT64_MAX, &v, true, err));
+    r->req = (uint64_t)v;
+    json_t *ok = json_object_get(j, "ok");
+    if (!ok)
+        return cpw_fail(err, CPW_ERR_MISSING_FIELD, 0, "ok", "required field \"ok\" is missing");
+    if (!json_is_boolean(ok))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "ok", "field \"ok\" must be a boolean");
+    r->ok = json_is_true(ok);
+    TRY(cpw_jx_str(j, "error", r->error, sizeof r->error, !r->ok, err));
+    TRY(cpw_jx_str(j, "message", r->message, sizeof r->message, false, err));
+    json_t *res = json_object_get(j, "result");
+    if (res && !json_is_null(res)) {
+        if (!json_is_object(res))
+            return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "result", "field \"result\" must be an object");
+        r->state = cpw_state_decode_json(res, err);
+        if (!r->state)
+            return err ? err->code : CPW_ERR_BAD_VALUE;
+    }
+    return CPW_OK;
+}
+
+/* ------------------------------------------------------------------ message */
+
+static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_error *err)
+{
+    memset(m, 0, sizeof *m);
+    int64_t v;
+    const cpj_field *f = cpj_get(o, "v");
+    if (!f)
+        return cpw_fail(err, CPW_ERR_MISSING_FIELD, o->start, "v", "required field \"v\" is missing");
+    if (f->type != CPJ_NUMBER)
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, (size_t)(f->val - buf), "v",
+                        "field \"v\" must be an integer");
+    if (cpj_int(f, &v) || v < 1)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, (size_t)(f->val - buf), "v",
+                        "field \"v\" must be a positive integer");
+    if (v > CPW_VERSION)
+        return cpw_fail(err, CPW_ERR_VERSION, (size_t)(f->val - buf), "v",
+                        "protocol version %lld is newer than this build's %d; upgrade cptop",
+                        (long long)v, CPW_VERSION);
+    m->v = (int)v;
+    char type[32];
+    TRY(get_str(o, buf, "type", type, sizeof type, err));
+    TRY(get_str(o, buf, "job", m->job, sizeof m->job, err));
+    uint64_t seq;
+    const cpj_field *sf = NULL;
+    TRY(need(o, "seq", CPJ_NUMBER, &sf, buf, err));
+    if (cpj_uint(sf, &seq))
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, (size_t)(sf->val - buf), "seq",
+                        "field \"seq\" must be a non-negative 64-bit integer");
+    m->seq = seq;
+    TRY(get_i64(o, buf, "ts_us", 0, I64MAXV, &m->ts_us, err));
+
+    int et = cpw_event_type_from_name(type, strlen(type));
+    if (et > 0) {
+        m->kind = CPW_K_EVENT;
+        return decode_event(o, buf, (cpa_event_type)et, &m->ev, err);
+    }
+    cpw_err (*fn)(json_t *, cpw_msg *, cpw_error *) = NULL;
+    if (!strcmp(type, "hello")) {
+        m->kind = CPW_K_HELLO;
+        fn = decode_hello;
+    } else if (!strcmp(type, "heartbeat")) {
+        m->kind = CPW_K_HEARTBEAT;
+        fn = decode_heartbeat;
+    } else if (!strcmp(type, "cmd")) {
+        m->kind = CPW_K_COMMAND;
+        fn = decode_command;
+    } else if (!strcmp(type, "reply")) {
+        m->kind = CPW_K_REPLY;
+        fn = decode_reply;
+    } else {
+        return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown message type \"%s\"",
+                        type);
+    }
+    json_error_t je;
+    json_t *j = json_loadb(buf + o->start, o->end - o->start, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        /* The streaming parser vouched for the grammar; what jansson can
+         * still refuse is string content (\u0000, lone surrogates) or memory. */
+        enum json_error_code jc = json_error_code(&je);
+        cpw_err c = jc == json_error_null_character ? CPW_ERR_NUL_BYTE
+                  : jc == json_error_invalid_utf8 ? CPW_ERR_BAD_UTF8
+                  : jc == json_error_out_of_memory ? CPW_ERR_NOMEM
+                  : jc == json_error_duplicate_key ? CPW_ERR_DUPLICATE_KEY
+                  : CPW_ERR_SYNTAX;
+        return cpw_fail(err, c, o->start + (size_t)(je.position > 0 ? je.position : 0), "",
+                        "%s", je.text);
+    }
+    cpw_err e = fn(j, m, err);
+    json_decref(j);
+    if (e && err && err->offset == 0)
+        err->offset = o->start;
+    return e;
+}
+
+cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!buf)
+        return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "no message");
+    TRY(cpj_prevalidate(buf, len, err));
+    size_t p = 0;
+    cpj_ws(buf, len, &p);
+    if (p >= len)
+        return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "empty message");
+    cpj_obj o;
+    TRY(cpj_parse_object(buf, len, &p, &o, err));
+    cpj_ws(buf, len, &p);
+    if (p != len)
+        return cpw_fail(err, CPW_ERR_TRAILING, p, "", "unexpected bytes after the message");
+    cpw_err e = decode_obj(buf, &o, out, err);
+    if (e)
+        cpw_msg_clear(out);
+    return e;
+}
+
+/* Spans of the frame's objects, found in a first pass so that a frame with
+ * a syntax error anywhere delivers nothing. */
+typedef struct span { size_t start, end; } span;
+
+cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaque,
+                         size_t *count, cpw_error *err)
+{
+    if (count)
+        *count = 0;
+    if (!buf)
+        return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "no message");
+    TRY(cpj_prevalidate(buf, len, err));
+    size_t p = 0;
+    cpj_ws(buf, len, &p);
+    if (p >= len)
+        return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "empty frame");
+
+    span local[64];
+    span *spans = local;
+    size_t n = 0, cap = sizeof local / sizeof local[0];
+    cpj_obj *o = malloc(sizeof *o);
+    if (!o)
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    cpw_err e = CPW_OK;
+    bool array = buf[p] == '[';
+    if (array) {
+        p++;
+        cpj_ws(buf, len, &p);
+        if (p < len && buf[p] == ']') {
+            p++;
+            goto tail;
+        }
+    }
+    for (;;) {
+        cpj_ws(buf, len, &p);
+        if (!array && p >= len)
+            break;
+        if (n >= CPW_MAX_BATCH) {
+            e = cpw_fail(err, CPW_ERR_TOO_MANY, p, "", "more than %d messages in one frame",
+                         CPW_MAX_BATCH);
+            goto done;
+        }
+        size_t start = p;
+        if ((e = cpj_parse_object(buf, len, &p, o, err)))
+            goto done;
+        if (n == cap) {
+            span *ns = malloc(2 * cap * sizeof *ns);
+            if (!ns) {
+                e = cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+                goto done;
+            }
+            memcpy(ns, spans, n * sizeof *ns);
+            if (spans != local)
+                free(spans);
+            spans = ns;
+            cap *= 2;
+        }
+        spans[n].start = start;
+        spans[n].end = p;
+        n++;
+        if (array) {
+            cpj_ws(buf, len, &p);
+            if (p >= len) {
+                e = cpw_fail(err, CPW_ERR_TRUNCATED, len, "", "input ends inside the batch array");
+                goto done;
+            }
+            if (buf[p] == ',') {
+                p++;
+                continue;
+            }
+            if (buf[p] == ']') {
+                p++;
+                break;
+            }
+            e = cpw_fail(err, CPW_ERR_SYNTAX, p, "", "expected ',' or ']' in the batch array");
+            goto done;
+        }
+        /* NDJSON: the next object must start on a new line */
+        size_t q = p;
+        bool newline = false;
+        while (q < len && (buf[q] == ' ' || buf[q] == '\t' || buf[q] == '\r' || buf[q] == '\n')) {
+            if (buf[q] == '\n')
+                newline = true;
+            q++;
+        }
+        if (q < len && !newline) {
+            e = cpw_fail(err, CPW_ERR_TRAILING, q, "", "unexpected bytes after a message");
+            goto done;
+        }
+        p = q;
+    }
+tail:
+    cpj_ws(buf, len, &p);
+    if (p != len) {
+        e = cpw_fail(err, CPW_ERR_TRAILING, p, "", "unexpected bytes after the batch");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t q = spans[i].start;
+        cpw_msg m;
+        /* cannot fail: same bytes as the first pass */
+        cpj_parse_object(buf, len, &q, o, NULL);
+        if ((e = decode_obj(buf, o, &m, err))) {
+            cpw_msg_clear(&m);
+            goto done;
+        }
+        if (count)
+            (*count)++;
+        int stop = cb ? cb(opaque, &m) : 0;
+        cpw_msg_clear(&m);
+        if (stop)
+            break;
+    }
+done:
+    if (spans != local)
+        free(spans);
+    free(o);
+    return e;
+}

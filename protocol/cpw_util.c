@@ -1,0 +1,217 @@
+/* cpw_util.c — name tables, error strings, sanitising, clocks, HMAC. */
+#include "cpw.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const event_names[CPA_EV__COUNT] = {
+    [CPA_EV_CP_TRIGGERED] = "cp_triggered",
+    [CPA_EV_BARRIER_INJECTED] = "barrier_injected",
+    [CPA_EV_BARRIER_RECEIVED] = "barrier_received",
+    [CPA_EV_ALIGNMENT_START] = "alignment_start",
+    [CPA_EV_ALIGNMENT_END] = "alignment_end",
+    [CPA_EV_SNAPSHOT_START] = "snapshot_start",
+    [CPA_EV_SNAPSHOT_SYNC_DONE] = "snapshot_sync_done",
+    [CPA_EV_SNAPSHOT_ASYNC_DONE] = "snapshot_async_done",
+    [CPA_EV_ACK] = "ack",
+    [CPA_EV_DECLINE] = "decline",
+    [CPA_EV_CP_COMPLETED] = "cp_completed",
+    [CPA_EV_CP_FAILED] = "cp_failed",
+    [CPA_EV_CP_COMMITTED] = "cp_committed",
+    [CPA_EV_JOB_STATUS] = "job_status",
+    [CPA_EV_RESTORED] = "restored",
+    [CPA_EV_FAILURE_INJECTED] = "failure_injected",
+    [CPA_EV_TASK_FAILED] = "task_failed",
+};
+
+static const char *const reason_names[CPA_FAIL__COUNT] = {
+    [CPA_FAIL_EXPIRED] = "CHECKPOINT_EXPIRED",
+    [CPA_FAIL_DECLINED] = "CHECKPOINT_DECLINED",
+    [CPA_FAIL_ABORTED] = "CHECKPOINT_ABORTED_BY_USER",
+    [CPA_FAIL_ASYNC_EXCEPTION] = "CHECKPOINT_ASYNC_EXCEPTION",
+    [CPA_FAIL_IO] = "IO_EXCEPTION",
+    [CPA_FAIL_TASK_FAILURE] = "TASK_FAILURE",
+    [CPA_FAIL_NOT_ALL_RUNNING] = "NOT_ALL_REQUIRED_TASKS_RUNNING",
+    [CPA_FAIL_TOO_MANY_REQUESTS] = "TOO_MANY_CHECKPOINT_REQUESTS",
+    [CPA_FAIL_SUBSUMED] = "CHECKPOINT_SUBSUMED",
+};
+
+static const char *const status_names[CPA_JOB__COUNT] = {
+    [CPA_JOB_CREATED] = "created",     [CPA_JOB_RUNNING] = "running",
+    [CPA_JOB_FAILING] = "failing",     [CPA_JOB_RESTARTING] = "restarting",
+    [CPA_JOB_FAILED] = "failed",       [CPA_JOB_FINISHED] = "finished",
+};
+
+static const char *const command_names[CPA_CMD__COUNT] = {
+    [CPA_CMD_GET_STATE] = "get_state",   [CPA_CMD_TRIGGER] = "trigger",
+    [CPA_CMD_ABORT] = "abort",           [CPA_CMD_INJECT_FAILURE] = "inject_failure",
+    [CPA_CMD_SET_CONFIG] = "set_config",
+};
+
+const char *cpa_event_type_name(cpa_event_type t)
+{
+    return (t > 0 && t < CPA_EV__COUNT) ? event_names[t] : NULL;
+}
+const char *cpa_failure_reason_name(cpa_failure_reason r)
+{
+    return ((unsigned)r < CPA_FAIL__COUNT) ? reason_names[r] : NULL;
+}
+const char *cpa_job_status_name(cpa_job_status s)
+{
+    return ((unsigned)s < CPA_JOB__COUNT) ? status_names[s] : NULL;
+}
+const char *cpw_command_name(cpa_command_type t)
+{
+    return ((unsigned)t < CPA_CMD__COUNT) ? command_names[t] : NULL;
+}
+
+static int lookup(const char *const *tab, int n, const char *s, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (tab[i] && strlen(tab[i]) == len && memcmp(tab[i], s, len) == 0)
+            return i;
+    return -1;
+}
+
+int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPA_EV__COUNT, s, n); }
+int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPA_FAIL__COUNT, s, n); }
+int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPA_JOB__COUNT, s, n); }
+int cpw_command_from_name(const char *s, size_t n) { return lookup(command_names, CPA_CMD__COUNT, s, n); }
+
+static const struct { const char *name, *text; } cpw_errs[CPW_ERR__COUNT] = {
+    [CPW_OK] = {"ok", "success"},
+    [CPW_ERR_EMPTY] = {"empty", "empty message"},
+    [CPW_ERR_TOO_LARGE] = {"too_large", "message larger than the protocol allows"},
+    [CPW_ERR_NUL_BYTE] = {"nul_byte", "NUL byte in message"},
+    [CPW_ERR_BAD_UTF8] = {"bad_utf8", "invalid UTF-8"},
+    [CPW_ERR_TOO_DEEP] = {"too_deep", "nesting too deep"},
+    [CPW_ERR_TRUNCATED] = {"truncated", "message truncated"},
+    [CPW_ERR_SYNTAX] = {"syntax", "JSON syntax error"},
+    [CPW_ERR_TRAILING] = {"trailing", "unexpected bytes after the message"},
+    [CPW_ERR_NOT_OBJECT] = {"not_object", "message is not a JSON object"},
+    [CPW_ERR_DUPLICATE_KEY] = {"duplicate_key", "duplicate member name"},
+    [CPW_ERR_TOO_MANY] = {"too_many", "too many elements"},
+    [CPW_ERR_STRING_TOO_LONG] = {"string_too_long", "string too long"},
+    [CPW_ERR_MISSING_FIELD] = {"missing_field", "required field missing"},
+    [CPW_ERR_WRONG_TYPE] = {"wrong_type", "field has the wrong type"},
+    [CPW_ERR_BAD_VALUE] = {"bad_value", "field value out of range"},
+    [CPW_ERR_VERSION] = {"version", "unsupported protocol version"},
+    [CPW_ERR_UNKNOWN_TYPE] = {"unknown_type", "unknown message type"},
+    [CPW_ERR_NOMEM] = {"nomem", "out of memory"},
+};
+
+const char *cpw_strerror(cpw_err e)
+{
+    return ((unsigned)e < CPW_ERR__COUNT) ? cpw_errs[e].text : "unknown error";
+}
+const char *cpw_err_name(cpw_err e)
+{
+    return ((unsigned)e < CPW_ERR__COUNT) ? cpw_errs[e].name : "unknown";
+}
+
+void cpw_sanitize(const char *in, char *out, size_t out_size)
+{
+    if (!out_size)
+        return;
+    const unsigned char *s = (const unsigned char *)(in ? in : "");
+    size_t k = 0;
+    while (*s && k + 1 < out_size) {
+        unsigned c = *s;
+        if (c < 0x20 || c == 0x7f) {
+            out[k++] = '?';
+            s++;
+            continue;
+        }
+        if (c < 0x80) {
+            out[k++] = (char)c;
+            s++;
+            continue;
+        }
+        /* multi-byte: copy whole valid sequences, drop C1 controls (U+0080..9F) */
+        size_t n = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        bool ok = n > 0;
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (s[i] & 0xC0) == 0x80;
+        if (ok && n == 2 && c == 0xC2 && s[1] < 0xA0)
+            ok = false; /* C1 control, e.g. CSI U+009B */
+        if (ok && n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0)))
+            ok = false;
+        if (ok && n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90)))
+            ok = false;
+        if (!ok) {
+            out[k++] = '?';
+            s++;
+            continue;
+        }
+        if (k + n + 1 > out_size)
+            break;
+        memcpy(out + k, s, n);
+        k += n;
+        s += n;
+    }
+    out[k] = '\0';
+}
+
+int64_t cpw_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cpw_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool cpw_random_hex(char *out, size_t hex_chars)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    size_t n = (hex_chars + 1) / 2;
+    if (n > sizeof raw || RAND_bytes(raw, (int)n) != 1)
+        return false;
+    for (size_t i = 0; i < hex_chars; i++)
+        out[i] = hex[(raw[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
+    out[hex_chars] = '\0';
+    return true;
+}
+
+/* The authenticated part is everything before the final `,"mac":"…"}`. */
+static const char mac_tag[] = ",\"mac\":\"";
+
+bool cpw_verify_mac(const char *buf, size_t len, const unsigned char *secret,
+                    size_t secret_len)
+{
+    while (len && (buf[len - 1] == ' ' || buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+                   buf[len - 1] == '\t'))
+        len--;
+    size_t tag = sizeof mac_tag - 1;
+    if (len < tag + CPW_MAC_HEX + 2)
+        return false;
+    size_t at = len - (tag + CPW_MAC_HEX + 2);
+    if (memcmp(buf + at, mac_tag, tag) != 0 || buf[len - 2] != '"' || buf[len - 1] != '}')
+        return false;
+    const char *given = buf + at + tag;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)buf, at, mac,
+              &mac_len) || mac_len != 32)
+        return false;
+    static const char hex[] = "0123456789abcdef";
+    char want[CPW_MAC_HEX];
+    for (unsigned i = 0; i < 32; i++) {
+        want[2 * i] = hex[mac[i] >> 4];
+        want[2 * i + 1] = hex[mac[i] & 15];
+    }
+    return CRYPTO_memcmp(want, given, CPW_MAC_HEX) == 0;
+}
