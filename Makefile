@@ -31,7 +31,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lnanomsg -lcrypto)
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
-        -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter
+        -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \
+        -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
@@ -172,3 +173,4 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -489,7 +489,9 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
     int et = cpw_event_type_from_name(type, strlen(type));
     if (et > 0) {
         m->kind = CPW_K_EVENT;
-        return decode_event(o, buf, (cpa_event_type)et, &m->ev, err);
+        cpw_err e = decode_event(o, buf, (cpa_event_type)et, &m->ev, err);
+        m->ev.ts_us = m->ts_us; /* an event's time is its envelope's */
+        return e;
     }
     cpw_err (*fn)(json_t *, cpw_msg *, cpw_error *) = NULL;
     if (!strcmp(type, "hello")) {
@@ -518,6 +520,9 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
                   : jc == json_error_invalid_utf8 ? CPW_ERR_BAD_UTF8
                   : jc == json_error_out_of_memory ? CPW_ERR_NOMEM
                   : jc == json_error_duplicate_key ? CPW_ERR_DUPLICATE_KEY
+                  : jc == json_error_numeric_overflow ? CPW_ERR_BAD_VALUE
+                  /* jansson reports a lone surrogate escape as a syntax error */
+                  : strstr(je.text, "invalid Unicode") ? CPW_ERR_BAD_UTF8
                   : CPW_ERR_SYNTAX;
         return cpw_fail(err, c, o->start + (size_t)(je.position > 0 ? je.position : 0), "",
                         "%s", je.text);

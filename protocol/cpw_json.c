@@ -647,7 +647,7 @@ cpw_err cpj_unescape(const cpj_field *f, char *out, size_t out_size)
     const char *s = f->val;
     size_t n = f->val_len;
     for (size_t i = 0; i < n;) {
-        if (k + 5 > out_size)
+        if (k + 2 > out_size) /* room for one more byte and the NUL */
             return CPW_ERR_STRING_TOO_LONG;
         if (s[i] != '\\') {
             out[k++] = s[i++];
@@ -677,6 +677,8 @@ cpw_err cpj_unescape(const cpj_field *f, char *out, size_t out_size)
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 return CPW_ERR_BAD_UTF8;
             }
+            if (k + (cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4) + 1 > out_size)
+                return CPW_ERR_STRING_TOO_LONG;
             put_utf8(out, &k, cp);
             break;
         }

@@ -398,7 +398,9 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
 static void enc_rel(cpw_buf *b, int64_t ts, int64_t base)
 {
     cpj_char(b, ',');
-    cpj_i64(b, ts ? ts - base : -1);
+    /* a timestamp before the trigger (clock skew between threads, or a
+     * missed cp_triggered) is sent as 0 so that the reply stays decodable */
+    cpj_i64(b, ts ? (ts > base ? ts - base : 0) : -1);
 }
 
 static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
@@ -588,8 +590,12 @@ static cpw_err dec_sub(json_t *row, cpw_sub *u, int64_t base, size_t idx, cpw_er
     u->barriers = (uint16_t)v[0];
     int64_t *ts[] = {&u->barrier_ts, &u->align_start_ts, &u->align_end_ts, &u->snap_start_ts,
                      &u->sync_done_ts, &u->async_done_ts, &u->ack_ts};
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 7; k++) {
+        if (v[k + 1] > INT64_MAX - base)
+            return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "subtasks",
+                            "subtasks[%zu][%d] out of range", idx, k + 2);
         *ts[k] = v[k + 1] < 0 ? 0 : base + v[k + 1];
+    }
     u->buffered_bytes = v[8];
     u->state_size = v[9];
     u->checkpointed_size = v[10];
@@ -678,6 +684,7 @@ static cpw_err dec_state(json_t *j, cpw_state *s, cpw_error *err)
     TRY(cpw_jx_int(j, "seq", 0, INT64_MAX, &v, true, err));
     s->seq = (uint64_t)v;
     TRY(cpw_jx_str(j, "name", s->hello.name, sizeof s->hello.name, true, err));
+    v = 0; /* optional */
     TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, false, err));
     s->hello.pid = (int)v;
     TRY(cpw_jx_str(j, "agent_version", s->hello.agent_version, sizeof s->hello.agent_version,

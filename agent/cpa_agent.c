@@ -1,0 +1,890 @@
+/* cpa_agent.c — the agent: lifecycle, the agent thread (batch, publish,
+ * heartbeat, serve commands) and the emit path. */
+#include "cpa_internal.h"
+#include "cpw_json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMD_MAX_BYTES (64 * 1024)   /* larger commands get an error reply */
+#define SECRET_MAX 1024
+
+typedef struct cpa_metric {
+    _Atomic int64_t in, out;
+    _Atomic int32_t fill, bp;
+    _Atomic int32_t set;
+} cpa_metric;
+
+struct cpa_agent {
+    cpa_conf conf;
+    cpa_queue q;
+    _Atomic int running;        /* agent thread alive */
+    _Atomic int stopping;
+    _Atomic int stopped;        /* emits refused */
+    _Atomic uint64_t dropped;   /* refused at emit (queue full or stopped) */
+    _Atomic uint64_t lost;      /* queued, then lost (send error, stop) */
+    _Atomic uint64_t sent;
+    _Atomic uint64_t send_errors, batches, served, refused;
+    pthread_t thread;
+    bool started;
+
+    int pub, rep;
+    bool tcp;
+    char events_url[300], commands_url[300];
+    char discovery_path[300];
+    unsigned char secret[SECRET_MAX];
+    size_t secret_len;
+    cpa_replay *replay;
+
+    /* topology + config: written by the job under lock, read by the thread */
+    pthread_mutex_t lock;
+    cpw_hello *pending_hello;   /* guarded by lock */
+    _Atomic int hello_dirty;
+    cpa_metric *metrics;        /* CPA_MAX_SUBTASKS entries */
+    int op_base[CPA_MAX_OPERATORS + 1];
+    int n_ops;
+
+    /* agent thread only */
+    cpw_state *state;
+    uint64_t seq;
+    cpw_buf batch;
+    int batch_n;
+    int64_t batch_first_us;
+    cpw_buf out;
+};
+
+/* ------------------------------------------------------------------ errors */
+
+static const char *const err_text[CPA_ERR__COUNT] = {
+    [CPA_OK] = "success",
+    [CPA_ERR_INVALID_ARG] = "invalid argument",
+    [CPA_ERR_UNKNOWN_KEY] = "unknown configuration key",
+    [CPA_ERR_NOMEM] = "out of memory",
+    [CPA_ERR_STATE] = "not valid in the agent's current state",
+    [CPA_ERR_QUEUE_FULL] = "event queue full; event dropped",
+    [CPA_ERR_TRANSPORT] = "transport (nanomsg) error",
+    [CPA_ERR_IO] = "file or directory error",
+    [CPA_ERR_INSECURE] = "unsafe file or directory permissions",
+    [CPA_ERR_AUTH] = "command refused: authentication failed",
+    [CPA_ERR_LIMIT] = "protocol limit exceeded",
+    [CPA_ERR_BAD_COMMAND] = "malformed or unknown command",
+    [CPA_ERR_UNSUPPORTED] = "command not supported by this job",
+    [CPA_ERR_HANDLER] = "the job refused the command",
+};
+
+/* Wire tokens of errors, used in replies. */
+static const char *const err_token[CPA_ERR__COUNT] = {
+    [CPA_OK] = "ok", [CPA_ERR_INVALID_ARG] = "invalid_arg",
+    [CPA_ERR_UNKNOWN_KEY] = "unknown_key", [CPA_ERR_NOMEM] = "nomem",
+    [CPA_ERR_STATE] = "state", [CPA_ERR_QUEUE_FULL] = "queue_full",
+    [CPA_ERR_TRANSPORT] = "transport", [CPA_ERR_IO] = "io",
+    [CPA_ERR_INSECURE] = "insecure", [CPA_ERR_AUTH] = "auth", [CPA_ERR_LIMIT] = "limit",
+    [CPA_ERR_BAD_COMMAND] = "bad_command", [CPA_ERR_UNSUPPORTED] = "unsupported",
+    [CPA_ERR_HANDLER] = "handler",
+};
+
+const char *cpa_strerror(cpa_err err)
+{
+    return ((unsigned)err < CPA_ERR__COUNT) ? err_text[err] : "unknown error";
+}
+
+static void alog(const cpa_agent *a, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void alog(const cpa_agent *a, int level, const char *fmt, ...)
+{
+    if (!a->conf.log_cb)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    a->conf.log_cb(a->conf.log_opaque, level, msg);
+}
+
+static void seterr(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *buf, size_t size, const char *fmt, ...)
+{
+    if (!buf || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ conf */
+
+cpa_conf *cpa_conf_new(void)
+{
+    cpa_conf *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    snprintf(c->job_name, sizeof c->job_name, "job");
+    snprintf(c->listen, sizeof c->listen, "ipc");
+    c->queue_size = 65536;
+    c->batch_max = 256;
+    c->flush_us = 1000;
+    c->heartbeat_ms = 1000;
+    c->history_size = 64;
+    c->detail_size = 8;
+    return c;
+}
+
+void cpa_conf_destroy(cpa_conf *conf) { free(conf); }
+
+static bool parse_long(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < min || x > max)
+        return false;
+    *out = x;
+    return true;
+}
+
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= CPW_MAX_JOB_ID)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return s[0] != '.';
+}
+
+cpa_err cpa_conf_set(cpa_conf *c, const char *key, const char *value, char *errbuf,
+                     size_t errbuf_size)
+{
+    if (!c || !key || !value) {
+        seterr(errbuf, errbuf_size, "cpa_conf_set: NULL argument");
+        return CPA_ERR_INVALID_ARG;
+    }
+    long v;
+#define BAD(...) do { seterr(errbuf, errbuf_size, __VA_ARGS__); return CPA_ERR_INVALID_ARG; } while (0)
+#define COPY(dst) do { if (strlen(value) >= sizeof(dst)) BAD("%s: value longer than %zu bytes", key, sizeof(dst) - 1); \
+                       memcpy(dst, value, strlen(value) + 1); } while (0)
+    if (!strcmp(key, "job.name")) {
+        COPY(c->job_name);
+    } else if (!strcmp(key, "job.id")) {
+        if (!valid_id(value))
+            BAD("job.id: \"%s\" must be 1-63 characters of [A-Za-z0-9._-]", value);
+        COPY(c->job_id);
+    } else if (!strcmp(key, "listen")) {
+        if (strcmp(value, "ipc") && strncmp(value, "tcp://", 6))
+            BAD("listen: \"%s\" must be \"ipc\" or \"tcp://HOST:PORT\"", value);
+        if (!strncmp(value, "tcp://", 6)) {
+            const char *colon = strrchr(value + 6, ':');
+            long port;
+            if (!colon || !parse_long(colon + 1, 1, 65534, &port))
+                BAD("listen: \"%s\" needs a port 1-65534 (commands use PORT+1)", value);
+        }
+        COPY(c->listen);
+    } else if (!strcmp(key, "runtime.dir")) {
+        if (value[0] != '/')
+            BAD("runtime.dir: \"%s\" must be an absolute path", value);
+        COPY(c->runtime_dir);
+    } else if (!strcmp(key, "secret.file")) {
+        COPY(c->secret_file);
+    } else if (!strcmp(key, "queue.size")) {
+        if (!parse_long(value, 16, 1L << 24, &v) || (v & (v - 1)))
+            BAD("queue.size: \"%s\" must be a power of two from 16 to 16777216", value);
+        c->queue_size = (size_t)v;
+    } else if (!strcmp(key, "batch.max")) {
+        if (!parse_long(value, 1, CPW_MAX_BATCH, &v))
+            BAD("batch.max: \"%s\" must be 1..%d", value, CPW_MAX_BATCH);
+        c->batch_max = (int)v;
+    } else if (!strcmp(key, "flush.us")) {
+        if (!parse_long(value, 0, 1000000, &v))
+            BAD("flush.us: \"%s\" must be 0..1000000", value);
+        c->flush_us = (int)v;
+    } else if (!strcmp(key, "heartbeat.ms")) {
+        if (!parse_long(value, 10, 3600000, &v))
+            BAD("heartbeat.ms: \"%s\" must be 10..3600000", value);
+        c->heartbeat_ms = (int)v;
+    } else if (!strcmp(key, "history.size")) {
+        if (!parse_long(value, 1, CPW_MAX_HISTORY, &v))
+            BAD("history.size: \"%s\" must be 1..%d", value, CPW_MAX_HISTORY);
+        c->history_size = (int)v;
+    } else {
+        seterr(errbuf, errbuf_size, "unknown agent configuration key \"%s\"", key);
+        return CPA_ERR_UNKNOWN_KEY;
+    }
+#undef BAD
+#undef COPY
+    return CPA_OK;
+}
+
+void cpa_conf_set_log_cb(cpa_conf *conf, cpa_log_cb cb, void *opaque)
+{
+    if (!conf)
+        return;
+    conf->log_cb = cb;
+    conf->log_opaque = opaque;
+}
+
+cpa_err cpa_conf_set_command_cb(cpa_conf *conf, cpa_command_type type, cpa_command_cb cb,
+                                void *opaque)
+{
+    if (!conf || type <= CPA_CMD_GET_STATE || type >= CPA_CMD__COUNT)
+        return CPA_ERR_INVALID_ARG;
+    conf->handlers[type] = cb;
+    conf->handler_opaque[type] = opaque;
+    return CPA_OK;
+}
+
+/* ------------------------------------------------------------------ new */
+
+cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
+{
+    if (!conf) {
+        seterr(errbuf, errbuf_size, "cpa_new: NULL configuration");
+        return NULL;
+    }
+    cpa_agent *a = calloc(1, sizeof *a);
+    if (!a) {
+        free(conf);
+        seterr(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    a->conf = *conf;
+    free(conf);
+    a->pub = a->rep = -1;
+    if (!a->conf.job_id[0] && !cpw_random_hex(a->conf.job_id, 16)) {
+        seterr(errbuf, errbuf_size, "no randomness for a job id");
+        free(a);
+        return NULL;
+    }
+    if (!a->conf.runtime_dir[0])
+        cpa_default_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir);
+    if (!a->conf.secret_file[0])
+        snprintf(a->conf.secret_file, sizeof a->conf.secret_file, "%s/secret",
+                 a->conf.runtime_dir);
+    pthread_mutex_init(&a->lock, NULL);
+    a->metrics = calloc(CPA_MAX_SUBTASKS, sizeof *a->metrics);
+    a->state = cpw_state_new(a->conf.history_size, a->conf.detail_size);
+    a->replay = calloc(1, sizeof *a->replay);
+    a->pending_hello = calloc(1, sizeof *a->pending_hello);
+    if (!a->metrics || !a->state || !a->replay || !a->pending_hello ||
+        !cpa_queue_init(&a->q, a->conf.queue_size)) {
+        seterr(errbuf, errbuf_size, "out of memory");
+        cpa_destroy(a);
+        return NULL;
+    }
+    snprintf(a->state->job, sizeof a->state->job, "%s", a->conf.job_id);
+    cpw_hello *h = a->pending_hello;
+    snprintf(h->name, sizeof h->name, "%s", a->conf.job_name);
+    snprintf(h->agent_version, sizeof h->agent_version, "%s", CPA_VERSION_STR);
+    h->pid = (int)getpid();
+    cpw_state_set_hello(a->state, h);
+    cpw_buf_init(&a->batch);
+    cpw_buf_init(&a->out);
+    return a;
+}
+
+/* ------------------------------------------------------------------ topology */
+
+cpa_err cpa_set_topology(cpa_agent *a, const cpa_operator *ops, int n_ops,
+                         const cpa_edge *edges, int n_edges)
+{
+    if (!a || n_ops < 0 || n_ops > CPA_MAX_OPERATORS || n_edges < 0 ||
+        n_edges > CPA_MAX_EDGES || (n_ops && !ops) || (n_edges && !edges))
+        return CPA_ERR_INVALID_ARG;
+    int total = 0;
+    for (int i = 0; i < n_ops; i++) {
+        if (!ops[i].name || strlen(ops[i].name) >= CPA_NAME_MAX || ops[i].parallelism < 1 ||
+            ops[i].parallelism > CPA_MAX_PARALLELISM)
+            return CPA_ERR_INVALID_ARG;
+        total += ops[i].parallelism;
+    }
+    if (total > CPA_MAX_SUBTASKS)
+        return CPA_ERR_LIMIT;
+    for (int i = 0; i < n_edges; i++)
+        if (edges[i].from < 0 || edges[i].from >= n_ops || edges[i].to < 0 ||
+            edges[i].to >= n_ops)
+            return CPA_ERR_INVALID_ARG;
+    pthread_mutex_lock(&a->lock);
+    cpw_hello *h = a->pending_hello;
+    h->n_ops = n_ops;
+    int base = 0;
+    for (int i = 0; i < n_ops; i++) {
+        snprintf(h->ops[i].name, sizeof h->ops[i].name, "%s", ops[i].name);
+        h->ops[i].parallelism = ops[i].parallelism;
+        a->op_base[i] = base;
+        base += ops[i].parallelism;
+    }
+    a->op_base[n_ops] = base;
+    a->n_ops = n_ops;
+    h->n_edges = n_edges;
+    for (int i = 0; i < n_edges; i++) {
+        h->edges[i].from = edges[i].from;
+        h->edges[i].to = edges[i].to;
+        snprintf(h->edges[i].kind, sizeof h->edges[i].kind, "%s",
+                 edges[i].kind ? edges[i].kind : "forward");
+    }
+    for (int i = 0; i < total; i++) {
+        atomic_store_explicit(&a->metrics[i].set, 0, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&a->lock);
+    atomic_store(&a->hello_dirty, 1);
+    return CPA_OK;
+}
+
+cpa_err cpa_set_job_config(cpa_agent *a, const char *const *keys, const char *const *values,
+                           int n)
+{
+    if (!a || n < 0 || (n && (!keys || !values)))
+        return CPA_ERR_INVALID_ARG;
+    if (n > CPA_MAX_CONFIG)
+        return CPA_ERR_LIMIT;
+    for (int i = 0; i < n; i++)
+        if (!keys[i] || !values[i] || strlen(keys[i]) >= CPA_NAME_MAX ||
+            strlen(values[i]) >= CPA_VALUE_MAX)
+            return CPA_ERR_INVALID_ARG;
+    pthread_mutex_lock(&a->lock);
+    cpw_hello *h = a->pending_hello;
+    h->n_config = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(h->config_keys[i], CPA_NAME_MAX, "%s", keys[i]);
+        snprintf(h->config_values[i], CPA_VALUE_MAX, "%s", values[i]);
+    }
+    pthread_mutex_unlock(&a->lock);
+    atomic_store(&a->hello_dirty, 1);
+    return CPA_OK;
+}
+
+/* ------------------------------------------------------------------ emit */
+
+cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
+{
+    if (!a || !ev || ev->type <= CPA_EV_NONE || ev->type >= CPA_EV__COUNT)
+        return CPA_ERR_INVALID_ARG;
+    if (atomic_load_explicit(&a->stopped, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
+        return CPA_ERR_STATE;
+    }
+    bool ok;
+    if (ev->ts_us) {
+        ok = cpa_queue_push(&a->q, ev);
+    } else {
+        cpa_event e = *ev;
+        e.ts_us = cpw_now_us();
+        ok = cpa_queue_push(&a->q, &e);
+    }
+    if (!ok) {
+        atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
+        return CPA_ERR_QUEUE_FULL;
+    }
+    return CPA_OK;
+}
+
+cpa_err cpa_subtask_metrics(cpa_agent *a, int op, int subtask, int64_t records_in,
+                            int64_t records_out, int queue_fill_permille, int backpressured)
+{
+    if (!a || op < 0 || op >= a->n_ops || subtask < 0 ||
+        subtask >= a->op_base[op + 1] - a->op_base[op])
+        return CPA_ERR_INVALID_ARG;
+    cpa_metric *m = &a->metrics[a->op_base[op] + subtask];
+    if (queue_fill_permille < 0)
+        queue_fill_permille = 0;
+    if (queue_fill_permille > 1000)
+        queue_fill_permille = 1000;
+    atomic_store_explicit(&m->in, records_in < 0 ? 0 : records_in, memory_order_relaxed);
+    atomic_store_explicit(&m->out, records_out < 0 ? 0 : records_out, memory_order_relaxed);
+    atomic_store_explicit(&m->fill, queue_fill_permille, memory_order_relaxed);
+    atomic_store_explicit(&m->bp, backpressured ? 1 : 0, memory_order_relaxed);
+    atomic_store_explicit(&m->set, 1, memory_order_relaxed);
+    return CPA_OK;
+}
+
+void cpa_get_stats(const cpa_agent *a, cpa_stats *out)
+{
+    if (!a || !out)
+        return;
+    cpa_agent *m = (cpa_agent *)a;
+    memset(out, 0, sizeof *out);
+    /* emitted is derived, so the emit path touches no shared counter */
+    uint64_t refused = atomic_load(&m->dropped);
+    out->sent = atomic_load(&m->sent);
+    out->emitted = atomic_load(&m->q.enq) + refused;
+    out->dropped = refused + atomic_load(&m->lost);
+    out->send_errors = atomic_load(&m->send_errors);
+    out->batches = atomic_load(&m->batches);
+    out->commands_served = atomic_load(&m->served);
+    out->commands_refused = atomic_load(&m->refused);
+}
+
+const char *cpa_job_id(const cpa_agent *a) { return a ? a->conf.job_id : NULL; }
+const char *cpa_events_url(const cpa_agent *a) { return a ? a->events_url : NULL; }
+const char *cpa_commands_url(const cpa_agent *a) { return a ? a->commands_url : NULL; }
+
+/* ------------------------------------------------------------------ thread */
+
+static void publish(cpa_agent *a, const char *data, size_t len, int n_events)
+{
+    int rc = nn_send(a->pub, data, len, NN_DONTWAIT);
+    if (rc < 0) {
+        atomic_fetch_add_explicit(&a->send_errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->lost, (uint64_t)n_events, memory_order_relaxed);
+        alog(a, CPA_LOG_WARNING, "publish failed: %s", nn_strerror(nn_errno()));
+    } else {
+        atomic_fetch_add_explicit(&a->sent, (uint64_t)n_events, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->batches, 1, memory_order_relaxed);
+    }
+}
+
+static void flush_batch(cpa_agent *a)
+{
+    if (!a->batch_n)
+        return;
+    if (a->batch.failed) { /* out of memory while encoding: the batch is lost */
+        atomic_fetch_add_explicit(&a->send_errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->lost, (uint64_t)a->batch_n, memory_order_relaxed);
+    } else
+        publish(a, a->batch.data, a->batch.len, a->batch_n);
+    cpw_buf_reset(&a->batch);
+    a->batch_n = 0;
+}
+
+static cpw_envelope envelope(cpa_agent *a, uint64_t seq, int64_t ts)
+{
+    cpw_envelope e = {.job = a->conf.job_id, .seq = seq, .ts_us = ts};
+    return e;
+}
+
+static void publish_hello(cpa_agent *a)
+{
+    flush_batch(a);
+    pthread_mutex_lock(&a->lock);
+    cpw_state_set_hello(a->state, a->pending_hello);
+    pthread_mutex_unlock(&a->lock);
+    atomic_store(&a->hello_dirty, 0);
+    a->seq++;
+    a->state->seq = a->seq;
+    cpw_envelope env = envelope(a, a->seq, cpw_now_us());
+    cpw_buf_reset(&a->out);
+    cpw_encode_hello(&a->out, &env, &a->state->hello);
+    publish(a, a->out.data, a->out.len, 0);
+}
+
+static void publish_heartbeat(cpa_agent *a)
+{
+    flush_batch(a);
+    int n = a->state->n_subtasks;
+    cpw_subtask_metrics *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
+    cpw_heartbeat hb = {0};
+    cpa_stats st;
+    cpa_get_stats(a, &st);
+    hb.emitted = st.emitted;
+    hb.sent = st.sent;
+    hb.dropped = st.dropped;
+    a->state->agent_emitted = st.emitted;
+    a->state->agent_sent = st.sent;
+    a->state->agent_dropped = st.dropped;
+    const cpw_hello *h = &a->state->hello;
+    for (int op = 0, k = 0; rows && op < h->n_ops; op++) {
+        for (int s = 0; s < h->ops[op].parallelism; s++) {
+            cpa_metric *m = &a->metrics[a->state->op_base[op] + s];
+            if (!atomic_load_explicit(&m->set, memory_order_relaxed))
+                continue;
+            rows[k].op = op;
+            rows[k].subtask = s;
+            rows[k].records_in = atomic_load_explicit(&m->in, memory_order_relaxed);
+            rows[k].records_out = atomic_load_explicit(&m->out, memory_order_relaxed);
+            rows[k].queue_fill_permille = atomic_load_explicit(&m->fill, memory_order_relaxed);
+            rows[k].backpressured = atomic_load_explicit(&m->bp, memory_order_relaxed);
+            hb.n = ++k;
+        }
+    }
+    hb.subtasks = rows;
+    a->seq++;
+    a->state->seq = a->seq;
+    cpw_envelope env = envelope(a, a->seq, cpw_now_us());
+    cpw_buf_reset(&a->out);
+    cpw_encode_heartbeat(&a->out, &env, &hb);
+    if (!a->out.failed)
+        publish(a, a->out.data, a->out.len, 0);
+    free(rows);
+}
+
+/* Moves up to `max` queued events into the batch. Returns how many. */
+static int drain(cpa_agent *a, int max)
+{
+    int n = 0;
+    cpa_event ev;
+    while (n < max && cpa_queue_pop(&a->q, &ev)) {
+        a->seq++;
+        cpw_state_apply(a->state, &ev, a->seq);
+        if (a->batch_n == 0)
+            a->batch_first_us = cpw_mono_us();
+        else
+            cpj_char(&a->batch, '\n'); /* NDJSON batch */
+        cpw_envelope env = envelope(a, a->seq, ev.ts_us);
+        cpw_encode_event(&a->batch, &env, &ev);
+        a->batch_n++;
+        n++;
+        if (a->batch_n >= a->conf.batch_max)
+            flush_batch(a);
+    }
+    return n;
+}
+
+static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bool with_state,
+                  int history)
+{
+    cpw_reply r = {.req = req, .ok = e == CPA_OK};
+    snprintf(r.error, sizeof r.error, "%s", err_token[(unsigned)e < CPA_ERR__COUNT ? e : 0]);
+    snprintf(r.message, sizeof r.message, "%s", message ? message : "");
+    cpw_envelope env = envelope(a, a->seq, cpw_now_us());
+    if (with_state) {
+        cpa_stats st;
+        cpa_get_stats(a, &st);
+        a->state->agent_emitted = st.emitted;
+        a->state->agent_sent = st.sent;
+        a->state->agent_dropped = st.dropped;
+    }
+    cpw_buf_reset(&a->out);
+    cpw_encode_reply(&a->out, &env, &r, with_state ? a->state : NULL, history);
+    /* A state too big for one message: shrink the history until it fits. */
+    while (with_state && (a->out.failed || a->out.len > CPW_MAX_FRAME) && history != 0) {
+        history = history < 0 ? a->state->n_history / 2 : history / 2;
+        cpw_buf_reset(&a->out);
+        cpw_encode_reply(&a->out, &env, &r, a->state, history);
+    }
+    if (a->out.failed || a->out.len > CPW_MAX_FRAME) {
+        r.ok = false;
+        snprintf(r.error, sizeof r.error, "%s", err_token[CPA_ERR_LIMIT]);
+        snprintf(r.message, sizeof r.message, "reply too large");
+        cpw_buf_reset(&a->out);
+        cpw_encode_reply(&a->out, &env, &r, NULL, 0);
+    }
+    if (r.ok)
+        atomic_fetch_add_explicit(&a->served, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed);
+    if (nn_send(a->rep, a->out.data, a->out.len, 0) < 0)
+        alog(a, CPA_LOG_WARNING, "reply send failed: %s", nn_strerror(nn_errno()));
+}
+
+static void serve_command(cpa_agent *a, const char *buf, int len)
+{
+    if (len > CMD_MAX_BYTES) {
+        reply(a, 0, CPA_ERR_LIMIT, "command larger than 65536 bytes", false, 0);
+        return;
+    }
+    cpw_msg m;
+    cpw_error err = {0};
+    cpw_err de = cpw_decode_one(buf, (size_t)len, &m, &err);
+    if (de) {
+        char msg[CPA_TEXT_MAX];
+        snprintf(msg, sizeof msg, "%s: %s", cpw_err_name(de), err.text);
+        reply(a, 0, de == CPW_ERR_TOO_LARGE ? CPA_ERR_LIMIT : CPA_ERR_BAD_COMMAND, msg,
+              false, 0);
+        return;
+    }
+    if (m.kind != CPW_K_COMMAND) {
+        reply(a, 0, CPA_ERR_BAD_COMMAND, "expected a \"cmd\" message", false, 0);
+        cpw_msg_clear(&m);
+        return;
+    }
+    cpw_command *c = m.cmd;
+    if (a->tcp) {
+        const char *why = NULL;
+        if (!c->has_mac)
+            why = "this endpoint needs an HMAC token (see secret file)";
+        else if (!cpw_verify_mac(buf, (size_t)len, a->secret, a->secret_len))
+            why = "bad HMAC token: wrong secret or altered command";
+        else
+            why = cpa_replay_check(a->replay, c->nonce, m.ts_us, cpw_now_us());
+        if (why) {
+            alog(a, CPA_LOG_WARNING, "refused %s command: %s",
+                 cpw_command_name(c->c.type), why);
+            reply(a, c->req, CPA_ERR_AUTH, why, false, 0);
+            cpw_msg_clear(&m);
+            return;
+        }
+    }
+    if (c->c.type == CPA_CMD_GET_STATE) {
+        reply(a, c->req, CPA_OK, "state", true, c->history);
+        cpw_msg_clear(&m);
+        return;
+    }
+    cpa_command_cb cb = a->conf.handlers[c->c.type];
+    if (!cb) {
+        char msg[CPA_TEXT_MAX];
+        snprintf(msg, sizeof msg, "this job does not support %s", cpw_command_name(c->c.type));
+        reply(a, c->req, CPA_ERR_UNSUPPORTED, msg, false, 0);
+        cpw_msg_clear(&m);
+        return;
+    }
+    char msg[CPA_TEXT_MAX] = "";
+    cpa_err he = cb(a->conf.handler_opaque[c->c.type], &c->c, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (he != CPA_OK && !msg[0])
+        snprintf(msg, sizeof msg, "%s", cpa_strerror(he));
+    reply(a, c->req, he, msg, false, 0);
+    cpw_msg_clear(&m);
+}
+
+static void serve_commands(cpa_agent *a)
+{
+    for (int i = 0; i < 64; i++) {
+        char *buf = NULL;
+        int n = nn_recv(a->rep, &buf, NN_MSG, NN_DONTWAIT);
+        if (n < 0) {
+            if (nn_errno() != EAGAIN && nn_errno() != EINTR)
+                alog(a, CPA_LOG_WARNING, "command receive failed: %s", nn_strerror(nn_errno()));
+            return;
+        }
+        serve_command(a, buf, n);
+        nn_freemsg(buf);
+    }
+}
+
+static void *agent_main(void *arg)
+{
+    cpa_agent *a = arg;
+    int rcvfd = -1;
+    size_t sz = sizeof rcvfd;
+    if (nn_getsockopt(a->rep, NN_SOL_SOCKET, NN_RCVFD, &rcvfd, &sz) < 0)
+        rcvfd = -1;
+    int64_t hb_period = (int64_t)a->conf.heartbeat_ms * 1000;
+    int64_t next_hb = cpw_mono_us() + hb_period;
+    publish_hello(a);
+    for (;;) {
+        bool stopping = atomic_load(&a->stopping);
+        int got = drain(a, a->conf.batch_max);
+        int64_t now = cpw_mono_us();
+        if (a->batch_n && (stopping || now - a->batch_first_us >= a->conf.flush_us))
+            flush_batch(a);
+        if (atomic_load(&a->hello_dirty))
+            publish_hello(a);
+        if (now >= next_hb) {
+            publish_heartbeat(a);
+            next_hb += hb_period;
+            if (next_hb < now)
+                next_hb = now + hb_period;
+        }
+        if (stopping && got == 0 && cpa_queue_depth(&a->q) == 0) {
+            flush_batch(a);
+            break;
+        }
+        /* Sleep only when the queue ran dry: until the batch is due, the
+         * heartbeat is due, a command arrives, or 1 ms. */
+        int64_t wait_us = 0;
+        if (got == 0) {
+            wait_us = 1000;
+            if (a->batch_n) {
+                int64_t due = a->batch_first_us + a->conf.flush_us - now;
+                if (due < wait_us)
+                    wait_us = due < 0 ? 0 : due;
+            }
+            if (next_hb - now < wait_us)
+                wait_us = next_hb - now < 0 ? 0 : next_hb - now;
+        }
+        struct pollfd pfd = {.fd = rcvfd, .events = POLLIN};
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_us * 1000};
+        int pr = rcvfd >= 0 ? ppoll(&pfd, 1, &ts, NULL) : (nanosleep(&ts, NULL), 0);
+        if (pr > 0 && (pfd.revents & POLLIN))
+            serve_commands(a);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ start/stop */
+
+static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
+{
+    char tmp[320];
+    snprintf(a->discovery_path, sizeof a->discovery_path, "%s/%s.json", a->conf.runtime_dir,
+             a->conf.job_id);
+    snprintf(tmp, sizeof tmp, "%s.tmp", a->discovery_path);
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpj_lit(&b, "{\"v\":1,\"job\":");
+    cpj_str(&b, a->conf.job_id);
+    cpj_kv_str(&b, "name", a->conf.job_name);
+    cpj_kv_i64(&b, "pid", getpid());
+    cpj_kv_str(&b, "events", a->events_url);
+    cpj_kv_str(&b, "commands", a->commands_url);
+    cpj_kv_str(&b, "auth", a->tcp ? "hmac-sha256" : "none");
+    if (a->tcp)
+        cpj_kv_str(&b, "secret_file", a->conf.secret_file);
+    cpj_kv_i64(&b, "started_us", cpw_now_us());
+    cpj_lit(&b, "}\n");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && !b.failed && write(fd, b.data, b.len) == (ssize_t)b.len;
+    if (fd >= 0)
+        close(fd);
+    cpw_buf_free(&b);
+    if (!ok || rename(tmp, a->discovery_path) != 0) {
+        snprintf(err, errsz, "cannot write discovery file %s: %s", a->discovery_path,
+                 strerror(errno));
+        unlink(tmp);
+        a->discovery_path[0] = '\0';
+        return CPA_ERR_IO;
+    }
+    return CPA_OK;
+}
+
+static void close_sockets(cpa_agent *a)
+{
+    if (a->pub >= 0)
+        nn_close(a->pub);
+    if (a->rep >= 0)
+        nn_close(a->rep);
+    a->pub = a->rep = -1;
+}
+
+cpa_err cpa_start(cpa_agent *a)
+{
+    if (!a)
+        return CPA_ERR_INVALID_ARG;
+    if (a->started || atomic_load(&a->stopped))
+        return CPA_ERR_STATE;
+    char err[300] = "";
+    cpa_err e = cpa_secure_dir(a->conf.runtime_dir, err, sizeof err);
+    if (e) {
+        alog(a, CPA_LOG_ERROR, "%s", err);
+        return e;
+    }
+    a->tcp = strncmp(a->conf.listen, "tcp://", 6) == 0;
+    if (a->tcp) {
+        e = cpa_load_secret(a->conf.secret_file, a->secret, &a->secret_len, sizeof a->secret,
+                            err, sizeof err);
+        if (e) {
+            alog(a, CPA_LOG_ERROR, "%s", err);
+            return e;
+        }
+        const char *hp = a->conf.listen + 6;
+        const char *colon = strrchr(hp, ':');
+        int port = atoi(colon + 1);
+        char host[100];
+        size_t hl = (size_t)(colon - hp);
+        if (hl == 0) {
+            snprintf(host, sizeof host, "127.0.0.1");
+        } else {
+            if (hl >= sizeof host)
+                hl = sizeof host - 1;
+            memcpy(host, hp, hl);
+            host[hl] = '\0';
+        }
+        snprintf(a->events_url, sizeof a->events_url, "tcp://%s:%d", host, port);
+        snprintf(a->commands_url, sizeof a->commands_url, "tcp://%s:%d", host, port + 1);
+    } else {
+        snprintf(a->events_url, sizeof a->events_url, "ipc://%s/%s.events",
+                 a->conf.runtime_dir, a->conf.job_id);
+        snprintf(a->commands_url, sizeof a->commands_url, "ipc://%s/%s.cmd",
+                 a->conf.runtime_dir, a->conf.job_id);
+        if (strlen(a->commands_url) - 6 >= 108) {
+            alog(a, CPA_LOG_ERROR, "ipc socket path %s is too long (limit 107 bytes)",
+                 a->commands_url + 6);
+            return CPA_ERR_INVALID_ARG;
+        }
+    }
+    a->pub = nn_socket(AF_SP, NN_PUB);
+    a->rep = nn_socket(AF_SP, NN_REP);
+    if (a->pub < 0 || a->rep < 0) {
+        alog(a, CPA_LOG_ERROR, "nn_socket: %s", nn_strerror(nn_errno()));
+        close_sockets(a);
+        return CPA_ERR_TRANSPORT;
+    }
+    int maxsz = 4 * 1024 * 1024; /* beyond this nanomsg drops the peer */
+    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
+    int sndto = 2000;
+    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_SNDTIMEO, &sndto, sizeof sndto);
+    int linger = 200;
+    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger);
+    int sndbuf = 4 * 1024 * 1024;
+    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (nn_bind(a->pub, a->events_url) < 0 || nn_bind(a->rep, a->commands_url) < 0) {
+        alog(a, CPA_LOG_ERROR, "cannot bind %s / %s: %s", a->events_url, a->commands_url,
+             nn_strerror(nn_errno()));
+        close_sockets(a);
+        return CPA_ERR_TRANSPORT;
+    }
+    if (!a->tcp) {
+        /* ipc sockets: private to the user even if the umask is loose */
+        chmod(a->events_url + 6, 0600);
+        chmod(a->commands_url + 6, 0600);
+    }
+    e = write_discovery(a, err, sizeof err);
+    if (e) {
+        alog(a, CPA_LOG_ERROR, "%s", err);
+        close_sockets(a);
+        return e;
+    }
+    atomic_store(&a->running, 1);
+    if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
+        atomic_store(&a->running, 0);
+        unlink(a->discovery_path);
+        close_sockets(a);
+        return CPA_ERR_NOMEM;
+    }
+    a->started = true;
+    alog(a, CPA_LOG_INFO, "agent for job %s (%s) publishing on %s, commands on %s",
+         a->conf.job_name, a->conf.job_id, a->events_url, a->commands_url);
+    return CPA_OK;
+}
+
+cpa_err cpa_stop(cpa_agent *a)
+{
+    if (!a)
+        return CPA_ERR_INVALID_ARG;
+    if (atomic_exchange(&a->stopped, 1))
+        return CPA_ERR_STATE;
+    if (a->started) {
+        atomic_store(&a->stopping, 1);
+        pthread_join(a->thread, NULL);
+        atomic_store(&a->running, 0);
+    }
+    /* Events that slipped in after the thread's last look are lost: count them. */
+    cpa_event ev;
+    while (a->q.cells && cpa_queue_pop(&a->q, &ev))
+        atomic_fetch_add(&a->lost, 1);
+    if (a->started) {
+        if (a->discovery_path[0])
+            unlink(a->discovery_path);
+        if (!a->tcp) {
+            unlink(a->events_url + 6);
+            unlink(a->commands_url + 6);
+        }
+        close_sockets(a);
+    }
+    return CPA_OK;
+}
+
+void cpa_destroy(cpa_agent *a)
+{
+    if (!a)
+        return;
+    if (!atomic_load(&a->stopped))
+        cpa_stop(a);
+    cpa_queue_free(&a->q);
+    cpw_state_free(a->state);
+    free(a->metrics);
+    free(a->replay);
+    free(a->pending_hello);
+    cpw_buf_free(&a->batch);
+    cpw_buf_free(&a->out);
+    pthread_mutex_destroy(&a->lock);
+    memset(a->secret, 0, sizeof a->secret);
+    free(a);
+}

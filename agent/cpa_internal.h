@@ -1,0 +1,87 @@
+/* cpa_internal.h — internal to libcpagent: the queue, configuration and
+ * security helpers shared by the agent's files. Not installed. */
+#ifndef CPA_INTERNAL_H
+#define CPA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "cpagent.h"
+#include "cpw.h"
+#include "cpw_state.h"
+
+/* ---------------------------------------------------------------- queue
+ * Bounded multi-producer queue of cpa_event (Vyukov's array queue): a
+ * producer claims a slot with one CAS and publishes it with a release store
+ * of the slot's sequence; the single consumer (the agent thread) reads in
+ * order. Never blocks, never allocates after creation. */
+typedef struct cpa_cell {
+    _Atomic size_t seq;
+    cpa_event ev;
+} cpa_cell;
+
+typedef struct cpa_queue {
+    cpa_cell *cells;
+    size_t mask;
+    _Alignas(64) _Atomic size_t enq;
+    _Alignas(64) _Atomic size_t deq;   /* written by the consumer only */
+} cpa_queue;
+
+bool cpa_queue_init(cpa_queue *q, size_t size_pow2);
+void cpa_queue_free(cpa_queue *q);
+/* false when full */
+bool cpa_queue_push(cpa_queue *q, const cpa_event *ev);
+/* Consumer only: copies the next event out; false when empty (or the next
+ * slot is still being written). */
+bool cpa_queue_pop(cpa_queue *q, cpa_event *out);
+size_t cpa_queue_depth(const cpa_queue *q);
+
+/* ---------------------------------------------------------------- conf */
+struct cpa_conf {
+    char job_name[CPA_NAME_MAX];
+    char job_id[CPW_MAX_JOB_ID];
+    char listen[128];           /* "ipc" or "tcp://host:port" */
+    char runtime_dir[200];
+    char secret_file[256];
+    size_t queue_size;
+    int batch_max;
+    int flush_us;
+    int heartbeat_ms;
+    int history_size;
+    int detail_size;
+    cpa_log_cb log_cb;
+    void *log_opaque;
+    cpa_command_cb handlers[CPA_CMD__COUNT];
+    void *handler_opaque[CPA_CMD__COUNT];
+};
+
+/* ---------------------------------------------------------------- security */
+
+/* The per-user runtime directory: explicit, else $XDG_RUNTIME_DIR/cptop,
+ * else /tmp/cptop-$UID. Written into out. */
+void cpa_default_runtime_dir(char *out, size_t size);
+
+/* Creates dir (mode 0700) if absent; refuses one that is a symlink, not a
+ * directory, not ours or open to group/others (CPA_ERR_INSECURE). */
+cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size);
+
+/* Loads the shared secret, creating a 0600 file with 32 random bytes (hex)
+ * when absent. Refuses a file open to group/others or not ours. */
+cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len,
+                        size_t max, char *errbuf, size_t errbuf_size);
+
+/* Remembers command nonces inside the replay window. */
+#define CPA_REPLAY_WINDOW_US (30 * 1000000LL)
+#define CPA_NONCE_SLOTS 4096
+typedef struct cpa_replay {
+    char nonce[CPA_NONCE_SLOTS][CPW_NONCE_HEX + 1];
+    int64_t ts[CPA_NONCE_SLOTS];
+    int head, n;
+} cpa_replay;
+
+/* Checks ts against the window around now and the nonce against those seen;
+ * records it when accepted. Returns NULL when accepted, else why not. */
+const char *cpa_replay_check(cpa_replay *r, const char *nonce, int64_t ts_us, int64_t now_us);
+
+#endif

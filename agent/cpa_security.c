@@ -1,0 +1,146 @@
+/* cpa_security.c — runtime directory, shared secret and replay protection. */
+#include "cpa_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void cpa_default_runtime_dir(char *out, size_t size)
+{
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    if (x && *x && x[0] == '/')
+        snprintf(out, size, "%s/cptop", x);
+    else
+        snprintf(out, size, "/tmp/cptop-%u", (unsigned)getuid());
+}
+
+cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errbuf_size, "cannot create runtime directory %s: %s", dir,
+                 strerror(errno));
+        return CPA_ERR_IO;
+    }
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        snprintf(errbuf, errbuf_size, "cannot stat runtime directory %s: %s", dir,
+                 strerror(errno));
+        return CPA_ERR_IO;
+    }
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errbuf_size, "runtime directory %s is not a plain directory", dir);
+        return CPA_ERR_INSECURE;
+    }
+    if (st.st_uid != getuid()) {
+        snprintf(errbuf, errbuf_size, "runtime directory %s belongs to uid %u, not to us (%u)",
+                 dir, (unsigned)st.st_uid, (unsigned)getuid());
+        return CPA_ERR_INSECURE;
+    }
+    if (st.st_mode & 077) {
+        snprintf(errbuf, errbuf_size,
+                 "runtime directory %s has mode %03o; it must be 0700 (chmod 700 it)", dir,
+                 (unsigned)(st.st_mode & 0777));
+        return CPA_ERR_INSECURE;
+    }
+    return CPA_OK;
+}
+
+cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len, size_t max,
+                        char *errbuf, size_t errbuf_size)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        char hex[65];
+        if (!cpw_random_hex(hex, 64)) {
+            snprintf(errbuf, errbuf_size, "no randomness for a new secret");
+            return CPA_ERR_IO;
+        }
+        int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (w >= 0) {
+            hex[64] = '\n';
+            ssize_t n = write(w, hex, 65);
+            if (n != 65 || fsync(w) != 0) {
+                close(w);
+                unlink(path);
+                snprintf(errbuf, errbuf_size, "cannot write secret file %s", path);
+                return CPA_ERR_IO;
+            }
+            close(w);
+        } else if (errno != EEXIST) { /* EEXIST: another process won the race */
+            snprintf(errbuf, errbuf_size, "cannot create secret file %s: %s", path,
+                     strerror(errno));
+            return CPA_ERR_IO;
+        }
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        snprintf(errbuf, errbuf_size, "cannot open secret file %s: %s", path, strerror(errno));
+        return CPA_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(errbuf, errbuf_size, "secret file %s is not a regular file", path);
+        return CPA_ERR_INSECURE;
+    }
+    if (st.st_uid != getuid() || (st.st_mode & 077)) {
+        close(fd);
+        snprintf(errbuf, errbuf_size,
+                 "secret file %s has mode %03o (owner uid %u); it must be 0600 and ours", path,
+                 (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+        return CPA_ERR_INSECURE;
+    }
+    ssize_t n = read(fd, out, max);
+    close(fd);
+    if (n < 0) {
+        snprintf(errbuf, errbuf_size, "cannot read secret file %s", path);
+        return CPA_ERR_IO;
+    }
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+        n--;
+    if (n < 16) {
+        snprintf(errbuf, errbuf_size, "secret file %s holds %zd bytes; at least 16 needed", path, n);
+        return CPA_ERR_INSECURE;
+    }
+    *out_len = (size_t)n;
+    return CPA_OK;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == '\0';
+}
+
+const char *cpa_replay_check(cpa_replay *r, const char *nonce, int64_t ts_us, int64_t now_us)
+{
+    if (!nonce || !is_hex(nonce, CPW_NONCE_HEX))
+        return "missing or malformed nonce (32 lowercase hex characters)";
+    if (ts_us < now_us - CPA_REPLAY_WINDOW_US || ts_us > now_us + CPA_REPLAY_WINDOW_US)
+        return "timestamp outside the 30 s window (clock skew or a replayed command)";
+    /* forget entries that left the window (oldest first) */
+    while (r->n) {
+        int oldest = (r->head - r->n + 1 + CPA_NONCE_SLOTS) % CPA_NONCE_SLOTS;
+        if (r->ts[oldest] >= now_us - 2 * CPA_REPLAY_WINDOW_US)
+            break;
+        r->n--;
+    }
+    for (int i = 0; i < r->n; i++) {
+        int k = (r->head - i + CPA_NONCE_SLOTS) % CPA_NONCE_SLOTS;
+        if (!strcmp(r->nonce[k], nonce))
+            return "nonce already used: replayed command";
+    }
+    if (r->n == CPA_NONCE_SLOTS)
+        return "too many commands in the replay window; retry shortly";
+    r->head = (r->head + 1) % CPA_NONCE_SLOTS;
+    memcpy(r->nonce[r->head], nonce, CPW_NONCE_HEX + 1);
+    r->ts[r->head] = ts_us;
+    r->n++;
+    return NULL;
+}

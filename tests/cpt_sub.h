@@ -1,0 +1,36 @@
+/* cpt_sub.h — test and bench helpers: a subscriber that decodes frames and
+ * tracks seq gaps, and a one-shot command client. */
+#ifndef CPT_SUB_H
+#define CPT_SUB_H
+
+#include "cpw.h"
+#include "cpw_state.h"
+
+typedef struct cpt_sub {
+    int sock;
+    uint64_t first_seq;    /* first seq received, 0: none yet */
+    uint64_t last_seq;     /* 0: none yet */
+    uint64_t gaps;         /* times a seq was skipped */
+    uint64_t missed;       /* messages skipped in all */
+    uint64_t messages, frames, events, errors;
+    cpw_msg_cb cb;         /* optional, per decoded message */
+    void *opaque;
+} cpt_sub;
+
+/* Connects an NN_SUB socket (subscribed to everything). 0 on success. */
+int cpt_sub_open(cpt_sub *s, const char *url);
+/* Receives and decodes one frame within timeout_ms. Returns messages
+ * decoded, 0 on timeout, -1 on a decode error. */
+int cpt_sub_poll(cpt_sub *s, int timeout_ms);
+void cpt_sub_close(cpt_sub *s);
+
+/* Sends raw bytes on a fresh NN_REQ socket, waits for the reply.
+ * Returns the reply length and *out (free with free()), or -1 on timeout. */
+int cpt_request_raw(const char *url, const void *data, size_t len, char **out, int timeout_ms);
+
+/* Encodes and sends a command (signed when secret != NULL), decodes the
+ * reply into *reply. Returns 0 when a reply was decoded. */
+int cpt_command(const char *url, const cpw_command *cmd, const unsigned char *secret,
+                size_t secret_len, cpw_msg *reply, int timeout_ms);
+
+#endif
