@@ -39,13 +39,22 @@ static void *emitter(void *arg)
     return NULL;
 }
 
-static atomic_int sub_done;
+/* The subscriber thread owns `sub` until joined; the main thread only sets
+ * the seq it must reach and reads caught_up. */
+static atomic_int sub_done, caught_up;
+static _Atomic uint64_t target_seq;
 static cpt_sub sub;
 static void *subscriber(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&sub_done))
+    while (!atomic_load(&sub_done)) {
         cpt_sub_poll(&sub, 20);
+        uint64_t t = atomic_load(&target_seq);
+        if (t && sub.last_seq >= t) {
+            atomic_store(&caught_up, 1);
+            break;
+        }
+    }
     return NULL;
 }
 
@@ -89,8 +98,9 @@ CPT_TEST_T(four_threads_one_million_events, 240)
     CPT_EQ_INT(cpt_command(cpa_commands_url(agent), &cmd, NULL, 0, &r, 5000), 0);
     uint64_t final_seq = r.reply->state->seq;
     cpw_msg_clear(&r);
+    atomic_store(&target_seq, final_seq);
     t0 = cpt_now_ms();
-    while (sub.last_seq < final_seq && cpt_now_ms() - t0 < 10000)
+    while (!atomic_load(&caught_up) && cpt_now_ms() - t0 < 10000)
         usleep(1000);
     atomic_store(&sub_done, 1);
     pthread_join(st, NULL);
