@@ -65,6 +65,9 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(TESTDIR)/%)
 
 EXAMPLES  := $(BINDIR)/agent_hello
+TUI_SRC   := $(wildcard tui/*.c)
+TUI_OBJ   := $(TUI_SRC:%.c=$(OBJDIR)/%.o)
+CPTOP     := $(BINDIR)/cptop
 BENCH_BIN := $(BINDIR)/cpbench
 
 LIB_A  := $(LIBDIR)/libcpagent.a
@@ -73,7 +76,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -93,6 +96,11 @@ $(LIB_SO): $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+$(CPTOP): $(TUI_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
@@ -109,7 +117,7 @@ $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per test.
-test: $(TEST_BIN) $(EXAMPLES)
+test: $(TEST_BIN) $(EXAMPLES) $(CPTOP)
 	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
 
 check: test

@@ -1,6 +1,7 @@
 /* cpa_agent.c — the agent: lifecycle, the agent thread (batch, publish,
  * heartbeat, serve commands) and the emit path. */
 #include "cpa_internal.h"
+#include "cpw_discovery.h"
 #include "cpw_json.h"
 
 #include <errno.h>
@@ -273,7 +274,7 @@ cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
         return NULL;
     }
     if (!a->conf.runtime_dir[0])
-        cpa_default_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir);
+        cpw_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir);
     if (!a->conf.secret_file[0])
         snprintf(a->conf.secret_file, sizeof a->conf.secret_file, "%s/secret",
                  a->conf.runtime_dir);

@@ -58,10 +58,6 @@ struct cpa_conf {
 
 /* ---------------------------------------------------------------- security */
 
-/* The per-user runtime directory: explicit, else $XDG_RUNTIME_DIR/cptop,
- * else /tmp/cptop-$UID. Written into out. */
-void cpa_default_runtime_dir(char *out, size_t size);
-
 /* Creates dir (mode 0700) if absent; refuses one that is a symlink, not a
  * directory, not ours or open to group/others (CPA_ERR_INSECURE). */
 cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size);

@@ -9,15 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void cpa_default_runtime_dir(char *out, size_t size)
-{
-    const char *x = getenv("XDG_RUNTIME_DIR");
-    if (x && *x && x[0] == '/')
-        snprintf(out, size, "%s/cptop", x);
-    else
-        snprintf(out, size, "/tmp/cptop-%u", (unsigned)getuid());
-}
-
 cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

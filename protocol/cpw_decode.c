@@ -516,7 +516,8 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
         /* The streaming parser vouched for the grammar; what jansson can
          * still refuse is string content (\u0000, lone surrogates) or memory. */
         enum json_error_code jc = json_error_code(&je);
-        cpw_err c = jc == json_error_null_character ? CPW_ERR_NUL_BYTE
+        cpw_err c = (jc == json_error_null_character || jc == json_error_null_byte_in_key)
+                        ? CPW_ERR_NUL_BYTE
                   : jc == json_error_invalid_utf8 ? CPW_ERR_BAD_UTF8
                   : jc == json_error_out_of_memory ? CPW_ERR_NOMEM
                   : jc == json_error_duplicate_key ? CPW_ERR_DUPLICATE_KEY

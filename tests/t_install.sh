@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make install PREFIX=… gives a library, header and pkg-config file that a
+# program outside the tree builds and runs against, shared and static.
+. "$(dirname "$0")/lib.sh"
+prefix=$T_TMP/prefix
+check "make install" make -s --no-print-directory install PREFIX="$prefix"
+check "installed files" test -f "$prefix/include/cpagent.h" -a -f "$prefix/lib/libcpagent.a" \
+  -a -f "$prefix/lib/libcpagent.so.0" -a -f "$prefix/lib/pkgconfig/cpagent.pc"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+check "pkg-config knows cpagent" bash -c "pkg-config --modversion cpagent | grep -qE '^[0-9]+\.[0-9]+'"
+check "example builds against the installed shared library" \
+  bash -c "cc -std=c11 -o $T_TMP/hello_so examples/agent_hello.c \$(pkg-config --cflags --libs cpagent)"
+check "example builds against the installed static library" \
+  bash -c "cc -std=c11 -o $T_TMP/hello_a examples/agent_hello.c \$(pkg-config --static --cflags cpagent) $prefix/lib/libcpagent.a \$(pkg-config --static --libs cpagent | sed 's/-lcpagent//')"
+export XDG_RUNTIME_DIR=$T_TMP
+check "the shared build runs" bash -c "LD_LIBRARY_PATH=$prefix/lib $T_TMP/hello_so --seconds 1 --interval-ms 200 | grep -q 'dropped 0'"
+check "the static build runs" bash -c "$T_TMP/hello_a --seconds 1 --interval-ms 200 | grep -q 'dropped 0'"
+t_done

@@ -1,0 +1,444 @@
+/*
+ * cptop.c — the cptop command: finds running jobs and talks to their agents.
+ *
+ * This file holds the non-interactive modes scripts use (--list, --json,
+ * --once, ctl). The interactive dashboard (model / view / curses) is built
+ * on the same pieces.
+ */
+#include "cpw.h"
+#include "cpw_discovery.h"
+#include "cpw_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_JOBS 64
+
+static volatile sig_atomic_t quit;
+static void on_signal(int sig) { (void)sig; quit = 1; }
+
+typedef struct opts {
+    const char *job;          /* --job ID */
+    const char *connect;      /* --connect URL (events URL; commands on PORT+1) */
+    const char *secret_file;  /* --secret-file PATH */
+    const char *runtime_dir;  /* --runtime-dir DIR */
+    int timeout_ms;
+} opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cptop [OPTIONS] MODE\n"
+        "Live view of a streaming job's checkpoints, from the agent it embeds.\n"
+        "\n"
+        "Modes:\n"
+        "  --list                 running jobs found in the runtime directory\n"
+        "  --json                 the live event stream, one JSON object per line\n"
+        "  --once                 the current state as text, then exit\n"
+        "  ctl trigger            trigger a checkpoint now\n"
+        "  ctl abort ID           abort in-flight checkpoint ID\n"
+        "  ctl fail KIND [OP SUBTASK] [KEY=VALUE...]\n"
+        "                         inject a failure (kinds depend on the job)\n"
+        "  ctl set KEY VALUE      change a setting at run time\n"
+        "\n"
+        "Options:\n"
+        "  --job ID               which job (needed when several run)\n"
+        "  --connect URL          tcp://HOST:PORT of an agent's events (commands on PORT+1)\n"
+        "  --secret-file PATH     shared secret for commands over TCP\n"
+        "  --runtime-dir DIR      where agents announce themselves\n"
+        "                         (default $XDG_RUNTIME_DIR/cptop, else /tmp/cptop-$UID)\n"
+        "  --timeout MS           command reply timeout (default 5000)\n"
+        "  -h, --help             this text\n"
+        "\n"
+        "Exit status: 0 ok, 1 the job refused or is unreachable, 2 bad usage.\n");
+}
+
+/* ------------------------------------------------------------ job lookup */
+
+typedef struct target {
+    char job[CPW_MAX_JOB_ID];
+    char events[300], commands[300];
+    unsigned char secret[1024];
+    size_t secret_len;
+    bool tcp;
+} target;
+
+static int load_secret(const char *path, target *t)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cptop: cannot read secret file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(t->secret, 1, sizeof t->secret, f);
+    fclose(f);
+    while (n && (t->secret[n - 1] == '\n' || t->secret[n - 1] == '\r' || t->secret[n - 1] == ' '))
+        n--;
+    t->secret_len = n;
+    return 0;
+}
+
+static int find_target(const opts *o, target *t)
+{
+    memset(t, 0, sizeof *t);
+    if (o->connect) {
+        const char *colon = strrchr(o->connect, ':');
+        int port = colon ? atoi(colon + 1) : 0;
+        if (strncmp(o->connect, "tcp://", 6) || port <= 0 || port >= 65535) {
+            fprintf(stderr, "cptop: --connect '%s' must be tcp://HOST:PORT\n", o->connect);
+            return 2;
+        }
+        snprintf(t->events, sizeof t->events, "%s", o->connect);
+        snprintf(t->commands, sizeof t->commands, "%.*s:%d", (int)(colon - o->connect),
+                 o->connect, port + 1);
+        snprintf(t->job, sizeof t->job, "%s", o->job ? o->job : "");
+        t->tcp = true;
+        if (o->secret_file && load_secret(o->secret_file, t))
+            return 1;
+        return 0;
+    }
+    char dir[256];
+    if (o->runtime_dir)
+        snprintf(dir, sizeof dir, "%s", o->runtime_dir);
+    else
+        cpw_runtime_dir(dir, sizeof dir);
+    static cpw_job_entry jobs[MAX_JOBS];
+    int n = cpw_discover(dir, jobs, MAX_JOBS);
+    int alive = 0, pick = -1;
+    for (int i = 0; i < n; i++) {
+        if (!jobs[i].alive)
+            continue;
+        if (o->job && strcmp(o->job, jobs[i].job) && strcmp(o->job, jobs[i].name))
+            continue;
+        alive++;
+        if (pick < 0)
+            pick = i;
+    }
+    if (alive == 0) {
+        if (o->job)
+            fprintf(stderr, "cptop: no running job '%s' in %s (see cptop --list)\n", o->job, dir);
+        else
+            fprintf(stderr, "cptop: no running job found in %s\n", dir);
+        return 1;
+    }
+    if (alive > 1 && !o->job) {
+        fprintf(stderr, "cptop: %d jobs are running; choose one with --job ID:\n", alive);
+        for (int i = 0; i < n; i++)
+            if (jobs[i].alive)
+                fprintf(stderr, "  %s  %s (pid %d)\n", jobs[i].job, jobs[i].name, jobs[i].pid);
+        return 2;
+    }
+    cpw_job_entry *j = &jobs[pick];
+    snprintf(t->job, sizeof t->job, "%s", j->job);
+    snprintf(t->events, sizeof t->events, "%s", j->events);
+    snprintf(t->commands, sizeof t->commands, "%s", j->commands);
+    t->tcp = strncmp(j->commands, "tcp://", 6) == 0;
+    if (t->tcp) {
+        const char *sf = o->secret_file ? o->secret_file : j->secret_file;
+        if (sf[0] && load_secret(sf, t))
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ modes */
+
+static int mode_list(const opts *o)
+{
+    char dir[256];
+    if (o->runtime_dir)
+        snprintf(dir, sizeof dir, "%s", o->runtime_dir);
+    else
+        cpw_runtime_dir(dir, sizeof dir);
+    static cpw_job_entry jobs[MAX_JOBS];
+    int n = cpw_discover(dir, jobs, MAX_JOBS);
+    if (n < 0) {
+        printf("no jobs (%s does not exist yet)\n", dir);
+        return 0;
+    }
+    printf("%-18s %-20s %8s %-7s %s\n", "JOB", "NAME", "PID", "STATE", "EVENTS");
+    for (int i = 0; i < n; i++) {
+        char name[CPA_NAME_MAX];
+        cpw_sanitize(jobs[i].name, name, sizeof name);
+        printf("%-18s %-20s %8d %-7s %s\n", jobs[i].job, name, jobs[i].pid,
+               jobs[i].alive ? "running" : "stale", jobs[i].events);
+    }
+    return 0;
+}
+
+static int print_msg(void *opaque, cpw_msg *m)
+{
+    (void)opaque;
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_envelope env = {.job = m->job, .seq = m->seq, .ts_us = m->ts_us};
+    if (m->kind == CPW_K_EVENT)
+        cpw_encode_event(&b, &env, &m->ev);
+    else if (m->kind == CPW_K_HELLO)
+        cpw_encode_hello(&b, &env, m->hello);
+    else if (m->kind == CPW_K_HEARTBEAT)
+        cpw_encode_heartbeat(&b, &env, &m->heartbeat);
+    if (b.len && !b.failed) {
+        fwrite(b.data, 1, b.len, stdout);
+        fputc('\n', stdout);
+    }
+    cpw_buf_free(&b);
+    return quit;
+}
+
+static int mode_json(const opts *o)
+{
+    target t;
+    int rc = find_target(o, &t);
+    if (rc)
+        return rc;
+    int s = nn_socket(AF_SP, NN_SUB);
+    nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
+    int big = 8 * 1024 * 1024, to = 200;
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &big, sizeof big);
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
+    if (nn_connect(s, t.events) < 0) {
+        fprintf(stderr, "cptop: cannot connect to %s: %s\n", t.events, nn_strerror(nn_errno()));
+        return 1;
+    }
+    while (!quit) {
+        char *buf = NULL;
+        int n = nn_recv(s, &buf, NN_MSG, 0);
+        if (n < 0)
+            continue;
+        /* Decoded and re-encoded: the output is one valid JSON object per
+         * line whatever shape (object, array, NDJSON) or bytes came in. */
+        cpw_error err;
+        size_t count;
+        if (cpw_decode_frame(buf, (size_t)n, print_msg, NULL, &count, &err) != CPW_OK)
+            fprintf(stderr, "cptop: dropped a bad frame: %s\n", err.text);
+        fflush(stdout);
+        nn_freemsg(buf);
+    }
+    nn_close(s);
+    return 0;
+}
+
+static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
+{
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
+    cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
+    int s = nn_socket(AF_SP, NN_REQ);
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    int big = 32 * 1024 * 1024;
+    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
+    int rc = 1;
+    char *buf = NULL;
+    if (nn_connect(s, t->commands) < 0 || nn_send(s, b.data, b.len, 0) < 0) {
+        fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands, nn_strerror(nn_errno()));
+    } else {
+        int n = nn_recv(s, &buf, NN_MSG, 0);
+        if (n < 0) {
+            fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
+        } else {
+            cpw_error err;
+            if (cpw_decode_one(buf, (size_t)n, reply, &err) != CPW_OK || reply->kind != CPW_K_REPLY) {
+                fprintf(stderr, "cptop: bad reply: %s\n", err.text);
+                cpw_msg_clear(reply);
+            } else {
+                rc = 0;
+            }
+            nn_freemsg(buf);
+        }
+    }
+    nn_close(s);
+    cpw_buf_free(&b);
+    return rc;
+}
+
+static void fmt_dur(char *out, size_t n, int64_t us)
+{
+    if (us < 1000)
+        snprintf(out, n, "%lldus", (long long)us);
+    else if (us < 10000000)
+        snprintf(out, n, "%.1fms", us / 1000.0);
+    else
+        snprintf(out, n, "%.1fs", us / 1e6);
+}
+
+static int mode_once(const opts *o)
+{
+    target t;
+    int rc = find_target(o, &t);
+    if (rc)
+        return rc;
+    cpw_command cmd = {.req = 1, .history = 10};
+    cmd.c.type = CPA_CMD_GET_STATE;
+    cpw_msg r;
+    if (request(&t, &cmd, o->timeout_ms, &r))
+        return 1;
+    if (!r.reply->ok || !r.reply->state) {
+        char m[CPA_TEXT_MAX];
+        cpw_sanitize(r.reply->message, m, sizeof m);
+        fprintf(stderr, "cptop: get_state refused: %s\n", m);
+        cpw_msg_clear(&r);
+        return 1;
+    }
+    const cpw_state *s = r.reply->state;
+    char name[CPA_NAME_MAX], msg[CPA_TEXT_MAX], d[32];
+    cpw_sanitize(s->hello.name, name, sizeof name);
+    printf("job %s (%s), pid %d, status %s\n", s->job, name, s->hello.pid,
+           cpa_job_status_name((cpa_job_status)s->status));
+    printf("checkpoints: total %lld, in progress %lld, completed %lld, failed %lld, restored %lld;"
+           " consecutive failures %d\n",
+           (long long)s->counts.total, (long long)s->counts.in_progress,
+           (long long)s->counts.completed, (long long)s->counts.failed,
+           (long long)s->counts.restored, s->consecutive_failures);
+    printf("topology:");
+    for (int i = 0; i < s->hello.n_ops; i++) {
+        cpw_sanitize(s->hello.ops[i].name, name, sizeof name);
+        printf("%s %s x%d", i ? " ->" : "", name, s->hello.ops[i].parallelism);
+    }
+    printf("\n");
+    for (int i = 0; i < s->n_inflight; i++) {
+        const cpw_cp *cp = &s->inflight[i];
+        fmt_dur(d, sizeof d, cpw_now_us() - cp->trigger_ts);
+        printf("in flight %lld: %d/%d acknowledged, %s elapsed\n", (long long)cp->id, cp->acks,
+               cp->total, d);
+    }
+    for (int i = 0; i < s->n_history; i++) {
+        const cpw_cp *cp = cpw_state_history(s, i);
+        fmt_dur(d, sizeof d, cp->duration_us);
+        cpw_sanitize(cp->message, msg, sizeof msg);
+        printf("%6lld %-9s %-8s %9s %10lld B  %d/%d acks  %s%s%s\n", (long long)cp->id,
+               cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic", d,
+               (long long)cp->state_size, cp->acks, cp->total,
+               cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : "",
+               msg[0] ? " " : "", msg);
+    }
+    cpw_msg_clear(&r);
+    return 0;
+}
+
+static int mode_ctl(const opts *o, int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "cptop: ctl needs a command (trigger, abort, fail, set)\n");
+        return 2;
+    }
+    cpw_command cmd = {.req = (uint64_t)getpid(), .history = -1};
+    cmd.c.op = cmd.c.subtask = -1;
+    const char *what = argv[0];
+    if (!strcmp(what, "trigger") && argc == 1) {
+        cmd.c.type = CPA_CMD_TRIGGER;
+    } else if (!strcmp(what, "abort") && argc == 2) {
+        char *end;
+        long long id = strtoll(argv[1], &end, 10);
+        if (*end || id <= 0) {
+            fprintf(stderr, "cptop: abort: '%s' is not a checkpoint id\n", argv[1]);
+            return 2;
+        }
+        cmd.c.type = CPA_CMD_ABORT;
+        cmd.c.cp_id = id;
+    } else if (!strcmp(what, "fail") && argc >= 2) {
+        cmd.c.type = CPA_CMD_INJECT_FAILURE;
+        snprintf(cmd.c.kind, sizeof cmd.c.kind, "%s", argv[1]);
+        int i = 2;
+        if (argc >= 4 && !strchr(argv[2], '=') && !strchr(argv[3], '=')) {
+            cmd.c.op = atoi(argv[2]);
+            cmd.c.subtask = atoi(argv[3]);
+            i = 4;
+        }
+        for (; i < argc; i++) {
+            const char *eq = strchr(argv[i], '=');
+            if (!eq || eq == argv[i] || cmd.c.n_params == CPA_CMD_MAX_PARAMS) {
+                fprintf(stderr, "cptop: fail: '%s' is not KEY=VALUE\n", argv[i]);
+                return 2;
+            }
+            snprintf(cmd.c.keys[cmd.c.n_params], CPA_NAME_MAX, "%.*s", (int)(eq - argv[i]), argv[i]);
+            snprintf(cmd.c.values[cmd.c.n_params], CPA_VALUE_MAX, "%s", eq + 1);
+            cmd.c.n_params++;
+        }
+    } else if (!strcmp(what, "set") && argc == 3) {
+        cmd.c.type = CPA_CMD_SET_CONFIG;
+        cmd.c.n_params = 1;
+        snprintf(cmd.c.keys[0], CPA_NAME_MAX, "%s", argv[1]);
+        snprintf(cmd.c.values[0], CPA_VALUE_MAX, "%s", argv[2]);
+    } else {
+        fprintf(stderr, "cptop: ctl: unknown or incomplete command '%s' (see cptop --help)\n", what);
+        return 2;
+    }
+    target t;
+    int rc = find_target(o, &t);
+    if (rc)
+        return rc;
+    cpw_msg r;
+    if (request(&t, &cmd, o->timeout_ms, &r))
+        return 1;
+    char m[CPA_TEXT_MAX];
+    cpw_sanitize(r.reply->message, m, sizeof m);
+    if (r.reply->ok)
+        printf("ok: %s\n", m);
+    else
+        fprintf(stderr, "refused (%s): %s\n", r.reply->error, m);
+    rc = r.reply->ok ? 0 : 1;
+    cpw_msg_clear(&r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.timeout_ms = 5000};
+    const char *mode = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--list") || !strcmp(a, "--json") || !strcmp(a, "--once")) {
+            mode = a + 2;
+        } else if (!strcmp(a, "ctl")) {
+            mode = "ctl";
+            i++;
+            break;
+        } else if ((!strcmp(a, "--job") || !strcmp(a, "--connect") || !strcmp(a, "--secret-file") ||
+                    !strcmp(a, "--runtime-dir") || !strcmp(a, "--timeout")) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(a, "--job")) o.job = v;
+            else if (!strcmp(a, "--connect")) o.connect = v;
+            else if (!strcmp(a, "--secret-file")) o.secret_file = v;
+            else if (!strcmp(a, "--runtime-dir")) o.runtime_dir = v;
+            else if ((o.timeout_ms = atoi(v)) <= 0) {
+                fprintf(stderr, "cptop: --timeout '%s' must be a positive number of ms\n", v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "cptop: unknown argument '%s' (see cptop --help)\n", a);
+            return 2;
+        }
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    if (!mode) {
+        usage(stderr);
+        fprintf(stderr, "\ncptop: the interactive dashboard is not built yet; use a mode above.\n");
+        return 2;
+    }
+    if (!strcmp(mode, "list"))
+        return mode_list(&o);
+    if (!strcmp(mode, "json"))
+        return mode_json(&o);
+    if (!strcmp(mode, "once"))
+        return mode_once(&o);
+    return mode_ctl(&o, argc - i, argv + i);
+}
