@@ -139,6 +139,7 @@ cpa_conf *cpa_conf_new(void)
     c->batch_max = 256;
     c->flush_us = 1000;
     c->heartbeat_ms = 1000;
+    c->idle_ms = 10;
     c->history_size = 64;
     c->detail_size = 8;
     return c;
@@ -220,6 +221,10 @@ cpa_err cpa_conf_set(cpa_conf *c, const char *key, const char *value, char *errb
         if (!parse_long(value, 10, 3600000, &v))
             BAD("heartbeat.ms: \"%s\" must be 10..3600000", value);
         c->heartbeat_ms = (int)v;
+    } else if (!strcmp(key, "idle.ms")) {
+        if (!parse_long(value, 1, 1000, &v))
+            BAD("idle.ms: \"%s\" must be 1..1000", value);
+        c->idle_ms = (int)v;
     } else if (!strcmp(key, "history.size")) {
         if (!parse_long(value, 1, CPW_MAX_HISTORY, &v))
             BAD("history.size: \"%s\" must be 1..%d", value, CPW_MAX_HISTORY);
@@ -381,15 +386,7 @@ cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
         return CPA_ERR_STATE;
     }
-    bool ok;
-    if (ev->ts_us) {
-        ok = cpa_queue_push(&a->q, ev);
-    } else {
-        cpa_event e = *ev;
-        e.ts_us = cpw_now_us();
-        ok = cpa_queue_push(&a->q, &e);
-    }
-    if (!ok) {
+    if (!cpa_queue_push(&a->q, ev, ev->ts_us ? 0 : cpw_now_us())) {
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
         return CPA_ERR_QUEUE_FULL;
     }
@@ -668,6 +665,7 @@ static void *agent_main(void *arg)
         rcvfd = -1;
     int64_t hb_period = (int64_t)a->conf.heartbeat_ms * 1000;
     int64_t next_hb = cpw_mono_us() + hb_period;
+    int64_t last_event = cpw_mono_us();
     publish_hello(a);
     for (;;) {
         bool stopping = atomic_load(&a->stopping);
@@ -688,10 +686,14 @@ static void *agent_main(void *arg)
             break;
         }
         /* Sleep only when the queue ran dry: until the batch is due, the
-         * heartbeat is due, a command arrives, or 1 ms. */
+         * heartbeat is due or a command arrives; at most 1 ms while events
+         * flow, idle.ms after a quiet spell. Waking the agent from cpa_emit()
+         * would cost the job a fence or a syscall; a poll costs it nothing. */
         int64_t wait_us = 0;
-        if (got == 0) {
-            wait_us = 1000;
+        if (got) {
+            last_event = now;
+        } else {
+            wait_us = now - last_event > 100000 ? (int64_t)a->conf.idle_ms * 1000 : 1000;
             if (a->batch_n) {
                 int64_t due = a->batch_first_us + a->conf.flush_us - now;
                 if (due < wait_us)

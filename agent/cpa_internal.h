@@ -30,8 +30,9 @@ typedef struct cpa_queue {
 
 bool cpa_queue_init(cpa_queue *q, size_t size_pow2);
 void cpa_queue_free(cpa_queue *q);
-/* false when full */
-bool cpa_queue_push(cpa_queue *q, const cpa_event *ev);
+/* Copies *ev into the next slot, with its ts_us replaced by ts_us when that
+ * is non-zero (one copy on the hot path). false when full. */
+bool cpa_queue_push(cpa_queue *q, const cpa_event *ev, int64_t ts_us);
 /* Consumer only: copies the next event out; false when empty (or the next
  * slot is still being written). */
 bool cpa_queue_pop(cpa_queue *q, cpa_event *out);
@@ -48,6 +49,7 @@ struct cpa_conf {
     int batch_max;
     int flush_us;
     int heartbeat_ms;
+    int idle_ms;
     int history_size;
     int detail_size;
     cpa_log_cb log_cb;

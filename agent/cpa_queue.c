@@ -26,7 +26,7 @@ void cpa_queue_free(cpa_queue *q)
     q->cells = NULL;
 }
 
-bool cpa_queue_push(cpa_queue *q, const cpa_event *ev)
+bool cpa_queue_push(cpa_queue *q, const cpa_event *ev, int64_t ts_us)
 {
     size_t pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
     cpa_cell *c;
@@ -46,6 +46,8 @@ bool cpa_queue_push(cpa_queue *q, const cpa_event *ev)
         }
     }
     c->ev = *ev;
+    if (ts_us)
+        c->ev.ts_us = ts_us;
     atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
     return true;
 }

@@ -215,6 +215,9 @@ void cpa_conf_destroy(cpa_conf *conf);
  *   queue.size       event queue slots (power of two)   default 65536
  *   batch.max        events per published message       default 256
  *   flush.us         max wait before a partial batch    default 1000
+ *   idle.ms          after 100 ms without events, the agent thread checks
+ *                    the queue this often (the first event after a quiet
+ *                    spell waits at most this long)  default 10
  *   heartbeat.ms     heartbeat period                   default 1000
  *   history.size     finished checkpoints kept for get_state  default 64
  *
