@@ -106,7 +106,7 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(TEST_LIB_OBJ) $(LIB_A)
+$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
