@@ -87,6 +87,16 @@ static int load_secret(const char *path, target *t)
     return 0;
 }
 
+/* Reads the discovery files of the chosen runtime directory (named in dir). */
+static int discover(const opts *o, char *dir, size_t size, cpw_job_entry *jobs)
+{
+    if (o->runtime_dir)
+        snprintf(dir, size, "%s", o->runtime_dir);
+    else
+        cpw_runtime_dir(dir, size);
+    return cpw_discover(dir, jobs, MAX_JOBS);
+}
+
 static int find_target(const opts *o, target *t)
 {
     memset(t, 0, sizeof *t);
@@ -107,12 +117,8 @@ static int find_target(const opts *o, target *t)
         return 0;
     }
     char dir[256];
-    if (o->runtime_dir)
-        snprintf(dir, sizeof dir, "%s", o->runtime_dir);
-    else
-        cpw_runtime_dir(dir, sizeof dir);
     static cpw_job_entry jobs[MAX_JOBS];
-    int n = cpw_discover(dir, jobs, MAX_JOBS);
+    int n = discover(o, dir, sizeof dir, jobs);
     int alive = 0, pick = -1;
     for (int i = 0; i < n; i++) {
         if (!jobs[i].alive)
@@ -155,12 +161,8 @@ static int find_target(const opts *o, target *t)
 static int mode_list(const opts *o)
 {
     char dir[256];
-    if (o->runtime_dir)
-        snprintf(dir, sizeof dir, "%s", o->runtime_dir);
-    else
-        cpw_runtime_dir(dir, sizeof dir);
     static cpw_job_entry jobs[MAX_JOBS];
-    int n = cpw_discover(dir, jobs, MAX_JOBS);
+    int n = discover(o, dir, sizeof dir, jobs);
     if (n < 0) {
         printf("no jobs (%s does not exist yet)\n", dir);
         return 0;
