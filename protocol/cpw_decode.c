@@ -447,9 +447,10 @@ static cpw_err decode_reply(json_t *j, cpw_msg *m, cpw_error *err)
     if (res && !json_is_null(res)) {
         if (!json_is_object(res))
             return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "result", "field \"result\" must be an object");
-        r->state = cpw_state_decode_json(res, err);
+        cpw_error local; /* the code must not depend on whether err was given */
+        r->state = cpw_state_decode_json(res, err ? err : &local);
         if (!r->state)
-            return err ? err->code : CPW_ERR_BAD_VALUE;
+            return err ? err->code : local.code;
     }
     return CPW_OK;
 }

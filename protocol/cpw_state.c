@@ -203,6 +203,16 @@ static cpw_cp *cp_for(cpw_state *s, int64_t id, int64_t ts)
     return start_cp(s, id, CPA_TRIGGER_PERIODIC, ts);
 }
 
+/* Sums of figures from the wire saturate instead of overflowing. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 static int idx_of(cpw_state *s, const cpw_cp *cp)
 {
     return (int)(cp - s->inflight);
@@ -291,10 +301,10 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
             u->async_us = a->async_us;
             u->unaligned = a->unaligned ? 1 : 0;
             if (!u->barrier_ts && cp->trigger_ts)
-                u->barrier_ts = cp->trigger_ts + a->start_delay_us;
+                u->barrier_ts = sat_add(cp->trigger_ts, a->start_delay_us);
             cp->acks++;
-            cp->state_size += a->state_size;
-            cp->checkpointed_size += a->checkpointed_size;
+            cp->state_size = sat_add(cp->state_size, a->state_size);
+            cp->checkpointed_size = sat_add(cp->checkpointed_size, a->checkpointed_size);
             if (ts > cp->latest_ack_ts)
                 cp->latest_ack_ts = ts;
             break;
@@ -419,8 +429,10 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
     cpj_kv_i64(b, "declines", cp->declines);
     cpj_kv_i64(b, "total", cp->total);
     cpj_key(b, "reason");
-    if (cp->reason >= 0)
-        cpj_str(b, cpa_failure_reason_name((cpa_failure_reason)cp->reason));
+    /* a reason the job passed out of range is unknown (null), not "" */
+    const char *rn = cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : NULL;
+    if (rn)
+        cpj_str(b, rn);
     else
         cpj_lit(b, "null");
     cpj_kv_str(b, "message", cp->message);
