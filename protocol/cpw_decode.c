@@ -557,10 +557,10 @@ cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err
     return e;
 }
 
-/* Spans of the frame's objects, found in a first pass so that a frame with
- * a syntax error anywhere delivers nothing. */
-typedef struct span { size_t start, end; } span;
-
+/* One pass: each object is parsed and decoded once into `msgs`; only when
+ * the whole frame has decoded are the messages delivered, so a frame with
+ * any bad message delivers nothing. Messages of a type this build does not
+ * know are skipped (a newer agent may add types within version 1). */
 cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaque,
                          size_t *count, cpw_error *err)
 {
@@ -574,9 +574,22 @@ cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaqu
     if (p >= len)
         return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "empty frame");
 
-    span local[64];
-    span *spans = local;
-    size_t n = 0, cap = sizeof local / sizeof local[0];
+    cpw_msg local[4];
+    cpw_msg *msgs = local;
+    cpw_err first = CPW_OK;   /* the first message that failed to decode */
+    cpw_error scratch;
+    size_t n = 0, seen = 0, cap = sizeof local / sizeof local[0];
+    /* no message is shorter than ~60 bytes: size the array once */
+    size_t guess = len / 60 + 1;
+    if (guess > CPW_MAX_BATCH)
+        guess = CPW_MAX_BATCH;
+    if (guess > cap) {
+        cpw_msg *nm = malloc(guess * sizeof *nm);
+        if (nm) {
+            msgs = nm;
+            cap = guess;
+        }
+    }
     cpj_obj *o = malloc(sizeof *o);
     if (!o)
         return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
@@ -594,29 +607,38 @@ cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaqu
         cpj_ws(buf, len, &p);
         if (!array && p >= len)
             break;
-        if (n >= CPW_MAX_BATCH) {
+        if (seen >= CPW_MAX_BATCH) {
             e = cpw_fail(err, CPW_ERR_TOO_MANY, p, "", "more than %d messages in one frame",
                          CPW_MAX_BATCH);
             goto done;
         }
-        size_t start = p;
         if ((e = cpj_parse_object(buf, len, &p, o, err)))
             goto done;
+        seen++;
         if (n == cap) {
-            span *ns = malloc(2 * cap * sizeof *ns);
-            if (!ns) {
+            cpw_msg *nm = malloc(2 * cap * sizeof *nm);
+            if (!nm) {
                 e = cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
                 goto done;
             }
-            memcpy(ns, spans, n * sizeof *ns);
-            if (spans != local)
-                free(spans);
-            spans = ns;
+            memcpy(nm, msgs, n * sizeof *nm);
+            if (msgs != local)
+                free(msgs);
+            msgs = nm;
             cap *= 2;
         }
-        spans[n].start = start;
-        spans[n].end = p;
-        n++;
+        e = decode_obj(buf, o, &msgs[n], first ? &scratch : err);
+        if (e == CPW_ERR_UNKNOWN_TYPE || (e && first)) {
+            cpw_msg_clear(&msgs[n]);
+        } else if (e) {
+            /* Keep reading: a framing error later in the frame is the one
+             * to report; otherwise this first bad message is. */
+            first = e;
+            cpw_msg_clear(&msgs[n]);
+        } else {
+            n++;
+        }
+        e = CPW_OK;
         if (array) {
             cpj_ws(buf, len, &p);
             if (p >= len) {
@@ -654,25 +676,29 @@ tail:
         e = cpw_fail(err, CPW_ERR_TRAILING, p, "", "unexpected bytes after the batch");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t q = spans[i].start;
-        cpw_msg m;
-        /* cannot fail: same bytes as the first pass */
-        cpj_parse_object(buf, len, &q, o, NULL);
-        if ((e = decode_obj(buf, o, &m, err))) {
-            cpw_msg_clear(&m);
-            goto done;
-        }
+    if (first) {
+        e = first; /* err already describes it */
+        goto done;
+    }
+    size_t i = 0;
+    for (; i < n; i++) {
         if (count)
             (*count)++;
-        int stop = cb ? cb(opaque, &m) : 0;
-        cpw_msg_clear(&m);
-        if (stop)
+        int stop = cb ? cb(opaque, &msgs[i]) : 0;
+        cpw_msg_clear(&msgs[i]);
+        if (stop) {
+            i++;
             break;
+        }
     }
+    for (; i < n; i++)
+        cpw_msg_clear(&msgs[i]);
+    n = 0;
 done:
-    if (spans != local)
-        free(spans);
+    for (size_t k = 0; k < n; k++)
+        cpw_msg_clear(&msgs[k]);
+    if (msgs != local)
+        free(msgs);
     free(o);
     return e;
 }

@@ -6,10 +6,20 @@
 #include <openssl/hmac.h>
 #include <string.h>
 
-static void op_sub(cpw_buf *b, const cpa_event *ev)
+/* The event encoder is the agent thread's hot path: one reservation, then
+ * unchecked writes at a cursor. */
+#define EVENT_MAX (600 + 6 * (CPW_MAX_JOB_ID + CPA_KIND_MAX + 2 * CPA_TEXT_MAX))
+
+#define KV_I64(o, key, v) (CPJ_PUT(o, ",\"" key "\":"), (o) = cpj_put_i64((o), (v)))
+#define KV_TEXT(o, key, field, max)                                           \
+    (CPJ_PUT(o, ",\"" key "\":"), (o) = cpj_put_str((o), (field), strnlen((field), (max) - 1)))
+
+static char *id_op_sub(char *o, const cpa_event *ev)
 {
-    cpj_kv_i64(b, "op", ev->op);
-    cpj_kv_i64(b, "subtask", ev->subtask);
+    KV_I64(o, "id", ev->cp_id);
+    KV_I64(o, "op", ev->op);
+    KV_I64(o, "subtask", ev->subtask);
+    return o;
 }
 
 void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
@@ -19,106 +29,116 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
         b->failed = true; /* the agent never queues an untyped event */
         return;
     }
-    cpj_envelope(b, name, env);
+    if (!cpw_buf_reserve(b, EVENT_MAX))
+        return;
+    char *o = b->data + b->len;
+    CPJ_PUT(o, "{\"v\":1,\"type\":\"");
+    size_t nl = strlen(name);
+    memcpy(o, name, nl);
+    o += nl;
+    CPJ_PUT(o, "\",\"job\":");
+    const char *job = env->job ? env->job : "";
+    o = cpj_put_str(o, job, strnlen(job, CPW_MAX_JOB_ID - 1));
+    CPJ_PUT(o, ",\"seq\":");
+    o = cpj_put_u64(o, env->seq);
+    KV_I64(o, "ts_us", env->ts_us);
     switch (ev->type) {
     case CPA_EV_CP_TRIGGERED:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        cpj_kv_str(b, "kind", ev->u.triggered.kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
+        KV_I64(o, "id", ev->cp_id);
+        if (ev->u.triggered.kind == CPA_TRIGGER_MANUAL)
+            CPJ_PUT(o, ",\"kind\":\"manual\"");
+        else
+            CPJ_PUT(o, ",\"kind\":\"periodic\"");
         break;
     case CPA_EV_BARRIER_INJECTED:
     case CPA_EV_ALIGNMENT_START:
     case CPA_EV_SNAPSHOT_START:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
+        o = id_op_sub(o, ev);
         break;
     case CPA_EV_BARRIER_RECEIVED:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_kv_i64(b, "channel", ev->u.barrier.channel);
+        o = id_op_sub(o, ev);
+        KV_I64(o, "channel", ev->u.barrier.channel);
         break;
     case CPA_EV_ALIGNMENT_END:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_kv_i64(b, "buffered_bytes", ev->u.alignment.buffered_bytes);
-        cpj_kv_i64(b, "duration_us", ev->u.alignment.duration_us);
+        o = id_op_sub(o, ev);
+        KV_I64(o, "buffered_bytes", ev->u.alignment.buffered_bytes);
+        KV_I64(o, "duration_us", ev->u.alignment.duration_us);
         break;
     case CPA_EV_SNAPSHOT_SYNC_DONE:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_kv_i64(b, "duration_us", ev->u.sync.duration_us);
+        o = id_op_sub(o, ev);
+        KV_I64(o, "duration_us", ev->u.sync.duration_us);
         break;
     case CPA_EV_SNAPSHOT_ASYNC_DONE:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_kv_i64(b, "bytes", ev->u.async.bytes);
-        cpj_kv_i64(b, "duration_us", ev->u.async.duration_us);
+        o = id_op_sub(o, ev);
+        KV_I64(o, "bytes", ev->u.async.bytes);
+        KV_I64(o, "duration_us", ev->u.async.duration_us);
         break;
     case CPA_EV_ACK: {
         const cpa_ack_info *a = &ev->u.ack;
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_kv_i64(b, "state_size", a->state_size);
-        cpj_kv_i64(b, "checkpointed_size", a->checkpointed_size);
-        cpj_kv_i64(b, "processed_data", a->processed_data);
-        cpj_kv_i64(b, "persisted_data", a->persisted_data);
-        cpj_kv_i64(b, "start_delay_us", a->start_delay_us);
-        cpj_kv_i64(b, "alignment_us", a->alignment_us);
-        cpj_kv_i64(b, "sync_us", a->sync_us);
-        cpj_kv_i64(b, "async_us", a->async_us);
-        cpj_kv_bool(b, "unaligned", a->unaligned != 0);
+        o = id_op_sub(o, ev);
+        KV_I64(o, "state_size", a->state_size);
+        KV_I64(o, "checkpointed_size", a->checkpointed_size);
+        KV_I64(o, "processed_data", a->processed_data);
+        KV_I64(o, "persisted_data", a->persisted_data);
+        KV_I64(o, "start_delay_us", a->start_delay_us);
+        KV_I64(o, "alignment_us", a->alignment_us);
+        KV_I64(o, "sync_us", a->sync_us);
+        KV_I64(o, "async_us", a->async_us);
+        if (a->unaligned)
+            CPJ_PUT(o, ",\"unaligned\":true");
+        else
+            CPJ_PUT(o, ",\"unaligned\":false");
         break;
     }
     case CPA_EV_DECLINE:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        op_sub(b, ev);
-        cpj_key(b, "reason");
-        cpj_strn(b, ev->u.decline.reason, strnlen(ev->u.decline.reason, CPA_TEXT_MAX - 1));
+        o = id_op_sub(o, ev);
+        KV_TEXT(o, "reason", ev->u.decline.reason, CPA_TEXT_MAX);
         break;
     case CPA_EV_CP_COMPLETED:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        cpj_kv_i64(b, "duration_us", ev->u.completed.duration_us);
-        cpj_kv_i64(b, "state_size", ev->u.completed.state_size);
-        cpj_kv_i64(b, "checkpointed_size", ev->u.completed.checkpointed_size);
+        KV_I64(o, "id", ev->cp_id);
+        KV_I64(o, "duration_us", ev->u.completed.duration_us);
+        KV_I64(o, "state_size", ev->u.completed.state_size);
+        KV_I64(o, "checkpointed_size", ev->u.completed.checkpointed_size);
         break;
     case CPA_EV_CP_FAILED: {
         const char *r = cpa_failure_reason_name(ev->u.failed.reason);
-        cpj_kv_i64(b, "id", ev->cp_id);
-        cpj_kv_str(b, "reason", r ? r : "CHECKPOINT_DECLINED");
-        cpj_key(b, "message");
-        cpj_strn(b, ev->u.failed.message, strnlen(ev->u.failed.message, CPA_TEXT_MAX - 1));
+        KV_I64(o, "id", ev->cp_id);
+        r = r ? r : "CHECKPOINT_DECLINED";
+        KV_TEXT(o, "reason", r, 64);
+        KV_TEXT(o, "message", ev->u.failed.message, CPA_TEXT_MAX);
         break;
     }
     case CPA_EV_CP_COMMITTED:
-        cpj_kv_i64(b, "id", ev->cp_id);
+        KV_I64(o, "id", ev->cp_id);
         break;
     case CPA_EV_JOB_STATUS: {
-        const char *s = cpa_job_status_name(ev->u.job_status.status);
-        cpj_kv_str(b, "status", s ? s : "running");
-        cpj_key(b, "message");
-        cpj_strn(b, ev->u.job_status.message,
-                 strnlen(ev->u.job_status.message, CPA_TEXT_MAX - 1));
+        const char *st = cpa_job_status_name(ev->u.job_status.status);
+        st = st ? st : "running";
+        KV_TEXT(o, "status", st, 32);
+        KV_TEXT(o, "message", ev->u.job_status.message, CPA_TEXT_MAX);
         break;
     }
     case CPA_EV_RESTORED:
-        cpj_kv_i64(b, "id", ev->cp_id);
-        cpj_kv_i64(b, "attempt", ev->u.restored.attempt);
+        KV_I64(o, "id", ev->cp_id);
+        KV_I64(o, "attempt", ev->u.restored.attempt);
         break;
     case CPA_EV_FAILURE_INJECTED:
-        cpj_key(b, "kind");
-        cpj_strn(b, ev->u.failure.kind, strnlen(ev->u.failure.kind, CPA_KIND_MAX - 1));
-        op_sub(b, ev);
-        cpj_key(b, "params");
-        cpj_strn(b, ev->u.failure.params, strnlen(ev->u.failure.params, CPA_TEXT_MAX - 1));
+        KV_TEXT(o, "kind", ev->u.failure.kind, CPA_KIND_MAX);
+        KV_I64(o, "op", ev->op);
+        KV_I64(o, "subtask", ev->subtask);
+        KV_TEXT(o, "params", ev->u.failure.params, CPA_TEXT_MAX);
         break;
     case CPA_EV_TASK_FAILED:
-        op_sub(b, ev);
-        cpj_key(b, "error");
-        cpj_strn(b, ev->u.task_failed.error, strnlen(ev->u.task_failed.error, CPA_TEXT_MAX - 1));
+        KV_I64(o, "op", ev->op);
+        KV_I64(o, "subtask", ev->subtask);
+        KV_TEXT(o, "error", ev->u.task_failed.error, CPA_TEXT_MAX);
         break;
     default:
         break;
     }
-    cpj_char(b, '}');
+    *o++ = '}';
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
 }
 
 void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)

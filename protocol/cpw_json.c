@@ -67,25 +67,54 @@ void cpj_char(cpw_buf *b, char c)
     b->data[b->len] = '\0';
 }
 
-void cpj_u64(cpw_buf *b, uint64_t v)
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+char *cpj_put_u64(char *o, uint64_t v)
 {
     char tmp[24];
     int i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    cpj_raw(b, tmp + i, sizeof tmp - (size_t)i);
+    while (v >= 100) { /* two digits per division */
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--i] = digits2[2 * r + 1];
+        tmp[--i] = digits2[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--i] = digits2[2 * v + 1];
+        tmp[--i] = digits2[2 * v];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    memcpy(o, tmp + i, sizeof tmp - (size_t)i);
+    return o + (sizeof tmp - (size_t)i);
+}
+
+char *cpj_put_i64(char *o, int64_t v)
+{
+    if (v < 0) {
+        *o++ = '-';
+        return cpj_put_u64(o, (uint64_t)0 - (uint64_t)v); /* well-defined for INT64_MIN */
+    }
+    return cpj_put_u64(o, (uint64_t)v);
+}
+
+void cpj_u64(cpw_buf *b, uint64_t v)
+{
+    if (!cpw_buf_reserve(b, 24))
+        return;
+    b->len = (size_t)(cpj_put_u64(b->data + b->len, v) - b->data);
+    b->data[b->len] = '\0';
 }
 
 void cpj_i64(cpw_buf *b, int64_t v)
 {
-    if (v < 0) {
-        cpj_char(b, '-');
-        cpj_u64(b, (uint64_t)0 - (uint64_t)v); /* well-defined for INT64_MIN */
-    } else {
-        cpj_u64(b, (uint64_t)v);
-    }
+    if (!cpw_buf_reserve(b, 24))
+        return;
+    b->len = (size_t)(cpj_put_i64(b->data + b->len, v) - b->data);
+    b->data[b->len] = '\0';
 }
 
 /* Length of a valid UTF-8 sequence at s (n bytes available), or 0. */
@@ -119,14 +148,10 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return 0;
 }
 
-void cpj_strn(cpw_buf *b, const char *str, size_t n)
+char *cpj_put_str(char *o, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
-    /* worst case: every byte becomes \u00XX (6) or U+FFFD (3) */
-    if (!cpw_buf_reserve(b, n * 6 + 2))
-        return;
-    char *o = b->data + b->len;
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
@@ -165,8 +190,16 @@ void cpj_strn(cpw_buf *b, const char *str, size_t n)
         }
     }
     *o++ = '"';
-    *o = '\0';
-    b->len = (size_t)(o - b->data);
+    return o;
+}
+
+void cpj_strn(cpw_buf *b, const char *str, size_t n)
+{
+    /* worst case: every byte becomes \u00XX (6) or U+FFFD (3) */
+    if (!cpw_buf_reserve(b, n * 6 + 2))
+        return;
+    b->len = (size_t)(cpj_put_str(b->data + b->len, str, n) - b->data);
+    b->data[b->len] = '\0';
 }
 
 void cpj_str(cpw_buf *b, const char *s) { cpj_strn(b, s ? s : "", s ? strlen(s) : 0); }
@@ -261,7 +294,7 @@ cpw_err cpj_prevalidate(const char *buf, size_t len, cpw_error *err)
     return CPW_OK;
 }
 
-void cpj_ws(const char *buf, size_t len, size_t *pos)
+void cpj_ws_slow(const char *buf, size_t len, size_t *pos)
 {
     size_t p = *pos;
     while (p < len && (buf[p] == ' ' || buf[p] == '\n' || buf[p] == '\r' || buf[p] == '\t'))
@@ -285,7 +318,22 @@ static cpw_err scan_string(const char *buf, size_t len, size_t *pos, const char 
     size_t p = *pos + 1, start = p;
     bool esc = false;
     for (;;) {
-        /* run of plain bytes */
+        /* run of plain bytes, 8 at a time: stop at a word holding '"',
+         * '\\' or a control byte, then find it bytewise */
+        while (p + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, buf + p, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
+            if (hit) {
+                /* the lowest flagged byte is exactly the first stop byte
+                 * (false flags only occur above a true one) */
+                p += (size_t)__builtin_ctzll(hit) / 8;
+                break;
+            }
+            p += 8;
+        }
         while (p < len) {
             unsigned char c = (unsigned char)buf[p];
             if (c == '"' || c == '\\' || c < 0x20)
@@ -508,9 +556,18 @@ static cpw_err skip_value(const char *buf, size_t len, size_t *pos, int depth,
     return CPW_OK;
 }
 
+/* A cheap fingerprint of a member name: length and first and last bytes. */
+static inline uint32_t key_tag(const char *k, size_t n)
+{
+    return n ? (uint32_t)(n * 977u) ^ ((uint32_t)(unsigned char)k[0] << 8) ^
+                   ((uint32_t)(unsigned char)k[n - 1] << 16)
+             : 0;
+}
+
 static bool key_eq(const cpj_field *a, const cpj_field *b)
 {
-    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+    return a->tag == b->tag && a->key_len == b->key_len &&
+           memcmp(a->key, b->key, a->key_len) == 0;
 }
 
 cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
@@ -518,6 +575,7 @@ cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
 {
     size_t p = *pos;
     o->n = 0;
+    memset(o->slot, 0, sizeof o->slot);
     o->start = p;
     if (p >= len)
         return cpw_fail(err, CPW_ERR_TRUNCATED, len, "", "input ends before a message");
@@ -560,6 +618,12 @@ cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
         if (buf[p] == '"') {
             e = scan_string(buf, len, &p, &f->val, &f->val_len, &f->escaped, err);
             f->type = CPJ_STRING;
+        } else if (buf[p] == '-' || (buf[p] >= '0' && buf[p] <= '9')) {
+            e = scan_number(buf, len, &p, err); /* the common case, without the stack */
+            f->type = CPJ_NUMBER;
+            f->val = buf + vstart;
+            f->val_len = p - vstart;
+            f->escaped = false;
         } else {
             e = skip_value(buf, len, &p, 1, &f->type, err);
             f->val = buf + vstart;
@@ -569,9 +633,12 @@ cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
         if (e)
             return e;
         /* Members we read are plain ASCII names; an escaped name can never
-         * match one, but duplicates are still compared byte for byte. */
-        for (int i = 0; i < o->n; i++) {
-            if (key_eq(&o->f[i], f)) {
+         * match one, but duplicates are still compared byte for byte. A
+         * 64-bit filter on the tag skips the comparisons in the usual case. */
+        f->tag = key_tag(f->key, f->key_len);
+        unsigned h = f->tag % CPJ_SLOTS;
+        for (; o->slot[h]; h = (h + 1) % CPJ_SLOTS) {
+            if (key_eq(&o->f[o->slot[h] - 1], f)) {
                 char name[48];
                 size_t n = f->key_len < sizeof name - 1 ? f->key_len : sizeof name - 1;
                 memcpy(name, f->key, n);
@@ -580,6 +647,7 @@ cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
                                 "member \"%s\" appears twice", name);
             }
         }
+        o->slot[h] = (uint8_t)(o->n + 1); /* at most 64 members in 128 slots */
         o->n++;
         cpj_ws(buf, len, &p);
         if (p >= len)
@@ -602,9 +670,12 @@ cpw_err cpj_parse_object(const char *buf, size_t len, size_t *pos, cpj_obj *o,
 const cpj_field *cpj_get(const cpj_obj *o, const char *key)
 {
     size_t n = strlen(key);
-    for (int i = 0; i < o->n; i++)
-        if (o->f[i].key_len == n && memcmp(o->f[i].key, key, n) == 0)
-            return &o->f[i];
+    uint32_t tag = key_tag(key, n);
+    for (unsigned h = tag % CPJ_SLOTS; o->slot[h]; h = (h + 1) % CPJ_SLOTS) {
+        const cpj_field *f = &o->f[o->slot[h] - 1];
+        if (f->tag == tag && f->key_len == n && memcmp(f->key, key, n) == 0)
+            return f;
+    }
     return NULL;
 }
 
@@ -698,6 +769,16 @@ cpw_err cpj_uint(const cpj_field *f, uint64_t *out)
     uint64_t v = 0;
     if (f->val_len == 0)
         return CPW_ERR_BAD_VALUE;
+    if (f->val_len <= 19) { /* cannot overflow: no check per digit */
+        for (size_t i = 0; i < f->val_len; i++) {
+            unsigned d = (unsigned)(f->val[i] - '0');
+            if (d > 9)
+                return CPW_ERR_BAD_VALUE; /* fraction, exponent or sign */
+            v = v * 10 + d;
+        }
+        *out = v;
+        return CPW_OK;
+    }
     for (size_t i = 0; i < f->val_len; i++) {
         char c = f->val[i];
         if (c < '0' || c > '9')

@@ -11,9 +11,19 @@
 #ifndef CPW_JSON_H
 #define CPW_JSON_H
 
+#include <string.h>
+
 #include "cpw.h"
 
-/* ---- writer ---- */
+/* ---- writer ----
+ * cpj_put_* write at a cursor into space the caller reserved (no checks)
+ * and return the new cursor: the event encoder's hot path. The cpj_* forms
+ * reserve as they go and keep the buffer NUL-terminated. */
+#define CPJ_PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
+char *cpj_put_u64(char *o, uint64_t v);            /* at most 20 bytes */
+char *cpj_put_i64(char *o, int64_t v);             /* at most 20 bytes */
+char *cpj_put_str(char *o, const char *s, size_t n); /* at most 6n+2 bytes */
+
 void cpj_raw(cpw_buf *b, const char *s, size_t n);
 void cpj_lit(cpw_buf *b, const char *s);              /* NUL-terminated raw text */
 void cpj_char(cpw_buf *b, char c);
@@ -40,23 +50,33 @@ typedef enum cpj_type {
 typedef struct cpj_field {
     const char *key;      /* raw key bytes between the quotes */
     size_t key_len;
+    uint32_t tag;         /* fingerprint of the name, for quick compares */
     cpj_type type;
     const char *val;      /* strings: between the quotes; others: the whole value */
     size_t val_len;
     bool escaped;         /* string value contains backslash escapes */
 } cpj_field;
 
+#define CPJ_SLOTS 128      /* open-addressed index of members by tag */
+
 typedef struct cpj_obj {
     size_t start, end;    /* byte span of the object in the frame */
     int n;
+    uint8_t slot[CPJ_SLOTS]; /* member index + 1 at tag % CPJ_SLOTS (probing), 0 empty */
     cpj_field f[CPW_MAX_FIELDS];
 } cpj_obj;
 
 /* Checks size, NUL bytes and UTF-8 of a whole frame. */
 cpw_err cpj_prevalidate(const char *buf, size_t len, cpw_error *err);
 
-/* Skips JSON whitespace from *pos. */
-void cpj_ws(const char *buf, size_t len, size_t *pos);
+/* Skips JSON whitespace from *pos. Inline for the common case: none. */
+void cpj_ws_slow(const char *buf, size_t len, size_t *pos);
+static inline void cpj_ws(const char *buf, size_t len, size_t *pos)
+{
+    if (*pos < len && (unsigned char)buf[*pos] > ' ')
+        return;
+    cpj_ws_slow(buf, len, pos);
+}
 
 /* Parses the object starting at *pos (must be '{'); on success *pos is just
  * after its '}'. Duplicate keys, bad escapes, too many members, strings over
