@@ -15,6 +15,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 BUILD    ?= build
 SANITIZE ?=
+comma    := ,
 WERROR   ?=
 FUZZ_SECONDS ?= 60
 
@@ -47,7 +48,6 @@ CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS    += -fsanitize=$(SANITIZE)
 BUILD      := $(BUILD)/san-$(subst $(comma),-,$(SANITIZE))
 endif
-comma := ,
 
 OBJDIR := $(BUILD)/obj
 BINDIR := $(BUILD)/bin
@@ -136,7 +136,7 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard protocol/*.h agent/*.h agent/include/*.h)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread

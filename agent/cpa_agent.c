@@ -386,7 +386,8 @@ cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
         return CPA_ERR_STATE;
     }
-    if (!cpa_queue_push(&a->q, ev, ev->ts_us ? 0 : cpw_now_us())) {
+    /* a timestamp of 0 (or a negative one) is stamped here */
+    if (!cpa_queue_push(&a->q, ev, ev->ts_us > 0 ? 0 : cpw_now_us())) {
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
         return CPA_ERR_QUEUE_FULL;
     }
@@ -603,7 +604,11 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
         return;
     }
     cpw_command *c = m.cmd;
-    if (a->tcp) {
+    /* Over tcp every command that acts needs a token; get_state only reads
+     * what the event stream already shows anyone, so it may come without
+     * one (a read-only dashboard must resync), but a token it does carry is
+     * still checked. */
+    if (a->tcp && !(c->c.type == CPA_CMD_GET_STATE && !c->has_mac)) {
         const char *why = NULL;
         if (!c->has_mac)
             why = "this endpoint needs an HMAC token (see secret file)";

@@ -537,9 +537,22 @@ CPT_TEST(tcp_commands_need_a_valid_fresh_token)
     CPT_ASSERT(got);
     cpt_sub_close(&sub);
 
+    /* get_state only reads: it needs no token, but a bad one is refused */
+    cpw_command gs = {.req = 1, .history = -1};
+    gs.c.type = CPA_CMD_GET_STATE;
+    cpw_msg r;
+    CPT_EQ_INT(cpt_command(url, &gs, NULL, 0, &r, 5000), 0);
+    CPT_ASSERTF(r.reply->ok && r.reply->state, "tokenless get_state: %s", r.reply->message);
+    CPT_EQ_INT(r.reply->state->counts.total, 1);
+    cpw_msg_clear(&r);
+    CPT_EQ_INT(cpt_command(url, &gs, (const unsigned char *)"not-the-secret-at-all", 21, &r,
+                           5000), 0);
+    CPT_ASSERT(!r.reply->ok);
+    CPT_EQ_STR(r.reply->error, "auth");
+    cpw_msg_clear(&r);
+
     cpw_command cmd = {.req = 1};
     cmd.c.type = CPA_CMD_TRIGGER;
-    cpw_msg r;
     /* no token */
     CPT_EQ_INT(cpt_command(url, &cmd, NULL, 0, &r, 5000), 0);
     CPT_ASSERT(!r.reply->ok);

@@ -157,7 +157,7 @@ typedef struct cpa_ack_info {
  * One event. Fixed size, no pointers: cpa_emit() copies it into the queue.
  * Fields outside the union apply to every type where they make sense;
  * op/subtask are -1 for job-wide events. ts_us is wall-clock microseconds
- * since the epoch; leave it 0 and cpa_emit() stamps it.
+ * since the epoch; leave it 0 (or negative) and cpa_emit() stamps it.
  */
 typedef struct cpa_event {
     cpa_event_type type;
