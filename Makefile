@@ -116,19 +116,22 @@ $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# T=name filters tests by substring; TIMEOUT=seconds per test.
+# T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
+TIMEOUT ?= 60
 test: $(TEST_BIN) $(EXAMPLES) $(CPTOP)
-	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
+	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
 
 # ThreadSanitizer build of the agent and its tests, in its own directory.
+# gcc 12's TSan cannot map its shadow under high ASLR entropy: run without it.
+TSAN_RUN := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
 tsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" \
 		CFLAGS="-fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 		build/tsan/tests/test_agent build/tsan/tests/test_agent_load
 	$(Q)BUILD=build/tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-		tests/run.sh test_agent
+		$(TSAN_RUN) tests/run.sh test_agent
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command

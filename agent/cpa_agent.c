@@ -53,8 +53,11 @@ struct cpa_agent {
     cpw_hello *pending_hello;   /* guarded by lock */
     _Atomic int hello_dirty;
     cpa_metric *metrics;        /* CPA_MAX_SUBTASKS entries */
-    int op_base[CPA_MAX_OPERATORS + 1];
-    int n_ops;
+    /* where each operator's subtasks start in `metrics`; atomics because
+     * cpa_subtask_metrics() may run while cpa_set_topology() changes them
+     * (a metric may then land in a stale slot once; nothing worse) */
+    _Atomic int op_base[CPA_MAX_OPERATORS + 1];
+    _Atomic int n_ops;
 
     /* agent thread only */
     cpw_state *state;
@@ -278,8 +281,14 @@ cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
         free(a);
         return NULL;
     }
-    if (!a->conf.runtime_dir[0])
-        cpw_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir);
+    if (!a->conf.runtime_dir[0] &&
+        !cpw_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir)) {
+        seterr(errbuf, errbuf_size, "$XDG_RUNTIME_DIR is too long for a runtime directory "
+                                    "(over %zu bytes); set runtime.dir",
+               sizeof a->conf.runtime_dir - 8);
+        free(a);
+        return NULL;
+    }
     if (!a->conf.secret_file[0])
         snprintf(a->conf.secret_file, sizeof a->conf.secret_file, "%s/secret",
                  a->conf.runtime_dir);
@@ -333,11 +342,11 @@ cpa_err cpa_set_topology(cpa_agent *a, const cpa_operator *ops, int n_ops,
     for (int i = 0; i < n_ops; i++) {
         snprintf(h->ops[i].name, sizeof h->ops[i].name, "%s", ops[i].name);
         h->ops[i].parallelism = ops[i].parallelism;
-        a->op_base[i] = base;
+        atomic_store_explicit(&a->op_base[i], base, memory_order_relaxed);
         base += ops[i].parallelism;
     }
-    a->op_base[n_ops] = base;
-    a->n_ops = n_ops;
+    atomic_store_explicit(&a->op_base[n_ops], base, memory_order_relaxed);
+    atomic_store_explicit(&a->n_ops, n_ops, memory_order_release);
     h->n_edges = n_edges;
     for (int i = 0; i < n_edges; i++) {
         h->edges[i].from = edges[i].from;
@@ -378,9 +387,114 @@ cpa_err cpa_set_job_config(cpa_agent *a, const char *const *keys, const char *co
 
 /* ------------------------------------------------------------------ emit */
 
+static bool valid_target(int32_t op, int32_t subtask, bool allow_none)
+{
+    if (allow_none && op == -1 && subtask == -1)
+        return true;
+    return op >= 0 && op < CPA_MAX_OPERATORS && subtask >= 0 && subtask < CPA_MAX_PARALLELISM;
+}
+
+/* The identifiers each type needs (PROTOCOL.md §6): an event the wire could
+ * not carry is refused here, where the caller learns of it. */
+static bool event_valid(const cpa_event *ev)
+{
+    switch (ev->type) {
+    case CPA_EV_JOB_STATUS:
+        return true;
+    case CPA_EV_RESTORED:
+        return ev->cp_id >= 0;
+    case CPA_EV_CP_TRIGGERED:
+    case CPA_EV_CP_COMPLETED:
+    case CPA_EV_CP_FAILED:
+    case CPA_EV_CP_COMMITTED:
+        return ev->cp_id >= 1;
+    case CPA_EV_FAILURE_INJECTED:
+        return valid_target(ev->op, ev->subtask, true);
+    case CPA_EV_TASK_FAILED:
+        return valid_target(ev->op, ev->subtask, false);
+    default: /* per-subtask checkpoint events */
+        return ev->cp_id >= 1 && valid_target(ev->op, ev->subtask, false);
+    }
+}
+
+static int64_t nonneg(int64_t v) { return v < 0 ? 0 : v; }
+
+/* Agent thread, before an event is folded and encoded: sizes and durations
+ * that went negative (a clock step, a bug in the job) become 0, enums out of
+ * range take a defined value, and texts are terminated, so the state and the
+ * wire always agree and every receiver can decode what was sent. */
+static void normalize(cpa_event *e)
+{
+    switch (e->type) {
+    case CPA_EV_CP_TRIGGERED:
+        if (e->u.triggered.kind != CPA_TRIGGER_MANUAL)
+            e->u.triggered.kind = CPA_TRIGGER_PERIODIC;
+        break;
+    case CPA_EV_BARRIER_RECEIVED:
+        if (e->u.barrier.channel < 0 || e->u.barrier.channel > CPA_MAX_PARALLELISM * 4)
+            e->u.barrier.channel = 0;
+        break;
+    case CPA_EV_ALIGNMENT_END:
+        e->u.alignment.buffered_bytes = nonneg(e->u.alignment.buffered_bytes);
+        e->u.alignment.duration_us = nonneg(e->u.alignment.duration_us);
+        break;
+    case CPA_EV_SNAPSHOT_SYNC_DONE:
+        e->u.sync.duration_us = nonneg(e->u.sync.duration_us);
+        break;
+    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+        e->u.async.bytes = nonneg(e->u.async.bytes);
+        e->u.async.duration_us = nonneg(e->u.async.duration_us);
+        break;
+    case CPA_EV_ACK: {
+        cpa_ack_info *k = &e->u.ack;
+        k->state_size = nonneg(k->state_size);
+        k->checkpointed_size = nonneg(k->checkpointed_size);
+        k->processed_data = nonneg(k->processed_data);
+        k->persisted_data = nonneg(k->persisted_data);
+        k->start_delay_us = nonneg(k->start_delay_us);
+        k->alignment_us = nonneg(k->alignment_us);
+        k->sync_us = nonneg(k->sync_us);
+        k->async_us = nonneg(k->async_us);
+        k->unaligned = k->unaligned != 0;
+        break;
+    }
+    case CPA_EV_DECLINE:
+        e->u.decline.reason[CPA_TEXT_MAX - 1] = '\0';
+        break;
+    case CPA_EV_CP_COMPLETED:
+        e->u.completed.duration_us = nonneg(e->u.completed.duration_us);
+        e->u.completed.state_size = nonneg(e->u.completed.state_size);
+        e->u.completed.checkpointed_size = nonneg(e->u.completed.checkpointed_size);
+        break;
+    case CPA_EV_CP_FAILED:
+        if ((unsigned)e->u.failed.reason >= CPA_FAIL__COUNT)
+            e->u.failed.reason = CPA_FAIL_ASYNC_EXCEPTION; /* the job's own, unnamed reason */
+        e->u.failed.message[CPA_TEXT_MAX - 1] = '\0';
+        break;
+    case CPA_EV_JOB_STATUS:
+        if ((unsigned)e->u.job_status.status >= CPA_JOB__COUNT)
+            e->u.job_status.status = CPA_JOB_RUNNING;
+        e->u.job_status.message[CPA_TEXT_MAX - 1] = '\0';
+        break;
+    case CPA_EV_RESTORED:
+        if (e->u.restored.attempt < 0)
+            e->u.restored.attempt = 0;
+        break;
+    case CPA_EV_FAILURE_INJECTED:
+        e->u.failure.kind[CPA_KIND_MAX - 1] = '\0';
+        e->u.failure.params[CPA_TEXT_MAX - 1] = '\0';
+        break;
+    case CPA_EV_TASK_FAILED:
+        e->u.task_failed.error[CPA_TEXT_MAX - 1] = '\0';
+        break;
+    default:
+        break;
+    }
+}
+
 cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
 {
-    if (!a || !ev || ev->type <= CPA_EV_NONE || ev->type >= CPA_EV__COUNT)
+    if (!a || !ev || ev->type <= CPA_EV_NONE || ev->type >= CPA_EV__COUNT || !event_valid(ev))
         return CPA_ERR_INVALID_ARG;
     if (atomic_load_explicit(&a->stopped, memory_order_relaxed)) {
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
@@ -397,10 +511,14 @@ cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
 cpa_err cpa_subtask_metrics(cpa_agent *a, int op, int subtask, int64_t records_in,
                             int64_t records_out, int queue_fill_permille, int backpressured)
 {
-    if (!a || op < 0 || op >= a->n_ops || subtask < 0 ||
-        subtask >= a->op_base[op + 1] - a->op_base[op])
+    if (!a || op < 0 || op >= atomic_load_explicit(&a->n_ops, memory_order_acquire) ||
+        subtask < 0)
         return CPA_ERR_INVALID_ARG;
-    cpa_metric *m = &a->metrics[a->op_base[op] + subtask];
+    int base = atomic_load_explicit(&a->op_base[op], memory_order_relaxed);
+    int next = atomic_load_explicit(&a->op_base[op + 1], memory_order_relaxed);
+    if (subtask >= next - base || base + subtask >= CPA_MAX_SUBTASKS)
+        return CPA_ERR_INVALID_ARG;
+    cpa_metric *m = &a->metrics[base + subtask];
     if (queue_fill_permille < 0)
         queue_fill_permille = 0;
     if (queue_fill_permille > 1000)
@@ -472,9 +590,11 @@ static void publish_hello(cpa_agent *a)
 {
     flush_batch(a);
     pthread_mutex_lock(&a->lock);
+    /* cleared under the lock, before the copy: a change that lands after
+     * the copy sets it again and is published next time round */
+    atomic_store(&a->hello_dirty, 0);
     cpw_state_set_hello(a->state, a->pending_hello);
     pthread_mutex_unlock(&a->lock);
-    atomic_store(&a->hello_dirty, 0);
     a->seq++;
     a->state->seq = a->seq;
     cpw_envelope env = envelope(a, a->seq, cpw_now_us());
@@ -529,6 +649,7 @@ static int drain(cpa_agent *a, int max)
     int n = 0;
     cpa_event ev;
     while (n < max && cpa_queue_pop(&a->q, &ev)) {
+        normalize(&ev);
         a->seq++;
         cpw_state_apply(a->state, &ev, a->seq);
         if (a->batch_n == 0)
@@ -640,6 +761,8 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
     char msg[CPA_TEXT_MAX] = "";
     cpa_err he = cb(a->conf.handler_opaque[c->c.type], &c->c, msg, sizeof msg);
     msg[sizeof msg - 1] = '\0';
+    if ((unsigned)he >= CPA_ERR__COUNT)
+        he = CPA_ERR_HANDLER; /* a handler's own code: still a refusal */
     if (he != CPA_OK && !msg[0])
         snprintf(msg, sizeof msg, "%s", cpa_strerror(he));
     reply(a, c->req, he, msg, false, 0);
@@ -708,7 +831,8 @@ static void *agent_main(void *arg)
                 wait_us = next_hb - now < 0 ? 0 : next_hb - now;
         }
         struct pollfd pfd = {.fd = rcvfd, .events = POLLIN};
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_us * 1000};
+        struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+                              .tv_nsec = (long)(wait_us % 1000000) * 1000};
         int pr = rcvfd >= 0 ? ppoll(&pfd, 1, &ts, NULL) : (nanosleep(&ts, NULL), 0);
         if (pr > 0 && (pfd.revents & POLLIN))
             serve_commands(a);
@@ -801,9 +925,11 @@ cpa_err cpa_start(cpa_agent *a)
                  a->conf.runtime_dir, a->conf.job_id);
         snprintf(a->commands_url, sizeof a->commands_url, "ipc://%s/%s.cmd",
                  a->conf.runtime_dir, a->conf.job_id);
-        if (strlen(a->commands_url) - 6 >= 108) {
-            alog(a, CPA_LOG_ERROR, "ipc socket path %s is too long (limit 107 bytes)",
-                 a->commands_url + 6);
+        /* sun_path holds 107 bytes; ".events" is the longer of the two */
+        if (strlen(a->events_url) - 6 >= 108) {
+            alog(a, CPA_LOG_ERROR,
+                 "ipc socket path %s is too long (limit 107 bytes): set a shorter runtime.dir",
+                 a->events_url + 6);
             return CPA_ERR_INVALID_ARG;
         }
     }

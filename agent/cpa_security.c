@@ -45,27 +45,35 @@ cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len, s
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-        char hex[65];
+        /* Written whole to a private temporary file, then linked into place:
+         * a second agent starting at the same moment either wins the link
+         * or reads the complete file of the one that did. */
+        char hex[66];
         if (!cpw_random_hex(hex, 64)) {
             snprintf(errbuf, errbuf_size, "no randomness for a new secret");
             return CPA_ERR_IO;
         }
-        int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (w >= 0) {
-            hex[64] = '\n';
-            ssize_t n = write(w, hex, 65);
-            if (n != 65 || fsync(w) != 0) {
-                close(w);
-                unlink(path);
-                snprintf(errbuf, errbuf_size, "cannot write secret file %s", path);
-                return CPA_ERR_IO;
-            }
-            close(w);
-        } else if (errno != EEXIST) { /* EEXIST: another process won the race */
+        hex[64] = '\n';
+        char tmp[300];
+        if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+            snprintf(errbuf, errbuf_size, "secret file path %s is too long", path);
+            return CPA_ERR_INVALID_ARG;
+        }
+        int w = mkstemp(tmp); /* mode 0600 */
+        if (w < 0) {
             snprintf(errbuf, errbuf_size, "cannot create secret file %s: %s", path,
                      strerror(errno));
             return CPA_ERR_IO;
         }
+        bool ok = write(w, hex, 65) == 65 && fsync(w) == 0;
+        close(w);
+        if (!ok || (link(tmp, path) != 0 && errno != EEXIST)) {
+            snprintf(errbuf, errbuf_size, "cannot write secret file %s: %s", path,
+                     strerror(errno));
+            unlink(tmp);
+            return CPA_ERR_IO;
+        }
+        unlink(tmp);
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {

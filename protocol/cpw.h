@@ -85,6 +85,8 @@ typedef enum cpw_kind {
     CPW_K_HEARTBEAT,   /* msg.heartbeat */
     CPW_K_COMMAND,     /* msg.cmd */
     CPW_K_REPLY,       /* msg.reply */
+    CPW_K_UNKNOWN,     /* a type this build does not know (frames only):
+                          envelope fields only, so seq tracking stays whole */
 } cpw_kind;
 
 typedef struct cpw_op {
@@ -209,9 +211,10 @@ cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err
  * per line (NDJSON). Calls cb for each message in order; the message is
  * cleared after cb returns, so cb must copy what it keeps (or steal owned
  * pointers, setting them to NULL). A non-zero return from cb stops decoding
- * (cpw_decode_frame then returns CPW_OK). The whole frame is validated
- * (size, NUL, UTF-8, depth) before the first callback, so a bad frame
- * delivers nothing. Returns the number of messages delivered via *count.
+ * (cpw_decode_frame then returns CPW_OK). The whole frame is decoded before
+ * the first callback, so a frame with any bad message delivers nothing. A
+ * message of a type this build does not know is delivered as CPW_K_UNKNOWN
+ * with its envelope only. Returns the number delivered via *count.
  */
 typedef int (*cpw_msg_cb)(void *opaque, cpw_msg *m);
 cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaque,

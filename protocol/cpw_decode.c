@@ -508,6 +508,7 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
         m->kind = CPW_K_REPLY;
         fn = decode_reply;
     } else {
+        m->kind = CPW_K_UNKNOWN; /* the envelope above is valid */
         return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown message type \"%s\"",
                         type);
     }
@@ -628,7 +629,9 @@ cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaqu
             cap *= 2;
         }
         e = decode_obj(buf, o, &msgs[n], first ? &scratch : err);
-        if (e == CPW_ERR_UNKNOWN_TYPE || (e && first)) {
+        if (e == CPW_ERR_UNKNOWN_TYPE && msgs[n].kind == CPW_K_UNKNOWN) {
+            n++; /* delivered with its envelope: a newer agent's message */
+        } else if (e && first) {
             cpw_msg_clear(&msgs[n]);
         } else if (e) {
             /* Keep reading: a framing error later in the frame is the one

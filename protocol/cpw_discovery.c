@@ -12,13 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void cpw_runtime_dir(char *out, size_t size)
+bool cpw_runtime_dir(char *out, size_t size)
 {
     const char *x = getenv("XDG_RUNTIME_DIR");
+    int n;
     if (x && x[0] == '/')
-        snprintf(out, size, "%s/cptop", x);
+        n = snprintf(out, size, "%s/cptop", x);
     else
-        snprintf(out, size, "/tmp/cptop-%u", (unsigned)getuid());
+        n = snprintf(out, size, "/tmp/cptop-%u", (unsigned)getuid());
+    return n >= 0 && (size_t)n < size;
 }
 
 static bool read_entry(const char *path, cpw_job_entry *e)

@@ -18,8 +18,8 @@ typedef struct cpw_job_entry {
 } cpw_job_entry;
 
 /* The runtime directory an agent uses by default: $XDG_RUNTIME_DIR/cptop,
- * else /tmp/cptop-$UID. */
-void cpw_runtime_dir(char *out, size_t size);
+ * else /tmp/cptop-$UID. false when it does not fit in size bytes. */
+bool cpw_runtime_dir(char *out, size_t size);
 
 /* Reads every <job>.json in dir (at most max entries, sorted by start time,
  * newest first). Unreadable or malformed files are skipped. Returns the

@@ -15,7 +15,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libnanomsg-dev libjansson-dev libs3-dev librdkafka-dev libncurses-dev
   libsqlite3-dev libpq-dev libssl-dev
-  kcat tmux postgresql
+  kcat tmux postgresql ca-certificates
 )
 
 check_only=0

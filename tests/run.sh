@@ -36,7 +36,7 @@ for s in "$here"/t_*.sh; do
   name=$(basename "$s" .sh)
   if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
   echo "== $name"
-  BUILD=$BUILD run_one "$name" bash "$s"
+  BUILD=$BUILD run_one "$name" timeout "${SCRIPT_TIMEOUT:-600}" bash "$s"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

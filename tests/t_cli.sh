@@ -14,7 +14,7 @@ wait_for 10 test -S "$T_TMP/cptop/demo1.cmd" || fail "agent_hello did not start"
 
 check "--list shows the running job" bash -c "$CPTOP --list | grep -E '^demo1 +hello +[0-9]+ running'"
 check "--once shows completed checkpoints" \
-  bash -c "sleep 1; $CPTOP --once | grep -E '^ +[0-9]+ completed periodic'"
+  wait_for 10 bash -c "$CPTOP --once | grep -E '^ +[0-9]+ completed periodic'"
 check "ctl trigger is accepted" bash -c "$CPTOP ctl trigger | grep -q '^ok:'"
 check "the manual checkpoint completes" wait_for 5 bash -c "$CPTOP --once | grep -q 'completed manual'"
 check "ctl abort refused by the job exits 1 with its reason" \

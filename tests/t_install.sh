@@ -3,7 +3,10 @@
 # program outside the tree builds and runs against, shared and static.
 . "$(dirname "$0")/lib.sh"
 prefix=$T_TMP/prefix
-check "make install" make -s --no-print-directory install PREFIX="$prefix"
+# A plain build whatever this run uses (a sanitizer build cannot be linked by
+# a plain cc, which is what a user of the installed library has).
+check "make install" env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+  make -s --no-print-directory install PREFIX="$prefix" BUILD=build SANITIZE=
 check "installed files" test -f "$prefix/include/cpagent.h" -a -f "$prefix/lib/libcpagent.a" \
   -a -f "$prefix/lib/libcpagent.so.0" -a -f "$prefix/lib/pkgconfig/cpagent.pc"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig

@@ -92,8 +92,8 @@ static int discover(const opts *o, char *dir, size_t size, cpw_job_entry *jobs)
 {
     if (o->runtime_dir)
         snprintf(dir, size, "%s", o->runtime_dir);
-    else
-        cpw_runtime_dir(dir, size);
+    else if (!cpw_runtime_dir(dir, size))
+        fprintf(stderr, "cptop: $XDG_RUNTIME_DIR is too long; use --runtime-dir\n");
     return cpw_discover(dir, jobs, MAX_JOBS);
 }
 

@@ -323,7 +323,12 @@ cpa_err cpa_start(cpa_agent *a);
  * Queues one event. Never blocks, never allocates, thread-safe. Returns
  * CPA_OK, or CPA_ERR_QUEUE_FULL when the event was dropped (counted in
  * stats), or CPA_ERR_STATE after cpa_stop() (also counted as dropped), or
- * CPA_ERR_INVALID_ARG for a NULL or untyped event (not counted).
+ * CPA_ERR_INVALID_ARG (not counted) for a NULL or untyped event, or one
+ * whose identifiers the protocol cannot carry: cp_id < 1 (< 0 for
+ * RESTORED), op outside 0..CPA_MAX_OPERATORS-1 or subtask outside
+ * 0..CPA_MAX_PARALLELISM-1 where the type needs them (FAILURE_INJECTED also
+ * takes -1/-1 for "the whole job"). Negative sizes and durations are sent
+ * as 0, an out-of-range enum as a defined value (PROTOCOL.md).
  * Events queued before cpa_start() are sent once it runs.
  */
 cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev);

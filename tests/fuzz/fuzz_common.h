@@ -380,6 +380,9 @@ static inline void fz_msg(const cpw_msg *m)
         if (m->reply->state)
             fz_state(m->reply->state);
         break;
+    case CPW_K_UNKNOWN: /* frames only: the envelope of a newer type */
+        FZ_CHECK(!m->hello && !m->cmd && !m->reply && !m->heartbeat.subtasks);
+        break;
     default:
         FZ_CHECK(!"unknown message kind");
     }
