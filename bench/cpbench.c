@@ -879,7 +879,7 @@ int main(int argc, char **argv)
 
     /* (c) without a subscriber and the agent alone: a fresh agent nobody
      * connects to */
-    double alone = 0, decode = 0;
+    double alone = 0, decode = 0, idle_pct = -1;
     if (want(&o, 'c') || want(&o, 'x')) {
         cpa_agent *a2 = make_agent("bench-c");
         if (!a2) {
@@ -894,6 +894,14 @@ int main(int argc, char **argv)
             if (want(&o, 'x')) {
                 note("(x) the agent alone, %s events", commas(o.events));
                 alone = bench_agent_alone(a2, o.events);
+                /* then nothing: what the agent costs a job between checkpoints */
+                int ms = o.quick ? 1000 : 3000;
+                note("(x) the agent idle for %d ms", ms);
+                usleep(200 * 1000); /* past the 100 ms before it backs off */
+                double c0 = cpu_secs(RUSAGE_SELF);
+                int64_t w0 = now_ns();
+                usleep((useconds_t)ms * 1000);
+                idle_pct = 100.0 * (cpu_secs(RUSAGE_SELF) - c0) / ((double)(now_ns() - w0) / 1e9);
             }
         }
         cpa_destroy(a2);
@@ -942,6 +950,9 @@ int main(int argc, char **argv)
                alone > 0 ? commas((uint64_t)alone) : "failed");
         printf("    decoder alone, 1 thread    %9s ev/s   (cpw_decode_frame, 256-event batches)\n",
                decode > 0 ? commas((uint64_t)decode) : "failed");
+        if (idle_pct >= 0)
+            printf("    agent idle, no events      %8.2f %% of a core (whole process: agent and "
+                   "nanomsg threads)\n", idle_pct);
     }
     if (want(&o, 'c'))
         printf("    emit times: CLOCK_MONOTONIC around each call minus the empty-timer median "
