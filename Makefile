@@ -147,7 +147,7 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
-	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	$(Q)set -e; n=0; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
@@ -155,7 +155,8 @@ fuzz: $(FUZZ_BIN)
 			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
 			|| { tail -40 build/fuzz/$$t.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$t.log | tail -2; \
-	done
+		n=$$((n + 1)); \
+	done; echo "$$n passed, 0 failed"
 
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)

@@ -142,7 +142,7 @@ cpa_conf *cpa_conf_new(void)
     c->batch_max = 256;
     c->flush_us = 1000;
     c->heartbeat_ms = 1000;
-    c->idle_ms = 10;
+    c->idle_ms = 20;
     c->history_size = 64;
     c->detail_size = 8;
     return c;

@@ -217,7 +217,7 @@ void cpa_conf_destroy(cpa_conf *conf);
  *   flush.us         max wait before a partial batch    default 1000
  *   idle.ms          after 100 ms without events, the agent thread checks
  *                    the queue this often (the first event after a quiet
- *                    spell waits at most this long)  default 10
+ *                    spell waits at most this long)  default 20
  *   heartbeat.ms     heartbeat period                   default 1000
  *   history.size     finished checkpoints kept for get_state  default 64
  *
