@@ -141,9 +141,11 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
     b->len = (size_t)(o - b->data);
 }
 
-void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)
+/* ,"name":…,"pid":…,"agent_version":…,"operators":[…],"edges":[…],"config":{…}
+ * — hello's members, which a get_state result carries too (read back by
+ * cpw_jx_topology()). */
+void cpj_hello_members(cpw_buf *b, const cpw_hello *h)
 {
-    cpj_envelope(b, "hello", env);
     cpj_kv_str(b, "name", h->name);
     cpj_kv_i64(b, "pid", h->pid);
     cpj_kv_str(b, "agent_version", h->agent_version);
@@ -179,7 +181,14 @@ void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)
         cpj_char(b, ':');
         cpj_str(b, h->config_values[i]);
     }
-    cpj_lit(b, "}}");
+    cpj_char(b, '}');
+}
+
+void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)
+{
+    cpj_envelope(b, "hello", env);
+    cpj_hello_members(b, h);
+    cpj_char(b, '}');
 }
 
 void cpw_encode_heartbeat(cpw_buf *b, const cpw_envelope *env, const cpw_heartbeat *hb)

@@ -479,43 +479,7 @@ void cpw_state_encode(cpw_buf *b, const cpw_state *s, int history)
     cpj_lit(b, "{\"job\":");
     cpj_str(b, s->job);
     cpj_kv_u64(b, "seq", s->seq);
-    cpj_kv_str(b, "name", h->name);
-    cpj_kv_i64(b, "pid", h->pid);
-    cpj_kv_str(b, "agent_version", h->agent_version);
-    /* topology in hello's own shape: reuse its encoder's pieces */
-    cpj_key(b, "operators");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_ops; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"name\":");
-        cpj_str(b, h->ops[i].name);
-        cpj_kv_i64(b, "parallelism", h->ops[i].parallelism);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "edges");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_edges; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"from\":");
-        cpj_i64(b, h->edges[i].from);
-        cpj_kv_i64(b, "to", h->edges[i].to);
-        cpj_kv_str(b, "kind", h->edges[i].kind);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "config");
-    cpj_char(b, '{');
-    for (int i = 0; i < h->n_config; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_str(b, h->config_keys[i]);
-        cpj_char(b, ':');
-        cpj_str(b, h->config_values[i]);
-    }
-    cpj_char(b, '}');
+    cpj_hello_members(b, h);
     const char *st = cpa_job_status_name((cpa_job_status)s->status);
     cpj_kv_str(b, "status", st ? st : "created");
     cpj_kv_str(b, "status_message", s->status_message);
