@@ -243,6 +243,12 @@ int cpw_failure_reason_from_name(const char *s, size_t n);
 int cpw_job_status_from_name(const char *s, size_t n);
 int cpw_command_from_name(const char *s, size_t n);
 
+/* Whether a checkpoint failure counts against tolerable-failed-checkpoints.
+ * As Flink's failure manager: not a subsumed checkpoint or a refused request;
+ * and not a user's abort or a task failure (the job restarts for that one
+ * anyway), so the job and every dashboard count alike. */
+bool cpw_failure_counts(cpa_failure_reason r);
+
 /* Strips control characters and invalid UTF-8 from wire text before it is
  * shown: writes at most out_size-1 bytes plus NUL into out. */
 void cpw_sanitize(const char *in, char *out, size_t out_size);

@@ -351,9 +351,7 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
         cp->reason = (int8_t)ev->u.failed.reason;
         snprintf(cp->message, sizeof cp->message, "%s", ev->u.failed.message);
         s->counts.failed++;
-        /* Flink's failure manager does not count these against the tolerance. */
-        if (ev->u.failed.reason != CPA_FAIL_SUBSUMED &&
-            ev->u.failed.reason != CPA_FAIL_TOO_MANY_REQUESTS)
+        if (cpw_failure_counts(ev->u.failed.reason))
             s->consecutive_failures++;
         finish(s, idx_of(s, cp));
         return;

@@ -79,6 +79,19 @@ static int lookup(const char *const *tab, int n, const char *s, size_t len)
     return -1;
 }
 
+bool cpw_failure_counts(cpa_failure_reason r)
+{
+    switch (r) {
+    case CPA_FAIL_SUBSUMED:
+    case CPA_FAIL_TOO_MANY_REQUESTS:
+    case CPA_FAIL_ABORTED:
+    case CPA_FAIL_TASK_FAILURE:
+        return false;
+    default:
+        return (unsigned)r < CPA_FAIL__COUNT;
+    }
+}
+
 int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPA_EV__COUNT, s, n); }
 int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPA_FAIL__COUNT, s, n); }
 int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPA_JOB__COUNT, s, n); }
