@@ -40,7 +40,7 @@ endif
 
 OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
-              -Iagent/include -Iprotocol $(CFLAGS)
+              -Iagent/include -Iprotocol -Idemo-job $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
 
 ifneq ($(SANITIZE),)
@@ -58,6 +58,10 @@ PROTO_SRC := $(wildcard protocol/*.c)
 AGENT_SRC := $(wildcard agent/*.c)
 LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
+
+DEMO_LIB_SRC := $(wildcard demo-job/cpd_*.c)
+DEMO_LIB_OBJ := $(DEMO_LIB_SRC:%.c=$(OBJDIR)/%.o)
+DEMO_LIB     := $(LIBDIR)/libcpdemo.a
 
 TEST_LIB_SRC := $(wildcard tests/cpt_*.c)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(OBJDIR)/%.o)
@@ -111,7 +115,12 @@ $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(LIB_A)
+$(DEMO_LIB): $(DEMO_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
