@@ -42,6 +42,8 @@ OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
               -Iagent/include -Iprotocol -Idemo-job $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
+# the demo job's libraries (librdkafka ships no .pc for all uses: link by hand)
+DEMO_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lrdkafka
 
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -123,7 +125,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 TIMEOUT ?= 60
