@@ -61,7 +61,7 @@ AGENT_SRC := $(wildcard agent/*.c)
 LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 
-DEMO_LIB_SRC := $(wildcard demo-job/cpd_*.c)
+DEMO_LIB_SRC := $(wildcard demo-job/cpd_*.c)  # cpdemo.c is the binary's main
 DEMO_LIB_OBJ := $(DEMO_LIB_SRC:%.c=$(OBJDIR)/%.o)
 DEMO_LIB     := $(LIBDIR)/libcpdemo.a
 
@@ -74,6 +74,7 @@ EXAMPLES  := $(BINDIR)/agent_hello
 TUI_SRC   := $(wildcard tui/*.c)
 TUI_OBJ   := $(TUI_SRC:%.c=$(OBJDIR)/%.o)
 CPTOP     := $(BINDIR)/cptop
+CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
 
 LIB_A  := $(LIBDIR)/libcpagent.a
@@ -82,7 +83,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -107,6 +108,11 @@ $(CPTOP): $(TUI_OBJ) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+$(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+
 $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
@@ -129,7 +135,7 @@ $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(DEMO_LIB) $(LIB_A)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 TIMEOUT ?= 60
-test: $(TEST_BIN) $(EXAMPLES) $(CPTOP)
+test: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
