@@ -172,5 +172,6 @@ CPT_TEST(newer_barrier_cancels_and_abort_releases)
     CPT_EQ_INT(cpd_align_barrier(&a, 0, 9, 40, &al), CPD_ALIGN_IGNORED);
     CPT_EQ_INT(cpd_align_barrier(&a, 0, 10, 50, &al), CPD_ALIGN_STARTED);
     CPT_EQ_INT(cpd_align_barrier(&a, 1, 10, 60, &al), CPD_ALIGN_DONE);
+    cpd_align_free(&a);
     CPT_ASSERT(!cpd_align_init(&a, 0, CPD_EXACTLY_ONCE));
 }
