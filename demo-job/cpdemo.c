@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cpd_kafka.h"
+#include "cpd_run.h"
+#include "cpd_verify.h"
 
 typedef struct subcommand {
     const char *name;
@@ -15,6 +17,8 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     { "kafka", cpd_cmd_kafka, "run the embedded Kafka (librdkafka mock cluster) until signalled" },
     { "produce", cpd_cmd_produce, "produce deterministic JSON payment records" },
+    { "run", cpd_cmd_run, "run the job: Kafka -> parse -> aggregate -> database, checkpointed" },
+    { "verify", cpd_cmd_verify, "check the committed results against the topic: lost, duplicated, mismatched" },
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 

@@ -1,0 +1,14 @@
+/*
+ * cpd_run.h — `cpdemo run`: the job. Kafka source → parse → keyBy(account)
+ * → aggregate → sink, one thread per subtask, bounded channels carrying
+ * records and barriers in-band, checkpoints coordinated by cpd_coord,
+ * aligned by cpd_align, written by cpd_storage, committed by cpd_sink, and
+ * every step streamed to libcpagent.
+ */
+#ifndef CPD_RUN_H
+#define CPD_RUN_H
+
+/* The subcommand: cpdemo run --config FILE [--from-checkpoint N] [--seconds S]. */
+int cpd_cmd_run(int argc, char **argv);
+
+#endif
