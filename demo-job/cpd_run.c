@@ -238,14 +238,14 @@ static bool push(job *j, task *from, chan *c, const item *it)
 {
     inbox *b = c->to;
     pthread_mutex_lock(&b->mu);
-    while (c->count == CHAN_CAP && !atomic_load(&j->stopping)) {
+    while (c->count == CHAN_CAP && !atomic_load(&j->stopping) && !atomic_load(&from->kill)) {
         atomic_store(&from->blocked_out, 1);
         struct timespec ts;
         deadline_in(&ts, 100);
         pthread_cond_timedwait(&c->not_full, &b->mu, &ts);
     }
     atomic_store(&from->blocked_out, 0);
-    if (atomic_load(&j->stopping)) {
+    if (atomic_load(&j->stopping) || c->count == CHAN_CAP) {
         pthread_mutex_unlock(&b->mu);
         return false;
     }
@@ -574,7 +574,7 @@ static void *source_main(void *arg)
         rd_kafka_message_destroy(m);
         atomic_fetch_add(&t->rec_in, 1);
         if (!push(j, t, t->out[0], &it))
-            break;
+            continue; /* stopping or killed: the loop head decides */
         atomic_fetch_add(&t->rec_out, 1);
     }
     rd_kafka_consumer_close(rk);
@@ -676,9 +676,11 @@ static void *parse_main(void *arg)
                     emit(j, e);
                     cpa_ack_info info = {.start_delay_us = tr ? b0 - tr : 0, .async_us = async_us};
                     ack(j, OP_PARSE, t->sub, cp, NULL, NULL, info);
+                    n_dead = 0;
                 }
             }
-            n_dead = 0;
+            /* not staged (declined, aborted, failed): they go with the next
+             * checkpoint, never dropped */
             continue;
         }
         atomic_fetch_add(&t->rec_in, 1);
@@ -689,7 +691,7 @@ static void *parse_main(void *arg)
             parse_payment(it.u.src.raw, it.u.src.len, &out, why, sizeof why)) {
             int dst = (int)(hash_str(out.u.pay.account) % (unsigned)t->n_out);
             if (!push(j, t, t->out[dst], &out))
-                break;
+                continue; /* stopping or killed */
             atomic_fetch_add(&t->rec_out, 1);
         } else {
             if (it.u.src.too_long)
@@ -964,9 +966,12 @@ static void *sink_main(void *arg)
                                          .start_delay_us = tr ? b0 - tr : 0,
                                          .async_us = async_us};
                     ack(j, OP_SINK, t->sub, cp, NULL, NULL, info);
+                    n = 0;
                 }
             }
-            n = 0;
+            /* rows not staged under cp (declined, aborted, failed) are staged
+             * with the next checkpoint: dropping them would lose updates the
+             * aggregate will not send again */
             continue;
         }
         atomic_fetch_add(&t->rec_in, 1);

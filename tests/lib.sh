@@ -14,6 +14,7 @@ t_cleanup() {
   rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT
+[ -n "${T_KEEP:-}" ] && trap 'echo "kept $T_TMP"' EXIT
 ok()   { T_PASS=$((T_PASS + 1)); echo "  ok   $1"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "  FAIL $1${2:+: $2}"; }
 # check NAME COMMAND...: passes when the command exits 0
