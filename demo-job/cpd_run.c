@@ -1568,6 +1568,9 @@ int cpd_cmd_run(int argc, char **argv)
     }
     if (warns[0])
         fprintf(stderr, "cpdemo run: %s", warns);
+    if (j->cfg.unaligned)
+        fprintf(stderr, "cpdemo run: execution.checkpointing.unaligned.enabled: unaligned "
+                        "checkpoints are not built yet; barriers are aligned\n");
     char err[600];
     if (!read_bootstrap(j, err, sizeof err)) {
         fprintf(stderr, "cpdemo run: %s\n", err);

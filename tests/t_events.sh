@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# What a dashboard sees of one checkpoint of `cpdemo run`: every subtask's
+# barrier and ack, each in a causally sensible order, read by `cptop --json`.
+. "$(dirname "$0")/lib.sh"
+export XDG_RUNTIME_DIR=$T_TMP
+CPDEMO=$top/$BUILD/bin/cpdemo
+CPTOP=$top/$BUILD/bin/cptop
+cd "$T_TMP" && mkdir -p var
+bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap
+wait_for 10 test -s var/kafka.bootstrap || fail "cpdemo kafka did not start"
+check "produce" "$CPDEMO" produce --bootstrap-file var/kafka.bootstrap --count 20000 --seed 1
+cat > ev.json <<'JSON'
+{ "pipeline.name": "ev", "parallelism.default": 3,
+  "source.kafka.bootstrap-file": "var/kafka.bootstrap", "sink.url": "sqlite:var/ev.db",
+  "execution.checkpointing.interval": "400 ms", "execution.checkpointing.storage": "var/chk" }
+JSON
+bg "$CPDEMO" run --config ev.json
+wait_for 15 test -S "$T_TMP/cptop/ev.cmd" || fail "cpdemo run did not start"
+timeout 4 "$CPTOP" --job ev --json > events.jsonl
+check "the stream has completed checkpoints" grep -q '"type":"cp_completed"' events.jsonl
+
+# One line per event: seq type id op subtask channel (missing fields: -)
+awk '{
+  f["seq"]="-"; f["type"]="-"; f["id"]="-"; f["op"]="-"; f["subtask"]="-"; f["channel"]="-";
+  for (k in f) if (match($0, "\"" k "\":\"?[A-Za-z0-9_-]+")) {
+    v = substr($0, RSTART, RLENGTH); sub(/^"[a-z_]+":"?/, "", v); f[k] = v }
+  print f["seq"], f["type"], f["id"], f["op"], f["subtask"], f["channel"] }' events.jsonl > ev.txt
+
+# a checkpoint whose whole life is in the capture
+cp=$(awk '$2=="cp_triggered"{t[$3]=1} $2=="cp_committed" && t[$3]{print $3; exit}' ev.txt)
+check "a whole checkpoint (triggered .. committed) was captured" test -n "$cp"
+P=3
+awk -v cp="$cp" -v P="$P" '
+  $3 != cp { next }
+  { key = $4 "/" $5 }
+  $2=="cp_triggered"      { trig = $1 }
+  $2=="barrier_injected"  { first[key] = $1; nb[key]++ }
+  $2=="barrier_received"  { if (!(key in first)) first[key] = $1; last[key] = $1; nb[key]++;
+                            recv[$4 "/" $5 "/" $6] = $1 }
+  $2=="alignment_start"   { as[key] = $1 }
+  $2=="alignment_end"     { ae[key] = $1 }
+  $2=="snapshot_start"    { ss[key] = $1 }
+  $2=="snapshot_sync_done"  { sy[key] = $1 }
+  $2=="snapshot_async_done" { asy[key] = $1 }
+  $2=="ack"               { ack[key] = $1; nack[key]++; if ($1 > lastack) lastack = $1 }
+  $2=="cp_completed"      { done = $1 }
+  $2=="cp_committed"      { comm = $1 }
+  END {
+    bad = 0
+    if (!trig || !done || !comm) { print "missing trigger/completed/committed"; exit 1 }
+    for (op = 0; op < 4; op++) for (s = 0; s < P; s++) {
+      k = op "/" s
+      want_b = (op == 2) ? P : 1
+      if (nb[k] != want_b) { print k ": " nb[k] " barriers, want " want_b; bad++ }
+      if (nack[k] != 1) { print k ": " nack[k] " acks"; bad++; continue }
+      if (!(first[k] > trig)) { print k ": barrier before the trigger"; bad++ }
+      if (!(ss[k] > last[k] && sy[k] > ss[k] && asy[k] > sy[k] && ack[k] > asy[k])) {
+        print k ": phases out of order"; bad++ }
+      if (op == 2 && !(as[k] > first[k] && as[k] < last[k] && ae[k] >= last[k] && ae[k] < ss[k])) {
+        print k ": alignment out of order"; bad++ }
+    }
+    # downstream receives after upstream forwarded
+    for (s = 0; s < P; s++) {
+      if (!(first["1/" s] > first["0/" s])) { print "parse " s " before its source"; bad++ }
+      for (a = 0; a < P; a++)
+        if (!(recv["2/" a "/" s] > first["1/" s])) { print "aggregate " a " ch " s " before parse " s; bad++ }
+      if (!(first["3/" s] > last["2/" s])) { print "sink " s " before its aggregate"; bad++ }
+    }
+    if (!(done > lastack)) { print "completed before the last ack"; bad++ }
+    if (!(comm > done)) { print "committed before completed"; bad++ }
+    exit bad > 0
+  }' ev.txt > order.txt
+res=$?
+check "checkpoint $cp: every subtask's barrier and ack, in causal order" test "$res" -eq 0
+[ "$res" -eq 0 ] || head -5 order.txt
+t_done
