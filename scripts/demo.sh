@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# The demo, end to end: installs what is missing, builds, starts a job that
-# embeds the agent and shows what cptop sees of it. Everything it starts is
-# stopped on exit (also on Ctrl-C); nothing is left running.
+# The demo, end to end: installs what is missing, builds, starts the embedded
+# Kafka, a steady generator and the checkpointed job, and shows what cptop
+# sees of it while you trigger, stall and kill; then proves the results are
+# exactly once with `cpdemo verify`. Everything it starts is stopped on exit
+# (also on Ctrl-C); nothing is left running.
 #
-#   scripts/demo.sh [--seconds N]     (default 15; the job streams until then)
-#
-# Today the job is examples/agent_hello (a pretend job checkpointing every
-# second) and cptop runs its script modes (--list, --once, ctl, --json);
-# the Kafka demo job and the interactive dashboard plug in here as they land.
+#   scripts/demo.sh [--seconds N]     (default 20: how long the live stream shows)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-seconds=15
+seconds=20
 case "${1:-}" in
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   --seconds) seconds=${2:?--seconds needs a number} ;;
   "") ;;
   *) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -21,30 +19,55 @@ esac
 
 bash scripts/deps.sh
 echo "demo: building" >&2
-make -j"$(nproc)" --no-print-directory build/bin/cptop build/bin/agent_hello >&2
+make -j"$(nproc)" --no-print-directory build/bin/cptop build/bin/cpdemo >&2
 
-rt=$(mktemp -d /tmp/cptop-demo.XXXXXX)
-chmod 700 "$rt"
-job_pid=
+work=$(mktemp -d /tmp/cptop-demo.XXXXXX)
+chmod 700 "$work"
+pids=()
 cleanup() {
-  [ -n "$job_pid" ] && kill "$job_pid" 2>/dev/null && wait "$job_pid" 2>/dev/null || true
-  rm -rf "$rt"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+export XDG_RUNTIME_DIR=$work          # the job and cptop meet in a private runtime dir
+CPDEMO=$here/build/bin/cpdemo
+CPTOP=$here/build/bin/cptop
+cd "$work" && mkdir var
+step() { echo; echo "\$ $*"; }
 
-export XDG_RUNTIME_DIR=$rt   # agent and cptop meet in a private runtime dir
-build/bin/agent_hello --seconds $((seconds + 5)) --interval-ms 1000 >"$rt/job.log" 2>&1 &
-job_pid=$!
-for _ in $(seq 50); do
-  [ -n "$(ls "$rt"/cptop/*.json 2>/dev/null)" ] && break
-  sleep 0.1
-done
+"$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap >var/kafka.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s var/kafka.bootstrap ] && break; sleep 0.1; done
+"$CPDEMO" produce --bootstrap-file var/kafka.bootstrap --rate 2000 --seed 1 --bad-every 500 \
+  >var/produce.log 2>&1 &
+producer=$!
+pids+=("$producer")
+"$CPDEMO" run --config "$here/demo-job/configs/demo.json" >var/job.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
+echo "demo: Kafka, a producer at 2000 records/s and the job are running (logs in $work/var)"
 
-echo; echo "\$ cptop --list"; build/bin/cptop --list
-sleep 2
-echo; echo "\$ cptop ctl trigger"; build/bin/cptop ctl trigger
+step cptop --list;                          "$CPTOP" --list
+sleep 3
+step cptop ctl trigger;                     "$CPTOP" ctl trigger
 sleep 1
-echo; echo "\$ cptop --once"; build/bin/cptop --once
-echo; echo "\$ cptop --json   (live events for ${seconds}s; Ctrl-C stops)"
-timeout "$seconds" build/bin/cptop --json || true
-echo; echo "demo: done; the job and its runtime directory are cleaned up"
+step cptop --once;                          "$CPTOP" --once
+step "cptop ctl fail stall 2 1 ms=3000    # hold the barrier at aggregate#1"
+"$CPTOP" ctl fail stall 2 1 ms=3000
+"$CPTOP" ctl trigger >/dev/null
+sleep 1.5
+step "cptop --once                         # in flight, still waiting on aggregate#1"
+"$CPTOP" --once | head -5
+sleep 3
+step "cptop ctl fail kill 2 0              # a task fails: restart from the last checkpoint"
+"$CPTOP" ctl fail kill 2 0
+step "cptop --json                         # the live event stream, ${seconds}s"
+timeout "$seconds" "$CPTOP" --json | cut -c1-160 || true
+
+step "stopping the producer and letting the job drain"
+kill "$producer"; wait "$producer" 2>/dev/null || true
+sleep 3
+step cpdemo verify --config demo-job/configs/demo.json
+"$CPDEMO" verify --config "$here/demo-job/configs/demo.json"
+echo; echo "demo: done; everything it started is stopped and $work removed"
