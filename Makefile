@@ -76,6 +76,7 @@ TUI_OBJ   := $(TUI_SRC:%.c=$(OBJDIR)/%.o)
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
+SQLBENCH  := $(BINDIR)/cpsqlbench
 
 LIB_A  := $(LIBDIR)/libcpagent.a
 LIB_SO := $(LIBDIR)/libcpagent.so
@@ -83,7 +84,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -175,8 +176,15 @@ fuzz: $(FUZZ_BIN)
 		n=$$((n + 1)); \
 	done; echo "$$n passed, 0 failed"
 
-bench: $(BENCH_BIN)
+$(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
+
+# The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
+bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP)
 	$(Q)$(BENCH_BIN)
+	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 
 install: $(LIB_A) $(LIB_SO)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -109,6 +109,12 @@ struct job {
     cpd_sink *commit_sink;             /* the coordinator's */
     int attempt;
     int64_t next_id;
+    /* --drain: read up to the end offsets seen at start, checkpoint, exit */
+    bool drain;
+    int64_t end_offsets[MAX_PARTS];
+    atomic_int sources_done;
+    _Atomic int64_t final_cp;          /* first checkpoint triggered after all sources ended */
+    int64_t last_cp_ms, last_cp_bytes;
     /* per attempt */
     atomic_int stopping;
     atomic_int failed;
@@ -499,6 +505,7 @@ static void *source_main(void *arg)
         return NULL;
     }
     int64_t injected = 0, last_metrics = 0;
+    bool finished = false;
     item it;
     while (!atomic_load(&j->stopping)) {
         metrics(t, &last_metrics);
@@ -541,6 +548,19 @@ static void *source_main(void *arg)
             }
             continue;
         }
+        if (j->drain) {
+            bool all = true;
+            for (int i = 0; i < n; i++)
+                all &= next[i] >= j->end_offsets[parts[i]];
+            if (all) {
+                if (!finished) {
+                    finished = true;
+                    atomic_fetch_add(&j->sources_done, 1);
+                }
+                sleep_ms(5); /* still here to inject barriers */
+                continue;
+            }
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
         if (!m)
             continue;
@@ -554,7 +574,8 @@ static void *source_main(void *arg)
         for (int i = 0; i < n; i++)
             if (parts[i] == m->partition)
                 idx = i;
-        if (idx < 0 || m->offset < next[idx]) { /* not ours, or already processed */
+        if (idx < 0 || m->offset < next[idx] ||
+            (j->drain && m->offset >= j->end_offsets[parts[idx]])) { /* not ours, or done */
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -1006,6 +1027,8 @@ static void on_trigger(void *o, int64_t id, cpa_trigger_kind kind, int64_t now)
     emit(j, e);
     for (int s = 0; s < j->P; s++)
         atomic_store(&j->pending_barrier[s], id);
+    if (j->drain && atomic_load(&j->sources_done) == j->P && !atomic_load(&j->final_cp))
+        atomic_store(&j->final_cp, id); /* every record is before its barriers */
 }
 
 static int md_offsets(const cpd_metadata *md, cpd_offset *out, int max)
@@ -1047,6 +1070,8 @@ static void on_completed(void *o, int64_t id, int64_t dur_ms, int64_t now)
     e.u.completed.state_size = size;
     e.u.completed.checkpointed_size = size;
     emit(j, e);
+    j->last_cp_ms = dur_ms;
+    j->last_cp_bytes = size;
     /* phase 2: the sink commits what was staged up to id */
     cpd_offset offs[MAX_PARTS];
     int n = md_offsets(p ? p->md : NULL, offs, MAX_PARTS);
@@ -1295,6 +1320,16 @@ static int kafka_partitions(job *j, char *err, size_t errsz)
         snprintf(err, errsz, "kafka at %s: topic \"%s\" not found", j->bootstrap, j->cfg.topic);
     else
         n = md->topics[0].partition_cnt;
+    for (int p = 0; j->drain && p < n && p < MAX_PARTS; p++) {
+        int64_t lo = 0, hi = 0;
+        ke = rd_kafka_query_watermark_offsets(rk, j->cfg.topic, p, &lo, &hi, 10000);
+        if (ke) {
+            snprintf(err, errsz, "kafka: end of partition %d: %s", p, rd_kafka_err2str(ke));
+            n = -1;
+            break;
+        }
+        j->end_offsets[p] = hi;
+    }
     if (md)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(t);
@@ -1360,6 +1395,8 @@ static int run_attempt(job *j, int64_t from_checkpoint, int64_t deadline_ms)
     atomic_store(&j->stopping, 0);
     atomic_store(&j->failed, 0);
     atomic_store(&j->aborted, 0);
+    atomic_store(&j->sources_done, 0);
+    atomic_store(&j->final_cp, 0);
     j->fail_reason[0] = '\0';
     memset(j->tasks, 0, sizeof j->tasks);
     memset(j->start_offsets, 0, sizeof j->start_offsets);
@@ -1465,8 +1502,31 @@ static int run_attempt(job *j, int64_t from_checkpoint, int64_t deadline_ms)
     e.u.job_status.status = CPA_JOB_RUNNING;
     snprintf(e.u.job_status.message, sizeof e.u.job_status.message, "attempt %d", j->attempt);
     emit(j, e);
-    while (!quit && !atomic_load(&j->failed) && mono_ms() < deadline_ms)
-        sleep_ms(50);
+    int64_t t_start = mono_ms();
+    while (!quit && !atomic_load(&j->failed) && mono_ms() < deadline_ms) {
+        sleep_ms(j->drain ? 5 : 50);
+        if (!j->drain || atomic_load(&j->sources_done) < P)
+            continue;
+        pthread_mutex_lock(&j->cmu);
+        int64_t fin = atomic_load(&j->final_cp);
+        if (!fin && !cpd_coord_inflight(j->coord))
+            cpd_coord_trigger(j->coord, mono_ms(), NULL);
+        bool drained = fin && cpd_coord_latest_completed(j->coord) >= fin;
+        pthread_mutex_unlock(&j->cmu);
+        if (drained) {
+            double secs = (double)(mono_ms() - t_start) / 1000.0;
+            int64_t recs = 0;
+            for (int s = 0; s < P; s++)
+                recs += atomic_load(&j->tasks[OP_SOURCE][s].rec_out);
+            printf("drained %lld records in %.3f s (%.0f records/s); final checkpoint %lld took "
+                   "%lld ms for %lld bytes of state\n",
+                   (long long)recs, secs, secs > 0 ? (double)recs / secs : 0.0, (long long)fin,
+                   (long long)j->last_cp_ms, (long long)j->last_cp_bytes);
+            fflush(stdout);
+            stop_attempt(j);
+            return 3;
+        }
+    }
     bool failed = atomic_load(&j->failed);
     if (failed) {
         say("failure: %s", j->fail_reason);
@@ -1484,11 +1544,13 @@ static int run_attempt(job *j, int64_t from_checkpoint, int64_t deadline_ms)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: cpdemo run --config FILE [--from-checkpoint N] [--seconds S]\n"
+            "usage: cpdemo run --config FILE [--from-checkpoint N] [--seconds S] [--drain]\n"
             "Runs the job: Kafka source -> parse -> keyBy(account) -> aggregate -> sink,\n"
             "checkpointing as configured (see demo-job/README.md for every key), streaming\n"
             "its checkpoints to cptop. Restores from the latest completed checkpoint (or N).\n"
-            "Runs until Ctrl-C / SIGTERM, or for S seconds. Exit: 0 stopped, 1 failed, 2 usage.\n");
+            "Runs until Ctrl-C / SIGTERM, or for S seconds. --drain: reads what the topic holds\n"
+            "now, takes a final checkpoint (committing everything), prints the rate and exits.\n"
+            "agent.listen \"off\" runs without the agent. Exit: 0 stopped, 1 failed, 2 usage.\n");
 }
 
 static bool read_bootstrap(job *j, char *err, size_t errsz)
@@ -1525,10 +1587,63 @@ static void agent_log(void *o, int level, const char *msg)
         say("agent: %s", msg);
 }
 
+/* The agent, unless agent.listen is "off" (then events go nowhere). */
+static bool start_agent(job *j)
+{
+    char err[600];
+    if (!strcmp(j->cfg.agent_listen, "off"))
+        return true;
+    cpa_conf *ac = cpa_conf_new();
+    cpa_conf_set(ac, "job.name", j->cfg.name, err, sizeof err);
+    cpa_conf_set(ac, "job.id", j->job_id, err, sizeof err);
+    if (cpa_conf_set(ac, "listen", j->cfg.agent_listen, err, sizeof err)) {
+        fprintf(stderr, "cpdemo run: agent.listen: %s\n", err);
+        cpa_conf_destroy(ac);
+        return false;
+    }
+    cpa_conf_set_log_cb(ac, agent_log, NULL);
+    for (int t = CPA_CMD_TRIGGER; t < CPA_CMD__COUNT; t++)
+        cpa_conf_set_command_cb(ac, (cpa_command_type)t, on_command, j);
+    j->agent = cpa_new(ac, err, sizeof err);
+    if (!j->agent) {
+        fprintf(stderr, "cpdemo run: agent: %s\n", err);
+        return false;
+    }
+    cpa_operator ops[N_OPS];
+    for (int i = 0; i < N_OPS; i++)
+        ops[i] = (cpa_operator){op_names[i], j->P};
+    const cpa_edge edges[] = {{0, 1, "forward"}, {1, 2, "hash"}, {2, 3, "forward"}};
+    cpa_set_topology(j->agent, ops, N_OPS, edges, 3);
+    char iv[32], to[32], tol[16], par[16], mp[32];
+    cpd_format_duration(j->cfg.interval_ms, iv, sizeof iv);
+    cpd_format_duration(j->cfg.timeout_ms, to, sizeof to);
+    cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
+    snprintf(tol, sizeof tol, "%d", j->cfg.tolerable_failures);
+    snprintf(par, sizeof par, "%d", j->P);
+    const char *keys[] = {"execution.checkpointing.interval", "execution.checkpointing.mode",
+                          "execution.checkpointing.timeout",
+                          "execution.checkpointing.tolerable-failed-checkpoints",
+                          "execution.checkpointing.min-pause", "execution.checkpointing.storage",
+                          "parallelism.default", "sink.url", "source.kafka.topic"};
+    const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
+                          to, tol, mp, j->cfg.storage, par, j->cfg.sink, j->cfg.topic};
+    cpa_set_job_config(j->agent, keys, vals, 9);
+    cpa_err ae = cpa_start(j->agent);
+    if (ae) {
+        fprintf(stderr, "cpdemo run: agent: %s\n", cpa_strerror(ae));
+        cpa_destroy(j->agent);
+        j->agent = NULL;
+        return false;
+    }
+    return true;
+}
+
+
 int cpd_cmd_run(int argc, char **argv)
 {
     const char *config = NULL;
     int64_t from = 0, seconds = 0;
+    bool drain = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -1542,6 +1657,8 @@ int cpd_cmd_run(int argc, char **argv)
                         argv[i]);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--drain")) {
+            drain = true;
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atoll(argv[++i]);
             if (seconds <= 0) {
@@ -1578,6 +1695,7 @@ int cpd_cmd_run(int argc, char **argv)
         return 2;
     }
     j->P = j->cfg.parallelism;
+    j->drain = drain;
     if (j->cfg.agent_job_id[0])
         snprintf(j->job_id, sizeof j->job_id, "%s", j->cfg.agent_job_id);
     else {
@@ -1598,54 +1716,13 @@ int cpd_cmd_run(int argc, char **argv)
         free(j);
         return 2;
     }
-    /* the agent */
-    cpa_conf *ac = cpa_conf_new();
-    cpa_conf_set(ac, "job.name", j->cfg.name, err, sizeof err);
-    cpa_conf_set(ac, "job.id", j->job_id, err, sizeof err);
-    if (cpa_conf_set(ac, "listen", j->cfg.agent_listen, err, sizeof err)) {
-        fprintf(stderr, "cpdemo run: agent.listen: %s\n", err);
-        cpa_conf_destroy(ac);
+    if (!start_agent(j)) {
         cpd_storage_close(j->st);
         free(j);
         return 2;
     }
-    cpa_conf_set_log_cb(ac, agent_log, NULL);
-    for (int t = CPA_CMD_TRIGGER; t < CPA_CMD__COUNT; t++)
-        cpa_conf_set_command_cb(ac, (cpa_command_type)t, on_command, j);
-    j->agent = cpa_new(ac, err, sizeof err);
-    if (!j->agent) {
-        fprintf(stderr, "cpdemo run: agent: %s\n", err);
-        cpd_storage_close(j->st);
-        free(j);
-        return 2;
-    }
-    cpa_operator ops[N_OPS];
-    for (int i = 0; i < N_OPS; i++)
-        ops[i] = (cpa_operator){op_names[i], j->P};
-    const cpa_edge edges[] = {{0, 1, "forward"}, {1, 2, "hash"}, {2, 3, "forward"}};
-    cpa_set_topology(j->agent, ops, N_OPS, edges, 3);
-    char iv[32], to[32], tol[16], par[16], mp[32];
+    char iv[32];
     cpd_format_duration(j->cfg.interval_ms, iv, sizeof iv);
-    cpd_format_duration(j->cfg.timeout_ms, to, sizeof to);
-    cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
-    snprintf(tol, sizeof tol, "%d", j->cfg.tolerable_failures);
-    snprintf(par, sizeof par, "%d", j->P);
-    const char *keys[] = {"execution.checkpointing.interval", "execution.checkpointing.mode",
-                          "execution.checkpointing.timeout",
-                          "execution.checkpointing.tolerable-failed-checkpoints",
-                          "execution.checkpointing.min-pause", "execution.checkpointing.storage",
-                          "parallelism.default", "sink.url", "source.kafka.topic"};
-    const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
-                          to, tol, mp, j->cfg.storage, par, j->cfg.sink, j->cfg.topic};
-    cpa_set_job_config(j->agent, keys, vals, 9);
-    cpa_err ae = cpa_start(j->agent);
-    if (ae) {
-        fprintf(stderr, "cpdemo run: agent: %s\n", cpa_strerror(ae));
-        cpa_destroy(j->agent);
-        cpd_storage_close(j->st);
-        free(j);
-        return 2;
-    }
     pthread_mutex_init(&j->fail_mu, NULL);
     pthread_mutex_init(&j->cmu, NULL);
     pthread_cond_init(&j->ccond, NULL);
@@ -1662,7 +1739,7 @@ int cpd_cmd_run(int argc, char **argv)
     int rc = 0;
     for (;;) {
         int r = run_attempt(j, j->attempt == 0 ? from : 0, deadline);
-        if (r == 0 || quit || mono_ms() >= deadline) {
+        if (r == 0 || r == 3 || quit || mono_ms() >= deadline) {
             rc = 0;
             break;
         }
