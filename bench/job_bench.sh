@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
 SQLB=$top/$BUILD/bin/cpsqlbench
-N=${JOB_BENCH_RECORDS:-300000}
+N=${JOB_BENCH_RECORDS:-1000000}
 work=$(mktemp -d /tmp/cpjobbench.XXXXXX)
 chmod 700 "$work"
 pids=()
@@ -26,7 +26,7 @@ export XDG_RUNTIME_DIR=$work
 cd "$work" && mkdir -p var
 note() { echo "  $(date +%T) $*" >&2; }
 
-"$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap >var/kafka.log 2>&1 &
+"$CPDEMO" kafka --partitions 8 --bootstrap-file var/kafka.bootstrap >var/kafka.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s var/kafka.bootstrap ] && break; sleep 0.1; done
 bs=$(cat var/kafka.bootstrap)
@@ -49,10 +49,12 @@ job() { # name interval topic agent -> best records/s of two runs; also sets las
   local name=$1 interval=$2 topic=$3 agent=$4 best=0 r i
   for i in 1 2; do
     rm -rf "var/$name.db"* "var/chk-$name"
+    local iv=""
+    [ -n "$interval" ] && iv="\"execution.checkpointing.interval\": \"$interval\","
     cat >"$name.json" <<EOF
 { "pipeline.name": "$name", "parallelism.default": 2, "source.kafka.bootstrap-servers": "$bs",
   "source.kafka.topic": "$topic", "sink.url": "sqlite:var/$name.db", "agent.listen": "$agent",
-  ${interval:+"execution.checkpointing.interval": "$interval",}
+  $iv
   "execution.checkpointing.storage": "var/chk-$name", "execution.checkpointing.timeout": "1 min" }
 EOF
     last_line=$("$CPDEMO" run --config "$name.json" --drain 2>>"var/$name.log" | tail -1)
