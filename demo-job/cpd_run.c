@@ -139,6 +139,8 @@ struct job {
     pthread_t io_thread;
 };
 
+static void publish_config(job *j);
+
 static volatile sig_atomic_t quit;
 static void on_signal(int sig) { (void)sig; quit = 1; }
 
@@ -1225,6 +1227,7 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
             j->cfg.interval_ms = interval;
             j->cfg.timeout_ms = timeout;
             j->cfg.tolerable_failures = tolerable;
+            publish_config(j);
             char a[32], b[32];
             cpd_format_duration(interval, a, sizeof a);
             cpd_format_duration(timeout, b, sizeof b);
@@ -1587,6 +1590,25 @@ static void agent_log(void *o, int level, const char *msg)
         say("agent: %s", msg);
 }
 
+/* The job's settings as cptop shows them (republished after set_config). */
+static void publish_config(job *j)
+{
+    char iv[32], to[32], tol[16], par[16], mp[32];
+    cpd_format_duration(j->cfg.interval_ms, iv, sizeof iv);
+    cpd_format_duration(j->cfg.timeout_ms, to, sizeof to);
+    cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
+    snprintf(tol, sizeof tol, "%d", j->cfg.tolerable_failures);
+    snprintf(par, sizeof par, "%d", j->P);
+    const char *keys[] = {"execution.checkpointing.interval", "execution.checkpointing.mode",
+                          "execution.checkpointing.timeout",
+                          "execution.checkpointing.tolerable-failed-checkpoints",
+                          "execution.checkpointing.min-pause", "execution.checkpointing.storage",
+                          "parallelism.default", "sink.url", "source.kafka.topic"};
+    const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
+                          to, tol, mp, j->cfg.storage, par, j->cfg.sink, j->cfg.topic};
+    cpa_set_job_config(j->agent, keys, vals, 9);
+}
+
 /* The agent, unless agent.listen is "off" (then events go nowhere). */
 static bool start_agent(job *j)
 {
@@ -1614,20 +1636,7 @@ static bool start_agent(job *j)
         ops[i] = (cpa_operator){op_names[i], j->P};
     const cpa_edge edges[] = {{0, 1, "forward"}, {1, 2, "hash"}, {2, 3, "forward"}};
     cpa_set_topology(j->agent, ops, N_OPS, edges, 3);
-    char iv[32], to[32], tol[16], par[16], mp[32];
-    cpd_format_duration(j->cfg.interval_ms, iv, sizeof iv);
-    cpd_format_duration(j->cfg.timeout_ms, to, sizeof to);
-    cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
-    snprintf(tol, sizeof tol, "%d", j->cfg.tolerable_failures);
-    snprintf(par, sizeof par, "%d", j->P);
-    const char *keys[] = {"execution.checkpointing.interval", "execution.checkpointing.mode",
-                          "execution.checkpointing.timeout",
-                          "execution.checkpointing.tolerable-failed-checkpoints",
-                          "execution.checkpointing.min-pause", "execution.checkpointing.storage",
-                          "parallelism.default", "sink.url", "source.kafka.topic"};
-    const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
-                          to, tol, mp, j->cfg.storage, par, j->cfg.sink, j->cfg.topic};
-    cpa_set_job_config(j->agent, keys, vals, 9);
+    publish_config(j);
     cpa_err ae = cpa_start(j->agent);
     if (ae) {
         fprintf(stderr, "cpdemo run: agent: %s\n", cpa_strerror(ae));

@@ -73,4 +73,29 @@ awk -v cp="$cp" -v P="$P" '
 res=$?
 check "checkpoint $cp: every subtask's barrier and ack, in causal order" test "$res" -eq 0
 [ "$res" -eq 0 ] || head -5 order.txt
+
+# commands at run time (a subscriber watches for the republished configuration)
+timeout 8 "$CPTOP" --job ev --json > after-set.jsonl &
+T_PIDS+=($!)
+sleep 0.5
+check "ctl set changes the interval and timeout" \
+  bash -c "'$CPTOP' --job ev ctl set execution.checkpointing.interval 250ms | grep -q 'interval 250 ms' \
+        && '$CPTOP' --job ev ctl set execution.checkpointing.timeout '30 s' | grep -q 'timeout 30 s'"
+check "ctl set refuses a bad value, naming it" \
+  bash -c "'$CPTOP' --job ev ctl set execution.checkpointing.interval soon 2>&1 | grep -q soon"
+check "ctl set refuses a key that cannot change at run time" \
+  bash -c "! '$CPTOP' --job ev ctl set parallelism.default 8 2>/dev/null"
+check "the new settings reach dashboards (hello republished)" \
+  wait_for 5 bash -c "grep '\"type\":\"hello\"' after-set.jsonl | grep -q '\"execution.checkpointing.timeout\":\"30 s\"'"
+# hold a barrier, trigger, abort the checkpoint in flight
+"$CPTOP" --job ev ctl fail stall 2 0 ms=3000 >/dev/null
+"$CPTOP" --job ev ctl trigger >/dev/null
+sleep 0.5
+inflight=$("$CPTOP" --job ev --once | sed -n 's/^in flight \([0-9]*\):.*/\1/p' | head -1)
+check "a checkpoint is in flight behind the stalled barrier" test -n "$inflight"
+check "ctl abort aborts it" bash -c "'$CPTOP' --job ev ctl abort '$inflight' | grep -q aborted"
+check "it is failed as aborted by the user" \
+  wait_for 5 bash -c "'$CPTOP' --job ev --once | grep -E '^ +$inflight failed' | grep -q CHECKPOINT_ABORTED_BY_USER"
+check "checkpoints complete again afterwards" \
+  wait_for 10 bash -c "'$CPTOP' --job ev --once | awk '\$2==\"completed\" && \$1 > $inflight' | grep -q ."
 t_done
