@@ -22,11 +22,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS dead_letters ("
     "  partition INTEGER NOT NULL, offset INTEGER NOT NULL, error TEXT NOT NULL, raw BLOB,"
     "  checkpoint_id INTEGER NOT NULL, PRIMARY KEY (partition, offset));"
+    /* no key: staging is the hot write of a checkpoint and holds only
+     * uncommitted rows, so an index costs more than the scans it saves */
     "CREATE TABLE IF NOT EXISTS staged_rows ("
     "  checkpoint_id INTEGER NOT NULL, subtask INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  account TEXT NOT NULL, count INTEGER NOT NULL, sum_cents INTEGER NOT NULL,"
-    "  min_cents INTEGER NOT NULL, max_cents INTEGER NOT NULL, last_ts_ms INTEGER NOT NULL,"
-    "  PRIMARY KEY (checkpoint_id, subtask, seq));"
+    "  min_cents INTEGER NOT NULL, max_cents INTEGER NOT NULL, last_ts_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS staged_dead ("
     "  checkpoint_id INTEGER NOT NULL, subtask INTEGER NOT NULL, partition INTEGER NOT NULL,"
     "  offset INTEGER NOT NULL, error TEXT NOT NULL, raw BLOB,"
