@@ -19,6 +19,7 @@
 #include "cpd_align.h"
 #include "cpd_config.h"
 #include "cpd_coord.h"
+#include "cpd_parse.h"
 #include "cpd_sink.h"
 #include "cpd_storage.h"
 
@@ -607,40 +608,6 @@ static void *source_main(void *arg)
 
 /* ------------------------------------------------------------------ parse */
 
-/* A good record: an object with string account (1..31 bytes), integer
- * amount_cents, integer ts_ms, integer id, and no "bad" member. */
-static bool parse_payment(const char *raw, size_t len, item *out, char *why, size_t whysz)
-{
-    json_error_t je;
-    json_t *v = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &je);
-    if (!v) {
-        snprintf(why, whysz, "not JSON: %s", je.text);
-        return false;
-    }
-    json_t *acct = json_object_get(v, "account"), *amt = json_object_get(v, "amount_cents");
-    json_t *ts = json_object_get(v, "ts_ms"), *id = json_object_get(v, "id");
-    bool ok = false;
-    if (!json_is_object(v))
-        snprintf(why, whysz, "not a JSON object");
-    else if (json_object_get(v, "bad"))
-        snprintf(why, whysz, "marked bad by the producer");
-    else if (!json_is_string(acct) || !json_string_length(acct) || json_string_length(acct) > 31)
-        snprintf(why, whysz, "\"account\" missing or not a short string");
-    else if (!json_is_integer(amt))
-        snprintf(why, whysz, "\"amount_cents\" missing or not an integer");
-    else if (!json_is_integer(ts) || !json_is_integer(id))
-        snprintf(why, whysz, "\"ts_ms\" or \"id\" missing or not an integer");
-    else
-        ok = true;
-    if (ok) {
-        snprintf(out->u.pay.account, sizeof out->u.pay.account, "%s", json_string_value(acct));
-        out->u.pay.amount = json_integer_value(amt);
-        out->u.pay.ts = json_integer_value(ts);
-    }
-    json_decref(v);
-    return ok;
-}
-
 static unsigned hash_str(const char *s)
 {
     unsigned h = 2166136261u;
@@ -710,8 +677,12 @@ static void *parse_main(void *arg)
         char why[128];
         memset(&out, 0, sizeof out);
         out.kind = IT_RECORD;
+        cpd_vrecord rec;
         if (!it.u.src.too_long &&
-            parse_payment(it.u.src.raw, it.u.src.len, &out, why, sizeof why)) {
+            cpd_parse_record(it.u.src.raw, it.u.src.len, &rec, why, sizeof why)) {
+            snprintf(out.u.pay.account, sizeof out.u.pay.account, "%s", rec.account);
+            out.u.pay.amount = rec.amount_cents;
+            out.u.pay.ts = rec.ts_ms;
             int dst = (int)(hash_str(out.u.pay.account) % (unsigned)t->n_out);
             if (!push(j, t, t->out[dst], &out))
                 continue; /* stopping or killed */
@@ -1496,11 +1467,20 @@ static int run_attempt(job *j, int64_t from_checkpoint, int64_t deadline_ms)
     }
     j->io_started = pthread_create(&j->io_thread, NULL, io_main, j) == 0;
     j->coord_started = pthread_create(&j->coord_thread, NULL, coord_main, j) == 0;
+    if (j->io_started)
+        pthread_setname_np(j->io_thread, "state-io");
+    if (j->coord_started)
+        pthread_setname_np(j->coord_thread, "coordinator");
     void *(*mains[N_OPS])(void *) = {source_main, parse_main, agg_main, sink_main};
     for (int op = N_OPS - 1; op >= 0; op--)
-        for (int s = 0; s < P; s++)
-            j->tasks[op][s].started =
-                pthread_create(&j->tasks[op][s].thread, NULL, mains[op], &j->tasks[op][s]) == 0;
+        for (int s = 0; s < P; s++) {
+            task *t = &j->tasks[op][s];
+            t->started = pthread_create(&t->thread, NULL, mains[op], t) == 0;
+            char name[16]; /* what top -H and perf show */
+            snprintf(name, sizeof name, "%.9s#%d", op_names[op], s);
+            if (t->started)
+                pthread_setname_np(t->thread, name);
+        }
     e = ev_sub(CPA_EV_JOB_STATUS, 0, -1, -1);
     e.u.job_status.status = CPA_JOB_RUNNING;
     snprintf(e.u.job_status.message, sizeof e.u.job_status.message, "attempt %d", j->attempt);
