@@ -634,13 +634,10 @@ static const char produce_usage[] =
     "2 bad usage.\n";
 
 typedef struct prod_state {
+    cpd_kafka_errors e;         /* first: the error callback's (last_error cleared when shown) */
     uint64_t delivered, failed;
     rd_kafka_resp_err_t first_err;
     char first_errstr[512];
-    bool all_down;
-    char last_error[512];       /* from error_cb, cleared when shown */
-    bool fatal;
-    char fatal_str[512];
 } prod_state;
 
 static void prod_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -658,9 +655,9 @@ static void prod_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-static void prod_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    prod_state *st = opaque;
+    cpd_kafka_errors *st = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[256];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
@@ -745,14 +742,14 @@ static int prod_connect(rd_kafka_t *rk, rd_kafka_topic_t *rkt, prod_state *st, c
         if (md)
             rd_kafka_metadata_destroy(md);
         rd_kafka_poll(rk, 0);   /* error_cb */
-        if (st->all_down || now_s() - t0 > limit) {
-            if (topic_err && !st->all_down)
+        if (st->e.all_down || now_s() - t0 > limit) {
+            if (topic_err && !st->e.all_down)
                 fprintf(stderr, "cpdemo produce: topic %s is not available at %s: %s\n", topic, bs,
                         rd_kafka_err2str(last));
             else
                 fprintf(stderr, "cpdemo produce: cannot reach Kafka at %s%s: %s\n", bs,
-                        st->all_down ? "" : " within 10 s",
-                        st->last_error[0] ? st->last_error : rd_kafka_err2str(last));
+                        st->e.all_down ? "" : " within 10 s",
+                        st->e.last_error[0] ? st->e.last_error : rd_kafka_err2str(last));
             return 1;
         }
         if (!e)
@@ -849,7 +846,7 @@ int cpd_cmd_produce(int argc, char **argv)
     }
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_conf_set_dr_msg_cb(conf, prod_dr);
-    rd_kafka_conf_set_error_cb(conf, prod_error);
+    rd_kafka_conf_set_error_cb(conf, cpd_kafka_error_cb);
     rd_kafka_conf_set_log_cb(conf, log_quiet);
 
     struct sigaction sa;
@@ -895,14 +892,14 @@ int cpd_cmd_produce(int argc, char **argv)
     double t0 = now_s(), next_report = t0 + 1.0, last_t = t0;
     uint64_t id = 0, nbad = 0, last_id = 0;
     int rc = 0;
-    while (!prod_signals && !st.fatal && (count < 0 || id < (uint64_t)count)) {
+    while (!prod_signals && !st.e.fatal && (count < 0 || id < (uint64_t)count)) {
         double t = now_s();
         if (t >= next_report) {
             fprintf(stderr, "%s: sent %" PRIu64 ", delivered %" PRIu64 ", %.0f/s, %" PRIu64
                             " delivery errors%s%s\n",
                     a.cmd, id, st.delivered, (double)(id - last_id) / (t - last_t), st.failed,
-                    st.last_error[0] ? "; last broker error: " : "", st.last_error);
-            st.last_error[0] = '\0';
+                    st.e.last_error[0] ? "; last broker error: " : "", st.e.last_error);
+            st.e.last_error[0] = '\0';
             last_id = id;
             last_t = t;
             next_report = t + 1.0;
@@ -949,11 +946,11 @@ int cpd_cmd_produce(int argc, char **argv)
     /* Wait for every delivery report; a second signal gives up on the rest. */
     int purged = 0;
     while (rd_kafka_flush(rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-        if (st.fatal)
+        if (st.e.fatal)
             break;
         fprintf(stderr, "%s: waiting for %d deliveries%s%s\n", a.cmd, rd_kafka_outq_len(rk),
-                st.last_error[0] ? "; last broker error: " : "", st.last_error);
-        st.last_error[0] = '\0';
+                st.e.last_error[0] ? "; last broker error: " : "", st.e.last_error);
+        st.e.last_error[0] = '\0';
         if (prod_signals > 1 && !purged) {
             fprintf(stderr, "%s: second signal: giving up on undelivered records\n", a.cmd);
             rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -967,15 +964,15 @@ int cpd_cmd_produce(int argc, char **argv)
                     " delivery errors\n",
             a.cmd, interrupted ? "stopped" : "done", id, nbad, topic, id ? id - 1 : 0, seed, dt,
             dt > 0 ? (double)id / dt : 0.0, st.delivered, st.failed);
-    if (st.fatal) {
-        fprintf(stderr, "%s: fatal producer error: %s\n", a.cmd, st.fatal_str);
+    if (st.e.fatal) {
+        fprintf(stderr, "%s: fatal producer error: %s\n", a.cmd, st.e.fatal_str);
         rc = 1;
     }
     if (st.failed) {
         fprintf(stderr, "%s: %" PRIu64 " deliveries failed, the first: %s\n", a.cmd, st.failed,
                 st.first_errstr);
         rc = 1;
-    } else if (st.delivered < id && !st.fatal) {
+    } else if (st.delivered < id && !st.e.fatal) {
         fprintf(stderr, "%s: %" PRIu64 " records without a delivery report\n", a.cmd,
                 id - st.delivered);
         rc = 1;

@@ -30,6 +30,7 @@
 #ifndef CPD_KAFKA_H
 #define CPD_KAFKA_H
 
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,20 @@ const char *cpd_bad_kind_name(cpd_bad_kind k);
  * (CPD_GEN_KEY_MAX and CPD_GEN_VAL_MAX always suffice). is_bad may be NULL. */
 int cpd_gen_record(uint64_t seed, uint64_t id, int accounts, int bad_every,
                    char *key, size_t key_cap, char *val, size_t val_cap, bool *is_bad);
+
+/* ---- errors librdkafka reports through its error callback ---- */
+
+/* What the error callback saw, for a clear message later. */
+typedef struct cpd_kafka_errors {
+    bool all_down;              /* every broker is down or unreachable */
+    char last_error[512];       /* the latest broker error, "" when none */
+    bool fatal;                 /* a fatal error: the client cannot go on */
+    char fatal_str[512];
+} cpd_kafka_errors;
+
+/* An rd_kafka error_cb. The configuration's opaque must point to a struct
+ * whose FIRST member is a cpd_kafka_errors. */
+void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 
 /* ---- the mock cluster ---- */
 

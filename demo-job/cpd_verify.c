@@ -1,5 +1,6 @@
 /* cpd_verify.c — `cpdemo verify` (see cpd_verify.h). */
 #include "cpd_verify.h"
+#include "cpd_kafka.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -441,28 +442,7 @@ static double now_s(void)
 
 /* ---- Kafka client state ---- */
 
-typedef struct vk {
-    bool all_down;
-    char last_error[512];
-    bool fatal;
-    char fatal_str[512];
-} vk;
-
-static void vk_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    vk *st = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char buf[256];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
-        st->fatal = true;
-        snprintf(st->fatal_str, sizeof st->fatal_str, "%s: %s", rd_kafka_err2name(orig), buf);
-        return;
-    }
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        st->all_down = true;
-    else
-        snprintf(st->last_error, sizeof st->last_error, "%s", reason);
-}
+typedef cpd_kafka_errors vk;
 
 static void vk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -956,7 +936,7 @@ int cpd_cmd_verify(int argc, char **argv)
         return 1;
     }
     rd_kafka_conf_set_opaque(conf, &st);
-    rd_kafka_conf_set_error_cb(conf, vk_error);
+    rd_kafka_conf_set_error_cb(conf, cpd_kafka_error_cb);
     rd_kafka_conf_set_log_cb(conf, vk_log);
     char e[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
