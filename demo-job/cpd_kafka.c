@@ -687,7 +687,7 @@ static void prod_on_signal(int sig)
     prod_signals++;
 }
 
-static bool read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errlen)
+bool cpd_read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -812,7 +812,7 @@ int cpd_cmd_produce(int argc, char **argv)
     }
     char bsbuf[2048], err[512];
     if (bsfile) {
-        if (!read_first_line(bsfile, bsbuf, sizeof bsbuf, err, sizeof err)) {
+        if (!cpd_read_first_line(bsfile, bsbuf, sizeof bsbuf, err, sizeof err)) {
             fprintf(stderr, "%s: --bootstrap-file %s: %s\n", a.cmd, bsfile, err);
             return 1;
         }

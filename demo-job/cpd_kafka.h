@@ -74,6 +74,11 @@ const char *cpd_bad_kind_name(cpd_bad_kind k);
 int cpd_gen_record(uint64_t seed, uint64_t id, int accounts, int bad_every,
                    char *key, size_t key_cap, char *val, size_t val_cap, bool *is_bad);
 
+/* Reads the first line of path (a bootstrap file) into buf without its line
+ * end. false with the reason in err (the system's, "empty file" or "empty
+ * first line"). */
+bool cpd_read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errlen);
+
 /* ---- errors librdkafka reports through its error callback ---- */
 
 /* What the error callback saw, for a clear message later. */

@@ -19,6 +19,7 @@
 #include "cpd_align.h"
 #include "cpd_config.h"
 #include "cpd_coord.h"
+#include "cpd_kafka.h"
 #include "cpd_parse.h"
 #include "cpd_sink.h"
 #include "cpd_storage.h"
@@ -374,6 +375,15 @@ static void decline(job *j, int op, int sub, int64_t cp, const char *reason)
     pthread_mutex_unlock(&j->cmu);
 }
 
+/* A checkpoint's storage or staging write failed: it fails with IO_EXCEPTION. */
+static void fail_checkpoint(job *j, int64_t cp, const char *why)
+{
+    pthread_mutex_lock(&j->cmu);
+    if (j->coord)
+        cpd_coord_fail(j->coord, cp, CPA_FAIL_IO, why, mono_ms());
+    pthread_mutex_unlock(&j->cmu);
+}
+
 /* Common to every subtask when barrier cp reaches it: injected stalls and
  * declines. false when it declined (the barrier is still forwarded). */
 static bool barrier_checks(task *t, int64_t cp)
@@ -452,10 +462,7 @@ static void *io_main(void *arg)
                                      .async_us = async_us};
                 ack(j, r->op, r->sub, r->cp, &h, r, info);
             } else {
-                pthread_mutex_lock(&j->cmu);
-                if (j->coord)
-                    cpd_coord_fail(j->coord, r->cp, CPA_FAIL_IO, err, mono_ms());
-                pthread_mutex_unlock(&j->cmu);
+                fail_checkpoint(j, r->cp, err);
             }
         }
         free(r->data);
@@ -655,10 +662,7 @@ static void *parse_main(void *arg)
                 int64_t a0 = now_us();
                 /* dead letters since the last barrier are staged under cp */
                 if (cpd_sink_stage_dead(sink, cp, t->sub, dead, n_dead, err, sizeof err)) {
-                    pthread_mutex_lock(&j->cmu);
-                    if (j->coord)
-                        cpd_coord_fail(j->coord, cp, CPA_FAIL_IO, err, mono_ms());
-                    pthread_mutex_unlock(&j->cmu);
+                    fail_checkpoint(j, cp, err);
                 } else {
                     int64_t async_us = now_us() - a0;
                     e = ev_sub(CPA_EV_SNAPSHOT_ASYNC_DONE, cp, OP_PARSE, t->sub);
@@ -946,10 +950,7 @@ static void *sink_main(void *arg)
                 int64_t a0 = now_us();
                 /* phase 1 of the two-phase commit: stage the rows under cp */
                 if (cpd_sink_stage(sink, cp, t->sub, rows, n, err, sizeof err)) {
-                    pthread_mutex_lock(&j->cmu);
-                    if (j->coord)
-                        cpd_coord_fail(j->coord, cp, CPA_FAIL_IO, err, mono_ms());
-                    pthread_mutex_unlock(&j->cmu);
+                    fail_checkpoint(j, cp, err);
                 } else {
                     int64_t async_us = now_us() - a0;
                     e = ev_sub(CPA_EV_SNAPSHOT_ASYNC_DONE, cp, OP_SINK, t->sub);
@@ -1547,17 +1548,11 @@ static bool read_bootstrap(job *j, char *err, size_t errsz)
                              "source.kafka.bootstrap-file");
         return false;
     }
-    FILE *f = fopen(j->cfg.bootstrap_file, "r");
-    if (!f) {
+    char why[256];
+    if (!cpd_read_first_line(j->cfg.bootstrap_file, j->bootstrap, sizeof j->bootstrap, why,
+                             sizeof why)) {
         snprintf(err, errsz, "source.kafka.bootstrap-file %s: %s (is `cpdemo kafka` running?)",
-                 j->cfg.bootstrap_file, strerror(errno));
-        return false;
-    }
-    bool ok = fgets(j->bootstrap, sizeof j->bootstrap, f) != NULL;
-    fclose(f);
-    j->bootstrap[strcspn(j->bootstrap, "\r\n")] = '\0';
-    if (!ok || !j->bootstrap[0]) {
-        snprintf(err, errsz, "source.kafka.bootstrap-file %s is empty", j->cfg.bootstrap_file);
+                 j->cfg.bootstrap_file, why);
         return false;
     }
     return true;

@@ -460,27 +460,6 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
     return false;
 }
 
-static bool read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        return false;
-    }
-    bool ok = fgets(buf, (int)cap, f) != NULL;
-    fclose(f);
-    if (!ok) {
-        snprintf(err, errlen, "empty file");
-        return false;
-    }
-    buf[strcspn(buf, "\r\n")] = '\0';
-    if (!*buf) {
-        snprintf(err, errlen, "empty first line");
-        return false;
-    }
-    return true;
-}
-
 /* The topic's partition count, waiting up to CONNECT_LIMIT_S. -1 after a message. */
 static int topic_partitions(rd_kafka_t *rk, vk *st, const char *bs, const char *topic)
 {
@@ -881,7 +860,7 @@ int cpd_cmd_verify(int argc, char **argv)
                     config_path);
             return 2;
         }
-        if (!read_first_line(c.bootstrap_file, bsbuf, sizeof bsbuf, err, sizeof err)) {
+        if (!cpd_read_first_line(c.bootstrap_file, bsbuf, sizeof bsbuf, err, sizeof err)) {
             fprintf(stderr, CMD ": source.kafka.bootstrap-file %s: cannot read the broker list: "
                             "%s (is `cpdemo kafka --bootstrap-file %s` running?)\n",
                     c.bootstrap_file, err, c.bootstrap_file);
