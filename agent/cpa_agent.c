@@ -771,6 +771,9 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
 
 static void serve_commands(cpa_agent *a)
 {
+    /* Everything emitted before the request was sent is folded first, so a
+     * get_state reply never lags an event the caller already emitted. */
+    drain(a, (int)a->conf.queue_size);
     for (int i = 0; i < 64; i++) {
         char *buf = NULL;
         int n = nn_recv(a->rep, &buf, NN_MSG, NN_DONTWAIT);
