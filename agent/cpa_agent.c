@@ -308,6 +308,7 @@ cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
     snprintf(h->name, sizeof h->name, "%s", a->conf.job_name);
     snprintf(h->agent_version, sizeof h->agent_version, "%s", CPA_VERSION_STR);
     h->pid = (int)getpid();
+    h->start_ts_us = cpw_now_us();
     cpw_state_set_hello(a->state, h);
     cpw_buf_init(&a->batch);
     cpw_buf_init(&a->out);

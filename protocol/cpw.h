@@ -103,6 +103,7 @@ typedef struct cpw_edge {
 typedef struct cpw_hello {
     char name[CPA_NAME_MAX];
     int pid;
+    int64_t start_ts_us;        /* when the agent started (wall µs); 0: unknown */
     char agent_version[16];
     int n_ops;
     cpw_op ops[CPA_MAX_OPERATORS];

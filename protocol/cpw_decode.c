@@ -249,6 +249,9 @@ static cpw_err decode_hello(json_t *j, cpw_msg *m, cpw_error *err)
     int64_t v;
     TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, true, err));
     h->pid = (int)v;
+    v = 0;
+    TRY(cpw_jx_int(j, "start_ts_us", 0, INT64_MAX, &v, false, err));
+    h->start_ts_us = v;
     TRY(cpw_jx_str(j, "agent_version", h->agent_version, sizeof h->agent_version, false, err));
     TRY(cpw_jx_topology(j, h, err));
     return CPW_OK;

@@ -148,6 +148,8 @@ void cpj_hello_members(cpw_buf *b, const cpw_hello *h)
 {
     cpj_kv_str(b, "name", h->name);
     cpj_kv_i64(b, "pid", h->pid);
+    if (h->start_ts_us > 0)
+        cpj_kv_i64(b, "start_ts_us", h->start_ts_us);
     cpj_kv_str(b, "agent_version", h->agent_version);
     cpj_key(b, "operators");
     cpj_char(b, '[');

@@ -135,6 +135,21 @@ static bool in_history(const cpw_state *s, int64_t id)
     return false;
 }
 
+/* Whether id finished before the last restore: a job restarted from
+ * checkpoint N numbers its next checkpoints from N+1 again (as Flink does
+ * without HA), so such an id names a new checkpoint, not a late event. */
+static bool reused_after_restore(const cpw_state *s, int64_t id)
+{
+    if (!s->last_restore_ts)
+        return false;
+    for (int i = 0; i < s->n_history; i++) {
+        const cpw_cp *h = cpw_state_history(s, i);
+        if (h->id == id)
+            return h->end_ts <= s->last_restore_ts && id > s->restored_from;
+    }
+    return false;
+}
+
 /* Moves inflight[i] into the history ring. */
 static void finish(cpw_state *s, int i)
 {
@@ -224,7 +239,8 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
     int64_t ts = ev->ts_us;
     switch (ev->type) {
     case CPA_EV_CP_TRIGGERED:
-        if (find_inflight(s, ev->cp_id) || in_history(s, ev->cp_id) || ev->cp_id <= 0) {
+        if (find_inflight(s, ev->cp_id) || ev->cp_id <= 0 ||
+            (in_history(s, ev->cp_id) && !reused_after_restore(s, ev->cp_id))) {
             s->ignored++;
             return;
         }
@@ -302,6 +318,8 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
             u->unaligned = a->unaligned ? 1 : 0;
             if (!u->barrier_ts && cp->trigger_ts)
                 u->barrier_ts = sat_add(cp->trigger_ts, a->start_delay_us);
+            if (a->alignment_us > cp->alignment_us)
+                cp->alignment_us = a->alignment_us;
             cp->acks++;
             cp->state_size = sat_add(cp->state_size, a->state_size);
             cp->checkpointed_size = sat_add(cp->checkpointed_size, a->checkpointed_size);
@@ -423,6 +441,7 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
     cpj_kv_i64(b, "duration_us", cp->duration_us);
     cpj_kv_i64(b, "state_size", cp->state_size);
     cpj_kv_i64(b, "checkpointed_size", cp->checkpointed_size);
+    cpj_kv_i64(b, "alignment_us", cp->alignment_us);
     cpj_kv_i64(b, "acks", cp->acks);
     cpj_kv_i64(b, "declines", cp->declines);
     cpj_kv_i64(b, "total", cp->total);
@@ -610,6 +629,7 @@ static cpw_err dec_cp(json_t *o, cpw_cp *cp, int n_subtasks, cpw_error *err)
     TRY(dec_i64(o, "duration_us", 0, &cp->duration_us, err));
     TRY(dec_i64(o, "state_size", 0, &cp->state_size, err));
     TRY(dec_i64(o, "checkpointed_size", 0, &cp->checkpointed_size, err));
+    TRY(cpw_jx_int(o, "alignment_us", 0, INT64_MAX, &cp->alignment_us, false, err));
     TRY(cpw_jx_int(o, "acks", 0, CPA_MAX_SUBTASKS, &v, true, err));
     cp->acks = (int32_t)v;
     TRY(cpw_jx_int(o, "declines", 0, CPA_MAX_SUBTASKS, &v, true, err));

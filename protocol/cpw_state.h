@@ -62,6 +62,7 @@ typedef struct cpw_cp {
     int64_t latest_ack_ts;
     int64_t duration_us;        /* end_to_end_duration */
     int64_t state_size, checkpointed_size;
+    int64_t alignment_us;       /* longest alignment of any acknowledged subtask */
     int32_t acks, declines, total;
     char message[CPA_TEXT_MAX];
     cpw_sub *subs;              /* total entries, or NULL (no detail kept) */

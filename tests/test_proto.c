@@ -323,6 +323,7 @@ static void fill_hello(cpw_hello *h)
     memset(h, 0, sizeof *h);
     snprintf(h->name, sizeof h->name, "payments \"agg\"\\ é😀\n\x01");
     h->pid = 4242;
+    h->start_ts_us = 1700000000123456;
     snprintf(h->agent_version, sizeof h->agent_version, "0.1.0");
     static const char *const names[] = {"source", "parse\t\"json\"", "keyBy/aggregate 日本", "sink"};
     static const int par[] = {4, 4, 8, 1};
@@ -356,6 +357,7 @@ static void check_hello_eq(const cpw_hello *got, const cpw_hello *want)
 {
     CPT_EQ_STR(got->name, want->name);
     CPT_EQ_INT(got->pid, want->pid);
+    CPT_EQ_INT(got->start_ts_us, want->start_ts_us);
     CPT_EQ_STR(got->agent_version, want->agent_version);
     CPT_EQ_INT(got->n_ops, want->n_ops);
     for (int i = 0; i < want->n_ops; i++) {
@@ -939,6 +941,7 @@ static void check_cp_eq(const cpw_cp *g, const cpw_cp *w, int n_subtasks)
     CPT_EQ_INT(g->duration_us, w->duration_us);
     CPT_EQ_INT(g->state_size, w->state_size);
     CPT_EQ_INT(g->checkpointed_size, w->checkpointed_size);
+    CPT_EQ_INT(g->alignment_us, w->alignment_us);
     CPT_EQ_INT(g->acks, w->acks);
     CPT_EQ_INT(g->declines, w->declines);
     CPT_EQ_INT(g->total, w->total);
