@@ -40,7 +40,7 @@ endif
 
 OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
-              -Iagent/include -Iprotocol -Idemo-job $(CFLAGS)
+              -Iagent/include -Iprotocol -Idemo-job -Itui $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
 # the demo job's libraries (librdkafka ships no .pc for all uses: link by hand)
 DEMO_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lrdkafka
@@ -71,8 +71,12 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(TESTDIR)/%)
 
 EXAMPLES  := $(BINDIR)/agent_hello
-TUI_SRC   := $(wildcard tui/*.c)
-TUI_OBJ   := $(TUI_SRC:%.c=$(OBJDIR)/%.o)
+# the dashboard's curses-free parts (model, view, ui, link) are a library the
+# tests link; cpt_term.c alone talks to curses
+TUI_LIB_SRC := $(filter-out tui/cpt_term.c,$(wildcard tui/cpt_*.c))
+TUI_LIB_OBJ := $(TUI_LIB_SRC:%.c=$(OBJDIR)/%.o)
+TUI_LIB     := $(LIBDIR)/libcptui.a
+CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
@@ -104,10 +108,15 @@ $(LIB_SO): $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(CPTOP): $(TUI_OBJ) $(LIB_A)
+$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
+
+$(TUI_LIB): $(TUI_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -129,7 +138,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(DEMO_LIB) $(LIB_A)
+$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)

@@ -176,6 +176,82 @@ static void finish(cpw_state *s, int i)
     }
 }
 
+/* Appends a copy of cp (with a copy of its detail, if kept) as the newest
+ * history entry. */
+static void push_copy(cpw_state *s, const cpw_cp *cp)
+{
+    s->history_head = (s->history_head + 1) % s->history_cap;
+    cpw_cp *slot = &s->history[s->history_head];
+    free(slot->subs);
+    *slot = *cp;
+    slot->subs = NULL;
+    if (s->n_history < s->history_cap)
+        s->n_history++;
+    if (cp->subs && s->detail_cap > 0 && cp->total == s->n_subtasks && cp->total > 0) {
+        slot->subs = malloc((size_t)cp->total * sizeof *slot->subs);
+        if (slot->subs)
+            memcpy(slot->subs, cp->subs, (size_t)cp->total * sizeof *slot->subs);
+    }
+    if (s->detail_cap > 0 && s->n_history > s->detail_cap) {
+        cpw_cp *old = (cpw_cp *)cpw_state_history(s, s->detail_cap);
+        free(old->subs);
+        old->subs = NULL;
+    }
+}
+
+cpw_state *cpw_state_rebase(cpw_state *fresh, const cpw_state *old, int history_cap,
+                            int detail_cap)
+{
+    cpw_state *ns = cpw_state_new(history_cap, detail_cap);
+    if (!ns)
+        return NULL;
+    cpw_state_set_hello(ns, &fresh->hello);
+    memcpy(ns->job, fresh->job, sizeof ns->job);
+    ns->seq = fresh->seq;
+    ns->status = fresh->status;
+    memcpy(ns->status_message, fresh->status_message, sizeof ns->status_message);
+    ns->restored_from = fresh->restored_from;
+    ns->restore_attempt = fresh->restore_attempt;
+    ns->last_restore_ts = fresh->last_restore_ts;
+    ns->counts = fresh->counts;
+    ns->consecutive_failures = fresh->consecutive_failures;
+    ns->latest_completed_id = fresh->latest_completed_id;
+    ns->latest_completed_ts = fresh->latest_completed_ts;
+    ns->last_trigger_ts = fresh->last_trigger_ts;
+    ns->ignored = fresh->ignored;
+    ns->agent_emitted = fresh->agent_emitted;
+    ns->agent_sent = fresh->agent_sent;
+    ns->agent_dropped = fresh->agent_dropped;
+    /* in-flight checkpoints move over with their detail */
+    int64_t cutoff = INT64_MAX;
+    ns->n_inflight = fresh->n_inflight;
+    for (int i = 0; i < fresh->n_inflight; i++) {
+        ns->inflight[i] = fresh->inflight[i];
+        fresh->inflight[i].subs = NULL;
+        if (ns->inflight[i].subs && ns->inflight[i].total != ns->n_subtasks) {
+            free(ns->inflight[i].subs);
+            ns->inflight[i].subs = NULL;
+        }
+        if (ns->inflight[i].trigger_ts < cutoff)
+            cutoff = ns->inflight[i].trigger_ts;
+    }
+    fresh->n_inflight = 0;
+    for (int i = 0; i < fresh->n_history; i++) {
+        int64_t t = cpw_state_history(fresh, i)->trigger_ts;
+        if (t < cutoff)
+            cutoff = t;
+    }
+    /* what only the old model remembers, oldest first, then the fresh history */
+    for (int i = old ? old->n_history - 1 : -1; i >= 0; i--) {
+        const cpw_cp *cp = cpw_state_history(old, i);
+        if (cp->trigger_ts < cutoff && cp->end_ts < cutoff)
+            push_copy(ns, cp);
+    }
+    for (int i = fresh->n_history - 1; i >= 0; i--)
+        push_copy(ns, cpw_state_history(fresh, i));
+    return ns;
+}
+
 static cpw_cp *start_cp(cpw_state *s, int64_t id, int kind, int64_t ts)
 {
     if (s->n_inflight == CPW_MAX_INFLIGHT) {
@@ -681,6 +757,9 @@ static cpw_err dec_state(json_t *j, cpw_state *s, cpw_error *err)
     v = 0; /* optional */
     TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, false, err));
     s->hello.pid = (int)v;
+    v = 0;
+    TRY(cpw_jx_int(j, "start_ts_us", 0, INT64_MAX, &v, false, err));
+    s->hello.start_ts_us = v;
     TRY(cpw_jx_str(j, "agent_version", s->hello.agent_version, sizeof s->hello.agent_version,
                    false, err));
     TRY(cpw_jx_topology(j, &s->hello, err));

@@ -118,6 +118,14 @@ const cpw_cp *cpw_state_find_inflight(const cpw_state *s, int64_t id);
 /* Global subtask index of op/subtask, or -1. */
 int cpw_state_sub_index(const cpw_state *s, int op, int subtask);
 
+/* A new state holding fresh's content (a get_state result) with the given
+ * caps, whose history also keeps the entries of old (may be NULL) that
+ * started and ended before anything fresh knows: a dashboard's longer memory
+ * survives a resync or a restart of the job. fresh's in-flight detail is
+ * moved; free fresh afterwards. NULL when out of memory. */
+cpw_state *cpw_state_rebase(cpw_state *fresh, const cpw_state *old, int history_cap,
+                            int detail_cap);
+
 /* Appends the state as a JSON object (the get_state "result"), with at most
  * `history` history entries (newest first; -1: all kept). */
 void cpw_state_encode(cpw_buf *b, const cpw_state *s, int history);

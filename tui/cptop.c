@@ -1,10 +1,18 @@
 /*
- * cptop.c — the cptop command: finds running jobs and talks to their agents.
+ * cptop.c — the cptop command: finds running jobs, runs the interactive
+ * dashboard (one poll() loop over the keyboard, the job's sockets and a
+ * tick), and the non-interactive modes scripts use (--list, --json, --once,
+ * ctl).
  *
- * This file holds the non-interactive modes scripts use (--list, --json,
- * --once, ctl). The interactive dashboard (model / view / curses) is built
- * on the same pieces.
+ * The dashboard's parts: cpt_model (what we know, no curses), cpt_view (a
+ * pure render into a cpt_frame), cpt_ui (keys -> state and commands),
+ * cpt_link (sockets), cpt_term (the only curses file).
  */
+#include "cpt_link.h"
+#include "cpt_model.h"
+#include "cpt_term.h"
+#include "cpt_ui.h"
+#include "cpt_view.h"
 #include "cpw.h"
 #include "cpw_discovery.h"
 #include "cpw_state.h"
@@ -14,6 +22,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +36,9 @@ static volatile sig_atomic_t quit;
 static void on_signal(int sig) { (void)sig; quit = 1; }
 
 typedef struct opts {
+    bool read_only;           /* --read-only */
+    bool no_color, ascii;     /* --no-color, --ascii */
+    int history, detail, log_lines;
     const char *job;          /* --job ID */
     const char *connect;      /* --connect URL (events URL; commands on PORT+1) */
     const char *secret_file;  /* --secret-file PATH */
@@ -37,8 +49,9 @@ typedef struct opts {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: cptop [OPTIONS] MODE\n"
+        "usage: cptop [OPTIONS] [MODE]\n"
         "Live view of a streaming job's checkpoints, from the agent it embeds.\n"
+        "Without a mode: the interactive dashboard (press ? in it for every key).\n"
         "\n"
         "Modes:\n"
         "  --list                 running jobs found in the runtime directory\n"
@@ -57,6 +70,14 @@ static void usage(FILE *f)
         "  --runtime-dir DIR      where agents announce themselves\n"
         "                         (default $XDG_RUNTIME_DIR/cptop, else /tmp/cptop-$UID)\n"
         "  --timeout MS           command reply timeout (default 5000)\n"
+        "\n"
+        "Dashboard options:\n"
+        "  --read-only            watch only: trigger, abort, fail and config are disabled\n"
+        "  --history N            finished checkpoints kept (default 1000, max 100000)\n"
+        "  --detail N             newest of them keeping per-subtask detail (default 50)\n"
+        "  --log-lines N          event log lines kept (default 5000)\n"
+        "  --no-color             monochrome (NO_COLOR in the environment does the same)\n"
+        "  --ascii                ASCII glyphs only (the default when the locale is not UTF-8)\n"
         "  -h, --help             this text\n"
         "\n"
         "Exit status: 0 ok, 1 the job refused or is unreachable, 2 bad usage.\n");
@@ -64,13 +85,7 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------ job lookup */
 
-typedef struct target {
-    char job[CPW_MAX_JOB_ID];
-    char events[300], commands[300];
-    unsigned char secret[1024];
-    size_t secret_len;
-    bool tcp;
-} target;
+typedef cpt_target target;
 
 static int load_secret(const char *path, target *t)
 {
@@ -144,6 +159,9 @@ static int find_target(const opts *o, target *t)
         return 2;
     }
     cpw_job_entry *j = &jobs[pick];
+    t->discovered = true;
+    t->pid = j->pid;
+    snprintf(t->name, sizeof t->name, "%s", j->name);
     snprintf(t->job, sizeof t->job, "%s", j->job);
     snprintf(t->events, sizeof t->events, "%s", j->events);
     snprintf(t->commands, sizeof t->commands, "%s", j->commands);
@@ -396,9 +414,241 @@ static int mode_ctl(const opts *o, int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------ dashboard */
+
+/* Every running job (matching --job), quietly: curses owns the screen. */
+static int list_targets(const opts *o, target *out, int max, char *dir, size_t dirsz)
+{
+    static cpw_job_entry jobs[MAX_JOBS];
+    int n = discover(o, dir, dirsz, jobs);
+    int k = 0;
+    for (int i = 0; i < n && k < max; i++) {
+        if (!jobs[i].alive)
+            continue;
+        if (o->job && strcmp(o->job, jobs[i].job) && strcmp(o->job, jobs[i].name))
+            continue;
+        target *t = &out[k];
+        memset(t, 0, sizeof *t);
+        t->discovered = true;
+        t->pid = jobs[i].pid;
+        snprintf(t->job, sizeof t->job, "%s", jobs[i].job);
+        snprintf(t->name, sizeof t->name, "%s", jobs[i].name);
+        snprintf(t->events, sizeof t->events, "%s", jobs[i].events);
+        snprintf(t->commands, sizeof t->commands, "%s", jobs[i].commands);
+        t->tcp = strncmp(jobs[i].commands, "tcp://", 6) == 0;
+        const char *sf = o->secret_file ? o->secret_file : jobs[i].secret_file;
+        if (t->tcp && sf[0]) {
+            FILE *f = fopen(sf, "r");
+            if (f) {
+                size_t len = fread(t->secret, 1, sizeof t->secret, f);
+                fclose(f);
+                while (len && (t->secret[len - 1] == '\n' || t->secret[len - 1] == '\r'))
+                    len--;
+                t->secret_len = len;
+            }
+        }
+        k++;
+    }
+    return k;
+}
+
+typedef struct dash {
+    const opts *o;
+    cpt_model *m;
+    cpt_ui ui;
+    cpt_link link;
+    bool linked;
+    target cur;
+} dash;
+
+static int attach(dash *d, const target *t, int64_t now)
+{
+    cpt_model_conf mc = {.history_cap = d->o->history, .detail_cap = d->o->detail,
+                         .log_cap = d->o->log_lines};
+    if (d->linked)
+        cpt_link_close(&d->link);
+    d->linked = false;
+    bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
+    if (!same_job) {
+        /* another job: a fresh model (the same job keeps its history) */
+        cpt_model *m = cpt_model_new(&mc);
+        if (!m)
+            return -1;
+        cpt_model_free(d->m);
+        d->m = m;
+    }
+    d->cur = *t;
+    char err[400];
+    if (cpt_link_open(&d->link, t, err, sizeof err)) {
+        cpt_ui_status(&d->ui, true, now, "%s", err);
+        return -1;
+    }
+    d->linked = true;
+    d->ui.cmd_pending = false;
+    cpt_model_connecting(d->m, t->events, now);
+    cpt_model_note(d->m, now, false, "watching %s at %s", t->job[0] ? t->job : t->events, t->events);
+    return 0;
+}
+
+static void fill_picker(cpt_ui *ui, const target *c, int n)
+{
+    ui->pick_n = n < CPT_PICK_MAX ? n : CPT_PICK_MAX;
+    for (int i = 0; i < ui->pick_n; i++) {
+        char name[CPA_NAME_MAX];
+        cpw_sanitize(c[i].name, name, sizeof name);
+        snprintf(ui->pick_label[i], sizeof ui->pick_label[i], "%-24s %-20s pid %d", c[i].job, name,
+                 c[i].pid);
+    }
+    if (ui->pick_sel >= ui->pick_n)
+        ui->pick_sel = ui->pick_n ? ui->pick_n - 1 : 0;
+}
+
+static int dashboard(const opts *o)
+{
+    char err[300], dir[256] = "";
+    dash d = {.o = o};
+    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
+    d.m = cpt_model_new(&mc);
+    if (!d.m) {
+        fprintf(stderr, "cptop: out of memory\n");
+        return 1;
+    }
+    if (o->connect) {
+        int rc = find_target(o, &d.cur);
+        if (rc) {
+            cpt_model_free(d.m);
+            return rc;
+        }
+    }
+    if (cpt_term_open(!o->no_color, err, sizeof err)) {
+        fprintf(stderr, "cptop: %s\n", err);
+        cpt_model_free(d.m);
+        return 2;
+    }
+    cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
+    cpt_frame f = {0};
+    static target cands[MAX_JOBS];
+    int ncand = 0;
+    bool picked = false;
+    int64_t now = cpw_now_us(), last_discover = 0, last_draw = 0;
+    uint64_t drawn_version = UINT64_MAX;
+    bool dirty = true;
+    if (o->connect) {
+        target t = d.cur;
+        d.cur.job[0] = 0;
+        attach(&d, &t, now);
+    }
+    while (!quit) {
+        now = cpw_now_us();
+        /* discovery: find the job, the picker's list, a job that came back */
+        if (!o->connect && now - last_discover >= 1000000) {
+            last_discover = now;
+            ncand = list_targets(o, cands, MAX_JOBS, dir, sizeof dir);
+            fill_picker(&d.ui, cands, ncand);
+            if (!d.linked) {
+                if (ncand == 1 || (ncand > 1 && picked)) {
+                    attach(&d, &cands[ncand == 1 ? 0 : d.ui.pick_sel], now);
+                    d.ui.status[0] = 0;
+                } else if (ncand > 1 && d.ui.overlay != CPT_OV_PICKER) {
+                    d.ui.overlay = CPT_OV_PICKER;
+                } else if (ncand == 0) {
+                    cpt_ui_status(&d.ui, false, now, "no running job%s%s%s in %s yet; waiting for one",
+                                  o->job ? " '" : "", o->job ? o->job : "", o->job ? "'" : "", dir);
+                }
+                dirty = true;
+            } else if (d.m->link != CPT_LINK_UP && d.cur.discovered) {
+                /* the job restarted: same id, new process (new pid or endpoint) */
+                for (int i = 0; i < ncand; i++)
+                    if (!strcmp(cands[i].job, d.cur.job) &&
+                        (cands[i].pid != d.cur.pid || strcmp(cands[i].events, d.cur.events))) {
+                        attach(&d, &cands[i], now);
+                        dirty = true;
+                        break;
+                    }
+            }
+        }
+        if (d.linked && d.m->want_state && !d.m->state_pending && d.link.req_state < 0 &&
+            cpt_link_send_state(&d.link) == 0)
+            cpt_model_state_sent(d.m);
+
+        bool live = d.m->st->n_inflight || d.ui.screen == CPT_SCR_DETAIL;
+        int64_t period = live ? 250000 : 1000000;
+        int64_t wait = period - (now - last_draw);
+        if (d.m->version != drawn_version && wait > 50000)
+            wait = 50000 - (now - last_draw); /* changes show within 50 ms */
+        if (wait < 0)
+            wait = 0;
+        struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};
+        int n = 1 + (d.linked ? cpt_link_pollfds(&d.link, pfd + 1, 3) : 0);
+        int pr = poll(pfd, (nfds_t)n, (int)(wait / 1000) + (wait % 1000 ? 1 : 0));
+        if (pr > 0 && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)))
+            break; /* the terminal went away */
+        now = cpw_now_us();
+
+        int k;
+        while ((k = cpt_term_key()) != CPT_KEY_NONE) {
+            cpa_command cmd;
+            cpt_action a = cpt_ui_key(&d.ui, d.m, k, &cmd, now);
+            if (k == CPT_KEY_RESIZE)
+                dirty = true;
+            if (a == CPT_ACT_QUIT) {
+                quit = 1;
+            } else if (a == CPT_ACT_COMMAND) {
+                if (!d.linked) {
+                    cpt_ui_status(&d.ui, true, now, "not connected to a job");
+                } else if (cpt_link_send_cmd(&d.link, &cmd, err, sizeof err)) {
+                    cpt_ui_status(&d.ui, true, now, "%s", err);
+                } else {
+                    d.ui.cmd_pending = true;
+                    cpt_ui_status(&d.ui, false, now, "%s: sent, waiting for the reply", d.link.cmd_name);
+                }
+            } else if (a == CPT_ACT_PICK && d.ui.pick_sel < ncand) {
+                picked = true;
+                attach(&d, &cands[d.ui.pick_sel], now);
+            }
+            if (a != CPT_ACT_NONE)
+                dirty = true;
+        }
+        if (d.linked) {
+            cpt_link_read_events(&d.link, d.m, now);
+            cpt_link_poll_state(&d.link, d.m, now, o->timeout_ms);
+            bool ok;
+            char text[300];
+            if (cpt_link_poll_cmd(&d.link, now, o->timeout_ms, &ok, text, sizeof text)) {
+                d.ui.cmd_pending = false;
+                cpt_ui_status(&d.ui, !ok, now, "%s", text);
+                cpt_model_note(d.m, now, !ok, "%s", text);
+                dirty = true;
+            }
+        }
+        cpt_model_tick(d.m, now);
+
+        live = d.m->st->n_inflight || d.ui.screen == CPT_SCR_DETAIL;
+        period = live ? 250000 : 1000000;
+        if (dirty || now - last_draw >= period ||
+            (d.m->version != drawn_version && now - last_draw >= 50000)) {
+            int w, h;
+            cpt_term_size(&w, &h);
+            if (w != f.w || h != f.h || !f.cells)
+                cpt_frame_resize(&f, w, h);
+            cpt_view_render(d.m, &d.ui, &f, now);
+            cpt_term_draw(&f);
+            last_draw = now;
+            drawn_version = d.m->version;
+            dirty = false;
+        }
+    }
+    cpt_term_close();
+    if (d.linked)
+        cpt_link_close(&d.link);
+    cpt_frame_free(&f);
+    cpt_model_free(d.m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    opts o = {.timeout_ms = 5000};
+    opts o = {.timeout_ms = 5000, .history = 1000, .detail = 50, .log_lines = 5000};
     const char *mode = NULL;
     int i = 1;
     for (; i < argc; i++) {
@@ -406,6 +656,26 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--read-only")) {
+            o.read_only = true;
+        } else if (!strcmp(a, "--no-color")) {
+            o.no_color = true;
+        } else if (!strcmp(a, "--ascii")) {
+            o.ascii = true;
+        } else if ((!strcmp(a, "--history") || !strcmp(a, "--detail") || !strcmp(a, "--log-lines")) &&
+                   i + 1 < argc) {
+            const char *v = argv[++i];
+            char *end;
+            long x = strtol(v, &end, 10);
+            long lo = !strcmp(a, "--detail") ? 0 : 1;
+            long hi = !strcmp(a, "--history") ? CPW_MAX_HISTORY : !strcmp(a, "--detail") ? 10000 : 1000000;
+            if (!*v || *end || x < lo || x > hi) {
+                fprintf(stderr, "cptop: %s '%s' must be a number from %ld to %ld\n", a, v, lo, hi);
+                return 2;
+            }
+            if (!strcmp(a, "--history")) o.history = (int)x;
+            else if (!strcmp(a, "--detail")) o.detail = x ? (int)x : -1;
+            else o.log_lines = (int)x;
         } else if (!strcmp(a, "--list") || !strcmp(a, "--json") || !strcmp(a, "--once")) {
             mode = a + 2;
         } else if (!strcmp(a, "ctl")) {
@@ -431,11 +701,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (!mode) {
-        usage(stderr);
-        fprintf(stderr, "\ncptop: the interactive dashboard is not built yet; use a mode above.\n");
-        return 2;
-    }
+    if (!mode)
+        return dashboard(&o);
     if (!strcmp(mode, "list"))
         return mode_list(&o);
     if (!strcmp(mode, "json"))

@@ -1,0 +1,66 @@
+/*
+ * cpt_link.h — cptop's sockets to one job's agent: the event subscription
+ * and, without blocking the event loop, a get_state request and one user
+ * command at a time. Decoded messages go straight into the model.
+ *
+ * All calls are non-blocking; the loop polls the descriptors that
+ * cpt_link_pollfds() lists. Not thread-safe.
+ */
+#ifndef CPT_LINK_H
+#define CPT_LINK_H
+
+#include <poll.h>
+
+#include "cpt_model.h"
+
+/* Where a job's agent listens, and the secret its commands need over TCP. */
+typedef struct cpt_target {
+    char job[CPW_MAX_JOB_ID];
+    char name[CPA_NAME_MAX];
+    int pid;                      /* 0: unknown (--connect) */
+    char events[300], commands[300];
+    unsigned char secret[1024];
+    size_t secret_len;
+    bool tcp;
+    bool discovered;              /* found in the runtime directory */
+} cpt_target;
+
+typedef struct cpt_link {
+    cpt_target t;
+    int sub;                      /* NN_SUB, -1 when closed */
+    int sub_fd;
+    int req_state, req_cmd;       /* NN_REQ sockets with a request out, else -1 */
+    int state_fd, cmd_fd;
+    int64_t state_sent_us, cmd_sent_us;
+    char cmd_name[32];            /* what the pending command was, for its reply */
+    uint64_t next_req;
+} cpt_link;
+
+/* Connects the subscription. 0, or -1 with a message in err. */
+int cpt_link_open(cpt_link *l, const cpt_target *t, char *err, size_t errsz);
+void cpt_link_close(cpt_link *l);
+
+/* Fills up to max pollfds (events socket, pending replies); returns how many. */
+int cpt_link_pollfds(const cpt_link *l, struct pollfd *pfd, int max);
+
+/* Receives every frame waiting on the events socket into the model.
+ * Returns the frames read. */
+int cpt_link_read_events(cpt_link *l, cpt_model *m, int64_t now_us);
+
+/* Sends get_state (all history the agent keeps); the reply is picked up
+ * by cpt_link_poll_state. 0, or -1 when it could not be sent. */
+int cpt_link_send_state(cpt_link *l);
+/* A get_state reply (into the model), or its timeout. Returns 1 when the
+ * request finished either way, 0 while it is still out. */
+int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_ms);
+
+/* Sends a user command. 0, or -1 with the reason in err. */
+int cpt_link_send_cmd(cpt_link *l, const cpa_command *c, char *err, size_t errsz);
+/* Whether a command is waiting for its reply. */
+bool cpt_link_cmd_pending(const cpt_link *l);
+/* Its reply, or its timeout: returns 1 and fills *ok and text (what to show
+ * in the status line), 0 while still waiting. */
+int cpt_link_poll_cmd(cpt_link *l, int64_t now_us, int timeout_ms, bool *ok, char *text,
+                      size_t size);
+
+#endif /* CPT_LINK_H */

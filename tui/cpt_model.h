@@ -1,0 +1,156 @@
+/*
+ * cpt_model.h — what cptop knows about one job: its checkpoint state (a
+ * cpw_state folded from the event stream), the link to its agent, its
+ * configuration as the job last announced it, throughput from heartbeats,
+ * a bounded log of raw events, and summary statistics over the history.
+ *
+ * No curses and no sockets here: the event loop feeds decoded messages and
+ * get_state replies in, the view reads the model out. That is what lets
+ * tests replay recorded streams and assert the result.
+ *
+ * Resync (see protocol/PROTOCOL.md §5): the model asks for a get_state at
+ * start, after a seq gap and when the job's process changed; until the
+ * reply arrives it buffers what it receives, then installs the reply and
+ * replays only messages newer than the reply's seq. History older than the
+ * agent's own is kept (merged), so a dashboard never forgets what it saw.
+ *
+ * Not thread-safe: one owner (the event loop).
+ */
+#ifndef CPT_MODEL_H
+#define CPT_MODEL_H
+
+#include "cpw.h"
+#include "cpw_state.h"
+
+typedef enum cpt_link_state {
+    CPT_LINK_CONNECTING = 0, /* nothing received yet */
+    CPT_LINK_UP,             /* messages arriving */
+    CPT_LINK_DOWN,           /* silent for CPT_SILENCE_US: the job went away */
+} cpt_link_state;
+
+#define CPT_SILENCE_US 3500000 /* heartbeats come every second */
+
+typedef enum cpt_log_kind {
+    CPT_LOG_EVENT = 0,       /* a raw event */
+    CPT_LOG_NOTE,            /* something cptop itself noticed or did */
+} cpt_log_kind;
+
+typedef struct cpt_log_entry {
+    int64_t ts_us;           /* event time, or when the note was made */
+    uint64_t seq;            /* 0 for notes */
+    uint8_t kind;            /* cpt_log_kind */
+    uint8_t bad;             /* a note about something wrong */
+    union {
+        cpa_event ev;
+        char note[CPA_TEXT_MAX];
+    } u;
+} cpt_log_entry;
+
+/* min / percentiles / max of one figure over the completed checkpoints in
+ * the history (nearest rank). n = 0: no data. */
+typedef struct cpt_stat {
+    int n;
+    int64_t min, p50, p90, p99, p999, max;
+} cpt_stat;
+
+typedef struct cpt_summary {
+    cpt_stat duration_us, size, alignment_us;
+    int completed, failed;               /* in the retained history */
+    int by_reason[CPA_FAIL__COUNT + 1];  /* failed ones per reason; last: unknown */
+} cpt_summary;
+
+typedef struct cpt_model_conf {
+    int history_cap;   /* finished checkpoints kept (default 1000) */
+    int detail_cap;    /* newest of them keeping per-subtask detail (default 50) */
+    int log_cap;       /* event log lines kept (default 5000) */
+} cpt_model_conf;
+
+typedef struct cpt_model {
+    cpt_model_conf conf;
+    cpw_state *st;            /* never NULL */
+    uint64_t version;         /* bumped on every visible change */
+
+    /* link */
+    char endpoint[300];
+    int link;                 /* cpt_link_state */
+    int64_t last_msg_us;      /* wall clock of the last message */
+    int64_t link_since_us;    /* when link last changed */
+    uint64_t last_seq;        /* seq of the last message received */
+    uint64_t messages, events, gaps, missed, resyncs, restarts, bad_frames;
+    double events_per_s;
+    int64_t rate_t0;
+    uint64_t rate_n0;
+    bool want_state;          /* the loop should send get_state */
+    bool state_pending;       /* sent, no reply yet */
+    bool sent_blind;          /* sent before any message arrived */
+    int pid;                  /* the job process seen last (hello) */
+
+    /* configuration, parsed from the job's announced config */
+    int64_t interval_us, timeout_us, min_pause_us;  /* -1: unknown */
+    int tolerable;                                  /* -1: unknown */
+    char mode[24];
+
+    /* throughput, from heartbeats */
+    double records_per_s;     /* into the first operator (the sources) */
+    int backpressured;        /* subtasks reporting backpressure */
+    int max_queue_permille;
+    int64_t hb_prev_ts, hb_prev_in;
+
+    /* event log ring */
+    cpt_log_entry *log;
+    int log_n, log_head;      /* head: index of the newest */
+    uint64_t log_total;       /* entries ever added (dropped = total - n) */
+
+    /* buffered during a resync */
+    struct cpt_pend *pend;
+    int pend_n, pend_cap;
+    bool pend_overflow;
+
+    /* summary cache */
+    uint64_t hist_version, summary_version;
+    cpt_summary summary;
+} cpt_model;
+
+/* Creates a model; conf may be NULL for defaults. NULL when out of memory. */
+cpt_model *cpt_model_new(const cpt_model_conf *conf);
+void cpt_model_free(cpt_model *m);
+
+/* The loop started (or restarted) connecting to endpoint. */
+void cpt_model_connecting(cpt_model *m, const char *endpoint, int64_t now_us);
+
+/* Folds one decoded message from the event socket (event, hello, heartbeat). */
+void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us);
+
+/* A frame that failed to decode (counted, and noted in the log). */
+void cpt_model_on_bad_frame(cpt_model *m, const char *why, int64_t now_us);
+
+/* The get_state request was sent / its reply arrived (the model takes
+ * ownership of st) / it failed (st NULL; asked again on the next tick). */
+void cpt_model_state_sent(cpt_model *m);
+void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us);
+void cpt_model_state_failed(cpt_model *m, const char *why, int64_t now_us);
+
+/* Time passes: link silence, event rate. Call at least once a second. */
+void cpt_model_tick(cpt_model *m, int64_t now_us);
+
+/* Adds a note to the event log (bad: shown as a problem). */
+void cpt_model_note(cpt_model *m, int64_t now_us, bool bad, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Log access: i = 0 is the newest entry; NULL past the end. */
+const cpt_log_entry *cpt_model_log(const cpt_model *m, int i);
+
+/* One log entry as a line of text (sanitised), without the time. */
+void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, size_t size);
+
+/* Summary over the retained history (cached until the history changes). */
+const cpt_summary *cpt_model_summary(cpt_model *m);
+
+/* Operator name of op (sanitised), or "op<N>". */
+void cpt_model_op_name(const cpt_model *m, int op, char *out, size_t size);
+
+/* Parses a duration as Flink writes them ("500 ms", "30s", "10 min", "1h",
+ * a bare number is ms) into µs; false when it is not one. */
+bool cpt_parse_duration_us(const char *s, int64_t *us);
+
+#endif /* CPT_MODEL_H */

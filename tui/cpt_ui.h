@@ -1,0 +1,128 @@
+/*
+ * cpt_ui.h — the dashboard's interaction state (screen, focus, selection,
+ * dialogs, the status line) and what each key does to it.
+ *
+ * Pure like the view: keys arrive as cpt_key codes (the terminal layer maps
+ * curses' codes onto them), and a key that asks the job for something fills
+ * a cpa_command for the event loop to send. Tests drive it with key codes
+ * and check the resulting state and commands. Not thread-safe.
+ */
+#ifndef CPT_UI_H
+#define CPT_UI_H
+
+#include "cpt_model.h"
+
+enum {
+    CPT_KEY_NONE = -1,
+    CPT_KEY_ESC = 27,
+    CPT_KEY_ENTER = '\n',
+    CPT_KEY_TAB = '\t',
+    CPT_KEY_BACKSPACE = 127,
+    CPT_KEY_UP = 0x110000,
+    CPT_KEY_DOWN,
+    CPT_KEY_LEFT,
+    CPT_KEY_RIGHT,
+    CPT_KEY_PGUP,
+    CPT_KEY_PGDN,
+    CPT_KEY_HOME,
+    CPT_KEY_END,
+    CPT_KEY_F1,
+    CPT_KEY_BTAB,     /* shift-tab */
+    CPT_KEY_RESIZE,
+};
+
+typedef enum cpt_screen {
+    CPT_SCR_MAIN = 0,   /* header, in flight, history (and events when tall) */
+    CPT_SCR_DETAIL,     /* one checkpoint, per subtask, with a timeline */
+    CPT_SCR_SUMMARY,    /* percentiles and timeout advice */
+    CPT_SCR_EVENTS,     /* the event log, full screen */
+} cpt_screen;
+
+typedef enum cpt_pane {
+    CPT_PANE_INFLIGHT = 0,
+    CPT_PANE_HISTORY,
+    CPT_PANE_EVENTS,
+    CPT_PANE__COUNT
+} cpt_pane;
+
+typedef enum cpt_overlay {
+    CPT_OV_NONE = 0,
+    CPT_OV_HELP,
+    CPT_OV_CONFIRM_ABORT,
+    CPT_OV_FAIL,        /* the failure menu, several steps */
+    CPT_OV_CONFIG,      /* interval / timeout / tolerable failures */
+    CPT_OV_FILTER,      /* typing the event filter */
+    CPT_OV_PICKER,      /* choosing one of several jobs */
+} cpt_overlay;
+
+/* One kind of failure the `f` menu offers. */
+typedef struct cpt_fail_kind {
+    const char *kind;      /* the inject_failure kind the job understands */
+    const char *label;     /* menu text */
+    bool subtask;          /* needs an operator and a subtask */
+    const char *param;     /* a KEY=VALUE parameter asked for, or NULL */
+    const char *param_label;
+} cpt_fail_kind;
+
+extern const cpt_fail_kind cpt_fail_kinds[];
+extern const int cpt_n_fail_kinds;
+
+#define CPT_PICK_MAX 32
+
+typedef struct cpt_ui {
+    int screen, pane, overlay;
+    bool read_only;
+    bool unicode;          /* draw with Unicode glyphs, else ASCII only */
+    bool events_pane;      /* the view had room for the events pane (set by the view) */
+    int page;              /* rows in the focused list (set by the view) */
+
+    int sel_inflight;
+    int sel_history, top_history;
+    uint64_t hist_seen;    /* finished checkpoints when the selection was last synced */
+    int events_scroll;     /* lines back from the newest; 0 follows */
+    int detail_scroll;
+    int64_t detail_id, detail_trigger_ts;  /* which checkpoint the detail shows */
+
+    char filter[64];
+    char input[64];        /* the text being typed in a dialog */
+    bool input_fresh;      /* input holds a default: the first key replaces it */
+    int menu_sel;
+    int fail_kind, fail_step, fail_op;
+    int64_t abort_id;
+
+    int pick_n, pick_sel;
+    char pick_label[CPT_PICK_MAX][160];
+
+    char status[200];      /* the status line: replies, refusals, hints */
+    bool status_bad;
+    int64_t status_ts;
+    bool cmd_pending;      /* a command is waiting for its reply */
+} cpt_ui;
+
+typedef enum cpt_action {
+    CPT_ACT_NONE = 0,      /* nothing changed */
+    CPT_ACT_REDRAW,        /* the ui changed */
+    CPT_ACT_QUIT,
+    CPT_ACT_COMMAND,       /* send *cmd */
+    CPT_ACT_PICK,          /* switch to job ui->pick_sel */
+} cpt_action;
+
+void cpt_ui_init(cpt_ui *ui, bool read_only, bool unicode);
+
+/* Keeps the history selection on the same checkpoint as new ones arrive,
+ * and clamps selections to what exists. Call before rendering. */
+void cpt_ui_sync(cpt_ui *ui, const cpt_model *m);
+
+/* Handles one key. On CPT_ACT_COMMAND, *cmd holds the command to send. */
+cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd,
+                      int64_t now_us);
+
+/* Sets the status line (a reply, a refusal, a hint). */
+void cpt_ui_status(cpt_ui *ui, bool bad, int64_t now_us, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The checkpoint the detail screen shows: in flight or in the history;
+ * NULL when it is gone from both. */
+const cpw_cp *cpt_ui_detail_cp(const cpt_ui *ui, const cpt_model *m);
+
+#endif /* CPT_UI_H */
