@@ -283,6 +283,10 @@ CPT_TEST(late_subscriber_gets_full_state)
     want->hello.n_config = got->hello.n_config;
     memcpy(want->hello.config_keys, got->hello.config_keys, sizeof want->hello.config_keys);
     memcpy(want->hello.config_values, got->hello.config_values, sizeof want->hello.config_values);
+    /* the agent's start time, for uptime: taken at cpa_start(), just now */
+    CPT_ASSERT(got->hello.start_ts_us > cpw_now_us() - 60 * 1000000LL &&
+               got->hello.start_ts_us <= cpw_now_us());
+    want->hello.start_ts_us = got->hello.start_ts_us;
     want->agent_emitted = got->agent_emitted;
     want->agent_sent = got->agent_sent;
     want->agent_dropped = got->agent_dropped;
