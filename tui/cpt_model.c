@@ -130,7 +130,7 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
             snprintf(who, sizeof who, " %s", on);
     }
     const char *name = cpa_event_type_name(ev->type);
-    int n = snprintf(out, size, "%-17s", name ? name : "?");
+    int n = snprintf(out, size, "%-19s", name ? name : "?");
     if (n < 0 || (size_t)n >= size)
         return;
     out += n, size -= (size_t)n;

@@ -44,6 +44,10 @@ static uint64_t finished(const cpt_model *m)
 void cpt_ui_sync(cpt_ui *ui, const cpt_model *m)
 {
     uint64_t f = finished(m);
+    if (!ui->hist_synced || f < ui->hist_seen) {
+        ui->hist_seen = f; /* first look, or another job's model */
+        ui->hist_synced = true;
+    }
     if (ui->sel_history > 0 && f > ui->hist_seen) {
         /* each finished checkpoint pushes the history down one row */
         uint64_t d = f - ui->hist_seen;

@@ -79,6 +79,7 @@ typedef struct cpt_ui {
     int sel_inflight;
     int sel_history, top_history;
     uint64_t hist_seen;    /* finished checkpoints when the selection was last synced */
+    bool hist_synced;
     int events_scroll;     /* lines back from the newest; 0 follows */
     int detail_scroll;
     int64_t detail_id, detail_trigger_ts;  /* which checkpoint the detail shows */

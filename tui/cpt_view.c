@@ -126,6 +126,7 @@ typedef struct ctx {
     cpt_frame *f;
     const glyphs *g;
     int64_t now;
+    int64_t lnow;   /* "now" for what is in flight: frozen while the job is silent */
     int w, h;
 } ctx;
 
@@ -138,6 +139,35 @@ static int put(ctx *c, int x, int y, cpt_role r, const char *s)
 static int putn(ctx *c, int x, int y, cpt_role r, int maxw, const char *s)
 {
     return x + cpt_frame_put(c->f, x, y, r, s, maxw);
+}
+
+/* Puts text word-wrapped between x and the right edge, from row y up to
+ * y_max (exclusive); returns the row after it. */
+static int put_wrapped(ctx *c, int x, int y, int y_max, cpt_role r, const char *s)
+{
+    int w = c->w - x;
+    if (w < 10)
+        w = 10;
+    while (*s && y < y_max) {
+        int n = (int)strlen(s);
+        if (cpt_text_width(s) <= w) {
+            put(c, x, y++, r, s);
+            break;
+        }
+        /* break at the last space that fits (bytes ~ columns for our text) */
+        int cut = w < n ? w : n;
+        while (cut > 0 && s[cut] != ' ')
+            cut--;
+        if (cut == 0)
+            cut = w;
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", cut, s);
+        put(c, x, y++, r, line);
+        s += cut;
+        while (*s == ' ')
+            s++;
+    }
+    return y;
 }
 
 /* "── Title ─────" across the row; returns the column after the title. */
@@ -168,25 +198,38 @@ static int64_t phase_since(const cpw_cp *cp, const cpw_sub *u)
     }
 }
 
+/* The subtask holding a checkpoint up. Barriers flow in operator order (the
+ * topology lists operators upstream first), so a subtask waiting for its
+ * barrier usually waits on someone upstream: the culprit is the most
+ * upstream subtask that has not yet forwarded the barrier (still waiting,
+ * aligning or in its synchronous snapshot), the one longest in that phase;
+ * when every barrier is through, the upload running longest. */
 static straggler slowest_pending(const cpt_model *m, const cpw_cp *cp)
 {
     straggler s = {.op = -1, .subtask = -1};
     if (!cp->subs)
         return s;
     const cpw_state *st = m->st;
-    for (int op = 0; op < st->hello.n_ops; op++)
-        for (int k = 0; k < st->hello.ops[op].parallelism; k++) {
-            const cpw_sub *u = &cp->subs[st->op_base[op] + k];
-            if (u->phase == CPW_PH_ACKED || u->phase == CPW_PH_DECLINED)
-                continue;
-            s.pending++;
-            int64_t since = phase_since(cp, u);
-            /* least advanced first; within a phase, the one in it longest;
-             * upstream operators first, as they hold up everyone after them */
-            if (s.op < 0 || u->phase < s.phase || (u->phase == s.phase && since < s.since)) {
-                s.op = op, s.subtask = k, s.phase = u->phase, s.since = since;
+    for (int pass = 0; pass < 2 && s.op < 0; pass++)
+        for (int op = 0; op < st->hello.n_ops; op++) {
+            if (pass == 0 && s.op >= 0)
+                break; /* found in the most upstream operator */
+            for (int k = 0; k < st->hello.ops[op].parallelism; k++) {
+                const cpw_sub *u = &cp->subs[st->op_base[op] + k];
+                if (u->phase == CPW_PH_ACKED || u->phase == CPW_PH_DECLINED)
+                    continue;
+                bool blocking = u->phase != CPW_PH_ASYNC;
+                if (blocking != (pass == 0))
+                    continue;
+                int64_t since = phase_since(cp, u);
+                if (s.op < 0 || (s.op == op && since < s.since) || (pass == 1 && since < s.since))
+                    s.op = op, s.subtask = k, s.phase = u->phase, s.since = since;
             }
         }
+    /* the count covers every operator, not just those scanned before the break */
+    s.pending = 0;
+    for (int i = 0; i < cp->total; i++)
+        s.pending += cp->subs[i].phase != CPW_PH_ACKED && cp->subs[i].phase != CPW_PH_DECLINED;
     return s;
 }
 
@@ -201,6 +244,12 @@ static void draw_header(ctx *c)
     sanitized(st->job[0] ? st->job : "?", job, sizeof job);
     cpt_frame_fill(c->f, 0, 0, c->w, ' ', CPT_R_NORMAL);
     int x = put(c, 0, 0, CPT_R_TITLE, "cptop ");
+    if (!st->hello.name[0] && !st->hello.pid) {
+        /* nothing heard yet: say where we are looking */
+        put(c, x, 0, CPT_R_DIM, m->endpoint[0] ? m->endpoint : "looking for a job");
+        put(c, 0, 1, CPT_R_DIM, m->link == CPT_LINK_CONNECTING ? "connecting..." : "");
+        return;
+    }
     x = put(c, x, 0, CPT_R_NORMAL, name);
     if (strcmp(name, job)) {
         snprintf(buf, sizeof buf, " (%s)", job);
@@ -335,33 +384,37 @@ static int inflight_line(ctx *c, int y, const cpw_cp *cp, bool selected)
 {
     cpt_model *m = c->m;
     char buf[256], a[32], b[32];
-    int x = 0;
+    bool narrow = c->w < 100;
     if (selected)
         cpt_frame_fill(c->f, 0, y, 1, c->g->sel, CPT_R_SELECT);
-    snprintf(buf, sizeof buf, "#%-5lld %-8s", (long long)cp->id,
-             cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
-    x = put(c, 2, y, selected ? CPT_R_SELECT : CPT_R_NORMAL, buf) + 1;
-    int64_t el = c->now - cp->trigger_ts;
+    if (narrow)
+        snprintf(buf, sizeof buf, "#%-5lld", (long long)cp->id);
+    else
+        snprintf(buf, sizeof buf, "#%-5lld %-8s", (long long)cp->id,
+                 cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
+    int x = put(c, 2, y, selected ? CPT_R_SELECT : CPT_R_NORMAL, buf) + 1;
+    int64_t el = c->lnow - cp->trigger_ts;
     int bw = c->w >= 120 ? 30 : c->w >= 100 ? 24 : 12;
     draw_bar(c, x, y, bw, el, m->timeout_us);
     x += bw + 1;
     cpt_fmt_dur(a, sizeof a, el);
     fmt_limit(b, sizeof b, m->timeout_us);
     snprintf(buf, sizeof buf, "%s/%s", a, b);
-    x = putn(c, x, y, m->timeout_us > 0 && el * 4 >= m->timeout_us * 3 ? CPT_R_WARN : CPT_R_NORMAL,
-             14, buf);
-    x = x < 2 + 15 + bw + 1 + 14 ? 2 + 15 + bw + 1 + 14 : x + 1;
-    snprintf(buf, sizeof buf, "%d/%d acked", cp->acks, cp->total);
+    int tx = x;
+    put(c, x, y, m->timeout_us > 0 && el * 4 >= m->timeout_us * 3 ? CPT_R_WARN : CPT_R_NORMAL, buf);
+    x = tx + (narrow ? 11 : 14);
+    snprintf(buf, sizeof buf, narrow ? "%d/%d" : "%d/%d acked", cp->acks, cp->total);
     x = put(c, x, y, cp->declines ? CPT_R_BAD : CPT_R_NORMAL, buf) + 2;
     straggler s = slowest_pending(m, cp);
     if (s.op >= 0) {
         char on[CPA_NAME_MAX];
         cpt_model_op_name(m, s.op, on, sizeof on);
-        cpt_fmt_dur(a, sizeof a, c->now - s.since);
-        snprintf(buf, sizeof buf, "waiting on %s#%d (%s %s)", on, s.subtask, phase_short[s.phase], a);
+        cpt_fmt_dur(a, sizeof a, c->lnow - s.since);
+        snprintf(buf, sizeof buf, "%s %s#%d (%s %s)", narrow ? "on" : "waiting on", on, s.subtask,
+                 phase_short[s.phase], a);
         x = put(c, x, y, phase_role[s.phase], buf);
         if (s.pending > 1) {
-            snprintf(buf, sizeof buf, " +%d more", s.pending - 1);
+            snprintf(buf, sizeof buf, narrow ? " +%d" : " +%d more", s.pending - 1);
             put(c, x, y, CPT_R_DIM, buf);
         }
     } else if (cp->declines) {
@@ -665,7 +718,7 @@ static void timeline(ctx *c, int x, int y, int width, const cpw_cp *cp, const cp
     if (width < 4 || span <= 0)
         return;
     phases p = phases_of(cp, u);
-    int64_t now_rel = c->now - cp->trigger_ts;
+    int64_t now_rel = c->lnow - cp->trigger_ts;
     int64_t end = u->phase == CPW_PH_ACKED ? (p.ack >= 0 ? p.ack : p.async)
                 : u->phase == CPW_PH_DECLINED ? (p.ack >= 0 ? p.ack : now_rel) : now_rel;
     if (cp->status != CPW_CP_IN_PROGRESS && u->phase != CPW_PH_ACKED)
@@ -751,7 +804,7 @@ static void draw_detail(ctx *c, int y, int y_max)
         return;
     }
     bool live = cp->status == CPW_CP_IN_PROGRESS;
-    int64_t span = live ? c->now - cp->trigger_ts
+    int64_t span = live ? c->lnow - cp->trigger_ts
                  : (cp->latest_ack_ts > cp->end_ts ? cp->latest_ack_ts : cp->end_ts) - cp->trigger_ts;
     if (span <= 0)
         span = cp->duration_us > 0 ? cp->duration_us : 1;
@@ -787,7 +840,7 @@ static void draw_detail(ctx *c, int y, int y_max)
         straggler sg = slowest_pending(m, cp);
         if (sg.op >= 0) {
             cpt_model_op_name(m, sg.op, on, sizeof on);
-            cpt_fmt_dur(a, sizeof a, c->now - sg.since);
+            cpt_fmt_dur(a, sizeof a, c->lnow - sg.since);
             snprintf(buf, sizeof buf, "still waiting on %d subtask%s; the furthest behind: %s#%d, %s for %s",
                      sg.pending, sg.pending == 1 ? "" : "s", on, sg.subtask, phase_word[sg.phase], a);
             put(c, 2, y++, phase_role[sg.phase], buf);
@@ -880,7 +933,7 @@ static void draw_detail(ctx *c, int y, int y_max)
         }
         put(c, name_w, y, done ? (strag ? CPT_R_WARN : CPT_R_NORMAL) : phase_role[u->phase], buf);
         if (strag)
-            put(c, name_w + 1, y, CPT_R_WARN, "!");
+            put(c, name_w + 2, y, CPT_R_WARN, "!");
         if (i == last)
             put(c, name_w + 1, y, CPT_R_WARN, "*");
         if (tl_w >= 12)
@@ -891,7 +944,7 @@ static void draw_detail(ctx *c, int y, int y_max)
 
 /* ------------------------------------------------------------------ summary */
 
-static void stat_row(ctx *c, int y, const char *label, const cpt_stat *s, bool bytes)
+static void stat_row(ctx *c, int y, const char *label, const cpt_stat *s, bool bytes, int cw)
 {
     char buf[32];
     put(c, 2, y, CPT_R_LABEL, label);
@@ -906,8 +959,8 @@ static void stat_row(ctx *c, int y, const char *label, const cpt_stat *s, bool b
         else
             cpt_fmt_dur(buf, sizeof buf, v[i]);
         char cell[40];
-        snprintf(cell, sizeof cell, "%10s", buf);
-        put(c, 22 + i * 11, y, CPT_R_NORMAL, cell);
+        snprintf(cell, sizeof cell, "%*s", cw - 1, buf);
+        put(c, 22 + i * cw, y, CPT_R_NORMAL, cell);
     }
 }
 
@@ -920,11 +973,17 @@ static void draw_summary(ctx *c, int y, int y_max)
              m->st->n_history, s->completed, s->failed);
     title_rule(c, y++, buf, true);
     y++;
-    snprintf(buf, sizeof buf, "%10s %10s %10s %10s %10s %10s", "min", "p50", "p90", "p99", "p99.9", "max");
-    put(c, 23, y++, CPT_R_LABEL, buf);
-    stat_row(c, y++, "end-to-end duration", &s->duration_us, false);
-    stat_row(c, y++, "checkpointed size", &s->size, true);
-    stat_row(c, y++, "alignment (longest)", &s->alignment_us, false);
+    int cw = (c->w - 22) / 6;
+    cw = cw > 11 ? 11 : cw < 9 ? 9 : cw;
+    static const char *const heads[] = {"min", "p50", "p90", "p99", "p99.9", "max"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(buf, sizeof buf, "%*s", cw - 1, heads[i]);
+        put(c, 22 + i * cw, y, CPT_R_LABEL, buf);
+    }
+    y++;
+    stat_row(c, y++, "end-to-end duration", &s->duration_us, false, cw);
+    stat_row(c, y++, "checkpointed size", &s->size, true, cw);
+    stat_row(c, y++, "alignment (longest)", &s->alignment_us, false, cw);
     y++;
     /* timeout advice: the configured timeout against the observed p99 */
     put(c, 2, y, CPT_R_LABEL, "timeout advice");
@@ -949,17 +1008,17 @@ static void draw_summary(ctx *c, int y, int y_max)
             snprintf(buf, sizeof buf, "timeout %s is %.0fx the p99 %s: ample headroom", a, ratio, b);
         }
     }
-    put(c, 22, y++, r, buf);
+    y = put_wrapped(c, 22, y, y_max, r, buf);
     if (m->interval_us > 0 && s->duration_us.n && s->duration_us.p99 > m->interval_us) {
         fmt_limit(a, sizeof a, m->interval_us);
         snprintf(buf, sizeof buf, "p99 %s exceeds the interval %s: checkpoints run back to back", b, a);
-        put(c, 22, y++, CPT_R_WARN, buf);
+        y = put_wrapped(c, 22, y, y_max, CPT_R_WARN, buf);
     }
     if (m->tolerable >= 0) {
         snprintf(buf, sizeof buf, "%d consecutive failure%s now, %d tolerated: %d more and the job restarts",
                  m->st->consecutive_failures, m->st->consecutive_failures == 1 ? "" : "s", m->tolerable,
                  m->tolerable - m->st->consecutive_failures + 1);
-        put(c, 22, y++, m->st->consecutive_failures ? CPT_R_WARN : CPT_R_NORMAL, buf);
+        y = put_wrapped(c, 22, y, y_max, m->st->consecutive_failures ? CPT_R_WARN : CPT_R_NORMAL, buf);
     }
     y++;
     if (y >= y_max)
@@ -983,13 +1042,13 @@ static void draw_summary(ctx *c, int y, int y_max)
                  (unsigned long long)m->events, (unsigned long long)m->gaps, (unsigned long long)m->missed,
                  (unsigned long long)m->resyncs, (unsigned long long)m->restarts,
                  (unsigned long long)m->bad_frames);
-        put(c, 2, y++, CPT_R_DIM, buf);
+        y = put_wrapped(c, 2, y, y_max, CPT_R_DIM, buf);
     }
     if (y < y_max && m->st->agent_emitted) {
         snprintf(buf, sizeof buf, "agent (at the last resync): %llu emitted, %llu sent, %llu dropped",
                  (unsigned long long)m->st->agent_emitted, (unsigned long long)m->st->agent_sent,
                  (unsigned long long)m->st->agent_dropped);
-        put(c, 2, y, CPT_R_DIM, buf);
+        put_wrapped(c, 2, y, y_max, CPT_R_DIM, buf);
     }
 }
 
@@ -1035,8 +1094,8 @@ static const char *const help_lines[] = {
     "J          choose another job (when several run)",
     "? F1       this help;  q  quit",
     "",
-    "cells: . waiting for barrier, aligning, sync snapshot, upload, acked, declined",
-    "detail: ! straggler (>= max(p95, 1.5x median) of its operator), * acked last",
+    "cells: barrier awaited, aligning, sync, upload, acked, declined",
+    "detail: * acked last;  ! straggler: >= max(p95, 1.5x median) of its op",
 };
 
 static void draw_overlay(ctx *c)
@@ -1186,6 +1245,7 @@ static void draw_footer(ctx *c)
 void cpt_view_render(cpt_model *m, cpt_ui *ui, cpt_frame *f, int64_t now_us)
 {
     ctx c = {.m = m, .ui = ui, .f = f, .g = ui->unicode ? &UNI : &ASC, .now = now_us,
+             .lnow = m->link == CPT_LINK_DOWN && m->last_msg_us ? m->last_msg_us : now_us,
              .w = f->w, .h = f->h};
     cpt_frame_clear(f);
     cpt_ui_sync(ui, m);
