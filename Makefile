@@ -133,6 +133,11 @@ $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+$(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(TUI_LIB) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call msg,AR,$@)
@@ -191,9 +196,11 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP)
+bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench
 	$(Q)$(BENCH_BIN)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
+	$(Q)$(BINDIR)/cptuibench
+	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
 
 install: $(LIB_A) $(LIB_SO)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -129,6 +129,8 @@ const cpw_cp *cpw_state_find_inflight(const cpw_state *s, int64_t id)
 
 static bool in_history(const cpw_state *s, int64_t id)
 {
+    if (id > s->history_max_id)
+        return false; /* newer than anything finished: the common case */
     for (int i = 0; i < s->n_history; i++)
         if (cpw_state_history(s, i)->id == id)
             return true;
@@ -164,6 +166,8 @@ static void finish(cpw_state *s, int i)
     cpw_cp *slot = &s->history[s->history_head];
     free(slot->subs);
     *slot = cp;
+    if (cp.id > s->history_max_id)
+        s->history_max_id = cp.id;
     if (s->n_history < s->history_cap)
         s->n_history++;
     if (s->detail_cap == 0) {
@@ -185,6 +189,8 @@ static void push_copy(cpw_state *s, const cpw_cp *cp)
     free(slot->subs);
     *slot = *cp;
     slot->subs = NULL;
+    if (cp->id > s->history_max_id)
+        s->history_max_id = cp->id;
     if (s->n_history < s->history_cap)
         s->n_history++;
     if (cp->subs && s->detail_cap > 0 && cp->total == s->n_subtasks && cp->total > 0) {
@@ -826,6 +832,8 @@ static cpw_err dec_state(json_t *j, cpw_state *s, cpw_error *err)
         s->history_head = (int)i;
         s->n_history = (int)i + 1;
         TRY(dec_cp(json_array_get(hist, k), &s->history[i], s->n_subtasks, err));
+        if (s->history[i].id > s->history_max_id)
+            s->history_max_id = s->history[i].id;
     }
     return CPW_OK;
 }

@@ -94,6 +94,7 @@ typedef struct cpw_state {
     int n_history;
     int history_head;           /* ring: index of the newest entry */
     cpw_cp *history;            /* history_cap entries */
+    int64_t history_max_id;     /* highest id ever put in the history (a bound, not exact) */
     int64_t ignored;            /* events that named nothing we know */
     uint64_t agent_emitted, agent_sent, agent_dropped;
 } cpw_state;

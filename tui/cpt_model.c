@@ -43,6 +43,7 @@ cpt_model *cpt_model_new(const cpt_model_conf *conf)
         return NULL;
     }
     m->log_head = -1;
+    m->filter_gen = 1;
     m->interval_us = m->timeout_us = m->min_pause_us = -1;
     m->tolerable = -1;
     m->want_state = true;
@@ -68,7 +69,31 @@ static cpt_log_entry *log_add(cpt_model *m)
     if (m->log_n < m->conf.log_cap)
         m->log_n++;
     m->log_total++;
-    return &m->log[m->log_head];
+    cpt_log_entry *e = &m->log[m->log_head];
+    e->filter_gen = 0; /* not matched against any filter yet */
+    return e;
+}
+
+bool cpt_model_log_matches(cpt_model *m, int i, const char *filter)
+{
+    if (!filter[0])
+        return true;
+    if (strcmp(filter, m->filter)) {
+        snprintf(m->filter, sizeof m->filter, "%s", filter);
+        m->filter_gen++;
+        if (m->filter_gen == 0)
+            m->filter_gen = 1;
+    }
+    cpt_log_entry *e = (cpt_log_entry *)cpt_model_log(m, i);
+    if (!e)
+        return false;
+    if (e->filter_gen != m->filter_gen) {
+        char line[400];
+        cpt_model_log_text(m, e, line, sizeof line);
+        e->filter_match = strstr(line, filter) != NULL;
+        e->filter_gen = m->filter_gen;
+    }
+    return e->filter_match;
 }
 
 const cpt_log_entry *cpt_model_log(const cpt_model *m, int i)
@@ -503,7 +528,13 @@ void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
 
 void cpt_model_tick(cpt_model *m, int64_t now_us)
 {
-    if (m->link == CPT_LINK_UP && now_us - m->last_msg_us > CPT_SILENCE_US) {
+    if (m->link == CPT_LINK_CONNECTING && m->link_since_us &&
+        now_us - m->link_since_us > CPT_SILENCE_US) {
+        /* never heard from: the job is not there (or not at that address) */
+        set_link(m, CPT_LINK_DOWN, now_us);
+        cpt_model_note(m, now_us, true, "nothing received from the job for %.1f s: disconnected",
+                       (double)(now_us - m->link_since_us) / 1e6);
+    } else if (m->link == CPT_LINK_UP && now_us - m->last_msg_us > CPT_SILENCE_US) {
         set_link(m, CPT_LINK_DOWN, now_us);
         cpt_model_note(m, now_us, true, "no message from the job for %.1f s: disconnected",
                        (double)(now_us - m->last_msg_us) / 1e6);
@@ -521,10 +552,36 @@ void cpt_model_tick(cpt_model *m, int64_t now_us)
 
 /* ------------------------------------------------------------------ summary */
 
-static int cmp_i64(const void *a, const void *b)
+/* LSD radix sort of non-negative values (durations and sizes; anything
+ * negative counts as 0), bytes where every value agrees skipped: the
+ * summary over 10,000 checkpoints must fit in a frame's budget, and qsort
+ * through a comparator took ~0.8 ms per figure. tmp holds n values. */
+static void sort_nonneg(int64_t *v, int n, int64_t *tmp)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (int i = 0; i < n; i++) {
+        if (v[i] < 0)
+            v[i] = 0;
+        all_or |= (uint64_t)v[i];
+        all_and &= (uint64_t)v[i];
+    }
+    int64_t *src = v, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xFF) == 0)
+            continue; /* every value has the same byte here */
+        int count[257] = {0};
+        for (int i = 0; i < n; i++)
+            count[(((uint64_t)src[i] >> shift) & 0xFF) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (int i = 0; i < n; i++)
+            dst[count[((uint64_t)src[i] >> shift) & 0xFF]++] = src[i];
+        int64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof *v);
 }
 
 static int64_t rank(const int64_t *v, int n, double q)
@@ -538,13 +595,13 @@ static int64_t rank(const int64_t *v, int n, double q)
     return v[k - 1];
 }
 
-static void stat_of(cpt_stat *s, int64_t *v, int n)
+static void stat_of(cpt_stat *s, int64_t *v, int n, int64_t *tmp)
 {
     memset(s, 0, sizeof *s);
     s->n = n;
     if (!n)
         return;
-    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    sort_nonneg(v, n, tmp);
     s->min = v[0];
     s->max = v[n - 1];
     s->p50 = rank(v, n, 0.50);
@@ -560,10 +617,10 @@ const cpt_summary *cpt_model_summary(cpt_model *m)
     cpt_summary *s = &m->summary;
     memset(s, 0, sizeof *s);
     const cpw_state *st = m->st;
-    int64_t *d = malloc(((size_t)st->n_history + 1) * 3 * sizeof *d);
+    int64_t *d = malloc(((size_t)st->n_history + 1) * 4 * sizeof *d);
     if (!d)
         return s; /* empty this time; tried again next call */
-    int64_t *sz = d + st->n_history + 1, *al = sz + st->n_history + 1;
+    int64_t *sz = d + st->n_history + 1, *al = sz + st->n_history + 1, *tmp = al + st->n_history + 1;
     int n = 0;
     for (int i = 0; i < st->n_history; i++) {
         const cpw_cp *cp = cpw_state_history(st, i);
@@ -579,9 +636,9 @@ const cpt_summary *cpt_model_summary(cpt_model *m)
         }
     }
     s->completed = n;
-    stat_of(&s->duration_us, d, n);
-    stat_of(&s->size, sz, n);
-    stat_of(&s->alignment_us, al, n);
+    stat_of(&s->duration_us, d, n, tmp);
+    stat_of(&s->size, sz, n, tmp);
+    stat_of(&s->alignment_us, al, n, tmp);
     free(d);
     m->summary_version = m->hist_version;
     return s;

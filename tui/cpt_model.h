@@ -40,6 +40,8 @@ typedef struct cpt_log_entry {
     uint64_t seq;            /* 0 for notes */
     uint8_t kind;            /* cpt_log_kind */
     uint8_t bad;             /* a note about something wrong */
+    uint8_t filter_match;    /* cached: matches the filter of filter_gen */
+    uint32_t filter_gen;
     union {
         cpa_event ev;
         char note[CPA_TEXT_MAX];
@@ -100,6 +102,8 @@ typedef struct cpt_model {
     cpt_log_entry *log;
     int log_n, log_head;      /* head: index of the newest */
     uint64_t log_total;       /* entries ever added (dropped = total - n) */
+    char filter[64];          /* the filter the cached matches are for */
+    uint32_t filter_gen;
 
     /* buffered during a resync */
     struct cpt_pend *pend;
@@ -139,6 +143,10 @@ void cpt_model_note(cpt_model *m, int64_t now_us, bool bad, const char *fmt, ...
 
 /* Log access: i = 0 is the newest entry; NULL past the end. */
 const cpt_log_entry *cpt_model_log(const cpt_model *m, int i);
+
+/* Whether log entry i (0: newest) contains filter (always true for "");
+ * cached per entry, so a frame costs a text match only for new entries. */
+bool cpt_model_log_matches(cpt_model *m, int i, const char *filter);
 
 /* One log entry as a line of text (sanitised), without the time. */
 void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, size_t size);

@@ -280,7 +280,7 @@ static void draw_header(ctx *c)
         snprintf(buf, sizeof buf, "live %.0f ev/s", m->events_per_s);
         lr = CPT_R_GOOD;
     } else if (m->link == CPT_LINK_DOWN) {
-        cpt_fmt_dur(a, sizeof a, c->now - m->last_msg_us);
+        cpt_fmt_dur(a, sizeof a, c->now - (m->last_msg_us ? m->last_msg_us : m->link_since_us));
         snprintf(buf, sizeof buf, "DISCONNECTED %s", a);
         lr = CPT_R_BAD;
     } else {
@@ -618,11 +618,6 @@ static int draw_history(ctx *c, int y, int y_max)
 
 /* ------------------------------------------------------------------ events */
 
-static bool matches(const char *line, const char *filter)
-{
-    return !filter[0] || strstr(line, filter) != NULL;
-}
-
 static void draw_events(ctx *c, int y, int y_max, bool focused)
 {
     cpt_model *m = c->m;
@@ -645,15 +640,15 @@ static void draw_events(ctx *c, int y, int y_max, bool focused)
      * skipping events_scroll of them */
     int skip = ui->events_scroll, row = y_max - 1;
     for (int i = 0; i < m->log_n && row >= y; i++) {
-        const cpt_log_entry *e = cpt_model_log(m, i);
-        char line[400], tm[32];
-        cpt_model_log_text(m, e, line, sizeof line);
-        if (!matches(line, ui->filter))
+        if (!cpt_model_log_matches(m, i, ui->filter))
             continue;
         if (skip > 0) {
             skip--;
             continue;
         }
+        const cpt_log_entry *e = cpt_model_log(m, i);
+        char line[400], tm[32];
+        cpt_model_log_text(m, e, line, sizeof line);
         fmt_clock(tm, sizeof tm, e->ts_us, true);
         int x = put(c, 0, row, CPT_R_DIM, tm);
         cpt_role r = CPT_R_NORMAL;
@@ -1245,7 +1240,8 @@ static void draw_footer(ctx *c)
 void cpt_view_render(cpt_model *m, cpt_ui *ui, cpt_frame *f, int64_t now_us)
 {
     ctx c = {.m = m, .ui = ui, .f = f, .g = ui->unicode ? &UNI : &ASC, .now = now_us,
-             .lnow = m->link == CPT_LINK_DOWN && m->last_msg_us ? m->last_msg_us : now_us,
+             .lnow = m->link == CPT_LINK_DOWN ? (m->last_msg_us ? m->last_msg_us : m->link_since_us)
+                                               : now_us,
              .w = f->w, .h = f->h};
     cpt_frame_clear(f);
     cpt_ui_sync(ui, m);
