@@ -88,7 +88,19 @@ check "read-only: no failure menu" sh -c "sleep 0.3; ! tmux -S '$SOCK' capture-p
 tmx send-keys -t ro q
 
 # --connect over TCP with the secret
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 0)
+# a port whose neighbour (the agent's command port) is free too
+port=$(python3 - <<'PY' 2>/dev/null || echo 0
+import socket
+for _ in range(100):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1))
+    except OSError:
+        a.close(); continue
+    a.close(); b.close(); print(p); break
+PY
+)
 if [ "$port" -gt 0 ]; then
   rt=$T_TMP/tcp; mkdir -m 700 "$rt"
   XDG_RUNTIME_DIR=$rt start_hello gamma --listen "tcp://127.0.0.1:$port"
