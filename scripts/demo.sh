@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # The demo, end to end: installs what is missing, builds, starts the embedded
-# Kafka, a steady generator and the checkpointed job, and shows what cptop
-# sees of it while you trigger, stall and kill; then proves the results are
-# exactly once with `cpdemo verify`. Everything it starts is stopped on exit
-# (also on Ctrl-C); nothing is left running.
+# Kafka, a steady generator and the checkpointed job, and opens the cptop
+# dashboard on it (t trigger, f inject a failure, a abort, ? every key, q
+# quit); then proves the results are exactly once with `cpdemo verify`.
+# Without a terminal (or with --scripted) it tours cptop's script modes
+# instead. Everything it starts is stopped on exit (also on Ctrl-C).
 #
-#   scripts/demo.sh [--seconds N]     (default 20: how long the live stream shows)
+#   scripts/demo.sh [--scripted] [--seconds N]   (N: how long the scripted stream shows, 20)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 seconds=20
-case "${1:-}" in
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  --seconds) seconds=${2:?--seconds needs a number} ;;
-  "") ;;
-  *) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;;
-esac
+scripted=
+[ -t 0 ] && [ -t 1 ] || scripted=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --seconds) seconds=${2:?--seconds needs a number}; shift ;;
+    --scripted) scripted=1 ;;
+    *) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 bash scripts/deps.sh
 echo "demo: building" >&2
@@ -47,6 +53,28 @@ pids+=("$producer")
 pids+=($!)
 for _ in $(seq 100); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
 echo "demo: Kafka, a producer at 2000 records/s and the job are running (logs in $work/var)"
+
+if [ -z "$scripted" ]; then
+  cat <<'TOUR'
+
+demo: opening the cptop dashboard. A tour:
+  t        trigger a checkpoint and watch it complete in the history
+  f 2      stall a barrier (pick an operator and subtask): it expires after the timeout
+  a        abort the checkpoint in flight (y to confirm)
+  f 1      kill a subtask: the job restarts from the last completed checkpoint
+  Enter    a checkpoint's per-subtask timeline;  s  summary;  e  events;  ?  every key
+  q        quit: the producer stops, the job drains, and cpdemo verify checks the result
+TOUR
+  sleep 4
+  "$CPTOP" || true
+  step "stopping the producer and letting the job drain"
+  kill "$producer"; wait "$producer" 2>/dev/null || true
+  sleep 3
+  step cpdemo verify --config demo-job/configs/demo.json
+  "$CPDEMO" verify --config "$here/demo-job/configs/demo.json"
+  echo; echo "demo: done; everything it started is stopped and $work removed"
+  exit 0
+fi
 
 step cptop --list;                          "$CPTOP" --list
 sleep 3
