@@ -26,7 +26,7 @@ wait_screen() {
 start_cptop() {
   local name=$1; shift
   tmx new-session -d -s "$name" -x 100 -y 30 \
-    "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen sh -c 'echo \$\$ > $T_TMP/$name.pid; exec $CPTOP $*'"
+    "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen sh -c 'echo \$\$ > $T_TMP/$name.pid; exec $CPTOP $* 2>$T_TMP/$name.err'"
   tmx set-option -t "$name" remain-on-exit on >/dev/null
 }
 # the pane's process has exited (kept on screen by remain-on-exit)
@@ -118,4 +118,9 @@ if [ "$port" -gt 0 ]; then
 else
   fail "no free port for the TCP case"
 fi
+# every dashboard above has quit; none complained (sanitizer builds report here)
+for p in pick ro tcp tcpbad; do wait_for 5 pane_dead "$p" || tmx send-keys -t "$p" q; done
+sleep 0.5
+check "no dashboard wrote an error (sanitizers, leaks)" \
+  sh -c "! grep -l -E 'ERROR|runtime error|LeakSanitizer|cptop:' $T_TMP/*.err"
 t_done
