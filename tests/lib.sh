@@ -8,9 +8,14 @@ cd "$top"
 T_PASS=0 T_FAIL=0 T_PIDS=()
 T_TMP=$(mktemp -d /tmp/cpt-sh.XXXXXX)
 chmod 700 "$T_TMP"
+# Newest first, each waited for: a producer or job stops before the Kafka it
+# talks to (stopped the other way round, a producer waits out its delivery
+# timeout).
 t_cleanup() {
-  for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  local i
+  for ((i = ${#T_PIDS[@]} - 1; i >= 0; i--)); do
+    kill "${T_PIDS[i]}" 2>/dev/null && wait "${T_PIDS[i]}" 2>/dev/null
+  done
   rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT

@@ -470,3 +470,37 @@ CPT_TEST(durations_as_flink_writes_them)
     CPT_ASSERT(!cpt_parse_duration_us("-5s", &us));
     CPT_ASSERT(!cpt_parse_duration_us("99999999999999999999 h", &us));
 }
+
+CPT_TEST(messages_already_in_the_state_are_not_a_restart)
+{
+    cpt_model *m = cpt_model_new(NULL);
+    cpt_model_connecting(m, "ipc:///x", T0);
+    feed_heartbeat(m, 9, T0);
+    cpt_model_state_sent(m);
+    /* the agent folded up to 13 before the subscriber saw 10..13 */
+    cpa_event evs[16];
+    int n = whole_cp(evs, 1, T0, 1000);
+    cpw_state *st = cpw_state_new(64, 8);
+    snprintf(st->job, sizeof st->job, "payments");
+    cpw_hello h = hello_of(42);
+    cpw_state_set_hello(st, &h);
+    for (int i = 0; i < 4; i++)
+        cpw_state_apply(st, &evs[i], 10 + (uint64_t)i);
+    cpt_model_on_state(m, st, T0);
+    CPT_EQ_INT(m->st->inflight[0].acks, 3);
+    uint64_t logged = m->log_total;
+    for (int i = 0; i < n; i++)
+        feed(m, 10 + (uint64_t)i, evs[i]);
+    CPT_EQ_INT(m->restarts, 0);
+    CPT_EQ_INT(m->gaps, 0);
+    CPT_ASSERT(!m->want_state);
+    CPT_EQ_INT(m->log_total, logged + (uint64_t)n); /* every event is in the log */
+    CPT_EQ_INT(cpw_state_history(m->st, 0)->acks, 4); /* and none applied twice */
+    CPT_EQ_INT(m->st->counts.completed, 1);
+    /* a seq going back later is a new process, and says so */
+    feed(m, 3, ev(CPA_EV_CP_TRIGGERED, 1, -1, -1, T0 + 5000));
+    CPT_EQ_INT(m->restarts, 1);
+    CPT_EQ_INT(cpt_model_log(m, 1)->kind, CPT_LOG_NOTE);
+    CPT_ASSERT(strstr(cpt_model_log(m, 1)->u.note, "seq went back"));
+    cpt_model_free(m);
+}

@@ -638,3 +638,34 @@ CPT_TEST(history_selection_follows_its_checkpoint)
     cpt_frame_free(&f);
     cpt_model_free(m);
 }
+
+CPT_TEST(a_barrier_held_after_alignment_is_not_called_aligning)
+{
+    utc();
+    cpt_model *m = demo_model(NULL, NULL);
+    /* aggregate#0..2 finished aligning (#0 1 s ago, the others later) but
+     * never started their snapshots (stalled): shown as held since then,
+     * not as aligning; the one held longest is named */
+    feeder fd = {m, m->last_seq};
+    for (int s = 0; s < 3; s++) {
+        cpa_event e = ev(CPA_EV_ALIGNMENT_END, 41, 2, s, NOW - 1000000 + s * 200000);
+        e.u.alignment.duration_us = 480000;
+        put_ev(&fd, e);
+    }
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    cpt_frame f = render(m, &ui, 160, 50);
+    int x, y;
+    CPT_ASSERT(find_text(&f, "aggregate ", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, x + 10, y)->ch, 0x25D3);
+    CPT_EQ_INT(cpt_frame_at(&f, x + 10, y)->role, CPT_R_WARN);
+    /* the culprit is still aggregate#0, and it says what it is doing */
+    CPT_ASSERT(find_text(&f, "waiting on aggregate#0 (barrier held 1.0s)", &x, &y));
+    cpt_frame_free(&f);
+    cpa_command cmd;
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    f = render(m, &ui, 160, 50);
+    CPT_ASSERT(find_text(&f, "the furthest behind: aggregate#0, barrier in, no snapshot yet for 1.0s", &x, &y));
+    cpt_frame_free(&f);
+    cpt_model_free(m);
+}

@@ -399,12 +399,37 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     if (msg->job[0] && strcmp(msg->job, m->st->job))
         snprintf(m->st->job, sizeof m->st->job, "%s", msg->job);
 
-    /* A new process of the job: its agent counts from 1 again. */
+    /* Published after the get_state reply was made, but already folded into
+     * it: shown in the log, not applied twice. */
     bool restarted = msg->kind == CPW_K_HELLO && m->pid && msg->hello->pid != m->pid;
+    if (m->dup_to && !restarted && msg->seq > m->dup_from && msg->seq <= m->dup_to) {
+        m->dup_from = msg->seq;
+        if (msg->seq == m->dup_to)
+            m->dup_to = 0;
+        if (msg->kind == CPW_K_EVENT) {
+            m->events++;
+            cpt_log_entry *e = log_add(m);
+            e->ts_us = msg->ev.ts_us ? msg->ev.ts_us : now_us;
+            e->seq = msg->seq;
+            e->kind = CPT_LOG_EVENT;
+            e->bad = 0;
+            e->u.ev = msg->ev;
+        } else if (msg->kind == CPW_K_HEARTBEAT) {
+            on_heartbeat(m, &msg->heartbeat, msg->ts_us ? msg->ts_us : now_us);
+        }
+        touch(m);
+        return;
+    }
+    m->dup_to = 0;
+    /* A new process of the job: its agent counts from 1 again. */
     if (m->last_seq && (msg->seq <= m->last_seq || restarted)) {
         m->restarts++;
-        cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d); resyncing", m->pid,
-                       msg->kind == CPW_K_HELLO ? msg->hello->pid : 0);
+        if (restarted)
+            cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d); resyncing",
+                           m->pid, msg->hello->pid);
+        else
+            cpt_model_note(m, now_us, true, "job process restarted (seq went back from %llu to %llu); "
+                           "resyncing", (unsigned long long)m->last_seq, (unsigned long long)msg->seq);
         m->want_state = true;
         m->pend_n = 0; /* the old incarnation's buffered messages mean nothing now */
     } else if (m->last_seq && msg->seq != m->last_seq + 1) {
@@ -478,6 +503,7 @@ void cpt_model_state_failed(cpt_model *m, const char *why, int64_t now_us)
 void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
 {
     m->state_pending = false;
+    uint64_t received = m->last_seq; /* the newest message that came over the socket */
     cpw_state *ns = cpw_state_rebase(st, m->st, m->conf.history_cap, m->conf.detail_cap);
     cpw_state_free(st);
     if (!ns) {
@@ -521,6 +547,10 @@ void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
         m->want_state = true;
         cpt_model_note(m, now_us, true, "resync incomplete; asking again");
     } else if (m->last_seq < m->st->seq) {
+        /* the agent folded messages we have not received yet: they are on
+         * their way, and must not be taken for a restart or applied twice */
+        m->dup_from = received;
+        m->dup_to = m->st->seq;
         m->last_seq = m->st->seq;
     }
     touch(m);

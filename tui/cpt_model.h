@@ -85,6 +85,7 @@ typedef struct cpt_model {
     bool want_state;          /* the loop should send get_state */
     bool state_pending;       /* sent, no reply yet */
     bool sent_blind;          /* sent before any message arrived */
+    uint64_t dup_from, dup_to;/* seqs (dup_from, dup_to] were folded into the last state */
     int pid;                  /* the job process seen last (hello) */
 
     /* configuration, parsed from the job's announced config */

@@ -8,15 +8,19 @@
 
 /* ------------------------------------------------------------------ glyphs */
 
+/* Phases as shown: the folded ones plus "held", a barrier in (or all of
+ * them, aligned) but no snapshot started: where a stalled subtask sits. */
+enum { PH_HELD = CPW_PH__COUNT, PH__SHOWN };
+
 typedef struct glyphs {
-    uint32_t phase[CPW_PH__COUNT];
+    uint32_t phase[PH__SHOWN];
     uint32_t bar, bar_empty, hline, vline, spark[8];
     uint32_t tl_delay, tl_align, tl_sync, tl_async, tl_ack;
     uint32_t live, dead, sel, corner_tl, corner_tr, corner_bl, corner_br;
 } glyphs;
 
 static const glyphs UNI = {
-    .phase = {0x00B7, 0x25D4, 0x25D1, 0x25D5, 0x2713, 0x2717}, /* · ◔ ◑ ◕ ✓ ✗ */
+    .phase = {0x00B7, 0x25D4, 0x25D1, 0x25D5, 0x2713, 0x2717, 0x25D3}, /* · ◔ ◑ ◕ ✓ ✗ ◓ */
     .bar = 0x2588, .bar_empty = 0x2591, .hline = 0x2500, .vline = 0x2502,
     .spark = {0x2581, 0x2582, 0x2583, 0x2584, 0x2585, 0x2586, 0x2587, 0x2588},
     .tl_delay = 0x2500, .tl_align = 0x2592, .tl_sync = 0x2593, .tl_async = 0x2588, .tl_ack = 0x2502,
@@ -25,7 +29,7 @@ static const glyphs UNI = {
 };
 
 static const glyphs ASC = {
-    .phase = {'.', 'a', 's', 'u', '+', 'x'},
+    .phase = {'.', 'a', 's', 'u', '+', 'x', 'h'},
     .bar = '#', .bar_empty = '-', .hline = '-', .vline = '|',
     .spark = {'_', '.', ':', '-', '=', '+', '*', '#'},
     .tl_delay = '-', .tl_align = 'a', .tl_sync = 's', .tl_async = 'u', .tl_ack = '|',
@@ -33,17 +37,30 @@ static const glyphs ASC = {
     .corner_tl = '+', .corner_tr = '+', .corner_bl = '+', .corner_br = '+',
 };
 
-static const cpt_role phase_role[CPW_PH__COUNT] = {
-    CPT_R_PENDING, CPT_R_ALIGNING, CPT_R_SYNC, CPT_R_ASYNC, CPT_R_ACKED, CPT_R_DECLINED,
+static const cpt_role phase_role[PH__SHOWN] = {
+    CPT_R_PENDING, CPT_R_ALIGNING, CPT_R_SYNC, CPT_R_ASYNC, CPT_R_ACKED, CPT_R_DECLINED, CPT_R_WARN,
 };
 
-static const char *const phase_short[CPW_PH__COUNT] = {
-    "barrier", "aligning", "sync", "upload", "acked", "declined",
+static const char *const phase_short[PH__SHOWN] = {
+    "barrier", "aligning", "sync", "upload", "acked", "declined", "barrier held",
 };
 
-static const char *const phase_word[CPW_PH__COUNT] = {
+static const char *const phase_word[PH__SHOWN] = {
     "waiting for barrier", "aligning", "sync snapshot", "uploading", "acknowledged", "declined",
+    "barrier in, no snapshot yet",
 };
+
+/* Progress order of shown phases (declined apart). */
+static const int phase_rank[PH__SHOWN] = {0, 1, 3, 4, 5, 6, 2};
+
+static int shown_phase(const cpw_sub *u)
+{
+    if (u->phase == CPW_PH_PENDING && u->barrier_ts)
+        return PH_HELD;
+    if (u->phase == CPW_PH_ALIGNING && u->align_end_ts)
+        return PH_HELD;
+    return u->phase;
+}
 
 /* ------------------------------------------------------------------ formatting */
 
@@ -189,6 +206,8 @@ typedef struct straggler {
 
 static int64_t phase_since(const cpw_cp *cp, const cpw_sub *u)
 {
+    if (shown_phase(u) == PH_HELD)
+        return u->align_end_ts ? u->align_end_ts : u->barrier_ts;
     switch (u->phase) {
     case CPW_PH_PENDING: return cp->trigger_ts;
     case CPW_PH_ALIGNING: return u->align_start_ts ? u->align_start_ts : u->barrier_ts;
@@ -223,7 +242,7 @@ static straggler slowest_pending(const cpt_model *m, const cpw_cp *cp)
                     continue;
                 int64_t since = phase_since(cp, u);
                 if (s.op < 0 || (s.op == op && since < s.since) || (pass == 1 && since < s.since))
-                    s.op = op, s.subtask = k, s.phase = u->phase, s.since = since;
+                    s.op = op, s.subtask = k, s.phase = shown_phase(u), s.since = since;
             }
         }
     /* the count covers every operator, not just those scanned before the break */
@@ -341,17 +360,18 @@ static void draw_header(ctx *c)
         }
     }
 
-    /* row 2: counts */
+    /* row 2: counts (single spaces when narrow, so that "ago" still fits) */
+    const char *sep = c->w < 100 ? " " : "  ";
     x = 0;
     snprintf(buf, sizeof buf, "%lld triggered", (long long)st->counts.total);
     x = put(c, x, 2, CPT_R_NORMAL, buf);
-    snprintf(buf, sizeof buf, "  %lld in progress", (long long)st->counts.in_progress);
+    snprintf(buf, sizeof buf, "%s%lld in progress", sep, (long long)st->counts.in_progress);
     x = put(c, x, 2, st->counts.in_progress ? CPT_R_ASYNC : CPT_R_NORMAL, buf);
-    snprintf(buf, sizeof buf, "  %lld completed", (long long)st->counts.completed);
+    snprintf(buf, sizeof buf, "%s%lld completed", sep, (long long)st->counts.completed);
     x = put(c, x, 2, CPT_R_GOOD, buf);
-    snprintf(buf, sizeof buf, "  %lld failed", (long long)st->counts.failed);
+    snprintf(buf, sizeof buf, "%s%lld failed", sep, (long long)st->counts.failed);
     x = put(c, x, 2, st->counts.failed ? CPT_R_BAD : CPT_R_NORMAL, buf);
-    snprintf(buf, sizeof buf, "  %lld restored", (long long)st->counts.restored);
+    snprintf(buf, sizeof buf, "%s%lld restored", sep, (long long)st->counts.restored);
     x = put(c, x, 2, st->counts.restored ? CPT_R_WARN : CPT_R_NORMAL, buf);
     if (st->restored_from > 0) {
         snprintf(buf, sizeof buf, " (from #%lld)", (long long)st->restored_from);
@@ -359,7 +379,7 @@ static void draw_header(ctx *c)
     }
     if (st->latest_completed_id > 0) {
         cpt_fmt_dur(a, sizeof a, c->now - st->latest_completed_ts);
-        snprintf(buf, sizeof buf, "  latest #%lld %s ago", (long long)st->latest_completed_id, a);
+        snprintf(buf, sizeof buf, "%slatest #%lld %s ago", sep, (long long)st->latest_completed_id, a);
         put(c, x, 2, CPT_R_NORMAL, buf);
     }
 }
@@ -454,9 +474,9 @@ static int draw_grid(ctx *c, int y, int y_max, const cpw_cp *cp)
             int ph = CPW_PH_ACKED;
             for (int j = k; j < k + group && j < par; j++) {
                 const cpw_sub *u = cp->subs ? &cp->subs[st->op_base[op] + j] : NULL;
-                int p = u ? u->phase : CPW_PH_PENDING;
+                int p = u ? shown_phase(u) : CPW_PH_PENDING;
                 /* a group shows its least advanced member; a decline wins */
-                if (p == CPW_PH_DECLINED || (ph != CPW_PH_DECLINED && p < ph))
+                if (p == CPW_PH_DECLINED || (ph != CPW_PH_DECLINED && phase_rank[p] < phase_rank[ph]))
                     ph = p;
             }
             cpt_frame_fill(c->f, x++, y, 1, c->g->phase[ph], phase_role[ph]);
@@ -481,10 +501,13 @@ static int draw_inflight(ctx *c, int y, int y_max)
     snprintf(buf, sizeof buf, "In flight (%d)", st->n_inflight);
     int x = title_rule(c, y, buf, ui->pane == CPT_PANE_INFLIGHT);
     /* legend */
-    static const char *const short_word[CPW_PH__COUNT] = {"barrier", "align", "sync", "upload",
-                                                           "ack", "decline"};
+    static const char *const short_word[PH__SHOWN] = {"barrier", "align", "sync", "upload",
+                                                      "ack", "decline", "held"};
+    static const int legend[PH__SHOWN] = {CPW_PH_PENDING, CPW_PH_ALIGNING, PH_HELD, CPW_PH_SYNC,
+                                          CPW_PH_ASYNC, CPW_PH_ACKED, CPW_PH_DECLINED};
     x += 1;
-    for (int p = 0; p < CPW_PH__COUNT && x + 10 < c->w; p++) {
+    for (int i = 0; i < PH__SHOWN && x + 10 < c->w; i++) {
+        int p = legend[i];
         cpt_frame_fill(c->f, x, y, 1, ' ', CPT_R_NORMAL);
         cpt_frame_fill(c->f, x + 1, y, 1, c->g->phase[p], phase_role[p]);
         x = put(c, x + 2, y, CPT_R_DIM, short_word[p]);
@@ -543,8 +566,8 @@ static void sparkline(ctx *c, int x, int y, int width)
     put(c, xs + n, y, CPT_R_DIM, buf);
 }
 
-#define HIST_FMT "%7s %-10s %-8s %-8s %9s %9s %9s "
-#define HIST_REASON_X 67
+#define HIST_FMT "%6s %-9s %-8s %-8s %9s %9s %9s "
+#define HIST_REASON_X 65
 
 static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
 {
@@ -558,10 +581,10 @@ static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
              cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic", tm,
              cp->status == CPW_CP_IN_PROGRESS ? "-" : d, sz, acks);
     put(c, 0, y, CPT_R_NORMAL, buf);
-    cpt_frame_role(c->f, 8, y, 10, cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
+    cpt_frame_role(c->f, 7, y, 9, cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
                                    : cp->status == CPW_CP_FAILED ? CPT_R_BAD : CPT_R_ASYNC);
     if (cp->acks < cp->total)
-        cpt_frame_role(c->f, 57, y, 9, CPT_R_WARN);
+        cpt_frame_role(c->f, 55, y, 9, CPT_R_WARN);
     if (cp->status == CPW_CP_FAILED) {
         const char *rn = cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : NULL;
         if (!rn)
@@ -919,14 +942,14 @@ static void draw_detail(ctx *c, int y, int y_max)
                 snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s", k, a, b, d, e);
         } else {
             int cw = wide ? 54 : 35;
-            snprintf(buf, sizeof buf, " %4d %-*s", k, cw, phase_word[u->phase]);
+            snprintf(buf, sizeof buf, " %4d %-*s", k, cw, phase_word[shown_phase(u)]);
             if (u->phase == CPW_PH_DECLINED && u->reason[0]) {
                 char r[CPA_TEXT_MAX];
                 sanitized(u->reason, r, sizeof r);
                 snprintf(buf, sizeof buf, " %4d declined: %-*.*s", k, cw - 10, cw - 10, r);
             }
         }
-        put(c, name_w, y, done ? (strag ? CPT_R_WARN : CPT_R_NORMAL) : phase_role[u->phase], buf);
+        put(c, name_w, y, done ? (strag ? CPT_R_WARN : CPT_R_NORMAL) : phase_role[shown_phase(u)], buf);
         if (strag)
             put(c, name_w + 2, y, CPT_R_WARN, "!");
         if (i == last)
