@@ -28,7 +28,8 @@ msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 PKGS := jansson nanomsg libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+              $(shell pkg-config --cflags libpq 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lnanomsg -lcrypto)
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -42,8 +43,9 @@ OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
               -Iagent/include -Iprotocol -Idemo-job -Itui $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
-# the demo job's libraries (librdkafka ships no .pc for all uses: link by hand)
-DEMO_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lrdkafka
+# the demo job's libraries (librdkafka and libs3 ship no .pc for all uses: link by hand)
+DEMO_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) -lrdkafka -ls3 \
+             $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -306,7 +306,7 @@ static void draw_header(ctx *c)
         snprintf(buf, sizeof buf, "connecting");
         lr = CPT_R_WARN;
     }
-    if (m->gaps || m->resyncs > 1) {
+    if (m->gaps) {
         size_t l = strlen(buf);
         snprintf(buf + l, sizeof buf - l, "  gaps %llu", (unsigned long long)m->gaps);
     }
