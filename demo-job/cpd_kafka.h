@@ -120,6 +120,12 @@ int cpd_kafka_set_rtt(cpd_kafka_cluster *c, int ms);
 /* ---- subcommands (argv[0] is the subcommand's name) ----
  * Exit status: 0 ok, 1 runtime failure, 2 bad usage. */
 int cpd_cmd_kafka(int argc, char **argv);
+
+/* Sends one command ("down 5", "up", "rtt 200", "status") to the control
+ * socket of a running `cpdemo kafka` at path and puts its answer (without
+ * the "ok "/"error " prefix) into reply. 0 when it answered ok, -1 otherwise
+ * (reply says why). Blocks up to ~2 s. Thread-safe. */
+int cpd_kafka_control(const char *path, const char *cmd, char *reply, size_t n);
 int cpd_cmd_produce(int argc, char **argv);
 
 #endif

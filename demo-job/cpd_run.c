@@ -20,6 +20,7 @@
 #include "cpd_config.h"
 #include "cpd_coord.h"
 #include "cpd_kafka.h"
+#include "cpd_supervise.h"
 #include "cpd_parse.h"
 #include "cpd_sink.h"
 #include "cpd_storage.h"
@@ -1124,6 +1125,25 @@ static task *target(job *j, const cpa_command *c, char *msg, size_t size)
     return &j->tasks[c->op][c->subtask];
 }
 
+/* "crash": the whole process dies as under kill -9, a moment after the
+ * agent has sent the reply (so the dashboard hears it was accepted). */
+static void *crash_soon(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    raise(SIGKILL);
+    return NULL;
+}
+
+/* The embedded Kafka's control socket: next to its bootstrap file. */
+static bool kafka_control_path(const job *j, char *out, size_t size)
+{
+    if (!j->cfg.bootstrap_file[0] || j->cfg.bootstrap[0])
+        return false;
+    return snprintf(out, size, "%s.ctl", j->cfg.bootstrap_file) < (int)size;
+}
+
 static const char *param(const cpa_command *c, const char *key)
 {
     for (int i = 0; i < c->n_params; i++)
@@ -1249,9 +1269,29 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
             cpd_sink_fail_next_commits(j->commit_sink, 1);
             snprintf(msg, size, "the next sink commit fails");
             t = &j->tasks[0][0];
+        } else if (!strcmp(k, "crash")) {
+            /* the whole process, as a kill -9 would; after this reply */
+            pthread_t th;
+            if (pthread_create(&th, NULL, crash_soon, NULL) == 0) {
+                pthread_detach(th);
+                snprintf(msg, size, "the job process (pid %d) crashes now", (int)getpid());
+                t = &j->tasks[0][0];
+            } else {
+                snprintf(msg, size, "cannot start the crash thread");
+            }
+        } else if (!strcmp(k, "broker-down") || !strcmp(k, "kafka-latency")) {
+            bool down = !strcmp(k, "broker-down");
+            const char *v = param(c, down ? "secs" : "ms");
+            char cmdline[64], path[600];
+            snprintf(cmdline, sizeof cmdline, "%s %s", down ? "down" : "rtt", v ? v : down ? "5" : "500");
+            if (!kafka_control_path(j, path, sizeof path))
+                snprintf(msg, size, "%s needs the embedded Kafka (source.kafka.bootstrap-file): a real "
+                                    "broker list cannot be taken down from here", k);
+            else if (cpd_kafka_control(path, cmdline, msg, size) == 0)
+                t = &j->tasks[0][0];
         } else {
             snprintf(msg, size, "unknown failure \"%s\" (kill, stall, decline, fail-storage, "
-                                "slow-storage, fail-commit)", k);
+                                "slow-storage, fail-commit, crash, broker-down, kafka-latency)", k);
         }
         if (!t) {
             rc = CPA_ERR_HANDLER;
@@ -1529,12 +1569,17 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cpdemo run --config FILE [--from-checkpoint N] [--seconds S] [--drain]\n"
+            "                  [--supervise [--max-restarts N]]\n"
             "Runs the job: Kafka source -> parse -> keyBy(account) -> aggregate -> sink,\n"
             "checkpointing as configured (see demo-job/README.md for every key), streaming\n"
             "its checkpoints to cptop. Restores from the latest completed checkpoint (or N).\n"
             "Runs until Ctrl-C / SIGTERM, or for S seconds. --drain: reads what the topic holds\n"
             "now, takes a final checkpoint (committing everything), prints the rate and exits.\n"
-            "agent.listen \"off\" runs without the agent. Exit: 0 stopped, 1 failed, 2 usage.\n");
+            "agent.listen \"off\" runs without the agent. Exit: 0 stopped, 1 failed, 2 usage.\n"
+            "--supervise: runs the job as a child process and starts it again (after 1 s)\n"
+            "whenever the process dies, e.g. of kill -9 or cptop's \"crash\" failure; it\n"
+            "restores from the latest completed checkpoint. --max-restarts N limits that\n"
+            "(default: no limit). SIGINT/SIGTERM stop the job and the supervisor.\n");
 }
 
 static bool read_bootstrap(job *j, char *err, size_t errsz)
@@ -1625,6 +1670,25 @@ static bool start_agent(job *j)
 
 int cpd_cmd_run(int argc, char **argv)
 {
+    int max_restarts = -1;
+    bool supervise = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--supervise"))
+            supervise = true;
+        else if (!strcmp(argv[i], "--max-restarts") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 1000000) {
+                fprintf(stderr, "cpdemo run: --max-restarts '%s' must be 0..1000000\n", argv[i]);
+                return 2;
+            }
+            max_restarts = (int)v;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            break;
+        }
+    }
+    if (supervise)
+        return cpd_supervise(argc, argv, max_restarts, 1000);
     const char *config = NULL;
     int64_t from = 0, seconds = 0;
     bool drain = false;
@@ -1643,6 +1707,9 @@ int cpd_cmd_run(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--drain")) {
             drain = true;
+        } else if (!strcmp(argv[i], "--max-restarts") && i + 1 < argc) {
+            fprintf(stderr, "cpdemo run: --max-restarts goes with --supervise\n");
+            return 2;
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atoll(argv[++i]);
             if (seconds <= 0) {

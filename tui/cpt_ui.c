@@ -15,6 +15,10 @@ const cpt_fail_kind cpt_fail_kinds[] = {
     {"slow-storage", "slow storage writes down (0 ms: back to normal)", false, "ms",
      "extra ms per write"},
     {"fail-commit", "fail the next sink commit", false, NULL, NULL},
+    {"crash", "crash the whole job process (a supervisor restarts it)", false, NULL, NULL},
+    {"broker-down", "take the Kafka broker down for a while", false, "secs", "down for how many s"},
+    {"kafka-latency", "add Kafka round-trip latency (0 ms: none)", false, "ms",
+     "added round trip ms"},
 };
 const int cpt_n_fail_kinds = (int)(sizeof cpt_fail_kinds / sizeof cpt_fail_kinds[0]);
 
@@ -182,6 +186,8 @@ static void fail_param(cpt_ui *ui, const cpt_model *m, const cpt_fail_kind *k)
         snprintf(ui->input, sizeof ui->input, "%lld", (long long)(ms > 3600000 ? 3600000 : ms));
     } else if (!strcmp(k->param, "count")) {
         snprintf(ui->input, sizeof ui->input, "3");
+    } else if (!strcmp(k->param, "secs")) {
+        snprintf(ui->input, sizeof ui->input, "5");
     } else {
         snprintf(ui->input, sizeof ui->input, "500");
     }

@@ -1101,7 +1101,7 @@ static void box_line(ctx *c, int x, int y, int w, bool sel, const char *text)
 static const char *const help_lines[] = {
     "t          trigger a checkpoint now",
     "a          abort the selected in-flight checkpoint (asks first)",
-    "f          inject a failure: kill, stall, decline, storage, commit",
+    "f          inject a failure: kill, stall, decline, storage, commit, crash, Kafka",
     "c          show and change interval, timeout, tolerable failures",
     "Enter      details of the selected checkpoint (per subtask, timeline)",
     "s          summary: percentiles, failures, timeout advice",
