@@ -1239,13 +1239,6 @@ static char *cpd_st_uri_path(const char *uri, char *err, size_t errsz)
     }
     const char *p = uri;
     bool encoded = false;
-    if (strncasecmp(uri, "s3://", 5) == 0) {
-        cpd_st_fail(err, errsz, CPD_ST_UNSUPPORTED,
-                    "s3 storage is not built yet (storage '%s'); use file:///path or a "
-                    "directory for now",
-                    uri);
-        return NULL;
-    }
     if (strncasecmp(uri, "file:", 5) == 0) {
         p = uri + 5;
         if (strncmp(p, "//", 2) == 0) {
@@ -1293,6 +1286,12 @@ static char *cpd_st_uri_path(const char *uri, char *err, size_t errsz)
 
 cpd_storage *cpd_storage_open(const char *uri, const char *job_id, char *err, size_t errsz)
 {
+    return cpd_storage_open_ex(uri, job_id, NULL, err, errsz);
+}
+
+cpd_storage *cpd_storage_open_ex(const char *uri, const char *job_id,
+                                 const cpd_storage_s3_opts *s3, char *err, size_t errsz)
+{
     char errlocal[CPD_ST_ERRLOCAL];
     if (!err || !errsz) {
         err = errlocal;
@@ -1306,6 +1305,8 @@ cpd_storage *cpd_storage_open(const char *uri, const char *job_id, char *err, si
                     job_id ? job_id : "(null)", CPD_ST_NAME_MAX - 1);
         return NULL;
     }
+    if (uri && strncasecmp(uri, "s3://", 5) == 0)
+        return cpd_storage_s3_open(uri, job_id, s3, err, errsz);
     char *root = cpd_st_uri_path(uri, err, errsz);
     if (!root)
         return NULL;

@@ -14,8 +14,9 @@
  * SHA-256; a checkpoint that fails any check is skipped, never used.
  *
  * Backends sit behind a small vtable (cpd_storage_ops: put/get/list/remove).
- * The file backend (file:///abs/path or a plain path) is built in; s3:// is
- * recognised and refused until the S3 backend lands.
+ * The file backend (file:///abs/path or a plain path) is built in; the S3
+ * backend (s3://bucket/prefix, libs3, cpd_storage_s3.c) keeps the same
+ * layout under s3://bucket/prefix/<job_id>/ (see "S3" below).
  *
  * Errors: every call that can fail returns a cpd_st_rc and, when err is not
  * NULL, writes a one-line message into err (errsz bytes, always terminated)
@@ -44,7 +45,7 @@ typedef enum cpd_st_rc {
     CPD_ST_CORRUPT,             /* data present but fails verification (size, checksum, format) */
     CPD_ST_INJECTED,            /* failure injected by cpd_storage_fail_next */
     CPD_ST_NOMEM,               /* out of memory */
-    CPD_ST_UNSUPPORTED,         /* a storage scheme that is not built (s3:// for now) */
+    CPD_ST_UNSUPPORTED,         /* a storage scheme that is not built (hdfs://, ...) */
 } cpd_st_rc;
 
 /* A short constant name for rc ("ok", "not found", ...); never NULL. */
@@ -116,11 +117,63 @@ typedef struct cpd_storage cpd_storage;
  *   "file:///abs/path", or a plain absolute or relative path: the file
  *   backend; "<path>/<job_id>/" is created (like mkdir -p) and a probe file
  *   is written and removed in it;
- *   "s3://bucket/prefix": NULL with "s3 storage is not built yet".
+ *   "s3://bucket/prefix": the S3 backend with its settings from the
+ *   environment (cpd_storage_open_ex below for the job's own).
  * job_id must match [A-Za-z0-9._-]+ and not start with '.'. Blocks on the
- * file system. Returns NULL with a message in err (naming the directory and
- * the reason) on any failure. The caller owns the result: cpd_storage_close. */
+ * file system (or the network). Returns NULL with a message in err (naming
+ * the directory and the reason) on any failure. The caller owns the result:
+ * cpd_storage_close. */
 cpd_storage *cpd_storage_open(const char *uri, const char *job_id, char *err, size_t errsz);
+
+/* ---- S3 ---------------------------------------------------------------------
+ *
+ * s3://bucket[/prefix...]: objects s3://bucket/<prefix>/<job_id>/chk-<N>/...,
+ * written with libs3 2.x (AWS signature version 2). Prefix components match
+ * [A-Za-z0-9._-]; credentials in the URI are refused.
+ *
+ * Each setting comes from the job's configuration when given there (Flink's
+ * key names), else from the environment:
+ *   endpoint     s3.endpoint | AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_HOSTNAME
+ *                "http://host:port", "https://host:port" or a bare host[:port]
+ *                (HTTPS); default https://s3.amazonaws.com
+ *   addressing   s3.path.style.access | S3_URI_STYLE=path|virtual; default path
+ *                style when an endpoint was named, virtual-host style otherwise
+ *   credentials  s3.access-key + s3.secret-key | AWS_ACCESS_KEY_ID +
+ *                AWS_SECRET_ACCESS_KEY | S3_ACCESS_KEY_ID + S3_SECRET_ACCESS_KEY
+ *                (a pair from one place; none at all is an error)
+ * Neither key appears in any message: errors name the bucket, key, endpoint,
+ * libs3's status (S3_get_status_name) and the server's error details, with
+ * credential-derived details dropped and any echo of a key masked.
+ *
+ * Every request has a deadline (timeout_ms per attempt, plus one second per
+ * MiB uploaded) and is retried on retryable statuses (connection refused or
+ * lost, name lookup, 500 InternalError, 503 SlowDown, timeouts) up to
+ * max_attempts times with exponential backoff, so an outage fails the write
+ * (and so the checkpoint) after a bounded time: by default about 0.7 s of
+ * backoff for a refused connection. open() writes and deletes a probe key.
+ * libs3 is initialised once per process (the first open) and never torn down.
+ */
+typedef struct cpd_storage_s3_opts {
+    const char *endpoint;       /* s3.endpoint; NULL or "": from the environment */
+    const char *access_key;     /* s3.access-key; NULL or "": from the environment */
+    const char *secret_key;     /* s3.secret-key; NULL or "": from the environment */
+    int path_style;             /* s3.path.style.access: 0 unset, > 0 path, < 0 virtual host */
+    /* tuning, 0 for the defaults (tests make them small) */
+    int max_attempts;           /* per request, the first one included (4) */
+    int backoff_ms;             /* before the second attempt, doubled after (100) */
+    int timeout_ms;             /* per attempt (10000, plus 1000 per MiB sent) */
+    int list_page;              /* keys asked for per list request (1000, the most S3 gives) */
+} cpd_storage_s3_opts;
+
+/* cpd_storage_open with the job's S3 settings (s3 may be NULL: all from the
+ * environment; it is ignored for other schemes). Nothing in s3 is kept by
+ * reference. */
+cpd_storage *cpd_storage_open_ex(const char *uri, const char *job_id,
+                                 const cpd_storage_s3_opts *s3, char *err, size_t errsz);
+
+/* The S3 backend itself (uri must start with s3://); as cpd_storage_open_ex. */
+cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
+                                 const cpd_storage_s3_opts *s3, char *err, size_t errsz);
 
 /* Releases st (and its backend). Not concurrent with any other call on st.
  * NULL is fine. Files stay where they are. */
