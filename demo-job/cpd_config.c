@@ -131,7 +131,7 @@ static void add(report *r, const char *fmt, ...)
     }
 }
 
-typedef enum { K_DURATION, K_INT, K_BOOL, K_STRING, K_MODE } kind;
+typedef enum { K_DURATION, K_INT, K_BOOL, K_STRING, K_MODE, K_TRIBOOL } kind;
 
 typedef struct key {
     const char *name;
@@ -141,6 +141,9 @@ typedef struct key {
     int64_t min, max;  /* ints and durations (ms) */
     const char *alias; /* an older Flink name for the same setting */
 } key;
+
+/* Keys whose value never appears in a message (a bad value is not echoed). */
+static bool is_secret(const key *k) { return !strcmp(k->name, "s3.secret-key"); }
 
 #define F(m) offsetof(cpd_config, m)
 #define S(m) sizeof(((cpd_config *)0)->m)
@@ -170,6 +173,10 @@ static const key keys[] = {
     {"restart-strategy.fixed-delay.attempts", K_INT, F(restart_attempts), 0, 0, 2147483647,
      NULL},
     {"restart-strategy.fixed-delay.delay", K_DURATION, F(restart_delay_ms), 0, 0, YEAR_MS, NULL},
+    {"s3.endpoint", K_STRING, F(s3_endpoint), S(s3_endpoint), 1, 0, NULL},
+    {"s3.access-key", K_STRING, F(s3_access_key), S(s3_access_key), 1, 0, "s3.access.key"},
+    {"s3.secret-key", K_STRING, F(s3_secret_key), S(s3_secret_key), 1, 0, "s3.secret.key"},
+    {"s3.path.style.access", K_TRIBOOL, F(s3_path_style), 0, 0, 0, NULL},
 };
 #undef F
 #undef S
@@ -186,7 +193,10 @@ static void describe(json_t *v, char *out, size_t size)
 static void set_one(const key *k, const char *given, json_t *v, cpd_config *c, report *errs)
 {
     char shown[72];
-    describe(v, shown, sizeof shown);
+    if (is_secret(k))
+        snprintf(shown, sizeof shown, "(value not shown)");
+    else
+        describe(v, shown, sizeof shown);
     char *field = (char *)c + k->off;
     switch (k->kind) {
     case K_DURATION: {
@@ -224,16 +234,18 @@ static void set_one(const key *k, const char *given, json_t *v, cpd_config *c, r
         *(int *)field = (int)x;
         return;
     }
-    case K_BOOL: {
+    case K_BOOL:
+    case K_TRIBOOL: {
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-        if (json_is_boolean(v))
-            *(bool *)field = json_is_true(v);
-        else if (s && !strcasecmp(s, "true"))
-            *(bool *)field = true;
-        else if (s && !strcasecmp(s, "false"))
-            *(bool *)field = false;
-        else
+        int b = json_is_boolean(v) ? json_is_true(v)
+              : s && !strcasecmp(s, "true") ? 1
+              : s && !strcasecmp(s, "false") ? 0 : -1;
+        if (b < 0)
             add(errs, "%s: %s must be true or false", given, shown);
+        else if (k->kind == K_BOOL)
+            *(bool *)field = b;
+        else
+            *(int *)field = b ? 1 : -1; /* 0 stays "not set" */
         return;
     }
     case K_MODE: {
@@ -276,6 +288,10 @@ static void check_combination(const cpd_config *c, report *errs, report *warns)
     if (c->bootstrap[0] && c->bootstrap_file[0])
         add(errs, "source.kafka.bootstrap-servers and source.kafka.bootstrap-file: give one, "
                   "not both");
+    if ((c->s3_endpoint[0] || c->s3_access_key[0] || c->s3_secret_key[0] || c->s3_path_style) &&
+        strncasecmp(c->storage, "s3://", 5))
+        add(warns, "s3.* keys apply to s3:// storage only; execution.checkpointing.storage is "
+                   "not s3://, so they are ignored");
     if (strncmp(c->sink, "sqlite:", 7) && strncmp(c->sink, "postgresql://", 13) &&
         strncmp(c->sink, "postgres://", 11))
         add(errs, "sink.url: \"%s\" must be sqlite:PATH or postgresql://…", c->sink);

@@ -45,6 +45,11 @@ typedef struct cpd_config {
     char agent_job_id[64];      /* agent.job-id ("": derived from pipeline.name) */
     int restart_attempts;       /* restart-strategy.fixed-delay.attempts (2147483647) */
     int64_t restart_delay_ms;   /* restart-strategy.fixed-delay.delay (1 s) */
+    /* S3 checkpoint storage (Flink's keys); unset: from the environment */
+    char s3_endpoint[256];      /* s3.endpoint ("http://127.0.0.1:4568", "host[:port]") */
+    char s3_access_key[256];    /* s3.access-key (alias s3.access.key) */
+    char s3_secret_key[256];    /* s3.secret-key (alias s3.secret.key): never shown */
+    int s3_path_style;          /* s3.path.style.access: 0 unset, 1 true, -1 false */
 } cpd_config;
 
 /* Flink's defaults and the job's. */

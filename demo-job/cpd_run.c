@@ -1761,7 +1761,10 @@ int cpd_cmd_run(int argc, char **argv)
         free(j);
         return 2;
     }
-    j->st = cpd_storage_open(j->cfg.storage, j->job_id, err, sizeof err);
+    cpd_storage_s3_opts s3 = {.endpoint = j->cfg.s3_endpoint, .path_style = j->cfg.s3_path_style,
+                              .access_key = j->cfg.s3_access_key,
+                              .secret_key = j->cfg.s3_secret_key}; /* unset: from the env */
+    j->st = cpd_storage_open_ex(j->cfg.storage, j->job_id, &s3, err, sizeof err);
     if (!j->st) {
         fprintf(stderr, "cpdemo run: execution.checkpointing.storage: %s\n", err);
         free(j);

@@ -7,6 +7,7 @@
  * signature version 2 wrongly when x-amz-date is sent (every libs3 request),
  * so without the flag every request fails SignatureDoesNotMatch — which the
  * secrets test uses to get a server error full of signature details. */
+#include "cpd_config.h"
 #include "cpd_storage.h"
 #include "cpt_test.h"
 
@@ -617,4 +618,47 @@ CPT_TEST_T(secrets_never_in_messages, 60)
     o.max_attempts = 1;
     CPT_ASSERT(cpd_storage_open_ex("s3://" BUCKET "/s", JOB, &o, err, sizeof err) == NULL);
     CPT_LACKS(err, SECRET);
+}
+
+/* The job's configuration carries Flink's s3.* keys; the secret is never
+ * echoed, even in the error about a bad value. */
+CPT_TEST(config_keys)
+{
+    cpd_config c;
+    char errs[2048], warns[2048];
+    cpd_config_defaults(&c);
+    CPT_EQ_INT(c.s3_path_style, 0);
+    const char *good = "{\"execution.checkpointing.storage\": \"s3://b/p\","
+                       " \"s3.endpoint\": \"http://127.0.0.1:4568\","
+                       " \"s3.access-key\": \"AK\", \"s3.secret-key\": \"" SECRET "\","
+                       " \"s3.path.style.access\": \"false\"}";
+    CPT_EQ_INT(cpd_config_parse(good, strlen(good), "t.json", &c, errs, sizeof errs, warns,
+                                sizeof warns), 0);
+    CPT_EQ_STR(c.s3_endpoint, "http://127.0.0.1:4568");
+    CPT_EQ_STR(c.s3_access_key, "AK");
+    CPT_EQ_STR(c.s3_secret_key, SECRET);
+    CPT_EQ_INT(c.s3_path_style, -1);
+    CPT_EQ_STR(warns, "");
+    cpd_config_defaults(&c);
+    const char *alias = "{\"execution.checkpointing.storage\": \"s3://b/p\","
+                        " \"s3.access.key\": \"AK\", \"s3.secret.key\": \"S\","
+                        " \"s3.path.style.access\": true}";
+    CPT_EQ_INT(cpd_config_parse(alias, strlen(alias), "t.json", &c, errs, sizeof errs, warns,
+                                sizeof warns), 0);
+    CPT_EQ_STR(c.s3_access_key, "AK");
+    CPT_EQ_INT(c.s3_path_style, 1);
+    /* bad values: named, the secret not shown */
+    cpd_config_defaults(&c);
+    const char *bad = "{\"s3.secret-key\": [\"" SECRET "\"], \"s3.path.style.access\": 3}";
+    CPT_EQ_INT(cpd_config_parse(bad, strlen(bad), "t.json", &c, errs, sizeof errs, warns,
+                                sizeof warns), 2);
+    CPT_CONTAINS(errs, "s3.secret-key: (value not shown) must be a string");
+    CPT_CONTAINS(errs, "s3.path.style.access: 3 must be true or false");
+    CPT_LACKS(errs, SECRET);
+    /* s3 keys without s3:// storage: a warning */
+    cpd_config_defaults(&c);
+    const char *unused = "{\"s3.endpoint\": \"http://x:1\"}";
+    CPT_EQ_INT(cpd_config_parse(unused, strlen(unused), "t.json", &c, errs, sizeof errs, warns,
+                                sizeof warns), 0);
+    CPT_CONTAINS(warns, "s3.* keys apply to s3:// storage only");
 }
