@@ -49,7 +49,8 @@ for _ in $(seq 100); do [ -s var/kafka.bootstrap ] && break; sleep 0.1; done
   >var/produce.log 2>&1 &
 producer=$!
 pids+=("$producer")
-"$CPDEMO" run --config "$here/demo-job/configs/demo.json" >var/job.log 2>&1 &
+# supervised: the "crash" failure kills the whole process and it comes back
+"$CPDEMO" run --config "$here/demo-job/configs/demo.json" --supervise >var/job.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
 echo "demo: Kafka, a producer at 2000 records/s and the job are running (logs in $work/var)"
@@ -62,10 +63,14 @@ demo: opening the cptop dashboard. A tour:
   f 2      stall a barrier (pick an operator and subtask): it expires after the timeout
   a        abort the checkpoint in flight (y to confirm)
   f 1      kill a subtask: the job restarts from the last completed checkpoint
+  f 7      crash the whole process: the supervisor starts it again, it restores
+  f 8      take the Kafka broker down for a few seconds, and watch it catch up
   Enter    a checkpoint's per-subtask timeline;  s  summary;  e  events;  ?  every key
   q        quit: the producer stops, the job drains, and cpdemo verify checks the result
 TOUR
-  sleep 4
+  echo "  A second dashboard, from another terminal:"
+  echo "    $CPTOP --runtime-dir $work/cptop"
+  sleep 5
   "$CPTOP" || true
   step "stopping the producer and letting the job drain"
   kill "$producer"; wait "$producer" 2>/dev/null || true
