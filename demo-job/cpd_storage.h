@@ -146,8 +146,9 @@ cpd_storage *cpd_storage_open(const char *uri, const char *job_id, char *err, si
  * credential-derived details dropped and any echo of a key masked.
  *
  * Every request has a deadline (timeout_ms per attempt, plus one second per
- * MiB uploaded) and is retried on retryable statuses (connection refused or
- * lost, name lookup, 500 InternalError, 503 SlowDown, timeouts) up to
+ * MiB uploaded) and is retried on retryable statuses (connection refused,
+ * reset or dropped mid-request, name lookup, 500 InternalError, 503
+ * SlowDown, an HTTP error without an S3 body, timeouts) up to
  * max_attempts times with exponential backoff, so an outage fails the write
  * (and so the checkpoint) after a bounded time: by default about 0.7 s of
  * backoff for a refused connection. open() writes and deletes a probe key.

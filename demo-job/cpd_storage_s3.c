@@ -400,8 +400,15 @@ static bool cpd_st_s3_not_found(S3Status st)
 static bool cpd_st_s3_retryable(S3Status st)
 {
     /* libs3's list (connect, name lookup, connection lost, 500 InternalError,
-     * OperationAborted, RequestTimeout) plus 503 SlowDown: S3 asks for it */
-    return S3_status_is_retryable(st) || st == S3StatusErrorSlowDown;
+     * OperationAborted, RequestTimeout), plus:
+     * - 503 SlowDown: S3 asks for exactly this;
+     * - InternalError: libs3 2.x reports curl's send/receive errors and an
+     *   empty reply (a server dying mid-request) as its own internal error;
+     * - HttpErrorUnknown: an HTTP error without an S3 body, mostly a 502/504
+     *   from a proxy or gateway (libs3 2.x does not give the code).
+     * A permanent one among them costs the bounded retries, no more. */
+    return S3_status_is_retryable(st) || st == S3StatusErrorSlowDown ||
+           st == S3StatusInternalError || st == S3StatusHttpErrorUnknown;
 }
 
 /* Runs call with retries. CPD_ST_OK, CPD_ST_NOT_FOUND (GET of an absent

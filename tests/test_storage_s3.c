@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -477,6 +479,117 @@ CPT_TEST_T(outage_retries_and_recovery, 90)
     CPT_EQ_INT(md->checkpoint_id, 1);
     cpd_metadata_free(md);
     cpd_storage_close(st);
+    s3_stop(&srv);
+}
+
+/* A relay in front of s3rver that drops the first `drop` connections after
+ * reading part of the request (a server dying mid-upload), then passes
+ * everything through. */
+typedef struct relay {
+    int lfd, target_port;
+    atomic_int drop, accepted;
+    pthread_t th;
+} relay;
+
+static void relay_pipe(int a, int b)
+{
+    char buf[16384];
+    struct pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    for (;;) {
+        if (poll(p, 2, 5000) <= 0)
+            return;
+        for (int i = 0; i < 2; i++) {
+            if (!p[i].revents)
+                continue;
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            if (n <= 0)
+                return;
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(p[1 - i].fd, buf + off, (size_t)(n - off));
+                if (w <= 0)
+                    return;
+                off += w;
+            }
+        }
+    }
+}
+
+static void *relay_main(void *arg)
+{
+    relay *r = arg;
+    for (;;) {
+        int c = accept(r->lfd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        int k = atomic_fetch_add(&r->accepted, 1);
+        if (k < atomic_load(&r->drop)) {
+            char buf[64];
+            if (read(c, buf, sizeof buf) < 0) { /* part of the request, then gone */
+            }
+            struct linger lg = {1, 0};  /* a reset, as a killed server leaves */
+            setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            close(c);
+            continue;
+        }
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->target_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+            relay_pipe(c, s);
+        if (s >= 0)
+            close(s);
+        close(c);
+    }
+}
+
+static int relay_start(relay *r, int target_port, int drop)
+{
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof a;
+    CPT_ASSERT(r->lfd >= 0 && bind(r->lfd, (struct sockaddr *)&a, sizeof a) == 0 &&
+               listen(r->lfd, 16) == 0 && getsockname(r->lfd, (struct sockaddr *)&a, &l) == 0);
+    r->target_port = target_port;
+    atomic_init(&r->drop, drop);
+    atomic_init(&r->accepted, 0);
+    CPT_EQ_INT(pthread_create(&r->th, NULL, relay_main, r), 0);
+    return ntohs(a.sin_port);
+}
+
+/* Connections lost mid-request are retried: two dropped, the third attempt
+ * gets through; four dropped in a row fail the write, after four attempts. */
+CPT_TEST_T(dropped_connections_are_retried, 60)
+{
+    unset_s3_env();
+    s3srv srv = {0};
+    s3_start(&srv, false);
+    relay r = {0};
+    int port = relay_start(&r, srv.port, 0);
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    cpd_storage_s3_opts o = opts_for(&srv);
+    o.endpoint = ep;
+    cpd_storage *st = open_s3("s3://" BUCKET "/d", &o);
+    char big[200000];
+    memset(big, 'z', sizeof big);
+    cpd_state_handle h;
+    atomic_store(&r.accepted, 0);
+    atomic_store(&r.drop, 2);
+    CPT_ASSERTF(cpd_storage_write_state(st, 1, 0, 0, big, sizeof big, &h, err, sizeof err) ==
+                    CPD_ST_OK, "%s", err);
+    CPT_EQ_INT(atomic_load(&r.accepted), 3);
+    CPT_ASSERT(object_exists(&srv, "d/" JOB "/chk-1/op0-sub0.state"));
+    atomic_store(&r.accepted, 0);
+    atomic_store(&r.drop, 1000);
+    CPT_EQ_INT(cpd_storage_write_state(st, 1, 0, 1, big, sizeof big, &h, err, sizeof err),
+               CPD_ST_IO);
+    CPT_EQ_INT(atomic_load(&r.accepted), 4);
+    CPT_CONTAINS(err, "S3 PUT s3://" BUCKET "/d/" JOB "/chk-1/op0-sub1.state failed after 4 attempts");
+    cpd_storage_close(st);
+    shutdown(r.lfd, SHUT_RDWR);
+    close(r.lfd);
+    pthread_join(r.th, NULL);
     s3_stop(&srv);
 }
 
