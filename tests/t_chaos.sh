@@ -133,6 +133,8 @@ JSON
   check "$name: verify read every produced record from the topic ($records <= ${read:-0})" \
     test "${read:-0}" -ge "$records"
   [ "${read:-0}" -gt "$records" ] && echo "    note: the topic holds $((read - records)) copies of retried batches (mock broker)"
+  check "$name: no sanitizer report from the job" \
+    bash -c "! grep -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' job.log drain.log"
   if [ "$T_FAIL" -gt 0 ]; then
     echo "    --- job log (last 15 lines):"; tail -15 job.log | sed 's/^/    /'
   fi

@@ -67,4 +67,5 @@ check "the failures are in the event log" sh -c "tmux -S '$SOCK' send-keys -t da
   tmux -S '$SOCK' capture-pane -p -t dash | grep -q 'failure_injected .*broker-down'"
 tmx send-keys -t dash Escape Escape q
 check "no dashboard error output" sh -c "sleep 0.5; ! grep -E 'ERROR|runtime error|LeakSanitizer' $T_TMP/cptop.err"
+check "no sanitizer report from the job" sh -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' job.log"
 t_done
