@@ -204,6 +204,7 @@ bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench
 	$(Q)$(BINDIR)/cptuibench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
 	$(Q)BUILD=$(BUILD) bench/recovery_bench.sh
+	$(Q)BUILD=$(BUILD) bench/s3_bench.sh
 
 install: $(LIB_A) $(LIB_SO)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -115,13 +115,11 @@ check "a later checkpoint completes once S3 is back" \
 kill -9 "$job_pid"; wait "$job_pid" 2>/dev/null
 newest=$(metas | tail -1)
 echo "  job killed; newest checkpoint in the bucket: chk-$newest"
-python3 - "$port" "$SECRET" <<'PY'
-import json, sys
-c = json.load(open("s3.json"))
-c.update({"s3.endpoint": "http://127.0.0.1:" + sys.argv[1], "s3.access-key": "S3RVER",
-          "s3.secret-key": sys.argv[2], "s3.path.style.access": True})
-json.dump(c, open("s3.json", "w"), indent=1)
-PY
+sed -i 's|^  "restart-strategy.fixed-delay.delay": "200 ms" }$|  "restart-strategy.fixed-delay.delay": "200 ms",|' s3.json
+cat >> s3.json <<EOF
+  "s3.endpoint": "http://127.0.0.1:$port", "s3.path.style.access": true,
+  "s3.access-key": "S3RVER", "s3.secret-key": "$SECRET" }
+EOF
 unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 check "the job restarts with its S3 settings from the configuration" start_job
 check "it restores from the newest S3 checkpoint (chk-$newest)" \
