@@ -129,6 +129,7 @@ typedef struct cpd_st_s3_item {
 
 typedef struct cpd_st_s3_req {
     bool completed, timed_out, nomem, too_big;
+    bool is_get;                        /* the response body is the object */
     S3Status status;
     char detail[CPD_ST_S3_DETAIL];
     /* put */
@@ -163,7 +164,7 @@ static S3Status cpd_st_s3_on_props(const S3ResponseProperties *p, void *cb)
 {
     cpd_st_s3_req *r = cb;
     /* a GET's announced length sizes its buffer (bounded: it is a hint from the wire) */
-    if (p && p->contentLength > 0 && p->contentLength < (64u << 20) && !r->buf) {
+    if (r->is_get && p && p->contentLength > 0 && p->contentLength < (64u << 20) && !r->buf) {
         r->cap = (size_t)p->contentLength + 1;
         r->buf = malloc(r->cap);
         if (!r->buf) {
@@ -348,6 +349,7 @@ typedef struct cpd_st_s3_call {
 static void cpd_st_s3_attempt(const cpd_st_s3 *s, const cpd_st_s3_call *c, cpd_st_s3_req *r)
 {
     cpd_st_s3_req_reset(r);
+    r->is_get = c->op == CPD_ST_S3_GET;
     S3RequestContext *ctx = NULL;
     S3Status st = S3_create_request_context(&ctx);
     if (st != S3StatusOK) {
@@ -455,23 +457,23 @@ static cpd_st_rc cpd_st_s3_call_run(const cpd_st_s3 *s, const cpd_st_s3_call *c,
     return CPD_ST_IO;
 }
 
-/* "<base>/<rel>" (rel may be ""): malloc'd, NULL when out of memory or longer
- * than S3 allows (then err says which). */
-static char *cpd_st_s3_key(const cpd_st_s3 *s, const char *rel, const char *suffix, char *err,
-                           size_t errsz)
+/* *out = "<base>/<rel><suffix>" (rel may be ""), malloc'd; CPD_ST_NOMEM, or
+ * CPD_ST_INVALID when longer than S3 allows, with err saying which. */
+static cpd_st_rc cpd_st_s3_key(const cpd_st_s3 *s, const char *rel, const char *suffix,
+                               char **out, char *err, size_t errsz)
 {
     char *k = NULL;
-    if (asprintf(&k, "%s%s%s%s", s->base, rel[0] ? "/" : "", rel, suffix) < 0) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory (key %s)", rel);
-        return NULL;
-    }
+    *out = NULL;
+    if (asprintf(&k, "%s%s%s%s", s->base, rel[0] ? "/" : "", rel, suffix) < 0)
+        return cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory (key %s)", rel);
     if (strlen(k) > S3_MAX_KEY_SIZE) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID, "key s3://%s/%s is longer than %d bytes",
-                       s->bucket, s->base, S3_MAX_KEY_SIZE);
         free(k);
-        return NULL;
+        return cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+                              "key s3://%s/%s/%s is longer than %d bytes", s->bucket, s->base,
+                              rel, S3_MAX_KEY_SIZE);
     }
-    return k;
+    *out = k;
+    return CPD_ST_OK;
 }
 
 /* Content-MD5 of data (base64), so the server rejects a body damaged on its way. */
@@ -576,10 +578,11 @@ static cpd_st_rc cpd_st_s3_put(void *be, const char *key, const void *data, size
 {
     cpd_st_s3 *s = be;
     if (!inject_failure) {
-        char *k = cpd_st_s3_key(s, key, "", err, errsz);
-        if (!k)
-            return CPD_ST_NOMEM;
-        cpd_st_rc rc = cpd_st_s3_put_key(s, k, data, len, err, errsz);
+        char *k;
+        cpd_st_rc rc = cpd_st_s3_key(s, key, "", &k, err, errsz);
+        if (rc != CPD_ST_OK)
+            return rc;
+        rc = cpd_st_s3_put_key(s, k, data, len, err, errsz);
         free(k);
         return rc;
     }
@@ -592,10 +595,11 @@ static cpd_st_rc cpd_st_s3_put(void *be, const char *key, const void *data, size
     unsigned seq = atomic_fetch_add(&((cpd_st_s3 *)s)->seq, 1);
     snprintf(tmp, sizeof tmp, "%.*s%s.%s.tmp-%ld-%u", slash ? (int)(slash - key) : 0, key,
              slash ? "/" : "", slash ? slash + 1 : key, (long)getpid(), seq);
-    char *k = cpd_st_s3_key(s, tmp, "", err, errsz);
-    if (!k)
-        return CPD_ST_NOMEM;
-    cpd_st_rc rc = cpd_st_s3_put_key(s, k, data, len, err, errsz);
+    char *k;
+    cpd_st_rc rc = cpd_st_s3_key(s, tmp, "", &k, err, errsz);
+    if (rc != CPD_ST_OK)
+        return rc;
+    rc = cpd_st_s3_put_key(s, k, data, len, err, errsz);
     if (rc == CPD_ST_OK) {
         char e2[256];
         cpd_st_s3_delete_key(s, k, e2, sizeof e2); /* left over: removed with its chk-N/ */
@@ -613,12 +617,13 @@ static cpd_st_rc cpd_st_s3_get(void *be, const char *key, void **data, size_t *l
     cpd_st_s3 *s = be;
     *data = NULL;
     *len = 0;
-    char *k = cpd_st_s3_key(s, key, "", err, errsz);
-    if (!k)
-        return CPD_ST_NOMEM;
+    char *k;
+    cpd_st_rc rc = cpd_st_s3_key(s, key, "", &k, err, errsz);
+    if (rc != CPD_ST_OK)
+        return rc;
     cpd_st_s3_call c = {.op = CPD_ST_S3_GET, .key = k};
     cpd_st_s3_req r = {0};
-    cpd_st_rc rc = cpd_st_s3_call_run(s, &c, &r, err, errsz);
+    rc = cpd_st_s3_call_run(s, &c, &r, err, errsz);
     if (rc == CPD_ST_OK) {
         if (!r.buf)                     /* an empty object: still a buffer to free */
             r.buf = malloc(1);
@@ -678,11 +683,12 @@ static cpd_st_rc cpd_st_s3_list(void *be, const char *dir, cpd_st_entry **entrie
     cpd_st_s3 *s = be;
     *entries = NULL;
     *n = 0;
-    char *prefix = cpd_st_s3_key(s, dir, "/", err, errsz);
-    if (!prefix)
-        return CPD_ST_NOMEM;
+    char *prefix;
+    cpd_st_rc rc = cpd_st_s3_key(s, dir, "/", &prefix, err, errsz);
+    if (rc != CPD_ST_OK)
+        return rc;
     cpd_st_s3_listing l = {.prefix_len = strlen(prefix)};
-    cpd_st_rc rc = cpd_st_s3_list_all(s, prefix, "/", cpd_st_s3_list_one, &l, err, errsz);
+    rc = cpd_st_s3_list_all(s, prefix, "/", cpd_st_s3_list_one, &l, err, errsz);
     if (rc == CPD_ST_NOMEM && !err[0])
         cpd_st_s3_fail(err, errsz, rc, "out of memory listing s3://%s/%s", s->bucket, prefix);
     /* a prefix exists while a key starts with it; the job's own top level
@@ -718,16 +724,17 @@ static cpd_st_rc cpd_st_s3_remove(void *be, const char *key, char *err, size_t e
 {
     cpd_st_s3 *s = be;
     /* key may name an object, a "directory", or nothing: both go */
-    char *k = cpd_st_s3_key(s, key, "", err, errsz);
-    if (!k)
-        return CPD_ST_NOMEM;
-    cpd_st_rc rc = cpd_st_s3_delete_key(s, k, err, errsz);
+    char *k, *prefix;
+    cpd_st_rc rc = cpd_st_s3_key(s, key, "", &k, err, errsz);
+    if (rc != CPD_ST_OK)
+        return rc;
+    rc = cpd_st_s3_delete_key(s, k, err, errsz);
     free(k);
     if (rc != CPD_ST_OK)
         return rc;
-    char *prefix = cpd_st_s3_key(s, key, "/", err, errsz);
-    if (!prefix)
-        return CPD_ST_NOMEM;
+    rc = cpd_st_s3_key(s, key, "/", &prefix, err, errsz);
+    if (rc != CPD_ST_OK)
+        return rc;
     cpd_st_s3_remover rm = {s, err, errsz};
     rc = cpd_st_s3_list_all(s, prefix, NULL, cpd_st_s3_remove_one, &rm, err, errsz);
     free(prefix);
@@ -993,8 +1000,8 @@ cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
      * a wrong endpoint, bucket or key shows now and not at the first checkpoint */
     char probe[64];
     snprintf(probe, sizeof probe, ".probe-%ld", (long)getpid());
-    char *pk = cpd_st_s3_key(s, probe, "", err, errsz);
-    if (!pk)
+    char *pk;
+    if (cpd_st_s3_key(s, probe, "", &pk, err, errsz) != CPD_ST_OK)
         goto fail;
     char why[1024];
     cpd_st_rc rc = cpd_st_s3_put_key(s, pk, "x", 1, why, sizeof why);
