@@ -1,19 +1,203 @@
-/* cpd_sink.c — exactly-once sink, SQLite backend (see cpd_sink.h). */
+/* cpd_sink.c — exactly-once sink (see cpd_sink.h): the front end that picks a
+ * backend by URL and does what every backend shares, and the SQLite backend.
+ * The PostgreSQL backend is cpd_sink_pg.c; both implement cpd_sink_backend.h. */
 #include "cpd_sink.h"
 
+#include <ctype.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "cpd_sink_backend.h"
+
+/* ------------------------------------------------------------------ front end */
 
 struct cpd_sink {
-    sqlite3 *db;
-    char url[512];
+    const cpd_sink_ops *ops;
+    void *be;
+    char name[512];             /* the URL without its password */
     atomic_int fail_commits;
 };
 
-static const char schema[] =
+bool cpd_sink_is_postgres(const char *url)
+{
+    return url && (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11));
+}
+
+/* Copies src[0..n) to out at *k, bounded. */
+static void put(char *out, size_t outsz, size_t *k, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n && *k + 1 < outsz; i++)
+        out[(*k)++] = src[i];
+    out[*k] = '\0';
+}
+
+const char *cpd_sink_redact(const char *url, char *out, size_t outsz)
+{
+    if (!out || !outsz)
+        return "";
+    out[0] = '\0';
+    if (!url)
+        return out;
+    size_t k = 0, len = strlen(url), i = 0;
+    /* URI userinfo: scheme://user:password@host → scheme://user:***@host */
+    const char *sep = strstr(url, "://");
+    if (sep) {
+        size_t a = (size_t)(sep - url) + 3, end = a;
+        while (end < len && !strchr("/?#", url[end]))
+            end++;
+        const char *at = NULL;
+        for (size_t j = a; j < end; j++)
+            if (url[j] == '@')
+                at = url + j;
+        const char *colon = at ? memchr(url + a, ':', (size_t)(at - (url + a))) : NULL;
+        if (colon) {
+            put(out, outsz, &k, url, (size_t)(colon - url) + 1);
+            put(out, outsz, &k, "***", 3);
+            i = (size_t)(at - url);
+        }
+    }
+    /* password=… in a query string or a keyword/value conninfo */
+    while (i < len) {
+        if ((i == 0 || !isalnum((unsigned char)url[i - 1])) && !strncasecmp(url + i, "password", 8)) {
+            size_t j = i + 8;
+            while (j < len && url[j] == ' ')
+                j++;
+            if (j < len && url[j] == '=') {
+                j++;
+                while (j < len && url[j] == ' ')
+                    j++;
+                put(out, outsz, &k, url + i, j - i);
+                put(out, outsz, &k, "***", 3);
+                if (j < len && url[j] == '\'') { /* quoted value, \' inside */
+                    for (j++; j < len && url[j] != '\''; j++)
+                        if (url[j] == '\\' && j + 1 < len)
+                            j++;
+                    if (j < len)
+                        j++;
+                } else {
+                    while (j < len && !strchr("& \t#", url[j]))
+                        j++;
+                }
+                i = j;
+                continue;
+            }
+        }
+        put(out, outsz, &k, url + i, 1);
+        i++;
+    }
+    return out;
+}
+
+cpd_sink *cpd_sink_open(const char *url, char *err, size_t errsz)
+{
+    const cpd_sink_ops *ops = NULL;
+    if (url && !strncmp(url, "sqlite:", 7) && url[7])
+        ops = &cpd_sink_sqlite_ops;
+    else if (cpd_sink_is_postgres(url))
+        ops = &cpd_sink_pg_ops;
+    if (!ops) {
+        char shown[512];
+        snprintf(err, errsz, "sink.url \"%s\" must be sqlite:PATH or postgresql://…",
+                 cpd_sink_redact(url, shown, sizeof shown));
+        return NULL;
+    }
+    cpd_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    s->ops = ops;
+    cpd_sink_redact(url, s->name, sizeof s->name);
+    s->be = ops->open(url, s->name, sizeof s->name, err, errsz);
+    if (!s->be) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void cpd_sink_close(cpd_sink *s)
+{
+    if (!s)
+        return;
+    s->ops->close(s->be);
+    free(s);
+}
+
+const char *cpd_sink_name(const cpd_sink *s)
+{
+    return s ? s->name : "sink";
+}
+
+int cpd_sink_stage(cpd_sink *s, int64_t cp_id, int subtask, const cpd_row *rows, int n,
+                   char *err, size_t errsz)
+{
+    return s->ops->stage(s->be, cp_id, subtask, rows, n, err, errsz);
+}
+
+int cpd_sink_stage_dead(cpd_sink *s, int64_t cp_id, int subtask, const cpd_dead *d, int n,
+                        char *err, size_t errsz)
+{
+    return s->ops->stage_dead(s->be, cp_id, subtask, d, n, err, errsz);
+}
+
+int cpd_sink_commit(cpd_sink *s, int64_t cp_id, const cpd_offset *offsets, int n, char *err,
+                    size_t errsz)
+{
+    int k = atomic_load(&s->fail_commits);
+    while (k > 0 && !atomic_compare_exchange_weak(&s->fail_commits, &k, k - 1)) {
+    }
+    if (k > 0) {
+        snprintf(err, errsz, "%s: commit of checkpoint %lld failed (injected failure)", s->name,
+                 (long long)cp_id);
+        return -1;
+    }
+    if (cp_id <= 0)
+        return 0; /* nothing can be staged under it */
+    return s->ops->commit(s->be, cp_id, offsets, n, err, errsz);
+}
+
+int cpd_sink_recover(cpd_sink *s, int64_t restored_id, const cpd_offset *offsets, int n,
+                     char *err, size_t errsz)
+{
+    return s->ops->recover(s->be, restored_id, offsets, n, err, errsz);
+}
+
+int64_t cpd_sink_last_committed(cpd_sink *s, cpd_offset *offsets, int max, int *n)
+{
+    if (n)
+        *n = 0;
+    return s->ops->last_committed(s->be, offsets, max, n);
+}
+
+int cpd_sink_scan(cpd_sink *s, int (*cb)(void *, const cpd_row *), void *opaque, char *err,
+                  size_t errsz)
+{
+    return s->ops->scan(s->be, cb, opaque, err, errsz);
+}
+
+int64_t cpd_sink_dead_count(cpd_sink *s)
+{
+    return s->ops->dead_count(s->be);
+}
+
+void cpd_sink_fail_next_commits(cpd_sink *s, int k)
+{
+    atomic_store(&s->fail_commits, k < 0 ? 0 : k);
+}
+
+/* ------------------------------------------------------------------ SQLite */
+
+typedef struct lite {
+    sqlite3 *db;
+    char name[512];
+} lite;
+
+static const char lite_schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"
     "CREATE TABLE IF NOT EXISTS accounts ("
@@ -39,68 +223,63 @@ static const char schema[] =
     "  partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL,"
     "  checkpoint_id INTEGER NOT NULL);";
 
-static int fail(cpd_sink *s, char *err, size_t errsz, const char *what)
+static int lite_fail(lite *l, char *err, size_t errsz, const char *what)
 {
-    snprintf(err, errsz, "%s: %s: %s", s ? s->url : "sink", what,
-             s && s->db ? sqlite3_errmsg(s->db) : "no database");
+    snprintf(err, errsz, "%s: %s: %s", l->name, what,
+             l->db ? sqlite3_errmsg(l->db) : "no database");
     return -1;
 }
 
-cpd_sink *cpd_sink_open(const char *url, char *err, size_t errsz)
+static void lite_close(void *be)
 {
-    if (!url || strncmp(url, "sqlite:", 7) || !url[7]) {
-        if (url && (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)))
-            snprintf(err, errsz, "%s: the PostgreSQL sink is not built yet; use sqlite:PATH", url);
-        else
-            snprintf(err, errsz, "sink.url \"%s\" must be sqlite:PATH or postgresql://…",
-                     url ? url : "");
-        return NULL;
-    }
-    cpd_sink *s = calloc(1, sizeof *s);
-    if (!s) {
+    lite *l = be;
+    if (!l)
+        return;
+    sqlite3_close(l->db);
+    free(l);
+}
+
+static void *lite_open(const char *url, char *name, size_t namesz, char *err, size_t errsz)
+{
+    lite *l = calloc(1, sizeof *l);
+    if (!l) {
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
-    snprintf(s->url, sizeof s->url, "%s", url);
-    if (sqlite3_open_v2(url + 7, &s->db,
+    snprintf(l->name, sizeof l->name, "%s", name);
+    (void)namesz;
+    if (sqlite3_open_v2(url + 7, &l->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        fail(s, err, errsz, "cannot open");
-        cpd_sink_close(s);
+        lite_fail(l, err, errsz, "cannot open");
+        lite_close(l);
         return NULL;
     }
-    sqlite3_busy_timeout(s->db, 5000);
-    if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, err, errsz, "cannot create tables");
-        cpd_sink_close(s);
+    sqlite3_busy_timeout(l->db, 5000);
+    if (sqlite3_exec(l->db, lite_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        lite_fail(l, err, errsz, "cannot create tables");
+        lite_close(l);
         return NULL;
     }
-    return s;
+    return l;
 }
 
-void cpd_sink_close(cpd_sink *s)
+static int lite_exec(lite *l, const char *sql, char *err, size_t errsz)
 {
-    if (!s)
-        return;
-    sqlite3_close(s->db);
-    free(s);
-}
-
-static int exec(cpd_sink *s, const char *sql, char *err, size_t errsz)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, err, errsz, sql);
+    if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return lite_fail(l, err, errsz, sql);
     return 0;
 }
 
-int cpd_sink_stage(cpd_sink *s, int64_t cp_id, int subtask, const cpd_row *rows, int n,
-                   char *err, size_t errsz)
+static int lite_stage(void *be, int64_t cp_id, int subtask, const cpd_row *rows, int n,
+                      char *err, size_t errsz)
 {
-    if (exec(s, "BEGIN IMMEDIATE", err, errsz))
+    lite *l = be;
+    if (lite_exec(l, "BEGIN IMMEDIATE", err, errsz))
         return -1;
     sqlite3_stmt *st = NULL;
     /* staging again for the same checkpoint (a retried snapshot) replaces it */
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM staged_rows WHERE checkpoint_id=? AND subtask=?",
+    if (sqlite3_prepare_v2(l->db, "DELETE FROM staged_rows WHERE checkpoint_id=? AND subtask=?",
                            -1, &st, NULL) != SQLITE_OK)
         goto bad;
     sqlite3_bind_int64(st, 1, cp_id);
@@ -108,7 +287,7 @@ int cpd_sink_stage(cpd_sink *s, int64_t cp_id, int subtask, const cpd_row *rows,
     if (sqlite3_step(st) != SQLITE_DONE)
         goto bad;
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db,
+    if (sqlite3_prepare_v2(l->db,
                            "INSERT INTO staged_rows VALUES (?,?,?,?,?,?,?,?,?)", -1, &st,
                            NULL) != SQLITE_OK)
         goto bad;
@@ -129,21 +308,22 @@ int cpd_sink_stage(cpd_sink *s, int64_t cp_id, int subtask, const cpd_row *rows,
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    return exec(s, "COMMIT", err, errsz);
+    return lite_exec(l, "COMMIT", err, errsz);
 bad:
-    fail(s, err, errsz, "staging rows");
+    lite_fail(l, err, errsz, "staging rows");
     sqlite3_finalize(st);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
-int cpd_sink_stage_dead(cpd_sink *s, int64_t cp_id, int subtask, const cpd_dead *d, int n,
-                        char *err, size_t errsz)
+static int lite_stage_dead(void *be, int64_t cp_id, int subtask, const cpd_dead *d, int n,
+                           char *err, size_t errsz)
 {
-    if (exec(s, "BEGIN IMMEDIATE", err, errsz))
+    lite *l = be;
+    if (lite_exec(l, "BEGIN IMMEDIATE", err, errsz))
         return -1;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO staged_dead VALUES (?,?,?,?,?,?)", -1,
+    if (sqlite3_prepare_v2(l->db, "INSERT OR REPLACE INTO staged_dead VALUES (?,?,?,?,?,?)", -1,
                            &st, NULL) != SQLITE_OK)
         goto bad;
     for (int i = 0; i < n; i++) {
@@ -159,18 +339,18 @@ int cpd_sink_stage_dead(cpd_sink *s, int64_t cp_id, int subtask, const cpd_dead 
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    return exec(s, "COMMIT", err, errsz);
+    return lite_exec(l, "COMMIT", err, errsz);
 bad:
-    fail(s, err, errsz, "staging dead letters");
+    lite_fail(l, err, errsz, "staging dead letters");
     sqlite3_finalize(st);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
-static int run1(cpd_sink *s, const char *sql, int64_t a, int64_t b, int64_t c)
+static int lite_run1(lite *l, const char *sql, int64_t a, int64_t b, int64_t c)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     int np = sqlite3_bind_parameter_count(st);
     if (np >= 1)
@@ -184,11 +364,11 @@ static int run1(cpd_sink *s, const char *sql, int64_t a, int64_t b, int64_t c)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int64_t scalar(cpd_sink *s, const char *sql, int64_t a)
+static int64_t lite_scalar(lite *l, const char *sql, int64_t a)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_bind_parameter_count(st) >= 1)
             sqlite3_bind_int64(st, 1, a);
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -200,83 +380,76 @@ static int64_t scalar(cpd_sink *s, const char *sql, int64_t a)
 
 /* Inside a transaction: apply everything staged up to cp_id, in checkpoint
  * order (a later checkpoint's value for an account wins), record cp_id. */
-static int apply_upto(cpd_sink *s, int64_t cp_id, const cpd_offset *offsets, int n)
+static int lite_apply_upto(lite *l, int64_t cp_id, const cpd_offset *offsets, int n)
 {
-    int64_t rows = scalar(s, "SELECT count(*) FROM staged_rows WHERE checkpoint_id<=?", cp_id);
+    int64_t rows = lite_scalar(l, "SELECT count(*) FROM staged_rows WHERE checkpoint_id<=?",
+                               cp_id);
     if (rows < 0 ||
-        run1(s,
-             "INSERT OR REPLACE INTO accounts "
-             "SELECT account,count,sum_cents,min_cents,max_cents,last_ts_ms FROM staged_rows "
-             "WHERE checkpoint_id<=? ORDER BY checkpoint_id, subtask, seq",
-             cp_id, 0, 0) ||
-        run1(s,
-             "INSERT OR IGNORE INTO dead_letters "
-             "SELECT partition,offset,error,raw,checkpoint_id FROM staged_dead "
-             "WHERE checkpoint_id<=?",
-             cp_id, 0, 0) ||
-        run1(s, "DELETE FROM staged_rows WHERE checkpoint_id<=?", cp_id, 0, 0) ||
-        run1(s, "DELETE FROM staged_dead WHERE checkpoint_id<=?", cp_id, 0, 0) ||
-        run1(s,
-             "INSERT INTO commits VALUES (?, CAST((julianday('now')-2440587.5)*86400000 AS "
-             "INTEGER), ?)",
-             cp_id, rows, 0))
+        lite_run1(l,
+                  "INSERT OR REPLACE INTO accounts "
+                  "SELECT account,count,sum_cents,min_cents,max_cents,last_ts_ms FROM staged_rows "
+                  "WHERE checkpoint_id<=? ORDER BY checkpoint_id, subtask, seq",
+                  cp_id, 0, 0) ||
+        lite_run1(l,
+                  "INSERT OR IGNORE INTO dead_letters "
+                  "SELECT partition,offset,error,raw,checkpoint_id FROM staged_dead "
+                  "WHERE checkpoint_id<=? ORDER BY checkpoint_id",
+                  cp_id, 0, 0) ||
+        lite_run1(l, "DELETE FROM staged_rows WHERE checkpoint_id<=?", cp_id, 0, 0) ||
+        lite_run1(l, "DELETE FROM staged_dead WHERE checkpoint_id<=?", cp_id, 0, 0) ||
+        lite_run1(l,
+                  "INSERT INTO commits VALUES (?, CAST((julianday('now')-2440587.5)*86400000 AS "
+                  "INTEGER), ?)",
+                  cp_id, rows, 0))
         return -1;
     for (int i = 0; i < n; i++)
-        if (run1(s, "INSERT OR REPLACE INTO committed_offsets VALUES (?,?,?)",
-                 offsets[i].partition, offsets[i].next, cp_id))
+        if (lite_run1(l, "INSERT OR REPLACE INTO committed_offsets VALUES (?,?,?)",
+                      offsets[i].partition, offsets[i].next, cp_id))
             return -1;
     return 0;
 }
 
-int cpd_sink_commit(cpd_sink *s, int64_t cp_id, const cpd_offset *offsets, int n, char *err,
-                    size_t errsz)
+static int lite_commit(void *be, int64_t cp_id, const cpd_offset *offsets, int n, char *err,
+                       size_t errsz)
 {
-    int k = atomic_load(&s->fail_commits);
-    while (k > 0 && !atomic_compare_exchange_weak(&s->fail_commits, &k, k - 1)) {
-    }
-    if (k > 0) {
-        snprintf(err, errsz, "%s: commit of checkpoint %lld failed (injected failure)", s->url,
-                 (long long)cp_id);
+    lite *l = be;
+    if (lite_exec(l, "BEGIN IMMEDIATE", err, errsz))
+        return -1;
+    if (lite_scalar(l, "SELECT count(*) FROM commits WHERE checkpoint_id>=?", cp_id) > 0)
+        return lite_exec(l, "COMMIT", err, errsz); /* already committed: a replay */
+    if (lite_apply_upto(l, cp_id, offsets, n)) {
+        lite_fail(l, err, errsz, "commit");
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    if (cp_id <= 0)
-        return 0; /* nothing can be staged under it */
-    if (exec(s, "BEGIN IMMEDIATE", err, errsz))
-        return -1;
-    if (scalar(s, "SELECT count(*) FROM commits WHERE checkpoint_id>=?", cp_id) > 0)
-        return exec(s, "COMMIT", err, errsz); /* already committed: a replay */
-    if (apply_upto(s, cp_id, offsets, n)) {
-        fail(s, err, errsz, "commit");
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return exec(s, "COMMIT", err, errsz);
+    return lite_exec(l, "COMMIT", err, errsz);
 }
 
-int cpd_sink_recover(cpd_sink *s, int64_t restored_id, const cpd_offset *offsets, int n,
-                     char *err, size_t errsz)
+static int lite_recover(void *be, int64_t restored_id, const cpd_offset *offsets, int n,
+                        char *err, size_t errsz)
 {
-    if (exec(s, "BEGIN IMMEDIATE", err, errsz))
+    lite *l = be;
+    if (lite_exec(l, "BEGIN IMMEDIATE", err, errsz))
         return -1;
-    bool done = scalar(s, "SELECT count(*) FROM commits WHERE checkpoint_id>=?", restored_id) > 0;
-    if ((restored_id > 0 && !done && apply_upto(s, restored_id, offsets, n)) ||
-        run1(s, "DELETE FROM staged_rows WHERE checkpoint_id>?", restored_id, 0, 0) ||
-        run1(s, "DELETE FROM staged_dead WHERE checkpoint_id>?", restored_id, 0, 0)) {
-        fail(s, err, errsz, "recovery");
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    bool done =
+        lite_scalar(l, "SELECT count(*) FROM commits WHERE checkpoint_id>=?", restored_id) > 0;
+    if ((restored_id > 0 && !done && lite_apply_upto(l, restored_id, offsets, n)) ||
+        lite_run1(l, "DELETE FROM staged_rows WHERE checkpoint_id>?", restored_id, 0, 0) ||
+        lite_run1(l, "DELETE FROM staged_dead WHERE checkpoint_id>?", restored_id, 0, 0)) {
+        lite_fail(l, err, errsz, "recovery");
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    return exec(s, "COMMIT", err, errsz);
+    return lite_exec(l, "COMMIT", err, errsz);
 }
 
-int64_t cpd_sink_last_committed(cpd_sink *s, cpd_offset *offsets, int max, int *n)
+static int64_t lite_last_committed(void *be, cpd_offset *offsets, int max, int *n)
 {
-    int64_t id = scalar(s, "SELECT coalesce(max(checkpoint_id),0) FROM commits", 0);
-    if (n)
-        *n = 0;
+    lite *l = be;
+    int64_t id = lite_scalar(l, "SELECT coalesce(max(checkpoint_id),0) FROM commits", 0);
     if (offsets && n) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(s->db,
+        if (sqlite3_prepare_v2(l->db,
                                "SELECT partition,next_offset FROM committed_offsets ORDER BY "
                                "partition", -1, &st, NULL) == SQLITE_OK) {
             while (*n < max && sqlite3_step(st) == SQLITE_ROW) {
@@ -290,14 +463,15 @@ int64_t cpd_sink_last_committed(cpd_sink *s, cpd_offset *offsets, int max, int *
     return id < 0 ? 0 : id;
 }
 
-int cpd_sink_scan(cpd_sink *s, int (*cb)(void *, const cpd_row *), void *opaque, char *err,
-                  size_t errsz)
+static int lite_scan(void *be, int (*cb)(void *, const cpd_row *), void *opaque, char *err,
+                     size_t errsz)
 {
+    lite *l = be;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
+    if (sqlite3_prepare_v2(l->db,
                            "SELECT account,count,sum_cents,min_cents,max_cents,last_ts_ms "
                            "FROM accounts ORDER BY account", -1, &st, NULL) != SQLITE_OK)
-        return fail(s, err, errsz, "reading accounts");
+        return lite_fail(l, err, errsz, "reading accounts");
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cpd_row r;
@@ -313,16 +487,23 @@ int cpd_sink_scan(cpd_sink *s, int (*cb)(void *, const cpd_row *), void *opaque,
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(s, err, errsz, "reading accounts");
+        return lite_fail(l, err, errsz, "reading accounts");
     return 0;
 }
 
-int64_t cpd_sink_dead_count(cpd_sink *s)
+static int64_t lite_dead_count(void *be)
 {
-    return scalar(s, "SELECT count(*) FROM dead_letters", 0);
+    return lite_scalar(be, "SELECT count(*) FROM dead_letters", 0);
 }
 
-void cpd_sink_fail_next_commits(cpd_sink *s, int k)
-{
-    atomic_store(&s->fail_commits, k < 0 ? 0 : k);
-}
+const cpd_sink_ops cpd_sink_sqlite_ops = {
+    .open = lite_open,
+    .close = lite_close,
+    .stage = lite_stage,
+    .stage_dead = lite_stage_dead,
+    .commit = lite_commit,
+    .recover = lite_recover,
+    .last_committed = lite_last_committed,
+    .scan = lite_scan,
+    .dead_count = lite_dead_count,
+};

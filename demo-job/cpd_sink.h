@@ -14,9 +14,17 @@
  * committed (the job died between completion and commit) is committed now;
  * staged data of checkpoints > R is rolled back (those never completed).
  *
- * Backends behind one interface: SQLite (`sqlite:PATH`, WAL) now; PostgreSQL
- * (`postgresql://…`) plugs in later. Tables are documented in
- * demo-job/README.md. Not thread-safe: one sink handle per thread.
+ * Backends behind one interface (cpd_sink_backend.h): SQLite (`sqlite:PATH`,
+ * WAL, synchronous=FULL) and PostgreSQL (`postgresql://…` or `postgres://…`,
+ * libpq; cpd_sink_pg.c), with the same tables, documented in
+ * demo-job/README.md, and the same guarantees. Not thread-safe: one sink
+ * handle per thread (with PostgreSQL, one connection per handle).
+ *
+ * Errors name the database (the URL without its password; for PostgreSQL
+ * user@host:port/db). With PostgreSQL a lost connection fails the call that
+ * finds it; the next call on the handle reconnects first. Opening waits up
+ * to CPD_SINK_PG_OPEN_WAIT_MS for a server that refuses connections or is
+ * starting up or shutting down (a database restart need not stop the job).
  */
 #ifndef CPD_SINK_H
 #define CPD_SINK_H
@@ -48,10 +56,23 @@ typedef struct cpd_offset {
 
 typedef struct cpd_sink cpd_sink;
 
+#define CPD_SINK_PG_OPEN_WAIT_MS 5000
+
+/* Whether url selects the PostgreSQL backend (postgresql:// or postgres://). */
+bool cpd_sink_is_postgres(const char *url);
+
+/* url with any password replaced by "***" (URI userinfo, password=… in a
+ * query string or keyword/value form), for messages, logs and events.
+ * Returns out. */
+const char *cpd_sink_redact(const char *url, char *out, size_t outsz);
+
 /* Opens (and creates the tables of) the sink at url. NULL with a message
  * naming the url on error. Blocking: yes (database I/O). */
 cpd_sink *cpd_sink_open(const char *url, char *err, size_t errsz);
 void cpd_sink_close(cpd_sink *s);
+
+/* How the sink's errors name it (no password). */
+const char *cpd_sink_name(const cpd_sink *s);
 
 /* Phase 1: stage rows / dead letters of subtask under checkpoint cp_id,
  * durably. 0 on success. */
