@@ -8,9 +8,9 @@
 # reproduces a run (the seed is printed). CHAOS_N sets the number of
 # failures (default 24).
 #
-# Variants: CHAOS_STORAGE (file, or s3 with tests/s3lib.sh) and CHAOS_SINK
-# (sqlite, or pg with tests/pglib.sh) choose the backends; by default the
-# script runs the defaults, then S3 + PostgreSQL when their helpers exist.
+# It runs twice: with the defaults (file:// storage, SQLite), then with
+# checkpoints on S3 (s3rver) and the sink on PostgreSQL (a private cluster);
+# CHAOS_BACKENDS=defaults or s3-pg runs one of them.
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
@@ -141,5 +141,34 @@ JSON
   cd "$T_TMP"
 }
 
-run_chaos defaults "var/chk" "sqlite:var/chaos.db"
+# The production-shaped backends: checkpoints on S3 (s3rver on 127.0.0.1) and
+# the sink on PostgreSQL (a private cluster from tests/pg.sh).
+run_chaos_s3_pg() {
+  local s3rver=${CPT_S3RVER:-$top/tests/s3/node_modules/.bin/s3rver} port="" i p
+  [ -x "$s3rver" ] || { fail "s3+pg: s3rver is missing ($s3rver): run scripts/deps.sh"; return 1; }
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + (RANDOM * 7 + $$) % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+  done
+  mkdir -p "$T_TMP/s3data"
+  "$s3rver" --directory "$T_TMP/s3data" --address 127.0.0.1 --port "$port" --silent \
+    --no-vhost-buckets --allow-mismatched-signatures --configure-bucket chaos \
+    >"$T_TMP/s3rver.log" 2>&1 &
+  T_PIDS+=($!)
+  wait_for 20 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && test -d '$T_TMP/s3data/chaos'" ||
+    { fail "s3+pg: s3rver did not start"; return 1; }
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER \
+    AWS_SECRET_ACCESS_KEY="chaos-$$"
+  local pg
+  pg=$("$top/tests/pg.sh" start $$) || { fail "s3+pg: the PostgreSQL cluster did not start"; return 1; }
+  local pgdir=${pg%%$'\n'*} pgurl=${pg##*$'\n'}
+  run_chaos s3-pg "s3://chaos/checkpoints" "$pgurl"
+  "$top/tests/pg.sh" stop "$pgdir"
+}
+
+case "${CHAOS_BACKENDS:-all}" in
+  defaults) run_chaos defaults "var/chk" "sqlite:var/chaos.db" ;;
+  s3-pg) run_chaos_s3_pg ;;
+  *) run_chaos defaults "var/chk" "sqlite:var/chaos.db"; run_chaos_s3_pg ;;
+esac
 t_done
