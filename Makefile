@@ -87,7 +87,7 @@ SQLBENCH  := $(BINDIR)/cpsqlbench
 LIB_A  := $(LIBDIR)/libcpagent.a
 LIB_SO := $(LIBDIR)/libcpagent.so
 
-.PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo help
+.PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
@@ -225,6 +225,13 @@ deps:
 
 demo:
 	$(Q)scripts/demo.sh
+
+# the same with checkpoints on S3 (an s3rver it starts) / results in PostgreSQL (its own cluster)
+demo-s3:
+	$(Q)scripts/demo.sh --s3
+
+demo-pg:
+	$(Q)scripts/demo.sh --pg
 
 clean:
 	rm -rf build

@@ -5,17 +5,22 @@
 # quit); then proves the results are exactly once with `cpdemo verify`.
 # Without a terminal (or with --scripted) it tours cptop's script modes
 # instead. Everything it starts is stopped on exit (also on Ctrl-C).
+# --s3 keeps the checkpoints on S3 (an s3rver it starts on 127.0.0.1);
+# --pg writes the results to PostgreSQL (a private cluster it starts).
 #
-#   scripts/demo.sh [--scripted] [--seconds N]   (N: how long the scripted stream shows, 20)
+#   scripts/demo.sh [--s3] [--pg] [--scripted] [--seconds N]
+#                   (N: how long the scripted stream shows, 20)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 seconds=20
-scripted=
+scripted= s3= pg=
 [ -t 0 ] && [ -t 1 ] || scripted=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --s3) s3=1 ;;
+    --pg) pg=1 ;;
     --seconds) seconds=${2:?--seconds needs a number}; shift ;;
     --scripted) scripted=1 ;;
     *) echo "demo: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -30,9 +35,14 @@ make -j"$(nproc)" --no-print-directory build/bin/cptop build/bin/cpdemo >&2
 work=$(mktemp -d /tmp/cptop-demo.XXXXXX)
 chmod 700 "$work"
 pids=()
+pgdir=
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  local i
+  # newest first: the job before its Kafka, S3 and database
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null || true
+  done
+  [ -n "$pgdir" ] && "$here/tests/pg.sh" stop "$pgdir"
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -49,8 +59,36 @@ for _ in $(seq 100); do [ -s var/kafka.bootstrap ] && break; sleep 0.1; done
   >var/produce.log 2>&1 &
 producer=$!
 pids+=("$producer")
+# the job's configuration: demo.json, with S3 storage or the PostgreSQL sink if asked
+config=$here/demo-job/configs/demo.json
+storage=var/checkpoints sink=sqlite:var/payments.db
+if [ -n "$s3" ]; then
+  s3rver=$here/tests/s3/node_modules/.bin/s3rver
+  [ -x "$s3rver" ] || { echo "demo: $s3rver is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+  port=$(( 20000 + RANDOM % 40000 ))
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$(( 20000 + RANDOM % 40000 )); done
+  mkdir -p s3
+  "$s3rver" --directory "$work/s3" --address 127.0.0.1 --port "$port" --silent \
+    --no-vhost-buckets --allow-mismatched-signatures --configure-bucket demo >var/s3rver.log 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do [ -d "$work/s3/demo" ] && break; sleep 0.1; done
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=demo-secret
+  storage=s3://demo/checkpoints
+  echo "demo: s3rver on 127.0.0.1:$port holds the checkpoints (s3://demo/checkpoints)"
+fi
+if [ -n "$pg" ]; then
+  out=$("$here/tests/pg.sh" start $$) || { echo "demo: could not start PostgreSQL" >&2; exit 1; }
+  pgdir=${out%%$'\n'*}
+  sink=${out##*$'\n'}
+  echo "demo: PostgreSQL at $sink holds the results"
+fi
+if [ -n "$s3$pg" ]; then
+  sed -e "s|\"execution.checkpointing.storage\": \"[^\"]*\"|\"execution.checkpointing.storage\": \"$storage\"|" \
+      -e "s|\"sink.url\": \"[^\"]*\"|\"sink.url\": \"$sink\"|" "$config" >demo.json
+  config=$work/demo.json
+fi
 # supervised: the "crash" failure kills the whole process and it comes back
-"$CPDEMO" run --config "$here/demo-job/configs/demo.json" --supervise >var/job.log 2>&1 &
+"$CPDEMO" run --config "$config" --supervise >var/job.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
 echo "demo: Kafka, a producer at 2000 records/s and the job are running (logs in $work/var)"
@@ -76,7 +114,7 @@ TOUR
   kill "$producer"; wait "$producer" 2>/dev/null || true
   sleep 3
   step cpdemo verify --config demo-job/configs/demo.json
-  "$CPDEMO" verify --config "$here/demo-job/configs/demo.json"
+  "$CPDEMO" verify --config "$config"
   echo; echo "demo: done; everything it started is stopped and $work removed"
   exit 0
 fi
@@ -102,5 +140,5 @@ step "stopping the producer and letting the job drain"
 kill "$producer"; wait "$producer" 2>/dev/null || true
 sleep 3
 step cpdemo verify --config demo-job/configs/demo.json
-"$CPDEMO" verify --config "$here/demo-job/configs/demo.json"
+"$CPDEMO" verify --config "$config"
 echo; echo "demo: done; everything it started is stopped and $work removed"
