@@ -71,7 +71,8 @@ start_job() {
   "$CPDEMO" run --config s3.json >>var/s3.log 2>&1 &
   job_pid=$!
   T_PIDS+=("$job_pid")
-  wait_for 15 test -S "$T_TMP/cptop/s3.cmd"
+  # announced (discovery file) and answering, so cptop --json finds it
+  wait_for 15 "$CPTOP" --job s3 --once
 }
 check "the job starts with s3:// storage" start_job
 bg "$CPTOP" --job s3 --json
@@ -109,6 +110,16 @@ check "no checkpoint completed while S3 was down" test "$(metas | tail -1)" = "$
 check "s3rver restarts on the same port and directory" s3_start
 check "a later checkpoint completes once S3 is back" \
   wait_for 30 bash -c "test \"\$(ls $chk/chk-*/_metadata._S3rver_object | sed 's|.*/chk-\([0-9]*\)/.*|\1|' | sort -n | tail -1)\" -gt $before"
+
+# ---------------------------------------------------------------- injected failures
+check "cptop ctl fail fail-storage count=2 is taken" "$CPTOP" --job s3 ctl fail fail-storage count=2
+check "the injected S3 write failures fail a checkpoint, named" \
+  wait_for 20 grep -q 'injected failure: write of s3://ckpt/flink/cp/s3/chk-' "$T_TMP/bg.log"
+after=$(metas | tail -1)
+check "and a later checkpoint completes" \
+  wait_for 20 bash -c "test \"\$(ls $chk/chk-*/_metadata._S3rver_object | sed 's|.*/chk-\([0-9]*\)/.*|\1|' | sort -n | tail -1)\" -gt $after"
+check "no temporary key of an injected failure is left in the bucket" \
+  bash -c "! find $chk -name '.*.tmp-*' | grep -q ."
 
 # ---------------------------------------------------------------- kill -9, restore
 # the second run takes its S3 settings from the configuration instead
