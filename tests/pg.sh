@@ -112,7 +112,7 @@ case "${1:-}" in
       start >/dev/null ;;
   psql)
     [ -f "${2:-}/port" ] && [ -n "${3:-}" ] || { echo "usage: pg.sh psql DIR SQL" >&2; exit 2; }
-    as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(cat "$2/port")" \
-      -U postgres -d cpdemo -c "$3" ;;
+    PGOPTIONS="-c client_min_messages=warning" as_pg "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+      -h 127.0.0.1 -p "$(cat "$2/port")" -U postgres -d cpdemo -c "$3" ;;
   *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] ;;
 esac
