@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpd_config.h"
 #include "cpd_sink.h"
 #include "cpt_test.h"
 
@@ -644,4 +645,22 @@ CPT_TEST_T(stage_and_commit_rates_beside_sqlite, 120)
     rate("postgresql", pg, 1, 20, 1000);
     rate("sqlite", lite, 101, 3, big);
     rate("postgresql", pg, 101, 3, big);
+}
+
+/* ------------------------------------------------------------------ the example */
+
+CPT_TEST(example_config_loads_and_selects_postgresql)
+{
+    char script[PATH_MAX], path[PATH_MAX + 64];
+    find_script(script, sizeof script);
+    *strrchr(script, '/') = '\0'; /* tests/ */
+    *strrchr(script, '/') = '\0'; /* the top */
+    snprintf(path, sizeof path, "%s/demo-job/configs/postgres.json", script);
+    cpd_config c;
+    char errs[2048], warns[2048];
+    cpd_config_defaults(&c);
+    CPT_ASSERTF(cpd_config_load(path, &c, errs, sizeof errs, warns, sizeof warns) == 0, "%s: %s",
+                path, errs);
+    CPT_ASSERTF(!warns[0], "%s: %s", path, warns);
+    CPT_ASSERTF(cpd_sink_is_postgres(c.sink), "%s", c.sink);
 }
