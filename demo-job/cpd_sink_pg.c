@@ -187,13 +187,18 @@ static void cpd_pg_sleep_ms(int ms)
 }
 
 /* Per session: durability of every commit, whatever the server's default
- * (an acknowledged staging or commit must survive a server crash). */
+ * (an acknowledged staging or commit must survive a server crash); and an
+ * end to a transaction of ours left open by a client the network cut off
+ * (a dead process the server notices at once), which would hold the
+ * sink's lock for as long as the server's TCP keepalive takes: ours send
+ * their statements back to back, never idle for long. */
 static int cpd_pg_session(cpd_pg *pg, char *err, size_t errsz)
 {
-    PGresult *r = PQexec(pg->conn, "SET synchronous_commit TO on");
+    PGresult *r = PQexec(pg->conn, "SET synchronous_commit TO on;"
+                                   " SET idle_in_transaction_session_timeout TO '30s'");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = cpd_pg_fail(pg, r, err, errsz, "setting synchronous_commit");
+        rc = cpd_pg_fail(pg, r, err, errsz, "setting up the session");
     PQclear(r);
     return rc;
 }
@@ -303,6 +308,23 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
         PQfreemem(perr);
         cpd_pg_close(pg);
         return NULL;
+    }
+    /* libpq parses any port and fails only when connecting, which would
+     * look like a server that is down: a typo is told at once */
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "port") != 0 || !o->val)
+            continue;
+        for (const char *p = o->val; *p;) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p || v < 1 || v > 65535 || (*end && *end != ',')) {
+                snprintf(err, errsz, "%s: port \"%.40s\" is not a port number", pg->name, o->val);
+                PQconninfoFree(opts);
+                cpd_pg_close(pg);
+                return NULL;
+            }
+            p = *end ? end + 1 : end;
+        }
     }
     PQconninfoFree(opts);
     /* defaults first: whatever the URL says overrides them (expand_dbname) */

@@ -163,9 +163,13 @@ CPT_TEST(bad_urls_are_named)
      * one libpq cannot parse fails at once, its password never shown */
     CPT_ASSERT(cpd_sink_is_postgres("postgresql://h/db") && cpd_sink_is_postgres("postgres://h/d"));
     CPT_ASSERT(!cpd_sink_is_postgres("sqlite:x.db") && !cpd_sink_is_postgres("postgresql:/x"));
+    int64_t t0 = cpt_now_ms();
     CPT_ASSERT(!cpd_sink_open("postgresql://u:sekret@127.0.0.1:notaport/db", err, sizeof err));
-    CPT_ASSERTF(strstr(err, "postgresql://u:***@127.0.0.1:notaport/db") && !strstr(err, "sekret"),
-                "%s", err);
+    CPT_ASSERTF(strstr(err, "postgresql://u:***@127.0.0.1:notaport/db") && !strstr(err, "sekret") &&
+                strstr(err, "port"), "%s", err);
+    CPT_ASSERT(!cpd_sink_open("postgresql://u:sekret@h/db?no_such_option=1", err, sizeof err));
+    CPT_ASSERTF(strstr(err, "not a valid PostgreSQL URL") && !strstr(err, "sekret"), "%s", err);
+    CPT_ASSERT(cpt_now_ms() - t0 < 1000); /* told at once, not retried as a server that is down */
     CPT_ASSERT(!cpd_sink_open("mysql://u:sekret@h/db", err, sizeof err));
     CPT_ASSERTF(strstr(err, "mysql://u:***@h/db") && !strstr(err, "sekret"), "%s", err);
     char url[400];
