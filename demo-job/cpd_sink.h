@@ -22,9 +22,10 @@
  *
  * Errors name the database (the URL without its password; for PostgreSQL
  * user@host:port/db). With PostgreSQL a lost connection fails the call that
- * finds it; the next call on the handle reconnects first. Opening waits up
- * to CPD_SINK_PG_OPEN_WAIT_MS for a server that refuses connections or is
- * starting up or shutting down (a database restart need not stop the job).
+ * finds it; the next call on the handle reconnects first. Opening waits for
+ * a server that is restarting (a database restart need not stop the job):
+ * up to CPD_SINK_PG_OPEN_WAIT_MS while it says it is starting up or shutting
+ * down, up to CPD_SINK_PG_DOWN_WAIT_MS while nothing answers at all.
  */
 #ifndef CPD_SINK_H
 #define CPD_SINK_H
@@ -56,7 +57,8 @@ typedef struct cpd_offset {
 
 typedef struct cpd_sink cpd_sink;
 
-#define CPD_SINK_PG_OPEN_WAIT_MS 5000
+#define CPD_SINK_PG_OPEN_WAIT_MS 30000
+#define CPD_SINK_PG_DOWN_WAIT_MS 5000
 
 /* Whether url selects the PostgreSQL backend (postgresql:// or postgres://). */
 bool cpd_sink_is_postgres(const char *url);

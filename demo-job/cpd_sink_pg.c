@@ -331,7 +331,14 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
     const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle",
                                 "keepalives_interval", "keepalives_count", "dbname", NULL};
     const char *const vals[] = {"5", "cpdemo-sink", "10", "5", "3", url, NULL};
-    int64_t t0 = cpd_pg_now_ms();
+    /* A restarting server says "shutting down", then nothing answers for a
+     * moment, then "starting up" (PQPING_REJECT, NO_RESPONSE, REJECT); the
+     * first and last phases last as long as the shutdown checkpoint and the
+     * recovery take, which a busy machine stretches to seconds. So: wait
+     * while it says it is on its way, but not long for silence (a wrong
+     * host or port); a refused login or a missing database will not fix
+     * itself (PQPING_OK) and fails at once. */
+    int64_t t0 = cpd_pg_now_ms(), silent_since = -1;
     for (int delay = 50;; delay = delay < 400 ? delay * 2 : 500) {
         pg->conn = PQconnectdbParams(keys, vals, 1);
         if (!pg->conn) {
@@ -341,12 +348,14 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
         }
         if (PQstatus(pg->conn) == CONNECTION_OK)
             break;
-        /* down, starting up, shutting down, out of connection slots: a
-         * restarting server is back in a moment; anything else (a refused
-         * login, no such database) will not fix itself */
         PGPing ping = PQpingParams(keys, vals, 1);
-        int64_t waited = cpd_pg_now_ms() - t0;
-        if ((ping == PQPING_REJECT || ping == PQPING_NO_RESPONSE) &&
+        int64_t now = cpd_pg_now_ms(), waited = now - t0;
+        if (ping != PQPING_NO_RESPONSE)
+            silent_since = -1;
+        else if (silent_since < 0)
+            silent_since = now;
+        if ((ping == PQPING_REJECT ||
+             (ping == PQPING_NO_RESPONSE && now + delay - silent_since < CPD_SINK_PG_DOWN_WAIT_MS)) &&
             waited + delay < CPD_SINK_PG_OPEN_WAIT_MS) {
             PQfinish(pg->conn);
             pg->conn = NULL;

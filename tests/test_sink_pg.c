@@ -11,8 +11,12 @@
  * of its own.
  */
 #include <libpq-fe.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -477,8 +481,96 @@ CPT_TEST_T(unreachable_servers_and_passwords_in_errors, 30)
     snprintf(where, sizeof where, "%d", closed);
     CPT_ASSERTF(strstr(err, "127.0.0.1") && strstr(err, where) && !strstr(err, "sekret") &&
                 strstr(err, "tried for"), "%s", err);
-    CPT_ASSERTF(took >= CPD_SINK_PG_OPEN_WAIT_MS - 1000 && took < CPD_SINK_PG_OPEN_WAIT_MS + 3000,
+    CPT_ASSERTF(took >= CPD_SINK_PG_DOWN_WAIT_MS - 1000 && took < CPD_SINK_PG_DOWN_WAIT_MS + 3000,
                 "took %lld ms", (long long)took);
+}
+
+/* A fake server: to every connection it says what a PostgreSQL that is
+ * starting up says (FATAL 57P03, which PQping reads as "rejecting"), until
+ * switch_ms; then that the database does not exist. */
+typedef struct fake_pg {
+    int fd;
+    int64_t t0, switch_ms;
+    _Atomic int64_t stop_ms;
+    int conns;
+} fake_pg;
+
+static bool read_n(int fd, void *buf, size_t n)
+{
+    for (size_t k = 0; k < n;) {
+        ssize_t r = read(fd, (char *)buf + k, n - k);
+        if (r <= 0)
+            return false;
+        k += (size_t)r;
+    }
+    return true;
+}
+
+static void *fake_pg_main(void *arg)
+{
+    fake_pg *f = arg;
+    while (cpt_now_ms() - f->t0 < f->stop_ms) {
+        struct pollfd p = {f->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) != 1)
+            continue;
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        f->conns++;
+        unsigned char hdr[8];
+        /* SSLRequest / GSSENCRequest: "no", then the startup packet */
+        while (read_n(c, hdr, 8)) {
+            uint32_t len = ntohl(*(uint32_t *)hdr), code = ntohl(*(uint32_t *)(hdr + 4));
+            if (code == 80877103u || code == 80877104u) {
+                if (write(c, "N", 1) != 1)
+                    break;
+                continue;
+            }
+            char rest[1024];
+            if (len < 8 || len - 8 > sizeof rest || !read_n(c, rest, len - 8))
+                break;
+            bool up = cpt_now_ms() - f->t0 >= f->switch_ms;
+            const char *code5 = up ? "3D000" : "57P03";
+            const char *msg = up ? "database \"cpt\" does not exist"
+                                 : "the database system is starting up";
+            char body[256];
+            int n = snprintf(body, sizeof body, "SFATAL%cVFATAL%cC%s%cM%s%c%c", 0, 0, code5, 0,
+                             msg, 0, 0);
+            unsigned char e[5] = {'E'};
+            uint32_t l = htonl((uint32_t)(n + 4));
+            memcpy(e + 1, &l, 4);
+            if (write(c, e, 5) != 5 || write(c, body, (size_t)n) != n) { /* closed anyway */ }
+            break;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+CPT_TEST_T(open_waits_for_a_server_that_is_starting_up, 30)
+{
+    fake_pg f = {.switch_ms = CPD_SINK_PG_DOWN_WAIT_MS + 500, .stop_ms = 20000};
+    f.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    CPT_ASSERT(f.fd >= 0 && bind(f.fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+               listen(f.fd, 16) == 0 && getsockname(f.fd, (struct sockaddr *)&a, &al) == 0);
+    f.t0 = cpt_now_ms();
+    pthread_t th;
+    pthread_create(&th, NULL, fake_pg_main, &f);
+    char url[128], err[600];
+    snprintf(url, sizeof url, "postgresql://u@127.0.0.1:%d/cpt?sslmode=disable",
+             ntohs(a.sin_port));
+    /* longer than silence would be waited for, then failed at once */
+    CPT_ASSERT(!cpd_sink_open(url, err, sizeof err));
+    int64_t took = cpt_now_ms() - f.t0;
+    f.stop_ms = 0;
+    pthread_join(th, NULL);
+    close(f.fd);
+    CPT_ASSERTF(strstr(err, "does not exist") && strstr(err, "tried for"), "%s", err);
+    CPT_ASSERTF(took >= f.switch_ms && took < f.switch_ms + 2000, "took %lld ms", (long long)took);
+    CPT_ASSERTF(f.conns >= 4, "%d connections", f.conns); /* it kept trying */
 }
 
 /* A job's sink subtasks: one handle each, staging concurrently, while the
