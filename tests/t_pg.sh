@@ -158,4 +158,8 @@ printf '{"source.kafka.bootstrap-file": "var/kafka.bootstrap", "sink.url": "post
 check "verify against a server that is not there: exits 1 naming it, no password" \
   bash -c "'$CPDEMO' verify --config gone.json >/dev/null 2>e.txt; test \$? -eq 1 &&
     grep -q '127.0.0.1.*$closed' e.txt && ! grep -q sekret e.txt"
+if [ "$T_FAIL" -gt 0 ]; then
+  echo "  the job's log, last lines:"; tail -15 var/pg.log | cut -c1-240 | sed 's/^/    /'
+  echo "  the server's log, last lines:"; tail -8 "$pg_dir/server.log" | cut -c1-240 | sed 's/^/    /'
+fi
 t_done
