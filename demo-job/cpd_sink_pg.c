@@ -253,7 +253,10 @@ static int cpd_pg_end(cpd_pg *pg, const char *what, char *err, size_t errsz)
     PGresult *r = PQexec(pg->conn, "COMMIT");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = cpd_pg_fail(pg, r, err, errsz, "%s: COMMIT", what);
+        rc = cpd_pg_fail(pg, r, err, errsz, "%s: COMMIT%s", what,
+                         PQstatus(pg->conn) == CONNECTION_BAD
+                             ? " (it may have happened or not: recovery finds out)"
+                             : "");
     else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
         rc = cpd_pg_fail(pg, r, err, errsz, "%s: rolled back", what);
     PQclear(r);
