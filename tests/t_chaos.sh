@@ -43,7 +43,7 @@ ctl() {
 run_chaos() { # NAME STORAGE-URI SINK-URL
   local name=$1 storage=$2 sink=$3 d=$T_TMP/$1
   mkdir -p "$d/var" && cd "$d" || return 1
-  local records=90000
+  local records=50000
   bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap
   wait_for 10 test -s var/kafka.bootstrap || { fail "$name: cpdemo kafka did not start"; return 1; }
   cat > chaos.json <<JSON
