@@ -198,12 +198,13 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench
+bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
 	$(Q)$(BENCH_BIN)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
 	$(Q)BUILD=$(BUILD) bench/recovery_bench.sh
+	$(Q)BUILD=$(BUILD) bench/pg_bench.sh
 	$(Q)BUILD=$(BUILD) bench/s3_bench.sh
 
 install: $(LIB_A) $(LIB_SO)

@@ -1456,6 +1456,12 @@ static int run_attempt(job *j, int64_t from_checkpoint, int64_t deadline_ms)
         say("%s", err);
         cpd_metadata_free(md);
         j->restored_md = NULL;
+        /* at start a sink that cannot open is a setup error; on a restart
+         * it is the database being away a little longer: restart again */
+        if (j->attempt > 0) {
+            snprintf(j->fail_reason, sizeof j->fail_reason, "sink: %s", err);
+            return 1;
+        }
         return 2;
     }
     if (cpd_sink_recover(j->commit_sink, restored, offs, n_offs, err, sizeof err)) {
@@ -1630,13 +1636,15 @@ static void publish_config(job *j)
     cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
     snprintf(tol, sizeof tol, "%d", j->cfg.tolerable_failures);
     snprintf(par, sizeof par, "%d", j->P);
+    char sink[sizeof j->cfg.sink];
+    cpd_sink_redact(j->cfg.sink, sink, sizeof sink); /* dashboards see no password */
     const char *keys[] = {"execution.checkpointing.interval", "execution.checkpointing.mode",
                           "execution.checkpointing.timeout",
                           "execution.checkpointing.tolerable-failed-checkpoints",
                           "execution.checkpointing.min-pause", "execution.checkpointing.storage",
                           "parallelism.default", "sink.url", "source.kafka.topic"};
     const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
-                          to, tol, mp, j->cfg.storage, par, j->cfg.sink, j->cfg.topic};
+                          to, tol, mp, j->cfg.storage, par, sink, j->cfg.topic};
     cpa_set_job_config(j->agent, keys, vals, 9);
 }
 

@@ -886,7 +886,9 @@ int cpd_cmd_verify(int argc, char **argv)
     }
     committed com;
     memset(&com, 0, sizeof com);
-    int rc = read_committed(sink, c.sink, &com);
+    char shown[sizeof c.sink]; /* the sink as messages name it: no password */
+    cpd_sink_redact(c.sink, shown, sizeof shown);
+    int rc = read_committed(sink, shown, &com);
     cpd_sink_close(sink);
     if (rc) {
         free(com.offsets);
@@ -973,12 +975,12 @@ int cpd_cmd_verify(int argc, char **argv)
         if (com.checkpoint > 0)
             fprintf(stderr, CMD ": %s: checkpoint %" PRId64 " committed, %zu accounts, %" PRId64
                             " dead letters; reading %s at %s up to offsets %s\n",
-                    c.sink, com.checkpoint, cpd_vtable_size(com.rows), com.dead, c.topic,
+                    shown, com.checkpoint, cpd_vtable_size(com.rows), com.dead, c.topic,
                     bootstrap, ends);
         else
             fprintf(stderr, CMD ": %s: no checkpoint committed yet (%zu accounts, %" PRId64
                             " dead letters): nothing should be there\n",
-                    c.sink, cpd_vtable_size(com.rows), com.dead);
+                    shown, cpd_vtable_size(com.rows), com.dead);
         rc = check_watermarks(rk, &st, c.topic, &r);
     }
     double t0 = now_s();
