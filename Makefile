@@ -8,7 +8,8 @@
 #   make bench              benchmarks, figures printed side by side
 #   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
 #   make deps               install missing packages (scripts/deps.sh)
-#   make demo               build and run the demo
+#   make demo               build and run the demo, with the dashboard
+#   make demo-s3 / demo-pg  the same, checkpoints on S3 / results in PostgreSQL
 #   V=1 shows commands; WERROR=1 turns warnings into errors.
 
 CC       ?= cc
