@@ -94,7 +94,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
