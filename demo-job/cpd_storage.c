@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,12 @@ out:
 /* ------------------------------------------------------------------------ */
 /* the storage                                                              */
 
+/* Checkpoints this process committed itself: retention trusts them without
+ * reading their state back (on S3 that read is a download of the whole
+ * retained state after every checkpoint). A small ring: retention only
+ * ever looks at the newest few. */
+#define CPD_ST_OWN 64
+
 struct cpd_storage {
     const cpd_storage_ops *ops;
     void *be;
@@ -465,7 +472,33 @@ struct cpd_storage {
     char *location;
     atomic_int fail_next;
     atomic_int delay_ms;
+    pthread_mutex_t own_mu;
+    int64_t own[CPD_ST_OWN];            /* 0: empty slot */
+    int own_next;
 };
+
+static void cpd_st_own_set(cpd_storage *st, int64_t id, bool committed)
+{
+    pthread_mutex_lock(&st->own_mu);
+    for (int i = 0; i < CPD_ST_OWN; i++)
+        if (st->own[i] == id)
+            st->own[i] = 0;
+    if (committed) {
+        st->own[st->own_next] = id;
+        st->own_next = (st->own_next + 1) % CPD_ST_OWN;
+    }
+    pthread_mutex_unlock(&st->own_mu);
+}
+
+static bool cpd_st_own_has(cpd_storage *st, int64_t id)
+{
+    bool has = false;
+    pthread_mutex_lock(&st->own_mu);
+    for (int i = 0; i < CPD_ST_OWN && !has; i++)
+        has = st->own[i] == id;
+    pthread_mutex_unlock(&st->own_mu);
+    return has;
+}
 
 cpd_storage *cpd_storage_new(const cpd_storage_ops *ops, void *be, const char *job_id,
                              const char *location, char *err, size_t errsz)
@@ -496,6 +529,7 @@ cpd_storage *cpd_storage_new(const cpd_storage_ops *ops, void *be, const char *j
         return NULL;
     }
     st->ops = ops;
+    pthread_mutex_init(&st->own_mu, NULL);
     st->be = be;
     snprintf(st->job_id, sizeof st->job_id, "%s", job_id);
     st->location = loc;
@@ -510,6 +544,7 @@ void cpd_storage_close(cpd_storage *st)
         return;
     if (st->ops->close)
         st->ops->close(st->be);
+    pthread_mutex_destroy(&st->own_mu);
     free(st->location);
     free(st);
 }
@@ -645,12 +680,60 @@ cpd_st_rc cpd_storage_commit(cpd_storage *st, int64_t cp_id, const cpd_metadata 
     snprintf(key, sizeof key, "%s/%s", dir, CPD_ST_METADATA);
     rc = cpd_st_put(st, key, text, strlen(text), err, errsz);
     free(text);
+    if (rc == CPD_ST_OK)
+        cpd_st_own_set(st, cp_id, true);
     return rc;
 }
 
 /* Loads and verifies checkpoint id. CPD_ST_NOT_FOUND / CPD_ST_CORRUPT with
  * the reason in why (without the "chk-N" prefix); CPD_ST_IO and
  * CPD_ST_NOMEM with the backend's message. */
+/* Checks checkpoint id without reading its state back: _metadata parses and
+ * every state it lists is present with its size (one listing). Used by
+ * retention for checkpoints this process committed: their contents were
+ * hashed when written, and re-reading them would download the whole
+ * retained state after every checkpoint on S3; a file deleted or cut short
+ * since is still caught. */
+static cpd_st_rc cpd_st_check_sizes(cpd_storage *st, int64_t id, char *why, size_t whysz)
+{
+    char key[64 + CPD_ST_FILE_MAX];
+    snprintf(key, sizeof key, "chk-%" PRId64 "/%s", id, CPD_ST_METADATA);
+    void *text = NULL;
+    size_t len = 0;
+    cpd_st_rc rc = st->ops->get(st->be, key, &text, &len, why, whysz);
+    if (rc == CPD_ST_NOT_FOUND)
+        return cpd_st_fail(why, whysz, rc, "no _metadata (never committed)");
+    if (rc != CPD_ST_OK)
+        return rc;
+    cpd_metadata *md = NULL;
+    rc = cpd_st_md_parse(text, len, st->job_id, id, &md, why, whysz);
+    free(text);
+    cpd_st_entry *ents = NULL;
+    size_t n = 0;
+    if (rc == CPD_ST_OK && md->n_states) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "chk-%" PRId64, id);
+        rc = st->ops->list(st->be, dir, &ents, &n, why, whysz);
+        if (rc == CPD_ST_NOT_FOUND)
+            rc = cpd_st_fail(why, whysz, CPD_ST_CORRUPT, "its directory is gone");
+    }
+    for (size_t i = 0; rc == CPD_ST_OK && i < md->n_states; i++) {
+        const cpd_state_handle *h = &md->states[i];
+        size_t j = 0;
+        while (j < n && strcmp(ents[j].name, h->file) != 0)
+            j++;
+        if (j == n || ents[j].is_dir)
+            rc = cpd_st_fail(why, whysz, CPD_ST_CORRUPT, "state %s is missing", h->file);
+        else if (ents[j].size != h->size)
+            rc = cpd_st_fail(why, whysz, CPD_ST_CORRUPT,
+                             "state %s has %" PRIu64 " bytes, _metadata says %" PRIu64, h->file,
+                             ents[j].size, h->size);
+    }
+    free(ents);
+    cpd_metadata_free(md);
+    return rc;
+}
+
 static cpd_st_rc cpd_st_load(cpd_storage *st, int64_t id, cpd_metadata **out, char *why,
                              size_t whysz)
 {
@@ -846,6 +929,7 @@ cpd_st_rc cpd_storage_discard(cpd_storage *st, int64_t cp_id, char *err, size_t 
     CPD_ST_ERRBUF(err, errsz);
     if (!st || cp_id < 0)
         return cpd_st_fail(err, errsz, CPD_ST_INVALID, "discard: bad arguments");
+    cpd_st_own_set(st, cp_id, false);
     return cpd_st_remove_cp(st, cp_id, err, errsz);
 }
 
@@ -867,7 +951,9 @@ cpd_st_rc cpd_storage_retain(cpd_storage *st, int num_retained, char *err, size_
         if (kept < num_retained) {
             cpd_metadata *md = NULL;
             char why[CPD_ST_ERRLOCAL];
-            cpd_st_rc r = cpd_st_load(st, ids[i], &md, why, sizeof why);
+            cpd_st_rc r = cpd_st_own_has(st, ids[i])
+                              ? cpd_st_check_sizes(st, ids[i], why, sizeof why)
+                              : cpd_st_load(st, ids[i], &md, why, sizeof why);
             cpd_metadata_free(md);
             if (r == CPD_ST_OK)
                 valid = true;
@@ -881,6 +967,7 @@ cpd_st_rc cpd_storage_retain(cpd_storage *st, int num_retained, char *err, size_
         else if (kept > 0) {
             /* older than the newest valid one: retired or failed */
             char e2[CPD_ST_ERRLOCAL];
+            cpd_st_own_set(st, ids[i], false);
             cpd_st_rc r = cpd_st_remove_cp(st, ids[i], e2, sizeof e2);
             if (r != CPD_ST_OK && first_rm == CPD_ST_OK) {
                 first_rm = r;

@@ -245,7 +245,9 @@ cpd_st_rc cpd_storage_discard(cpd_storage *st, int64_t cp_id, char *err, size_t 
  * than the newest valid one: retired completed checkpoints and stale
  * directories of failed ones. With no valid checkpoint nothing is removed.
  * An I/O error while verifying stops it (nothing more removed); a failed
- * removal is reported after trying the rest. Blocks (verifies up to num_retained checkpoints, reading their state);
+ * removal is reported after trying the rest. Verifying a checkpoint this
+ * handle committed checks its _metadata and its states' presence and sizes
+ * (one listing); any other is read in full and its SHA-256 checked. Blocks;
  * thread-safe. */
 cpd_st_rc cpd_storage_retain(cpd_storage *st, int num_retained, char *err, size_t errsz);
 

@@ -738,3 +738,41 @@ CPT_TEST(backend_io_error_is_not_skipped)
     CPT_ASSERT(cpd_storage_new(&ops, &removed, "../x", "fake://", err, sizeof err) == NULL);
     CPT_EQ_INT(removed, -100);
 }
+
+/* Retention checks checkpoints this process committed by their listing
+ * (present, right sizes) instead of reading their state back: on S3 that
+ * read would download the whole retained state after every checkpoint.
+ * Another process (a new handle) verifies contents in full. */
+CPT_TEST(retention_trusts_its_own_commits_by_size)
+{
+    cpd_storage *a = open_store();
+    for (int id = 1; id <= 3; id++)
+        write_cp(a, id, 1, 2, 32);
+    /* flip one byte of chk-3's state, keeping its size */
+    const char *path = jpath("chk-3/op0-sub0.state");
+    int fd = open(path, O_RDWR);
+    CPT_ASSERT(fd >= 0);
+    char c;
+    CPT_EQ_INT(pread(fd, &c, 1, 5), 1);
+    c ^= 0x55;
+    CPT_EQ_INT(pwrite(fd, &c, 1, 5), 1);
+    close(fd);
+    /* a new handle reads contents: chk-3 is corrupt, chk-2 is the newest valid */
+    cpd_storage *b = open_store();
+    CPT_EQ_INT(cpd_storage_retain(b, 1, err, sizeof err), CPD_ST_OK);
+    CPT_ASSERT(!exists(jpath("chk-1")));
+    CPT_ASSERT(exists(jpath("chk-2/_metadata")) && exists(jpath("chk-3/_metadata")));
+    cpd_storage_close(b);
+    /* the writer trusts what it wrote, by size: chk-3 counts as valid */
+    CPT_EQ_INT(cpd_storage_retain(a, 1, err, sizeof err), CPD_ST_OK);
+    CPT_ASSERT(!exists(jpath("chk-2")));
+    /* ... but a state cut short is caught all the same */
+    write_cp(a, 4, 1, 2, 32);
+    CPT_EQ_INT(truncate(jpath("chk-4/op0-sub1.state"), 10), 0);
+    CPT_EQ_INT(cpd_storage_retain(a, 1, err, sizeof err), CPD_ST_OK);
+    CPT_ASSERT(exists(jpath("chk-3/_metadata"))); /* the newest valid one stays */
+    /* and a discarded id is no longer trusted */
+    CPT_EQ_INT(cpd_storage_discard(a, 4, err, sizeof err), CPD_ST_OK);
+    CPT_ASSERT(!exists(jpath("chk-4")));
+    cpd_storage_close(a);
+}
