@@ -137,17 +137,21 @@ static bool in_history(const cpw_state *s, int64_t id)
     return false;
 }
 
-/* Whether id finished before the last restore: a job restarted from
- * checkpoint N numbers its next checkpoints from N+1 again (as Flink does
- * without HA), so such an id names a new checkpoint, not a late event. */
+/* Whether the history entry with this id finished before the job started
+ * numbering afresh: after a restore from checkpoint N the job numbers from
+ * N+1 again (as Flink does without HA), and a new process of the job (a
+ * crash, a restart without a restore) numbers from wherever it starts. Such
+ * an id names a new checkpoint, not a late event of the old one. */
 static bool reused_after_restore(const cpw_state *s, int64_t id)
 {
-    if (!s->last_restore_ts)
+    int64_t fence = s->last_restore_ts > s->hello.start_ts_us ? s->last_restore_ts
+                                                              : s->hello.start_ts_us;
+    if (fence <= 0)
         return false;
     for (int i = 0; i < s->n_history; i++) {
         const cpw_cp *h = cpw_state_history(s, i);
         if (h->id == id)
-            return h->end_ts <= s->last_restore_ts && id > s->restored_from;
+            return h->end_ts <= fence;
     }
     return false;
 }
@@ -295,7 +299,8 @@ static cpw_cp *cp_for(cpw_state *s, int64_t id, int64_t ts)
     cpw_cp *cp = find_inflight(s, id);
     if (cp)
         return cp;
-    if (in_history(s, id) || (s->latest_completed_id && id <= s->latest_completed_id))
+    if ((in_history(s, id) && !reused_after_restore(s, id)) ||
+        (s->latest_completed_id && id <= s->latest_completed_id))
         return NULL;
     return start_cp(s, id, CPA_TRIGGER_PERIODIC, ts);
 }

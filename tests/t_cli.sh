@@ -32,6 +32,10 @@ wait_for 10 test -S "$T_TMP/cptop/demo2.cmd"
 check "two jobs: --once without --job exits 2 listing them" \
   bash -c "$CPTOP --once 2>&1 | grep -q demo2; test \${PIPESTATUS[0]} -eq 2"
 check "--job picks one" bash -c "$CPTOP --job demo2 --once | grep -q '^job demo2'"
+check "ctl takes its options after ctl too (cptop ctl --job ID trigger)" \
+  bash -c "$CPTOP ctl --job demo2 --timeout 3000 trigger | grep -q '^ok:'"
+check "--json | head: cptop ends when its reader does" \
+  bash -c "timeout 10 $CPTOP --job demo2 --json | head -n 2 | wc -l | grep -qx 2; test \${PIPESTATUS[0]} -ne 124"
 
 # clean stop removes the discovery file; kill -9 leaves a stale one
 kill -TERM "${T_PIDS[0]}"; wait "${T_PIDS[0]}" 2>/dev/null

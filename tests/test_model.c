@@ -504,3 +504,40 @@ CPT_TEST(messages_already_in_the_state_are_not_a_restart)
     CPT_ASSERT(strstr(cpt_model_log(m, 1)->u.note, "seq went back"));
     cpt_model_free(m);
 }
+
+CPT_TEST(a_new_process_numbering_from_one_is_followed)
+{
+    /* the job's process restarts without restoring anything (a fresh job):
+     * its checkpoints 1, 2, 3 are new ones, not repeats of the old 1, 2, 3 */
+    cpt_model *m = synced_model();
+    feed_hello(m, 2, 42, T0);
+    cpa_event evs[16];
+    uint64_t seq = 3;
+    for (int64_t id = 1; id <= 3; id++) {
+        int n = whole_cp(evs, id, T0 + id * 1000, 300);
+        for (int i = 0; i < n; i++)
+            feed(m, seq++, evs[i]);
+    }
+    int64_t t1 = T0 + 60000000; /* a minute later, a new process */
+    feed_hello(m, 1, 43, t1);
+    cpt_model_state_sent(m);
+    cpw_state *st = agent_state(43, NULL, 0, 2);
+    st->hello.start_ts_us = t1;
+    cpt_model_on_state(m, st, t1);
+    seq = 2;
+    for (int64_t id = 1; id <= 3; id++) {
+        int n = whole_cp(evs, id, t1 + id * 1000, 200);
+        for (int i = 0; i < n; i++)
+            feed(m, seq++, evs[i]);
+    }
+    CPT_EQ_INT(m->st->n_history, 6);
+    /* newest first: the new process's 3, 2, 1, then the old 3, 2, 1 */
+    CPT_EQ_INT(cpw_state_history(m->st, 0)->id, 3);
+    CPT_EQ_INT(cpw_state_history(m->st, 0)->trigger_ts, t1 + 3000);
+    CPT_EQ_INT(cpw_state_history(m->st, 0)->acks, 4);
+    CPT_EQ_INT(cpw_state_history(m->st, 2)->id, 1);
+    CPT_EQ_INT(cpw_state_history(m->st, 3)->id, 3);
+    CPT_EQ_INT(cpw_state_history(m->st, 3)->trigger_ts, T0 + 3000);
+    CPT_EQ_INT(m->st->counts.completed, 3); /* the counts are the new process's */
+    cpt_model_free(m);
+}

@@ -79,7 +79,8 @@ int cpt_term_open(bool use_color, char *err, size_t errsz)
     nodelay(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
-    bool color = use_color && has_colors() && !getenv("NO_COLOR");
+    const char *nc = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+    bool color = use_color && has_colors() && !(nc && *nc);
     if (color) {
         start_color();
         use_default_colors();

@@ -242,8 +242,9 @@ static int mode_json(const opts *o)
         size_t count;
         if (cpw_decode_frame(buf, (size_t)n, print_msg, NULL, &count, &err) != CPW_OK)
             fprintf(stderr, "cptop: dropped a bad frame: %s\n", err.text);
-        fflush(stdout);
         nn_freemsg(buf);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            break; /* the reader went away (| head): done, not an error */
     }
     nn_close(s);
     return 0;
@@ -315,7 +316,9 @@ static int mode_once(const opts *o)
     const cpw_state *s = r.reply->state;
     char name[CPA_NAME_MAX], msg[CPA_TEXT_MAX], d[32];
     cpw_sanitize(s->hello.name, name, sizeof name);
-    printf("job %s (%s), pid %d, status %s\n", s->job, name, s->hello.pid,
+    char jobid[CPW_MAX_JOB_ID];
+    cpw_sanitize(s->job, jobid, sizeof jobid);
+    printf("job %s (%s), pid %d, status %s\n", jobid, name, s->hello.pid,
            cpa_job_status_name((cpa_job_status)s->status));
     printf("checkpoints: total %lld, in progress %lld, completed %lld, failed %lld, restored %lld;"
            " consecutive failures %d\n",
@@ -405,10 +408,12 @@ static int mode_ctl(const opts *o, int argc, char **argv)
         return 1;
     char m[CPA_TEXT_MAX];
     cpw_sanitize(r.reply->message, m, sizeof m);
+    char e[sizeof r.reply->error];
+    cpw_sanitize(r.reply->error, e, sizeof e);
     if (r.reply->ok)
         printf("ok: %s\n", m);
     else
-        fprintf(stderr, "refused (%s): %s\n", r.reply->error, m);
+        fprintf(stderr, "refused (%s): %s\n", e, m);
     rc = r.reply->ok ? 0 : 1;
     cpw_msg_clear(&r);
     return rc;
@@ -680,6 +685,22 @@ int main(int argc, char **argv)
             mode = a + 2;
         } else if (!strcmp(a, "ctl")) {
             mode = "ctl";
+            /* `cptop ctl [--job ID] [--timeout MS] ... COMMAND`: options may follow ctl */
+            while (i + 2 < argc && (!strcmp(argv[i + 1], "--job") || !strcmp(argv[i + 1], "--connect") ||
+                                    !strcmp(argv[i + 1], "--secret-file") ||
+                                    !strcmp(argv[i + 1], "--runtime-dir") ||
+                                    !strcmp(argv[i + 1], "--timeout"))) {
+                const char *k = argv[i + 1], *v = argv[i + 2];
+                if (!strcmp(k, "--job")) o.job = v;
+                else if (!strcmp(k, "--connect")) o.connect = v;
+                else if (!strcmp(k, "--secret-file")) o.secret_file = v;
+                else if (!strcmp(k, "--runtime-dir")) o.runtime_dir = v;
+                else if ((o.timeout_ms = atoi(v)) <= 0) {
+                    fprintf(stderr, "cptop: --timeout '%s' must be a positive number of ms\n", v);
+                    return 2;
+                }
+                i += 2;
+            }
             i++;
             break;
         } else if ((!strcmp(a, "--job") || !strcmp(a, "--connect") || !strcmp(a, "--secret-file") ||
