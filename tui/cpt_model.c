@@ -571,10 +571,13 @@ void cpt_model_tick(cpt_model *m, int64_t now_us)
         m->records_per_s = 0;
     }
     if (now_us - m->rate_t0 >= 1000000) {
+        /* smoothed over ~5 s: a job checkpointing every few seconds sends its
+         * events in bursts, and a per-second figure would flicker to 0 */
         double r = (double)(m->events - m->rate_n0) * 1e6 / (double)(now_us - m->rate_t0);
-        if (r != m->events_per_s)
+        double v = m->rate_t0 && m->events_per_s > 0 ? 0.8 * m->events_per_s + 0.2 * r : r;
+        if (v != m->events_per_s)
             touch(m);
-        m->events_per_s = r;
+        m->events_per_s = v;
         m->rate_t0 = now_us;
         m->rate_n0 = m->events;
     }

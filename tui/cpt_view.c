@@ -15,7 +15,7 @@ enum { PH_HELD = CPW_PH__COUNT, PH__SHOWN };
 typedef struct glyphs {
     uint32_t phase[PH__SHOWN];
     uint32_t bar, bar_empty, hline, vline, spark[8];
-    uint32_t tl_delay, tl_align, tl_sync, tl_async, tl_ack;
+    uint32_t tl_delay, tl_align, tl_held, tl_sync, tl_async, tl_ack;
     uint32_t live, dead, sel, corner_tl, corner_tr, corner_bl, corner_br;
 } glyphs;
 
@@ -23,7 +23,8 @@ static const glyphs UNI = {
     .phase = {0x00B7, 0x25D4, 0x25D1, 0x25D5, 0x2713, 0x2717, 0x25D3}, /* · ◔ ◑ ◕ ✓ ✗ ◓ */
     .bar = 0x2588, .bar_empty = 0x2591, .hline = 0x2500, .vline = 0x2502,
     .spark = {0x2581, 0x2582, 0x2583, 0x2584, 0x2585, 0x2586, 0x2587, 0x2588},
-    .tl_delay = 0x2500, .tl_align = 0x2592, .tl_sync = 0x2593, .tl_async = 0x2588, .tl_ack = 0x2502,
+    .tl_delay = 0x2500, .tl_align = 0x2592, .tl_held = 0x2505, .tl_sync = 0x2593, .tl_async = 0x2588,
+    .tl_ack = 0x2502,
     .live = 0x25CF, .dead = 0x2717, .sel = 0x25B6,
     .corner_tl = 0x250C, .corner_tr = 0x2510, .corner_bl = 0x2514, .corner_br = 0x2518,
 };
@@ -32,7 +33,7 @@ static const glyphs ASC = {
     .phase = {'.', 'a', 's', 'u', '+', 'x', 'h'},
     .bar = '#', .bar_empty = '-', .hline = '-', .vline = '|',
     .spark = {'_', '.', ':', '-', '=', '+', '*', '#'},
-    .tl_delay = '-', .tl_align = 'a', .tl_sync = 's', .tl_async = 'u', .tl_ack = '|',
+    .tl_delay = '-', .tl_align = 'a', .tl_held = 'h', .tl_sync = 's', .tl_async = 'u', .tl_ack = '|',
     .live = '*', .dead = 'x', .sel = '>',
     .corner_tl = '+', .corner_tr = '+', .corner_bl = '+', .corner_br = '+',
 };
@@ -331,10 +332,25 @@ static void draw_header(ctx *c)
         x = put(c, x, 1, left <= 0 && st->consecutive_failures ? CPT_R_BAD
                          : st->consecutive_failures ? CPT_R_WARN : CPT_R_NORMAL, buf);
     }
-    if (m->interval_us > 0 && st->last_trigger_ts && m->link == CPT_LINK_UP) {
-        int64_t due = st->last_trigger_ts + m->interval_us - c->now;
+    int64_t last_periodic = 0, last_end = 0;
+    for (int i = 0; i < st->n_inflight; i++)
+        if (st->inflight[i].kind == CPA_TRIGGER_PERIODIC && st->inflight[i].trigger_ts > last_periodic)
+            last_periodic = st->inflight[i].trigger_ts;
+    for (int i = 0; i < st->n_history && i < 64; i++) {
+        const cpw_cp *h = cpw_state_history(st, i);
+        if (h->kind == CPA_TRIGGER_PERIODIC && h->trigger_ts > last_periodic)
+            last_periodic = h->trigger_ts;
+        if (h->end_ts > last_end)
+            last_end = h->end_ts;
+    }
+    if (m->interval_us > 0 && last_periodic && m->link == CPT_LINK_UP) {
+        /* the job's timer runs from the last periodic trigger, and waits
+         * min-pause after the last checkpoint ended */
+        int64_t due = last_periodic + m->interval_us - c->now;
+        if (m->min_pause_us > 0 && last_end && last_end + m->min_pause_us - c->now > due)
+            due = last_end + m->min_pause_us - c->now;
         if (st->n_inflight && due <= 0)
-            snprintf(buf, sizeof buf, "  next: after the one in flight");
+            snprintf(buf, sizeof buf, "  next: after #%lld", (long long)st->inflight[st->n_inflight - 1].id);
         else if (due <= 0)
             snprintf(buf, sizeof buf, "  next: due");
         else {
@@ -348,7 +364,7 @@ static void draw_header(ctx *c)
         }
         x = put(c, x, 1, CPT_R_NORMAL, buf);
     }
-    if (m->records_per_s > 0 && m->link == CPT_LINK_UP) {
+    if (m->records_per_s > 0 && m->link == CPT_LINK_UP && c->w >= 100) {
         if (m->records_per_s >= 10000)
             snprintf(buf, sizeof buf, "  %.0fk rec/s", m->records_per_s / 1000);
         else
@@ -373,7 +389,7 @@ static void draw_header(ctx *c)
     x = put(c, x, 2, st->counts.failed ? CPT_R_BAD : CPT_R_NORMAL, buf);
     snprintf(buf, sizeof buf, "%s%lld restored", sep, (long long)st->counts.restored);
     x = put(c, x, 2, st->counts.restored ? CPT_R_WARN : CPT_R_NORMAL, buf);
-    if (st->restored_from > 0) {
+    if (st->restored_from > 0 && c->w >= 100) {
         snprintf(buf, sizeof buf, " (from #%lld)", (long long)st->restored_from);
         x = put(c, x, 2, CPT_R_DIM, buf);
     }
@@ -609,7 +625,10 @@ static int draw_history(ctx *c, int y, int y_max)
     const cpw_state *st = m->st;
     cpt_ui *ui = c->ui;
     char buf[64];
-    snprintf(buf, sizeof buf, "History (%d)", st->n_history);
+    if (ui->top_history > 0)
+        snprintf(buf, sizeof buf, "History (%d, %d newer above: g)", st->n_history, ui->top_history);
+    else
+        snprintf(buf, sizeof buf, "History (%d)", st->n_history);
     int x = title_rule(c, y, buf, ui->pane == CPT_PANE_HISTORY);
     sparkline(c, x + 1, y, c->w - x - 24 > 60 ? 60 : c->w - x - 24);
     y++;
@@ -757,7 +776,7 @@ static void timeline(ctx *c, int x, int y, int width, const cpw_cp *cp, const cp
         else if (p.align_s >= 0 && t1 > p.align_s && (p.align_e < 0 || t < p.align_e))
             g = c->g->tl_align, r = CPT_R_ALIGNING;
         else if (p.barrier >= 0 && t1 > p.barrier)
-            g = c->g->tl_sync, r = CPT_R_SYNC; /* between barrier and snapshot: operator work */
+            g = c->g->tl_held, r = CPT_R_WARN; /* barrier in, no snapshot yet: held */
         if (u->phase == CPW_PH_ASYNC && t1 > p.sync && p.sync >= 0)
             g = c->g->tl_async, r = CPT_R_ASYNC;
         cpt_frame_fill(c->f, x + i, y, 1, g, r);
@@ -861,7 +880,7 @@ static void draw_detail(ctx *c, int y, int y_max)
             cpt_fmt_dur(a, sizeof a, c->lnow - sg.since);
             snprintf(buf, sizeof buf, "still waiting on %d subtask%s; the furthest behind: %s#%d, %s for %s",
                      sg.pending, sg.pending == 1 ? "" : "s", on, sg.subtask, phase_word[sg.phase], a);
-            put(c, 2, y++, phase_role[sg.phase], buf);
+            y = put_wrapped(c, 2, y, y_max, phase_role[sg.phase], buf);
         }
     } else if (last >= 0) {
         int op = 0;
@@ -881,20 +900,36 @@ static void draw_detail(ctx *c, int y, int y_max)
         cpt_fmt_dur(b, sizeof b, v[dom]);
         snprintf(buf, sizeof buf, "critical path: %s#%d acknowledged last, at +%s; %s dominated it (%s, %d%%)",
                  on, last - st->op_base[op], a, names[dom], b, tot > 0 ? (int)(v[dom] * 100 / tot) : 0);
-        put(c, 2, y++, CPT_R_WARN, buf);
+        y = put_wrapped(c, 2, y, y_max, CPT_R_WARN, buf);
     }
     /* table + timeline; narrow terminals drop ACK and SIZE for the timeline */
+    /* the timeline's glyphs, once */
+    if (y < y_max - 2) {
+        x = put(c, 2, y, CPT_R_DIM, "timeline: ");
+        static const char *const words[] = {" barrier travel  ", " aligning  ", " barrier held  ",
+                                            " sync  ", " upload"};
+        const uint32_t gl[] = {c->g->tl_delay, c->g->tl_align, c->g->tl_held, c->g->tl_sync,
+                               c->g->tl_async};
+        const cpt_role rl[] = {CPT_R_PENDING, CPT_R_ALIGNING, CPT_R_WARN, CPT_R_SYNC, CPT_R_ASYNC};
+        for (int k = 0; k < 5; k++) {
+            cpt_frame_fill(c->f, x, y, 1, gl[k], rl[k]);
+            x = put(c, x + 1, y, CPT_R_DIM, words[k]);
+        }
+        put(c, x, y, CPT_R_DIM, "   * acked last  ! straggler");
+        y++;
+    }
+    /* narrow terminals drop SIZE (and shorten columns) to keep the timeline */
     int name_w = 10;
     bool wide = c->w >= 120;
-    int tl_x = name_w + 5 + 4 * 9 + (wide ? 9 + 10 : 0) + 2;
+    int tl_x = name_w + 5 + 5 * 9 + (wide ? 10 : 0) + 2;
     int tl_w = c->w - tl_x - 1;
     x = put(c, 0, y, CPT_R_LABEL, "OPERATOR");
     if (wide)
         snprintf(buf, sizeof buf, "%*s %4s %8s %8s %8s %8s %8s %9s", name_w - 8, "", "SUB", "DELAY",
                  "ALIGN", "SYNC", "ASYNC", "ACK", "SIZE");
     else
-        snprintf(buf, sizeof buf, "%*s %4s %8s %8s %8s %8s", name_w - 8, "", "SUB", "DELAY", "ALIGN",
-                 "SYNC", "ASYNC");
+        snprintf(buf, sizeof buf, "%*s %4s %8s %8s %8s %8s %8s", name_w - 8, "", "SUB", "DELAY",
+                 "ALIGN", "SYNC", "ASYNC", "ACK");
     put(c, x, y, CPT_R_LABEL, buf);
     if (tl_w >= 12) {
         cpt_fmt_dur(a, sizeof a, span);
@@ -939,9 +974,9 @@ static void draw_detail(ctx *c, int y, int y_max)
             if (wide)
                 snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s %8s %9s", k, a, b, d, e, tm, s);
             else
-                snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s", k, a, b, d, e);
+                snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s %8s", k, a, b, d, e, tm);
         } else {
-            int cw = wide ? 54 : 35;
+            int cw = wide ? 54 : 44;
             snprintf(buf, sizeof buf, " %4d %-*s", k, cw, phase_word[shown_phase(u)]);
             if (u->phase == CPW_PH_DECLINED && u->reason[0]) {
                 char r[CPA_TEXT_MAX];
@@ -1101,16 +1136,16 @@ static void box_line(ctx *c, int x, int y, int w, bool sel, const char *text)
 static const char *const help_lines[] = {
     "t          trigger a checkpoint now",
     "a          abort the selected in-flight checkpoint (asks first)",
-    "f          inject a failure: kill, stall, decline, storage, commit, crash, Kafka",
+    "f          inject a failure (kill, stall, storage, crash, Kafka...)",
     "c          show and change interval, timeout, tolerable failures",
     "Enter      details of the selected checkpoint (per subtask, timeline)",
-    "s          summary: percentiles, failures, timeout advice",
-    "e          event log, full screen;  /  filter it",
-    "Tab        next pane (in flight, history, events)",
-    "Up/Down j/k  move;  PgUp/PgDn  page;  g/G  first/last",
-    "Esc        back to the main screen",
+    "s 2        summary: percentiles, failures, timeout advice",
+    "e 3        event log, full screen;  /  filter it",
+    "Tab S-Tab  next / previous pane (in flight, history, events)",
+    "Up/Down j/k  move;  PgUp/PgDn  page;  g/G Home/End  first/last",
+    "Esc Left m 1  back to the main screen",
     "J          choose another job (when several run)",
-    "? F1       this help;  q  quit",
+    "? h F1     this help;  q  quit",
     "",
     "cells: barrier awaited, aligning, sync, upload, acked, declined",
     "detail: * acked last;  ! straggler: >= max(p95, 1.5x median) of its op",
@@ -1252,9 +1287,12 @@ static void draw_footer(ctx *c)
     }
     if (ui->read_only && x + 10 <= c->w)
         put(c, c->w - 9, y, CPT_R_WARN, "read-only");
-    if (ui->status[0]) {
-        cpt_frame_fill(c->f, 0, y - 1, c->w, ' ', CPT_R_NORMAL);
-        put(c, 0, y - 1, ui->status_bad ? CPT_R_BAD : CPT_R_STATUS, ui->status);
+    /* the status line: a reply stays 15 s; a long one takes a second row */
+    if (ui->status[0] && c->now - ui->status_ts < 15000000) {
+        int rows = cpt_text_width(ui->status) > c->w ? 2 : 1;
+        for (int r = 0; r < rows; r++)
+            cpt_frame_fill(c->f, 0, y - 1 - r, c->w, ' ', CPT_R_NORMAL);
+        put_wrapped(c, 0, y - rows, y, ui->status_bad ? CPT_R_BAD : CPT_R_STATUS, ui->status);
     }
 }
 
