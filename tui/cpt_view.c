@@ -379,6 +379,8 @@ static void draw_header(ctx *c)
     /* row 2: counts (single spaces when narrow, so that "ago" still fits) */
     const char *sep = c->w < 100 ? " " : "  ";
     x = 0;
+    if (m->restarts > 0) /* the agent's counts start again with each process */
+        x = put(c, x, 2, CPT_R_DIM, c->w < 100 ? "this pid: " : "since the process restarted: ");
     snprintf(buf, sizeof buf, "%lld triggered", (long long)st->counts.total);
     x = put(c, x, 2, CPT_R_NORMAL, buf);
     snprintf(buf, sizeof buf, "%s%lld in progress", sep, (long long)st->counts.in_progress);
