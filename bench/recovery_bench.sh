@@ -40,6 +40,7 @@ JSON
 start_job() { # LOG
   "$CPDEMO" run --config r.json >/dev/null 2>"$1" &
   job=$!
+  pids+=("$job") # stopped on exit like everything else (a killed one is simply gone)
 }
 # waits for "processing: ... at T ms (epoch)" in LOG; prints T
 first_record_ms() {

@@ -1272,10 +1272,18 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
             }
         } else if (!strcmp(k, "slow-storage")) {
             const char *ms = param(c, "ms");
-            int v = ms ? atoi(ms) : 500;
-            cpd_storage_set_delay_ms(j->st, v < 0 ? 0 : v);
-            snprintf(msg, size, "storage writes take %d ms more", v);
-            t = &j->tasks[0][0];
+            char *end = NULL;
+            long v = ms ? strtol(ms, &end, 10) : 500;
+            if (ms && (end == ms || *end || v < 0 || v > 60000)) {
+                snprintf(msg, size, "ms=%s: 0..60000 (0: back to normal)", ms);
+            } else {
+                cpd_storage_set_delay_ms(j->st, (int)v);
+                if (v)
+                    snprintf(msg, size, "storage writes take %ld ms more", v);
+                else
+                    snprintf(msg, size, "storage writes at full speed again");
+                t = &j->tasks[0][0];
+            }
         } else if (!strcmp(k, "fail-commit")) {
             cpd_sink_fail_next_commits(j->commit_sink, 1);
             snprintf(msg, size, "the next sink commit fails");
@@ -1285,7 +1293,9 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
             pthread_t th;
             if (pthread_create(&th, NULL, crash_soon, NULL) == 0) {
                 pthread_detach(th);
-                snprintf(msg, size, "the job process (pid %d) crashes now", (int)getpid());
+                snprintf(msg, size, "the job process (pid %d) crashes now%s", (int)getpid(),
+                         getenv("CPDEMO_SUPERVISED") ? "; its supervisor restarts it"
+                                                     : " (not supervised: nothing will restart it)");
                 t = &j->tasks[0][0];
             } else {
                 snprintf(msg, size, "cannot start the crash thread");
@@ -1293,9 +1303,13 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
         } else if (!strcmp(k, "broker-down") || !strcmp(k, "kafka-latency")) {
             bool down = !strcmp(k, "broker-down");
             const char *v = param(c, down ? "secs" : "ms");
-            char cmdline[64], path[600];
+            char cmdline[64], path[600], *end = NULL;
+            double num = v ? strtod(v, &end) : 1;
             snprintf(cmdline, sizeof cmdline, "%s %s", down ? "down" : "rtt", v ? v : down ? "5" : "500");
-            if (!kafka_control_path(j, path, sizeof path))
+            if (v && (end == v || *end || (down ? (num < 1 || num > 3600) : (num < 0 || num > 60000))))
+                snprintf(msg, size, down ? "secs=%s: 1..3600 (the broker comes back by itself)"
+                                         : "ms=%s: 0..60000 (0: no added latency)", v);
+            else if (!kafka_control_path(j, path, sizeof path))
                 snprintf(msg, size, "%s needs the embedded Kafka (source.kafka.bootstrap-file): a real "
                                     "broker list cannot be taken down from here", k);
             else if (cpd_kafka_control(path, cmdline, msg, size) == 0)

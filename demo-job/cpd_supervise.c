@@ -69,6 +69,7 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
         if (pid == 0) {
             signal(SIGINT, SIG_DFL);
             signal(SIGTERM, SIG_DFL);
+            setenv("CPDEMO_SUPERVISED", "1", 1); /* "crash" can say it will come back */
             execv("/proc/self/exe", cargv);
             fprintf(stderr, "cpdemo run: supervisor: cannot start the job: %s\n", strerror(errno));
             _exit(127);
@@ -78,7 +79,8 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
         int status = 0;
         bool forwarded = false;
         for (;;) {
-            pid_t w = waitpid(pid, &status, 0);
+            /* polled, so that a signal arriving at any moment is passed on */
+            pid_t w = waitpid(pid, &status, WNOHANG);
             if (w == pid)
                 break;
             if (w < 0 && errno != EINTR) {
@@ -90,14 +92,19 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
                 kill(pid, sup_sig ? sup_sig : SIGTERM);
                 forwarded = true;
             }
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
         }
         if (sup_stop) {
             rc = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
             fprintf(stderr, "cpdemo run: supervisor: stopped\n");
             break;
         }
-        if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2)) {
-            /* finished (--drain, --seconds) or refused its configuration: not a crash */
+        /* finished (--drain, --seconds): done. Status 2 at the very first
+         * start is a bad configuration; after a crash it is a dependency
+         * (Kafka, storage, the database) not back yet: try again */
+        if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+                                  (WEXITSTATUS(status) == 2 && restarts == 0))) {
             rc = WEXITSTATUS(status);
             break;
         }

@@ -90,7 +90,12 @@ fi
 # supervised: the "crash" failure kills the whole process and it comes back
 "$CPDEMO" run --config "$config" --supervise >var/job.log 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
+for _ in $(seq 150); do [ -S "$work/cptop/payments.cmd" ] && break; sleep 0.1; done
+if [ ! -S "$work/cptop/payments.cmd" ]; then
+  echo "demo: the job did not start; its log ends with:" >&2
+  tail -5 var/job.log >&2
+  exit 1
+fi
 echo "demo: Kafka, a producer at 2000 records/s and the job are running (logs in $work/var)"
 
 if [ -z "$scripted" ]; then
@@ -104,16 +109,16 @@ demo: opening the cptop dashboard. A tour:
   f 7      crash the whole process: the supervisor starts it again, it restores
   f 8      take the Kafka broker down for a few seconds, and watch it catch up
   Enter    a checkpoint's per-subtask timeline;  s  summary;  e  events;  ?  every key
-  q        quit: the producer stops, the job drains, and cpdemo verify checks the result
+  q        quit: the producer stops, the job commits, and cpdemo verify checks the result
 TOUR
   echo "  A second dashboard, from another terminal:"
   echo "    $CPTOP --runtime-dir $work/cptop"
   sleep 5
   "$CPTOP" || true
-  step "stopping the producer and letting the job drain"
+  step "stopping the producer; the job commits what it has read"
   kill "$producer"; wait "$producer" 2>/dev/null || true
   sleep 3
-  step cpdemo verify --config demo-job/configs/demo.json
+  step cpdemo verify --config "${config#$here/}"
   "$CPDEMO" verify --config "$config"
   echo; echo "demo: done; everything it started is stopped and $work removed"
   exit 0
@@ -136,9 +141,9 @@ step "cptop ctl fail kill 2 0              # a task fails: restart from the last
 step "cptop --json                         # the live event stream, ${seconds}s"
 timeout "$seconds" "$CPTOP" --json | cut -c1-160 || true
 
-step "stopping the producer and letting the job drain"
+step "stopping the producer; the job commits what it has read"
 kill "$producer"; wait "$producer" 2>/dev/null || true
 sleep 3
-step cpdemo verify --config demo-job/configs/demo.json
+step cpdemo verify --config "${config#$here/}"
 "$CPDEMO" verify --config "$config"
 echo; echo "demo: done; everything it started is stopped and $work removed"

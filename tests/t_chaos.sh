@@ -17,6 +17,7 @@ CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
 seed=${CHAOS_SEED:-$(( $(date +%s) % 100000 ))}
 nfail=${CHAOS_N:-24}
+[ "$nfail" -ge 18 ] || nfail=18 # the deck holds every kind twice
 echo "  chaos seed $seed (CHAOS_SEED=$seed reproduces this run), $nfail failures"
 RANDOM=$seed
 cd "$T_TMP"
@@ -71,6 +72,15 @@ JSON
   local watcher=$!
   T_PIDS+=("$watcher")
 
+  # the same sequence for each backend run of a seed; every kind at least
+  # twice (a deck of 2 x 9, the rest drawn at random), shuffled
+  RANDOM=$seed
+  local deck=() k
+  for ((k = 0; k < 9; k++)); do deck+=("$k" "$k"); done
+  for ((k = 18; k < nfail; k++)); do pick 0 8; deck+=("$P"); done
+  for ((k = ${#deck[@]} - 1; k > 0; k--)); do
+    pick 0 "$k"; local tmp=${deck[k]}; deck[k]=${deck[P]}; deck[P]=$tmp
+  done
   local i accepted=0 kinds=""
   for ((i = 1; i <= nfail; i++)); do
     pick 3 9; local pause=0.$P
@@ -80,9 +90,8 @@ JSON
     pick 1 3; local count=$P secs=$P
     pick 0 300; local slow=$P
     pick 0 150; local rtt=$P
-    pick 0 8
     local args
-    case $P in
+    case ${deck[i - 1]:-0} in
       0) args=(fail kill "$op" "$sub") ;;
       1) args=(fail stall "$op" "$sub" "ms=$stall") ;;
       2) args=(fail decline "$op" "$sub") ;;
@@ -105,6 +114,11 @@ JSON
     fi
   done
   check "$name: at least 20 failures accepted ($accepted of $nfail)" test "$accepted" -ge 20
+  local missing="" kind
+  for kind in kill stall decline fail-storage slow-storage fail-commit crash broker-down kafka-latency; do
+    [[ " $kinds " == *" $kind "* ]] || missing="$missing $kind"
+  done
+  check "$name: every kind of the catalogue was injected${missing:+ (missing:$missing)}" test -z "$missing"
   ctl fail slow-storage ms=0 >/dev/null
   ctl fail kafka-latency ms=0 >/dev/null
   check "$name: the producer delivered all $records records" wait_for 90 sh -c "! kill -0 $producer 2>/dev/null"
@@ -146,8 +160,9 @@ JSON
 run_chaos_s3_pg() {
   local s3rver=${CPT_S3RVER:-$top/tests/s3/node_modules/.bin/s3rver} port="" i p
   [ -x "$s3rver" ] || { fail "s3+pg: s3rver is missing ($s3rver): run scripts/deps.sh"; return 1; }
+  # (not from RANDOM: the failure sequence must not depend on which port was free)
   for ((i = 0; i < 100; i++)); do
-    p=$((20000 + (RANDOM * 7 + $$) % 40000))
+    p=$((20000 + ($$ * 31 + i * 7919) % 40000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
   done
   mkdir -p "$T_TMP/s3data"
