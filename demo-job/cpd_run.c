@@ -1167,7 +1167,18 @@ static cpa_err on_command(void *opaque, const cpa_command *c, char *msg, size_t 
 {
     job *j = opaque;
     cpa_err rc = CPA_OK;
-    pthread_mutex_lock(&j->cmu);
+    /* The coordinator holds this lock across storage and sink calls (the
+     * commit of _metadata, retention, a discard). A hung S3 or database must
+     * not hang the agent thread too: heartbeats and every dashboard would
+     * stop. Give up after 2 s and say why. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    if (pthread_mutex_timedlock(&j->cmu, &until) != 0) {
+        snprintf(msg, size, "the checkpoint coordinator is busy (waiting on storage or the sink "
+                            "for over 2 s); try again");
+        return CPA_ERR_HANDLER;
+    }
     if (!j->coord) {
         pthread_mutex_unlock(&j->cmu);
         snprintf(msg, size, "the job is restarting; try again in a moment");
