@@ -382,6 +382,23 @@ static void on_heartbeat(cpt_model *m, const cpw_heartbeat *hb, int64_t ts)
     m->max_queue_permille = maxq;
 }
 
+/* What every received message leaves whether or not it is folded now: an
+ * event goes into the log, a heartbeat's throughput is taken. */
+static void record(cpt_model *m, const cpw_msg *msg, int64_t now_us)
+{
+    if (msg->kind == CPW_K_EVENT) {
+        m->events++;
+        cpt_log_entry *e = log_add(m);
+        e->ts_us = msg->ev.ts_us ? msg->ev.ts_us : now_us;
+        e->seq = msg->seq;
+        e->kind = CPT_LOG_EVENT;
+        e->bad = 0;
+        e->u.ev = msg->ev;
+    } else if (msg->kind == CPW_K_HEARTBEAT) {
+        on_heartbeat(m, &msg->heartbeat, msg->ts_us ? msg->ts_us : now_us);
+    }
+}
+
 void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
 {
     if (msg->kind != CPW_K_EVENT && msg->kind != CPW_K_HELLO && msg->kind != CPW_K_HEARTBEAT &&
@@ -406,17 +423,7 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
         m->dup_from = msg->seq;
         if (msg->seq == m->dup_to)
             m->dup_to = 0;
-        if (msg->kind == CPW_K_EVENT) {
-            m->events++;
-            cpt_log_entry *e = log_add(m);
-            e->ts_us = msg->ev.ts_us ? msg->ev.ts_us : now_us;
-            e->seq = msg->seq;
-            e->kind = CPT_LOG_EVENT;
-            e->bad = 0;
-            e->u.ev = msg->ev;
-        } else if (msg->kind == CPW_K_HEARTBEAT) {
-            on_heartbeat(m, &msg->heartbeat, msg->ts_us ? msg->ts_us : now_us);
-        }
+        record(m, msg, now_us);
         touch(m);
         return;
     }
@@ -444,17 +451,7 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     if (msg->kind == CPW_K_HELLO)
         m->pid = msg->hello->pid;
 
-    if (msg->kind == CPW_K_EVENT) {
-        m->events++;
-        cpt_log_entry *e = log_add(m);
-        e->ts_us = msg->ev.ts_us ? msg->ev.ts_us : now_us;
-        e->seq = msg->seq;
-        e->kind = CPT_LOG_EVENT;
-        e->bad = 0;
-        e->u.ev = msg->ev;
-    } else if (msg->kind == CPW_K_HEARTBEAT) {
-        on_heartbeat(m, &msg->heartbeat, msg->ts_us ? msg->ts_us : now_us);
-    }
+    record(m, msg, now_us);
 
     if (m->want_state || m->state_pending) {
         /* folded after the get_state reply; the newest hello right now (its
