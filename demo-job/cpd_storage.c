@@ -39,9 +39,7 @@ const char *cpd_st_rc_name(cpd_st_rc rc)
     return (unsigned)rc < sizeof rc_names / sizeof rc_names[0] ? rc_names[rc] : "?";
 }
 
-__attribute__((format(printf, 4, 5))) static cpd_st_rc cpd_st_fail(char *err, size_t errsz,
-                                                                   cpd_st_rc rc,
-                                                                   const char *fmt, ...)
+cpd_st_rc cpd_st_fail(char *err, size_t errsz, cpd_st_rc rc, const char *fmt, ...)
 {
     if (err && errsz) {
         va_list ap;

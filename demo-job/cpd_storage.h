@@ -276,6 +276,11 @@ typedef struct cpd_st_entry {
     uint64_t size;                      /* bytes, files only */
 } cpd_st_entry;
 
+/* Writes a message into err (when err and errsz allow) and returns rc: how
+ * the storage layer and its backends report failures. */
+cpd_st_rc cpd_st_fail(char *err, size_t errsz, cpd_st_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 typedef struct cpd_storage_ops {
     const char *scheme;                 /* "file", "s3" */
     /* Store data under key, atomically (all or nothing visible under key)

@@ -52,19 +52,6 @@ typedef struct cpd_st_s3 {
 /* ------------------------------------------------------------------------ */
 /* messages                                                                 */
 
-__attribute__((format(printf, 4, 5))) static cpd_st_rc cpd_st_s3_fail(char *err, size_t errsz,
-                                                                      cpd_st_rc rc,
-                                                                      const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* Replaces every occurrence of word in s (in place: the text only shrinks)
  * with "***": a credential must never leave through a message, even when a
  * server echoes it back. Words shorter than 4 bytes are no real credential. */
@@ -428,13 +415,13 @@ static cpd_st_rc cpd_st_s3_call_run(const cpd_st_s3 *s, const cpd_st_s3_call *c,
         if (cpd_st_s3_not_found(r->status) && c->op == CPD_ST_S3_DELETE)
             return CPD_ST_OK;
         if (cpd_st_s3_not_found(r->status) && c->op == CPD_ST_S3_GET)
-            return cpd_st_s3_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
+            return cpd_st_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
                                   s->bucket, c->key);
         if (r->status == S3StatusOutOfMemory)
-            return cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "S3 %s s3://%s/%s: out of memory",
+            return cpd_st_fail(err, errsz, CPD_ST_NOMEM, "S3 %s s3://%s/%s: out of memory",
                                   cpd_st_s3_verbs[c->op], s->bucket, c->key);
         if (r->too_big)
-            return cpd_st_s3_fail(err, errsz, CPD_ST_CORRUPT,
+            return cpd_st_fail(err, errsz, CPD_ST_CORRUPT,
                                   "S3 GET s3://%s/%s: object larger than %zu bytes", s->bucket,
                                   c->key, CPD_ST_S3_GET_MAX);
         if (!cpd_st_s3_retryable(r->status) || attempt >= s->attempts)
@@ -444,12 +431,12 @@ static cpd_st_rc cpd_st_s3_call_run(const cpd_st_s3 *s, const cpd_st_s3_call *c,
     }
     const char *what = c->op == CPD_ST_S3_LIST ? "prefix " : "";
     if (attempt > 1)
-        cpd_st_s3_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed after %d attempts: %s%s%s%s (endpoint %s)",
+        cpd_st_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed after %d attempts: %s%s%s%s (endpoint %s)",
                        cpd_st_s3_verbs[c->op], what, s->bucket, c->key, attempt,
                        S3_get_status_name(r->status), r->detail[0] ? " (" : "", r->detail,
                        r->detail[0] ? ")" : "", s->endpoint);
     else
-        cpd_st_s3_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed: %s%s%s%s (endpoint %s)",
+        cpd_st_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed: %s%s%s%s (endpoint %s)",
                        cpd_st_s3_verbs[c->op], what, s->bucket, c->key,
                        S3_get_status_name(r->status), r->detail[0] ? " (" : "", r->detail,
                        r->detail[0] ? ")" : "", s->endpoint);
@@ -465,10 +452,10 @@ static cpd_st_rc cpd_st_s3_key(const cpd_st_s3 *s, const char *rel, const char *
     char *k = NULL;
     *out = NULL;
     if (asprintf(&k, "%s%s%s%s", s->base, rel[0] ? "/" : "", rel, suffix) < 0)
-        return cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory (key %s)", rel);
+        return cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory (key %s)", rel);
     if (strlen(k) > S3_MAX_KEY_SIZE) {
         free(k);
-        return cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        return cpd_st_fail(err, errsz, CPD_ST_INVALID,
                               "key s3://%s/%s/%s is longer than %d bytes", s->bucket, s->base,
                               rel, S3_MAX_KEY_SIZE);
     }
@@ -491,7 +478,7 @@ static cpd_st_rc cpd_st_s3_put_key(const cpd_st_s3 *s, const char *key, const vo
 {
     char md5[32];
     if (!cpd_st_s3_md5(data, len, md5))
-        return cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "MD5 of s3://%s/%s failed (OpenSSL)",
+        return cpd_st_fail(err, errsz, CPD_ST_NOMEM, "MD5 of s3://%s/%s failed (OpenSSL)",
                               s->bucket, key);
     cpd_st_s3_call c = {.op = CPD_ST_S3_PUT, .key = key, .md5 = md5};
     cpd_st_s3_req r = {.data = data, .len = len};
@@ -524,7 +511,7 @@ static cpd_st_rc cpd_st_s3_list_all(const cpd_st_s3 *s, const char *prefix,
     cpd_st_rc rc = CPD_ST_OK;
     for (int page = 0; rc == CPD_ST_OK; page++) {
         if (page >= CPD_ST_S3_MAX_PAGES) {
-            rc = cpd_st_s3_fail(err, errsz, CPD_ST_IO,
+            rc = cpd_st_fail(err, errsz, CPD_ST_IO,
                                 "S3 LIST prefix s3://%s/%s: more than %d pages, giving up",
                                 s->bucket, prefix, CPD_ST_S3_MAX_PAGES);
             break;
@@ -550,7 +537,7 @@ static cpd_st_rc cpd_st_s3_list_all(const cpd_st_s3 *s, const char *prefix,
          * is the marker. A marker that does not advance would loop forever. */
         const char *next = r.next_marker ? r.next_marker : last;
         if (!next || (marker && strcmp(next, marker) <= 0)) {
-            rc = cpd_st_s3_fail(err, errsz, CPD_ST_IO,
+            rc = cpd_st_fail(err, errsz, CPD_ST_IO,
                                 "S3 LIST prefix s3://%s/%s: the server says there is more but "
                                 "gives no way on",
                                 s->bucket, prefix);
@@ -558,7 +545,7 @@ static cpd_st_rc cpd_st_s3_list_all(const cpd_st_s3 *s, const char *prefix,
         }
         char *nm = strdup(next);
         if (!nm) {
-            rc = cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory listing s3://%s/%s",
+            rc = cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory listing s3://%s/%s",
                                 s->bucket, prefix);
             break;
         }
@@ -603,7 +590,7 @@ static cpd_st_rc cpd_st_s3_put(void *be, const char *key, const void *data, size
     if (rc == CPD_ST_OK) {
         char e2[256];
         cpd_st_s3_delete_key(s, k, e2, sizeof e2); /* left over: removed with its chk-N/ */
-        rc = cpd_st_s3_fail(err, errsz, CPD_ST_INJECTED,
+        rc = cpd_st_fail(err, errsz, CPD_ST_INJECTED,
                             "injected failure: write of s3://%s/%s/%s failed (fail-next-writes)",
                             s->bucket, s->base, key);
     }
@@ -628,7 +615,7 @@ static cpd_st_rc cpd_st_s3_get(void *be, const char *key, void **data, size_t *l
         if (!r.buf)                     /* an empty object: still a buffer to free */
             r.buf = malloc(1);
         if (!r.buf) {
-            rc = cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory reading %s", key);
+            rc = cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory reading %s", key);
         } else {
             *data = r.buf;
             *len = r.n;
@@ -690,11 +677,11 @@ static cpd_st_rc cpd_st_s3_list(void *be, const char *dir, cpd_st_entry **entrie
     cpd_st_s3_listing l = {.prefix_len = strlen(prefix)};
     rc = cpd_st_s3_list_all(s, prefix, "/", cpd_st_s3_list_one, &l, err, errsz);
     if (rc == CPD_ST_NOMEM && !err[0])
-        cpd_st_s3_fail(err, errsz, rc, "out of memory listing s3://%s/%s", s->bucket, prefix);
+        cpd_st_fail(err, errsz, rc, "out of memory listing s3://%s/%s", s->bucket, prefix);
     /* a prefix exists while a key starts with it; the job's own top level
      * always "exists" (as its directory does on a file system) */
     if (rc == CPD_ST_OK && l.seen == 0 && dir[0])
-        rc = cpd_st_s3_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
+        rc = cpd_st_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
                             s->bucket, prefix);
     if (rc == CPD_ST_OK) {
         *entries = l.v;
@@ -790,7 +777,7 @@ static bool cpd_st_s3_endpoint(cpd_st_s3 *s, const char *ep, const char *source,
     } else if (strncasecmp(ep, "https://", 8) == 0) {
         h = ep + 8;
     } else if (strstr(ep, "://")) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "%s: the S3 endpoint must be http://host[:port] or https://host[:port]",
                        source);
         return false;
@@ -806,7 +793,7 @@ static bool cpd_st_s3_endpoint(cpd_st_s3 *s, const char *ep, const char *source,
     }
     if (!ok) {
         /* not echoed: an endpoint with user:password@ in it would leak them */
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "%s: the S3 endpoint must be [http[s]://]host[:port] with nothing after "
                        "the port (no user, path or query)",
                        source);
@@ -827,13 +814,13 @@ static bool cpd_st_s3_parse_uri(cpd_st_s3 *s, const char *uri, const char *job_i
     size_t bl = strcspn(b, "/");
     if (memchr(b, '@', bl)) {
         /* not echoed: it would carry the credentials into the log */
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "storage URI: credentials in an s3:// URI are not accepted; use "
                        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or s3.access-key/s3.secret-key");
         return false;
     }
     if (bl == 0 || bl > S3_MAX_BUCKET_NAME_SIZE) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "storage URI '%s': no bucket name (use s3://bucket/prefix)", uri);
         return false;
     }
@@ -856,14 +843,14 @@ static bool cpd_st_s3_parse_uri(cpd_st_s3 *s, const char *uri, const char *job_i
                  c == '.' || c == '_' || c == '-';
         }
         if (!ok) {
-            cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+            cpd_st_fail(err, errsz, CPD_ST_INVALID,
                            "storage URI '%s': prefix component '%.*s' is not valid (use "
                            "letters, digits, '.', '_', '-')",
                            uri, (int)cl, p);
             return false;
         }
         if (k + cl + 2 + strlen(job_id) > S3_MAX_KEY_SIZE - 64) {
-            cpd_st_s3_fail(err, errsz, CPD_ST_INVALID, "storage URI '%s': prefix too long",
+            cpd_st_fail(err, errsz, CPD_ST_INVALID, "storage URI '%s': prefix too long",
                            uri);
             return false;
         }
@@ -896,7 +883,7 @@ static bool cpd_st_s3_credentials(cpd_st_s3 *s, const cpd_storage_s3_opts *o, ch
         if (!id && !sec)
             continue;
         if (!id || !sec) {
-            cpd_st_s3_fail(err, errsz, CPD_ST_INVALID, "S3 credentials: %s is set without %s",
+            cpd_st_fail(err, errsz, CPD_ST_INVALID, "S3 credentials: %s is set without %s",
                            id ? src[i].id_name : src[i].secret_name,
                            id ? src[i].secret_name : src[i].id_name);
             return false;
@@ -904,12 +891,12 @@ static bool cpd_st_s3_credentials(cpd_st_s3 *s, const cpd_storage_s3_opts *o, ch
         s->access_key = strdup(id);
         s->secret_key = strdup(sec);
         if (!s->access_key || !s->secret_key) {
-            cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory opening storage");
+            cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory opening storage");
             return false;
         }
         return true;
     }
-    cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+    cpd_st_fail(err, errsz, CPD_ST_INVALID,
                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                    "s3.access-key and s3.secret-key in the job's configuration");
     return false;
@@ -925,12 +912,12 @@ cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
     }
     err[0] = '\0';
     if (!uri || strncasecmp(uri, "s3://", 5) != 0 || !job_id || !job_id[0]) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID, "s3 storage: bad arguments");
+        cpd_st_fail(err, errsz, CPD_ST_INVALID, "s3 storage: bad arguments");
         return NULL;
     }
     cpd_st_s3 *s = calloc(1, sizeof *s);
     if (!s) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_NOMEM, "out of memory opening storage");
+        cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory opening storage");
         return NULL;
     }
     atomic_init(&s->seq, 0);
@@ -969,13 +956,13 @@ cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
                        !strcasecmp(style, "vhost")))
         s->bc.uriStyle = S3UriStyleVirtualHost;
     else if (style) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "S3_URI_STYLE='%.32s' must be path or virtual", style);
         goto fail;
     }
     S3Status bs = S3_validate_bucket_name(s->bucket, s->bc.uriStyle);
     if (bs != S3StatusOK) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_INVALID,
+        cpd_st_fail(err, errsz, CPD_ST_INVALID,
                        "storage URI '%s': bucket name '%s' is not valid for %s-style "
                        "addressing (%s)",
                        uri, s->bucket, s->bc.uriStyle == S3UriStylePath ? "path" : "virtual-host",
@@ -987,7 +974,7 @@ cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
 
     pthread_once(&cpd_st_s3_once, cpd_st_s3_init);
     if (cpd_st_s3_init_status != S3StatusOK) {
-        cpd_st_s3_fail(err, errsz, CPD_ST_IO, "libs3 cannot be initialised: %s",
+        cpd_st_fail(err, errsz, CPD_ST_IO, "libs3 cannot be initialised: %s",
                        S3_get_status_name(cpd_st_s3_init_status));
         goto fail;
     }
@@ -1009,7 +996,7 @@ cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
         rc = cpd_st_s3_delete_key(s, pk, why, sizeof why);
     free(pk);
     if (rc != CPD_ST_OK) {
-        cpd_st_s3_fail(err, errsz, rc, "s3://%s/%s is not writable: %s", s->bucket, s->base,
+        cpd_st_fail(err, errsz, rc, "s3://%s/%s is not writable: %s", s->bucket, s->base,
                        why);
         cpd_st_s3_scrub(s, err, errsz);
         goto fail;
