@@ -25,6 +25,7 @@
  */
 #include "cpagent.h"
 #include "cpw.h"
+#include "bench_util.h"
 #include "../tests/cpt_sub.h"
 
 #include <dirent.h>
@@ -65,13 +66,6 @@ static char rtdir[128];     /* private runtime dir (mkdtemp) */
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* CPU seconds (user + system) of this thread, or of the whole process. */
 static double cpu_secs(int who)
 {
@@ -89,51 +83,6 @@ static void sleep_us(long us)
     }
 }
 
-/* 1234567 → "1,234,567" into one of a few rotating static buffers. */
-static const char *commas(uint64_t v)
-{
-    static char bufs[8][32];
-    static int k;
-    char *out = bufs[k++ & 7];
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    int o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = tmp[i];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* A duration in ns, as "38 ns", "12.3 us" or "4.1 ms". */
-static const char *fmt_ns(double ns)
-{
-    static char bufs[8][32];
-    static int k;
-    char *out = bufs[k++ & 7];
-    if (ns < 10000)
-        snprintf(out, 32, "%.0f ns", ns);
-    else if (ns < 10000000)
-        snprintf(out, 32, "%.1f us", ns / 1e3);
-    else
-        snprintf(out, 32, "%.1f ms", ns / 1e6);
-    return out;
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t t_origin;
-
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "  %5.1fs ", (double)(now_ns() - t_origin) / 1e9);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 static void rm_rtdir(void)
 {
@@ -206,8 +155,8 @@ static int connect_sub(cpa_agent *a, cpt_sub *s)
         return -1;
     }
     const char *k[] = {"bench"}, *v[] = {"cpbench"};
-    int64_t t0 = now_ns();
-    while (!s->messages && now_ns() - t0 < 5000000000LL) {
+    int64_t t0 = bench_now_ns();
+    while (!s->messages && bench_now_ns() - t0 < 5000000000LL) {
         cpa_set_job_config(a, k, v, 1);
         cpt_sub_poll(s, 20);
     }
@@ -253,11 +202,11 @@ static void *raw_publisher(void *arg)
     }
     atomic_store(&c->bound, 1);
     /* probe until the subscriber has one: it is connected and subscribed */
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     while (!atomic_load(&c->ready)) {
         nn_send(s, RAW_PROBE, sizeof RAW_PROBE - 1, NN_DONTWAIT);
         sleep_us(2000);
-        if (now_ns() - t0 > 5000000000LL) {
+        if (bench_now_ns() - t0 > 5000000000LL) {
             fprintf(stderr, "cpbench: raw subscriber never connected\n");
             atomic_store(&c->pub_failed, 1);
             break;
@@ -265,14 +214,14 @@ static void *raw_publisher(void *arg)
     }
     if (!atomic_load(&c->pub_failed)) {
         char digits[24];
-        c->t_first_send = now_ns();
+        c->t_first_send = bench_now_ns();
         for (uint64_t i = 0; i < c->n; i++) {
             snprintf(digits, sizeof digits, "%" PRIu64, RAW_SEQ_BASE + i);
             memcpy(c->msg + c->seq_off, digits, (size_t)c->seq_width);
             if (nn_send(s, c->msg, c->len, 0) < 0)
                 c->send_errors++;
         }
-        c->t_last_send = now_ns();
+        c->t_last_send = bench_now_ns();
     }
     atomic_store(&c->pub_done, 1);
     sleep_us(200000); /* let the last messages leave before closing (linger) */
@@ -326,7 +275,7 @@ static raw_result bench_raw(uint64_t n)
     c.seq_off = (size_t)(at - b.data) + 6;
     c.seq_width = (int)strlen(pat) - 6;
 
-    note("(a) one message, %zu bytes: %.*s", c.len, (int)c.len, c.msg);
+    bench_note("(a) one message, %zu bytes: %.*s", c.len, (int)c.len, c.msg);
     pthread_t th;
     if (pthread_create(&th, NULL, raw_publisher, &c) != 0) {
         cpw_buf_free(&b);
@@ -351,12 +300,12 @@ static raw_result bench_raw(uint64_t n)
             atomic_store(&c.pub_failed, 1);
         }
     }
-    int64_t deadline = now_ns() + 25000000000LL;
+    int64_t deadline = bench_now_ns() + 25000000000LL;
     int64_t quiet_since = 0;
     while (s >= 0 && !atomic_load(&c.pub_failed)) {
         char *buf = NULL;
         int len = nn_recv(s, &buf, NN_MSG, 0);
-        int64_t t = now_ns();
+        int64_t t = bench_now_ns();
         if (len < 0) {
             if (atomic_load(&c.pub_done) || t > deadline) {
                 if (!quiet_since)
@@ -377,7 +326,7 @@ static raw_result bench_raw(uint64_t n)
         if (cpw_decode_frame(buf, (size_t)len, raw_on_msg, &cnt, &count, &err) != CPW_OK)
             r.errors++;
         nn_freemsg(buf);
-        t_last_recv = now_ns();
+        t_last_recv = bench_now_ns();
         if (cnt.events >= n)
             break;
     }
@@ -393,11 +342,11 @@ static raw_result bench_raw(uint64_t n)
     r.lost = n > cnt.events ? n - cnt.events : 0;
     r.secs = t_last_recv > c.t_first_send ? (double)(t_last_recv - c.t_first_send) / 1e9 : 0;
     r.evs = r.secs > 0 ? (double)r.decoded / r.secs : 0;
-    note("(a) sent %s in %.3f s (publisher alone %.0f msg/s), decoded %s in %.3f s, "
+    bench_note("(a) sent %s in %.3f s (publisher alone %.0f msg/s), decoded %s in %.3f s, "
          "decode errors %" PRIu64 ", send errors %" PRIu64,
-         commas(n), (double)(c.t_last_send - c.t_first_send) / 1e9,
+         bench_commas(n), (double)(c.t_last_send - c.t_first_send) / 1e9,
          (double)n / ((double)(c.t_last_send - c.t_first_send) / 1e9 + 1e-12),
-         commas(r.decoded), r.secs, r.errors, c.send_errors);
+         bench_commas(r.decoded), r.secs, r.errors, c.send_errors);
     return r;
 }
 
@@ -426,7 +375,7 @@ static void *reader_main(void *arg)
         if (atomic_load(&r->stop))
             break;
         int k = cpt_sub_poll(r->sub, 50);
-        int64_t t = now_ns();
+        int64_t t = bench_now_ns();
         uint64_t got = r->sub->events - r->base;
         (void)k;
         if (got != r->got) {
@@ -473,7 +422,7 @@ static void *emitter_main(void *arg)
     while (!atomic_load(&em->go))
         sched_yield();
     cpa_event e = barrier_event(0);
-    em->t_first = now_ns();
+    em->t_first = bench_now_ns();
     for (uint64_t i = 0; i < em->n; i++) {
         /* what barrier_event(i) gives, without rebuilding the whole struct */
         e.cp_id = 1 + (int64_t)(i / 100000);
@@ -500,7 +449,7 @@ static void *emitter_main(void *arg)
             break;
         }
     }
-    em->t_last = now_ns();
+    em->t_last = bench_now_ns();
     em->cpu = cpu_secs(RUSAGE_THREAD);
     atomic_store(&em->done, 1);
     return NULL;
@@ -528,11 +477,11 @@ static agent_result bench_agent(cpa_agent *a, cpt_sub *sub, uint64_t n)
     rd.sub = sub;
     rd.base = sub->events;
     rd.target = n;
-    rd.deadline_ns = now_ns() + 25000000000LL;
+    rd.deadline_ns = bench_now_ns() + 25000000000LL;
     uint64_t missed0 = sub->missed, gaps0 = sub->gaps;
 
     double cpu0 = cpu_secs(RUSAGE_SELF);
-    int64_t wall0 = now_ns();
+    int64_t wall0 = bench_now_ns();
     pthread_t te, tr;
     if (pthread_create(&tr, NULL, reader_main, &rd) != 0)
         return res;
@@ -546,7 +495,7 @@ static agent_result bench_agent(cpa_agent *a, cpt_sub *sub, uint64_t n)
     atomic_store(&rd.source_done, 1);
     pthread_join(tr, NULL);
     cpa_get_stats(a, &st1);
-    double cpu_all = cpu_secs(RUSAGE_SELF) - cpu0, wall = (double)(now_ns() - wall0) / 1e9;
+    double cpu_all = cpu_secs(RUSAGE_SELF) - cpu0, wall = (double)(bench_now_ns() - wall0) / 1e9;
 
     res.ok = em.other_errors == 0;
     res.decoded = rd.got;
@@ -554,18 +503,18 @@ static agent_result bench_agent(cpa_agent *a, cpt_sub *sub, uint64_t n)
     res.secs = rd.t_last_event > em.t_first ? (double)(rd.t_last_event - em.t_first) / 1e9 : 0;
     res.evs = res.secs > 0 ? (double)res.decoded / res.secs : 0;
     uint64_t batches = st1.batches - st0.batches;
-    note("(b) emitter waited for the subscriber %s times (window 16,384 events)",
-         commas(em.held));
-    note("(b) emitted %s in %.3f s (queue-full retries %s), decoded %s in %.3f s; "
+    bench_note("(b) emitter waited for the subscriber %s times (window 16,384 events)",
+         bench_commas(em.held));
+    bench_note("(b) emitted %s in %.3f s (queue-full retries %s), decoded %s in %.3f s; "
          "agent: %s batches (%.0f ev/batch), send errors %" PRIu64
          ", seq gaps %" PRIu64 " (%" PRIu64 " msgs missed), other emit errors %" PRIu64,
-         commas(n), (double)(em.t_last - em.t_first) / 1e9, commas(em.full_retries),
-         commas(res.decoded), res.secs, commas(batches),
+         bench_commas(n), (double)(em.t_last - em.t_first) / 1e9, bench_commas(em.full_retries),
+         bench_commas(res.decoded), res.secs, bench_commas(batches),
          batches ? (double)(st1.sent - st0.sent) / (double)batches : 0.0,
          st1.send_errors - st0.send_errors, sub->gaps - gaps0, sub->missed - missed0,
          em.other_errors);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    note("(b) CPU seconds: emitter %.2f, subscriber %.2f, agent thread + rest %.2f "
+    bench_note("(b) CPU seconds: emitter %.2f, subscriber %.2f, agent thread + rest %.2f "
          "(%.2f s from first emit to last event x %ld cores = %.2f available; %.2f s wall in all)",
          em.cpu, rd.cpu, cpu_all - em.cpu - rd.cpu, res.secs, cores, res.secs * (double)cores,
          wall);
@@ -601,8 +550,8 @@ static int64_t timer_overhead(void)
     if (!s)
         return 0;
     for (int i = 0; i < K; i++) {
-        int64_t t0 = now_ns();
-        int64_t t1 = now_ns();
+        int64_t t0 = bench_now_ns();
+        int64_t t1 = bench_now_ns();
         s[i] = (uint32_t)(t1 - t0);
     }
     qsort(s, K, sizeof *s, cmp_u32);
@@ -615,13 +564,13 @@ static int64_t timer_overhead(void)
  * one partial batch left waiting for its flush). */
 static void wait_drained(cpa_agent *a)
 {
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     for (;;) {
         cpa_stats st;
         cpa_get_stats(a, &st);
         if (st.emitted - st.sent - st.dropped <= (uint64_t)BURST)
             return;
-        if (now_ns() - t0 > 2000000000LL)
+        if (bench_now_ns() - t0 > 2000000000LL)
             return;
         sleep_us(200);
     }
@@ -645,9 +594,9 @@ static lat_result bench_emit(cpa_agent *a, size_t n, int64_t overhead)
         size_t end = k + BURST < n ? k + BURST : n;
         for (; k < end; k++, i++) {
             cpa_event e = barrier_event(i);
-            int64_t t0 = now_ns();
+            int64_t t0 = bench_now_ns();
             cpa_err rc = cpa_emit(a, &e);
-            int64_t t1 = now_ns();
+            int64_t t1 = bench_now_ns();
             int64_t d = t1 - t0 - overhead;
             s[k] = (uint32_t)(d < 0 ? 0 : d > UINT32_MAX ? UINT32_MAX : d);
             if (rc == CPA_ERR_QUEUE_FULL)
@@ -686,17 +635,17 @@ static double bench_agent_alone(cpa_agent *a, uint64_t n)
     if (pthread_create(&te, NULL, emitter_main, &em) != 0)
         return 0;
     atomic_store(&em.go, 1);
-    int64_t deadline = now_ns() + 20000000000LL;
+    int64_t deadline = bench_now_ns() + 20000000000LL;
     for (;;) {
         sleep_us(100);
         cpa_get_stats(a, &st);
-        if (st.sent - st0.sent >= n || now_ns() > deadline)
+        if (st.sent - st0.sent >= n || bench_now_ns() > deadline)
             break;
         /* all emitted and nothing queued, yet fewer sent: some were lost */
         if (atomic_load(&em.done) && st.emitted == st.sent + st.dropped)
             break;
     }
-    int64_t t_end = now_ns();
+    int64_t t_end = bench_now_ns();
     pthread_join(te, NULL);
     if (st.sent - st0.sent < n || em.other_errors)
         return 0;
@@ -732,7 +681,7 @@ static double bench_decode_alone(uint64_t n)
     }
     uint64_t got = 0;
     uint64_t frames = (n + BATCH - 1) / BATCH;
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     for (uint64_t f = 0; f < frames; f++) {
         size_t count = 0;
         cpw_error err;
@@ -741,7 +690,7 @@ static double bench_decode_alone(uint64_t n)
             return 0;
         }
     }
-    int64_t t1 = now_ns();
+    int64_t t1 = bench_now_ns();
     cpw_buf_free(&b);
     return (double)got / ((double)(t1 - t0) / 1e9);
 }
@@ -771,7 +720,7 @@ static void print_lat(const char *label, const lat_result *r, bool first)
         return;
     }
     printf("%-31s median %s  p99 %s  p99.9 %s  max single emit %s  queue-full %" PRIu64 "%s\n",
-           label, fmt_ns(r->median), fmt_ns(r->p99), fmt_ns(r->p999), fmt_ns(r->max), r->full,
+           label, bench_fmt_ns(r->median), bench_fmt_ns(r->p99), bench_fmt_ns(r->p999), bench_fmt_ns(r->max), r->full,
            first ? (r->median <= TARGET_EMIT_MEDIAN_NS ? "   target median <=150 ns: met"
                                                        : "   target median <=150 ns: MISSED")
                  : (r->median <= TARGET_EMIT_MEDIAN_NS ? "   met" : "   MISSED"));
@@ -824,13 +773,13 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t t_start = now_ns();
-    t_origin = t_start;
+    int64_t t_start = bench_now_ns();
+    bench_origin_ns = t_start;
 
     /* (a) */
     raw_result ra = {0};
     if (want(&o, 'a')) {
-        note("(a) raw nanomsg, %s events", commas(o.events));
+        bench_note("(a) raw nanomsg, %s events", bench_commas(o.events));
         ra = bench_raw(o.events);
         if (!ra.ok)
             rc = 1;
@@ -849,13 +798,13 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             if (want(&o, 'b')) {
-                note("(b) agent end to end, %s events", commas(o.events));
+                bench_note("(b) agent end to end, %s events", bench_commas(o.events));
                 rb = bench_agent(a, &sub, o.events);
                 if (!rb.ok)
                     rc = 1;
             }
             if (want(&o, 'c')) {
-                note("(c) %s timed emits with a subscriber reading", commas(o.emits));
+                bench_note("(c) %s timed emits with a subscriber reading", bench_commas(o.emits));
                 reader rd;
                 memset(&rd, 0, sizeof rd);
                 rd.sub = &sub;
@@ -867,7 +816,7 @@ int main(int argc, char **argv)
                     sleep_us(20000);
                     atomic_store(&rd.stop, 1);
                     pthread_join(tr, NULL);
-                    note("(c) the subscriber decoded %s events meanwhile", commas(rd.got));
+                    bench_note("(c) the subscriber decoded %s events meanwhile", bench_commas(rd.got));
                 }
                 if (!c_sub.ok)
                     rc = 1;
@@ -886,42 +835,42 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             if (want(&o, 'c')) {
-                note("(c) %s timed emits, no subscriber", commas(o.emits));
+                bench_note("(c) %s timed emits, no subscriber", bench_commas(o.emits));
                 c_nosub = bench_emit(a2, o.emits, overhead);
                 if (!c_nosub.ok)
                     rc = 1;
             }
             if (want(&o, 'x')) {
-                note("(x) the agent alone, %s events", commas(o.events));
+                bench_note("(x) the agent alone, %s events", bench_commas(o.events));
                 alone = bench_agent_alone(a2, o.events);
                 /* then nothing: what the agent costs a job between checkpoints */
                 int ms = o.quick ? 1000 : 3000;
-                note("(x) the agent idle for %d ms", ms);
+                bench_note("(x) the agent idle for %d ms", ms);
                 usleep(200 * 1000); /* past the 100 ms before it backs off */
                 double c0 = cpu_secs(RUSAGE_SELF);
-                int64_t w0 = now_ns();
+                int64_t w0 = bench_now_ns();
                 usleep((useconds_t)ms * 1000);
-                idle_pct = 100.0 * (cpu_secs(RUSAGE_SELF) - c0) / ((double)(now_ns() - w0) / 1e9);
+                idle_pct = 100.0 * (cpu_secs(RUSAGE_SELF) - c0) / ((double)(bench_now_ns() - w0) / 1e9);
             }
         }
         cpa_destroy(a2);
     }
     if (want(&o, 'x')) {
-        note("(x) the decoder alone, %s events", commas(o.events));
+        bench_note("(x) the decoder alone, %s events", bench_commas(o.events));
         decode = bench_decode_alone(o.events);
     }
     rm_rtdir();
 
     /* the table */
-    double secs = (double)(now_ns() - t_start) / 1e9;
-    printf("\ncpbench — %ld cores, N=%s events", cores, commas(o.events));
+    double secs = (double)(bench_now_ns() - t_start) / 1e9;
+    printf("\ncpbench — %ld cores, N=%s events", cores, bench_commas(o.events));
     if (want(&o, 'c'))
-        printf(", %s timed emits per (c) row", commas(o.emits));
+        printf(", %s timed emits per (c) row", bench_commas(o.emits));
     printf("\n");
     if (want(&o, 'a')) {
         if (ra.ok)
             printf("(a) raw nanomsg, 1 msg/event %11s ev/s   (lost %s)\n",
-                   commas((uint64_t)ra.evs), commas(ra.lost));
+                   bench_commas((uint64_t)ra.evs), bench_commas(ra.lost));
         else
             printf("(a) raw nanomsg, 1 msg/event failed\n");
     }
@@ -934,7 +883,7 @@ int main(int argc, char **argv)
                 snprintf(rs, sizeof rs, "%.1fx (a)", ratio);
             printf("(b) agent end to end         %11s ev/s   (lost %s)   %s   "
                    "target >=1,000,000 and >=3x: %s\n",
-                   commas((uint64_t)rb.evs), commas(rb.lost), rs,
+                   bench_commas((uint64_t)rb.evs), bench_commas(rb.lost), rs,
                    !ra.ok ? (rb.evs >= TARGET_B_EVS ? "rate met, no (a)" : "MISSED")
                           : met ? "met" : "MISSED");
         } else {
@@ -947,9 +896,9 @@ int main(int argc, char **argv)
     }
     if (want(&o, 'x')) {
         printf("(x) agent alone, no subscriber %9s ev/s   (emit -> queue -> encode -> nn_send)\n",
-               alone > 0 ? commas((uint64_t)alone) : "failed");
+               alone > 0 ? bench_commas((uint64_t)alone) : "failed");
         printf("    decoder alone, 1 thread    %9s ev/s   (cpw_decode_frame, 256-event batches)\n",
-               decode > 0 ? commas((uint64_t)decode) : "failed");
+               decode > 0 ? bench_commas((uint64_t)decode) : "failed");
         if (idle_pct >= 0)
             printf("    agent idle, no events      %8.2f %% of a core (whole process: agent and "
                    "nanomsg threads)\n", idle_pct);

@@ -37,6 +37,7 @@
 #include "cpt_ui.h"
 #include "cpt_view.h"
 #include "cpw.h"
+#include "bench_util.h"
 #include "cpw_state.h"
 
 #include <errno.h>
@@ -80,58 +81,6 @@ typedef struct opts {
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t t_origin;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "  %5.1fs ", (double)(now_ns() - t_origin) / 1e9);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* 1234567 -> "1,234,567" into one of a few rotating static buffers. */
-static const char *commas(uint64_t v)
-{
-    static char bufs[8][32];
-    static int k;
-    char *out = bufs[k++ & 7];
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    int o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = tmp[i];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* A duration in ns, as "38 ns", "12.3 us" or "4.1 ms". */
-static const char *fmt_ns(double ns)
-{
-    static char bufs[8][32];
-    static int k;
-    char *out = bufs[k++ & 7];
-    if (ns < 10000)
-        snprintf(out, 32, "%.0f ns", ns);
-    else if (ns < 10000000)
-        snprintf(out, 32, "%.1f us", ns / 1e3);
-    else
-        snprintf(out, 32, "%.1f ms", ns / 1e6);
-    return out;
-}
 
 static bool want(const opts *o, char part) { return !o->only || strchr(o->only, part); }
 
@@ -368,7 +317,7 @@ static void check_model(const char *what, const cpt_model *m, int64_t completed,
         st->n_subtasks != N_SUBS)
         die("%s: the model did not apply the stream: %lld of %lld completed, %s of %s events, "
             "%llu gaps, %llu restarts, %lld ignored, %d buffered%s", what,
-            (long long)st->counts.completed, (long long)completed, commas(m->events), commas(events),
+            (long long)st->counts.completed, (long long)completed, bench_commas(m->events), bench_commas(events),
             (unsigned long long)m->gaps, (unsigned long long)m->restarts, (long long)st->ignored,
             m->pend_n, m->want_state || m->state_pending ? ", waiting for a state" : "");
 }
@@ -563,22 +512,22 @@ static ingest_result run_ingest(const opts *o)
         r.checkpoints += per_chunk;
 
         /* (x) decode alone */
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         decode_chunk(&c, cb_none, NULL);
-        r.x_ns += (double)(now_ns() - t0);
+        r.x_ns += (double)(bench_now_ns() - t0);
 
         /* (a) decode + apply */
-        t0 = now_ns();
+        t0 = bench_now_ns();
         decode_chunk(&c, cb_apply, &fa);
-        r.a_ns += (double)(now_ns() - t0);
+        r.a_ns += (double)(bench_now_ns() - t0);
 
         /* (b) apply alone, on the same messages decoded beforehand */
         fb.n = 0;
         decode_chunk(&c, cb_keep, &fb);
-        t0 = now_ns();
+        t0 = bench_now_ns();
         for (size_t i = 0; i < fb.n; i++)
             cpt_model_on_msg(mb, &fb.msgs[i], fb.msgs[i].ts_us);
-        r.b_ns += (double)(now_ns() - t0);
+        r.b_ns += (double)(bench_now_ns() - t0);
         for (size_t i = 0; i < fb.n; i++)
             cpw_msg_clear(&fb.msgs[i]);
     }
@@ -685,9 +634,9 @@ static lat time_screen(dash *d, cpt_ui *ui, cpt_frame *f, int reps, double *v)
 {
     cpt_view_render(d->m, ui, f, d->now); /* warm */
     for (int i = 0; i < reps; i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         cpt_view_render(d->m, ui, f, d->now + i * 1000);
-        v[i] = (double)(now_ns() - t0);
+        v[i] = (double)(bench_now_ns() - t0);
     }
     return lat_of(v, reps);
 }
@@ -748,17 +697,17 @@ static render_result run_render(const opts *o, dash *d)
     cpt_view_render(d->m, &ui, &f, d->now);
     for (int i = 0; i < miss; i++) {
         int64_t done = complete_one(d);
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         cpt_view_render(d->m, &ui, &f, done);
-        v[i] = (double)(now_ns() - t0);
+        v[i] = (double)(bench_now_ns() - t0);
     }
     r.summary_miss = lat_of(v, miss);
     /* of which the summary itself (cpt_model_summary on a stale cache) */
     for (int i = 0; i < miss; i++) {
         d->m->hist_version++;
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
         cpt_model_summary(d->m);
-        v[i] = (double)(now_ns() - t0);
+        v[i] = (double)(bench_now_ns() - t0);
     }
     r.summary_calc = lat_of(v, miss);
     if (d->m->st->n_history != HISTORY || !cpw_state_find_inflight(d->m->st, d->inflight_id))
@@ -847,8 +796,8 @@ static void usage(FILE *fp)
 
 static void print_lat(const char *label, const lat *l)
 {
-    printf("    %-34s median %9s  p99 %9s  max %9s   p99 %5.2fx the target\n", label, fmt_ns(l->med),
-           fmt_ns(l->p99), fmt_ns(l->max), l->p99 / (TARGET_FRAME_US * 1e3));
+    printf("    %-34s median %9s  p99 %9s  max %9s   p99 %5.2fx the target\n", label, bench_fmt_ns(l->med),
+           bench_fmt_ns(l->p99), bench_fmt_ns(l->max), l->p99 / (TARGET_FRAME_US * 1e3));
 }
 
 int main(int argc, char **argv)
@@ -878,75 +827,75 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    t_origin = now_ns();
+    bench_origin_ns = bench_now_ns();
     /* fixed, so that every run renders the same clock text; an hour of uptime */
     job_start_us = (cpw_now_us() / 1000000) * 1000000 - 3 * 3600 * 1000000LL;
     make_hello();
 
     mem_result mem = {0};
     if (want(&o, 'm')) {
-        note("(m) a child builds a model of %s checkpoints and reports its peak RSS", commas(HISTORY));
+        bench_note("(m) a child builds a model of %s checkpoints and reports its peak RSS", bench_commas(HISTORY));
         mem = run_memory();
     }
     ingest_result ing = {0};
     if (want(&o, 'i')) {
-        note("(i) ingest: >= %s events of an %d x %d job, frames of %d", commas(o.events), N_OPS, PAR,
+        bench_note("(i) ingest: >= %s events of an %d x %d job, frames of %d", bench_commas(o.events), N_OPS, PAR,
              BATCH);
         ing = run_ingest(&o);
     }
     render_result ren = {0};
     if (want(&o, 'r')) {
-        note("(r) filling a model with %s checkpoints", commas(HISTORY));
+        bench_note("(r) filling a model with %s checkpoints", bench_commas(HISTORY));
         dash d;
         build_dash(&d);
-        note("(r) rendering %dx%d, %d frames per screen", FRAME_W, FRAME_H, o.renders);
+        bench_note("(r) rendering %dx%d, %d frames per screen", FRAME_W, FRAME_H, o.renders);
         ren = run_render(&o, &d);
         cpt_model_free(d.m);
     }
 
-    double secs = (double)(now_ns() - t_origin) / 1e9;
+    double secs = (double)(bench_now_ns() - bench_origin_ns) / 1e9;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("\ntuibench — %ld cores, a job of %d operators x %d subtasks (%s), cptop's model and view\n",
-           cores, N_OPS, PAR, commas(N_SUBS));
+           cores, N_OPS, PAR, bench_commas(N_SUBS));
     if (want(&o, 'i')) {
         printf("(i) ingest, decode + apply           %11s ev/s   target >= %s   %.2fx the target"
                "   (cpw_decode_frame -> cpt_model_on_msg, what cptop runs)\n",
-               commas((uint64_t)ing.a_evs), commas((uint64_t)TARGET_INGEST_EVS),
+               bench_commas((uint64_t)ing.a_evs), bench_commas((uint64_t)TARGET_INGEST_EVS),
                ing.a_evs / TARGET_INGEST_EVS);
         printf("    apply alone (decoded beforehand) %11s ev/s   %.1fx (a)   (cpt_model_on_msg)\n",
-               commas((uint64_t)ing.b_evs), ing.b_evs / ing.a_evs);
+               bench_commas((uint64_t)ing.b_evs), ing.b_evs / ing.a_evs);
         printf("    decode alone                     %11s ev/s   %.1fx (a)   (cpw_decode_frame, no "
-               "callback work)\n", commas((uint64_t)ing.x_evs), ing.x_evs / ing.a_evs);
+               "callback work)\n", bench_commas((uint64_t)ing.x_evs), ing.x_evs / ing.a_evs);
         printf("    per event: decode + apply %s; decode alone %s, apply alone %s\n",
-               fmt_ns(ing.a_ns / (double)ing.events), fmt_ns(ing.x_ns / (double)ing.events),
-               fmt_ns(ing.b_ns / (double)ing.events));
+               bench_fmt_ns(ing.a_ns / (double)ing.events), bench_fmt_ns(ing.x_ns / (double)ing.events),
+               bench_fmt_ns(ing.b_ns / (double)ing.events));
         printf("    stream: %s events in %s checkpoints (%s per checkpoint), %s frames, %.0f MB of "
                "NDJSON, %.0f bytes/event; plus a %s-row heartbeat per checkpoint (timed, not "
                "counted)\n",
-               commas(ing.events), commas((uint64_t)ing.checkpoints),
-               commas(ing.events / (uint64_t)ing.checkpoints), commas(ing.frames),
-               (double)ing.bytes / 1e6, (double)ing.bytes / (double)ing.msgs, commas(N_SUBS));
+               bench_commas(ing.events), bench_commas((uint64_t)ing.checkpoints),
+               bench_commas(ing.events / (uint64_t)ing.checkpoints), bench_commas(ing.frames),
+               (double)ing.bytes / 1e6, (double)ing.bytes / (double)ing.msgs, bench_commas(N_SUBS));
     }
     if (want(&o, 'r')) {
         printf("(r) render %dx%d, %s checkpoints of history + 1 in flight, target <= %.0f ms a frame\n",
-               FRAME_W, FRAME_H, commas(HISTORY), TARGET_FRAME_US / 1e3);
+               FRAME_W, FRAME_H, bench_commas(HISTORY), TARGET_FRAME_US / 1e3);
         print_lat("main screen", &ren.main_);
         print_lat("summary (cached)", &ren.summary);
         print_lat("summary, one just completed", &ren.summary_miss);
         printf("      of which cpt_model_summary       median %9s  p99 %9s   (sorts %s figures x3)\n",
-               fmt_ns(ren.summary_calc.med), fmt_ns(ren.summary_calc.p99), commas(HISTORY));
+               bench_fmt_ns(ren.summary_calc.med), bench_fmt_ns(ren.summary_calc.p99), bench_commas(HISTORY));
         print_lat("detail of the one in flight", &ren.detail);
         print_lat("events", &ren.events);
         char lbl[64];
         snprintf(lbl, sizeof lbl, "events, filter matching none");
         print_lat(lbl, &ren.events_filter);
         printf("      (%s lines kept; each is matched once per filter, then cached)\n",
-               commas((uint64_t)ren.log_n));
+               bench_commas((uint64_t)ren.log_n));
     }
     if (want(&o, 'm')) {
         double hwm = (double)mem.hwm_kb / 1024.0;
         printf("(m) memory, %s checkpoints retained (50 with per-subtask detail), 1 in flight\n",
-               commas(HISTORY));
+               bench_commas(HISTORY));
         printf("    peak RSS (VmHWM)              %8.1f MiB   target <= %.0f MiB   %.2fx the target"
                "   (now %.1f MiB; %.1f MiB before the model)\n",
                hwm, TARGET_RSS_MIB, hwm / TARGET_RSS_MIB, (double)mem.rss_kb / 1024.0,
