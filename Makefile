@@ -41,7 +41,8 @@ WARN += -Werror
 endif
 
 OPT ?= -O2 -g
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
+# Hidden by default: libcpagent.so exports only what cpagent.h declares.
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(OPT) $(WARN) $(PKG_CFLAGS) \
               -Iagent/include -Iprotocol -Idemo-job -Itui $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
 # the demo job's libraries (librdkafka and libs3 ship no .pc for all uses: link by hand)
@@ -59,7 +60,10 @@ BINDIR := $(BUILD)/bin
 LIBDIR := $(BUILD)/lib
 TESTDIR := $(BUILD)/tests
 
+# libcpwire: the protocol (internal; cptop and the tests link it, and it is
+# hidden inside libcpagent). libcpagent: the agent, what jobs link.
 PROTO_SRC := $(wildcard protocol/*.c)
+PROTO_OBJ := $(PROTO_SRC:%.c=$(OBJDIR)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
 LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
@@ -85,6 +89,7 @@ CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
 SQLBENCH  := $(BINDIR)/cpsqlbench
 
+WIRE_A := $(LIBDIR)/libcpwire.a
 LIB_A  := $(LIBDIR)/libcpagent.a
 LIB_SO := $(LIBDIR)/libcpagent.so
 
@@ -101,17 +106,25 @@ $(OBJDIR)/%.o: %.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIB_A): $(LIB_OBJ)
+$(WIRE_A): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The static library is one relocatable object whose hidden symbols are made
+# local, so a job linking it sees only cpa_* (and no clash with its own names).
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ $(OBJDIR)/cpagent.o && ld -r -o $(OBJDIR)/cpagent.o $^ && \
+		objcopy --localize-hidden $(OBJDIR)/cpagent.o && ar rcs $@ $(OBJDIR)/cpagent.o
 
 $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(LIB_A)
+$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
@@ -121,7 +134,8 @@ $(TUI_LIB): $(TUI_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A)
+# (libcpwire only until cpd_parse.c has a record parser of its own)
+$(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
@@ -131,12 +145,12 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A)
+$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(LIB_A)
+$(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -146,7 +160,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A)
+$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)

@@ -116,6 +116,19 @@ static cpa_event barrier_event(uint64_t i)
     return e; /* ts_us 0: cpa_emit() stamps it, as a job would let it */
 }
 
+/* The same event as the wire encoder takes it (what the agent converts to). */
+static cpw_event barrier_wire_event(uint64_t i)
+{
+    cpw_event e;
+    memset(&e, 0, sizeof e);
+    e.type = CPW_EV_BARRIER_RECEIVED;
+    e.cp_id = 1 + (int64_t)(i / 100000);
+    e.op = 1;
+    e.subtask = (int32_t)(i & 7);
+    e.u.barrier.channel = (int32_t)((i >> 3) & 3);
+    return e;
+}
+
 static cpa_agent *make_agent(const char *job_id)
 {
     char err[256] = "";
@@ -258,7 +271,7 @@ static raw_result bench_raw(uint64_t n)
     /* one realistic barrier_received event, encoded once */
     cpw_buf b;
     cpw_buf_init(&b);
-    cpa_event ev = barrier_event(12345);
+    cpw_event ev = barrier_wire_event(12345);
     ev.ts_us = cpw_now_us();
     cpw_envelope env = {.job = "bench-b", .seq = RAW_SEQ_BASE, .ts_us = ev.ts_us};
     cpw_encode_event(&b, &env, &ev);
@@ -670,7 +683,7 @@ static double bench_decode_alone(uint64_t n)
     for (int i = 0; i < BATCH; i++) {
         if (i)
             cpw_buf_reserve(&b, 1), b.data[b.len++] = '\n';
-        cpa_event ev = barrier_event((uint64_t)i);
+        cpw_event ev = barrier_wire_event((uint64_t)i);
         ev.ts_us = ts + i;
         cpw_envelope env = {.job = "bench-b", .seq = 1000000 + (uint64_t)i, .ts_us = ev.ts_us};
         cpw_encode_event(&b, &env, &ev);

@@ -302,7 +302,7 @@ static cpw_cp *cp_for(cpw_state *s, int64_t id, int64_t ts)
     if ((in_history(s, id) && !reused_after_restore(s, id)) ||
         (s->latest_completed_id && id <= s->latest_completed_id))
         return NULL;
-    return start_cp(s, id, CPA_TRIGGER_PERIODIC, ts);
+    return start_cp(s, id, CPW_TRIGGER_PERIODIC, ts);
 }
 
 /* Sums of figures from the wire saturate instead of overflowing. */
@@ -320,12 +320,12 @@ static int idx_of(cpw_state *s, const cpw_cp *cp)
     return (int)(cp - s->inflight);
 }
 
-void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
+void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq)
 {
     s->seq = seq;
     int64_t ts = ev->ts_us;
     switch (ev->type) {
-    case CPA_EV_CP_TRIGGERED:
+    case CPW_EV_CP_TRIGGERED:
         if (find_inflight(s, ev->cp_id) || ev->cp_id <= 0 ||
             (in_history(s, ev->cp_id) && !reused_after_restore(s, ev->cp_id))) {
             s->ignored++;
@@ -333,15 +333,15 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
         }
         start_cp(s, ev->cp_id, ev->u.triggered.kind, ts);
         return;
-    case CPA_EV_BARRIER_INJECTED:
-    case CPA_EV_BARRIER_RECEIVED:
-    case CPA_EV_ALIGNMENT_START:
-    case CPA_EV_ALIGNMENT_END:
-    case CPA_EV_SNAPSHOT_START:
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
-    case CPA_EV_ACK:
-    case CPA_EV_DECLINE: {
+    case CPW_EV_BARRIER_INJECTED:
+    case CPW_EV_BARRIER_RECEIVED:
+    case CPW_EV_ALIGNMENT_START:
+    case CPW_EV_ALIGNMENT_END:
+    case CPW_EV_SNAPSHOT_START:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_ACK:
+    case CPW_EV_DECLINE: {
         cpw_cp *cp = cp_for(s, ev->cp_id, ts);
         int i = cpw_state_sub_index(s, ev->op, ev->subtask);
         if (!cp || i < 0 || !cp->subs) {
@@ -354,44 +354,44 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
             return;
         }
         switch (ev->type) {
-        case CPA_EV_BARRIER_INJECTED:
+        case CPW_EV_BARRIER_INJECTED:
             if (!u->barrier_ts)
                 u->barrier_ts = ts;
             break;
-        case CPA_EV_BARRIER_RECEIVED:
+        case CPW_EV_BARRIER_RECEIVED:
             if (u->barriers < UINT16_MAX)
                 u->barriers++;
             if (!u->barrier_ts)
                 u->barrier_ts = ts;
             break;
-        case CPA_EV_ALIGNMENT_START:
+        case CPW_EV_ALIGNMENT_START:
             u->align_start_ts = ts;
             if (u->phase < CPW_PH_ALIGNING)
                 u->phase = CPW_PH_ALIGNING;
             break;
-        case CPA_EV_ALIGNMENT_END:
+        case CPW_EV_ALIGNMENT_END:
             u->align_end_ts = ts;
             u->buffered_bytes = ev->u.alignment.buffered_bytes;
             u->alignment_us = ev->u.alignment.duration_us;
             break;
-        case CPA_EV_SNAPSHOT_START:
+        case CPW_EV_SNAPSHOT_START:
             u->snap_start_ts = ts;
             if (u->phase < CPW_PH_SYNC)
                 u->phase = CPW_PH_SYNC;
             break;
-        case CPA_EV_SNAPSHOT_SYNC_DONE:
+        case CPW_EV_SNAPSHOT_SYNC_DONE:
             u->sync_done_ts = ts;
             u->sync_us = ev->u.sync.duration_us;
             if (u->phase < CPW_PH_ASYNC)
                 u->phase = CPW_PH_ASYNC;
             break;
-        case CPA_EV_SNAPSHOT_ASYNC_DONE:
+        case CPW_EV_SNAPSHOT_ASYNC_DONE:
             u->async_done_ts = ts;
             u->async_us = ev->u.async.duration_us;
             u->checkpointed_size = ev->u.async.bytes;
             break;
-        case CPA_EV_ACK: {
-            const cpa_ack_info *a = &ev->u.ack;
+        case CPW_EV_ACK: {
+            const cpw_ack_info *a = &ev->u.ack;
             u->phase = CPW_PH_ACKED;
             u->ack_ts = ts;
             u->state_size = a->state_size;
@@ -414,7 +414,7 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
                 cp->latest_ack_ts = ts;
             break;
         }
-        case CPA_EV_DECLINE:
+        case CPW_EV_DECLINE:
             u->phase = CPW_PH_DECLINED;
             snprintf(u->reason, sizeof u->reason, "%s", ev->u.decline.reason);
             cp->declines++;
@@ -424,7 +424,7 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
         }
         return;
     }
-    case CPA_EV_CP_COMPLETED: {
+    case CPW_EV_CP_COMPLETED: {
         cpw_cp *cp = cp_for(s, ev->cp_id, ts);
         if (!cp) {
             s->ignored++;
@@ -444,7 +444,7 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
         finish(s, idx_of(s, cp));
         return;
     }
-    case CPA_EV_CP_FAILED: {
+    case CPW_EV_CP_FAILED: {
         cpw_cp *cp = cp_for(s, ev->cp_id, ts);
         if (!cp) {
             s->ignored++;
@@ -461,7 +461,7 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
         finish(s, idx_of(s, cp));
         return;
     }
-    case CPA_EV_CP_COMMITTED: {
+    case CPW_EV_CP_COMMITTED: {
         cpw_cp *cp = find_inflight(s, ev->cp_id);
         for (int i = 0; !cp && i < s->n_history; i++) {
             cpw_cp *h = (cpw_cp *)cpw_state_history(s, i);
@@ -474,17 +474,17 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
             s->ignored++;
         return;
     }
-    case CPA_EV_JOB_STATUS:
+    case CPW_EV_JOB_STATUS:
         s->status = ev->u.job_status.status;
         snprintf(s->status_message, sizeof s->status_message, "%s", ev->u.job_status.message);
         return;
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         /* A restart ends whatever was in flight: the job reports those as
          * failed first; anything it did not is closed here. */
         while (s->n_inflight) {
             cpw_cp *cp = &s->inflight[0];
             cp->status = CPW_CP_FAILED;
-            cp->reason = CPA_FAIL_TASK_FAILURE;
+            cp->reason = CPW_FAIL_TASK_FAILURE;
             cp->end_ts = ts;
             snprintf(cp->message, sizeof cp->message, "job restarted");
             s->counts.failed++;
@@ -497,8 +497,8 @@ void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq)
             s->counts.restored++;
         s->consecutive_failures = 0;
         return;
-    case CPA_EV_FAILURE_INJECTED:
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_FAILURE_INJECTED:
+    case CPW_EV_TASK_FAILED:
         return; /* shown in event logs; no checkpoint state */
     default:
         s->ignored++;
@@ -521,7 +521,7 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
     cpj_lit(b, "{\"id\":");
     cpj_i64(b, cp->id);
     cpj_kv_str(b, "status", cpw_cp_status_name(cp->status));
-    cpj_kv_str(b, "kind", cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
+    cpj_kv_str(b, "kind", cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic");
     cpj_kv_i64(b, "trigger_ts_us", cp->trigger_ts);
     cpj_kv_i64(b, "end_ts_us", cp->end_ts);
     cpj_kv_i64(b, "latest_ack_ts_us", cp->latest_ack_ts);
@@ -534,7 +534,7 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
     cpj_kv_i64(b, "total", cp->total);
     cpj_key(b, "reason");
     /* a reason the job passed out of range is unknown (null), not "" */
-    const char *rn = cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : NULL;
+    const char *rn = cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : NULL;
     if (rn)
         cpj_str(b, rn);
     else
@@ -584,7 +584,7 @@ void cpw_state_encode(cpw_buf *b, const cpw_state *s, int history)
     cpj_str(b, s->job);
     cpj_kv_u64(b, "seq", s->seq);
     cpj_hello_members(b, h);
-    const char *st = cpa_job_status_name((cpa_job_status)s->status);
+    const char *st = cpw_job_status_name((cpw_job_status)s->status);
     cpj_kv_str(b, "status", st ? st : "created");
     cpj_kv_str(b, "status_message", s->status_message);
     cpj_kv_i64(b, "restored_from", s->restored_from);
@@ -709,7 +709,7 @@ static cpw_err dec_cp(json_t *o, cpw_cp *cp, int n_subtasks, cpw_error *err)
     TRY(cpw_jx_str(o, "kind", kind, sizeof kind, true, err));
     if (strcmp(kind, "manual") && strcmp(kind, "periodic"))
         return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "kind", "field \"kind\" must be periodic or manual");
-    cp->kind = !strcmp(kind, "manual") ? CPA_TRIGGER_MANUAL : CPA_TRIGGER_PERIODIC;
+    cp->kind = !strcmp(kind, "manual") ? CPW_TRIGGER_MANUAL : CPW_TRIGGER_PERIODIC;
     TRY(dec_i64(o, "trigger_ts_us", 0, &cp->trigger_ts, err));
     TRY(dec_i64(o, "end_ts_us", 0, &cp->end_ts, err));
     TRY(dec_i64(o, "latest_ack_ts_us", 0, &cp->latest_ack_ts, err));
@@ -717,11 +717,11 @@ static cpw_err dec_cp(json_t *o, cpw_cp *cp, int n_subtasks, cpw_error *err)
     TRY(dec_i64(o, "state_size", 0, &cp->state_size, err));
     TRY(dec_i64(o, "checkpointed_size", 0, &cp->checkpointed_size, err));
     TRY(cpw_jx_int(o, "alignment_us", 0, INT64_MAX, &cp->alignment_us, false, err));
-    TRY(cpw_jx_int(o, "acks", 0, CPA_MAX_SUBTASKS, &v, true, err));
+    TRY(cpw_jx_int(o, "acks", 0, CPW_MAX_SUBTASKS, &v, true, err));
     cp->acks = (int32_t)v;
-    TRY(cpw_jx_int(o, "declines", 0, CPA_MAX_SUBTASKS, &v, true, err));
+    TRY(cpw_jx_int(o, "declines", 0, CPW_MAX_SUBTASKS, &v, true, err));
     cp->declines = (int32_t)v;
-    TRY(cpw_jx_int(o, "total", 0, CPA_MAX_SUBTASKS, &v, true, err));
+    TRY(cpw_jx_int(o, "total", 0, CPW_MAX_SUBTASKS, &v, true, err));
     cp->total = (int32_t)v;
     json_t *r = json_object_get(o, "reason");
     cp->reason = -1;

@@ -151,7 +151,7 @@ int cpt_link_send_state(cpt_link *l)
 {
     close_req(&l->req_state, &l->state_fd);
     cpw_command cmd = {.req = l->next_req++, .history = -1};
-    cmd.c.type = CPA_CMD_GET_STATE;
+    cmd.c.type = CPW_CMD_GET_STATE;
     cmd.c.op = cmd.c.subtask = -1;
     char err[200];
     if (send_req(l, &cmd, &l->req_state, &l->state_fd, err, sizeof err))
@@ -196,7 +196,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
     if (got < 0) {
         cpt_model_state_failed(m, err, now_us);
     } else if (!r.reply->ok || !r.reply->state) {
-        char msg[CPA_TEXT_MAX];
+        char msg[CPW_TEXT_MAX];
         cpw_sanitize(r.reply->message, msg, sizeof msg);
         cpt_model_state_failed(m, msg[0] ? msg : r.reply->error, now_us);
     } else {
@@ -208,7 +208,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
     return 1;
 }
 
-int cpt_link_send_cmd(cpt_link *l, const cpa_command *c, char *err, size_t errsz)
+int cpt_link_send_cmd(cpt_link *l, const cpw_cmd *c, char *err, size_t errsz)
 {
     if (l->req_cmd >= 0) {
         snprintf(err, errsz, "still waiting for the reply to %s", l->cmd_name);
@@ -218,9 +218,9 @@ int cpt_link_send_cmd(cpt_link *l, const cpa_command *c, char *err, size_t errsz
     if (send_req(l, &cmd, &l->req_cmd, &l->cmd_fd, err, errsz))
         return -1;
     const char *name = cpw_command_name(c->type);
-    if (c->type == CPA_CMD_INJECT_FAILURE)
+    if (c->type == CPW_CMD_INJECT_FAILURE)
         snprintf(l->cmd_name, sizeof l->cmd_name, "fail %s", c->kind);
-    else if (c->type == CPA_CMD_ABORT)
+    else if (c->type == CPW_CMD_ABORT)
         snprintf(l->cmd_name, sizeof l->cmd_name, "abort %lld", (long long)c->cp_id);
     else
         snprintf(l->cmd_name, sizeof l->cmd_name, "%s", name ? name : "command");
@@ -251,7 +251,7 @@ int cpt_link_poll_cmd(cpt_link *l, int64_t now_us, int timeout_ms, bool *ok, cha
         snprintf(text, size, "%s: %s", l->cmd_name, err);
         return 1;
     }
-    char msg[CPA_TEXT_MAX];
+    char msg[CPW_TEXT_MAX];
     cpw_sanitize(r.reply->message, msg, sizeof msg);
     *ok = r.reply->ok;
     if (r.reply->ok)

@@ -16,7 +16,7 @@
 /* Where a job's agent listens, and the secret its commands need over TCP. */
 typedef struct cpt_target {
     char job[CPW_MAX_JOB_ID];
-    char name[CPA_NAME_MAX];
+    char name[CPW_NAME_MAX];
     int pid;                      /* 0: unknown (--connect) */
     char events[300], commands[300];
     unsigned char secret[1024];
@@ -55,7 +55,7 @@ int cpt_link_send_state(cpt_link *l);
 int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_ms);
 
 /* Sends a user command. 0, or -1 with the reason in err. */
-int cpt_link_send_cmd(cpt_link *l, const cpa_command *c, char *err, size_t errsz);
+int cpt_link_send_cmd(cpt_link *l, const cpw_cmd *c, char *err, size_t errsz);
 /* Whether a command is waiting for its reply. */
 bool cpt_link_cmd_pending(const cpt_link *l);
 /* Its reply, or its timeout: returns 1 and fills *ok and text (what to show
