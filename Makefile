@@ -93,7 +93,7 @@ WIRE_A := $(LIBDIR)/libcpwire.a
 LIB_A  := $(LIBDIR)/libcpagent.a
 LIB_SO := $(LIBDIR)/libcpagent.so
 
-.PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
+.PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
@@ -166,8 +166,15 @@ $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
+# `make test` first makes sure the packages the suite needs are there
+# (installing them as root, else naming the command), then builds in a fresh
+# make, whose pkg-config lookups see them, and runs the suite.
 TIMEOUT ?= 60
-test: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test:
+	$(Q)scripts/deps.sh --for test
+	$(Q)$(MAKE) --no-print-directory test-run
+
+test-run: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
