@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cpd_sink.h"
+
 #define YEAR_MS (366LL * 24 * 3600 * 1000)
 
 void cpd_config_defaults(cpd_config *c)
@@ -300,14 +302,11 @@ static bool check_job_id(const char *s, char *why, size_t whysz)
     return true;
 }
 
+/* Syntax only: the sink connects to nothing, creates nothing here. Its
+ * message names the URL itself, redacted. */
 static bool check_sink_url(const char *s, char *why, size_t whysz)
 {
-    if (strncmp(s, "sqlite:", 7) && strncmp(s, "postgresql://", 13) &&
-        strncmp(s, "postgres://", 11)) {
-        say(why, whysz, "must be sqlite:PATH or postgresql://…");
-        return false;
-    }
-    return true;
+    return cpd_sink_check_url(s, why, whysz);
 }
 
 /* ------------------------------------------------------------ the keys */
@@ -319,6 +318,8 @@ enum {
     KF_SECRET = 1 << 1,  /* its value never appears in a message */
     KF_UNSET0 = 1 << 2,  /* 0 in cpd_config means "absent", below min */
     KF_OPTIONAL = 1 << 3, /* strings: "" in cpd_config means "absent" */
+    KF_URL = 1 << 4,      /* a URL that may hold a password: shown redacted, its check
+                           * names it (the check's message is the whole reason) */
 };
 
 typedef struct key {
@@ -364,7 +365,7 @@ static const key keys[] = {
      NULL, KF_OPTIONAL, NULL, NULL},
     {"source.kafka.topic", K_STRING, F(topic), S(topic), 1, 0, NULL, NULL, 0, check_topic,
      NULL},
-    {"sink.url", K_STRING, F(sink), S(sink), 1, 0, NULL, NULL, 0, check_sink_url, NULL},
+    {"sink.url", K_STRING, F(sink), S(sink), 1, 0, NULL, NULL, KF_URL, check_sink_url, NULL},
     {"agent.listen", K_STRING, F(agent_listen), S(agent_listen), 1, 0, NULL, NULL, 0, NULL,
      NULL},
     {"agent.job-id", K_STRING, F(agent_job_id), S(agent_job_id), 1, 0, NULL, NULL, KF_OPTIONAL,
@@ -473,10 +474,15 @@ static bool set_key(cpd_config *c, const key *k, const char *given, const char *
                     size_t len, bool is_string, char *err, size_t errsz)
 {
     char shown[72];
-    if (k->flags & KF_SECRET)
+    if (k->flags & KF_SECRET) {
         snprintf(shown, sizeof shown, "(value not shown)");
-    else
+    } else if ((k->flags & KF_URL) && strlen(text) == len) {
+        char redacted[600];
+        cpd_sink_redact(text, redacted, sizeof redacted);
+        show(redacted, strlen(redacted), is_string, shown, sizeof shown);
+    } else {
         show(text, len, is_string, shown, sizeof shown);
+    }
     char *field = (char *)c + k->off;
     bool has_nul = strlen(text) != len;
     switch (k->kind) {
@@ -534,9 +540,12 @@ static bool set_key(cpd_config *c, const key *k, const char *given, const char *
             say(err, errsz, "%s: %s must be 1 to %zu bytes of text", given, shown, k->size - 1);
             return false;
         }
-        char why[160];
+        char why[600];
         if (k->check && !k->check(text, why, sizeof why)) {
-            say(err, errsz, "%s: %s: %s", given, shown, why);
+            if (k->flags & KF_URL)
+                say(err, errsz, "%s: %s", given, why);
+            else
+                say(err, errsz, "%s: %s: %s", given, shown, why);
             return false;
         }
         memcpy(field, text, len + 1);

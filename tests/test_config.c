@@ -283,6 +283,29 @@ CPT_TEST(whole_config_check)
     CPT_EQ_INT(cpd_config_check(&c, errs, sizeof errs, NULL, 0), 0);
 }
 
+/* URLs are checked without connecting or creating anything, and a password
+ * in one never appears in a message. */
+CPT_TEST(urls_checked_passwords_never_shown)
+{
+    cpd_config c;
+    char errs[2048], warns[2048], err[512];
+    CPT_EQ_INT(parse("{\"sink.url\": \"mysql://u:s3cr3t@h/db\"}", &c, errs, warns), 1);
+    CONTAINS(errs, "sink.url: \"mysql://u:***@h/db\" must be sqlite:PATH or postgresql://");
+    CPT_ASSERTF(!strstr(errs, "s3cr3t"), "%s", errs);
+    CPT_EQ_INT(parse("{\"sink.url\": \"postgresql://u:s3cr3t@h/db?nope=1\"}", &c, errs, warns), 1);
+    CONTAINS(errs, "sink.url: postgresql://u:***@h/db?nope=***: not a valid PostgreSQL URL");
+    CPT_ASSERTF(!strstr(errs, "s3cr3t"), "%s", errs);
+    CPT_EQ_INT(parse("{\"sink.url\": \"postgresql://h:0/db?pass%77ord=s3cr3t\"}", &c, errs, warns),
+               1);
+    CONTAINS(errs, "is not a port number");
+    CPT_ASSERTF(!strstr(errs, "s3cr3t"), "%s", errs);
+    CPT_EQ_STR(c.sink, "sqlite:var/cpdemo.db");
+    cpd_config_defaults(&c);
+    CPT_ASSERT(!cpd_config_set(&c, "sink.url", "sqlite:", err, sizeof err));
+    CONTAINS(err, "sink.url:");
+    CPT_ASSERT(cpd_config_set(&c, "sink.url", "postgres://u:s3cr3t@h:5432/db", err, sizeof err));
+}
+
 /* Topic names as Kafka checks them. */
 CPT_TEST(topics_as_kafka_names_them)
 {
