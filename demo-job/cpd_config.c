@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cpd_sink.h"
+#include "cpd_storage.h"
 
 #define YEAR_MS (366LL * 24 * 3600 * 1000)
 
@@ -309,6 +310,12 @@ static bool check_sink_url(const char *s, char *why, size_t whysz)
     return cpd_sink_check_url(s, why, whysz);
 }
 
+/* Syntax only: nothing is created or connected to here. */
+static bool check_storage_uri(const char *s, char *why, size_t whysz)
+{
+    return cpd_storage_check(s, NULL, why, whysz) == CPD_ST_OK;
+}
+
 /* ------------------------------------------------------------ the keys */
 
 typedef enum { K_DURATION, K_INT, K_BOOL, K_TRIBOOL, K_MODE, K_STRING } kind;
@@ -343,7 +350,7 @@ static const key keys[] = {
      " (leave the key out for no periodic checkpoints)"},
     {"execution.checkpointing.mode", K_MODE, F(mode), 0, 0, 0, NULL, NULL, 0, NULL, NULL},
     {"execution.checkpointing.storage", K_STRING, F(storage), S(storage), 1, 0,
-     "state.checkpoints.dir", NULL, 0, NULL, NULL},
+     "state.checkpoints.dir", NULL, KF_URL, check_storage_uri, NULL},
     {"execution.checkpointing.timeout", K_DURATION, F(timeout_ms), 0, 1, YEAR_MS, NULL,
      "timeout", KF_RUNTIME, NULL, NULL},
     {"execution.checkpointing.tolerable-failed-checkpoints", K_INT, F(tolerable_failures), 0,
@@ -630,10 +637,20 @@ static void check_combination(const cpd_config *c, report *errs, report *warns)
     if (c->bootstrap[0] && c->bootstrap_file[0])
         add(errs, "source.kafka.bootstrap-servers and source.kafka.bootstrap-file: give one, "
                   "not both");
-    if ((c->s3_endpoint[0] || c->s3_access_key[0] || c->s3_secret_key[0] || c->s3_path_style) &&
-        strncasecmp(c->storage, "s3://", 5))
+    bool s3_keys = c->s3_endpoint[0] || c->s3_access_key[0] || c->s3_secret_key[0] ||
+                   c->s3_path_style;
+    if (s3_keys && strncasecmp(c->storage, "s3://", 5))
         add(warns, "s3.* keys apply to s3:// storage only; execution.checkpointing.storage is "
                    "not s3://, so they are ignored");
+    /* the s3.* keys with the storage they are for (the URI alone is the
+     * storage key's own check); the message names the key at fault */
+    cpd_storage_s3_opts s3 = {c->s3_endpoint, c->s3_access_key, c->s3_secret_key,
+                              c->s3_path_style, 0, 0, 0, 0};
+    char why[600];
+    if (s3_keys && !strncasecmp(c->storage, "s3://", 5) &&
+        cpd_storage_check(c->storage, NULL, NULL, 0) == CPD_ST_OK &&
+        cpd_storage_check(c->storage, &s3, why, sizeof why) != CPD_ST_OK)
+        add(errs, "%s", why);
 }
 
 static void check_all(const cpd_config *c, report *errs, report *warns)

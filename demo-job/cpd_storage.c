@@ -292,7 +292,8 @@ cpd_st_rc cpd_storage_commit(cpd_storage *st, int64_t cp_id, const cpd_metadata 
                          dir, st->location, dir, h->file);
     else if (h)
         rc = cpd_st_fail(err, errsz, CPD_ST_CORRUPT,
-                         "cannot commit %s: state %s/%s/%s has %" PRIu64 " bytes, expected %" PRIu64,
+                         "cannot commit %s: state %s/%s/%s has %" PRIu64
+                         " bytes, expected %" PRIu64,
                          dir, st->location, dir, h->file, e->size, h->size);
     free(ents);
     if (rc != CPD_ST_OK)
@@ -623,11 +624,13 @@ static const cpd_storage_backend *cpd_st_backend(const char *uri)
 static cpd_st_rc cpd_st_unsupported(const char *uri, char *err, size_t errsz)
 {
     const char *colon = strstr(uri, "://");
-    int n = colon ? (int)(colon - uri) : (int)strcspn(uri, ":");
+    char scheme[24], shown[256];
+    cpd_st_show(uri, colon && colon - uri < 16 ? (size_t)(colon - uri) : 16, scheme,
+                sizeof scheme);
     return cpd_st_fail(err, errsz, CPD_ST_UNSUPPORTED,
-                       "unsupported storage scheme '%.*s' in '%s' (use file:///path, a "
+                       "unsupported storage scheme '%s' in '%s' (use file:///path, a "
                        "directory, or s3://bucket/prefix)",
-                       n > 16 ? 16 : n, uri, uri);
+                       scheme, cpd_st_show(uri, strlen(uri), shown, sizeof shown));
 }
 
 cpd_st_rc cpd_storage_check(const char *uri, const cpd_storage_s3_opts *s3, char *err,

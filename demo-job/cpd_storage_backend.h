@@ -23,6 +23,11 @@
 cpd_st_rc cpd_st_fail(char *err, size_t errsz, cpd_st_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* text[0..len) as a message may show it: control bytes as '?', the
+ * userinfo of a "scheme://user:secret@host" URI as "***" (a URI from the
+ * configuration may carry credentials), truncated to size. Returns out. */
+const char *cpd_st_show(const char *text, size_t len, char *out, size_t size);
+
 /*
  * Keys are relative to the job's directory/prefix, '/'-separated, built by
  * cpd_storage.c only ("chk-7", "chk-7/op1-sub0.state", "chk-7/_metadata"):

@@ -368,9 +368,11 @@ static cpd_st_rc cpd_st_uri_path(const char *uri, char **out, char *err, size_t 
             if (strncasecmp(p, "localhost/", 10) == 0)
                 p += 9;
         }
+        char shown[256];
         if (p[0] != '/')
             return cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                               "storage URI '%s' must be file:///absolute/path", uri);
+                               "storage URI '%s' must be file:///absolute/path",
+                               cpd_st_show(uri, strlen(uri), shown, sizeof shown));
         encoded = true;
     }
     char *path = malloc(strlen(p) + 1);

@@ -48,8 +48,8 @@ static cpd_st_rc cpd_st_s3_put(void *be, const char *key, const void *data, size
         char e2[256];
         cpd_st_s3_delete_key(s, k, e2, sizeof e2); /* left over: removed with its chk-N/ */
         rc = cpd_st_fail(err, errsz, CPD_ST_INJECTED,
-                            "injected failure: write of s3://%s/%s/%s failed (fail-next-writes)",
-                            s->bucket, s->base, key);
+                         "injected failure: write of s3://%s/%s/%s failed (fail-next-writes)",
+                         s->bucket, s->base, key);
     }
     free(k);
     return rc;
@@ -125,7 +125,7 @@ static cpd_st_rc cpd_st_s3_list(void *be, const char *dir, cpd_st_entry **entrie
      * always "exists" (as its directory does on a file system) */
     if (rc == CPD_ST_OK && l.seen == 0 && dir[0])
         rc = cpd_st_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
-                            s->bucket, prefix);
+                         s->bucket, prefix);
     if (rc == CPD_ST_OK) {
         *entries = l.v;
         *n = l.n;
@@ -221,8 +221,8 @@ static bool cpd_st_s3_endpoint(cpd_st_s3 *s, const char *ep, const char *source,
         h = ep + 8;
     } else if (strstr(ep, "://")) {
         cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                       "%s: the S3 endpoint must be http://host[:port] or https://host[:port]",
-                       source);
+                    "%s: the S3 endpoint must be http://host[:port] or https://host[:port]",
+                    source);
         return false;
     }
     size_t n = strlen(h);
@@ -237,9 +237,9 @@ static bool cpd_st_s3_endpoint(cpd_st_s3 *s, const char *ep, const char *source,
     if (!ok) {
         /* not echoed: an endpoint with user:password@ in it would leak them */
         cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                       "%s: the S3 endpoint must be [http[s]://]host[:port] with nothing after "
-                       "the port (no user, path or query)",
-                       source);
+                    "%s: the S3 endpoint must be [http[s]://]host[:port] with nothing after "
+                    "the port (no user, path or query)",
+                    source);
         return false;
     }
     memcpy(s->host, h, n);
@@ -254,17 +254,19 @@ static bool cpd_st_s3_parse_uri(cpd_st_s3 *s, const char *uri, const char *job_i
                                 size_t errsz)
 {
     const char *b = uri + 5;            /* after "s3://" (any case) */
+    char shown[256];
+    cpd_st_show(uri, strlen(uri), shown, sizeof shown);
     size_t bl = strcspn(b, "/");
     if (memchr(b, '@', bl)) {
         /* not echoed: it would carry the credentials into the log */
         cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                       "storage URI: credentials in an s3:// URI are not accepted; use "
-                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or s3.access-key/s3.secret-key");
+                    "storage URI: credentials in an s3:// URI are not accepted; use "
+                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or s3.access-key/s3.secret-key");
         return false;
     }
     if (bl == 0 || bl > S3_MAX_BUCKET_NAME_SIZE) {
         cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                       "storage URI '%s': no bucket name (use s3://bucket/prefix)", uri);
+                    "storage URI '%s': no bucket name (use s3://bucket/prefix)", shown);
         return false;
     }
     memcpy(s->bucket, b, bl);
@@ -286,15 +288,16 @@ static bool cpd_st_s3_parse_uri(cpd_st_s3 *s, const char *uri, const char *job_i
                  c == '.' || c == '_' || c == '-';
         }
         if (!ok) {
+            char comp[80];
             cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                           "storage URI '%s': prefix component '%.*s' is not valid (use "
-                           "letters, digits, '.', '_', '-')",
-                           uri, (int)cl, p);
+                        "storage URI '%s': prefix component '%s' is not valid (use letters, "
+                        "digits, '.', '_', '-')",
+                        shown, cpd_st_show(p, cl, comp, sizeof comp));
             return false;
         }
         if (k + cl + 2 + strlen(job_id) > S3_MAX_KEY_SIZE - 64) {
             cpd_st_fail(err, errsz, CPD_ST_INVALID, "storage URI '%s': prefix too long",
-                           uri);
+                        shown);
             return false;
         }
         memcpy(s->base + k, p, cl);
@@ -327,8 +330,8 @@ static bool cpd_st_s3_credentials(cpd_st_s3 *s, const cpd_storage_s3_opts *o, ch
             continue;
         if (!id || !sec) {
             cpd_st_fail(err, errsz, CPD_ST_INVALID, "S3 credentials: %s is set without %s",
-                           id ? src[i].id_name : src[i].secret_name,
-                           id ? src[i].secret_name : src[i].id_name);
+                        id ? src[i].id_name : src[i].secret_name,
+                        id ? src[i].secret_name : src[i].id_name);
             return false;
         }
         s->access_key = strdup(id);
@@ -340,8 +343,8 @@ static bool cpd_st_s3_credentials(cpd_st_s3 *s, const cpd_storage_s3_opts *o, ch
         return true;
     }
     cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                   "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                   "s3.access-key and s3.secret-key in the job's configuration");
+                "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "s3.access-key and s3.secret-key in the job's configuration");
     return false;
 }
 
@@ -387,12 +390,14 @@ static bool cpd_st_s3_style(cpd_st_s3 *s, const cpd_storage_s3_opts *o, bool nam
 
 static bool cpd_st_s3_bucket_ok(const cpd_st_s3 *s, const char *uri, char *err, size_t errsz)
 {
+    char shown[256];
     S3Status bs = S3_validate_bucket_name(s->bucket, s->bc.uriStyle);
     if (bs == S3StatusOK)
         return true;
     cpd_st_fail(err, errsz, CPD_ST_INVALID,
                 "storage URI '%s': bucket name '%s' is not valid for %s-style addressing (%s)",
-                uri, s->bucket, s->bc.uriStyle == S3UriStylePath ? "path" : "virtual-host",
+                cpd_st_show(uri, strlen(uri), shown, sizeof shown), s->bucket,
+                s->bc.uriStyle == S3UriStylePath ? "path" : "virtual-host",
                 S3_get_status_name(bs));
     return false;
 }
@@ -439,8 +444,8 @@ static bool cpd_st_s3_settings(cpd_st_s3 *s, const char *uri, const char *job_id
     if (!cpd_st_s3_endpoint(s, ep ? ep : "https://" S3_DEFAULT_HOSTNAME,
                             ep_src ? ep_src : "default endpoint", err, errsz))
         return false;
-    return cpd_st_s3_style(s, o, ep != NULL, err, errsz) && cpd_st_s3_bucket_ok(s, uri, err, errsz) &&
-           cpd_st_s3_credentials(s, o, err, errsz);
+    return cpd_st_s3_style(s, o, ep != NULL, err, errsz) &&
+           cpd_st_s3_bucket_ok(s, uri, err, errsz) && cpd_st_s3_credentials(s, o, err, errsz);
 }
 
 /* A probe, as the file backend does: write and remove a hidden key, so a

@@ -366,30 +366,27 @@ static cpd_st_rc cpd_st_s3_call_run(const cpd_st_s3 *s, const cpd_st_s3_call *c,
             return CPD_ST_OK;
         if (cpd_st_s3_not_found(r->status) && c->op == CPD_ST_S3_GET)
             return cpd_st_fail(err, errsz, CPD_ST_NOT_FOUND, "s3://%s/%s does not exist",
-                                  s->bucket, c->key);
+                               s->bucket, c->key);
         if (r->status == S3StatusOutOfMemory)
             return cpd_st_fail(err, errsz, CPD_ST_NOMEM, "S3 %s s3://%s/%s: out of memory",
-                                  cpd_st_s3_verbs[c->op], s->bucket, c->key);
+                               cpd_st_s3_verbs[c->op], s->bucket, c->key);
         if (r->too_big)
             return cpd_st_fail(err, errsz, CPD_ST_CORRUPT,
-                                  "S3 GET s3://%s/%s: object larger than %zu bytes", s->bucket,
-                                  c->key, CPD_ST_S3_GET_MAX);
+                               "S3 GET s3://%s/%s: object larger than %zu bytes", s->bucket,
+                               c->key, CPD_ST_S3_GET_MAX);
         if (!cpd_st_s3_retryable(r->status) || attempt >= s->attempts)
             break;
         cpd_sleep_ms(backoff);
         backoff *= 2;
     }
     const char *what = c->op == CPD_ST_S3_LIST ? "prefix " : "";
+    char tries[32] = "";
     if (attempt > 1)
-        cpd_st_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed after %d attempts: %s%s%s%s (endpoint %s)",
-                       cpd_st_s3_verbs[c->op], what, s->bucket, c->key, attempt,
-                       S3_get_status_name(r->status), r->detail[0] ? " (" : "", r->detail,
-                       r->detail[0] ? ")" : "", s->endpoint);
-    else
-        cpd_st_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed: %s%s%s%s (endpoint %s)",
-                       cpd_st_s3_verbs[c->op], what, s->bucket, c->key,
-                       S3_get_status_name(r->status), r->detail[0] ? " (" : "", r->detail,
-                       r->detail[0] ? ")" : "", s->endpoint);
+        snprintf(tries, sizeof tries, " after %d attempts", attempt);
+    cpd_st_fail(err, errsz, CPD_ST_IO, "S3 %s %ss3://%s/%s failed%s: %s%s%s%s (endpoint %s)",
+                cpd_st_s3_verbs[c->op], what, s->bucket, c->key, tries,
+                S3_get_status_name(r->status), r->detail[0] ? " (" : "", r->detail,
+                r->detail[0] ? ")" : "", s->endpoint);
     cpd_st_s3_scrub(s, err, errsz);
     return CPD_ST_IO;
 }
@@ -406,8 +403,8 @@ cpd_st_rc cpd_st_s3_key(const cpd_st_s3 *s, const char *rel, const char *suffix,
     if (strlen(k) > S3_MAX_KEY_SIZE) {
         free(k);
         return cpd_st_fail(err, errsz, CPD_ST_INVALID,
-                              "key s3://%s/%s/%s is longer than %d bytes", s->bucket, s->base,
-                              rel, S3_MAX_KEY_SIZE);
+                           "key s3://%s/%s/%s is longer than %d bytes", s->bucket, s->base,
+                           rel, S3_MAX_KEY_SIZE);
     }
     *out = k;
     return CPD_ST_OK;
@@ -429,7 +426,7 @@ cpd_st_rc cpd_st_s3_put_key(const cpd_st_s3 *s, const char *key, const void *dat
     char md5[32];
     if (!cpd_st_s3_md5(data, len, md5))
         return cpd_st_fail(err, errsz, CPD_ST_NOMEM, "MD5 of s3://%s/%s failed (OpenSSL)",
-                              s->bucket, key);
+                           s->bucket, key);
     cpd_st_s3_call c = {.op = CPD_ST_S3_PUT, .key = key, .md5 = md5};
     cpd_st_s3_req r = {.data = data, .len = len};
     cpd_st_rc rc = cpd_st_s3_call_run(s, &c, &r, err, errsz);
@@ -489,8 +486,8 @@ cpd_st_rc cpd_st_s3_list_all(const cpd_st_s3 *s, const char *prefix,
     for (int page = 0; rc == CPD_ST_OK; page++) {
         if (page >= CPD_ST_S3_MAX_PAGES) {
             rc = cpd_st_fail(err, errsz, CPD_ST_IO,
-                                "S3 LIST prefix s3://%s/%s: more than %d pages, giving up",
-                                s->bucket, prefix, CPD_ST_S3_MAX_PAGES);
+                             "S3 LIST prefix s3://%s/%s: more than %d pages, giving up",
+                             s->bucket, prefix, CPD_ST_S3_MAX_PAGES);
             break;
         }
         cpd_st_s3_call c = {.op = CPD_ST_S3_LIST, .key = prefix, .marker = marker,
@@ -515,15 +512,15 @@ cpd_st_rc cpd_st_s3_list_all(const cpd_st_s3 *s, const char *prefix,
         const char *next = r.next_marker ? r.next_marker : last;
         if (!next || (marker && strcmp(next, marker) <= 0)) {
             rc = cpd_st_fail(err, errsz, CPD_ST_IO,
-                                "S3 LIST prefix s3://%s/%s: the server says there is more but "
-                                "gives no way on",
-                                s->bucket, prefix);
+                             "S3 LIST prefix s3://%s/%s: the server says there is more but "
+                             "gives no way on",
+                             s->bucket, prefix);
             break;
         }
         char *nm = strdup(next);
         if (!nm) {
             rc = cpd_st_fail(err, errsz, CPD_ST_NOMEM, "out of memory listing s3://%s/%s",
-                                s->bucket, prefix);
+                             s->bucket, prefix);
             break;
         }
         free(marker);

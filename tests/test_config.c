@@ -3,6 +3,7 @@
 #include "cpt_test.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 static int parse(const char *json, cpd_config *c, char *errs, char *warns)
 {
@@ -304,6 +305,49 @@ CPT_TEST(urls_checked_passwords_never_shown)
     CPT_ASSERT(!cpd_config_set(&c, "sink.url", "sqlite:", err, sizeof err));
     CONTAINS(err, "sink.url:");
     CPT_ASSERT(cpd_config_set(&c, "sink.url", "postgres://u:s3cr3t@h:5432/db", err, sizeof err));
+}
+
+/* The storage URI and the s3.* keys, checked before anything is created. */
+CPT_TEST(storage_checked_without_creating_anything)
+{
+    cpd_config c;
+    char errs[2048], warns[2048], json[1024], dir[600];
+    static const struct { const char *uri, *says; } bad[] = {
+        {"hdfs://u:s3cr3t@nn/x", "unsupported storage scheme 'hdfs'"},
+        {"file:relative/dir", "must be file:///absolute/path"},
+        {"s3://AKIDX:s3cr3t@bucket/p", "credentials in an s3:// URI are not accepted"},
+        {"s3:///p", "no bucket name"},
+        {"s3://bucket/a b/c", "prefix component 'a b' is not valid"},
+        {"s3://bucket/ok/..", "prefix component '..' is not valid"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(json, sizeof json, "{\"execution.checkpointing.storage\": \"%s\"}", bad[i].uri);
+        CPT_ASSERTF(parse(json, &c, errs, warns) == 1, "%s: %s", bad[i].uri, errs);
+        CONTAINS(errs, "execution.checkpointing.storage");
+        CONTAINS(errs, bad[i].says);
+        CPT_ASSERTF(!strstr(errs, "s3cr3t"), "%s", errs);
+    }
+    /* the s3.* keys against an s3:// storage */
+    CPT_EQ_INT(parse("{\"execution.checkpointing.storage\": \"s3://b/p\","
+                     " \"s3.endpoint\": \"ftp://h:1\"}", &c, errs, warns), 1);
+    CONTAINS(errs, "s3.endpoint: the S3 endpoint must be");
+    CPT_EQ_INT(parse("{\"execution.checkpointing.storage\": \"s3://b/p\","
+                     " \"s3.endpoint\": \"http://u:s3cr3t@h:1\"}", &c, errs, warns), 1);
+    CPT_ASSERTF(!strstr(errs, "s3cr3t"), "%s", errs);
+    CPT_EQ_INT(parse("{\"execution.checkpointing.storage\": \"s3://b/p\","
+                     " \"s3.access-key\": \"AK\"}", &c, errs, warns), 1);
+    CONTAINS(errs, "s3.access-key is set without s3.secret-key");
+    CPT_EQ_INT(parse("{\"execution.checkpointing.storage\": \"s3://Bad_Bucket/p\","
+                     " \"s3.path.style.access\": false}", &c, errs, warns), 1);
+    CONTAINS(errs, "bucket name 'Bad_Bucket' is not valid");
+    /* a good file:// storage is accepted, and nothing is created for it */
+    snprintf(dir, sizeof dir, "%s/never/made", cpt_tmpdir());
+    snprintf(json, sizeof json, "{\"execution.checkpointing.storage\": \"file://%s\"}", dir);
+    CPT_EQ_INT(parse(json, &c, errs, warns), 0);
+    struct stat sb;
+    CPT_ASSERT(stat(dir, &sb) != 0);
+    snprintf(dir, sizeof dir, "%s/never", cpt_tmpdir());
+    CPT_ASSERT(stat(dir, &sb) != 0);
 }
 
 /* Topic names as Kafka checks them. */
