@@ -1774,7 +1774,7 @@ int cpd_cmd_run(int argc, char **argv)
     job *j = calloc(1, sizeof *j);
     char errs[4096], warns[2048];
     cpd_config_defaults(&j->cfg);
-    if (cpd_config_load(config, &j->cfg, errs, sizeof errs, warns, sizeof warns)) {
+    if (cpd_config_load(config, &j->cfg, errs, sizeof errs, warns, sizeof warns, 0)) {
         fprintf(stderr, "cpdemo run: bad configuration:\n%s", errs);
         free(j);
         return 2;

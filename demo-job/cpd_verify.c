@@ -400,7 +400,7 @@ void cpd_verify_summary(const cpd_verify_result *r, char *buf, size_t size)
 #define MAX_PARTITIONS 100000
 
 static const char verify_usage[] =
-    "usage: cpdemo verify --config FILE [--allow-duplicates]\n"
+    "usage: cpdemo verify --config FILE [--allow-duplicates] [--allow-unknown-keys]\n"
     "\n"
     "Proves that the job's committed results are exactly the results of the records\n"
     "they claim to cover. From the job's configuration FILE (the one `cpdemo run`\n"
@@ -425,6 +425,8 @@ static const char verify_usage[] =
     "  --config FILE        the job's configuration (required)\n"
     "  --allow-duplicates   for AT_LEAST_ONCE runs: duplicates (and extra dead\n"
     "                       letters) are counted but do not fail; lost records still do\n"
+    "  --allow-unknown-keys unknown configuration keys are warnings, not errors\n"
+    "                       (as `cpdemo run --allow-unknown-keys`)\n"
     "  -h, --help           this text\n"
     "\n"
     "Kafka that cannot be reached within 10 s, or that stops delivering for 20 s, is an\n"
@@ -807,6 +809,7 @@ int cpd_cmd_verify(int argc, char **argv)
 {
     const char *config_path = NULL;
     bool allow_dup = false;
+    unsigned cfg_flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (is_opt(s, "--help") || is_opt(s, "-h")) {
@@ -825,6 +828,10 @@ int cpd_cmd_verify(int argc, char **argv)
             if (flag_has_value(s, "--allow-duplicates"))
                 return 2;
             allow_dup = true;
+        } else if (is_opt(s, "--allow-unknown-keys")) {
+            if (flag_has_value(s, "--allow-unknown-keys"))
+                return 2;
+            cfg_flags |= CPD_CONFIG_ALLOW_UNKNOWN;
         } else if (s[0] == '-') {
             size_t n = strcspn(s, "=");
             fprintf(stderr, CMD ": unknown option '%.*s' (see --help)\n", (int)n, s);
@@ -843,7 +850,8 @@ int cpd_cmd_verify(int argc, char **argv)
     cpd_config c;
     cpd_config_defaults(&c);
     char errs[8192], warns[4096];
-    int nerr = cpd_config_load(config_path, &c, errs, sizeof errs, warns, sizeof warns);
+    int nerr = cpd_config_load(config_path, &c, errs, sizeof errs, warns, sizeof warns,
+                               cfg_flags);
     print_lines(warns, CMD ": warning: ");
     if (nerr) {
         print_lines(errs, CMD ": ");

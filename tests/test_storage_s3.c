@@ -746,7 +746,7 @@ CPT_TEST(config_keys)
                        " \"s3.access-key\": \"AK\", \"s3.secret-key\": \"" SECRET "\","
                        " \"s3.path.style.access\": \"false\"}";
     CPT_EQ_INT(cpd_config_parse(good, strlen(good), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_EQ_STR(c.s3_endpoint, "http://127.0.0.1:4568");
     CPT_EQ_STR(c.s3_access_key, "AK");
     CPT_EQ_STR(c.s3_secret_key, SECRET);
@@ -757,14 +757,14 @@ CPT_TEST(config_keys)
                         " \"s3.access.key\": \"AK\", \"s3.secret.key\": \"S\","
                         " \"s3.path.style.access\": true}";
     CPT_EQ_INT(cpd_config_parse(alias, strlen(alias), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_EQ_STR(c.s3_access_key, "AK");
     CPT_EQ_INT(c.s3_path_style, 1);
     /* bad values: named, the secret not shown */
     cpd_config_defaults(&c);
     const char *bad = "{\"s3.secret-key\": [\"" SECRET "\"], \"s3.path.style.access\": 3}";
     CPT_EQ_INT(cpd_config_parse(bad, strlen(bad), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 2);
+                                sizeof warns, 0), 2);
     CPT_CONTAINS(errs, "s3.secret-key: (value not shown) must be a string");
     CPT_CONTAINS(errs, "s3.path.style.access: 3 must be true or false");
     CPT_LACKS(errs, SECRET);
@@ -772,6 +772,6 @@ CPT_TEST(config_keys)
     cpd_config_defaults(&c);
     const char *unused = "{\"s3.endpoint\": \"http://x:1\"}";
     CPT_EQ_INT(cpd_config_parse(unused, strlen(unused), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_CONTAINS(warns, "s3.* keys apply to s3:// storage only");
 }
