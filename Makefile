@@ -28,10 +28,11 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-PKGS := jansson nanomsg libcrypto
+PKGS := jansson libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lnanomsg -lcrypto)
+# nng (the SP transport) ships no .pc on Debian: linked by hand
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto) -lnng
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \

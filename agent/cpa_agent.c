@@ -8,9 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +18,7 @@
 #include <unistd.h>
 
 #define CMD_MAX_BYTES (64 * 1024)   /* larger commands get an error reply */
+#define PUB_QUEUE 1024              /* batches a subscriber may lag (≤ 256 events each) */
 
 /* ------------------------------------------------------------------ errors */
 
@@ -31,7 +29,7 @@ static const char *const err_text[CPA_ERR__COUNT] = {
     [CPA_ERR_NOMEM] = "out of memory",
     [CPA_ERR_STATE] = "not valid in the agent's current state",
     [CPA_ERR_QUEUE_FULL] = "event queue full; event dropped",
-    [CPA_ERR_TRANSPORT] = "transport (nanomsg) error",
+    [CPA_ERR_TRANSPORT] = "transport (socket) error",
     [CPA_ERR_IO] = "file or directory error",
     [CPA_ERR_INSECURE] = "unsafe file or directory permissions",
     [CPA_ERR_AUTH] = "command refused: authentication failed",
@@ -95,7 +93,6 @@ cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
     }
     a->conf = *conf;
     free(conf);
-    a->pub = a->rep = -1;
     if (!a->conf.job_id[0] && !cpw_random_hex(a->conf.job_id, 16)) {
         cpa_seterr(errbuf, errbuf_size, "no randomness for a job id");
         free(a);
@@ -302,11 +299,11 @@ const char *cpa_commands_url(const cpa_agent *a) { return a ? a->commands_url : 
 
 static void publish(cpa_agent *a, const char *data, size_t len, int n_events)
 {
-    int rc = nn_send(a->pub, data, len, NN_DONTWAIT);
-    if (rc < 0) {
+    cpw_sock_err e = cpw_sock_send(a->pub, data, len, 0);
+    if (e) {
         atomic_fetch_add_explicit(&a->send_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->lost, (uint64_t)n_events, memory_order_relaxed);
-        cpa_log(a, CPA_LOG_WARNING, "publish failed: %s", nn_strerror(nn_errno()));
+        cpa_log(a, CPA_LOG_WARNING, "publish failed: %s", cpw_sock_strerror(e));
     } else {
         atomic_fetch_add_explicit(&a->sent, (uint64_t)n_events, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->batches, 1, memory_order_relaxed);
@@ -447,11 +444,15 @@ static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bo
         atomic_fetch_add_explicit(&a->served, 1, memory_order_relaxed);
     else
         atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed);
-    if (nn_send(a->rep, a->out.data, a->out.len, 0) < 0)
-        cpa_log(a, CPA_LOG_WARNING, "reply send failed: %s", nn_strerror(nn_errno()));
+    /* Never waits: a requester that keeps its previous reply unread
+     * (pipelining, never reading) loses this one instead of stalling the
+     * agent thread. */
+    cpw_sock_err se = cpw_sock_send(a->rep, a->out.data, a->out.len, 0);
+    if (se)
+        cpa_log(a, CPA_LOG_WARNING, "reply send failed: %s", cpw_sock_strerror(se));
 }
 
-static void serve_command(cpa_agent *a, const char *buf, int len)
+static void serve_command(cpa_agent *a, const char *buf, size_t len)
 {
     if (len > CMD_MAX_BYTES) {
         reply(a, 0, CPA_ERR_LIMIT, "command larger than 65536 bytes", false, 0);
@@ -459,7 +460,7 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
     }
     cpw_msg m;
     cpw_error err = {0};
-    cpw_err de = cpw_decode_one(buf, (size_t)len, &m, &err);
+    cpw_err de = cpw_decode_one(buf, len, &m, &err);
     if (de) {
         char msg[CPA_TEXT_MAX];
         snprintf(msg, sizeof msg, "%s: %s", cpw_err_name(de), err.text);
@@ -481,7 +482,7 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
         const char *why = NULL;
         if (!c->has_mac)
             why = "this endpoint needs an HMAC token (see secret file)";
-        else if (!cpw_verify_mac(buf, (size_t)len, a->secret, a->secret_len))
+        else if (!cpw_verify_mac(buf, len, a->secret, a->secret_len))
             why = "bad HMAC token: wrong secret or altered command";
         else
             why = cpa_replay_check(a->replay, c->nonce, m.ts_us, cpw_now_us());
@@ -532,25 +533,22 @@ static void serve_commands(cpa_agent *a)
     if (atomic_load(&a->hello_dirty))
         publish_hello(a);
     for (int i = 0; i < 64; i++) {
-        char *buf = NULL;
-        int n = nn_recv(a->rep, &buf, NN_MSG, NN_DONTWAIT);
-        if (n < 0) {
-            if (nn_errno() != EAGAIN && nn_errno() != EINTR)
-                cpa_log(a, CPA_LOG_WARNING, "command receive failed: %s", nn_strerror(nn_errno()));
+        cpw_sock_msg m;
+        cpw_sock_err e = cpw_sock_recv(a->rep, &m, 0);
+        if (e) {
+            if (e != CPW_SOCK_AGAIN)
+                cpa_log(a, CPA_LOG_WARNING, "command receive failed: %s", cpw_sock_strerror(e));
             return;
         }
-        serve_command(a, buf, n);
-        nn_freemsg(buf);
+        serve_command(a, m.data, m.len);
+        cpw_sock_msg_free(&m);
     }
 }
 
 static void *agent_main(void *arg)
 {
     cpa_agent *a = arg;
-    int rcvfd = -1;
-    size_t sz = sizeof rcvfd;
-    if (nn_getsockopt(a->rep, NN_SOL_SOCKET, NN_RCVFD, &rcvfd, &sz) < 0)
-        rcvfd = -1;
+    int rcvfd = cpw_sock_fd(a->rep);
     int64_t hb_period = (int64_t)a->conf.heartbeat_ms * 1000;
     int64_t next_hb = cpw_mono_us() + hb_period;
     int64_t last_event = cpw_mono_us();
@@ -639,11 +637,9 @@ static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
 
 static void close_sockets(cpa_agent *a)
 {
-    if (a->pub >= 0)
-        nn_close(a->pub);
-    if (a->rep >= 0)
-        nn_close(a->rep);
-    a->pub = a->rep = -1;
+    cpw_sock_destroy(a->pub);
+    cpw_sock_destroy(a->rep);
+    a->pub = a->rep = NULL;
 }
 
 cpa_err cpa_start(cpa_agent *a)
@@ -702,31 +698,18 @@ cpa_err cpa_start(cpa_agent *a)
             return CPA_ERR_INVALID_ARG;
         }
     }
-    a->pub = nn_socket(AF_SP, NN_PUB);
-    a->rep = nn_socket(AF_SP, NN_REP);
-    if (a->pub < 0 || a->rep < 0) {
-        cpa_log(a, CPA_LOG_ERROR, "nn_socket: %s", nn_strerror(nn_errno()));
+    /* Each subscriber may fall PUB_QUEUE batches behind before it misses
+     * messages; a command larger than 4 MiB (the REP's default limit) drops
+     * its connection unread. ipc socket files are made 0600 as they appear. */
+    const cpw_sock_conf pub_conf = {.queue = PUB_QUEUE};
+    a->pub = cpw_sock_new(CPW_SOCK_PUB, &pub_conf, err, sizeof err);
+    a->rep = a->pub ? cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err) : NULL;
+    if (!a->pub || !a->rep ||
+        cpw_sock_listen(a->pub, a->events_url, err, sizeof err) != CPW_SOCK_OK ||
+        cpw_sock_listen(a->rep, a->commands_url, err, sizeof err) != CPW_SOCK_OK) {
+        cpa_log(a, CPA_LOG_ERROR, "%s", err);
         close_sockets(a);
         return CPA_ERR_TRANSPORT;
-    }
-    int maxsz = 4 * 1024 * 1024; /* beyond this nanomsg drops the peer */
-    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
-    int sndto = 2000;
-    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_SNDTIMEO, &sndto, sizeof sndto);
-    int linger = 200;
-    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger);
-    int sndbuf = 4 * 1024 * 1024;
-    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf);
-    if (nn_bind(a->pub, a->events_url) < 0 || nn_bind(a->rep, a->commands_url) < 0) {
-        cpa_log(a, CPA_LOG_ERROR, "cannot bind %s / %s: %s", a->events_url, a->commands_url,
-             nn_strerror(nn_errno()));
-        close_sockets(a);
-        return CPA_ERR_TRANSPORT;
-    }
-    if (!a->tcp) {
-        /* ipc sockets: private to the user even if the umask is loose */
-        chmod(a->events_url + 6, 0600);
-        chmod(a->commands_url + 6, 0600);
     }
     e = write_discovery(a, err, sizeof err);
     if (e) {

@@ -10,6 +10,7 @@
 
 #include "cpagent.h"
 #include "cpw.h"
+#include "cpw_sock.h"
 #include "cpw_state.h"
 
 /* ---------------------------------------------------------------- queue
@@ -107,7 +108,7 @@ struct cpa_agent {
     pthread_t thread;
     bool started;
 
-    int pub, rep;
+    cpw_sock *pub, *rep;        /* events, commands; NULL when closed */
     bool tcp;
     char events_url[300], commands_url[300];
     char discovery_path[300];

@@ -161,7 +161,7 @@ typedef struct cpw_cmd {
 } cpw_cmd;
 
 /* Limits. A decoder refuses anything beyond them with a specific error. */
-#define CPW_MAX_FRAME      (16u * 1024 * 1024) /* bytes in one nanomsg message */
+#define CPW_MAX_FRAME      (16u * 1024 * 1024) /* bytes in one SP message */
 #define CPW_MAX_STRING     4096                /* bytes in any one JSON string */
 #define CPW_MAX_DEPTH      16                  /* nesting of arrays/objects */
 #define CPW_MAX_BATCH      4096                /* messages in one frame */

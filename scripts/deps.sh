@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 BUILD=(build-essential pkg-config
-       libnanomsg-dev libjansson-dev libs3-dev librdkafka-dev libncurses-dev
+       libnng-dev libmbedtls-dev libjansson-dev libs3-dev librdkafka-dev libncurses-dev
        libsqlite3-dev libpq-dev libssl-dev ca-certificates)
 TEST=(clang libclang-rt-14-dev kcat tmux postgresql)
 

@@ -12,6 +12,7 @@
 #include <poll.h>
 
 #include "cpt_model.h"
+#include "cpw_sock.h"
 
 /* Where a job's agent listens, and the secret its commands need over TCP. */
 typedef struct cpt_target {
@@ -27,9 +28,9 @@ typedef struct cpt_target {
 
 typedef struct cpt_link {
     cpt_target t;
-    int sub;                      /* NN_SUB, -1 when closed */
+    cpw_sock *sub;                /* the subscription, NULL when closed */
     int sub_fd;
-    int req_state, req_cmd;       /* NN_REQ sockets with a request out, else -1 */
+    cpw_sock *req_state, *req_cmd; /* REQ sockets with a request out, else NULL */
     int state_fd, cmd_fd;
     int64_t state_sent_us, cmd_sent_us;
     char cmd_name[32];            /* what the pending command was, for its reply */

@@ -15,13 +15,11 @@
 #include "cpt_view.h"
 #include "cpw.h"
 #include "cpw_discovery.h"
+#include "cpw_sock.h"
 #include "cpw_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -221,32 +219,29 @@ static int mode_json(const opts *o)
     int rc = find_target(o, &t);
     if (rc)
         return rc;
-    int s = nn_socket(AF_SP, NN_SUB);
-    nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
-    int big = 8 * 1024 * 1024, to = 200;
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &big, sizeof big);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
-    if (nn_connect(s, t.events) < 0) {
-        fprintf(stderr, "cptop: cannot connect to %s: %s\n", t.events, nn_strerror(nn_errno()));
+    const cpw_sock_conf conf = {.queue = 8192};
+    char err[400];
+    cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, sizeof err);
+    if (!s || cpw_sock_dial(s, t.events, err, sizeof err) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: %s\n", err);
+        cpw_sock_destroy(s);
         return 1;
     }
     while (!quit) {
-        char *buf = NULL;
-        int n = nn_recv(s, &buf, NN_MSG, 0);
-        if (n < 0)
+        cpw_sock_msg msg;
+        if (cpw_sock_recv(s, &msg, 200) != CPW_SOCK_OK)
             continue;
         /* Decoded and re-encoded: the output is one valid JSON object per
          * line whatever shape (object, array, NDJSON) or bytes came in. */
-        cpw_error err;
+        cpw_error derr;
         size_t count;
-        if (cpw_decode_frame(buf, (size_t)n, print_msg, NULL, &count, &err) != CPW_OK)
-            fprintf(stderr, "cptop: dropped a bad frame: %s\n", err.text);
-        nn_freemsg(buf);
+        if (cpw_decode_frame(msg.data, msg.len, print_msg, NULL, &count, &derr) != CPW_OK)
+            fprintf(stderr, "cptop: dropped a bad frame: %s\n", derr.text);
+        cpw_sock_msg_free(&msg);
         if (fflush(stdout) != 0 || ferror(stdout))
             break; /* the reader went away (| head): done, not an error */
     }
-    nn_close(s);
+    cpw_sock_destroy(s);
     return 0;
 }
 
@@ -256,31 +251,31 @@ static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_
     cpw_buf_init(&b);
     cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
     cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
-    int s = nn_socket(AF_SP, NN_REQ);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    int big = 32 * 1024 * 1024;
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
+    char serr[400];
+    cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
     int rc = 1;
-    char *buf = NULL;
-    if (nn_connect(s, t->commands) < 0 || nn_send(s, b.data, b.len, 0) < 0) {
-        fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands, nn_strerror(nn_errno()));
+    cpw_sock_err se;
+    cpw_sock_msg msg;
+    if (!s || cpw_sock_dial(s, t->commands, serr, sizeof serr) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: %s\n", serr);
+    } else if ((se = cpw_sock_send(s, b.data, b.len, timeout_ms)) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands,
+                se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
+                                       : cpw_sock_strerror(se));
+    } else if (cpw_sock_recv(s, &msg, timeout_ms) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
     } else {
-        int n = nn_recv(s, &buf, NN_MSG, 0);
-        if (n < 0) {
-            fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
+        cpw_error err = {0};
+        if (cpw_decode_one(msg.data, msg.len, reply, &err) != CPW_OK ||
+            reply->kind != CPW_K_REPLY) {
+            fprintf(stderr, "cptop: bad reply: %s\n", err.text);
+            cpw_msg_clear(reply);
         } else {
-            cpw_error err;
-            if (cpw_decode_one(buf, (size_t)n, reply, &err) != CPW_OK || reply->kind != CPW_K_REPLY) {
-                fprintf(stderr, "cptop: bad reply: %s\n", err.text);
-                cpw_msg_clear(reply);
-            } else {
-                rc = 0;
-            }
-            nn_freemsg(buf);
+            rc = 0;
         }
+        cpw_sock_msg_free(&msg);
     }
-    nn_close(s);
+    cpw_sock_destroy(s);
     cpw_buf_free(&b);
     return rc;
 }
@@ -572,7 +567,7 @@ static int dashboard(const opts *o)
                     }
             }
         }
-        if (d.linked && d.m->want_state && !d.m->state_pending && d.link.req_state < 0 &&
+        if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
             cpt_link_send_state(&d.link) == 0)
             cpt_model_state_sent(d.m);
 

@@ -14,7 +14,8 @@
  *  - The agent never writes to the host's stdout/stderr; it reports through
  *    the log callback, if one is set.
  *  - One agent thread does all I/O: it batches events, publishes them on a
- *    nanomsg NN_PUB socket and answers commands on an NN_REP socket.
+ *    PUB socket and answers commands on a REP socket (SP over ipc or tcp,
+ *    through nng; a peer sending malformed frames only loses its connection).
  *
  * Lifecycle: cpa_conf_new() → cpa_conf_set()… → cpa_new() (takes the conf)
  * → cpa_set_topology() → cpa_start() → cpa_emit()… → cpa_stop() →
@@ -69,7 +70,7 @@ typedef enum cpa_err {
     CPA_ERR_NOMEM,         /* an allocation failed (never on the emit path) */
     CPA_ERR_STATE,         /* call not valid now (e.g. start twice, emit after stop) */
     CPA_ERR_QUEUE_FULL,    /* cpa_emit(): queue full, the event was dropped */
-    CPA_ERR_TRANSPORT,     /* nanomsg socket, bind or send failed */
+    CPA_ERR_TRANSPORT,     /* socket, bind or send failed */
     CPA_ERR_IO,            /* runtime directory, discovery or secret file I/O */
     CPA_ERR_INSECURE,      /* a directory or secret file has unsafe permissions */
     CPA_ERR_AUTH,          /* command refused: missing, bad or replayed token */
