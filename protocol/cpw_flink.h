@@ -140,6 +140,10 @@ typedef struct cpw_flink_stats {
     cpw_flink_restored *latest_restored;                                 /* NULL: null */
     int n_history;
     cpw_flink_cp *history;              /* newest first */
+    /* Writer only: when set, entry i is produced on demand into *tmp and
+     * `history` is unused, so a long history is written without a copy. */
+    void (*history_at)(void *opaque, int i, cpw_flink_cp *tmp);
+    void *history_opaque;
 } cpw_flink_stats;
 
 /* One subtask of a vertex in one checkpoint (SubtaskCheckpointStatistics). */

@@ -194,7 +194,14 @@ void cpw_flink_write_stats(cpw_buf *b, const cpw_flink_stats *s)
     for (int i = 0; i < s->n_history; i++) {
         if (i)
             cpj_char(b, ',');
-        cpw_flink_write_cp(b, &s->history[i]);
+        if (s->history_at) {
+            cpw_flink_cp tmp;
+            memset(&tmp, 0, sizeof tmp);
+            s->history_at(s->history_opaque, i, &tmp);
+            cpw_flink_write_cp(b, &tmp);
+        } else {
+            cpw_flink_write_cp(b, &s->history[i]);
+        }
     }
     cpj_lit(b, "]}");
 }
