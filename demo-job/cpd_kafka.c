@@ -22,6 +22,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "cpd_clock.h"
+
 /* ================================================================ generator */
 
 static uint64_t splitmix64(uint64_t x)
@@ -121,12 +123,7 @@ int cpd_gen_record(uint64_t seed, uint64_t id, int accounts, int bad_every,
 
 /* ================================================================ helpers */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return (double)cpd_mono_us() / 1e6; }
 
 /* Options: "--name value" or "--name=value". */
 typedef struct args {
@@ -872,6 +869,64 @@ void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
         snprintf(st->last_error, sizeof st->last_error, "%s", reason);
 }
 
+/* ================================================================ metadata */
+
+int cpd_kafka_partitions(rd_kafka_t *rk, const char *topic, const char *bs, int wait_ms,
+                         const cpd_kafka_errors *errs, const volatile sig_atomic_t *stop,
+                         char *err, size_t errsz)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) {
+        snprintf(err, errsz, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    int64_t t0 = cpd_mono_ms();
+    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool topic_err = false;
+    int n = -1;
+    while (n < 0) {
+        if (stop && *stop) {
+            snprintf(err, errsz, "interrupted while connecting to %s", bs);
+            break;
+        }
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 500);
+        if (!e && md && md->topic_cnt == 1 && !md->topics[0].err &&
+            md->topics[0].partition_cnt > 0) {
+            n = md->topics[0].partition_cnt;
+        } else if (!e && md) {
+            last = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+            topic_err = true;
+        } else {
+            last = e;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (n >= 0)
+            break;
+        rd_kafka_poll(rk, 0); /* the error callback fills errs */
+        bool down = errs && errs->all_down, fatal = errs && errs->fatal;
+        if (fatal || down || cpd_mono_ms() - t0 > wait_ms) {
+            if (topic_err && !down && !fatal)
+                snprintf(err, errsz, "topic %s is not available at %s: %s", topic, bs,
+                         rd_kafka_err2str(last));
+            else if (down || fatal)
+                snprintf(err, errsz, "cannot reach Kafka at %s: %s", bs,
+                         fatal ? errs->fatal_str : errs->last_error[0] ? errs->last_error
+                                                                        : rd_kafka_err2str(last));
+            else
+                snprintf(err, errsz, "cannot reach Kafka at %s within %d s: %s", bs,
+                         (wait_ms + 999) / 1000,
+                         errs && errs->last_error[0] ? errs->last_error : rd_kafka_err2str(last));
+            break;
+        }
+        if (!e)
+            cpd_sleep_ms(100);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
 static void log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     /* Connection trouble arrives through error_cb, said once and plainly. */
@@ -916,48 +971,6 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
         return true;
     fprintf(stderr, "cpdemo produce: librdkafka setting %s=%s: %s\n", k, v, e);
     return false;
-}
-
-/* Waits until the topic's metadata is available. 0, or 1 after a message. */
-static int prod_connect(rd_kafka_t *rk, rd_kafka_topic_t *rkt, prod_state *st, const char *bs,
-                        const char *topic, int *partitions)
-{
-    const double limit = 10.0;
-    double t0 = now_s();
-    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
-    bool topic_err = false;
-    while (!prod_signals) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 500);
-        if (!e && md) {
-            if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-                *partitions = md->topics[0].partition_cnt;
-                rd_kafka_metadata_destroy(md);
-                return 0;
-            }
-            last = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-            topic_err = true;
-        } else {
-            last = e;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_poll(rk, 0);   /* error_cb */
-        if (st->e.all_down || now_s() - t0 > limit) {
-            if (topic_err && !st->e.all_down)
-                fprintf(stderr, "cpdemo produce: topic %s is not available at %s: %s\n", topic, bs,
-                        rd_kafka_err2str(last));
-            else
-                fprintf(stderr, "cpdemo produce: cannot reach Kafka at %s%s: %s\n", bs,
-                        st->e.all_down ? "" : " within 10 s",
-                        st->e.last_error[0] ? st->e.last_error : rd_kafka_err2str(last));
-            return 1;
-        }
-        if (!e)
-            usleep(100000);
-    }
-    fprintf(stderr, "cpdemo produce: interrupted while connecting to %s\n", bs);
-    return 1;
 }
 
 int cpd_cmd_produce(int argc, char **argv)
@@ -1066,8 +1079,12 @@ int cpd_cmd_produce(int argc, char **argv)
         return 1;
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int partitions = 0;
-    if (!rkt || prod_connect(rk, rkt, &st, bootstrap, topic, &partitions) != 0) {
+    int partitions = rkt ? cpd_kafka_partitions(rk, topic, bootstrap, 10000, &st.e,
+                                                &prod_signals, e, sizeof e)
+                         : -1;
+    if (partitions < 0) {
+        fprintf(stderr, "%s: %s\n", a.cmd,
+                rkt ? e : rd_kafka_err2str(rd_kafka_last_error()));
         if (rkt)
             rd_kafka_topic_destroy(rkt);
         rd_kafka_destroy(rk);

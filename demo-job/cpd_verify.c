@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "cpd_clock.h"
 #include "cpd_config.h"
 
 /* ================================================================ the rule */
@@ -435,12 +436,7 @@ static const char verify_usage[] =
     "Exit status: 0 nothing lost, duplicated or mismatched and the dead letters match;\n"
     "1 a difference, or a runtime failure (sink, Kafka); 2 bad usage or configuration.\n";
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return (double)cpd_mono_us() / 1e6; }
 
 /* ---- Kafka client state ---- */
 
@@ -460,53 +456,6 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
         return true;
     fprintf(stderr, CMD ": librdkafka setting %s=%s: %s\n", k, v, e);
     return false;
-}
-
-/* The topic's partition count, waiting up to CONNECT_LIMIT_S. -1 after a message. */
-static int topic_partitions(rd_kafka_t *rk, vk *st, const char *bs, const char *topic)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (!rkt) {
-        fprintf(stderr, CMD ": topic %s: %s\n", topic, rd_kafka_err2str(rd_kafka_last_error()));
-        return -1;
-    }
-    double t0 = now_s();
-    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
-    bool topic_err = false;
-    int n = -1;
-    for (;;) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 500);
-        if (!e && md) {
-            if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-                n = md->topics[0].partition_cnt;
-                rd_kafka_metadata_destroy(md);
-                break;
-            }
-            last = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-            topic_err = true;
-        } else {
-            last = e;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_poll(rk, 0);   /* error_cb */
-        if (st->fatal || st->all_down || now_s() - t0 > CONNECT_LIMIT_S) {
-            if (topic_err && !st->all_down)
-                fprintf(stderr, CMD ": topic %s is not available at %s: %s\n", topic, bs,
-                        rd_kafka_err2str(last));
-            else
-                fprintf(stderr, CMD ": cannot reach Kafka at %s%s: %s\n", bs,
-                        st->all_down ? "" : " within 10 s",
-                        st->fatal ? st->fatal_str
-                        : st->last_error[0] ? st->last_error : rd_kafka_err2str(last));
-            break;
-        }
-        if (!e)
-            usleep(100000);
-    }
-    rd_kafka_topic_destroy(rkt);
-    return n;
 }
 
 /* ---- the sink's committed state, read consistently ---- */
@@ -941,7 +890,10 @@ int cpd_cmd_verify(int argc, char **argv)
     reader r;
     memset(&r, 0, sizeof r);
     r.expected = cpd_vtable_new();
-    r.partitions = topic_partitions(rk, &st, bootstrap, c.topic);
+    r.partitions = cpd_kafka_partitions(rk, c.topic, bootstrap, (int)(CONNECT_LIMIT_S * 1000),
+                                        &st, NULL, err, sizeof err);
+    if (r.partitions < 0)
+        fprintf(stderr, CMD ": %s\n", err);
     rc = r.partitions < 0 ? 1 : 0;
     if (!rc) {
         r.end = calloc((size_t)r.partitions, sizeof *r.end);
