@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cpd_kafka.h"
 #include "cpd_sink.h"
 #include "cpd_storage.h"
 
@@ -281,10 +282,7 @@ bool cpd_config_parse_duration(const char *name, const char *text, int64_t min_m
  * not "." or "..". */
 static bool check_topic(const char *s, char *why, size_t whysz)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > 249 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                      "0123456789._-") != n ||
-        !strcmp(s, ".") || !strcmp(s, "..")) {
+    if (!cpd_kafka_topic_valid(s)) {
         say(why, whysz, "a Kafka topic is 1 to 249 of A-Z a-z 0-9 . _ -, not \".\" or \"..\"");
         return false;
     }

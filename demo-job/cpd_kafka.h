@@ -94,6 +94,11 @@ typedef struct cpd_kafka_errors {
  * whose FIRST member is a cpd_kafka_errors. */
 void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 
+/* ---- topics ---- */
+
+/* Kafka's rule for a topic name: 1..249 of [A-Za-z0-9._-], not "." or "..". */
+bool cpd_kafka_topic_valid(const char *topic);
+
 /* ---- a topic's partitions ---- */
 
 /*

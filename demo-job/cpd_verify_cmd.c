@@ -11,6 +11,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cpd_args.h"
 #include "cpd_clock.h"
 #include "cpd_config.h"
 #include "cpd_kafka.h"
@@ -333,36 +334,6 @@ static int read_topic(rd_kafka_t *rk, vk *st, const char *topic, reader *r)
 
 /* ---- the command ---- */
 
-static int flag_value(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    const char *s = argv[*i];
-    size_t n = strlen(name);
-    if (s[n] == '=') {
-        *out = s + n + 1;
-        return 0;
-    }
-    if (*i + 1 >= argc) {
-        fprintf(stderr, CMD ": %s needs a value (see --help)\n", name);
-        return 2;
-    }
-    *out = argv[++*i];
-    return 0;
-}
-
-static bool is_opt(const char *s, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(s, name, n) == 0 && (s[n] == '\0' || s[n] == '=');
-}
-
-static bool flag_has_value(const char *s, const char *name)
-{
-    if (s[strlen(name)] != '=')
-        return false;
-    fprintf(stderr, CMD ": %s takes no value\n", name);
-    return true;
-}
-
 /* Prints each line of a report with a prefix. */
 static void print_lines(const char *text, const char *prefix)
 {
@@ -385,35 +356,31 @@ typedef struct verify_opts {
 /* -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, verify_opts *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (is_opt(s, "--help") || is_opt(s, "-h")) {
-            if (flag_has_value(s, is_opt(s, "-h") ? "-h" : "--help"))
+    cpd_args a;
+    cpd_args_init(&a, CMD, argc, argv);
+    while (cpd_args_next(&a)) {
+        if (cpd_args_is(&a, "--help") || cpd_args_is(&a, "-h")) {
+            if (cpd_args_flag_has_value(&a))
                 return 2;
             fputs(verify_usage, stdout);
             return 0;
-        } else if (is_opt(s, "--config")) {
-            if (flag_value(argc, argv, &i, "--config", &o->config))
+        } else if (cpd_args_is(&a, "--config")) {
+            if (!(o->config = cpd_args_value(&a)))
                 return 2;
             if (!*o->config) {
                 fprintf(stderr, CMD ": --config: empty path\n");
                 return 2;
             }
-        } else if (is_opt(s, "--allow-duplicates")) {
-            if (flag_has_value(s, "--allow-duplicates"))
+        } else if (cpd_args_is(&a, "--allow-duplicates")) {
+            if (cpd_args_flag_has_value(&a))
                 return 2;
             o->allow_dup = true;
-        } else if (is_opt(s, "--allow-unknown-keys")) {
-            if (flag_has_value(s, "--allow-unknown-keys"))
+        } else if (cpd_args_is(&a, "--allow-unknown-keys")) {
+            if (cpd_args_flag_has_value(&a))
                 return 2;
             o->cfg_flags |= CPD_CONFIG_ALLOW_UNKNOWN;
-        } else if (s[0] == '-') {
-            size_t n = strcspn(s, "=");
-            fprintf(stderr, CMD ": unknown option '%.*s' (see --help)\n", (int)n, s);
-            return 2;
         } else {
-            fprintf(stderr, CMD ": unexpected argument '%s' (see --help)\n", s);
-            return 2;
+            return cpd_args_unknown(&a);
         }
     }
     if (!o->config) {
