@@ -479,9 +479,9 @@ static bool set_key(cpd_config *c, const key *k, const char *given, const char *
                     size_t len, bool is_string, char *err, size_t errsz)
 {
     char shown[72];
-    if (k->flags & KF_SECRET) {
-        snprintf(shown, sizeof shown, "(value not shown)");
-    } else if ((k->flags & KF_URL) && strlen(text) == len) {
+    if ((k->flags & KF_SECRET) || ((k->flags & KF_URL) && strlen(text) != len)) {
+        snprintf(shown, sizeof shown, "(value not shown)"); /* no redaction past a NUL */
+    } else if (k->flags & KF_URL) {
         char redacted[600];
         cpd_sink_redact(text, redacted, sizeof redacted);
         show(redacted, strlen(redacted), is_string, shown, sizeof shown);
