@@ -135,8 +135,8 @@ $(TUI_LIB): $(TUI_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# (libcpwire only until cpd_parse.c has a record parser of its own)
-$(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A) $(WIRE_A)
+# The demo job is a job like any other: it links the agent alone.
+$(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
@@ -191,7 +191,7 @@ tsan:
 		$(TSAN_RUN) tests/run.sh test_agent
 
 # libFuzzer targets, built with clang.
-FUZZ_TARGETS := fuzz_decode fuzz_command
+FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -200,6 +200,14 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+
+# the demo job's parsers, each with the job's sources it needs (no agent, no protocol)
+FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
+FUZZ_DEMO_fuzz_record := demo-job/cpd_parse.c demo-job/cpd_verify.c
+build/fuzz/fuzz_metadata build/fuzz/fuzz_record: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cpd_kafka.h"
 #include "cpd_sink.h"
 #include "cpd_storage.h"
 
@@ -281,10 +282,7 @@ bool cpd_config_parse_duration(const char *name, const char *text, int64_t min_m
  * not "." or "..". */
 static bool check_topic(const char *s, char *why, size_t whysz)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > 249 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                      "0123456789._-") != n ||
-        !strcmp(s, ".") || !strcmp(s, "..")) {
+    if (!cpd_kafka_topic_valid(s)) {
         say(why, whysz, "a Kafka topic is 1 to 249 of A-Z a-z 0-9 . _ -, not \".\" or \"..\"");
         return false;
     }
@@ -481,9 +479,9 @@ static bool set_key(cpd_config *c, const key *k, const char *given, const char *
                     size_t len, bool is_string, char *err, size_t errsz)
 {
     char shown[72];
-    if (k->flags & KF_SECRET) {
-        snprintf(shown, sizeof shown, "(value not shown)");
-    } else if ((k->flags & KF_URL) && strlen(text) == len) {
+    if ((k->flags & KF_SECRET) || ((k->flags & KF_URL) && strlen(text) != len)) {
+        snprintf(shown, sizeof shown, "(value not shown)"); /* no redaction past a NUL */
+    } else if (k->flags & KF_URL) {
         char redacted[600];
         cpd_sink_redact(text, redacted, sizeof redacted);
         show(redacted, strlen(redacted), is_string, shown, sizeof shown);

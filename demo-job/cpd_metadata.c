@@ -358,9 +358,14 @@ cpd_st_rc cpd_metadata_parse(const char *text, size_t len, const char *job, int6
                            CPD_METADATA_MAX_BYTES);
     json_error_t jerr;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o)
+    if (!o) {
+        /* jansson may quote the bytes it choked on */
+        for (char *c = jerr.text; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                *c = '?';
         return cpd_st_fail(why, whysz, CPD_ST_CORRUPT,
                            "_metadata is not valid JSON (line %d: %s)", jerr.line, jerr.text);
+    }
     cpd_metadata *md = NULL;
     cpd_st_rc rc = parse_header(o, job, id, why, whysz);
     if (rc != CPD_ST_OK)

@@ -4,6 +4,7 @@
  * streaming parser's spans; hello, heartbeat, commands and replies are
  * decoded with jansson from the object's span once the streaming parser has
  * vouched for its syntax, size and depth. */
+#include "cpw_hello.h"
 #include "cpw_json.h"
 #include "cpw_jx.h"
 #include "cpw_state.h"
@@ -245,16 +246,9 @@ static cpw_err decode_hello(json_t *j, cpw_msg *m, cpw_error *err)
     if (!h)
         return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
     m->hello = h;
-    TRY(cpw_jx_str(j, "name", h->name, sizeof h->name, true, err));
-    int64_t v;
-    TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, true, err));
-    h->pid = (int)v;
-    v = 0;
-    TRY(cpw_jx_int(j, "start_ts_us", 0, INT64_MAX, &v, false, err));
-    h->start_ts_us = v;
-    TRY(cpw_jx_str(j, "agent_version", h->agent_version, sizeof h->agent_version, false, err));
-    TRY(cpw_jx_topology(j, h, err));
-    return CPW_OK;
+    int64_t pid;
+    TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &pid, true, err)); /* required in a hello */
+    return cpw_hello_read_members(j, h, err);
 }
 
 static cpw_err decode_heartbeat(json_t *j, cpw_msg *m, cpw_error *err)

@@ -1,5 +1,5 @@
 /* cpw_encode.c — message encoders (compact JSON; see PROTOCOL.md). */
-#include "cpw_failure.h"
+#include "cpw_hello.h"
 #include "cpw_json.h"
 #include "cpw_state.h"
 
@@ -142,58 +142,10 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
     b->len = (size_t)(o - b->data);
 }
 
-/* ,"name":…,"pid":…,"agent_version":…,"operators":[…],"edges":[…],"config":{…}
- * — hello's members, which a get_state result carries too (read back by
- * cpw_jx_topology()). */
-void cpj_hello_members(cpw_buf *b, const cpw_hello *h)
-{
-    cpj_kv_str(b, "name", h->name);
-    cpj_kv_i64(b, "pid", h->pid);
-    if (h->start_ts_us > 0)
-        cpj_kv_i64(b, "start_ts_us", h->start_ts_us);
-    cpj_kv_str(b, "agent_version", h->agent_version);
-    if (h->instance[0])
-        cpj_kv_str(b, "instance", h->instance);
-    cpj_key(b, "operators");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_ops; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"name\":");
-        cpj_str(b, h->ops[i].name);
-        cpj_kv_i64(b, "parallelism", h->ops[i].parallelism);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "edges");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_edges; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"from\":");
-        cpj_i64(b, h->edges[i].from);
-        cpj_kv_i64(b, "to", h->edges[i].to);
-        cpj_kv_str(b, "kind", h->edges[i].kind);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "config");
-    cpj_char(b, '{');
-    for (int i = 0; i < h->n_config; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_str(b, h->config_keys[i]);
-        cpj_char(b, ':');
-        cpj_str(b, h->config_values[i]);
-    }
-    cpj_char(b, '}');
-    cpw_failure_encode(b, h);
-}
-
 void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)
 {
     cpj_envelope(b, "hello", env);
-    cpj_hello_members(b, h);
+    cpw_hello_write_members(b, h);
     cpj_char(b, '}');
 }
 

@@ -13,8 +13,5 @@ cpw_err cpw_jx_int(json_t *obj, const char *key, int64_t min, int64_t max, int64
  * Absent and !required: CPW_OK, out set to "". */
 cpw_err cpw_jx_str(json_t *obj, const char *key, char *out, size_t size, bool required,
                    cpw_error *err);
-/* Reads "instance", "operators", "edges", "config" and "failures" of a
- * hello-shaped object (hello, or a get_state result) into h. */
-cpw_err cpw_jx_topology(json_t *obj, cpw_hello *h, cpw_error *err);
 
 #endif

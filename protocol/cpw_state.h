@@ -108,6 +108,10 @@ void cpw_state_free(cpw_state *s);
  * flight when the shape changes. */
 void cpw_state_set_hello(cpw_state *s, const cpw_hello *h);
 
+/* Recomputes op_base and n_subtasks from s->hello (for code that fills the
+ * hello in place, such as the decoder). */
+void cpw_state_reindex(cpw_state *s);
+
 /* Folds one event. Events for unknown operators/subtasks are counted in
  * `ignored`. */
 void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq);
