@@ -129,6 +129,9 @@ int cpd_kafka_topic_create(cpd_kafka_cluster *c, const char *topic, int partitio
                            char *err, size_t errlen);
 /* "127.0.0.1:PORT[,127.0.0.1:PORT...]", valid until destroy. */
 const char *cpd_kafka_bootstraps(const cpd_kafka_cluster *c);
+/* Serves the cluster handle's pending callbacks, without waiting. Call it
+ * now and then from the thread that owns the cluster. */
+void cpd_kafka_cluster_poll(cpd_kafka_cluster *c);
 void cpd_kafka_cluster_destroy(cpd_kafka_cluster *c);
 
 /* Control hooks (failure injection), safe from any thread. All brokers.
