@@ -1687,6 +1687,12 @@ static bool start_agent(job *j)
         cpa_conf_destroy(ac);
         return false;
     }
+    if (j->cfg.agent_rest_listen[0] &&
+        cpa_conf_set(ac, "rest.listen", j->cfg.agent_rest_listen, err, sizeof err)) {
+        fprintf(stderr, "cpdemo run: agent.rest.listen: %s\n", err);
+        cpa_conf_destroy(ac);
+        return false;
+    }
     cpa_conf_set_log_cb(ac, agent_log, NULL);
     for (int t = CPA_CMD_TRIGGER; t < CPA_CMD__COUNT; t++)
         cpa_conf_set_command_cb(ac, (cpa_command_type)t, on_command, j);
