@@ -200,7 +200,7 @@ tsan:
 		$(TSAN_RUN) tests/run.sh test_agent
 
 # libFuzzer targets, built with clang.
-FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record
+FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_flink fuzz_rest
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
