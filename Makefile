@@ -88,6 +88,7 @@ CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
+REST_BENCH := $(BINDIR)/cprestbench
 SQLBENCH  := $(BINDIR)/cpsqlbench
 
 WIRE_A := $(LIBDIR)/libcpwire.a
@@ -97,7 +98,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -147,6 +148,11 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -238,8 +244,9 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
+bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
 	$(Q)$(BENCH_BIN)
+	$(Q)$(REST_BENCH)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
