@@ -262,11 +262,10 @@ static bool load_secret(cpa_rest *r, char *err, size_t errsz)
 
 static bool start_daemon(cpa_rest *r, listen_addr *la, char *err, size_t errsz)
 {
-    /* epoll, driven by our loop. TURBO reads a connection until it would
-     * block: without it, a client that sends a partial request and closes
-     * at once left its connection open until the timeout (the close came
-     * in the same edge as the data), and a few such clients exhausted the
-     * per-address limit. */
+    /* epoll, driven by our loop. libmicrohttpd's epoll is edge-triggered and
+     * may miss a close that arrives with the last data of a partial request:
+     * that connection then keeps its slot until the idle timeout. TURBO
+     * (optimistic reads) makes that much rarer; the timeout bounds it. */
     unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      (la->v6 ? MHD_USE_IPv6 : 0);
     r->d = MHD_start_daemon(flags, (uint16_t)la->port, NULL, NULL, on_request, r,
