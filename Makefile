@@ -201,9 +201,9 @@ TSAN_RUN := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(
 tsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" \
 		CFLAGS="-fsanitize=thread" LDFLAGS="-fsanitize=thread" \
-		build/tsan/tests/test_agent build/tsan/tests/test_agent_load
+		build/tsan/tests/test_agent build/tsan/tests/test_agent_load build/tsan/tests/test_rest_live
 	$(Q)BUILD=build/tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-		$(TSAN_RUN) tests/run.sh test_agent
+		$(TSAN_RUN) tests/run.sh test_
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_flink fuzz_rest
