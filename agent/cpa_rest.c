@@ -364,9 +364,10 @@ void cpa_rest_run(cpa_rest *r, bool readable)
 
 /* ------------------------------------------------------------------ state hooks */
 
-static void ended(void *opaque, const cpa_hist_entry *e)
+static void ended(void *opaque, cpa_hist_entry *e)
 {
     cpa_rest *r = opaque;
+    cpa_rest_render_entry(r, e);
     cpa_rest_ops_ended(r->ops, e, cpw_mono_us());
 }
 

@@ -96,6 +96,32 @@ static void history_at(void *opaque, int i, cpw_flink_cp *tmp)
         flink_entry(r, cpa_rest_hist_at(r->hist, sl->idx), tmp);
 }
 
+static const char *history_json(void *opaque, int i, size_t *len)
+{
+    cpa_rest *r = opaque;
+    const struct cpa_rest_slot *sl = &r->order[i];
+    if (sl->inflight)
+        return NULL;
+    const cpa_hist_entry *e = cpa_rest_hist_at(r->hist, sl->idx);
+    *len = e->json_len;
+    return e->json;
+}
+
+void cpa_rest_render_entry(cpa_rest *r, cpa_hist_entry *e)
+{
+    cpw_flink_cp cp;
+    cpw_buf b;
+    cpw_buf_init(&b);
+    flink_entry(r, e, &cp);
+    cpw_flink_write_cp(&b, &cp);
+    if (b.failed) { /* written at answer time instead */
+        cpw_buf_free(&b);
+        return;
+    }
+    e->json = b.data;
+    e->json_len = b.len;
+}
+
 /* Newest first by trigger time, checkpoints in flight among the finished
  * ones, at most web.checkpoints.history of them (Flink's order). */
 static int merge_history(cpa_rest *r)
@@ -142,6 +168,7 @@ int cpa_rest_stats(cpa_rest *r, const cpa_request *req, cpw_buf *out)
         fs.latest_restored = &restored;
     fs.n_history = merge_history(r);
     fs.history_at = history_at;
+    fs.history_json = history_json;
     fs.history_opaque = r;
     /* the latest completed path is written before the history reuses r->path */
     cpw_buf_reset(out);

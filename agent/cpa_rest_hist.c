@@ -174,8 +174,10 @@ void cpa_rest_hist_free(cpa_rest_hist *h)
 {
     if (!h)
         return;
-    for (int i = 0; h->ring && i < h->cap; i++)
+    for (int i = 0; h->ring && i < h->cap; i++) {
         free(h->ring[i].tasks);
+        free(h->ring[i].json);
+    }
     free(h->ring);
     for (int i = 0; i < F__COUNT; i++)
         free(h->f[i].b);
@@ -240,6 +242,7 @@ static cpa_hist_entry *take(cpa_rest_hist *h, const cpw_state *s, const cpw_cp *
     h->head = (h->head + 1) % h->cap;
     cpa_hist_entry *e = &h->ring[h->head];
     free(e->tasks);
+    free(e->json);
     memset(e, 0, sizeof *e);
     if (h->n < h->cap)
         h->n++;
@@ -257,6 +260,7 @@ static cpa_hist_entry *take(cpa_rest_hist *h, const cpw_state *s, const cpw_cp *
         h->latest[which] = *e;
         h->latest[which].tasks = NULL;
         h->latest[which].n_tasks = 0;
+        h->latest[which].json = NULL;
         h->has_latest[which] = true;
     }
     if (which == 0) {
@@ -270,7 +274,7 @@ static cpa_hist_entry *take(cpa_rest_hist *h, const cpw_state *s, const cpw_cp *
 }
 
 void cpa_rest_hist_sync(cpa_rest_hist *h, const cpw_state *s,
-                        void (*done)(void *opaque, const cpa_hist_entry *e), void *opaque)
+                        void (*done)(void *opaque, cpa_hist_entry *e), void *opaque)
 {
     /* every move into the state's history counts one completed or failed */
     int64_t fin = s->counts.completed + s->counts.failed;
@@ -281,7 +285,7 @@ void cpa_rest_hist_sync(cpa_rest_hist *h, const cpw_state *s,
     if (k > s->n_history)
         k = s->n_history;
     for (int i = (int)k - 1; i >= 0; i--) {
-        const cpa_hist_entry *e = take(h, s, cpw_state_history(s, i));
+        cpa_hist_entry *e = take(h, s, cpw_state_history(s, i));
         if (done)
             done(opaque, e);
     }

@@ -81,6 +81,8 @@ typedef struct cpa_hist_entry {
     int n_tasks;                /* 0 when its detail was gone before we saw it */
     cpa_task_agg *tasks;
     char failure[CPA_REST_MSG_MAX]; /* Flink's failure_message */
+    char *json;                 /* its history entry as written once, or NULL; owned */
+    size_t json_len;
 } cpa_hist_entry;
 
 typedef struct cpa_rest_hist cpa_rest_hist;
@@ -90,9 +92,9 @@ cpa_rest_hist *cpa_rest_hist_new(int cap);
 void cpa_rest_hist_free(cpa_rest_hist *h);
 
 /* Takes in what the state finished since the last call (oldest first) and
- * calls done(opaque, entry) for each. */
+ * calls done(opaque, entry) for each (which may set its json). */
 void cpa_rest_hist_sync(cpa_rest_hist *h, const cpw_state *s,
-                        void (*done)(void *opaque, const cpa_hist_entry *e), void *opaque);
+                        void (*done)(void *opaque, cpa_hist_entry *e), void *opaque);
 int cpa_rest_hist_count(const cpa_rest_hist *h);
 /* i = 0: the newest. NULL when out of range. */
 const cpa_hist_entry *cpa_rest_hist_at(const cpa_rest_hist *h, int i);
@@ -196,6 +198,8 @@ int cpa_rest_stats(cpa_rest *r, const cpa_request *req, cpw_buf *out);
 int cpa_rest_details(cpa_rest *r, const cpa_request *req, cpw_buf *out);
 int cpa_rest_subtasks(cpa_rest *r, const cpa_request *req, cpw_buf *out);
 int cpa_rest_cp_config(cpa_rest *r, const cpa_request *req, cpw_buf *out);
+/* Writes a finished checkpoint's history entry once, into e->json. */
+void cpa_rest_render_entry(cpa_rest *r, cpa_hist_entry *e);
 
 /* Answers one routed request (auth already checked): the HTTP status, and
  * the JSON body in out. body/len: the request body (POST). */

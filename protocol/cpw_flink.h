@@ -143,6 +143,10 @@ typedef struct cpw_flink_stats {
     /* Writer only: when set, entry i is produced on demand into *tmp and
      * `history` is unused, so a long history is written without a copy. */
     void (*history_at)(void *opaque, int i, cpw_flink_cp *tmp);
+    /* Writer only, optional with history_at: entry i already written as
+     * JSON (copied as is; *len its length), or NULL to have history_at
+     * produce it. A checkpoint that ended never changes: written once. */
+    const char *(*history_json)(void *opaque, int i, size_t *len);
     void *history_opaque;
 } cpw_flink_stats;
 

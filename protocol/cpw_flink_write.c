@@ -194,7 +194,11 @@ void cpw_flink_write_stats(cpw_buf *b, const cpw_flink_stats *s)
     for (int i = 0; i < s->n_history; i++) {
         if (i)
             cpj_char(b, ',');
-        if (s->history_at) {
+        size_t len;
+        const char *json = s->history_json ? s->history_json(s->history_opaque, i, &len) : NULL;
+        if (json) {
+            cpj_raw(b, json, len);
+        } else if (s->history_at) {
             cpw_flink_cp tmp;
             memset(&tmp, 0, sizeof tmp);
             s->history_at(s->history_opaque, i, &tmp);
