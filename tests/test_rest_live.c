@@ -207,16 +207,25 @@ static http_resp get(int port, const char *fmt_path_after_jid)
 
 /* ------------------------------------------------------------------ tests */
 
-CPT_TEST(every_endpoint_answers_as_flink_does)
+/* An agent with checkpoint 1 completed, 2 failed, 3 in flight. */
+static cpa_agent *three_checkpoints(int64_t *t0_out)
 {
     cpa_agent *a = start("rest-1", "127.0.0.1:0", NULL, false);
-    int port = cpa_rest_port(a);
     int64_t t0 = cpw_now_us() - 60000000;
     checkpoint(a, 1, t0, 1, CPA_TRIGGER_PERIODIC);
     checkpoint(a, 2, t0 + 1000000, 2, CPA_TRIGGER_PERIODIC);
     checkpoint(a, 3, t0 + 2000000, 0, CPA_TRIGGER_PERIODIC);
-    /* no wait: what was emitted before the request is in the answer */
+    /* no wait: what was emitted before a request is in its answer */
     cpw_flink_derive_id(jid, "job", "rest-1", 0);
+    *t0_out = t0;
+    return a;
+}
+
+CPT_TEST(job_endpoints_answer_as_flink_does)
+{
+    int64_t t0;
+    cpa_agent *a = three_checkpoints(&t0);
+    int port = cpa_rest_port(a);
     cpw_error e = {0};
 
     http_resp r = http(port, "GET", "/v1/config", NULL, NULL);
@@ -248,11 +257,22 @@ CPT_TEST(every_endpoint_answers_as_flink_does)
     CPT_ASSERT(jd.edges[0].from == 0 && jd.edges[0].to == 1);
     CPT_EQ_STR(jd.edges[0].ship_strategy, "HASH");
     char vid0[CPW_FLINK_ID_HEX + 1];
-    snprintf(vid0, sizeof vid0, "%s", jd.vertices[0].id);
+    cpw_flink_derive_id(vid0, "vertex", "rest-1", 0);
+    CPT_EQ_STR(jd.vertices[0].id, vid0);
     cpw_flink_job_details_clear(&jd);
     resp_free(&r);
+    cpa_destroy(a);
+}
 
-    r = get(port, "/checkpoints");
+CPT_TEST(checkpoint_endpoints_answer_as_flink_does)
+{
+    int64_t t0;
+    cpa_agent *a = three_checkpoints(&t0);
+    int port = cpa_rest_port(a);
+    cpw_error e = {0};
+    char vid0[CPW_FLINK_ID_HEX + 1];
+    cpw_flink_derive_id(vid0, "vertex", "rest-1", 0);
+    http_resp r = get(port, "/checkpoints");
     CPT_EQ_INT(r.status, 200);
     cpw_flink_stats s;
     cpw_err rc = cpw_flink_read_stats(r.body, r.len, &s, &e);
@@ -517,6 +537,37 @@ CPT_TEST(beyond_loopback_acting_needs_the_secret)
     cpa_destroy(a);
 }
 
+/* n connections of random bytes, or of a good request with a byte changed
+ * and cut anywhere, each closed after at most 200 ms. */
+static void send_junk(int port, int n)
+{
+    const char good[] = "POST /jobs/0123456789abcdef0123456789abcdef/checkpoints HTTP/1.1\r\n"
+                        "Host: x\r\nContent-Length: 20\r\n\r\n{\"triggerId\":null}  ";
+    unsigned seed = 42;
+    for (int i = 0; i < n; i++) {
+        char junk[200];
+        size_t len = (size_t)(rand_r(&seed) % (int)sizeof junk);
+        if (i % 2) {
+            for (size_t k = 0; k < len; k++)
+                junk[k] = (char)rand_r(&seed);
+        } else {
+            len = len % sizeof good;
+            memcpy(junk, good, len);
+            if (len)
+                junk[rand_r(&seed) % (int)len] ^= (char)(1 + rand_r(&seed) % 255);
+        }
+        int fd = connect_to(port);
+        send(fd, junk, len, MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        char sink[512];
+        struct timeval tv = {0, 200000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (recv(fd, sink, sizeof sink, 0) > 0)
+            ;
+        close(fd);
+    }
+}
+
 CPT_TEST(hostile_and_slow_clients_never_stop_the_endpoint)
 {
     cpa_agent *a = start("rest-7", "127.0.0.1:0", NULL, false);
@@ -583,32 +634,7 @@ CPT_TEST(hostile_and_slow_clients_never_stop_the_endpoint)
     CPT_ASSERTF(r.status != 202, "an oversized body was accepted");
     resp_free(&r);
     CPT_EQ_INT(atomic_load(&triggers), 0);
-    /* random bytes, and random cuts of a good request */
-    const char good[] = "POST /jobs/0123456789abcdef0123456789abcdef/checkpoints HTTP/1.1\r\n"
-                        "Host: x\r\nContent-Length: 20\r\n\r\n{\"triggerId\":null}  ";
-    unsigned seed = 42;
-    for (int i = 0; i < 150; i++) {
-        char junk[200];
-        size_t len = (size_t)(rand_r(&seed) % (int)sizeof junk);
-        if (i % 2) {
-            for (size_t k = 0; k < len; k++)
-                junk[k] = (char)rand_r(&seed);
-        } else {
-            len = len % sizeof good;
-            memcpy(junk, good, len);
-            if (len)
-                junk[rand_r(&seed) % (int)len] ^= (char)(1 + rand_r(&seed) % 255);
-        }
-        int fd = connect_to(port);
-        send(fd, junk, len, MSG_NOSIGNAL);
-        shutdown(fd, SHUT_WR);
-        char sink[512];
-        struct timeval tv = {0, 200000};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        while (recv(fd, sink, sizeof sink, 0) > 0)
-            ;
-        close(fd);
-    }
+    send_junk(port, 150);
     /* Still answering, with the half request still open. A client that
      * closes in the middle of a request can keep its slot until the idle
      * timeout (libmicrohttpd does not always see that close), and the burst
