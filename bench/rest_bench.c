@@ -13,7 +13,9 @@
  *     keep-alive connection (target p99 <= 2 ms on this machine).
  *
  * Figures only: it never fails on a target, it says whether it met it.
- *   cprestbench [--rounds N] [--seconds S] [--requests N]
+ *   cprestbench [--rounds N] [--seconds S] [--requests N] [--control]
+ * --control runs the first part with no client in either round of a pair:
+ * the ratio it prints is the machine's noise floor for the real one.
  */
 #include "bench_util.h"
 #include "cpagent.h"
@@ -227,6 +229,7 @@ typedef struct poller {
     char jid[CPW_FLINK_ID_HEX + 1];
     atomic_int stop;
     long polls, failures;
+    double cpu_s;               /* the client thread's own CPU, all rounds */
 } poller;
 
 static void *poller_main(void *arg)
@@ -262,6 +265,9 @@ static void *poller_main(void *arg)
     }
     close(c.fd);
     free(c.buf);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    p->cpu_s += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     return NULL;
 }
 
@@ -300,7 +306,8 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void bench_throughput(int rounds, double seconds)
+/* control: no client in either round of a pair (the noise floor, A/A). */
+static void bench_throughput(int rounds, double seconds, bool control)
 {
     job j = {.next_cp = 1};
     j.a = make_agent("restbench-job", NULL);
@@ -321,7 +328,7 @@ static void bench_throughput(int rounds, double seconds)
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < 2; k++) {
             bool poll = (k + r) % 2;
-            double rate = run_round(&j, poll, seconds, &p, &cpu);
+            double rate = run_round(&j, poll && !control, seconds, &p, &cpu);
             if (poll) {
                 cpu_polled[np] = cpu;
                 polled[np++] = rate;
@@ -346,7 +353,8 @@ static void bench_throughput(int rounds, double seconds)
     double ratio = median(ratios, rounds), a = median(none, nn), b = median(polled, np);
     double rlo = ratios[0], rhi = ratios[rounds - 1]; /* sorted by median() */
     double ca = median(cpu_none, nn), cb = median(cpu_polled, np);
-    printf("REST endpoint (agent thread, libmicrohttpd in its loop)\n");
+    printf("REST endpoint (agent thread, libmicrohttpd in its loop)%s\n",
+           control ? ": CONTROL, no client in either half of a pair" : "");
     printf("  job throughput, no HTTP client          %s records/s (median of %d, %s…%s)\n",
            bench_commas((uint64_t)a), nn, bench_commas((uint64_t)lo_a), bench_commas((uint64_t)hi_a));
     printf("  job throughput, polled 20/s (2 GETs)    %s records/s (median of %d, %s…%s; %ld polls, %ld failed)\n",
@@ -354,9 +362,15 @@ static void bench_throughput(int rounds, double seconds)
            p.polls, p.failures);
     printf("  ratio (median over %d adjacent pairs)   %.3f (%.3f…%.3f; target >= 0.99: %s); events dropped %llu\n",
            rounds, ratio, rlo, rhi, ratio >= 0.99 ? "met" : "NOT met", (unsigned long long)st.dropped);
-    /* what the polling costs the job at most, whatever else runs here */
+    /* what the polling costs the job at most, whatever else runs here: the
+     * agent's extra CPU and the client's own, out of the machine's cores */
+    double own = p.cpu_s / ((double)np * seconds);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("  agent threads' CPU                      %.2f%% of a core without the client, %.2f%% "
-           "with it (the job's two workers use up to 200%%)\n", 100 * ca, 100 * cb);
+           "with it; the client %.2f%%\n", 100 * ca, 100 * cb, 100 * own);
+    printf("  bound from CPU: polling takes at most   %.2f%% of this machine's %ld cores "
+           "(throughput ratio >= %.3f)\n", 100 * (cb - ca + own) / (double)cores, cores,
+           1 - (cb - ca + own) / (double)cores);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -421,6 +435,7 @@ int main(int argc, char **argv)
 {
     int rounds = 10, requests = 2000;
     double seconds = 1.0;
+    bool control = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = atoi(argv[++i]);
@@ -428,8 +443,10 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
             requests = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--control"))
+            control = true;
         else {
-            fprintf(stderr, "usage: cprestbench [--rounds N] [--seconds S] [--requests N]\n");
+            fprintf(stderr, "usage: cprestbench [--rounds N] [--seconds S] [--requests N] [--control]\n");
             return 2;
         }
     }
@@ -444,7 +461,7 @@ int main(int argc, char **argv)
         perror("cprestbench: mkdtemp");
         return 1;
     }
-    bench_throughput(rounds, seconds);
+    bench_throughput(rounds, seconds, control);
     bench_latency(requests);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", rtdir);
