@@ -210,8 +210,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (x->req.route == CPA_R_TRIGGER || x->req.route == CPA_R_CANCEL) {
         char why[200];
         if (!authorized(r, c, why, sizeof why)) {
+            char m[16], u[120]; /* the job's log may reach a terminal */
+            cpw_sanitize(method, m, sizeof m);
+            cpw_sanitize(url, u, sizeof u);
             atomic_fetch_add_explicit(&r->a->refused, 1, memory_order_relaxed);
-            cpa_log(r->a, CPA_LOG_WARNING, "rest: refused %s %s: %s", method, url, why);
+            cpa_log(r->a, CPA_LOG_WARNING, "rest: refused %s %s: %s", m, u, why);
             return respond_error(c, 401, why, NULL, true);
         }
     }
@@ -239,11 +242,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     cpa_rest *r = cls;
-    char msg[300];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
+    char raw[300], msg[300];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    cpw_sanitize(raw, msg, sizeof msg); /* it may quote what a client sent */
     cpa_log(r->a, CPA_LOG_DEBUG, "rest: %s", msg);
 }
 

@@ -277,7 +277,7 @@ typedef enum cpa_command_type {
     CPA_CMD_ABORT,
     CPA_CMD_INJECT_FAILURE,
     CPA_CMD_SET_CONFIG,
-    CPA_CMD_CANCEL,      /* stop the job for good (REST PATCH /jobs/:jid?mode=cancel); since 0.3 */
+    CPA_CMD_CANCEL,      /* stop the job for good (REST PATCH /jobs/:jid?mode=cancel) */
     CPA_CMD__COUNT
 } cpa_command_type;
 
