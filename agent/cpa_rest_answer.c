@@ -231,12 +231,14 @@ int cpa_rest_details(cpa_rest *r, const cpa_request *req, cpw_buf *out)
         n_tasks = e->n_tasks;
     }
     const cpw_cp *base = live ? live : &e->cp;
-    for (int i = 0; i < n_tasks && i < CPW_MAX_OPERATORS; i++) {
+    int k = 0;
+    for (; k < n_tasks && k < CPW_MAX_OPERATORS; k++) {
         char vid[CPW_FLINK_ID_HEX + 1];
-        cpa_rest_vertex_id(r, i, vid);
-        flink_task(base, &agg[i], vid, &r->tasks[i]);
+        if (!cpa_rest_vertex_id(r, k, vid))
+            break; /* the topology shrank since this checkpoint */
+        flink_task(base, &agg[k], vid, &r->tasks[k]);
     }
-    cp.n_tasks = n_tasks;
+    cp.n_tasks = k;
     cp.tasks = r->tasks;
     cpw_buf_reset(out);
     cpw_flink_write_cp(out, &cp);
