@@ -296,10 +296,11 @@ static int answer_cancel(cpa_rest *r, const cpa_request *req, const char *mode, 
     cpa_err e = cpa_dispatch(r->a, &c, NULL, msg, sizeof msg);
     atomic_fetch_add_explicit(e == CPA_OK ? &r->a->served : &r->a->refused, 1,
                               memory_order_relaxed);
-    if (e != CPA_OK) {
+    if (e != CPA_OK) { /* a handler that says "unsupported" is as good as none */
         char why[CPA_REST_MSG_MAX + 40];
-        snprintf(why, sizeof why, "The job refused to cancel: %s", msg);
-        return error(out, 409, why);
+        snprintf(why, sizeof why, "The job %s: %s",
+                 e == CPA_ERR_UNSUPPORTED ? "does not support cancel" : "refused to cancel", msg);
+        return error(out, e == CPA_ERR_UNSUPPORTED ? 501 : 409, why);
     }
     cpw_buf_reset(out);
     cpj_lit(out, "{}");

@@ -139,8 +139,8 @@ check "an unknown path is Flink's 404" fetch GET /nope 404 error
 check "a wrong method is 405" fetch DELETE /jobs 405 error
 check "a malformed id is 400" fetch GET /jobs/xyz 400 error
 check "a malformed trigger body is 400" fetch POST "/jobs/$JID/checkpoints" 400 error -d '{bad'
-# cpdemo's command handler does not cancel: refused in Flink's error shape
-check "PATCH cancel is refused with a clear error" fetch PATCH "/jobs/$JID?mode=cancel" 409 error
+# cpdemo's command handler does not cancel (it answers unsupported): Flink's error shape
+check "PATCH cancel is refused with a clear error" fetch PATCH "/jobs/$JID?mode=cancel" 501 error
 
 # ---------------------------------------------------------------- the numbers against cptop --once
 

@@ -106,6 +106,7 @@ static void error_of(const http_resp *r, char *out, size_t size)
 
 static atomic_int triggers, cancels;
 static atomic_int refuse_trigger;
+static atomic_int cancel_answer; /* what on_cancel returns (CPA_OK by default) */
 
 static cpa_err on_trigger(void *opaque, const cpa_command *cmd, char *msg, size_t size)
 {
@@ -123,8 +124,9 @@ static cpa_err on_cancel(void *opaque, const cpa_command *cmd, char *msg, size_t
 {
     (void)opaque, (void)cmd;
     atomic_fetch_add(&cancels, 1);
-    snprintf(msg, size, "cancelling");
-    return CPA_OK;
+    cpa_err e = (cpa_err)atomic_load(&cancel_answer);
+    snprintf(msg, size, e ? "not now" : "cancelling");
+    return e;
 }
 
 static cpa_agent *start(const char *job, const char *listen, const char *history, bool cancel)
@@ -494,6 +496,19 @@ CPT_TEST(cancel_needs_a_handler)
     CPT_EQ_INT(r.status, 400);
     resp_free(&r);
     CPT_EQ_INT(atomic_load(&cancels), 1);
+    /* the handler's refusal, and its "unsupported" */
+    snprintf(path, sizeof path, "/jobs/%s", jid);
+    atomic_store(&cancel_answer, CPA_ERR_HANDLER);
+    r = http(cpa_rest_port(a), "PATCH", path, NULL, NULL);
+    CPT_EQ_INT(r.status, 409);
+    error_of(&r, msg, sizeof msg);
+    CPT_EQ_STR(msg, "The job refused to cancel: not now");
+    resp_free(&r);
+    atomic_store(&cancel_answer, CPA_ERR_UNSUPPORTED);
+    r = http(cpa_rest_port(a), "PATCH", path, NULL, NULL);
+    CPT_EQ_INT(r.status, 501);
+    resp_free(&r);
+    CPT_EQ_INT(atomic_load(&cancels), 3);
     cpa_destroy(a);
 }
 
