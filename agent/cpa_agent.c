@@ -737,10 +737,10 @@ cpa_err cpa_start(cpa_agent *a)
         return CPA_ERR_TRANSPORT;
     }
     if (a->conf.rest_listen[0] && strcmp(a->conf.rest_listen, "off") &&
-        !(a->rest = cpa_rest_new(a, err, sizeof err))) {
+        !(a->rest = cpa_rest_new(a, &e, err, sizeof err))) {
         cpa_log(a, CPA_LOG_ERROR, "%s", err);
         close_sockets(a);
-        return CPA_ERR_TRANSPORT;
+        return e;
     }
     e = write_discovery(a, err, sizeof err);
     if (e) {

@@ -250,15 +250,15 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------------ lifecycle */
 
-static bool load_secret(cpa_rest *r, char *err, size_t errsz)
+static cpa_err load_secret(cpa_rest *r, char *err, size_t errsz)
 {
     if (r->a->secret_len) { /* loaded already for tcp commands */
         memcpy(r->secret, r->a->secret, r->a->secret_len);
         r->secret_len = r->a->secret_len;
-        return true;
+        return CPA_OK;
     }
     return cpa_load_secret(r->a->conf.secret_file, r->secret, &r->secret_len, sizeof r->secret,
-                           err, errsz) == CPA_OK;
+                           err, errsz);
 }
 
 static bool start_daemon(cpa_rest *r, listen_addr *la, char *err, size_t errsz)
@@ -297,11 +297,13 @@ static bool start_daemon(cpa_rest *r, listen_addr *la, char *err, size_t errsz)
     return true;
 }
 
-cpa_rest *cpa_rest_new(cpa_agent *a, char *err, size_t errsz)
+cpa_rest *cpa_rest_new(cpa_agent *a, cpa_err *code, char *err, size_t errsz)
 {
     listen_addr la;
+    *code = CPA_ERR_INVALID_ARG;
     if (!parse_listen(a->conf.rest_listen, &la, err, errsz))
         return NULL;
+    *code = CPA_ERR_NOMEM;
     cpa_rest *r = calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errsz, "out of memory");
@@ -320,10 +322,16 @@ cpa_rest *cpa_rest_new(cpa_agent *a, char *err, size_t errsz)
         cpa_rest_destroy(r);
         return NULL;
     }
-    if ((!la.loopback && !load_secret(r, err, errsz)) || !start_daemon(r, &la, err, errsz)) {
+    if (!la.loopback && (*code = load_secret(r, err, errsz)) != CPA_OK) {
         cpa_rest_destroy(r);
         return NULL;
     }
+    *code = CPA_ERR_TRANSPORT;
+    if (!start_daemon(r, &la, err, errsz)) {
+        cpa_rest_destroy(r);
+        return NULL;
+    }
+    *code = CPA_OK;
     /* what the agent folded before the endpoint existed counts too */
     cpa_rest_hist_sync(r->hist, a->state, NULL, NULL);
     return r;

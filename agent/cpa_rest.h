@@ -27,8 +27,9 @@ bool cpa_rest_listen_ok(const char *value, char *err, size_t errsz);
 /* Binds a->conf.rest_listen and starts serving (nothing is read until the
  * loop runs it). A listen address other than loopback loads the agent's
  * secret file: POST and PATCH then need "Authorization: Bearer <secret>".
- * NULL with a message in err on failure. */
-cpa_rest *cpa_rest_new(cpa_agent *a, char *err, size_t errsz);
+ * NULL on failure, with *code (CPA_ERR_TRANSPORT: cannot listen; the secret
+ * file's CPA_ERR_IO or CPA_ERR_INSECURE; CPA_ERR_NOMEM) and a message in err. */
+cpa_rest *cpa_rest_new(cpa_agent *a, cpa_err *code, char *err, size_t errsz);
 /* Closes every connection and the listening socket. NULL is fine. */
 void cpa_rest_destroy(cpa_rest *r);
 

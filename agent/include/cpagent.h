@@ -398,9 +398,10 @@ cpa_err cpa_set_job_config(cpa_agent *a, const char *const *keys,
 cpa_err cpa_set_failure_kinds(cpa_agent *a, const cpa_failure_desc *kinds, int n);
 
 /*
- * Binds the sockets, writes the discovery file, starts the agent thread and
- * publishes hello. Blocking: briefly (bind). Errors: CPA_ERR_TRANSPORT,
- * CPA_ERR_IO, CPA_ERR_INSECURE, CPA_ERR_STATE.
+ * Binds the sockets (and the REST endpoint, with rest.listen), writes the
+ * discovery file, starts the agent thread and publishes hello. Blocking:
+ * briefly (bind). Errors: CPA_ERR_TRANSPORT, CPA_ERR_IO, CPA_ERR_INSECURE,
+ * CPA_ERR_STATE.
  */
 cpa_err cpa_start(cpa_agent *a);
 
