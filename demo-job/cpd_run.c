@@ -1029,7 +1029,7 @@ static int md_offsets(const cpd_metadata *md, cpd_offset *out, int max)
     return n;
 }
 
-static bool on_finalize(void *o, int64_t id, int64_t now)
+static cpd_coord_fin on_finalize(void *o, int64_t id, int64_t now)
 {
     (void)now;
     job *j = o;
@@ -1038,9 +1038,9 @@ static bool on_finalize(void *o, int64_t id, int64_t now)
     if (!p || !p->md || cpd_storage_commit(j->st, id, p->md, err, sizeof err) != CPD_ST_OK) {
         if (p)
             say("checkpoint %lld: %s", (long long)id, p->md ? err : "no metadata");
-        return false;
+        return CPD_COORD_FIN_FAILED;
     }
-    return true;
+    return CPD_COORD_FIN_OK;
 }
 
 static void on_completed(void *o, int64_t id, int64_t dur_ms, int64_t now)
