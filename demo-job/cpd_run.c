@@ -404,14 +404,14 @@ static int run_attempt(cpd_job *j, int64_t from_checkpoint, int64_t deadline_ms)
         atomic_store(&j->pending_barrier[s], 0);
     int64_t restored = 0;
     int rc = restore(j, from_checkpoint, &restored);
+    if (!rc && restored >= atomic_load(&j->next_id))
+        atomic_store(&j->next_id, restored + 1); /* ids continue after the restored one */
     if (rc || !wire(j) || !cpd_ckpt_begin(j->ckpt, CPD_N_OPS * j->P, atomic_load(&j->next_id))) {
         if (!rc)
             cpd_job_say("out of memory for the channels or the coordinator");
         stop_attempt(j);
         return rc ? rc : 2;
     }
-    if (restored >= atomic_load(&j->next_id))
-        atomic_store(&j->next_id, restored + 1);
     cpa_event e = cpd_job_ev(CPA_EV_RESTORED, restored, -1, -1);
     e.u.restored.attempt = j->attempt;
     cpd_job_emit(j, e);
