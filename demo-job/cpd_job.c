@@ -196,16 +196,9 @@ void *cpd_job_io_main(void *arg)
     cpd_job *j = arg;
     for (;;) {
         pthread_mutex_lock(&j->iomu);
-        while (!j->io_head && !atomic_load(&j->stopping)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&j->iocond, &j->iomu, &ts);
-        }
+        /* stop_attempt signals under iomu once stopping is set */
+        while (!j->io_head && !atomic_load(&j->stopping))
+            pthread_cond_wait(&j->iocond, &j->iomu);
         cpd_snap *r = j->io_head;
         if (r) {
             j->io_head = r->next;
