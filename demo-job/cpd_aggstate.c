@@ -66,7 +66,7 @@ static size_t slot_of(const cpd_aggstate *m, const char *acct)
 
 static ent *get_or_add(cpd_aggstate *m, const char *account)
 {
-    char acct[sizeof m->e[0].row.account];
+    char acct[sizeof m->e[0].row.account] = {0}; /* no stray bytes after the key */
     snprintf(acct, sizeof acct, "%s", account);
     if (m->n * 10 >= m->cap * 7 && !grow(m))
         return NULL;
@@ -190,7 +190,7 @@ bool cpd_aggstate_restore(cpd_aggstate *m, const char *data, size_t len, char *e
     const char *p = data, *end = data + len;
     for (int line_no = 1; p < end; line_no++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        char line[LINE_MAX_BYTES], enc[LINE_MAX_BYTES], acct[32], extra;
+        char line[LINE_MAX_BYTES], enc[LINE_MAX_BYTES], acct[32] = {0}, extra;
         size_t l = nl ? (size_t)(nl - p) : 0;
         long long c, s, mn, mx, ts;
         if (!nl || l >= sizeof line) {

@@ -431,6 +431,7 @@ static void handle(cpd_ckpt *c, msg *m)
     if (m->kind == M_REQUEST) {
         req *r = m->rq;
         cpd_ckpt_rc rc = answer(c, r);
+        publish_inflight(c); /* what the asker reads next agrees with the answer */
         pthread_mutex_lock(&r->mu);
         r->rc = rc;
         r->done = true;

@@ -319,8 +319,9 @@ void cpd_failures_markdown(FILE *f)
             fputs("—", f);
         for (int p = 0; p < d->n_params; p++) {
             const cpd_param_desc *pd = &d->params[p];
-            fprintf(f, "%s`%s=` %" PRId64 "–%" PRId64 " %s, default ", p ? "; " : "", pd->name,
-                    pd->min, pd->max, pd->unit);
+            bool unit = *pd->unit && strcmp(pd->unit, "count");
+            fprintf(f, "%s`%s=` %" PRId64 "–%" PRId64 "%s%s, default ", p ? "; " : "", pd->name,
+                    pd->min, pd->max, unit ? " " : "", unit ? pd->unit : "");
             if (k->apply == do_stall)
                 fputs("the timeout + 2 s", f);
             else

@@ -118,12 +118,16 @@ check "PostgreSQL's staged_rows is locked" wait_for 10 locked
 pg_from=$(now_ms)
 echo "  s3rver stopped, staged_rows locked $(( pg_from - s3_from )) ms later, for $HANG_S s"
 
-# ctl NAME ARGS...: runs cptop ctl, appends "MS<TAB>OUTPUT" to var/NAME.ctl
+# ctl NAME ARGS...: runs cptop ctl, appends "MS<TAB>REPLY" to var/NAME.ctl:
+# how long until the reply was printed (the process's exit, with a
+# sanitizer's leak check, is not part of the answer)
 ctl() {
   local name=$1 t0 out; shift
   t0=$(now_ms)
-  out=$("$CPTOP" --job "$name" --timeout 2000 ctl "$@" 2>&1)
-  printf '%s\t%s\n' "$(( $(now_ms) - t0 ))" "$out" >>"var/$name.ctl"
+  out=$("$CPTOP" --job "$name" --timeout 2000 ctl "$@" 2>&1 |
+        perl -MTime::HiRes=time -ne 'printf "%d\t%s", time * 1000, $_ if $. == 1')
+  [ -n "$out" ] || out="$(( t0 + 99999 ))"$'\t'"(no reply)"
+  printf '%s\t%s\n' "$(( ${out%%$'\t'*} - t0 ))" "${out#*$'\t'}" >>"var/$name.ctl"
 }
 newest() { grep '"cp_triggered"' "var/$1.events" | tail -1 | sed 's/.*"id":\([0-9]*\).*/\1/'; }
 sleep_until() { local d=$(( $1 - $(now_ms) )); [ "$d" -gt 0 ] && sleep "$(( d / 1000 )).$(printf %03d $(( d % 1000 )))"; }

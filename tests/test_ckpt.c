@@ -252,7 +252,9 @@ CPT_TEST(expiry_and_commands_do_not_wait_for_a_hung_metadata_write)
     CPT_ASSERT(wait_for('F', 1, 1, 3000));
     entry f = find('F', 1), t = find('T', 1);
     CPT_EQ_INT(f.extra, CPA_FAIL_EXPIRED);
-    CPT_ASSERTF(f.at_ms - t.at_ms >= 300, "expired after %lld ms",
+    /* on time (test_coord proves the exact instant on a fake clock; here the
+     * log's times are taken a scheduling moment after the coordinator's) */
+    CPT_ASSERTF(f.at_ms - t.at_ms >= 150 && f.at_ms - t.at_ms < 2000, "expired after %lld ms",
                 (long long)(f.at_ms - t.at_ms));
     CPT_EQ_INT(count('w', 1), 0); /* the write is still hanging */
     /* commands are answered meanwhile */
@@ -290,7 +292,7 @@ CPT_TEST(periodic_triggers_keep_their_pace_while_the_worker_is_stuck)
         CPT_EQ_INT(f.extra, CPA_FAIL_EXPIRED);
         if (f.at_ms - t.at_ms > worst)
             worst = f.at_ms - t.at_ms;
-        CPT_ASSERT(f.at_ms - t.at_ms >= 150);
+        CPT_ASSERT(f.at_ms - t.at_ms >= 75); /* not early (see above) */
     }
     CPT_ASSERTF(worst < 2000, "an expiry came %lld ms after its trigger", (long long)worst);
     CPT_EQ_INT(count('W', -1), 1); /* only the first write started: the worker is stuck */
