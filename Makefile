@@ -28,10 +28,11 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-PKGS := jansson nanomsg libcrypto
+PKGS := jansson libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lnanomsg -lcrypto)
+# nng (the SP transport) ships no .pc on Debian: linked by hand
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto) -lnng
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \
@@ -41,7 +42,8 @@ WARN += -Werror
 endif
 
 OPT ?= -O2 -g
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) \
+# Hidden by default: libcpagent.so exports only what cpagent.h declares.
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(OPT) $(WARN) $(PKG_CFLAGS) \
               -Iagent/include -Iprotocol -Idemo-job -Itui $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lpthread $(LDLIBS)
 # the demo job's libraries (librdkafka and libs3 ship no .pc for all uses: link by hand)
@@ -59,7 +61,10 @@ BINDIR := $(BUILD)/bin
 LIBDIR := $(BUILD)/lib
 TESTDIR := $(BUILD)/tests
 
+# libcpwire: the protocol (internal; cptop and the tests link it, and it is
+# hidden inside libcpagent). libcpagent: the agent, what jobs link.
 PROTO_SRC := $(wildcard protocol/*.c)
+PROTO_OBJ := $(PROTO_SRC:%.c=$(OBJDIR)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
 LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
@@ -85,10 +90,11 @@ CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
 SQLBENCH  := $(BINDIR)/cpsqlbench
 
+WIRE_A := $(LIBDIR)/libcpwire.a
 LIB_A  := $(LIBDIR)/libcpagent.a
 LIB_SO := $(LIBDIR)/libcpagent.so
 
-.PHONY: all test check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
+.PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
@@ -101,17 +107,25 @@ $(OBJDIR)/%.o: %.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIB_A): $(LIB_OBJ)
+$(WIRE_A): $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The static library is one relocatable object whose hidden symbols are made
+# local, so a job linking it sees only cpa_* (and no clash with its own names).
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ $(OBJDIR)/cpagent.o && ld -r -o $(OBJDIR)/cpagent.o $^ && \
+		objcopy --localize-hidden $(OBJDIR)/cpagent.o && ar rcs $@ $(OBJDIR)/cpagent.o
 
 $(LIB_SO): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(LIB_A)
+$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
@@ -121,6 +135,7 @@ $(TUI_LIB): $(TUI_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The demo job is a job like any other: it links the agent alone.
 $(CPDEMO): $(OBJDIR)/demo-job/cpdemo.o $(DEMO_LIB) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
@@ -131,12 +146,12 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A)
+$(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(LIB_A)
+$(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -146,14 +161,21 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A)
+$(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
+# `make test` first makes sure the packages the suite needs are there
+# (installing them as root, else naming the command), then builds in a fresh
+# make, whose pkg-config lookups see them, and runs the suite.
 TIMEOUT ?= 60
-test: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test:
+	$(Q)scripts/deps.sh --for test
+	$(Q)$(MAKE) --no-print-directory test-run
+
+test-run: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
@@ -169,7 +191,7 @@ tsan:
 		$(TSAN_RUN) tests/run.sh test_agent
 
 # libFuzzer targets, built with clang.
-FUZZ_TARGETS := fuzz_decode fuzz_command
+FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -178,6 +200,14 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+
+# the demo job's parsers, each with the job's sources it needs (no agent, no protocol)
+FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
+FUZZ_DEMO_fuzz_record := demo-job/cpd_parse.c demo-job/cpd_verify.c
+build/fuzz/fuzz_metadata build/fuzz/fuzz_record: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -1,14 +1,13 @@
 /* cpa_agent.c — the agent: lifecycle, the agent thread (batch, publish,
- * heartbeat, serve commands) and the emit path. */
+ * heartbeat, serve commands) and the emit path. Configuration is in
+ * cpa_conf.c, the conversion to the wire in cpa_wire.c, the failure table in
+ * cpa_failures.c. */
 #include "cpa_internal.h"
 #include "cpw_discovery.h"
 #include "cpw_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,54 +18,7 @@
 #include <unistd.h>
 
 #define CMD_MAX_BYTES (64 * 1024)   /* larger commands get an error reply */
-#define SECRET_MAX 1024
-
-typedef struct cpa_metric {
-    _Atomic int64_t in, out;
-    _Atomic int32_t fill, bp;
-    _Atomic int32_t set;
-} cpa_metric;
-
-struct cpa_agent {
-    cpa_conf conf;
-    cpa_queue q;
-    _Atomic int running;        /* agent thread alive */
-    _Atomic int stopping;
-    _Atomic int stopped;        /* emits refused */
-    _Atomic uint64_t dropped;   /* refused at emit (queue full or stopped) */
-    _Atomic uint64_t lost;      /* queued, then lost (send error, stop) */
-    _Atomic uint64_t sent;
-    _Atomic uint64_t send_errors, batches, served, refused;
-    pthread_t thread;
-    bool started;
-
-    int pub, rep;
-    bool tcp;
-    char events_url[300], commands_url[300];
-    char discovery_path[300];
-    unsigned char secret[SECRET_MAX];
-    size_t secret_len;
-    cpa_replay *replay;
-
-    /* topology + config: written by the job under lock, read by the thread */
-    pthread_mutex_t lock;
-    cpw_hello *pending_hello;   /* guarded by lock */
-    _Atomic int hello_dirty;
-    cpa_metric *metrics;        /* CPA_MAX_SUBTASKS entries */
-    /* where each operator's subtasks start in `metrics`; atomics because
-     * cpa_subtask_metrics() may run while cpa_set_topology() changes them
-     * (a metric may then land in a stale slot once; nothing worse) */
-    _Atomic int op_base[CPA_MAX_OPERATORS + 1];
-    _Atomic int n_ops;
-
-    /* agent thread only */
-    cpw_state *state;
-    uint64_t seq;
-    cpw_buf batch;
-    int batch_n;
-    int64_t batch_first_us;
-    cpw_buf out;
-};
+#define PUB_QUEUE 1024              /* batches a subscriber may lag (≤ 256 events each) */
 
 /* ------------------------------------------------------------------ errors */
 
@@ -77,7 +29,7 @@ static const char *const err_text[CPA_ERR__COUNT] = {
     [CPA_ERR_NOMEM] = "out of memory",
     [CPA_ERR_STATE] = "not valid in the agent's current state",
     [CPA_ERR_QUEUE_FULL] = "event queue full; event dropped",
-    [CPA_ERR_TRANSPORT] = "transport (nanomsg) error",
+    [CPA_ERR_TRANSPORT] = "transport (socket) error",
     [CPA_ERR_IO] = "file or directory error",
     [CPA_ERR_INSECURE] = "unsafe file or directory permissions",
     [CPA_ERR_AUTH] = "command refused: authentication failed",
@@ -103,9 +55,7 @@ const char *cpa_strerror(cpa_err err)
     return ((unsigned)err < CPA_ERR__COUNT) ? err_text[err] : "unknown error";
 }
 
-static void alog(const cpa_agent *a, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void alog(const cpa_agent *a, int level, const char *fmt, ...)
+void cpa_log(const cpa_agent *a, int level, const char *fmt, ...)
 {
     if (!a->conf.log_cb)
         return;
@@ -117,9 +67,7 @@ static void alog(const cpa_agent *a, int level, const char *fmt, ...)
     a->conf.log_cb(a->conf.log_opaque, level, msg);
 }
 
-static void seterr(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *buf, size_t size, const char *fmt, ...)
+void cpa_seterr(char *buf, size_t size, const char *fmt, ...)
 {
     if (!buf || !size)
         return;
@@ -129,161 +77,30 @@ static void seterr(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ------------------------------------------------------------------ conf */
-
-cpa_conf *cpa_conf_new(void)
-{
-    cpa_conf *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    snprintf(c->job_name, sizeof c->job_name, "job");
-    snprintf(c->listen, sizeof c->listen, "ipc");
-    c->queue_size = 65536;
-    c->batch_max = 256;
-    c->flush_us = 1000;
-    c->heartbeat_ms = 1000;
-    c->idle_ms = 20;
-    c->history_size = 64;
-    c->detail_size = 8;
-    return c;
-}
-
-void cpa_conf_destroy(cpa_conf *conf) { free(conf); }
-
-static bool parse_long(const char *v, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > max)
-        return false;
-    *out = x;
-    return true;
-}
-
-static bool valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= CPW_MAX_JOB_ID)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return s[0] != '.';
-}
-
-cpa_err cpa_conf_set(cpa_conf *c, const char *key, const char *value, char *errbuf,
-                     size_t errbuf_size)
-{
-    if (!c || !key || !value) {
-        seterr(errbuf, errbuf_size, "cpa_conf_set: NULL argument");
-        return CPA_ERR_INVALID_ARG;
-    }
-    long v;
-#define BAD(...) do { seterr(errbuf, errbuf_size, __VA_ARGS__); return CPA_ERR_INVALID_ARG; } while (0)
-#define COPY(dst) do { if (strlen(value) >= sizeof(dst)) BAD("%s: value longer than %zu bytes", key, sizeof(dst) - 1); \
-                       memcpy(dst, value, strlen(value) + 1); } while (0)
-    if (!strcmp(key, "job.name")) {
-        COPY(c->job_name);
-    } else if (!strcmp(key, "job.id")) {
-        if (!valid_id(value))
-            BAD("job.id: \"%s\" must be 1-63 characters of [A-Za-z0-9._-]", value);
-        COPY(c->job_id);
-    } else if (!strcmp(key, "listen")) {
-        if (strcmp(value, "ipc") && strncmp(value, "tcp://", 6))
-            BAD("listen: \"%s\" must be \"ipc\" or \"tcp://HOST:PORT\"", value);
-        if (!strncmp(value, "tcp://", 6)) {
-            const char *colon = strrchr(value + 6, ':');
-            long port;
-            if (!colon || !parse_long(colon + 1, 1, 65534, &port))
-                BAD("listen: \"%s\" needs a port 1-65534 (commands use PORT+1)", value);
-        }
-        COPY(c->listen);
-    } else if (!strcmp(key, "runtime.dir")) {
-        if (value[0] != '/')
-            BAD("runtime.dir: \"%s\" must be an absolute path", value);
-        COPY(c->runtime_dir);
-    } else if (!strcmp(key, "secret.file")) {
-        COPY(c->secret_file);
-    } else if (!strcmp(key, "queue.size")) {
-        if (!parse_long(value, 16, 1L << 24, &v) || (v & (v - 1)))
-            BAD("queue.size: \"%s\" must be a power of two from 16 to 16777216", value);
-        c->queue_size = (size_t)v;
-    } else if (!strcmp(key, "batch.max")) {
-        if (!parse_long(value, 1, CPW_MAX_BATCH, &v))
-            BAD("batch.max: \"%s\" must be 1..%d", value, CPW_MAX_BATCH);
-        c->batch_max = (int)v;
-    } else if (!strcmp(key, "flush.us")) {
-        if (!parse_long(value, 0, 1000000, &v))
-            BAD("flush.us: \"%s\" must be 0..1000000", value);
-        c->flush_us = (int)v;
-    } else if (!strcmp(key, "heartbeat.ms")) {
-        if (!parse_long(value, 10, 3600000, &v))
-            BAD("heartbeat.ms: \"%s\" must be 10..3600000", value);
-        c->heartbeat_ms = (int)v;
-    } else if (!strcmp(key, "idle.ms")) {
-        if (!parse_long(value, 1, 1000, &v))
-            BAD("idle.ms: \"%s\" must be 1..1000", value);
-        c->idle_ms = (int)v;
-    } else if (!strcmp(key, "history.size")) {
-        if (!parse_long(value, 1, CPW_MAX_HISTORY, &v))
-            BAD("history.size: \"%s\" must be 1..%d", value, CPW_MAX_HISTORY);
-        c->history_size = (int)v;
-    } else {
-        seterr(errbuf, errbuf_size, "unknown agent configuration key \"%s\"", key);
-        return CPA_ERR_UNKNOWN_KEY;
-    }
-#undef BAD
-#undef COPY
-    return CPA_OK;
-}
-
-void cpa_conf_set_log_cb(cpa_conf *conf, cpa_log_cb cb, void *opaque)
-{
-    if (!conf)
-        return;
-    conf->log_cb = cb;
-    conf->log_opaque = opaque;
-}
-
-cpa_err cpa_conf_set_command_cb(cpa_conf *conf, cpa_command_type type, cpa_command_cb cb,
-                                void *opaque)
-{
-    if (!conf || type <= CPA_CMD_GET_STATE || type >= CPA_CMD__COUNT)
-        return CPA_ERR_INVALID_ARG;
-    conf->handlers[type] = cb;
-    conf->handler_opaque[type] = opaque;
-    return CPA_OK;
-}
-
 /* ------------------------------------------------------------------ new */
 
 cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
 {
     if (!conf) {
-        seterr(errbuf, errbuf_size, "cpa_new: NULL configuration");
+        cpa_seterr(errbuf, errbuf_size, "cpa_new: NULL configuration");
         return NULL;
     }
     cpa_agent *a = calloc(1, sizeof *a);
     if (!a) {
         free(conf);
-        seterr(errbuf, errbuf_size, "out of memory");
+        cpa_seterr(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
     a->conf = *conf;
     free(conf);
-    a->pub = a->rep = -1;
     if (!a->conf.job_id[0] && !cpw_random_hex(a->conf.job_id, 16)) {
-        seterr(errbuf, errbuf_size, "no randomness for a job id");
+        cpa_seterr(errbuf, errbuf_size, "no randomness for a job id");
         free(a);
         return NULL;
     }
     if (!a->conf.runtime_dir[0] &&
         !cpw_runtime_dir(a->conf.runtime_dir, sizeof a->conf.runtime_dir)) {
-        seterr(errbuf, errbuf_size, "$XDG_RUNTIME_DIR is too long for a runtime directory "
+        cpa_seterr(errbuf, errbuf_size, "$XDG_RUNTIME_DIR is too long for a runtime directory "
                                     "(over %zu bytes); set runtime.dir",
                sizeof a->conf.runtime_dir - 8);
         free(a);
@@ -299,7 +116,7 @@ cpa_agent *cpa_new(cpa_conf *conf, char *errbuf, size_t errbuf_size)
     a->pending_hello = calloc(1, sizeof *a->pending_hello);
     if (!a->metrics || !a->state || !a->replay || !a->pending_hello ||
         !cpa_queue_init(&a->q, a->conf.queue_size)) {
-        seterr(errbuf, errbuf_size, "out of memory");
+        cpa_seterr(errbuf, errbuf_size, "out of memory");
         cpa_destroy(a);
         return NULL;
     }
@@ -418,81 +235,6 @@ static bool event_valid(const cpa_event *ev)
     }
 }
 
-static int64_t nonneg(int64_t v) { return v < 0 ? 0 : v; }
-
-/* Agent thread, before an event is folded and encoded: sizes and durations
- * that went negative (a clock step, a bug in the job) become 0, enums out of
- * range take a defined value, and texts are terminated, so the state and the
- * wire always agree and every receiver can decode what was sent. */
-static void normalize(cpa_event *e)
-{
-    switch (e->type) {
-    case CPA_EV_CP_TRIGGERED:
-        if (e->u.triggered.kind != CPA_TRIGGER_MANUAL)
-            e->u.triggered.kind = CPA_TRIGGER_PERIODIC;
-        break;
-    case CPA_EV_BARRIER_RECEIVED:
-        if (e->u.barrier.channel < 0 || e->u.barrier.channel > CPA_MAX_PARALLELISM * 4)
-            e->u.barrier.channel = 0;
-        break;
-    case CPA_EV_ALIGNMENT_END:
-        e->u.alignment.buffered_bytes = nonneg(e->u.alignment.buffered_bytes);
-        e->u.alignment.duration_us = nonneg(e->u.alignment.duration_us);
-        break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
-        e->u.sync.duration_us = nonneg(e->u.sync.duration_us);
-        break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
-        e->u.async.bytes = nonneg(e->u.async.bytes);
-        e->u.async.duration_us = nonneg(e->u.async.duration_us);
-        break;
-    case CPA_EV_ACK: {
-        cpa_ack_info *k = &e->u.ack;
-        k->state_size = nonneg(k->state_size);
-        k->checkpointed_size = nonneg(k->checkpointed_size);
-        k->processed_data = nonneg(k->processed_data);
-        k->persisted_data = nonneg(k->persisted_data);
-        k->start_delay_us = nonneg(k->start_delay_us);
-        k->alignment_us = nonneg(k->alignment_us);
-        k->sync_us = nonneg(k->sync_us);
-        k->async_us = nonneg(k->async_us);
-        k->unaligned = k->unaligned != 0;
-        break;
-    }
-    case CPA_EV_DECLINE:
-        e->u.decline.reason[CPA_TEXT_MAX - 1] = '\0';
-        break;
-    case CPA_EV_CP_COMPLETED:
-        e->u.completed.duration_us = nonneg(e->u.completed.duration_us);
-        e->u.completed.state_size = nonneg(e->u.completed.state_size);
-        e->u.completed.checkpointed_size = nonneg(e->u.completed.checkpointed_size);
-        break;
-    case CPA_EV_CP_FAILED:
-        if ((unsigned)e->u.failed.reason >= CPA_FAIL__COUNT)
-            e->u.failed.reason = CPA_FAIL_ASYNC_EXCEPTION; /* the job's own, unnamed reason */
-        e->u.failed.message[CPA_TEXT_MAX - 1] = '\0';
-        break;
-    case CPA_EV_JOB_STATUS:
-        if ((unsigned)e->u.job_status.status >= CPA_JOB__COUNT)
-            e->u.job_status.status = CPA_JOB_RUNNING;
-        e->u.job_status.message[CPA_TEXT_MAX - 1] = '\0';
-        break;
-    case CPA_EV_RESTORED:
-        if (e->u.restored.attempt < 0)
-            e->u.restored.attempt = 0;
-        break;
-    case CPA_EV_FAILURE_INJECTED:
-        e->u.failure.kind[CPA_KIND_MAX - 1] = '\0';
-        e->u.failure.params[CPA_TEXT_MAX - 1] = '\0';
-        break;
-    case CPA_EV_TASK_FAILED:
-        e->u.task_failed.error[CPA_TEXT_MAX - 1] = '\0';
-        break;
-    default:
-        break;
-    }
-}
-
 cpa_err cpa_emit(cpa_agent *a, const cpa_event *ev)
 {
     if (!a || !ev || ev->type <= CPA_EV_NONE || ev->type >= CPA_EV__COUNT || !event_valid(ev))
@@ -557,11 +299,11 @@ const char *cpa_commands_url(const cpa_agent *a) { return a ? a->commands_url : 
 
 static void publish(cpa_agent *a, const char *data, size_t len, int n_events)
 {
-    int rc = nn_send(a->pub, data, len, NN_DONTWAIT);
-    if (rc < 0) {
+    cpw_sock_err e = cpw_sock_send(a->pub, data, len, 0);
+    if (e) {
         atomic_fetch_add_explicit(&a->send_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->lost, (uint64_t)n_events, memory_order_relaxed);
-        alog(a, CPA_LOG_WARNING, "publish failed: %s", nn_strerror(nn_errno()));
+        cpa_log(a, CPA_LOG_WARNING, "publish failed: %s", cpw_sock_strerror(e));
     } else {
         atomic_fetch_add_explicit(&a->sent, (uint64_t)n_events, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->batches, 1, memory_order_relaxed);
@@ -648,9 +390,11 @@ static void publish_heartbeat(cpa_agent *a)
 static int drain(cpa_agent *a, int max)
 {
     int n = 0;
-    cpa_event ev;
-    while (n < max && cpa_queue_pop(&a->q, &ev)) {
-        normalize(&ev);
+    cpa_event in;
+    cpw_event ev;
+    while (n < max && cpa_queue_pop(&a->q, &in)) {
+        cpa_event_to_wire(&in, &ev);
+        cpa_normalize(&ev);
         a->seq++;
         cpw_state_apply(a->state, &ev, a->seq);
         if (a->batch_n == 0)
@@ -700,11 +444,15 @@ static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bo
         atomic_fetch_add_explicit(&a->served, 1, memory_order_relaxed);
     else
         atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed);
-    if (nn_send(a->rep, a->out.data, a->out.len, 0) < 0)
-        alog(a, CPA_LOG_WARNING, "reply send failed: %s", nn_strerror(nn_errno()));
+    /* Never waits: a requester that keeps its previous reply unread
+     * (pipelining, never reading) loses this one instead of stalling the
+     * agent thread. */
+    cpw_sock_err se = cpw_sock_send(a->rep, a->out.data, a->out.len, 0);
+    if (se)
+        cpa_log(a, CPA_LOG_WARNING, "reply send failed: %s", cpw_sock_strerror(se));
 }
 
-static void serve_command(cpa_agent *a, const char *buf, int len)
+static void serve_command(cpa_agent *a, const char *buf, size_t len)
 {
     if (len > CMD_MAX_BYTES) {
         reply(a, 0, CPA_ERR_LIMIT, "command larger than 65536 bytes", false, 0);
@@ -712,7 +460,7 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
     }
     cpw_msg m;
     cpw_error err = {0};
-    cpw_err de = cpw_decode_one(buf, (size_t)len, &m, &err);
+    cpw_err de = cpw_decode_one(buf, len, &m, &err);
     if (de) {
         char msg[CPA_TEXT_MAX];
         snprintf(msg, sizeof msg, "%s: %s", cpw_err_name(de), err.text);
@@ -730,37 +478,43 @@ static void serve_command(cpa_agent *a, const char *buf, int len)
      * what the event stream already shows anyone, so it may come without
      * one (a read-only dashboard must resync), but a token it does carry is
      * still checked. */
-    if (a->tcp && !(c->c.type == CPA_CMD_GET_STATE && !c->has_mac)) {
+    if (a->tcp && !(c->c.type == CPW_CMD_GET_STATE && !c->has_mac)) {
         const char *why = NULL;
         if (!c->has_mac)
             why = "this endpoint needs an HMAC token (see secret file)";
-        else if (!cpw_verify_mac(buf, (size_t)len, a->secret, a->secret_len))
+        else if (!cpw_verify_mac(buf, len, a->secret, a->secret_len))
             why = "bad HMAC token: wrong secret or altered command";
         else
             why = cpa_replay_check(a->replay, c->nonce, m.ts_us, cpw_now_us());
         if (why) {
-            alog(a, CPA_LOG_WARNING, "refused %s command: %s",
+            cpa_log(a, CPA_LOG_WARNING, "refused %s command: %s",
                  cpw_command_name(c->c.type), why);
             reply(a, c->req, CPA_ERR_AUTH, why, false, 0);
             cpw_msg_clear(&m);
             return;
         }
     }
-    if (c->c.type == CPA_CMD_GET_STATE) {
+    if (c->c.type == CPW_CMD_GET_STATE) {
         reply(a, c->req, CPA_OK, "state", true, c->history);
         cpw_msg_clear(&m);
         return;
     }
     cpa_command_cb cb = a->conf.handlers[c->c.type];
+    char msg[CPA_TEXT_MAX] = "";
     if (!cb) {
-        char msg[CPA_TEXT_MAX];
         snprintf(msg, sizeof msg, "this job does not support %s", cpw_command_name(c->c.type));
         reply(a, c->req, CPA_ERR_UNSUPPORTED, msg, false, 0);
         cpw_msg_clear(&m);
         return;
     }
-    char msg[CPA_TEXT_MAX] = "";
-    cpa_err he = cb(a->conf.handler_opaque[c->c.type], &c->c, msg, sizeof msg);
+    if (c->c.type == CPW_CMD_INJECT_FAILURE && !cpa_failure_check(a, &c->c, msg, sizeof msg)) {
+        reply(a, c->req, CPA_ERR_BAD_COMMAND, msg, false, 0);
+        cpw_msg_clear(&m);
+        return;
+    }
+    cpa_command cmd;
+    cpa_command_from_wire(&c->c, &cmd);
+    cpa_err he = cb(a->conf.handler_opaque[c->c.type], &cmd, msg, sizeof msg);
     msg[sizeof msg - 1] = '\0';
     if ((unsigned)he >= CPA_ERR__COUNT)
         he = CPA_ERR_HANDLER; /* a handler's own code: still a refusal */
@@ -775,26 +529,26 @@ static void serve_commands(cpa_agent *a)
     /* Everything emitted before the request was sent is folded first, so a
      * get_state reply never lags an event the caller already emitted. */
     drain(a, (int)a->conf.queue_size);
+    /* and a table or topology the job declared before the request counts */
+    if (atomic_load(&a->hello_dirty))
+        publish_hello(a);
     for (int i = 0; i < 64; i++) {
-        char *buf = NULL;
-        int n = nn_recv(a->rep, &buf, NN_MSG, NN_DONTWAIT);
-        if (n < 0) {
-            if (nn_errno() != EAGAIN && nn_errno() != EINTR)
-                alog(a, CPA_LOG_WARNING, "command receive failed: %s", nn_strerror(nn_errno()));
+        cpw_sock_msg m;
+        cpw_sock_err e = cpw_sock_recv(a->rep, &m, 0);
+        if (e) {
+            if (e != CPW_SOCK_AGAIN)
+                cpa_log(a, CPA_LOG_WARNING, "command receive failed: %s", cpw_sock_strerror(e));
             return;
         }
-        serve_command(a, buf, n);
-        nn_freemsg(buf);
+        serve_command(a, m.data, m.len);
+        cpw_sock_msg_free(&m);
     }
 }
 
 static void *agent_main(void *arg)
 {
     cpa_agent *a = arg;
-    int rcvfd = -1;
-    size_t sz = sizeof rcvfd;
-    if (nn_getsockopt(a->rep, NN_SOL_SOCKET, NN_RCVFD, &rcvfd, &sz) < 0)
-        rcvfd = -1;
+    int rcvfd = cpw_sock_fd(a->rep);
     int64_t hb_period = (int64_t)a->conf.heartbeat_ms * 1000;
     int64_t next_hb = cpw_mono_us() + hb_period;
     int64_t last_event = cpw_mono_us();
@@ -860,6 +614,7 @@ static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
     cpj_kv_i64(&b, "pid", getpid());
     cpj_kv_str(&b, "events", a->events_url);
     cpj_kv_str(&b, "commands", a->commands_url);
+    cpj_kv_str(&b, "instance", a->instance);
     cpj_kv_str(&b, "auth", a->tcp ? "hmac-sha256" : "none");
     if (a->tcp)
         cpj_kv_str(&b, "secret_file", a->conf.secret_file);
@@ -882,11 +637,9 @@ static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
 
 static void close_sockets(cpa_agent *a)
 {
-    if (a->pub >= 0)
-        nn_close(a->pub);
-    if (a->rep >= 0)
-        nn_close(a->rep);
-    a->pub = a->rep = -1;
+    cpw_sock_destroy(a->pub);
+    cpw_sock_destroy(a->rep);
+    a->pub = a->rep = NULL;
 }
 
 cpa_err cpa_start(cpa_agent *a)
@@ -898,15 +651,23 @@ cpa_err cpa_start(cpa_agent *a)
     char err[300] = "";
     cpa_err e = cpa_secure_dir(a->conf.runtime_dir, err, sizeof err);
     if (e) {
-        alog(a, CPA_LOG_ERROR, "%s", err);
+        cpa_log(a, CPA_LOG_ERROR, "%s", err);
         return e;
     }
+    /* this run's identity: dashboards bind commands and discovery to it */
+    if (!cpw_random_hex(a->instance, CPW_INSTANCE_HEX)) {
+        cpa_log(a, CPA_LOG_ERROR, "no randomness for an instance id");
+        return CPA_ERR_IO;
+    }
+    pthread_mutex_lock(&a->lock);
+    memcpy(a->pending_hello->instance, a->instance, sizeof a->instance);
+    pthread_mutex_unlock(&a->lock);
     a->tcp = strncmp(a->conf.listen, "tcp://", 6) == 0;
     if (a->tcp) {
         e = cpa_load_secret(a->conf.secret_file, a->secret, &a->secret_len, sizeof a->secret,
                             err, sizeof err);
         if (e) {
-            alog(a, CPA_LOG_ERROR, "%s", err);
+            cpa_log(a, CPA_LOG_ERROR, "%s", err);
             return e;
         }
         const char *hp = a->conf.listen + 6;
@@ -931,41 +692,28 @@ cpa_err cpa_start(cpa_agent *a)
                  a->conf.runtime_dir, a->conf.job_id);
         /* sun_path holds 107 bytes; ".events" is the longer of the two */
         if (strlen(a->events_url) - 6 >= 108) {
-            alog(a, CPA_LOG_ERROR,
+            cpa_log(a, CPA_LOG_ERROR,
                  "ipc socket path %s is too long (limit 107 bytes): set a shorter runtime.dir",
                  a->events_url + 6);
             return CPA_ERR_INVALID_ARG;
         }
     }
-    a->pub = nn_socket(AF_SP, NN_PUB);
-    a->rep = nn_socket(AF_SP, NN_REP);
-    if (a->pub < 0 || a->rep < 0) {
-        alog(a, CPA_LOG_ERROR, "nn_socket: %s", nn_strerror(nn_errno()));
+    /* Each subscriber may fall PUB_QUEUE batches behind before it misses
+     * messages; a command larger than 4 MiB (the REP's default limit) drops
+     * its connection unread. ipc socket files are made 0600 as they appear. */
+    const cpw_sock_conf pub_conf = {.queue = PUB_QUEUE};
+    a->pub = cpw_sock_new(CPW_SOCK_PUB, &pub_conf, err, sizeof err);
+    a->rep = a->pub ? cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err) : NULL;
+    if (!a->pub || !a->rep ||
+        cpw_sock_listen(a->pub, a->events_url, err, sizeof err) != CPW_SOCK_OK ||
+        cpw_sock_listen(a->rep, a->commands_url, err, sizeof err) != CPW_SOCK_OK) {
+        cpa_log(a, CPA_LOG_ERROR, "%s", err);
         close_sockets(a);
         return CPA_ERR_TRANSPORT;
-    }
-    int maxsz = 4 * 1024 * 1024; /* beyond this nanomsg drops the peer */
-    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
-    int sndto = 2000;
-    nn_setsockopt(a->rep, NN_SOL_SOCKET, NN_SNDTIMEO, &sndto, sizeof sndto);
-    int linger = 200;
-    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_LINGER, &linger, sizeof linger);
-    int sndbuf = 4 * 1024 * 1024;
-    nn_setsockopt(a->pub, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf);
-    if (nn_bind(a->pub, a->events_url) < 0 || nn_bind(a->rep, a->commands_url) < 0) {
-        alog(a, CPA_LOG_ERROR, "cannot bind %s / %s: %s", a->events_url, a->commands_url,
-             nn_strerror(nn_errno()));
-        close_sockets(a);
-        return CPA_ERR_TRANSPORT;
-    }
-    if (!a->tcp) {
-        /* ipc sockets: private to the user even if the umask is loose */
-        chmod(a->events_url + 6, 0600);
-        chmod(a->commands_url + 6, 0600);
     }
     e = write_discovery(a, err, sizeof err);
     if (e) {
-        alog(a, CPA_LOG_ERROR, "%s", err);
+        cpa_log(a, CPA_LOG_ERROR, "%s", err);
         close_sockets(a);
         return e;
     }
@@ -977,7 +725,7 @@ cpa_err cpa_start(cpa_agent *a)
         return CPA_ERR_NOMEM;
     }
     a->started = true;
-    alog(a, CPA_LOG_INFO, "agent for job %s (%s) publishing on %s, commands on %s",
+    cpa_log(a, CPA_LOG_INFO, "agent for job %s (%s) publishing on %s, commands on %s",
          a->conf.job_name, a->conf.job_id, a->events_url, a->commands_url);
     return CPA_OK;
 }

@@ -1,5 +1,6 @@
-/* cpa_internal.h — internal to libcpagent: the queue, configuration and
- * security helpers shared by the agent's files. Not installed. */
+/* cpa_internal.h — internal to libcpagent: the agent's state, the queue,
+ * configuration, the conversion to the wire and the security helpers shared
+ * by the agent's files. Not installed. */
 #ifndef CPA_INTERNAL_H
 #define CPA_INTERNAL_H
 
@@ -9,6 +10,7 @@
 
 #include "cpagent.h"
 #include "cpw.h"
+#include "cpw_sock.h"
 #include "cpw_state.h"
 
 /* ---------------------------------------------------------------- queue
@@ -81,5 +83,79 @@ typedef struct cpa_replay {
 /* Checks ts against the window around now and the nonce against those seen;
  * records it when accepted. Returns NULL when accepted, else why not. */
 const char *cpa_replay_check(cpa_replay *r, const char *nonce, int64_t ts_us, int64_t now_us);
+
+/* ---------------------------------------------------------------- agent */
+#define CPA_SECRET_MAX 1024
+
+/* One subtask's counters, written by the job (relaxed atomics), read by
+ * the agent thread for heartbeats. */
+typedef struct cpa_metric {
+    _Atomic int64_t in, out;
+    _Atomic int32_t fill, bp;
+    _Atomic int32_t set;
+} cpa_metric;
+
+struct cpa_agent {
+    cpa_conf conf;
+    cpa_queue q;
+    _Atomic int running;        /* agent thread alive */
+    _Atomic int stopping;
+    _Atomic int stopped;        /* emits refused */
+    _Atomic uint64_t dropped;   /* refused at emit (queue full or stopped) */
+    _Atomic uint64_t lost;      /* queued, then lost (send error, stop) */
+    _Atomic uint64_t sent;
+    _Atomic uint64_t send_errors, batches, served, refused;
+    pthread_t thread;
+    bool started;
+
+    cpw_sock *pub, *rep;        /* events, commands; NULL when closed */
+    bool tcp;
+    char events_url[300], commands_url[300];
+    char discovery_path[300];
+    char instance[CPW_INSTANCE_HEX + 1];   /* random at cpa_start() */
+    unsigned char secret[CPA_SECRET_MAX];
+    size_t secret_len;
+    cpa_replay *replay;
+
+    /* topology + config: written by the job under lock, read by the thread */
+    pthread_mutex_t lock;
+    cpw_hello *pending_hello;   /* guarded by lock */
+    _Atomic int hello_dirty;
+    cpa_metric *metrics;        /* CPA_MAX_SUBTASKS entries */
+    /* where each operator's subtasks start in `metrics`; atomics because
+     * cpa_subtask_metrics() may run while cpa_set_topology() changes them
+     * (a metric may then land in a stale slot once; nothing worse) */
+    _Atomic int op_base[CPA_MAX_OPERATORS + 1];
+    _Atomic int n_ops;
+
+    /* agent thread only */
+    cpw_state *state;
+    uint64_t seq;
+    cpw_buf batch;
+    int batch_n;
+    int64_t batch_first_us;
+    cpw_buf out;
+};
+
+
+/* Reports through the job's log callback (nothing when none is set). */
+void cpa_log(const cpa_agent *a, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Formats into an optional error buffer. */
+void cpa_seterr(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- wire edge
+ * (cpa_wire.c) The job's ABI types to and from the protocol's. */
+void cpa_event_to_wire(const cpa_event *in, cpw_event *out);
+/* Makes an event safe to fold and send: negative sizes and durations 0,
+ * out-of-range enums a defined value. */
+void cpa_normalize(cpw_event *e);
+void cpa_command_from_wire(const cpw_cmd *in, cpa_command *out);
+
+/* ---------------------------------------------------------------- failures
+ * (cpa_failures.c) Checks an inject_failure command against the table the
+ * job declared (in the agent thread's hello); false with msg when refused. */
+bool cpa_failure_check(cpa_agent *a, cpw_cmd *cmd, char *msg, size_t size);
 
 #endif

@@ -2,7 +2,7 @@
  * cpbench.c — the benchmark behind `make bench`.
  *
  * Measures, in one run and side by side:
- *   (a) a baseline: raw nanomsg NN_PUB → NN_SUB over ipc, one JSON message
+ *   (a) a baseline: raw SP PUB → SUB (nng) over ipc, one JSON message
  *       per event, each received message decoded with cpw_decode_frame();
  *   (b) the agent end to end: one thread emits N barrier_received events
  *       through cpa_emit() (retrying on a full queue, and staying within
@@ -13,7 +13,7 @@
  *   (x) context: the agent alone (nobody connected) and the decoder alone,
  *       to show which stage bounds (b).
  *
- * Without that window the agent outruns any subscriber and nanomsg's PUB
+ * Without that window the agent outruns any subscriber and the PUB socket
  * drops whole frames (the agent never waits for a dashboard); (a) has no
  * such window and reports what it lost.
  *
@@ -27,12 +27,11 @@
 #include "cpw.h"
 #include "bench_util.h"
 #include "../tests/cpt_sub.h"
+#include "cpw_sock.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -55,7 +54,7 @@ typedef struct opts {
 } opts;
 
 #define BURST 1000          /* (c): emits per burst before letting the agent drain */
-#define SOCKBUF (4 * 1024 * 1024)
+#define RAW_QUEUE 8192    /* (a): messages either end may buffer (nng's maximum) */
 
 /* Targets, printed beside the figures (never enforced). */
 #define TARGET_B_EVS 1000000.0
@@ -114,6 +113,19 @@ static cpa_event barrier_event(uint64_t i)
     e.subtask = (int32_t)(i & 7);
     e.u.barrier.channel = (int32_t)((i >> 3) & 3);
     return e; /* ts_us 0: cpa_emit() stamps it, as a job would let it */
+}
+
+/* The same event as the wire encoder takes it (what the agent converts to). */
+static cpw_event barrier_wire_event(uint64_t i)
+{
+    cpw_event e;
+    memset(&e, 0, sizeof e);
+    e.type = CPW_EV_BARRIER_RECEIVED;
+    e.cp_id = 1 + (int64_t)(i / 100000);
+    e.op = 1;
+    e.subtask = (int32_t)(i & 7);
+    e.u.barrier.channel = (int32_t)((i >> 3) & 3);
+    return e;
 }
 
 static cpa_agent *make_agent(const char *job_id)
@@ -189,13 +201,12 @@ static void *raw_publisher(void *arg)
 {
     raw_ctx *c = arg;
     pthread_setname_np(pthread_self(), "cpb-rawpub");
-    int s = nn_socket(AF_SP, NN_PUB);
-    int sz = SOCKBUF;
-    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDBUF, &sz, sizeof sz) < 0 ||
-        nn_bind(s, c->url) < 0) {
-        fprintf(stderr, "cpbench: raw publisher on %s: %s\n", c->url, nn_strerror(nn_errno()));
-        if (s >= 0)
-            nn_close(s);
+    const cpw_sock_conf conf = {.queue = RAW_QUEUE};
+    char err[400];
+    cpw_sock *s = cpw_sock_new(CPW_SOCK_PUB, &conf, err, sizeof err);
+    if (!s || cpw_sock_listen(s, c->url, err, sizeof err) != CPW_SOCK_OK) {
+        fprintf(stderr, "cpbench: raw publisher: %s\n", err);
+        cpw_sock_destroy(s);
         atomic_store(&c->pub_failed, 1);
         atomic_store(&c->bound, 1);
         return NULL;
@@ -204,7 +215,7 @@ static void *raw_publisher(void *arg)
     /* probe until the subscriber has one: it is connected and subscribed */
     int64_t t0 = bench_now_ns();
     while (!atomic_load(&c->ready)) {
-        nn_send(s, RAW_PROBE, sizeof RAW_PROBE - 1, NN_DONTWAIT);
+        cpw_sock_send(s, RAW_PROBE, sizeof RAW_PROBE - 1, 0);
         sleep_us(2000);
         if (bench_now_ns() - t0 > 5000000000LL) {
             fprintf(stderr, "cpbench: raw subscriber never connected\n");
@@ -218,14 +229,14 @@ static void *raw_publisher(void *arg)
         for (uint64_t i = 0; i < c->n; i++) {
             snprintf(digits, sizeof digits, "%" PRIu64, RAW_SEQ_BASE + i);
             memcpy(c->msg + c->seq_off, digits, (size_t)c->seq_width);
-            if (nn_send(s, c->msg, c->len, 0) < 0)
+            if (cpw_sock_send(s, c->msg, c->len, 0) != CPW_SOCK_OK)
                 c->send_errors++;
         }
         c->t_last_send = bench_now_ns();
     }
     atomic_store(&c->pub_done, 1);
-    sleep_us(200000); /* let the last messages leave before closing (linger) */
-    nn_close(s);
+    sleep_us(200000); /* let the last messages leave before closing */
+    cpw_sock_destroy(s);
     return NULL;
 }
 
@@ -258,7 +269,7 @@ static raw_result bench_raw(uint64_t n)
     /* one realistic barrier_received event, encoded once */
     cpw_buf b;
     cpw_buf_init(&b);
-    cpa_event ev = barrier_event(12345);
+    cpw_event ev = barrier_wire_event(12345);
     ev.ts_us = cpw_now_us();
     cpw_envelope env = {.job = "bench-b", .seq = RAW_SEQ_BASE, .ts_us = ev.ts_us};
     cpw_encode_event(&b, &env, &ev);
@@ -284,29 +295,30 @@ static raw_result bench_raw(uint64_t n)
     while (!atomic_load(&c.bound))
         sleep_us(500);
 
-    int s = -1;
+    cpw_sock *s = NULL;
     raw_count cnt = {0};
     int64_t t_last_recv = 0;
     if (!atomic_load(&c.pub_failed)) {
-        s = nn_socket(AF_SP, NN_SUB);
-        int sz = SOCKBUF, maxsz = -1, to = 100;
-        nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
-        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &sz, sizeof sz);
-        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
-        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
-        if (nn_connect(s, c.url) < 0) {
-            fprintf(stderr, "cpbench: raw subscriber: %s\n", nn_strerror(nn_errno()));
+        const cpw_sock_conf conf = {.queue = RAW_QUEUE};
+        char err[400];
+        s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, sizeof err);
+        if (!s || cpw_sock_dial(s, c.url, err, sizeof err) != CPW_SOCK_OK) {
+            fprintf(stderr, "cpbench: raw subscriber: %s\n", err);
+            cpw_sock_destroy(s);
+            s = NULL;
             atomic_store(&c.ready, 1); /* unblock the publisher */
             atomic_store(&c.pub_failed, 1);
         }
     }
     int64_t deadline = bench_now_ns() + 25000000000LL;
     int64_t quiet_since = 0;
-    while (s >= 0 && !atomic_load(&c.pub_failed)) {
-        char *buf = NULL;
-        int len = nn_recv(s, &buf, NN_MSG, 0);
+    while (s && !atomic_load(&c.pub_failed)) {
+        cpw_sock_msg msg;
+        cpw_sock_err re = cpw_sock_recv(s, &msg, 100);
+        const char *buf = msg.data;
+        size_t len = msg.len;
         int64_t t = bench_now_ns();
-        if (len < 0) {
+        if (re != CPW_SOCK_OK) {
             if (atomic_load(&c.pub_done) || t > deadline) {
                 if (!quiet_since)
                     quiet_since = t;
@@ -316,23 +328,22 @@ static raw_result bench_raw(uint64_t n)
             continue;
         }
         quiet_since = 0;
-        if ((size_t)len == sizeof RAW_PROBE - 1 && !memcmp(buf, RAW_PROBE, (size_t)len)) {
+        if (len == sizeof RAW_PROBE - 1 && !memcmp(buf, RAW_PROBE, len)) {
             atomic_store(&c.ready, 1);
-            nn_freemsg(buf);
+            cpw_sock_msg_free(&msg);
             continue;
         }
         size_t count = 0;
         cpw_error err;
-        if (cpw_decode_frame(buf, (size_t)len, raw_on_msg, &cnt, &count, &err) != CPW_OK)
+        if (cpw_decode_frame(buf, len, raw_on_msg, &cnt, &count, &err) != CPW_OK)
             r.errors++;
-        nn_freemsg(buf);
+        cpw_sock_msg_free(&msg);
         t_last_recv = bench_now_ns();
         if (cnt.events >= n)
             break;
     }
     pthread_join(th, NULL);
-    if (s >= 0)
-        nn_close(s);
+    cpw_sock_destroy(s);
     unlink(c.url + 6);
     cpw_buf_free(&b);
     if (atomic_load(&c.pub_failed))
@@ -670,7 +681,7 @@ static double bench_decode_alone(uint64_t n)
     for (int i = 0; i < BATCH; i++) {
         if (i)
             cpw_buf_reserve(&b, 1), b.data[b.len++] = '\n';
-        cpa_event ev = barrier_event((uint64_t)i);
+        cpw_event ev = barrier_wire_event((uint64_t)i);
         ev.ts_us = ts + i;
         cpw_envelope env = {.job = "bench-b", .seq = 1000000 + (uint64_t)i, .ts_us = ev.ts_us};
         cpw_encode_event(&b, &env, &ev);
@@ -701,7 +712,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cpbench [--quick] [--events N] [--only PARTS]\n"
-            "  (a) raw nanomsg ipc, one message per event (baseline)\n"
+            "  (a) raw SP (nng) ipc, one message per event (baseline)\n"
             "  (b) libcpagent end to end: cpa_emit -> agent -> subscriber decode\n"
             "  (c) cost of one cpa_emit call, without and with a subscriber\n"
             "  (x) context: the agent alone (no subscriber), the decoder alone\n"
@@ -779,7 +790,7 @@ int main(int argc, char **argv)
     /* (a) */
     raw_result ra = {0};
     if (want(&o, 'a')) {
-        bench_note("(a) raw nanomsg, %s events", bench_commas(o.events));
+        bench_note("(a) raw SP (nng), %s events", bench_commas(o.events));
         ra = bench_raw(o.events);
         if (!ra.ok)
             rc = 1;
@@ -793,7 +804,6 @@ int main(int argc, char **argv)
         cpa_agent *a = make_agent("bench-b");
         cpt_sub sub;
         memset(&sub, 0, sizeof sub);
-        sub.sock = -1;
         if (!a || connect_sub(a, &sub) != 0) {
             rc = 1;
         } else {
@@ -869,10 +879,10 @@ int main(int argc, char **argv)
     printf("\n");
     if (want(&o, 'a')) {
         if (ra.ok)
-            printf("(a) raw nanomsg, 1 msg/event %11s ev/s   (lost %s)\n",
+            printf("(a) raw SP, 1 msg/event      %11s ev/s   (lost %s)\n",
                    bench_commas((uint64_t)ra.evs), bench_commas(ra.lost));
         else
-            printf("(a) raw nanomsg, 1 msg/event failed\n");
+            printf("(a) raw SP, 1 msg/event failed\n");
     }
     if (want(&o, 'b')) {
         if (rb.ok) {
@@ -895,13 +905,13 @@ int main(int argc, char **argv)
         print_lat("    emit, with subscriber", &c_sub, false);
     }
     if (want(&o, 'x')) {
-        printf("(x) agent alone, no subscriber %9s ev/s   (emit -> queue -> encode -> nn_send)\n",
+        printf("(x) agent alone, no subscriber %9s ev/s   (emit -> queue -> encode -> send)\n",
                alone > 0 ? bench_commas((uint64_t)alone) : "failed");
         printf("    decoder alone, 1 thread    %9s ev/s   (cpw_decode_frame, 256-event batches)\n",
                decode > 0 ? bench_commas((uint64_t)decode) : "failed");
         if (idle_pct >= 0)
             printf("    agent idle, no events      %8.2f %% of a core (whole process: agent and "
-                   "nanomsg threads)\n", idle_pct);
+                   "nng threads)\n", idle_pct);
     }
     if (want(&o, 'c'))
         printf("    emit times: CLOCK_MONOTONIC around each call minus the empty-timer median "

@@ -13,45 +13,39 @@ BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
-S3RVER=${CPT_S3RVER:-$top/tests/s3/node_modules/.bin/s3rver}
+S3=$top/tests/s3.sh
 N=${S3_BENCH_RECORDS:-200000}
 ACCOUNTS=${S3_BENCH_ACCOUNTS:-50000}
 SECONDS_EACH=${S3_BENCH_SECONDS:-10}
 SKIP=8
 work=$(mktemp -d /tmp/cps3bench.XXXXXX)
 chmod 700 "$work"
-pids=()
+pids=() s3_dir=
 cleanup() {
   local i
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null
   done
+  [ -n "$s3_dir" ] && "$S3" stop "$s3_dir"
   rm -rf "$work"
 }
 trap cleanup EXIT
 export XDG_RUNTIME_DIR=$work
-cd "$work" && mkdir -p var s3data
+cd "$work" && mkdir -p var
 note() { echo "  $(date +%T) $*" >&2; }
-if [ ! -x "$S3RVER" ]; then
-  echo "s3 bench: s3rver missing ($S3RVER); run scripts/deps.sh" >&2
+if ! out=$("$S3" start bench $$ 2>var/s3.err); then
+  echo "s3 bench: no s3rver: $(cat var/s3.err)" >&2
   exit 0
 fi
-
-port=
-for ((i = 0; i < 100; i++)); do
-  p=$((20000 + (RANDOM * 7 + $$) % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-"$S3RVER" --directory "$work/s3data" --address 127.0.0.1 --port "$port" --silent \
-  --no-vhost-buckets --allow-mismatched-signatures --configure-bucket bench >var/s3rver.log 2>&1 &
-pids+=($!)
+s3_dir=$(sed -n 1p <<<"$out")
+endpoint=$(sed -n 2p <<<"$out")
 "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap >var/kafka.log 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do
-  [ -s var/kafka.bootstrap ] && [ -d s3data/bench ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  [ -s var/kafka.bootstrap ] && break
   sleep 0.1
 done
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+export AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 note "producing $N records over $ACCOUNTS accounts"
 "$CPDEMO" produce --bootstrap-file var/kafka.bootstrap --count "$N" --accounts "$ACCOUNTS" \
   --seed 3 >var/produce.log 2>&1 || { cat var/produce.log; exit 1; }

@@ -148,11 +148,11 @@ static void make_hello(void)
 
 /* A growable array of events. */
 typedef struct evbuf {
-    cpa_event *ev;
+    cpw_event *ev;
     size_t n, cap;
 } evbuf;
 
-static cpa_event *ev_push(evbuf *b, cpa_event_type type, int64_t id, int op, int sub, int64_t ts)
+static cpw_event *ev_push(evbuf *b, cpw_event_type type, int64_t id, int op, int sub, int64_t ts)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 16384;
@@ -160,7 +160,7 @@ static cpa_event *ev_push(evbuf *b, cpa_event_type type, int64_t id, int op, int
         if (!b->ev)
             die("out of memory");
     }
-    cpa_event *e = &b->ev[b->n++];
+    cpw_event *e = &b->ev[b->n++];
     memset(e, 0, sizeof *e);
     e->type = type;
     e->cp_id = id;
@@ -172,7 +172,7 @@ static cpa_event *ev_push(evbuf *b, cpa_event_type type, int64_t id, int op, int
 
 static int cmp_ts(const void *a, const void *b)
 {
-    const cpa_event *x = a, *y = b;
+    const cpw_event *x = a, *y = b;
     if (x->ts_us != y->ts_us)
         return (x->ts_us > y->ts_us) - (x->ts_us < y->ts_us);
     /* same µs: keep each subtask's phases in order */
@@ -180,7 +180,7 @@ static int cmp_ts(const void *a, const void *b)
 }
 
 /* One subtask's acknowledgement figures. */
-static void ack_figures(cpa_ack_info *a, int op)
+static void ack_figures(cpw_ack_info *a, int op)
 {
     a->state_size = op_stateful[op] ? rnd_in(4 << 20, 64 << 20) : rnd_in(0, 64 << 10);
     a->checkpointed_size = a->state_size / 8 + rnd_in(0, 4096);
@@ -193,7 +193,7 @@ static void ack_figures(cpa_ack_info *a, int op)
  */
 static int64_t gen_checkpoint(evbuf *out, int64_t id, int64_t t0)
 {
-    ev_push(out, CPA_EV_CP_TRIGGERED, id, -1, -1, t0)->u.triggered.kind = CPA_TRIGGER_PERIODIC;
+    ev_push(out, CPW_EV_CP_TRIGGERED, id, -1, -1, t0)->u.triggered.kind = CPW_TRIGGER_PERIODIC;
     size_t from = out->n;
     int64_t max_ack = t0, state = 0, ckpt = 0;
     for (int op = 0; op < N_OPS; op++) {
@@ -202,37 +202,37 @@ static int64_t gen_checkpoint(evbuf *out, int64_t id, int64_t t0)
             if (rnd() % 500 == 0)
                 first += rnd_in(50000, 300000); /* a straggler: the barrier is held up */
             if (op == 0) {
-                ev_push(out, CPA_EV_BARRIER_INJECTED, id, op, k, first);
+                ev_push(out, CPW_EV_BARRIER_INJECTED, id, op, k, first);
                 last = first;
             } else {
                 int64_t t = first;
                 for (int c = 0; c < op_inputs[op]; c++) {
                     if (c)
                         t += rnd_in(20, 600);
-                    ev_push(out, CPA_EV_BARRIER_RECEIVED, id, op, k, t)->u.barrier.channel = c;
+                    ev_push(out, CPW_EV_BARRIER_RECEIVED, id, op, k, t)->u.barrier.channel = c;
                 }
                 last = t;
             }
             int64_t align_us = 0, buffered = 0, t = last;
             if (op_inputs[op] > 1) {
-                ev_push(out, CPA_EV_ALIGNMENT_START, id, op, k, first + 1);
+                ev_push(out, CPW_EV_ALIGNMENT_START, id, op, k, first + 1);
                 align_us = last + 1 - (first + 1);
                 buffered = rnd_in(0, 256 << 10);
                 t = last + 1;
-                cpa_event *e = ev_push(out, CPA_EV_ALIGNMENT_END, id, op, k, t);
+                cpw_event *e = ev_push(out, CPW_EV_ALIGNMENT_END, id, op, k, t);
                 e->u.alignment.buffered_bytes = buffered;
                 e->u.alignment.duration_us = align_us;
             }
             t += 1 + rnd_in(0, 50);
-            ev_push(out, CPA_EV_SNAPSHOT_START, id, op, k, t);
+            ev_push(out, CPW_EV_SNAPSHOT_START, id, op, k, t);
             int64_t sync_us = 100 + rnd_in(0, 1500);
             t += sync_us;
-            ev_push(out, CPA_EV_SNAPSHOT_SYNC_DONE, id, op, k, t)->u.sync.duration_us = sync_us;
+            ev_push(out, CPW_EV_SNAPSHOT_SYNC_DONE, id, op, k, t)->u.sync.duration_us = sync_us;
             int64_t async_us = 2000 + rnd_in(0, 60000);
             t += async_us;
-            cpa_ack_info a = {0};
+            cpw_ack_info a = {0};
             ack_figures(&a, op);
-            cpa_event *e = ev_push(out, CPA_EV_SNAPSHOT_ASYNC_DONE, id, op, k, t);
+            cpw_event *e = ev_push(out, CPW_EV_SNAPSHOT_ASYNC_DONE, id, op, k, t);
             e->u.async.bytes = a.checkpointed_size;
             e->u.async.duration_us = async_us;
             t += 10 + rnd_in(0, 200);
@@ -241,7 +241,7 @@ static int64_t gen_checkpoint(evbuf *out, int64_t id, int64_t t0)
             a.alignment_us = align_us;
             a.sync_us = sync_us;
             a.async_us = async_us;
-            ev_push(out, CPA_EV_ACK, id, op, k, t)->u.ack = a;
+            ev_push(out, CPW_EV_ACK, id, op, k, t)->u.ack = a;
             state += a.state_size;
             ckpt += a.checkpointed_size;
             if (t > max_ack)
@@ -250,11 +250,11 @@ static int64_t gen_checkpoint(evbuf *out, int64_t id, int64_t t0)
     }
     qsort(out->ev + from, out->n - from, sizeof *out->ev, cmp_ts);
     int64_t done = max_ack + 500;
-    cpa_event *e = ev_push(out, CPA_EV_CP_COMPLETED, id, -1, -1, done);
+    cpw_event *e = ev_push(out, CPW_EV_CP_COMPLETED, id, -1, -1, done);
     e->u.completed.duration_us = done - t0;
     e->u.completed.state_size = state;
     e->u.completed.checkpointed_size = ckpt;
-    ev_push(out, CPA_EV_CP_COMMITTED, id, -1, -1, done + 3000);
+    ev_push(out, CPW_EV_CP_COMMITTED, id, -1, -1, done + 3000);
     return done + 3000;
 }
 
@@ -262,27 +262,27 @@ static int64_t gen_checkpoint(evbuf *out, int64_t id, int64_t t0)
  * (with the figures the summary reads), completed, committed. */
 static void gen_cheap_checkpoint(evbuf *out, int64_t id, int64_t t0)
 {
-    ev_push(out, CPA_EV_CP_TRIGGERED, id, -1, -1, t0)->u.triggered.kind = CPA_TRIGGER_PERIODIC;
+    ev_push(out, CPW_EV_CP_TRIGGERED, id, -1, -1, t0)->u.triggered.kind = CPW_TRIGGER_PERIODIC;
     int64_t t = t0 + 1000, state = 0, ckpt = 0;
     for (int op = 0; op < N_OPS; op++)
         for (int k = 0; k < PAR; k++) {
-            cpa_ack_info a = {0};
+            cpw_ack_info a = {0};
             ack_figures(&a, op);
             a.start_delay_us = 200 + op * 1500 + rnd_in(0, 1000);
             a.alignment_us = op_inputs[op] > 1 ? rnd_in(20, 2000) : 0;
             a.sync_us = 100 + rnd_in(0, 1500);
             a.async_us = 2000 + rnd_in(0, 60000);
             t += rnd_in(0, 60);
-            ev_push(out, CPA_EV_ACK, id, op, k, t)->u.ack = a;
+            ev_push(out, CPW_EV_ACK, id, op, k, t)->u.ack = a;
             state += a.state_size;
             ckpt += a.checkpointed_size;
         }
     int64_t done = t + 500 + (rnd() % 50 == 0 ? rnd_in(100000, 900000) : 0);
-    cpa_event *e = ev_push(out, CPA_EV_CP_COMPLETED, id, -1, -1, done);
+    cpw_event *e = ev_push(out, CPW_EV_CP_COMPLETED, id, -1, -1, done);
     e->u.completed.duration_us = done - t0;
     e->u.completed.state_size = state;
     e->u.completed.checkpointed_size = ckpt;
-    ev_push(out, CPA_EV_CP_COMMITTED, id, -1, -1, done + 3000);
+    ev_push(out, CPW_EV_CP_COMMITTED, id, -1, -1, done + 3000);
 }
 
 /* ------------------------------------------------------------------ models */
@@ -298,7 +298,7 @@ static cpt_model *new_model(const cpt_model_conf *conf)
         die("out of memory");
     snprintf(st->job, sizeof st->job, JOB);
     cpw_state_set_hello(st, &hello);
-    st->status = CPA_JOB_RUNNING;
+    st->status = CPW_JOB_RUNNING;
     st->seq = 0;
     cpt_model_connecting(m, "ipc:///bench", job_start_us);
     cpt_model_state_sent(m);
@@ -328,7 +328,7 @@ typedef struct feeder {
     uint64_t seq;
 } feeder;
 
-static void feed(feeder *fd, const cpa_event *ev)
+static void feed(feeder *fd, const cpw_event *ev)
 {
     cpw_msg msg = {.v = 1, .kind = CPW_K_EVENT, .seq = ++fd->seq, .ts_us = ev->ts_us, .ev = *ev};
     snprintf(msg.job, sizeof msg.job, JOB);

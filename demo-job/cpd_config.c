@@ -1,4 +1,5 @@
-/* cpd_config.c — loading cpdemo's JSON configuration (see cpd_config.h). */
+/* cpd_config.c — cpdemo's configuration: one table of keys, one check per
+ * value for the file and for run-time changes (see cpd_config.h). */
 #include "cpd_config.h"
 
 #include <ctype.h>
@@ -9,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "cpd_kafka.h"
+#include "cpd_sink.h"
+#include "cpd_storage.h"
 
 #define YEAR_MS (366LL * 24 * 3600 * 1000)
 
@@ -49,30 +54,38 @@ static const struct { const char *name; int64_t num, den; } units[] = {
     {"nanosecond", 1, 1000000}, {"nanoseconds", 1, 1000000},
 };
 
-bool cpd_parse_duration_ms(const char *s, int64_t *ms)
+typedef enum { DUR_OK, DUR_SYNTAX, DUR_RANGE } dur_rc;
+
+/* DUR_RANGE: a well-formed duration beyond a year (never wrapped). */
+static dur_rc parse_duration(const char *s, int64_t *ms)
 {
     if (!s)
-        return false;
+        return DUR_SYNTAX;
     while (isspace((unsigned char)*s))
         s++;
     if (!isdigit((unsigned char)*s))
-        return false;
-    errno = 0;
-    char *end;
-    unsigned long long n = strtoull(s, &end, 10);
-    if (errno || n > (unsigned long long)YEAR_MS * 1000000ULL)
-        return false;
-    while (isspace((unsigned char)*end))
-        end++;
+        return DUR_SYNTAX;
+    /* digits by hand: strtoull accepts a sign and saturates silently */
+    uint64_t n = 0;
+    const uint64_t cap = (uint64_t)YEAR_MS * 1000000u; /* a year in ns: beyond any unit */
+    bool big = false;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (n > cap)
+            big = true; /* keep reading: the unit decides syntax */
+        else
+            n = n * 10 + (uint64_t)(*s - '0');
+    }
+    while (isspace((unsigned char)*s))
+        s++;
     char unit[16];
     size_t k = 0;
-    while (*end && !isspace((unsigned char)*end) && k + 1 < sizeof unit)
-        unit[k++] = (char)tolower((unsigned char)*end++);
+    while (*s && !isspace((unsigned char)*s) && k + 1 < sizeof unit)
+        unit[k++] = (char)tolower((unsigned char)*s++);
     unit[k] = '\0';
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return false; /* trailing text, or a unit too long to be one */
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s)
+        return DUR_SYNTAX; /* trailing text, or a unit too long to be one */
     int64_t num = 1, den = 1;
     if (k) {
         size_t i = 0;
@@ -80,14 +93,19 @@ bool cpd_parse_duration_ms(const char *s, int64_t *ms)
             if (!strcmp(unit, units[i].name))
                 break;
         if (i == sizeof units / sizeof units[0])
-            return false;
+            return DUR_SYNTAX;
         num = units[i].num;
         den = units[i].den;
     }
-    if (n > (unsigned long long)(YEAR_MS * den / num))
-        return false;
+    if (big || n > (uint64_t)(YEAR_MS * den / num))
+        return DUR_RANGE;
     *ms = (int64_t)n * num / den;
-    return true;
+    return DUR_OK;
+}
+
+bool cpd_parse_duration_ms(const char *s, int64_t *ms)
+{
+    return parse_duration(s, ms) == DUR_OK;
 }
 
 void cpd_format_duration(int64_t ms, char *out, size_t size)
@@ -102,13 +120,20 @@ void cpd_format_duration(int64_t ms, char *out, size_t size)
         snprintf(out, size, "%lld ms", (long long)ms);
 }
 
-/* ------------------------------------------------------------ loading */
+/* ------------------------------------------------------------ reports */
 
 typedef struct report {
     char *buf;
     size_t size, len;
     int n;
 } report;
+
+static void report_init(report *r, char *buf, size_t size)
+{
+    *r = (report){buf, size, 0, 0};
+    if (buf && size)
+        buf[0] = '\0';
+}
 
 static void add(report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(report *r, const char *fmt, ...)
@@ -131,147 +156,471 @@ static void add(report *r, const char *fmt, ...)
     }
 }
 
-typedef enum { K_DURATION, K_INT, K_BOOL, K_STRING, K_MODE, K_TRIBOOL } kind;
+static void say(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errsz, const char *fmt, ...)
+{
+    if (!err || !errsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* Text from a file or a dashboard as it may be shown: at most 60 bytes,
+ * control bytes as '?', in quotes when it was a string. */
+static void show(const char *s, size_t len, bool quoted, char *out, size_t size)
+{
+    size_t k = 0, cut = len > 60 ? 57 : len;
+    if (quoted && k + 1 < size)
+        out[k++] = '"';
+    for (size_t i = 0; i < cut && k + 1 < size; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[k++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    for (int i = 0; cut < len && i < 3 && k + 1 < size; i++)
+        out[k++] = '.';
+    if (quoted && k + 1 < size)
+        out[k++] = '"';
+    out[k] = '\0';
+}
+
+/* ------------------------------------------------------------ numbers */
+
+/* [spaces][+|-]digits[spaces]; false on anything else, *overflow on a value
+ * beyond int64 (then *v is the nearest end, for the range message). */
+static bool parse_int(const char *s, int64_t *v, bool *overflow)
+{
+    *overflow = false;
+    while (isspace((unsigned char)*s))
+        s++;
+    bool neg = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    uint64_t n = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (n > (lim - d) / 10)
+            *overflow = true;
+        else
+            n = n * 10 + d;
+    }
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s)
+        return false;
+    *v = *overflow ? (neg ? INT64_MIN : INT64_MAX) : neg ? (int64_t)(0 - n) : (int64_t)n;
+    return true;
+}
+
+static bool int_value(const char *name, const char *text, const char *shown, int64_t min,
+                      int64_t max, int64_t *out, char *err, size_t errsz)
+{
+    int64_t v;
+    bool overflow;
+    if (!text || !parse_int(text, &v, &overflow)) {
+        say(err, errsz, "%s: %s is not an integer", name, shown);
+        return false;
+    }
+    if (overflow || v < min || v > max) {
+        say(err, errsz, "%s: %s is out of range %lld..%lld", name, shown, (long long)min,
+            (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool duration_value(const char *name, const char *text, const char *shown,
+                           int64_t min, int64_t max, const char *hint, int64_t *out, char *err,
+                           size_t errsz)
+{
+    int64_t ms = INT64_MAX;
+    dur_rc rc = parse_duration(text, &ms);
+    if (rc == DUR_SYNTAX) {
+        say(err, errsz, "%s: %s is not a duration (e.g. \"500 ms\", \"30s\", \"10 min\", "
+                        "\"1h\")", name, shown);
+        return false;
+    }
+    if (ms < min || ms > max) {
+        char lo[32], hi[32];
+        cpd_format_duration(min, lo, sizeof lo);
+        if (max >= YEAR_MS)
+            snprintf(hi, sizeof hi, "a year");
+        else
+            cpd_format_duration(max, hi, sizeof hi);
+        say(err, errsz, "%s: %s must be at least %s and at most %s%s", name, shown, lo, hi,
+            hint ? hint : "");
+        return false;
+    }
+    *out = ms;
+    return true;
+}
+
+bool cpd_config_parse_int(const char *name, const char *text, int64_t min, int64_t max,
+                          int64_t *out, char *err, size_t errsz)
+{
+    char shown[72];
+    show(text ? text : "", text ? strlen(text) : 0, true, shown, sizeof shown);
+    return int_value(name, text, shown, min, max, out, err, errsz);
+}
+
+bool cpd_config_parse_duration(const char *name, const char *text, int64_t min_ms,
+                               int64_t max_ms, int64_t *out, char *err, size_t errsz)
+{
+    char shown[72];
+    show(text ? text : "", text ? strlen(text) : 0, true, shown, sizeof shown);
+    return duration_value(name, text, shown, min_ms, max_ms, NULL, out, err, errsz);
+}
+
+/* ------------------------------------------------------------ names */
+
+/* Kafka's rule for topic names (its Topic.validate): 1..249 of [A-Za-z0-9._-],
+ * not "." or "..". */
+static bool check_topic(const char *s, char *why, size_t whysz)
+{
+    if (!cpd_kafka_topic_valid(s)) {
+        say(why, whysz, "a Kafka topic is 1 to 249 of A-Z a-z 0-9 . _ -, not \".\" or \"..\"");
+        return false;
+    }
+    return true;
+}
+
+/* What the storage layout and cptop take as a job id. */
+static bool check_job_id(const char *s, char *why, size_t whysz)
+{
+    size_t n = strlen(s);
+    if (n < 1 || s[0] == '.' ||
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n) {
+        say(why, whysz, "a job id is A-Z a-z 0-9 . _ -, not starting with \".\"");
+        return false;
+    }
+    return true;
+}
+
+/* Syntax only: the sink connects to nothing, creates nothing here. Its
+ * message names the URL itself, redacted. */
+static bool check_sink_url(const char *s, char *why, size_t whysz)
+{
+    return cpd_sink_check_url(s, why, whysz);
+}
+
+/* Syntax only: nothing is created or connected to here. */
+static bool check_storage_uri(const char *s, char *why, size_t whysz)
+{
+    return cpd_storage_check(s, NULL, why, whysz) == CPD_ST_OK;
+}
+
+/* ------------------------------------------------------------ the keys */
+
+typedef enum { K_DURATION, K_INT, K_BOOL, K_TRIBOOL, K_MODE, K_STRING } kind;
+
+enum {
+    KF_RUNTIME = 1 << 0, /* may change while the job runs */
+    KF_SECRET = 1 << 1,  /* its value never appears in a message */
+    KF_UNSET0 = 1 << 2,  /* 0 in cpd_config means "absent", below min */
+    KF_OPTIONAL = 1 << 3, /* strings: "" in cpd_config means "absent" */
+    KF_URL = 1 << 4,      /* a URL that may hold a password: shown redacted, its check
+                           * names it (the check's message is the whole reason) */
+};
 
 typedef struct key {
     const char *name;
     kind kind;
     size_t off;        /* field in cpd_config */
     size_t size;       /* strings: buffer size */
-    int64_t min, max;  /* ints and durations (ms) */
+    int64_t min, max;  /* ints and durations (ms); strings: least length */
     const char *alias; /* an older Flink name for the same setting */
+    const char *rt;    /* the short name cptop sends for a run-time change */
+    unsigned flags;
+    bool (*check)(const char *s, char *why, size_t whysz); /* strings: syntax */
+    const char *hint;  /* appended to a range error */
 } key;
-
-/* Keys whose value never appears in a message (a bad value is not echoed). */
-static bool is_secret(const key *k) { return !strcmp(k->name, "s3.secret-key"); }
 
 #define F(m) offsetof(cpd_config, m)
 #define S(m) sizeof(((cpd_config *)0)->m)
 static const key keys[] = {
-    {"execution.checkpointing.interval", K_DURATION, F(interval_ms), 0, 0, YEAR_MS, NULL},
-    {"execution.checkpointing.mode", K_MODE, F(mode), 0, 0, 0, NULL},
+    {"execution.checkpointing.interval", K_DURATION, F(interval_ms), 0, CPD_MIN_INTERVAL_MS,
+     YEAR_MS, NULL, "interval", KF_RUNTIME | KF_UNSET0, NULL,
+     " (leave the key out for no periodic checkpoints)"},
+    {"execution.checkpointing.mode", K_MODE, F(mode), 0, 0, 0, NULL, NULL, 0, NULL, NULL},
     {"execution.checkpointing.storage", K_STRING, F(storage), S(storage), 1, 0,
-     "state.checkpoints.dir"},
-    {"execution.checkpointing.timeout", K_DURATION, F(timeout_ms), 0, 1, YEAR_MS, NULL},
+     "state.checkpoints.dir", NULL, KF_URL, check_storage_uri, NULL},
+    {"execution.checkpointing.timeout", K_DURATION, F(timeout_ms), 0, 1, YEAR_MS, NULL,
+     "timeout", KF_RUNTIME, NULL, NULL},
     {"execution.checkpointing.tolerable-failed-checkpoints", K_INT, F(tolerable_failures), 0,
-     0, 1000000, NULL},
-    {"execution.checkpointing.min-pause", K_DURATION, F(min_pause_ms), 0, 0, YEAR_MS, NULL},
+     0, 1000000, NULL, "tolerable-failed-checkpoints", KF_RUNTIME, NULL, NULL},
+    {"execution.checkpointing.min-pause", K_DURATION, F(min_pause_ms), 0, 0, YEAR_MS, NULL,
+     NULL, 0, NULL, NULL},
     {"execution.checkpointing.max-concurrent-checkpoints", K_INT, F(max_concurrent), 0, 1, 16,
-     NULL},
+     NULL, NULL, 0, NULL, NULL},
     {"execution.checkpointing.num-retained", K_INT, F(num_retained), 0, 1, 1000,
-     "state.checkpoints.num-retained"},
+     "state.checkpoints.num-retained", NULL, 0, NULL, NULL},
     {"execution.checkpointing.unaligned.enabled", K_BOOL, F(unaligned), 0, 0, 0,
-     "execution.checkpointing.unaligned"},
-    {"pipeline.name", K_STRING, F(name), S(name), 1, 0, NULL},
-    {"parallelism.default", K_INT, F(parallelism), 0, 1, CPD_MAX_PARALLELISM, NULL},
-    {"source.kafka.bootstrap-servers", K_STRING, F(bootstrap), S(bootstrap), 1, 0, NULL},
-    {"source.kafka.bootstrap-file", K_STRING, F(bootstrap_file), S(bootstrap_file), 1, 0, NULL},
-    {"source.kafka.topic", K_STRING, F(topic), S(topic), 1, 0, NULL},
-    {"sink.url", K_STRING, F(sink), S(sink), 1, 0, NULL},
-    {"agent.listen", K_STRING, F(agent_listen), S(agent_listen), 1, 0, NULL},
-    {"agent.job-id", K_STRING, F(agent_job_id), S(agent_job_id), 1, 0, NULL},
-    {"restart-strategy.fixed-delay.attempts", K_INT, F(restart_attempts), 0, 0, 2147483647,
+     "execution.checkpointing.unaligned", NULL, 0, NULL, NULL},
+    {"pipeline.name", K_STRING, F(name), S(name), 1, 0, NULL, NULL, 0, NULL, NULL},
+    {"parallelism.default", K_INT, F(parallelism), 0, 1, CPD_MAX_PARALLELISM, NULL, NULL, 0,
+     NULL, NULL},
+    {"source.kafka.bootstrap-servers", K_STRING, F(bootstrap), S(bootstrap), 1, 0, NULL, NULL,
+     KF_OPTIONAL, NULL, NULL},
+    {"source.kafka.bootstrap-file", K_STRING, F(bootstrap_file), S(bootstrap_file), 1, 0, NULL,
+     NULL, KF_OPTIONAL, NULL, NULL},
+    {"source.kafka.topic", K_STRING, F(topic), S(topic), 1, 0, NULL, NULL, 0, check_topic,
      NULL},
-    {"restart-strategy.fixed-delay.delay", K_DURATION, F(restart_delay_ms), 0, 0, YEAR_MS, NULL},
-    {"s3.endpoint", K_STRING, F(s3_endpoint), S(s3_endpoint), 1, 0, NULL},
-    {"s3.access-key", K_STRING, F(s3_access_key), S(s3_access_key), 1, 0, "s3.access.key"},
-    {"s3.secret-key", K_STRING, F(s3_secret_key), S(s3_secret_key), 1, 0, "s3.secret.key"},
-    {"s3.path.style.access", K_TRIBOOL, F(s3_path_style), 0, 0, 0, NULL},
+    {"sink.url", K_STRING, F(sink), S(sink), 1, 0, NULL, NULL, KF_URL, check_sink_url, NULL},
+    {"agent.listen", K_STRING, F(agent_listen), S(agent_listen), 1, 0, NULL, NULL, 0, NULL,
+     NULL},
+    {"agent.job-id", K_STRING, F(agent_job_id), S(agent_job_id), 1, 0, NULL, NULL, KF_OPTIONAL,
+     check_job_id, NULL},
+    {"restart-strategy.fixed-delay.attempts", K_INT, F(restart_attempts), 0, 0, 2147483647,
+     NULL, NULL, 0, NULL, NULL},
+    {"restart-strategy.fixed-delay.delay", K_DURATION, F(restart_delay_ms), 0, 0, YEAR_MS, NULL,
+     NULL, 0, NULL, NULL},
+    {"s3.endpoint", K_STRING, F(s3_endpoint), S(s3_endpoint), 1, 0, NULL, NULL, KF_OPTIONAL,
+     NULL, NULL},
+    {"s3.access-key", K_STRING, F(s3_access_key), S(s3_access_key), 1, 0, "s3.access.key", NULL,
+     KF_OPTIONAL, NULL, NULL},
+    {"s3.secret-key", K_STRING, F(s3_secret_key), S(s3_secret_key), 1, 0, "s3.secret.key", NULL,
+     KF_SECRET | KF_OPTIONAL, NULL, NULL},
+    {"s3.path.style.access", K_TRIBOOL, F(s3_path_style), 0, 0, 0, NULL, NULL, 0, NULL, NULL},
 };
 #undef F
 #undef S
+#define N_KEYS (sizeof keys / sizeof keys[0])
 
-static void describe(json_t *v, char *out, size_t size)
+/* The key named name: its full name or Flink's alias; with runtime_names
+ * also the short name cptop sends. */
+static const key *find_key(const char *name, bool runtime_names)
 {
-    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    snprintf(out, size, "%s", t ? t : "?");
-    if (strlen(out) > 60)
-        strcpy(out + 57, "...");
-    free(t);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(name, keys[i].name) || (keys[i].alias && !strcmp(name, keys[i].alias)) ||
+            (runtime_names && keys[i].rt && !strcmp(name, keys[i].rt)))
+            return &keys[i];
+    return NULL;
 }
 
-static void set_one(const key *k, const char *given, json_t *v, cpd_config *c, report *errs)
+/* Levenshtein distance, for "did you mean"; names beyond 127 bytes are too
+ * far from any key to be worth it (-1). */
+static int distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 127 || lb > 127)
+        return -1;
+    int row[128], prev;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int del = row[j] + 1, ins = row[j - 1] + 1;
+            int sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            prev = row[j];
+            row[j] = del < ins ? (del < sub ? del : sub) : (ins < sub ? ins : sub);
+        }
+    }
+    return row[lb];
+}
+
+/* The known name closest to name, if close enough to be a misspelling. */
+static const char *closest_key(const char *name)
+{
+    const char *best = NULL;
+    int best_d = -1;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const char *cand[] = {keys[i].name, keys[i].alias};
+        for (int j = 0; j < 2; j++) {
+            int d = cand[j] ? distance(name, cand[j]) : -1;
+            if (d >= 0 && (best_d < 0 || d < best_d))
+                best = cand[j], best_d = d;
+        }
+    }
+    int limit = (int)strlen(name) / 3;
+    return best_d >= 0 && best_d <= (limit < 2 ? 2 : limit) ? best : NULL;
+}
+
+static void unknown_key(const char *where, const char *name, char *out, size_t size)
 {
     char shown[72];
-    if (is_secret(k))
-        snprintf(shown, sizeof shown, "(value not shown)");
+    show(name, strlen(name), true, shown, sizeof shown);
+    const char *near = closest_key(name);
+    if (near)
+        say(out, size, "%s%sunknown key %s (did you mean \"%s\"?)", where ? where : "",
+            where ? ": " : "", shown, near);
     else
-        describe(v, shown, sizeof shown);
+        say(out, size, "%s%sunknown key %s (the keys are listed in demo-job/README.md)",
+            where ? where : "", where ? ": " : "", shown);
+}
+
+const char *cpd_config_key_name(const char *name)
+{
+    const key *k = name ? find_key(name, true) : NULL;
+    return k ? k->name : NULL;
+}
+
+bool cpd_config_runtime_key(const char *name)
+{
+    const key *k = name ? find_key(name, true) : NULL;
+    return k && (k->flags & KF_RUNTIME);
+}
+
+/* ------------------------------------------------------------ one value */
+
+/*
+ * The one check of a value: text (len bytes; from the file's JSON or a
+ * run-time change) for key k, named given in messages. is_string: the value
+ * was a JSON string (always, at run time); a string key takes nothing else.
+ * On success the field changes; otherwise err says why and nothing changes.
+ */
+static bool set_key(cpd_config *c, const key *k, const char *given, const char *text,
+                    size_t len, bool is_string, char *err, size_t errsz)
+{
+    char shown[72];
+    if ((k->flags & KF_SECRET) || ((k->flags & KF_URL) && strlen(text) != len)) {
+        snprintf(shown, sizeof shown, "(value not shown)"); /* no redaction past a NUL */
+    } else if (k->flags & KF_URL) {
+        char redacted[600];
+        cpd_sink_redact(text, redacted, sizeof redacted);
+        show(redacted, strlen(redacted), is_string, shown, sizeof shown);
+    } else {
+        show(text, len, is_string, shown, sizeof shown);
+    }
     char *field = (char *)c + k->off;
+    bool has_nul = strlen(text) != len;
     switch (k->kind) {
     case K_DURATION: {
         int64_t ms;
-        bool ok = json_is_integer(v) ? (ms = json_integer_value(v)) >= 0
-                : json_is_string(v) && cpd_parse_duration_ms(json_string_value(v), &ms);
-        if (!ok) {
-            add(errs, "%s: %s is not a duration (e.g. \"500 ms\", \"30s\", \"10 min\", \"1h\")",
-                given, shown);
-            return;
-        }
-        if (ms < k->min || ms > k->max) {
-            add(errs, "%s: %s must be at least %lld ms and at most a year", given, shown,
-                (long long)k->min);
-            return;
+        if (has_nul || !duration_value(given, text, shown, k->min, k->max, k->hint, &ms, err,
+                                       errsz)) {
+            if (has_nul)
+                say(err, errsz, "%s: %s is not a duration", given, shown);
+            return false;
         }
         *(int64_t *)field = ms;
-        return;
+        return true;
     }
     case K_INT: {
-        long long x;
-        char *end = NULL;
-        bool ok = json_is_integer(v) ? (x = json_integer_value(v), true)
-                : json_is_string(v) && (x = strtoll(json_string_value(v), &end, 10), end &&
-                                        end != json_string_value(v) && !*end);
-        if (!ok) {
-            add(errs, "%s: %s is not an integer", given, shown);
-            return;
+        int64_t v;
+        if (has_nul || !int_value(given, text, shown, k->min, k->max, &v, err, errsz)) {
+            if (has_nul)
+                say(err, errsz, "%s: %s is not an integer", given, shown);
+            return false;
         }
-        if (x < k->min || x > k->max) {
-            add(errs, "%s: %s is out of range %lld..%lld", given, shown, (long long)k->min,
-                (long long)k->max);
-            return;
-        }
-        *(int *)field = (int)x;
-        return;
+        *(int *)field = (int)v;
+        return true;
     }
     case K_BOOL:
     case K_TRIBOOL: {
-        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-        int b = json_is_boolean(v) ? json_is_true(v)
-              : s && !strcasecmp(s, "true") ? 1
-              : s && !strcasecmp(s, "false") ? 0 : -1;
-        if (b < 0)
-            add(errs, "%s: %s must be true or false", given, shown);
-        else if (k->kind == K_BOOL)
+        int b = !has_nul && !strcasecmp(text, "true") ? 1
+              : !has_nul && !strcasecmp(text, "false") ? 0 : -1;
+        if (b < 0) {
+            say(err, errsz, "%s: %s must be true or false", given, shown);
+            return false;
+        }
+        if (k->kind == K_BOOL)
             *(bool *)field = b;
         else
             *(int *)field = b ? 1 : -1; /* 0 stays "not set" */
-        return;
+        return true;
     }
-    case K_MODE: {
-        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-        if (s && !strcasecmp(s, "EXACTLY_ONCE"))
+    case K_MODE:
+        if (is_string && !has_nul && !strcasecmp(text, "EXACTLY_ONCE"))
             *(cpd_mode *)field = CPD_EXACTLY_ONCE;
-        else if (s && !strcasecmp(s, "AT_LEAST_ONCE"))
+        else if (is_string && !has_nul && !strcasecmp(text, "AT_LEAST_ONCE"))
             *(cpd_mode *)field = CPD_AT_LEAST_ONCE;
-        else
-            add(errs, "%s: %s must be EXACTLY_ONCE or AT_LEAST_ONCE", given, shown);
-        return;
-    }
+        else {
+            say(err, errsz, "%s: %s must be EXACTLY_ONCE or AT_LEAST_ONCE", given, shown);
+            return false;
+        }
+        return true;
     case K_STRING: {
-        if (!json_is_string(v)) {
-            add(errs, "%s: %s must be a string", given, shown);
-            return;
+        if (!is_string) {
+            say(err, errsz, "%s: %s must be a string", given, shown);
+            return false;
         }
-        size_t n = json_string_length(v);
-        if (n < (size_t)k->min || n >= k->size || strlen(json_string_value(v)) != n) {
-            add(errs, "%s: %s must be 1 to %zu bytes of text", given, shown, k->size - 1);
-            return;
+        if (len < (size_t)k->min || len >= k->size || has_nul) {
+            say(err, errsz, "%s: %s must be 1 to %zu bytes of text", given, shown, k->size - 1);
+            return false;
         }
-        memcpy(field, json_string_value(v), n + 1);
+        char why[600];
+        if (k->check && !k->check(text, why, sizeof why)) {
+            if (k->flags & KF_URL)
+                say(err, errsz, "%s: %s", given, why);
+            else
+                say(err, errsz, "%s: %s: %s", given, shown, why);
+            return false;
+        }
+        memcpy(field, text, len + 1);
+        return true;
+    }
+    }
+    return false;
+}
+
+bool cpd_config_set(cpd_config *c, const char *name, const char *value, char *err,
+                    size_t errsz)
+{
+    if (err && errsz)
+        err[0] = '\0';
+    const key *k = name ? find_key(name, true) : NULL;
+    if (!k) {
+        unknown_key(NULL, name ? name : "", err, errsz);
+        return false;
+    }
+    /* a short name is reported as the key it stands for */
+    const char *given = k->rt && !strcmp(name, k->rt) ? k->name : name;
+    if (!value) {
+        say(err, errsz, "%s: no value", given);
+        return false;
+    }
+    return set_key(c, k, given, value, strlen(value), true, err, errsz);
+}
+
+/* ------------------------------------------------------------ the whole */
+
+/* A value already in *c within its key's limits (a configuration built or
+ * changed in code goes through the same limits as the file). */
+static void check_field(const cpd_config *c, const key *k, report *errs)
+{
+    const char *field = (const char *)c + k->off;
+    char err[320], text[64];
+    bool ok = true;
+    switch (k->kind) {
+    case K_DURATION: {
+        int64_t v = *(const int64_t *)field;
+        if (v == 0 && (k->flags & KF_UNSET0))
+            return;
+        snprintf(text, sizeof text, "%lld", (long long)v);
+        ok = v >= 0 && set_key(&(cpd_config){0}, k, k->name, text, strlen(text), false, err,
+                               sizeof err);
+        if (v < 0)
+            snprintf(err, sizeof err, "%s: %s is not a duration", k->name, text);
+        break;
+    }
+    case K_INT:
+        snprintf(text, sizeof text, "%d", *(const int *)field);
+        ok = set_key(&(cpd_config){0}, k, k->name, text, strlen(text), false, err, sizeof err);
+        break;
+    case K_STRING:
+        if (!memchr(field, '\0', k->size)) {
+            snprintf(err, sizeof err, "%s: not terminated", k->name);
+            ok = false;
+        } else if (!field[0]) {
+            snprintf(err, sizeof err, "%s: must be set", k->name);
+            ok = k->flags & KF_OPTIONAL;
+        } else {
+            ok = set_key(&(cpd_config){0}, k, k->name, field, strlen(field), true, err,
+                         sizeof err);
+        }
+        break;
+    default:
         return;
     }
-    }
+    if (!ok)
+        add(errs, "%s", err);
 }
 
 static void check_combination(const cpd_config *c, report *errs, report *warns)
@@ -280,31 +629,81 @@ static void check_combination(const cpd_config *c, report *errs, report *warns)
         add(warns, "execution.checkpointing.min-pause > 0 allows only one checkpoint at a time; "
                    "execution.checkpointing.max-concurrent-checkpoints = %d has no effect",
             c->max_concurrent);
-    if (c->interval_ms > 0 && c->interval_ms < 10)
-        add(errs, "execution.checkpointing.interval: must be at least 10 ms (or absent: off)");
     if (c->unaligned && c->mode == CPD_AT_LEAST_ONCE)
         add(warns, "execution.checkpointing.unaligned.enabled applies to EXACTLY_ONCE only; "
                    "ignored in AT_LEAST_ONCE");
     if (c->bootstrap[0] && c->bootstrap_file[0])
         add(errs, "source.kafka.bootstrap-servers and source.kafka.bootstrap-file: give one, "
                   "not both");
-    if ((c->s3_endpoint[0] || c->s3_access_key[0] || c->s3_secret_key[0] || c->s3_path_style) &&
-        strncasecmp(c->storage, "s3://", 5))
+    bool s3_keys = c->s3_endpoint[0] || c->s3_access_key[0] || c->s3_secret_key[0] ||
+                   c->s3_path_style;
+    if (s3_keys && strncasecmp(c->storage, "s3://", 5))
         add(warns, "s3.* keys apply to s3:// storage only; execution.checkpointing.storage is "
                    "not s3://, so they are ignored");
-    if (strncmp(c->sink, "sqlite:", 7) && strncmp(c->sink, "postgresql://", 13) &&
-        strncmp(c->sink, "postgres://", 11))
-        add(errs, "sink.url: \"%s\" must be sqlite:PATH or postgresql://…", c->sink);
+    /* the s3.* keys with the storage they are for (the URI alone is the
+     * storage key's own check); the message names the key at fault */
+    cpd_storage_s3_opts s3 = {c->s3_endpoint, c->s3_access_key, c->s3_secret_key,
+                              c->s3_path_style, 0, 0, 0, 0};
+    char why[600];
+    if (s3_keys && !strncasecmp(c->storage, "s3://", 5) &&
+        cpd_storage_check(c->storage, NULL, NULL, 0) == CPD_ST_OK &&
+        cpd_storage_check(c->storage, &s3, why, sizeof why) != CPD_ST_OK)
+        add(errs, "%s", why);
+}
+
+static void check_all(const cpd_config *c, report *errs, report *warns)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        check_field(c, &keys[i], errs);
+    check_combination(c, errs, warns);
+}
+
+int cpd_config_check(const cpd_config *c, char *errs_buf, size_t errs_size, char *warns_buf,
+                     size_t warns_size)
+{
+    report errs, warns;
+    report_init(&errs, errs_buf, errs_size);
+    report_init(&warns, warns_buf, warns_size);
+    check_all(c, &errs, &warns);
+    return errs.n;
+}
+
+/* ------------------------------------------------------------ the file */
+
+/* One member of the file's object, as text for set_key. */
+static void set_member(cpd_config *c, const key *k, const char *name, json_t *v, report *errs)
+{
+    char err[512], num[32];
+    const char *text;
+    size_t len;
+    char *dump = NULL;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        text = num;
+        len = strlen(num);
+    } else if (json_is_boolean(v)) {
+        text = json_is_true(v) ? "true" : "false";
+        len = strlen(text);
+    } else { /* null, reals, objects, arrays: as written, for the message */
+        dump = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        text = dump ? dump : "?";
+        len = strlen(text);
+    }
+    if (!set_key(c, k, name, text, len, json_is_string(v), err, sizeof err))
+        add(errs, "%s", err);
+    free(dump);
 }
 
 int cpd_config_parse(const char *json, size_t len, const char *source, cpd_config *c,
-                     char *errs_buf, size_t errs_size, char *warns_buf, size_t warns_size)
+                     char *errs_buf, size_t errs_size, char *warns_buf, size_t warns_size,
+                     unsigned flags)
 {
-    report errs = {errs_buf, errs_size, 0, 0}, warns = {warns_buf, warns_size, 0, 0};
-    if (errs_buf && errs_size)
-        errs_buf[0] = '\0';
-    if (warns_buf && warns_size)
-        warns_buf[0] = '\0';
+    report errs, warns;
+    report_init(&errs, errs_buf, errs_size);
+    report_init(&warns, warns_buf, warns_size);
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -319,35 +718,35 @@ int cpd_config_parse(const char *json, size_t len, const char *source, cpd_confi
     const char *name;
     json_t *v;
     json_object_foreach(root, name, v) {
-        const key *k = NULL;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !k; i++)
-            if (!strcmp(name, keys[i].name) || (keys[i].alias && !strcmp(name, keys[i].alias)))
-                k = &keys[i];
+        const key *k = find_key(name, false);
         if (!k) {
-            char shown[80];
-            snprintf(shown, sizeof shown, "%s", name);
-            add(&warns, "%s: unknown key \"%s\" ignored (see demo-job/README.md)", source, shown);
+            char msg[400];
+            unknown_key(source, name, msg, sizeof msg);
+            if (flags & CPD_CONFIG_ALLOW_UNKNOWN)
+                add(&warns, "%s; ignored", msg);
+            else
+                add(&errs, "%s", msg);
             continue;
         }
         if (k->alias && !strcmp(name, k->alias) && json_object_get(root, k->name)) {
             add(&errs, "%s and %s: the same setting twice", k->name, k->alias);
             continue;
         }
-        set_one(k, name, v, c, &errs);
+        set_member(c, k, name, v, &errs);
     }
     json_decref(root);
-    check_combination(c, &errs, &warns);
+    check_all(c, &errs, &warns); /* on what was accepted: a refused key kept its value */
     return errs.n;
 }
 
 int cpd_config_load(const char *path, cpd_config *c, char *errs, size_t errs_size, char *warns,
-                    size_t warns_size)
+                    size_t warns_size, unsigned flags)
 {
     if (warns && warns_size)
         warns[0] = '\0';
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(errs, errs_size, "%s: cannot open: %s\n", path, strerror(errno));
+        say(errs, errs_size, "%s: cannot open: %s\n", path, strerror(errno));
         return 1;
     }
     char *buf = NULL;
@@ -357,7 +756,7 @@ int cpd_config_load(const char *path, cpd_config *c, char *errs, size_t errs_siz
             if (cap >= (1u << 20)) {
                 fclose(f);
                 free(buf);
-                snprintf(errs, errs_size, "%s: larger than 1 MiB; not a configuration\n", path);
+                say(errs, errs_size, "%s: larger than 1 MiB; not a configuration\n", path);
                 return 1;
             }
             cap = cap ? cap * 2 : 4096;
@@ -365,7 +764,7 @@ int cpd_config_load(const char *path, cpd_config *c, char *errs, size_t errs_siz
             if (!nb) {
                 fclose(f);
                 free(buf);
-                snprintf(errs, errs_size, "%s: out of memory\n", path);
+                say(errs, errs_size, "%s: out of memory\n", path);
                 return 1;
             }
             buf = nb;
@@ -379,10 +778,10 @@ int cpd_config_load(const char *path, cpd_config *c, char *errs, size_t errs_siz
     fclose(f);
     if (bad) {
         free(buf);
-        snprintf(errs, errs_size, "%s: read error\n", path);
+        say(errs, errs_size, "%s: read error\n", path);
         return 1;
     }
-    int n = cpd_config_parse(buf, len, path, c, errs, errs_size, warns, warns_size);
+    int n = cpd_config_parse(buf, len, path, c, errs, errs_size, warns, warns_size, flags);
     free(buf);
     return n;
 }

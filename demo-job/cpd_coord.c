@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpw.h"
+
 
 #define NEVER INT64_MAX
 #define NONE INT64_MIN
@@ -152,7 +152,7 @@ static void end_failed(cpd_coord *c, inflight *cp, cpa_failure_reason reason, co
     c->last_end = now;
     if (c->ops.failed)
         c->ops.failed(c->opaque, id, reason, msg, now);
-    if (cpw_failure_counts(reason) && ++c->consecutive > c->cfg.tolerable_failures) {
+    if (cpa_failure_reason_counts(reason) && ++c->consecutive > c->cfg.tolerable_failures) {
         int n = c->consecutive;
         c->consecutive = 0; /* the job restarts from here */
         if (c->ops.fail_job)

@@ -135,8 +135,8 @@ static cpa_err do_kafka_latency(cpd_job *j, int op, int sub, const int64_t *v, c
 
 /* ------------------------------------------------------------------ the table */
 
-#define SUB CPD_TARGET_SUBTASK
-#define JOB CPD_TARGET_JOB
+#define SUB CPA_TARGET_SUBTASK
+#define JOB CPA_TARGET_JOB
 
 /* stall's default is not here: it follows the timeout (stall_default) */
 static const cpd_failure_kind kinds[] = {
@@ -187,20 +187,27 @@ static int64_t stall_default(int64_t timeout_ms)
     return d < 1 ? 1 : d > STALL_MAX_MS ? STALL_MAX_MS : d;
 }
 
-static cpd_failure_desc desc_for(const cpd_failure_kind *k, int64_t timeout_ms)
+static cpa_failure_desc desc_for(const cpd_failure_kind *k, int64_t timeout_ms)
 {
-    cpd_failure_desc d = k->desc;
+    cpa_failure_desc d = k->desc;
     if (k->apply == do_stall)
         d.params[0].def = stall_default(timeout_ms);
     return d;
 }
 
-int cpd_failures_descs(int64_t timeout_ms, cpd_failure_desc *out, int max)
+int cpd_failures_descs(int64_t timeout_ms, cpa_failure_desc *out, int max)
 {
     int n = 0;
     for (int i = 0; i < N_KINDS && n < max; i++)
         out[n++] = desc_for(&kinds[i], timeout_ms);
     return n;
+}
+
+cpa_err cpd_failures_publish(cpa_agent *a, int64_t timeout_ms)
+{
+    cpa_failure_desc d[N_KINDS];
+    int n = cpd_failures_descs(timeout_ms, d, N_KINDS);
+    return a ? cpa_set_failure_kinds(a, d, n) : CPA_OK;
 }
 
 /* ------------------------------------------------------------------ checking a command */
@@ -221,7 +228,7 @@ static bool parse_value(const char *s, const char *unit, int64_t *out)
     return true;
 }
 
-static int param_index(const cpd_failure_desc *d, const char *name)
+static int param_index(const cpa_failure_desc *d, const char *name)
 {
     for (int i = 0; i < d->n_params; i++)
         if (!strcmp(d->params[i].name, name))
@@ -229,7 +236,7 @@ static int param_index(const cpd_failure_desc *d, const char *name)
     return -1;
 }
 
-static void names_of(const cpd_failure_desc *d, char *out, size_t size)
+static void names_of(const cpa_failure_desc *d, char *out, size_t size)
 {
     size_t k = 0;
     out[0] = '\0';
@@ -243,8 +250,8 @@ bool cpd_failures_check(const cpd_failure_kind *k, const cpa_command *cmd, int n
                         int parallelism, int64_t timeout_ms, int64_t *vals, char *msg,
                         size_t size)
 {
-    cpd_failure_desc d = desc_for(k, timeout_ms);
-    if (d.target == CPD_TARGET_SUBTASK && (cmd->op < 0 || cmd->op >= n_ops || cmd->subtask < 0 ||
+    cpa_failure_desc d = desc_for(k, timeout_ms);
+    if (d.target == CPA_TARGET_SUBTASK && (cmd->op < 0 || cmd->op >= n_ops || cmd->subtask < 0 ||
                                            cmd->subtask >= parallelism)) {
         snprintf(msg, size, "%s needs OP SUBTASK: target %d/%d: operators 0..%d, subtasks 0..%d",
                  d.kind, cmd->op, cmd->subtask, n_ops - 1, parallelism - 1);
@@ -261,7 +268,7 @@ bool cpd_failures_check(const cpd_failure_kind *k, const cpa_command *cmd, int n
                      cmd->keys[i], takes);
             return false;
         }
-        const cpd_param_desc *pd = &d.params[p];
+        const cpa_param_desc *pd = &d.params[p];
         if (!parse_value(cmd->values[i], pd->unit, &vals[p]) || vals[p] < pd->min ||
             vals[p] > pd->max) {
             snprintf(msg, size, "%s=%s: an integer %" PRId64 "..%" PRId64 "%s%s (%s)", pd->name,
@@ -289,10 +296,10 @@ cpa_err cpd_failures_inject(cpd_job *j, const cpa_command *cmd, int64_t timeout_
         snprintf(msg, size, "unknown failure \"%s\" (%s)", cmd->kind, all);
         return CPA_ERR_HANDLER;
     }
-    int64_t vals[CPD_FAILURE_MAX_PARAMS];
+    int64_t vals[CPA_FAILURE_MAX_PARAMS];
     if (!cpd_failures_check(k, cmd, CPD_N_OPS, j->P, timeout_ms, vals, msg, size))
         return CPA_ERR_HANDLER;
-    bool sub = k->desc.target == CPD_TARGET_SUBTASK;
+    bool sub = k->desc.target == CPA_TARGET_SUBTASK;
     cpa_err rc = k->apply(j, sub ? cmd->op : -1, sub ? cmd->subtask : -1, vals, msg, size);
     if (rc == CPA_OK) {
         cpa_event e = cpd_job_ev(CPA_EV_FAILURE_INJECTED, 0, sub ? cmd->op : -1,
@@ -312,13 +319,13 @@ void cpd_failures_markdown(FILE *f)
           "|---|---|---|---|---|\n", f);
     for (int i = 0; i < N_KINDS; i++) {
         const cpd_failure_kind *k = &kinds[i];
-        const cpd_failure_desc *d = &k->desc;
+        const cpa_failure_desc *d = &k->desc;
         fprintf(f, "| `%s` | %s | ", d->kind,
-                d->target == CPD_TARGET_SUBTASK ? "`OP SUBTASK`" : "the job");
+                d->target == CPA_TARGET_SUBTASK ? "`OP SUBTASK`" : "the job");
         if (!d->n_params)
             fputs("—", f);
         for (int p = 0; p < d->n_params; p++) {
-            const cpd_param_desc *pd = &d->params[p];
+            const cpa_param_desc *pd = &d->params[p];
             bool unit = *pd->unit && strcmp(pd->unit, "count");
             fprintf(f, "%s`%s=` %" PRId64 "–%" PRId64 "%s%s, default ", p ? "; " : "", pd->name,
                     pd->min, pd->max, unit ? " " : "", unit ? pd->unit : "");
@@ -354,11 +361,11 @@ int cpd_cmd_failures(int argc, char **argv)
         return 0;
     }
     for (int i = 0; i < N_KINDS; i++) {
-        const cpd_failure_desc *d = &kinds[i].desc;
-        printf("%-14s %-12s %s\n", d->kind, d->target == CPD_TARGET_SUBTASK ? "OP SUBTASK" : "",
+        const cpa_failure_desc *d = &kinds[i].desc;
+        printf("%-14s %-12s %s\n", d->kind, d->target == CPA_TARGET_SUBTASK ? "OP SUBTASK" : "",
                d->label);
         for (int p = 0; p < d->n_params; p++) {
-            const cpd_param_desc *pd = &d->params[p];
+            const cpa_param_desc *pd = &d->params[p];
             char def[32];
             if (kinds[i].apply == do_stall)
                 snprintf(def, sizeof def, "timeout + 2 s");

@@ -4,10 +4,11 @@
  * parameters with type, range, default and unit) with the function that
  * performs it and the recovery the dashboard then shows.
  *
- * The same table is what the agent publishes to dashboards (cptop's `f`
- * menu and `ctl fail` checks come from it), what the INJECT_FAILURE
- * handler looks kinds up in, and what demo-job/README.md's catalogue is
- * generated from (`cpdemo failures --markdown`; a test compares them).
+ * The same table is what the agent publishes to dashboards in hello
+ * (cptop's `f` menu and `ctl fail` checks come from it; the agent refuses a
+ * command that does not fit it), what the INJECT_FAILURE handler looks kinds
+ * up in, and what demo-job/README.md's catalogue is generated from
+ * (`cpdemo failures --markdown`; a test compares them).
  *
  * Parameters are integers. A command's value may carry its unit as a
  * suffix ("500ms", "5 s"); an absent one takes its default. stall's
@@ -26,23 +27,6 @@
 
 typedef struct cpd_job cpd_job;
 
-/* The descriptor's shape, field for field what the agent takes. */
-typedef enum cpd_target { CPD_TARGET_JOB = 0, CPD_TARGET_SUBTASK = 1 } cpd_target;
-#define CPD_FAILURE_MAX_PARAMS 4
-typedef struct cpd_param_desc {
-    const char *name;           /* "ms": the KEY of KEY=VALUE */
-    const char *unit;           /* "ms", "s", "count", or "" */
-    int64_t min, max, def;      /* inclusive range and the default */
-    const char *help;           /* one line */
-} cpd_param_desc;
-typedef struct cpd_failure_desc {
-    const char *kind;           /* "stall" */
-    const char *label;          /* one line for menus and the README table */
-    cpd_target target;          /* whether an operator and subtask are required */
-    int n_params;
-    cpd_param_desc params[CPD_FAILURE_MAX_PARAMS];
-} cpd_failure_desc;
-
 /* What a kind does to the job: vals holds every declared parameter, in
  * range. Writes the outcome into msg; CPA_OK or CPA_ERR_HANDLER. Runs on
  * the agent thread; touches the job only through atomics and thread-safe
@@ -50,8 +34,9 @@ typedef struct cpd_failure_desc {
 typedef cpa_err (*cpd_failure_fn)(cpd_job *j, int op, int sub, const int64_t *vals, char *msg,
                                   size_t size);
 
+/* A kind: what the agent publishes (cpa_failure_desc) and what the job does. */
 typedef struct cpd_failure_kind {
-    cpd_failure_desc desc;
+    cpa_failure_desc desc;
     const char *recovery;       /* what follows, for the README table */
     cpd_failure_fn apply;
 } cpd_failure_kind;
@@ -64,7 +49,12 @@ const cpd_failure_kind *cpd_failures_find(const char *name);
 /* The descriptors as published for a job whose checkpoint timeout is
  * timeout_ms (stall's default follows it) into out (max entries); returns
  * the count. */
-int cpd_failures_descs(int64_t timeout_ms, cpd_failure_desc *out, int max);
+int cpd_failures_descs(int64_t timeout_ms, cpa_failure_desc *out, int max);
+
+/* Declares the table to the agent (cpa_set_failure_kinds) for that
+ * timeout: dashboards build their menus from it and the agent checks every
+ * inject_failure against it. Call again when the timeout changes. */
+cpa_err cpd_failures_publish(cpa_agent *a, int64_t timeout_ms);
 
 /* Checks cmd against the catalogue (kind, target within n_ops operators
  * and parallelism subtasks, parameters: known, integers with at most their

@@ -1,5 +1,7 @@
-/* cpd_kafka.c — embedded Kafka (mock cluster), record generator, and the
- * `cpdemo kafka` / `cpdemo produce` subcommands (see cpd_kafka.h). */
+/* cpd_kafka.c — embedded Kafka (mock cluster), the client of its control
+ * socket, the record generator, a topic's partition count (see cpd_kafka.h).
+ * `cpdemo kafka` (with the control socket's server) is cpd_kafka_cmd.c,
+ * `cpdemo produce` cpd_kafka_produce.c. */
 #include "cpd_kafka.h"
 
 #include <errno.h>
@@ -21,6 +23,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "cpd_clock.h"
 
 /* ================================================================ generator */
 
@@ -121,108 +125,8 @@ int cpd_gen_record(uint64_t seed, uint64_t id, int accounts, int bad_every,
 
 /* ================================================================ helpers */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-/* Options: "--name value" or "--name=value". */
-typedef struct args {
-    const char *cmd;            /* "cpdemo kafka" */
-    int argc, i;
-    char **argv;
-    const char *name;           /* current option, without "=value" */
-    size_t name_len;
-    const char *inline_val;
-} args;
-
-/* Next option; false at the end. A positional argument is reported by the caller. */
-static bool args_next(args *a)
-{
-    if (++a->i >= a->argc)
-        return false;
-    const char *s = a->argv[a->i];
-    const char *eq = strncmp(s, "--", 2) == 0 ? strchr(s, '=') : NULL;
-    a->name = s;
-    a->name_len = eq ? (size_t)(eq - s) : strlen(s);
-    a->inline_val = eq ? eq + 1 : NULL;
-    return true;
-}
-
-static bool args_is(const args *a, const char *name)
-{
-    return strlen(name) == a->name_len && strncmp(a->name, name, a->name_len) == 0;
-}
-
-/* The value of the current option, or NULL after an error message. */
-static const char *args_value(args *a)
-{
-    if (a->inline_val)
-        return a->inline_val;
-    if (a->i + 1 >= a->argc) {
-        fprintf(stderr, "%s: %.*s needs a value (see --help)\n", a->cmd, (int)a->name_len,
-                a->name);
-        return NULL;
-    }
-    return a->argv[++a->i];
-}
-
-static int args_unknown(const args *a)
-{
-    if (a->name[0] == '-')
-        fprintf(stderr, "%s: unknown option '%.*s' (see --help)\n", a->cmd, (int)a->name_len,
-                a->name);
-    else
-        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", a->cmd, a->name);
-    return 2;
-}
-
-static bool args_flag_has_value(const args *a)
-{
-    if (!a->inline_val)
-        return false;
-    fprintf(stderr, "%s: %.*s takes no value\n", a->cmd, (int)a->name_len, a->name);
-    return true;
-}
-
-/* An integer option in [lo, hi]; false after an error message naming it. */
-static bool args_int(args *a, long long lo, long long hi, long long *out)
-{
-    const char *v = args_value(a);
-    if (!v)
-        return false;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "%s: %.*s: expected an integer in %lld..%lld, got '%s'\n", a->cmd,
-                (int)a->name_len, a->name, lo, hi, v);
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
-static bool args_u64(args *a, uint64_t *out)
-{
-    const char *v = args_value(a);
-    if (!v)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 0);
-    if (end == v || *end || errno || v[0] == '-') {
-        fprintf(stderr, "%s: %.*s: expected an unsigned 64-bit integer, got '%s'\n", a->cmd,
-                (int)a->name_len, a->name, v);
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
-static bool topic_valid(const char *t)
+bool cpd_kafka_topic_valid(const char *t)
 {
     size_t n = strlen(t);
     if (n < 1 || n > 249 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
@@ -231,20 +135,6 @@ static bool topic_valid(const char *t)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '.' || *p == '_' || *p == '-'))
             return false;
-    return true;
-}
-
-static bool args_topic(args *a, const char **out)
-{
-    const char *v = args_value(a);
-    if (!v)
-        return false;
-    if (!topic_valid(v)) {
-        fprintf(stderr, "%s: %.*s: '%s' is not a valid topic name (1..249 of [A-Za-z0-9._-])\n",
-                a->cmd, (int)a->name_len, a->name, v);
-        return false;
-    }
-    *out = v;
     return true;
 }
 
@@ -358,7 +248,7 @@ fail:
 int cpd_kafka_topic_create(cpd_kafka_cluster *c, const char *topic, int partitions, char *err,
                            size_t errlen)
 {
-    if (!topic || !topic_valid(topic)) {
+    if (!topic || !cpd_kafka_topic_valid(topic)) {
         snprintf(err, errlen, "'%s' is not a valid topic name", topic ? topic : "(null)");
         return -1;
     }
@@ -378,6 +268,11 @@ int cpd_kafka_topic_create(cpd_kafka_cluster *c, const char *topic, int partitio
 const char *cpd_kafka_bootstraps(const cpd_kafka_cluster *c)
 {
     return c->bootstraps;
+}
+
+void cpd_kafka_cluster_poll(cpd_kafka_cluster *c)
+{
+    rd_kafka_poll(c->rk, 0); /* the idle handle's events, if any */
 }
 
 int cpd_kafka_broker_down(cpd_kafka_cluster *c, double seconds)
@@ -438,195 +333,6 @@ void cpd_kafka_cluster_destroy(cpd_kafka_cluster *c)
     free(c);
 }
 
-/* ================================================================ cpdemo kafka */
-
-static const char kafka_usage[] =
-    "usage: cpdemo kafka [--partitions N] [--topic T] [--brokers B] [--bootstrap-file F]\n"
-    "\n"
-    "Runs the embedded Kafka: a librdkafka mock cluster in this process, listening on\n"
-    "127.0.0.1 on ports the system picks, with topic T of N partitions. Its data lives in\n"
-    "this process's memory only (so it outlives the job, not this process). When it\n"
-    "listens it prints one line on stdout:\n"
-    "    bootstrap 127.0.0.1:PORT[,127.0.0.1:PORT...]\n"
-    "and, with --bootstrap-file, writes the address list alone (one line, as\n"
-    "bootstrap.servers wants it) to F, atomically. It runs until SIGINT or SIGTERM, then\n"
-    "removes F and exits 0. Other topics are created on first use with 4 partitions.\n"
-    "\n"
-    "With --bootstrap-file F it also listens on a control socket, F.ctl (a Unix socket;\n"
-    "--control PATH names another), taking one command per connection and answering one\n"
-    "line (\"ok ...\" or \"error ...\"). The job relays cptop's broker failures to it:\n"
-    "    down SECONDS    every broker down for SECONDS (0: until \"up\")\n"
-    "    up              every broker back\n"
-    "    rtt MS          add MS of round-trip latency to every broker (0: none)\n"
-    "    status          what is in effect\n"
-    "\n"
-    "  --partitions N      partitions of the topic, 1..1024 (default 4)\n"
-    "  --topic T           the topic, 1..249 of [A-Za-z0-9._-] (default payments)\n"
-    "  --brokers B         number of brokers, 1..16 (default 1); replication min(B, 3)\n"
-    "  --bootstrap-file F  also write the bootstrap address list to F\n"
-    "  --control PATH      the control socket (default F.ctl with --bootstrap-file)\n"
-    "  -h, --help          this text\n"
-    "\n"
-    "Limits of the mock: each partition keeps at most 5 MiB of record batches (or 100000\n"
-    "batches), dropping the oldest beyond that (its low watermark moves up); there is no\n"
-    "CreateTopics API, no persistence, and ports change on every start.\n"
-    "\n"
-    "Exit status: 0 stopped by a signal, 1 could not start, 2 bad usage.\n"
-    "Example: cpdemo kafka --bootstrap-file var/bootstrap &\n"
-    "         kcat -b \"$(cat var/bootstrap)\" -L\n";
-
-static int write_file_atomic(const char *path, const char *text, char *err, size_t errlen)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "path too long");
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        return -1;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "%s", strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Removes path if it still holds text (another instance may have replaced it). */
-static void remove_if_ours(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (strcmp(buf, text) == 0)
-        unlink(path);
-}
-
-/* ---- the control socket ---- */
-
-static int ctl_listen(const char *path, char *err, size_t errlen)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        snprintf(err, errlen, "path longer than %zu bytes", sizeof sa.sun_path - 1);
-        return -1;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        return -1;
-    }
-    unlink(path); /* a stale socket of a killed instance */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    chmod(path, 0600); /* it can take the broker down: the owner only */
-    return fd;
-}
-
-/* Executes one control command line into reply. */
-static void ctl_exec(cpd_kafka_cluster *c, char *line, char *reply, size_t n, int *rtt_ms,
-                     double *down_s)
-{
-    char *end = line + strcspn(line, "\r\n");
-    *end = '\0';
-    char *arg = strchr(line, ' ');
-    if (arg)
-        *arg++ = '\0';
-    char *e = NULL;
-    if (!strcmp(line, "down") && arg) {
-        double s = strtod(arg, &e);
-        if (e == arg || *e || s < 0 || s > 3600)
-            snprintf(reply, n, "error down: \"%s\" is not 0..3600 seconds", arg);
-        else if (cpd_kafka_broker_down(c, s) != 0)
-            snprintf(reply, n, "error down: the mock cluster refused");
-        else {
-            *down_s = s;
-            if (s > 0)
-                snprintf(reply, n, "ok every broker down for %g s", s);
-            else
-                snprintf(reply, n, "ok every broker down until \"up\"");
-        }
-    } else if (!strcmp(line, "up") && !arg) {
-        *down_s = 0;
-        snprintf(reply, n, cpd_kafka_broker_up(c) ? "error up: the mock cluster refused"
-                                                   : "ok every broker up");
-    } else if (!strcmp(line, "rtt") && arg) {
-        long ms = strtol(arg, &e, 10);
-        if (e == arg || *e || ms < 0 || ms > 60000)
-            snprintf(reply, n, "error rtt: \"%s\" is not 0..60000 ms", arg);
-        else if (cpd_kafka_set_rtt(c, (int)ms) != 0)
-            snprintf(reply, n, "error rtt: the mock cluster refused");
-        else {
-            *rtt_ms = (int)ms;
-            snprintf(reply, n, "ok round trip +%ld ms on every broker", ms);
-        }
-    } else if (!strcmp(line, "status") && !arg) {
-        snprintf(reply, n, "ok rtt +%d ms; last down %g s", *rtt_ms, *down_s);
-    } else {
-        snprintf(reply, n, "error unknown command (down SECONDS, up, rtt MS, status)");
-    }
-}
-
-static void ctl_serve(cpd_kafka_cluster *c, int lfd, int *rtt_ms, double *down_s)
-{
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    /* one short line; a client that sends nothing in 1 s is dropped */
-    struct timeval tv = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char line[256];
-    size_t len = 0;
-    while (len + 1 < sizeof line) {
-        ssize_t r = read(fd, line + len, sizeof line - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (memchr(line, '\n', len))
-            break;
-    }
-    line[len] = '\0';
-    char said[256];
-    snprintf(said, sizeof said, "%.*s", (int)strcspn(line, "\r\n"), line);
-    char reply[300];
-    if (len == 0 || len + 1 >= sizeof line)
-        snprintf(reply, sizeof reply, "error expected one command line of at most %zu bytes",
-                 sizeof line - 2);
-    else
-        ctl_exec(c, line, reply, sizeof reply, rtt_ms, down_s);
-    fprintf(stderr, "cpdemo kafka: control: %s -> %s\n", said, reply);
-    size_t rl = strlen(reply);
-    reply[rl++] = '\n';
-    ssize_t w = write(fd, reply, rl);
-    (void)w;
-    close(fd);
-}
-
 int cpd_kafka_control(const char *path, const char *cmd, char *reply, size_t n)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -681,181 +387,6 @@ int cpd_kafka_control(const char *path, const char *cmd, char *reply, size_t n)
     return -1;
 }
 
-int cpd_cmd_kafka(int argc, char **argv)
-{
-    args a = { .cmd = "cpdemo kafka", .argc = argc, .argv = argv, .i = 0 };
-    long long partitions = 4, brokers = 1;
-    const char *topic = "payments", *bsfile = NULL, *ctlpath = NULL;
-    while (args_next(&a)) {
-        if (args_is(&a, "--help") || args_is(&a, "-h")) {
-            if (args_flag_has_value(&a))
-                return 2;
-            fputs(kafka_usage, stdout);
-            return 0;
-        } else if (args_is(&a, "--partitions")) {
-            if (!args_int(&a, 1, 1024, &partitions))
-                return 2;
-        } else if (args_is(&a, "--brokers")) {
-            if (!args_int(&a, 1, 16, &brokers))
-                return 2;
-        } else if (args_is(&a, "--topic")) {
-            if (!args_topic(&a, &topic))
-                return 2;
-        } else if (args_is(&a, "--control")) {
-            if (!(ctlpath = args_value(&a)))
-                return 2;
-        } else if (args_is(&a, "--bootstrap-file")) {
-            if (!(bsfile = args_value(&a)))
-                return 2;
-            if (!*bsfile) {
-                fprintf(stderr, "%s: --bootstrap-file: empty path\n", a.cmd);
-                return 2;
-            }
-        } else {
-            return args_unknown(&a);
-        }
-    }
-
-    /* Signals are taken with sigtimedwait; blocked before librdkafka starts
-     * its threads, so they inherit the mask. */
-    sigset_t stopset;
-    sigemptyset(&stopset);
-    sigaddset(&stopset, SIGINT);
-    sigaddset(&stopset, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopset, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    char err[512];
-    cpd_kafka_cluster *c = cpd_kafka_cluster_new((int)brokers, err, sizeof err);
-    if (!c) {
-        fprintf(stderr, "%s: %s\n", a.cmd, err);
-        return 1;
-    }
-    if (cpd_kafka_topic_create(c, topic, (int)partitions, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", a.cmd, err);
-        cpd_kafka_cluster_destroy(c);
-        return 1;
-    }
-    const char *bs = cpd_kafka_bootstraps(c);
-    char line[1024];
-    snprintf(line, sizeof line, "%s\n", bs);
-    if (bsfile && write_file_atomic(bsfile, line, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: --bootstrap-file %s: %s\n", a.cmd, bsfile, err);
-        cpd_kafka_cluster_destroy(c);
-        return 1;
-    }
-    char ctlbuf[PATH_MAX];
-    if (!ctlpath && bsfile) {
-        snprintf(ctlbuf, sizeof ctlbuf, "%s.ctl", bsfile);
-        ctlpath = ctlbuf;
-    }
-    int lfd = -1;
-    if (ctlpath && (lfd = ctl_listen(ctlpath, err, sizeof err)) < 0) {
-        fprintf(stderr, "%s: control socket %s: %s\n", a.cmd, ctlpath, err);
-        if (bsfile)
-            remove_if_ours(bsfile, line);
-        cpd_kafka_cluster_destroy(c);
-        return 1;
-    }
-    printf("bootstrap %s\n", bs);
-    fflush(stdout);
-    fprintf(stderr, "%s: %lld broker%s, topic %s with %lld partition%s, at %s%s%s; "
-                    "SIGINT or SIGTERM stops it\n",
-            a.cmd, brokers, brokers == 1 ? "" : "s", topic, partitions,
-            partitions == 1 ? "" : "s", bs, bsfile ? ", written to " : "", bsfile ? bsfile : "");
-
-    int sig, rtt_ms = 0;
-    double down_s = 0;
-    for (;;) {
-        struct timespec now = { 0, 0 };
-        sig = sigtimedwait(&stopset, NULL, &now);
-        if (sig > 0)
-            break;
-        /* the control socket, or a 200 ms tick to look at signals again */
-        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-        if (lfd >= 0 && poll(&pfd, 1, 200) > 0)
-            ctl_serve(c, lfd, &rtt_ms, &down_s);
-        else if (lfd < 0)
-            poll(NULL, 0, 200);
-        rd_kafka_poll(c->rk, 0);    /* serve the idle handle's events, if any */
-    }
-    if (lfd >= 0) {
-        close(lfd);
-        unlink(ctlpath);
-    }
-    if (bsfile)
-        remove_if_ours(bsfile, line);
-    cpd_kafka_cluster_destroy(c);
-    fprintf(stderr, "%s: stopped by %s\n", a.cmd, sig == SIGINT ? "SIGINT" : "SIGTERM");
-    return 0;
-}
-
-/* ================================================================ cpdemo produce */
-
-static const char produce_usage[] =
-    "usage: cpdemo produce (--bootstrap B | --bootstrap-file F) [--topic T]\n"
-    "                      [--rate R] [--count N] [--seed S] [--accounts A] [--bad-every K]\n"
-    "                      [--delivery-timeout S]\n"
-    "\n"
-    "Produces deterministic JSON payment records, keyed by account:\n"
-    "    key   acct-0042\n"
-    "    value {\"account\":\"acct-0042\",\"amount_cents\":1250,\"ts_ms\":1700000000170,\"id\":17}\n"
-    "ids run 0..N-1; account (uniform in 0..A-1) and amount (1..100000 cents) come from\n"
-    "splitmix64 of the seed and the id, ts_ms is 1700000000000 + 10*id: the same seed and\n"
-    "accounts give the same records. Partitions are chosen by librdkafka's\n"
-    "consistent_random partitioner (CRC32 of the key), so an account stays on one\n"
-    "partition. The producer is idempotent (acks=all; a real broker keeps no duplicates of\n"
-    "retries; the embedded mock may keep some after it was taken down), lz4.\n"
-    "\n"
-    "With --bad-every K, record id is malformed when id % K == K-1 (floor(N/K) of N).\n"
-    "A malformed record keeps its id and key; its value starts with\n"
-    "{\"id\":<id>,\"bad\":\"<kind>\", (the marker \"bad\":\" is in no good record), kinds\n"
-    "cycling: truncated JSON, missing amount_cents, amount_cents as a string,\n"
-    "non-UTF-8 bytes in the account.\n"
-    "\n"
-    "  --bootstrap B       broker list host:port[,host:port...] (e.g. from cpdemo kafka)\n"
-    "  --bootstrap-file F  read the broker list from the first line of F\n"
-    "  --topic T           topic (default payments)\n"
-    "  --rate R            records per second, 1..10000000 (default: as fast as possible\n"
-    "                      with --count, else 1000)\n"
-    "  --count N           stop after N records (default: run until SIGINT/SIGTERM)\n"
-    "  --seed S            generator seed, unsigned 64-bit (default 1)\n"
-    "  --accounts A        distinct accounts, 1..100000000 (default 1000)\n"
-    "  --bad-every K       make every K-th record malformed, 0 = none (default 0)\n"
-    "  --delivery-timeout S  a record not acknowledged within S seconds fails,\n"
-    "                      1..3600 (default 120)\n"
-    "  -h, --help          this text\n"
-    "\n"
-    "Progress goes to stderr about once a second, then a summary. All records are\n"
-    "waited for (flush) before exit. A broker list that cannot be reached within 10 s\n"
-    "(at once if every broker refuses) is an error.\n"
-    "\n"
-    "Exit status: 0 every record delivered (or stopped by a signal without --count, all\n"
-    "sent delivered), 1 Kafka unreachable, a delivery failed or --count interrupted,\n"
-    "2 bad usage.\n";
-
-typedef struct prod_state {
-    cpd_kafka_errors e;         /* first: the error callback's (last_error cleared when shown) */
-    uint64_t delivered, failed;
-    rd_kafka_resp_err_t first_err;
-    char first_errstr[512];
-} prod_state;
-
-static void prod_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    prod_state *st = opaque;
-    if (!m->err) {
-        st->delivered++;
-        return;
-    }
-    if (st->failed++ == 0) {
-        st->first_err = m->err;
-        snprintf(st->first_errstr, sizeof st->first_errstr, "%s (%s)", rd_kafka_err2str(m->err),
-                 rd_kafka_err2name(m->err));
-    }
-}
-
 void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     cpd_kafka_errors *st = opaque;
@@ -872,20 +403,62 @@ void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
         snprintf(st->last_error, sizeof st->last_error, "%s", reason);
 }
 
-static void log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    /* Connection trouble arrives through error_cb, said once and plainly. */
-    (void)rk;
-    if (level <= 2)
-        fprintf(stderr, "cpdemo produce: librdkafka %s: %s\n", fac, buf);
-}
+/* ================================================================ metadata */
 
-static volatile sig_atomic_t prod_signals;
-
-static void prod_on_signal(int sig)
+int cpd_kafka_partitions(rd_kafka_t *rk, const char *topic, const char *bs, int wait_ms,
+                         const cpd_kafka_errors *errs, const volatile sig_atomic_t *stop,
+                         char *err, size_t errsz)
 {
-    (void)sig;
-    prod_signals++;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) {
+        snprintf(err, errsz, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    int64_t t0 = cpd_mono_ms();
+    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool topic_err = false;
+    int n = -1;
+    while (n < 0) {
+        if (stop && *stop) {
+            snprintf(err, errsz, "interrupted while connecting to %s", bs);
+            break;
+        }
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 500);
+        if (!e && md && md->topic_cnt == 1 && !md->topics[0].err &&
+            md->topics[0].partition_cnt > 0) {
+            n = md->topics[0].partition_cnt;
+        } else if (!e && md) {
+            last = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+            topic_err = true;
+        } else {
+            last = e;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (n >= 0)
+            break;
+        rd_kafka_poll(rk, 0); /* the error callback fills errs */
+        bool down = errs && errs->all_down, fatal = errs && errs->fatal;
+        if (fatal || down || cpd_mono_ms() - t0 > wait_ms) {
+            if (topic_err && !down && !fatal)
+                snprintf(err, errsz, "topic %s is not available at %s: %s", topic, bs,
+                         rd_kafka_err2str(last));
+            else if (down || fatal)
+                snprintf(err, errsz, "cannot reach Kafka at %s: %s", bs,
+                         fatal ? errs->fatal_str : errs->last_error[0] ? errs->last_error
+                                                                        : rd_kafka_err2str(last));
+            else
+                snprintf(err, errsz, "cannot reach Kafka at %s within %d s: %s", bs,
+                         (wait_ms + 999) / 1000,
+                         errs && errs->last_error[0] ? errs->last_error : rd_kafka_err2str(last));
+            break;
+        }
+        if (!e)
+            cpd_sleep_ms(100);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
 }
 
 bool cpd_read_first_line(const char *path, char *buf, size_t cap, char *err, size_t errlen)
@@ -909,280 +482,3 @@ bool cpd_read_first_line(const char *path, char *buf, size_t cap, char *err, siz
     return true;
 }
 
-static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-    char e[512];
-    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) == RD_KAFKA_CONF_OK)
-        return true;
-    fprintf(stderr, "cpdemo produce: librdkafka setting %s=%s: %s\n", k, v, e);
-    return false;
-}
-
-/* Waits until the topic's metadata is available. 0, or 1 after a message. */
-static int prod_connect(rd_kafka_t *rk, rd_kafka_topic_t *rkt, prod_state *st, const char *bs,
-                        const char *topic, int *partitions)
-{
-    const double limit = 10.0;
-    double t0 = now_s();
-    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
-    bool topic_err = false;
-    while (!prod_signals) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 500);
-        if (!e && md) {
-            if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-                *partitions = md->topics[0].partition_cnt;
-                rd_kafka_metadata_destroy(md);
-                return 0;
-            }
-            last = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-            topic_err = true;
-        } else {
-            last = e;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_poll(rk, 0);   /* error_cb */
-        if (st->e.all_down || now_s() - t0 > limit) {
-            if (topic_err && !st->e.all_down)
-                fprintf(stderr, "cpdemo produce: topic %s is not available at %s: %s\n", topic, bs,
-                        rd_kafka_err2str(last));
-            else
-                fprintf(stderr, "cpdemo produce: cannot reach Kafka at %s%s: %s\n", bs,
-                        st->e.all_down ? "" : " within 10 s",
-                        st->e.last_error[0] ? st->e.last_error : rd_kafka_err2str(last));
-            return 1;
-        }
-        if (!e)
-            usleep(100000);
-    }
-    fprintf(stderr, "cpdemo produce: interrupted while connecting to %s\n", bs);
-    return 1;
-}
-
-int cpd_cmd_produce(int argc, char **argv)
-{
-    args a = { .cmd = "cpdemo produce", .argc = argc, .argv = argv, .i = 0 };
-    const char *bootstrap = NULL, *bsfile = NULL, *topic = "payments";
-    long long rate = 0, accounts = 1000, bad_every = 0, count = -1, dtimeout = 120;
-    uint64_t seed = 1;
-    while (args_next(&a)) {
-        if (args_is(&a, "--help") || args_is(&a, "-h")) {
-            if (args_flag_has_value(&a))
-                return 2;
-            fputs(produce_usage, stdout);
-            return 0;
-        } else if (args_is(&a, "--bootstrap")) {
-            if (!(bootstrap = args_value(&a)))
-                return 2;
-            if (!*bootstrap) {
-                fprintf(stderr, "%s: --bootstrap: empty broker list\n", a.cmd);
-                return 2;
-            }
-        } else if (args_is(&a, "--bootstrap-file")) {
-            if (!(bsfile = args_value(&a)))
-                return 2;
-        } else if (args_is(&a, "--topic")) {
-            if (!args_topic(&a, &topic))
-                return 2;
-        } else if (args_is(&a, "--rate")) {
-            if (!args_int(&a, 1, 10000000, &rate))
-                return 2;
-        } else if (args_is(&a, "--count")) {
-            if (!args_int(&a, 1, 1000000000000LL, &count))
-                return 2;
-        } else if (args_is(&a, "--seed")) {
-            if (!args_u64(&a, &seed))
-                return 2;
-        } else if (args_is(&a, "--accounts")) {
-            if (!args_int(&a, 1, 100000000, &accounts))
-                return 2;
-        } else if (args_is(&a, "--bad-every")) {
-            if (!args_int(&a, 0, INT_MAX, &bad_every))
-                return 2;
-        } else if (args_is(&a, "--delivery-timeout")) {
-            if (!args_int(&a, 1, 3600, &dtimeout))
-                return 2;
-        } else {
-            return args_unknown(&a);
-        }
-    }
-    if (bootstrap && bsfile) {
-        fprintf(stderr, "%s: give --bootstrap or --bootstrap-file, not both\n", a.cmd);
-        return 2;
-    }
-    char bsbuf[2048], err[512];
-    if (bsfile) {
-        if (!cpd_read_first_line(bsfile, bsbuf, sizeof bsbuf, err, sizeof err)) {
-            fprintf(stderr, "%s: --bootstrap-file %s: %s\n", a.cmd, bsfile, err);
-            return 1;
-        }
-        bootstrap = bsbuf;
-    }
-    if (!bootstrap) {
-        fprintf(stderr, "%s: --bootstrap is required (the broker list, e.g. what "
-                        "`cpdemo kafka` prints; see --help)\n", a.cmd);
-        return 2;
-    }
-    if (count < 0 && rate == 0)
-        rate = 1000;
-
-    prod_state st;
-    memset(&st, 0, sizeof st);
-    char dtms[32];
-    snprintf(dtms, sizeof dtms, "%lld", dtimeout * 1000);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!conf_set(conf, "bootstrap.servers", bootstrap) ||
-        !conf_set(conf, "client.id", "cpdemo produce") ||
-        !conf_set(conf, "enable.idempotence", "true") ||   /* implies acks=all */
-        !conf_set(conf, "compression.type", "lz4") ||
-        /* paced: larger batches, which the mock stores more compactly */
-        !conf_set(conf, "linger.ms", rate > 0 ? "50" : "5") ||
-        !conf_set(conf, "partitioner", "consistent_random") ||
-        !conf_set(conf, "message.timeout.ms", dtms) ||
-        !conf_set(conf, "socket.connection.setup.timeout.ms", "10000") ||
-        !conf_set(conf, "log.connection.close", "false")) {
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
-    rd_kafka_conf_set_opaque(conf, &st);
-    rd_kafka_conf_set_dr_msg_cb(conf, prod_dr);
-    rd_kafka_conf_set_error_cb(conf, cpd_kafka_error_cb);
-    rd_kafka_conf_set_log_cb(conf, log_quiet);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = prod_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
-    if (!rk) {
-        fprintf(stderr, "%s: cannot create the producer: %s\n", a.cmd, e);
-        rd_kafka_conf_destroy(conf);
-        return 1;
-    }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int partitions = 0;
-    if (!rkt || prod_connect(rk, rkt, &st, bootstrap, topic, &partitions) != 0) {
-        if (rkt)
-            rd_kafka_topic_destroy(rkt);
-        rd_kafka_destroy(rk);
-        return 1;
-    }
-    char what[64], pace[64], bads[64];
-    if (count < 0)
-        snprintf(what, sizeof what, "until signalled");
-    else
-        snprintf(what, sizeof what, "%lld records", count);
-    if (rate > 0)
-        snprintf(pace, sizeof pace, "%lld/s", rate);
-    else
-        snprintf(pace, sizeof pace, "as fast as possible");
-    if (bad_every > 0)
-        snprintf(bads, sizeof bads, "every %lldth malformed", bad_every);
-    else
-        snprintf(bads, sizeof bads, "none malformed");
-    fprintf(stderr, "%s: to %s (%d partitions) at %s: %s, %s, seed %" PRIu64
-                    ", %lld accounts, %s\n",
-            a.cmd, topic, partitions, bootstrap, what, pace, seed, accounts, bads);
-
-    double t0 = now_s(), next_report = t0 + 1.0, last_t = t0;
-    uint64_t id = 0, nbad = 0, last_id = 0;
-    int rc = 0;
-    while (!prod_signals && !st.e.fatal && (count < 0 || id < (uint64_t)count)) {
-        double t = now_s();
-        if (t >= next_report) {
-            fprintf(stderr, "%s: sent %" PRIu64 ", delivered %" PRIu64 ", %.0f/s, %" PRIu64
-                            " delivery errors%s%s\n",
-                    a.cmd, id, st.delivered, (double)(id - last_id) / (t - last_t), st.failed,
-                    st.e.last_error[0] ? "; last broker error: " : "", st.e.last_error);
-            st.e.last_error[0] = '\0';
-            last_id = id;
-            last_t = t;
-            next_report = t + 1.0;
-        }
-        if (rate > 0) {
-            /* record id is due at t0 + id / rate */
-            double due = t0 + (double)id / (double)rate;
-            if (due > t) {
-                int ms = (int)((due - t) * 1000.0);
-                rd_kafka_poll(rk, ms < 1 ? 1 : ms > 100 ? 100 : ms);
-                continue;
-            }
-        }
-        char key[CPD_GEN_KEY_MAX], val[CPD_GEN_VAL_MAX];
-        bool bad;
-        int vlen = cpd_gen_record(seed, id, (int)accounts, (int)bad_every, key, sizeof key, val,
-                                  sizeof val, &bad);
-        if (vlen < 0) {
-            fprintf(stderr, "%s: internal error: record %" PRIu64 " does not fit\n", a.cmd, id);
-            rc = 1;
-            break;
-        }
-        rd_kafka_resp_err_t pe = rd_kafka_producev(
-            rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE(val, (size_t)vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
-        if (pe == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(rk, 10);
-            continue;
-        }
-        if (pe) {
-            fprintf(stderr, "%s: cannot produce record %" PRIu64 ": %s\n", a.cmd, id,
-                    rd_kafka_err2str(pe));
-            rc = 1;
-            break;
-        }
-        id++;
-        nbad += bad;
-        if ((id & 1023) == 0)
-            rd_kafka_poll(rk, 0);
-    }
-    bool interrupted = prod_signals > 0;
-
-    /* Wait for every delivery report; a second signal gives up on the rest. */
-    int purged = 0;
-    while (rd_kafka_flush(rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-        if (st.e.fatal)
-            break;
-        fprintf(stderr, "%s: waiting for %d deliveries%s%s\n", a.cmd, rd_kafka_outq_len(rk),
-                st.e.last_error[0] ? "; last broker error: " : "", st.e.last_error);
-        st.e.last_error[0] = '\0';
-        if (prod_signals > 1 && !purged) {
-            fprintf(stderr, "%s: second signal: giving up on undelivered records\n", a.cmd);
-            rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            purged = 1;
-        }
-    }
-    rd_kafka_poll(rk, 0);
-    double dt = now_s() - t0;
-    fprintf(stderr, "%s: %s: %" PRIu64 " records (%" PRIu64 " malformed) to %s, ids 0..%" PRIu64
-                    ", seed %" PRIu64 ", in %.2f s (%.0f/s); delivered %" PRIu64 ", %" PRIu64
-                    " delivery errors\n",
-            a.cmd, interrupted ? "stopped" : "done", id, nbad, topic, id ? id - 1 : 0, seed, dt,
-            dt > 0 ? (double)id / dt : 0.0, st.delivered, st.failed);
-    if (st.e.fatal) {
-        fprintf(stderr, "%s: fatal producer error: %s\n", a.cmd, st.e.fatal_str);
-        rc = 1;
-    }
-    if (st.failed) {
-        fprintf(stderr, "%s: %" PRIu64 " deliveries failed, the first: %s\n", a.cmd, st.failed,
-                st.first_errstr);
-        rc = 1;
-    } else if (st.delivered < id && !st.e.fatal) {
-        fprintf(stderr, "%s: %" PRIu64 " records without a delivery report\n", a.cmd,
-                id - st.delivered);
-        rc = 1;
-    }
-    if (interrupted && count >= 0 && id < (uint64_t)count) {
-        fprintf(stderr, "%s: interrupted after %" PRIu64 " of %lld records\n", a.cmd, id, count);
-        rc = 1;
-    }
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(rk);
-    return rc;
-}

@@ -31,6 +31,7 @@
 #define CPD_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +94,28 @@ typedef struct cpd_kafka_errors {
  * whose FIRST member is a cpd_kafka_errors. */
 void cpd_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 
+/* ---- topics ---- */
+
+/* Kafka's rule for a topic name: 1..249 of [A-Za-z0-9._-], not "." or "..". */
+bool cpd_kafka_topic_valid(const char *topic);
+
+/* ---- a topic's partitions ---- */
+
+/*
+ * The number of partitions of topic, as the cluster rk is connected to
+ * (bs: its bootstrap list, for messages) says, asking until it answers or
+ * wait_ms pass (a starting broker, a topic just created). errs (may be
+ * NULL) is what rk's error callback (cpd_kafka_error_cb) fills: the wait
+ * ends early once every broker is down or an error is fatal. stop (may be
+ * NULL) ends it when it becomes non-zero (a signal). Returns the count
+ * (>= 1), or -1 with one line in err naming the topic or the brokers and
+ * the reason. Blocks; polls rk (its callbacks run on this thread). The one
+ * lookup the job, produce and verify share.
+ */
+int cpd_kafka_partitions(rd_kafka_t *rk, const char *topic, const char *bs, int wait_ms,
+                         const cpd_kafka_errors *errs, const volatile sig_atomic_t *stop,
+                         char *err, size_t errsz);
+
 /* ---- the mock cluster ---- */
 
 typedef struct cpd_kafka_cluster cpd_kafka_cluster;
@@ -106,6 +129,9 @@ int cpd_kafka_topic_create(cpd_kafka_cluster *c, const char *topic, int partitio
                            char *err, size_t errlen);
 /* "127.0.0.1:PORT[,127.0.0.1:PORT...]", valid until destroy. */
 const char *cpd_kafka_bootstraps(const cpd_kafka_cluster *c);
+/* Serves the cluster handle's pending callbacks, without waiting. Call it
+ * now and then from the thread that owns the cluster. */
+void cpd_kafka_cluster_poll(cpd_kafka_cluster *c);
 void cpd_kafka_cluster_destroy(cpd_kafka_cluster *c);
 
 /* Control hooks (failure injection), safe from any thread. All brokers.

@@ -98,40 +98,43 @@ static cpa_err cmd_abort(cpd_job *j, const cpa_command *c, char *msg, size_t siz
     return refused(rc, msg, size);
 }
 
-/* One set_config pair onto s; false with msg when the key cannot change at
- * run time (*unsupported) or the value is bad. */
-static bool set_pair(cpd_ckpt_settings *s, const char *k, const char *v, bool *unsupported,
+/* One set_config pair onto next, with the configuration file's checks and
+ * messages; false with msg when the key cannot change at run time
+ * (*unsupported) or the value is bad. */
+static bool set_pair(cpd_config *next, const char *k, const char *v, bool *unsupported,
                      char *msg, size_t size)
 {
-    bool ok;
-    if (!strcmp(k, "execution.checkpointing.interval") || !strcmp(k, "interval")) {
-        ok = cpd_parse_duration_ms(v, &s->interval_ms);
-    } else if (!strcmp(k, "execution.checkpointing.timeout") || !strcmp(k, "timeout")) {
-        ok = cpd_parse_duration_ms(v, &s->timeout_ms) && s->timeout_ms > 0;
-    } else if (!strcmp(k, "execution.checkpointing.tolerable-failed-checkpoints") ||
-               !strcmp(k, "tolerable-failed-checkpoints")) {
-        char *end;
-        long x = strtol(v, &end, 10);
-        ok = *v && !*end && x >= 0 && x <= 1000000;
-        s->tolerable_failures = (int)x;
-    } else {
-        snprintf(msg, size, "%s cannot be changed at run time (interval, timeout, "
-                            "tolerable-failed-checkpoints can)", k);
+    if (!cpd_config_runtime_key(k)) {
         *unsupported = true;
+        if (!cpd_config_key_name(k))
+            cpd_config_set(next, k, v, msg, size); /* unknown: it names the closest key */
+        else
+            snprintf(msg, size, "%s cannot be changed at run time (interval, timeout, "
+                                "tolerable-failed-checkpoints can)", k);
         return false;
     }
-    if (!ok)
-        snprintf(msg, size, "%s: \"%s\" is not a valid value", k, v);
-    return ok;
+    return cpd_config_set(next, k, v, msg, size);
 }
 
+/* set_config: the pairs go onto a copy of the configuration as it runs,
+ * through the file's checks, then the whole-configuration check; only then
+ * does the coordinator take them. */
 static cpa_err cmd_set(cpd_job *j, const cpa_command *c, char *msg, size_t size)
 {
-    cpd_ckpt_settings s = j->settings;
+    cpd_config next = j->cfg;
+    next.interval_ms = j->settings.interval_ms;
+    next.timeout_ms = j->settings.timeout_ms;
+    next.tolerable_failures = j->settings.tolerable_failures;
     bool unsupported = false;
     for (int i = 0; i < c->n_params; i++)
-        if (!set_pair(&s, c->keys[i], c->values[i], &unsupported, msg, size))
+        if (!set_pair(&next, c->keys[i], c->values[i], &unsupported, msg, size))
             return unsupported ? CPA_ERR_UNSUPPORTED : CPA_ERR_HANDLER;
+    char errs[1024] = "";
+    if (cpd_config_check(&next, errs, sizeof errs, NULL, 0)) {
+        snprintf(msg, size, "%.*s", (int)strcspn(errs, "\n"), errs);
+        return CPA_ERR_HANDLER;
+    }
+    cpd_ckpt_settings s = {next.interval_ms, next.timeout_ms, next.tolerable_failures};
     cpd_ckpt_rc rc = cpd_ckpt_set(j->ckpt, &s, CMD_WAIT_MS);
     if (rc == CPD_CKPT_BAD_VALUE) {
         snprintf(msg, size, "values out of range");
@@ -139,8 +142,11 @@ static cpa_err cmd_set(cpd_job *j, const cpa_command *c, char *msg, size_t size)
     }
     if (rc != CPD_CKPT_OK)
         return refused(rc, msg, size);
+    bool timeout_changed = s.timeout_ms != j->settings.timeout_ms;
     j->settings = s;
     publish_config(j);
+    if (timeout_changed) /* stall's default follows it */
+        cpd_failures_publish(j->agent, s.timeout_ms);
     char a[32], b[32];
     cpd_format_duration(s.interval_ms, a, sizeof a);
     cpd_format_duration(s.timeout_ms, b, sizeof b);
@@ -211,6 +217,10 @@ static bool make_agent(cpd_job *j)
     const cpa_edge edges[] = {{0, 1, "forward"}, {1, 2, "hash"}, {2, 3, "forward"}};
     cpa_set_topology(j->agent, ops, CPD_N_OPS, edges, 3);
     publish_config(j);
+    if (cpd_failures_publish(j->agent, j->settings.timeout_ms) != CPA_OK) {
+        cpd_job_say("agent: the failure table was refused");
+        return false;
+    }
     return true;
 }
 
@@ -473,13 +483,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cpdemo run --config FILE [--from-checkpoint N] [--seconds S] [--drain]\n"
-            "                  [--supervise [--max-restarts N]]\n"
+            "                  [--allow-unknown-keys] [--supervise [--max-restarts N]]\n"
             "Runs the job: Kafka source -> parse -> keyBy(account) -> aggregate -> sink,\n"
             "checkpointing as configured (see demo-job/README.md for every key), streaming\n"
             "its checkpoints to cptop. Restores from the latest completed checkpoint (or N).\n"
             "Runs until Ctrl-C / SIGTERM, or for S seconds. --drain: reads what the topic holds\n"
             "now, takes a final checkpoint (committing everything), prints the rate and exits.\n"
-            "agent.listen \"off\" runs without the agent. Exit: 0 stopped, 1 failed, 2 usage.\n"
+            "agent.listen \"off\" runs without the agent. An unknown key in FILE is an error\n"
+            "naming the closest known one; --allow-unknown-keys makes it a warning (as Flink).\n"
+            "Nothing is created (storage, sink, sockets) before the configuration is valid.\n"
+            "Exit: 0 stopped, 1 failed, 2 usage or configuration.\n"
             "--supervise: runs the job as a child process and starts it again (after 1 s)\n"
             "whenever the process dies, e.g. of kill -9 or cptop's \"crash\" failure; it\n"
             "restores from the latest completed checkpoint. --max-restarts N limits that\n"
@@ -489,7 +502,7 @@ static void usage(FILE *f)
 typedef struct run_args {
     const char *config;
     int64_t from, seconds;
-    bool drain;
+    bool drain, allow_unknown;
 } run_args;
 
 /* 0 to run, else the exit status (usage printed). */
@@ -510,6 +523,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             }
         } else if (!strcmp(argv[i], "--drain")) {
             a->drain = true;
+        } else if (!strcmp(argv[i], "--allow-unknown-keys")) {
+            a->allow_unknown = true;
         } else if (!strcmp(argv[i], "--max-restarts") && i + 1 < argc) {
             fprintf(stderr, "cpdemo run: --max-restarts goes with --supervise\n");
             return 2;
@@ -582,7 +597,8 @@ static bool setup(cpd_job *j, const run_args *a)
 {
     char errs[4096], warns[2048], err[600];
     cpd_config_defaults(&j->cfg);
-    if (cpd_config_load(a->config, &j->cfg, errs, sizeof errs, warns, sizeof warns)) {
+    if (cpd_config_load(a->config, &j->cfg, errs, sizeof errs, warns, sizeof warns,
+                        a->allow_unknown ? CPD_CONFIG_ALLOW_UNKNOWN : 0)) {
         fprintf(stderr, "cpdemo run: bad configuration:\n%s", errs);
         return false;
     }

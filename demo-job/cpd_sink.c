@@ -3,15 +3,14 @@
  * The PostgreSQL backend is cpd_sink_pg.c; both implement cpd_sink_backend.h. */
 #include "cpd_sink.h"
 
-#include <ctype.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cpd_sink_backend.h"
+#include "cpd_sink_url.h"
 
 /* ------------------------------------------------------------------ front end */
 
@@ -22,83 +21,58 @@ struct cpd_sink {
     atomic_int fail_commits;
 };
 
-bool cpd_sink_is_postgres(const char *url)
+/* The backends, by the start of their URL. */
+static const struct {
+    const char *prefix;
+    const cpd_sink_ops *ops;
+} backends[] = {
+    {"sqlite:", &cpd_sink_sqlite_ops},
+    {"postgresql://", &cpd_sink_pg_ops},
+    {"postgres://", &cpd_sink_pg_ops},
+};
+
+static const cpd_sink_ops *backend_of(const char *url)
 {
-    return url && (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11));
+    for (size_t i = 0; url && i < sizeof backends / sizeof backends[0]; i++)
+        if (!strncmp(url, backends[i].prefix, strlen(backends[i].prefix)))
+            return backends[i].ops;
+    return NULL;
 }
 
-/* Copies src[0..n) to out at *k, bounded. */
-static void put(char *out, size_t outsz, size_t *k, const char *src, size_t n)
+bool cpd_sink_is_postgres(const char *url)
 {
-    for (size_t i = 0; i < n && *k + 1 < outsz; i++)
-        out[(*k)++] = src[i];
-    out[*k] = '\0';
+    return url && backend_of(url) == &cpd_sink_pg_ops;
 }
 
 const char *cpd_sink_redact(const char *url, char *out, size_t outsz)
 {
     if (!out || !outsz)
         return "";
-    out[0] = '\0';
-    if (!url)
-        return out;
-    size_t k = 0, len = strlen(url), i = 0;
-    /* URI userinfo: scheme://user:password@host → scheme://user:***@host */
-    const char *sep = strstr(url, "://");
-    if (sep) {
-        size_t a = (size_t)(sep - url) + 3, end = a;
-        while (end < len && !strchr("/?#", url[end]))
-            end++;
-        const char *at = NULL;
-        for (size_t j = a; j < end; j++)
-            if (url[j] == '@')
-                at = url + j;
-        const char *colon = at ? memchr(url + a, ':', (size_t)(at - (url + a))) : NULL;
-        if (colon) {
-            put(out, outsz, &k, url, (size_t)(colon - url) + 1);
-            put(out, outsz, &k, "***", 3);
-            i = (size_t)(at - url);
-        }
-    }
-    /* password=… in a query string or a keyword/value conninfo */
-    while (i < len) {
-        if ((i == 0 || !isalnum((unsigned char)url[i - 1])) && !strncasecmp(url + i, "password", 8)) {
-            size_t j = i + 8;
-            while (j < len && url[j] == ' ')
-                j++;
-            if (j < len && url[j] == '=') {
-                j++;
-                while (j < len && url[j] == ' ')
-                    j++;
-                put(out, outsz, &k, url + i, j - i);
-                put(out, outsz, &k, "***", 3);
-                if (j < len && url[j] == '\'') { /* quoted value, \' inside */
-                    for (j++; j < len && url[j] != '\''; j++)
-                        if (url[j] == '\\' && j + 1 < len)
-                            j++;
-                    if (j < len)
-                        j++;
-                } else {
-                    while (j < len && !strchr("& \t#", url[j]))
-                        j++;
-                }
-                i = j;
-                continue;
-            }
-        }
-        put(out, outsz, &k, url + i, 1);
-        i++;
-    }
+    const cpd_sink_ops *ops = backend_of(url);
+    if (!ops && url && strchr(url, '=') && !strstr(url, "://"))
+        ops = &cpd_sink_pg_ops; /* libpq's keyword/value form, as psql takes it */
+    if (ops)
+        ops->redact(url, out, outsz);
+    else /* no backend knows where its secrets are: hide every value */
+        cpd_sink_mask(url, NULL, out, outsz);
     return out;
+}
+
+bool cpd_sink_check_url(const char *url, char *err, size_t errsz)
+{
+    const cpd_sink_ops *ops = backend_of(url);
+    if (!ops) {
+        char shown[512];
+        snprintf(err, errsz, "\"%s\" must be sqlite:PATH or postgresql://…",
+                 cpd_sink_redact(url, shown, sizeof shown));
+        return false;
+    }
+    return ops->check(url, err, errsz);
 }
 
 cpd_sink *cpd_sink_open(const char *url, char *err, size_t errsz)
 {
-    const cpd_sink_ops *ops = NULL;
-    if (url && !strncmp(url, "sqlite:", 7) && url[7])
-        ops = &cpd_sink_sqlite_ops;
-    else if (cpd_sink_is_postgres(url))
-        ops = &cpd_sink_pg_ops;
+    const cpd_sink_ops *ops = backend_of(url);
     if (!ops) {
         char shown[512];
         snprintf(err, errsz, "sink.url \"%s\" must be sqlite:PATH or postgresql://…",
@@ -239,8 +213,26 @@ static void lite_close(void *be)
     free(l);
 }
 
+/* sqlite:PATH: any non-empty path (SQLite says more when it opens it). */
+static bool lite_check(const char *url, char *err, size_t errsz)
+{
+    if (!url[7]) {
+        snprintf(err, errsz, "\"%s\": sqlite: needs a file name (sqlite:PATH)", url);
+        return false;
+    }
+    return true;
+}
+
+/* A file name holds no secret. */
+static void lite_redact(const char *url, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s", url);
+}
+
 static void *lite_open(const char *url, char *name, size_t namesz, char *err, size_t errsz)
 {
+    if (!lite_check(url, err, errsz))
+        return NULL;
     lite *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errsz, "out of memory");
@@ -497,6 +489,8 @@ static int64_t lite_dead_count(void *be)
 }
 
 const cpd_sink_ops cpd_sink_sqlite_ops = {
+    .check = lite_check,
+    .redact = lite_redact,
     .open = lite_open,
     .close = lite_close,
     .stage = lite_stage,

@@ -63,10 +63,20 @@ typedef struct cpd_sink cpd_sink;
 /* Whether url selects the PostgreSQL backend (postgresql:// or postgres://). */
 bool cpd_sink_is_postgres(const char *url);
 
-/* url with any password replaced by "***" (URI userinfo, password=… in a
- * query string or keyword/value form), for messages, logs and events.
- * Returns out. */
+/* url with every secret replaced by "***", for messages, logs and events;
+ * out is always terminated (truncated to outsz). For PostgreSQL, whatever
+ * libpq reads as a password (PQconninfoParse; URI userinfo, a query
+ * parameter however percent-encoded, keyword/value form) is masked, the
+ * rest kept as written; a URL libpq cannot parse has every parameter value
+ * masked. Other URLs not of a backend: the userinfo password and every
+ * query value. Reentrant. Returns out. */
 const char *cpd_sink_redact(const char *url, char *out, size_t outsz);
+
+/* Checks url's syntax as its backend reads it (scheme, libpq's URL syntax,
+ * port numbers), connecting to and creating nothing: a configuration can be
+ * refused before the job starts. false with a message naming the url
+ * (redacted) in err. Reentrant. */
+bool cpd_sink_check_url(const char *url, char *err, size_t errsz);
 
 /* Opens (and creates the tables of) the sink at url. NULL with a message
  * naming the url on error. Blocking: yes (database I/O). */

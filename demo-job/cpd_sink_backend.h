@@ -11,6 +11,12 @@
 #include "cpd_sink.h"
 
 typedef struct cpd_sink_ops {
+    /* Checks url's syntax, connecting to and creating nothing. false with a
+     * message naming the url (redacted) on error. */
+    bool (*check)(const char *url, char *err, size_t errsz);
+    /* url with every secret in it masked, for messages (out always
+     * terminated, truncated to outsz). */
+    void (*redact)(const char *url, char *out, size_t outsz);
     /* Opens the database at url and creates the tables. name receives how
      * errors and logs may name it. NULL with a message on error. */
     void *(*open)(const char *url, char *name, size_t namesz, char *err, size_t errsz);

@@ -28,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <pthread.h>
 
+#include "cpd_clock.h"
 #include "cpd_sink_backend.h"
+#include "cpd_sink_url.h"
 
 /* pg_advisory locks of this sink ("cpdsink" as a number), per database */
 #define CPD_PG_LOCK "27989599429684843"
@@ -173,19 +175,6 @@ static int cpd_pg_fail(cpd_pg *pg, const PGresult *res, char *err, size_t errsz,
     return -1;
 }
 
-static int64_t cpd_pg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void cpd_pg_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Per session: durability of every commit, whatever the server's default
  * (an acknowledged staging or commit must survive a server crash); and an
  * end to a transaction of ours left open by a client the network cut off
@@ -289,8 +278,110 @@ static void cpd_pg_close(void *be)
     free(pg);
 }
 
+/* ---- URLs: checked and shown by libpq's own reading of them */
+
+#define CPD_PG_MAX_SECRETS 8
+
+static char cpd_pg_secrets[CPD_PG_MAX_SECRETS][32];
+static pthread_once_t cpd_pg_secrets_once = PTHREAD_ONCE_INIT;
+
+/* libpq marks the options it hides in dialogs (password, sslpassword, any
+ * later one) with dispchar '*': those are the secrets, whatever their
+ * number in this libpq. */
+static void cpd_pg_find_secrets(void)
+{
+    char *perr = NULL;
+    PQconninfoOption *all = PQconninfoParse("", &perr);
+    int n = 0;
+    for (PQconninfoOption *o = all; o && o->keyword; o++)
+        if (o->dispchar && o->dispchar[0] == '*' && n < CPD_PG_MAX_SECRETS)
+            snprintf(cpd_pg_secrets[n++], sizeof cpd_pg_secrets[0], "%s", o->keyword);
+    if (!all) /* cannot ask libpq: the two it has had for years */
+        snprintf(cpd_pg_secrets[0], sizeof cpd_pg_secrets[0], "password"),
+            snprintf(cpd_pg_secrets[1], sizeof cpd_pg_secrets[1], "sslpassword");
+    PQconninfoFree(all);
+    PQfreemem(perr);
+}
+
+static bool cpd_pg_is_secret(const char *name)
+{
+    pthread_once(&cpd_pg_secrets_once, cpd_pg_find_secrets);
+    for (int i = 0; i < CPD_PG_MAX_SECRETS && cpd_pg_secrets[i][0]; i++)
+        if (!strcmp(name, cpd_pg_secrets[i]))
+            return true;
+    return false;
+}
+
+/* Whether libpq, reading text, finds a secret other than the mask. */
+static bool cpd_pg_reads_a_secret(const char *text)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(text, &perr);
+    PQfreemem(perr);
+    if (!opts)
+        return true; /* cannot tell */
+    bool found = false;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val && cpd_pg_is_secret(o->keyword) && strcmp(o->val, "***") != 0)
+            found = true;
+    PQconninfoFree(opts);
+    return found;
+}
+
+/* url with every value libpq would read as a secret masked, keeping its
+ * form. The masking follows libpq's syntax; libpq then reads the result
+ * to be sure: should it still find a secret (or not parse the URL at
+ * all), every parameter value is masked instead. */
+static void cpd_pg_redact(const char *url, char *out, size_t outsz)
+{
+    cpd_sink_mask(url, cpd_pg_is_secret, out, outsz);
+    /* a truncated result cannot be read back: mask it all */
+    if (strlen(out) + 1 >= outsz || cpd_pg_reads_a_secret(out))
+        cpd_sink_mask(url, NULL, out, outsz);
+}
+
+/* url's syntax as libpq reads it, and its ports (libpq takes any port and
+ * fails only when connecting, which would look like a server that is
+ * down: a typo is told at once). Connects to nothing. */
+static bool cpd_pg_check(const char *url, char *err, size_t errsz)
+{
+    char shown[512];
+    cpd_pg_redact(url, shown, sizeof shown);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &perr);
+    if (!opts) {
+        char detail[300];
+        cpd_pg_flat(perr, detail, sizeof detail);
+        /* libpq may quote the part it could not parse, password and all */
+        bool secret = strcmp(shown, url) != 0;
+        snprintf(err, errsz, "%s: not a valid PostgreSQL URL: %s", shown,
+                 secret ? "(details withheld: the URL may hold a password)" : detail);
+        PQfreemem(perr);
+        return false;
+    }
+    bool ok = true;
+    for (PQconninfoOption *o = opts; ok && o->keyword; o++) {
+        if (strcmp(o->keyword, "port") != 0 || !o->val)
+            continue;
+        for (const char *p = o->val; *p;) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p || v < 1 || v > 65535 || (*end && *end != ',')) {
+                snprintf(err, errsz, "%s: port \"%.40s\" is not a port number", shown, o->val);
+                ok = false;
+                break;
+            }
+            p = *end ? end + 1 : end;
+        }
+    }
+    PQconninfoFree(opts);
+    return ok;
+}
+
 static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, size_t errsz)
 {
+    if (!cpd_pg_check(url, err, errsz))
+        return NULL;
     cpd_pg *pg = calloc(1, sizeof *pg);
     if (!pg || !(pg->copy = malloc(CPD_PG_COPY_BUF))) {
         snprintf(err, errsz, "out of memory");
@@ -299,37 +390,6 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
         return NULL;
     }
     snprintf(pg->name, sizeof pg->name, "%s", name); /* redacted by the front end */
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &perr);
-    if (!opts) {
-        char detail[300];
-        cpd_pg_flat(perr, detail, sizeof detail);
-        /* libpq may quote the part it could not parse, password and all */
-        bool secret = strcmp(name, url) != 0;
-        snprintf(err, errsz, "%s: not a valid PostgreSQL URL: %s", pg->name,
-                 secret ? "(details withheld: the URL holds a password)" : detail);
-        PQfreemem(perr);
-        cpd_pg_close(pg);
-        return NULL;
-    }
-    /* libpq parses any port and fails only when connecting, which would
-     * look like a server that is down: a typo is told at once */
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (strcmp(o->keyword, "port") != 0 || !o->val)
-            continue;
-        for (const char *p = o->val; *p;) {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p || v < 1 || v > 65535 || (*end && *end != ',')) {
-                snprintf(err, errsz, "%s: port \"%.40s\" is not a port number", pg->name, o->val);
-                PQconninfoFree(opts);
-                cpd_pg_close(pg);
-                return NULL;
-            }
-            p = *end ? end + 1 : end;
-        }
-    }
-    PQconninfoFree(opts);
     /* defaults first: whatever the URL says overrides them (expand_dbname) */
     const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle",
                                 "keepalives_interval", "keepalives_count", "dbname", NULL};
@@ -341,7 +401,7 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
      * while it says it is on its way, but not long for silence (a wrong
      * host or port); a refused login or a missing database will not fix
      * itself (PQPING_OK) and fails at once. */
-    int64_t t0 = cpd_pg_now_ms(), silent_since = -1;
+    int64_t t0 = cpd_mono_ms(), silent_since = -1;
     for (int delay = 50;; delay = delay < 400 ? delay * 2 : 500) {
         pg->conn = PQconnectdbParams(keys, vals, 1);
         if (!pg->conn) {
@@ -352,7 +412,7 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
         if (PQstatus(pg->conn) == CONNECTION_OK)
             break;
         PGPing ping = PQpingParams(keys, vals, 1);
-        int64_t now = cpd_pg_now_ms(), waited = now - t0;
+        int64_t now = cpd_mono_ms(), waited = now - t0;
         if (ping != PQPING_NO_RESPONSE)
             silent_since = -1;
         else if (silent_since < 0)
@@ -362,7 +422,7 @@ static void *cpd_pg_open(const char *url, char *name, size_t namesz, char *err, 
             waited + delay < CPD_SINK_PG_OPEN_WAIT_MS) {
             PQfinish(pg->conn);
             pg->conn = NULL;
-            cpd_pg_sleep_ms(delay);
+            cpd_sleep_ms(delay);
             continue;
         }
         char detail[600];
@@ -835,6 +895,8 @@ static int64_t cpd_pg_dead_count(void *be)
 }
 
 const cpd_sink_ops cpd_sink_pg_ops = {
+    .check = cpd_pg_check,
+    .redact = cpd_pg_redact,
     .open = cpd_pg_open,
     .close = cpd_pg_close,
     .stage = cpd_pg_stage,

@@ -1,7 +1,7 @@
 /*
  * cpd_storage.h — checkpoint storage of cpdemo.
  *
- * Layout (ARCHITECTURE.md, "Storage layout"):
+ * Layout:
  *
  *     <root>/<job_id>/chk-<N>/op<O>-sub<S>.state   one file per subtask state
  *     <root>/<job_id>/chk-<N>/_metadata            written last: the commit point
@@ -13,10 +13,12 @@
  * flipped byte is caught). Restore verifies every state file's size and
  * SHA-256; a checkpoint that fails any check is skipped, never used.
  *
- * Backends sit behind a small vtable (cpd_storage_ops: put/get/list/remove).
- * The file backend (file:///abs/path or a plain path) is built in; the S3
- * backend (s3://bucket/prefix, libs3, cpd_storage_s3.c) keeps the same
- * layout under s3://bucket/prefix/<job_id>/ (see "S3" below).
+ * Backends sit behind a small vtable (put/get/list/remove), found by the
+ * URI in a table (cpd_storage_backend.h): the file backend (file:///abs/path
+ * or a plain path, cpd_storage_file.c) and the S3 backend
+ * (s3://bucket/prefix, libs3, cpd_storage_s3.c), which keeps the same
+ * layout under s3://bucket/prefix/<job_id>/ (see "S3" below). The _metadata
+ * format is cpd_metadata.h.
  *
  * Errors: every call that can fail returns a cpd_st_rc and, when err is not
  * NULL, writes a one-line message into err (errsz bytes, always terminated)
@@ -172,9 +174,15 @@ typedef struct cpd_storage_s3_opts {
 cpd_storage *cpd_storage_open_ex(const char *uri, const char *job_id,
                                  const cpd_storage_s3_opts *s3, char *err, size_t errsz);
 
-/* The S3 backend itself (uri must start with s3://); as cpd_storage_open_ex. */
-cpd_storage *cpd_storage_s3_open(const char *uri, const char *job_id,
-                                 const cpd_storage_s3_opts *s3, char *err, size_t errsz);
+/* Checks uri's syntax and the job's S3 settings in s3 (may be NULL; the
+ * environment is not read), touching nothing: no directory is created, no
+ * connection made. What cpd_storage_open_ex would refuse for its form
+ * (unsupported scheme, a relative file:// URI, a bad bucket or prefix,
+ * credentials in the URI, a malformed endpoint, half a pair of keys) is
+ * refused here with the same message. CPD_ST_OK, or CPD_ST_INVALID /
+ * CPD_ST_UNSUPPORTED with err. Reentrant. */
+cpd_st_rc cpd_storage_check(const char *uri, const cpd_storage_s3_opts *s3, char *err,
+                            size_t errsz);
 
 /* Releases st (and its backend). Not concurrent with any other call on st.
  * NULL is fine. Files stay where they are. */
@@ -261,55 +269,5 @@ void cpd_storage_fail_next(cpd_storage *st, int k);
 void cpd_storage_set_delay_ms(cpd_storage *st, int ms);
 /* Writes still to fail (for status reports). */
 int cpd_storage_failures_pending(const cpd_storage *st);
-
-/* ---- Backend interface (for the S3 backend, and fakes in tests) ----------
- *
- * Keys are relative to the job's directory/prefix, '/'-separated, built by
- * cpd_storage only ("chk-7", "chk-7/op1-sub0.state", "chk-7/_metadata"):
- * components match [A-Za-z0-9_-][A-Za-z0-9._-]*, so backends need not check
- * them. Every op is called concurrently from several threads and must be
- * safe for that. err/errsz as above (err never NULL here).
- */
-typedef struct cpd_st_entry {
-    char name[CPD_ST_NAME_MAX];         /* one component */
-    bool is_dir;
-    uint64_t size;                      /* bytes, files only */
-} cpd_st_entry;
-
-/* Writes a message into err (when err and errsz allow) and returns rc: how
- * the storage layer and its backends report failures. */
-cpd_st_rc cpd_st_fail(char *err, size_t errsz, cpd_st_rc rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-typedef struct cpd_storage_ops {
-    const char *scheme;                 /* "file", "s3" */
-    /* Store data under key, atomically (all or nothing visible under key)
-     * and durably when it returns CPD_ST_OK; creates parent directories.
-     * inject_failure: do the work up to just before making it visible, then
-     * undo it and fail with CPD_ST_INJECTED. */
-    cpd_st_rc (*put)(void *be, const char *key, const void *data, size_t len,
-                     bool inject_failure, char *err, size_t errsz);
-    /* Whole object: *data malloc'd (the caller frees), CPD_ST_NOT_FOUND when
-     * absent. */
-    cpd_st_rc (*get)(void *be, const char *key, void **data, size_t *len, char *err,
-                     size_t errsz);
-    /* Entries directly under dir ("" for the job's top level), hidden and
-     * temporary entries excluded; *entries malloc'd (the caller frees),
-     * possibly NULL with *n 0. CPD_ST_NOT_FOUND when dir does not exist. */
-    cpd_st_rc (*list)(void *be, const char *dir, cpd_st_entry **entries, size_t *n,
-                      char *err, size_t errsz);
-    /* Removes the object key, or the directory key with everything under it;
-     * absent is CPD_ST_OK. */
-    cpd_st_rc (*remove)(void *be, const char *key, char *err, size_t errsz);
-    /* Releases the backend. */
-    void (*close)(void *be);
-} cpd_storage_ops;
-
-/* A storage over an already opened backend (ops must outlive it; be is
- * owned by the result and released with ops->close, also on failure).
- * location describes it for messages (copied). NULL with err on a bad
- * job_id or out of memory. */
-cpd_storage *cpd_storage_new(const cpd_storage_ops *ops, void *be, const char *job_id,
-                             const char *location, char *err, size_t errsz);
 
 #endif

@@ -5,8 +5,11 @@
  * checkpoint every --interval-ms: it emits what a real job would (trigger,
  * barriers, alignment at the two-input operator, sync and async snapshot
  * parts, acks, completion) and answers `trigger` and `abort` commands from
- * cptop. Build: make; run: build/bin/agent_hello --help
+ * cptop. It also declares a failure kind of its own, "slow-upload", which
+ * cptop's `f` menu and `cptop ctl fail` offer from the job's table.
+ * Build: make; run: build/bin/agent_hello --help
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include <cpagent.h>
 
 #include <signal.h>
@@ -19,6 +22,18 @@
 
 static volatile sig_atomic_t quit;
 static atomic_int manual_requested;
+/* "slow-upload": extra ms for the next upload at source#0, source#1, sum#0 */
+static atomic_int slow_upload_ms[3];
+
+/* The failures this job can inject: the agent publishes the table, checks
+ * every inject_failure against it and fills in defaults, so the handler
+ * below gets a known kind, a valid target and a value in range. */
+static const cpa_failure_desc failure_kinds[] = {
+    {.kind = "slow-upload", .label = "slow the next snapshot upload at one subtask",
+     .target = CPA_TARGET_SUBTASK, .n_params = 1,
+     .params = {{.name = "ms", .unit = "ms", .min = 1, .max = 10000, .def = 800,
+                 .help = "how much longer the upload takes"}}},
+};
 
 static void on_signal(int sig) { (void)sig; quit = 1; }
 
@@ -46,10 +61,30 @@ static cpa_err on_abort(void *opaque, const cpa_command *cmd, char *msg, size_t 
     return CPA_ERR_HANDLER;
 }
 
+/* Runs on the agent thread, after the agent checked the command against
+ * failure_kinds: params[0] is "ms", in range. */
+static cpa_err on_inject(void *opaque, const cpa_command *cmd, char *msg, size_t size)
+{
+    (void)opaque;
+    int slot = cmd->op == 0 ? cmd->subtask : 2;
+    int ms = atoi(cmd->values[0]);
+    atomic_store(&slow_upload_ms[slot], ms);
+    snprintf(msg, size, "the next upload at %s#%d takes %d ms longer", cmd->op ? "sum" : "source",
+             cmd->subtask, ms);
+    return CPA_OK;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void emit(cpa_agent *a, cpa_event ev)
@@ -60,20 +95,23 @@ static void emit(cpa_agent *a, cpa_event ev)
 
 static void one_checkpoint(cpa_agent *a, int64_t id, cpa_trigger_kind kind)
 {
-    int64_t t0 = 0;
+    int64_t t0 = mono_ms();
     emit(a, (cpa_event){.type = CPA_EV_CP_TRIGGERED, .op = -1, .subtask = -1, .cp_id = id,
                         .u.triggered.kind = kind});
     /* sources (operator 0): inject the barrier, snapshot offsets, ack */
     for (int s = 0; s < 2; s++) {
+        int slow = atomic_exchange(&slow_upload_ms[s], 0);
         emit(a, (cpa_event){.type = CPA_EV_BARRIER_INJECTED, .op = 0, .subtask = s, .cp_id = id});
         emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_START, .op = 0, .subtask = s, .cp_id = id});
         emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_SYNC_DONE, .op = 0, .subtask = s,
                             .cp_id = id, .u.sync.duration_us = 40});
+        sleep_ms(slow);
+        int64_t up = 300 + (int64_t)slow * 1000;
         emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_ASYNC_DONE, .op = 0, .subtask = s,
-                            .cp_id = id, .u.async = {.bytes = 64, .duration_us = 300}});
+                            .cp_id = id, .u.async = {.bytes = 64, .duration_us = up}});
         emit(a, (cpa_event){.type = CPA_EV_ACK, .op = 0, .subtask = s, .cp_id = id,
                             .u.ack = {.state_size = 64, .checkpointed_size = 64,
-                                      .start_delay_us = 50, .sync_us = 40, .async_us = 300}});
+                                      .start_delay_us = 50, .sync_us = 40, .async_us = up}});
     }
     /* the two-input operator aligns: barrier on channel 0, later channel 1 */
     emit(a, (cpa_event){.type = CPA_EV_BARRIER_RECEIVED, .op = 1, .subtask = 0, .cp_id = id,
@@ -87,17 +125,18 @@ static void one_checkpoint(cpa_agent *a, int64_t id, cpa_trigger_kind kind)
     emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_START, .op = 1, .subtask = 0, .cp_id = id});
     emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_SYNC_DONE, .op = 1, .subtask = 0, .cp_id = id,
                         .u.sync.duration_us = 900});
-    sleep_ms(30);
+    int slow = atomic_exchange(&slow_upload_ms[2], 0);
+    sleep_ms(30 + slow);
+    int64_t up = 30000 + (int64_t)slow * 1000;
     emit(a, (cpa_event){.type = CPA_EV_SNAPSHOT_ASYNC_DONE, .op = 1, .subtask = 0, .cp_id = id,
-                        .u.async = {.bytes = 1 << 20, .duration_us = 30000}});
+                        .u.async = {.bytes = 1 << 20, .duration_us = up}});
     emit(a, (cpa_event){.type = CPA_EV_ACK, .op = 1, .subtask = 0, .cp_id = id,
                         .u.ack = {.state_size = 1 << 20, .checkpointed_size = 1 << 20,
                                   .processed_data = 4096, .start_delay_us = 200,
-                                  .alignment_us = 20000, .sync_us = 900,
-                                  .async_us = 30000}});
-    (void)t0;
+                                  .alignment_us = 20000, .sync_us = 900, .async_us = up}});
     emit(a, (cpa_event){.type = CPA_EV_CP_COMPLETED, .op = -1, .subtask = -1, .cp_id = id,
-                        .u.completed = {.duration_us = 52000, .state_size = (1 << 20) + 128,
+                        .u.completed = {.duration_us = (mono_ms() - t0) * 1000,
+                                        .state_size = (1 << 20) + 128,
                                         .checkpointed_size = (1 << 20) + 128}});
 }
 
@@ -149,6 +188,7 @@ int main(int argc, char **argv)
     cpa_conf_set_log_cb(conf, log_to_stderr, NULL);
     cpa_conf_set_command_cb(conf, CPA_CMD_TRIGGER, on_trigger, NULL);
     cpa_conf_set_command_cb(conf, CPA_CMD_ABORT, on_abort, NULL);
+    cpa_conf_set_command_cb(conf, CPA_CMD_INJECT_FAILURE, on_inject, NULL);
     cpa_agent *a = cpa_new(conf, err, sizeof err); /* takes conf */
     if (!a) {
         fprintf(stderr, "agent_hello: %s\n", err);
@@ -162,6 +202,7 @@ int main(int argc, char **argv)
     snprintf(interval, sizeof interval, "%d ms", interval_ms);
     const char *values[] = {interval, "EXACTLY_ONCE"};
     cpa_set_job_config(a, keys, values, 2);
+    cpa_set_failure_kinds(a, failure_kinds, 1);
     cpa_err e = cpa_start(a);
     if (e) {
         fprintf(stderr, "agent_hello: cannot start the agent: %s\n", cpa_strerror(e));

@@ -2,10 +2,8 @@
  * cpw.h — cptop's wire protocol: message types, encoders and a hostile-input
  * decoder. See protocol/PROTOCOL.md for the format itself.
  *
- * Event vocabulary (cpa_event and its enums) is shared with the agent's
- * public header so that the job, the agent and the dashboard speak one set of
- * types. Everything here is internal to cptop (linked into libcpagent, cptop
- * and the tests), not installed.
+ * This is libcpwire: internal to cptop (linked into libcpagent, where it is
+ * hidden, into cptop and into the tests), not installed.
  *
  * Encoding uses a small JSON writer (cpw_buf) tuned for the agent's hot
  * path; decoding of events uses a strict streaming parser (cpw_json.c) and
@@ -20,12 +18,150 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpagent.h"
-
 #define CPW_VERSION 1
 
+/* ---------------------------------------------------------------------------
+ * The event vocabulary: what a job reports and a dashboard folds.
+ *
+ * The agent's public header (cpagent.h) has its own copy of these types for
+ * jobs (a stable ABI); the agent converts at its edge (agent/cpa_wire.c) and
+ * checks at compile time that both copies agree. The protocol knows nothing
+ * of the agent.
+ * ------------------------------------------------------------------------ */
+
+/* Limits of the vocabulary (bytes include the NUL). */
+#define CPW_TEXT_MAX        160   /* reason, message, error text */
+#define CPW_NAME_MAX        64    /* operator names, job name, config keys */
+#define CPW_KIND_MAX        32    /* failure kinds */
+#define CPW_MAX_OPERATORS   64
+#define CPW_MAX_PARALLELISM 1024  /* subtasks of one operator */
+#define CPW_MAX_SUBTASKS    8192  /* subtasks of all operators together */
+#define CPW_MAX_EDGES       256
+#define CPW_MAX_CONFIG      64    /* job configuration entries */
+#define CPW_VALUE_MAX       256   /* config value bytes */
+
+typedef enum cpw_event_type {
+    CPW_EV_NONE = 0,
+    CPW_EV_CP_TRIGGERED,        /* coordinator started checkpoint cp_id */
+    CPW_EV_BARRIER_INJECTED,    /* a source subtask put barrier cp_id in its output */
+    CPW_EV_BARRIER_RECEIVED,    /* barrier cp_id reached op/subtask on an input channel */
+    CPW_EV_ALIGNMENT_START,     /* first barrier in, channel blocked (EXACTLY_ONCE) */
+    CPW_EV_ALIGNMENT_END,       /* last barrier in, channels released */
+    CPW_EV_SNAPSHOT_START,      /* subtask begins its snapshot */
+    CPW_EV_SNAPSHOT_SYNC_DONE,  /* synchronous part (state copy) finished */
+    CPW_EV_SNAPSHOT_ASYNC_DONE, /* asynchronous part (upload) finished */
+    CPW_EV_ACK,                 /* subtask acknowledged cp_id */
+    CPW_EV_DECLINE,             /* subtask declined cp_id */
+    CPW_EV_CP_COMPLETED,        /* all subtasks acked, _metadata written */
+    CPW_EV_CP_FAILED,           /* expired, declined, aborted, storage, task failure */
+    CPW_EV_CP_COMMITTED,        /* the sink committed cp_id's transaction */
+    CPW_EV_JOB_STATUS,          /* job running / failing / restarting / failed */
+    CPW_EV_RESTORED,            /* job (re)started from checkpoint cp_id (0: none) */
+    CPW_EV_FAILURE_INJECTED,    /* a failure was injected at op/subtask */
+    CPW_EV_TASK_FAILED,         /* a subtask failed */
+    CPW_EV__COUNT
+} cpw_event_type;
+
+typedef enum cpw_trigger_kind {
+    CPW_TRIGGER_PERIODIC = 0,
+    CPW_TRIGGER_MANUAL = 1,
+} cpw_trigger_kind;
+
+/* Why a checkpoint failed; names follow Flink's CheckpointFailureReason. */
+typedef enum cpw_failure_reason {
+    CPW_FAIL_EXPIRED = 0,          /* CHECKPOINT_EXPIRED */
+    CPW_FAIL_DECLINED,             /* CHECKPOINT_DECLINED */
+    CPW_FAIL_ABORTED,              /* aborted by the user (cptop / command) */
+    CPW_FAIL_ASYNC_EXCEPTION,      /* CHECKPOINT_ASYNC_EXCEPTION */
+    CPW_FAIL_IO,                   /* IO_EXCEPTION: storage write or metadata failed */
+    CPW_FAIL_TASK_FAILURE,         /* a task failed while it was in flight */
+    CPW_FAIL_NOT_ALL_RUNNING,      /* NOT_ALL_REQUIRED_TASKS_RUNNING */
+    CPW_FAIL_TOO_MANY_REQUESTS,    /* TOO_MANY_CHECKPOINT_REQUESTS */
+    CPW_FAIL_SUBSUMED,             /* CHECKPOINT_SUBSUMED */
+    CPW_FAIL__COUNT
+} cpw_failure_reason;
+
+typedef enum cpw_job_status {
+    CPW_JOB_CREATED = 0,
+    CPW_JOB_RUNNING,
+    CPW_JOB_FAILING,
+    CPW_JOB_RESTARTING,
+    CPW_JOB_FAILED,
+    CPW_JOB_FINISHED,
+    CPW_JOB__COUNT
+} cpw_job_status;
+
+/* Wire names of the enums above; static strings, NULL when out of range. */
+const char *cpw_event_type_name(cpw_event_type t);
+const char *cpw_failure_reason_name(cpw_failure_reason r);
+const char *cpw_job_status_name(cpw_job_status s);
+
+/* Per-subtask acknowledgement figures; names and units as Flink's REST API. */
+typedef struct cpw_ack_info {
+    int64_t state_size;         /* bytes of full state */
+    int64_t checkpointed_size;  /* bytes written for this checkpoint */
+    int64_t processed_data;     /* bytes processed during alignment */
+    int64_t persisted_data;     /* in-flight bytes persisted (unaligned) */
+    int64_t start_delay_us;     /* trigger → first barrier at this subtask */
+    int64_t alignment_us;       /* first → last barrier */
+    int64_t sync_us;            /* checkpoint.sync */
+    int64_t async_us;           /* checkpoint.async */
+    int32_t unaligned;          /* 1 if taken as an unaligned checkpoint */
+} cpw_ack_info;
+
+/* One event. op/subtask are -1 for job-wide events; ts_us is wall-clock µs. */
+typedef struct cpw_event {
+    cpw_event_type type;
+    int32_t op;
+    int32_t subtask;
+    int64_t cp_id;
+    int64_t ts_us;
+    union {
+        struct { cpw_trigger_kind kind; } triggered;                 /* CP_TRIGGERED */
+        struct { int32_t channel; } barrier;                         /* BARRIER_RECEIVED */
+        struct { int64_t buffered_bytes; int64_t duration_us; } alignment; /* ALIGNMENT_END */
+        struct { int64_t duration_us; } sync;                        /* SNAPSHOT_SYNC_DONE */
+        struct { int64_t bytes; int64_t duration_us; } async;        /* SNAPSHOT_ASYNC_DONE */
+        cpw_ack_info ack;                                            /* ACK */
+        struct { char reason[CPW_TEXT_MAX]; } decline;               /* DECLINE */
+        struct { int64_t duration_us; int64_t state_size;
+                 int64_t checkpointed_size; } completed;             /* CP_COMPLETED */
+        struct { cpw_failure_reason reason;
+                 char message[CPW_TEXT_MAX]; } failed;               /* CP_FAILED */
+        struct { cpw_job_status status;
+                 char message[CPW_TEXT_MAX]; } job_status;           /* JOB_STATUS */
+        struct { int32_t attempt; } restored;                        /* RESTORED */
+        struct { char kind[CPW_KIND_MAX];
+                 char params[CPW_TEXT_MAX]; } failure;               /* FAILURE_INJECTED */
+        struct { char error[CPW_TEXT_MAX]; } task_failed;            /* TASK_FAILED */
+    } u;
+} cpw_event;
+
+/* Commands a dashboard may send. */
+typedef enum cpw_cmd_type {
+    CPW_CMD_GET_STATE = 0,
+    CPW_CMD_TRIGGER,
+    CPW_CMD_ABORT,
+    CPW_CMD_INJECT_FAILURE,
+    CPW_CMD_SET_CONFIG,
+    CPW_CMD__COUNT
+} cpw_cmd_type;
+
+#define CPW_CMD_MAX_PARAMS 16
+
+/* A command proper (what the job's handler gets). */
+typedef struct cpw_cmd {
+    cpw_cmd_type type;
+    int64_t cp_id;                           /* ABORT: the checkpoint */
+    char kind[CPW_KIND_MAX];                 /* INJECT_FAILURE: e.g. "kill" */
+    int32_t op, subtask;                     /* INJECT_FAILURE target, -1 if none */
+    int n_params;                            /* INJECT_FAILURE params / SET_CONFIG pairs */
+    char keys[CPW_CMD_MAX_PARAMS][CPW_NAME_MAX];
+    char values[CPW_CMD_MAX_PARAMS][CPW_VALUE_MAX];
+} cpw_cmd;
+
 /* Limits. A decoder refuses anything beyond them with a specific error. */
-#define CPW_MAX_FRAME      (16u * 1024 * 1024) /* bytes in one nanomsg message */
+#define CPW_MAX_FRAME      (16u * 1024 * 1024) /* bytes in one SP message */
 #define CPW_MAX_STRING     4096                /* bytes in any one JSON string */
 #define CPW_MAX_DEPTH      16                  /* nesting of arrays/objects */
 #define CPW_MAX_BATCH      4096                /* messages in one frame */
@@ -34,6 +170,7 @@
 #define CPW_MAX_INFLIGHT   32                  /* in-flight checkpoints tracked */
 #define CPW_MAX_HISTORY    100000              /* history entries in a state */
 #define CPW_NONCE_HEX      32                  /* hex chars of a command nonce */
+#define CPW_INSTANCE_HEX   32                  /* hex chars of an agent instance id */
 #define CPW_MAC_HEX        64                  /* hex chars of an HMAC-SHA256 */
 
 /* ---------------------------------------------------------------------------
@@ -80,7 +217,7 @@ typedef struct cpw_error {
  * Messages
  * ------------------------------------------------------------------------ */
 typedef enum cpw_kind {
-    CPW_K_EVENT = 1,   /* one of cpa_event_type; in msg.ev */
+    CPW_K_EVENT = 1,   /* one of cpw_event_type; in msg.ev */
     CPW_K_HELLO,       /* msg.hello */
     CPW_K_HEARTBEAT,   /* msg.heartbeat */
     CPW_K_COMMAND,     /* msg.cmd */
@@ -90,7 +227,7 @@ typedef enum cpw_kind {
 } cpw_kind;
 
 typedef struct cpw_op {
-    char name[CPA_NAME_MAX];
+    char name[CPW_NAME_MAX];
     int parallelism;
 } cpw_op;
 
@@ -99,19 +236,47 @@ typedef struct cpw_edge {
     char kind[16];
 } cpw_edge;
 
+/* The failure kinds a job offers (its failure table, announced in hello):
+ * what a dashboard's menu shows and what inject_failure accepts. */
+#define CPW_MAX_FAILURE_KINDS  32
+#define CPW_FAILURE_MAX_PARAMS 4
+#define CPW_PARAM_NAME_MAX     32
+#define CPW_UNIT_MAX           16
+
+typedef struct cpw_param {
+    char name[CPW_PARAM_NAME_MAX];  /* the KEY of KEY=VALUE: [a-z0-9_-] */
+    char unit[CPW_UNIT_MAX];        /* "ms", "s", "us", "count" or "" */
+    int64_t min, max, def;          /* inclusive range, min <= def <= max */
+    char help[CPW_TEXT_MAX];        /* one line */
+} cpw_param;
+
+typedef struct cpw_failure_kind {
+    char kind[CPW_KIND_MAX];        /* [a-z0-9-], e.g. "stall" */
+    char label[CPW_TEXT_MAX];       /* one line for menus */
+    bool subtask;                   /* needs an operator and a subtask */
+    int n_params;
+    cpw_param params[CPW_FAILURE_MAX_PARAMS];
+} cpw_failure_kind;
+
 /* hello: who the job is and its shape. */
 typedef struct cpw_hello {
-    char name[CPA_NAME_MAX];
+    char name[CPW_NAME_MAX];
     int pid;
     int64_t start_ts_us;        /* when the agent started (wall µs); 0: unknown */
     char agent_version[16];
+    /* this run of the agent: random at every cpa_start() (PROTOCOL.md §7);
+     * "" when the agent did not say (before 0.2) */
+    char instance[CPW_INSTANCE_HEX + 1];
     int n_ops;
-    cpw_op ops[CPA_MAX_OPERATORS];
+    cpw_op ops[CPW_MAX_OPERATORS];
     int n_edges;
-    cpw_edge edges[CPA_MAX_EDGES];
+    cpw_edge edges[CPW_MAX_EDGES];
     int n_config;
-    char config_keys[CPA_MAX_CONFIG][CPA_NAME_MAX];
-    char config_values[CPA_MAX_CONFIG][CPA_VALUE_MAX];
+    char config_keys[CPW_MAX_CONFIG][CPW_NAME_MAX];
+    char config_values[CPW_MAX_CONFIG][CPW_VALUE_MAX];
+    bool has_failures;          /* the job announced a failure table (maybe empty) */
+    int n_failures;
+    cpw_failure_kind failures[CPW_MAX_FAILURE_KINDS];
 } cpw_hello;
 
 typedef struct cpw_subtask_metrics {
@@ -131,7 +296,7 @@ typedef struct cpw_heartbeat {
 /* A command request (dashboard → agent). */
 typedef struct cpw_command {
     uint64_t req;                 /* request id chosen by the client */
-    cpa_command c;                /* the command proper */
+    cpw_cmd c;                /* the command proper */
     int history;                  /* get_state: history entries wanted (-1: default) */
     char nonce[CPW_NONCE_HEX + 1];/* tcp auth: random hex, "" when absent */
     bool has_mac;                 /* a "mac" member is present */
@@ -143,8 +308,8 @@ struct cpw_state;
 typedef struct cpw_reply {
     uint64_t req;
     bool ok;
-    char error[32];               /* cpa_err token when !ok ("auth", "unsupported", …) */
-    char message[CPA_TEXT_MAX];
+    char error[32];               /* error token when !ok ("auth", "unsupported", …; PROTOCOL.md §9) */
+    char message[CPW_TEXT_MAX];
     struct cpw_state *state;      /* get_state only; owned by the message */
 } cpw_reply;
 
@@ -155,7 +320,7 @@ typedef struct cpw_msg {
     char job[CPW_MAX_JOB_ID];
     uint64_t seq;
     int64_t ts_us;
-    cpa_event ev;                 /* CPW_K_EVENT */
+    cpw_event ev;                 /* CPW_K_EVENT */
     cpw_hello *hello;             /* CPW_K_HELLO, owned */
     cpw_heartbeat heartbeat;      /* CPW_K_HEARTBEAT */
     cpw_command *cmd;             /* CPW_K_COMMAND, owned */
@@ -187,7 +352,7 @@ typedef struct cpw_envelope {
 } cpw_envelope;
 
 /* Each appends one compact JSON object (no newline) to b. */
-void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev);
+void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev);
 void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h);
 void cpw_encode_heartbeat(cpw_buf *b, const cpw_envelope *env, const cpw_heartbeat *hb);
 /* A command; when secret is non-NULL the message gets a nonce (generated if
@@ -237,7 +402,7 @@ bool cpw_random_hex(char *out, size_t hex_chars);
 /* ---------------------------------------------------------------------------
  * Name tables
  * ------------------------------------------------------------------------ */
-const char *cpw_command_name(cpa_command_type t);
+const char *cpw_command_name(cpw_cmd_type t);
 /* Reverse lookups; return -1 when the name is unknown. */
 int cpw_event_type_from_name(const char *s, size_t n);
 int cpw_failure_reason_from_name(const char *s, size_t n);
@@ -248,7 +413,7 @@ int cpw_command_from_name(const char *s, size_t n);
  * As Flink's failure manager: not a subsumed checkpoint or a refused request;
  * and not a user's abort or a task failure (the job restarts for that one
  * anyway), so the job and every dashboard count alike. */
-bool cpw_failure_counts(cpa_failure_reason r);
+bool cpw_failure_counts(cpw_failure_reason r);
 
 /* Strips control characters and invalid UTF-8 from wire text before it is
  * shown: writes at most out_size-1 bytes plus NUL into out. */

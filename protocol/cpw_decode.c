@@ -4,6 +4,7 @@
  * streaming parser's spans; hello, heartbeat, commands and replies are
  * decoded with jansson from the object's span once the streaming parser has
  * vouched for its syntax, size and depth. */
+#include "cpw_hello.h"
 #include "cpw_json.h"
 #include "cpw_jx.h"
 #include "cpw_state.h"
@@ -101,22 +102,22 @@ static cpw_err get_bool(const cpj_obj *o, const char *buf, const char *key, int3
 #define I64MAXV INT64_MAX
 #define TRY(x) do { cpw_err e_ = (x); if (e_) return e_; } while (0)
 
-static cpw_err get_opsub(const cpj_obj *o, const char *buf, cpa_event *ev, bool allow_none,
+static cpw_err get_opsub(const cpj_obj *o, const char *buf, cpw_event *ev, bool allow_none,
                          cpw_error *err)
 {
-    TRY(get_i32(o, buf, "op", allow_none ? -1 : 0, CPA_MAX_OPERATORS - 1, &ev->op, err));
-    TRY(get_i32(o, buf, "subtask", allow_none ? -1 : 0, CPA_MAX_PARALLELISM - 1, &ev->subtask,
+    TRY(get_i32(o, buf, "op", allow_none ? -1 : 0, CPW_MAX_OPERATORS - 1, &ev->op, err));
+    TRY(get_i32(o, buf, "subtask", allow_none ? -1 : 0, CPW_MAX_PARALLELISM - 1, &ev->subtask,
                 err));
     return CPW_OK;
 }
 
-static cpw_err get_id(const cpj_obj *o, const char *buf, cpa_event *ev, int64_t min,
+static cpw_err get_id(const cpj_obj *o, const char *buf, cpw_event *ev, int64_t min,
                       cpw_error *err)
 {
     return get_i64(o, buf, "id", min, I64MAXV, &ev->cp_id, err);
 }
 
-static cpw_err decode_event(const cpj_obj *o, const char *buf, cpa_event_type t, cpa_event *ev,
+static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t, cpw_event *ev,
                             cpw_error *err)
 {
     memset(ev, 0, sizeof *ev);
@@ -124,49 +125,49 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpa_event_type t,
     ev->op = -1;
     ev->subtask = -1;
     switch (t) {
-    case CPA_EV_CP_TRIGGERED: {
+    case CPW_EV_CP_TRIGGERED: {
         TRY(get_id(o, buf, ev, 1, err));
         char kind[16];
         TRY(get_str(o, buf, "kind", kind, sizeof kind, err));
         if (!strcmp(kind, "periodic"))
-            ev->u.triggered.kind = CPA_TRIGGER_PERIODIC;
+            ev->u.triggered.kind = CPW_TRIGGER_PERIODIC;
         else if (!strcmp(kind, "manual"))
-            ev->u.triggered.kind = CPA_TRIGGER_MANUAL;
+            ev->u.triggered.kind = CPW_TRIGGER_MANUAL;
         else
             return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "kind",
                             "field \"kind\" must be \"periodic\" or \"manual\"");
         break;
     }
-    case CPA_EV_BARRIER_INJECTED:
-    case CPA_EV_ALIGNMENT_START:
-    case CPA_EV_SNAPSHOT_START:
+    case CPW_EV_BARRIER_INJECTED:
+    case CPW_EV_ALIGNMENT_START:
+    case CPW_EV_SNAPSHOT_START:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
         break;
-    case CPA_EV_BARRIER_RECEIVED:
+    case CPW_EV_BARRIER_RECEIVED:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
-        TRY(get_i32(o, buf, "channel", 0, CPA_MAX_PARALLELISM * 4, &ev->u.barrier.channel, err));
+        TRY(get_i32(o, buf, "channel", 0, CPW_MAX_PARALLELISM * 4, &ev->u.barrier.channel, err));
         break;
-    case CPA_EV_ALIGNMENT_END:
+    case CPW_EV_ALIGNMENT_END:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
         TRY(get_i64(o, buf, "buffered_bytes", 0, I64MAXV, &ev->u.alignment.buffered_bytes, err));
         TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.alignment.duration_us, err));
         break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
         TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.sync.duration_us, err));
         break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
         TRY(get_i64(o, buf, "bytes", 0, I64MAXV, &ev->u.async.bytes, err));
         TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.async.duration_us, err));
         break;
-    case CPA_EV_ACK: {
-        cpa_ack_info *a = &ev->u.ack;
+    case CPW_EV_ACK: {
+        cpw_ack_info *a = &ev->u.ack;
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
         TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &a->state_size, err));
@@ -180,19 +181,19 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpa_event_type t,
         TRY(get_bool(o, buf, "unaligned", &a->unaligned, err));
         break;
     }
-    case CPA_EV_DECLINE:
+    case CPW_EV_DECLINE:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));
-        TRY(get_str(o, buf, "reason", ev->u.decline.reason, CPA_TEXT_MAX, err));
+        TRY(get_str(o, buf, "reason", ev->u.decline.reason, CPW_TEXT_MAX, err));
         break;
-    case CPA_EV_CP_COMPLETED:
+    case CPW_EV_CP_COMPLETED:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.completed.duration_us, err));
         TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &ev->u.completed.state_size, err));
         TRY(get_i64(o, buf, "checkpointed_size", 0, I64MAXV, &ev->u.completed.checkpointed_size,
                     err));
         break;
-    case CPA_EV_CP_FAILED: {
+    case CPW_EV_CP_FAILED: {
         TRY(get_id(o, buf, ev, 1, err));
         char r[48];
         TRY(get_str(o, buf, "reason", r, sizeof r, err));
@@ -200,36 +201,36 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpa_event_type t,
         if (ri < 0)
             return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "reason",
                             "field \"reason\": unknown failure reason");
-        ev->u.failed.reason = (cpa_failure_reason)ri;
-        TRY(get_str(o, buf, "message", ev->u.failed.message, CPA_TEXT_MAX, err));
+        ev->u.failed.reason = (cpw_failure_reason)ri;
+        TRY(get_str(o, buf, "message", ev->u.failed.message, CPW_TEXT_MAX, err));
         break;
     }
-    case CPA_EV_CP_COMMITTED:
+    case CPW_EV_CP_COMMITTED:
         TRY(get_id(o, buf, ev, 1, err));
         break;
-    case CPA_EV_JOB_STATUS: {
+    case CPW_EV_JOB_STATUS: {
         char s[24];
         TRY(get_str(o, buf, "status", s, sizeof s, err));
         int si = cpw_job_status_from_name(s, strlen(s));
         if (si < 0)
             return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "status",
                             "field \"status\": unknown job status");
-        ev->u.job_status.status = (cpa_job_status)si;
-        TRY(get_str(o, buf, "message", ev->u.job_status.message, CPA_TEXT_MAX, err));
+        ev->u.job_status.status = (cpw_job_status)si;
+        TRY(get_str(o, buf, "message", ev->u.job_status.message, CPW_TEXT_MAX, err));
         break;
     }
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         TRY(get_id(o, buf, ev, 0, err));
         TRY(get_i32(o, buf, "attempt", 0, INT32_MAX, &ev->u.restored.attempt, err));
         break;
-    case CPA_EV_FAILURE_INJECTED:
-        TRY(get_str(o, buf, "kind", ev->u.failure.kind, CPA_KIND_MAX, err));
+    case CPW_EV_FAILURE_INJECTED:
+        TRY(get_str(o, buf, "kind", ev->u.failure.kind, CPW_KIND_MAX, err));
         TRY(get_opsub(o, buf, ev, true, err));
-        TRY(get_str(o, buf, "params", ev->u.failure.params, CPA_TEXT_MAX, err));
+        TRY(get_str(o, buf, "params", ev->u.failure.params, CPW_TEXT_MAX, err));
         break;
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_TASK_FAILED:
         TRY(get_opsub(o, buf, ev, false, err));
-        TRY(get_str(o, buf, "error", ev->u.task_failed.error, CPA_TEXT_MAX, err));
+        TRY(get_str(o, buf, "error", ev->u.task_failed.error, CPW_TEXT_MAX, err));
         break;
     default:
         return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown event type");
@@ -245,16 +246,9 @@ static cpw_err decode_hello(json_t *j, cpw_msg *m, cpw_error *err)
     if (!h)
         return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
     m->hello = h;
-    TRY(cpw_jx_str(j, "name", h->name, sizeof h->name, true, err));
-    int64_t v;
-    TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &v, true, err));
-    h->pid = (int)v;
-    v = 0;
-    TRY(cpw_jx_int(j, "start_ts_us", 0, INT64_MAX, &v, false, err));
-    h->start_ts_us = v;
-    TRY(cpw_jx_str(j, "agent_version", h->agent_version, sizeof h->agent_version, false, err));
-    TRY(cpw_jx_topology(j, h, err));
-    return CPW_OK;
+    int64_t pid;
+    TRY(cpw_jx_int(j, "pid", 0, INT32_MAX, &pid, true, err)); /* required in a hello */
+    return cpw_hello_read_members(j, h, err);
 }
 
 static cpw_err decode_heartbeat(json_t *j, cpw_msg *m, cpw_error *err)
@@ -279,13 +273,13 @@ static cpw_err decode_heartbeat(json_t *j, cpw_msg *m, cpw_error *err)
     if (!json_is_array(subs))
         return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks", "field \"subtasks\" must be an array");
     size_t n = json_array_size(subs);
-    if (n > CPA_MAX_SUBTASKS)
+    if (n > CPW_MAX_SUBTASKS)
         return cpw_fail(err, CPW_ERR_TOO_MANY, 0, "subtasks", "more than %d subtasks",
-                        CPA_MAX_SUBTASKS);
+                        CPW_MAX_SUBTASKS);
     hb->subtasks = n ? calloc(n, sizeof *hb->subtasks) : NULL;
     if (n && !hb->subtasks)
         return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
-    static const int64_t lim[6][2] = {{0, CPA_MAX_OPERATORS - 1}, {0, CPA_MAX_PARALLELISM - 1},
+    static const int64_t lim[6][2] = {{0, CPW_MAX_OPERATORS - 1}, {0, CPW_MAX_PARALLELISM - 1},
                                       {0, INT64_MAX}, {0, INT64_MAX}, {0, 1000}, {0, 1}};
     for (size_t i = 0; i < n; i++) {
         json_t *row = json_array_get(subs, i);
@@ -315,34 +309,34 @@ static cpw_err decode_heartbeat(json_t *j, cpw_msg *m, cpw_error *err)
     return CPW_OK;
 }
 
-static cpw_err decode_kv_object(json_t *obj, const char *field, cpa_command *c, cpw_error *err)
+static cpw_err decode_kv_object(json_t *obj, const char *field, cpw_cmd *c, cpw_error *err)
 {
     if (!json_is_object(obj))
         return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, field, "field \"%s\" must be an object", field);
-    if (json_object_size(obj) > CPA_CMD_MAX_PARAMS)
+    if (json_object_size(obj) > CPW_CMD_MAX_PARAMS)
         return cpw_fail(err, CPW_ERR_TOO_MANY, 0, field, "more than %d entries in \"%s\"",
-                        CPA_CMD_MAX_PARAMS, field);
+                        CPW_CMD_MAX_PARAMS, field);
     const char *k;
     json_t *v;
     c->n_params = 0;
     json_object_foreach(obj, k, v) {
-        if (strlen(k) >= CPA_NAME_MAX)
+        if (strlen(k) >= CPW_NAME_MAX)
             return cpw_fail(err, CPW_ERR_STRING_TOO_LONG, 0, field, "a key in \"%s\" is too long",
                             field);
         char *dst = c->values[c->n_params];
         if (json_is_string(v)) {
-            if (json_string_length(v) >= CPA_VALUE_MAX)
+            if (json_string_length(v) >= CPW_VALUE_MAX)
                 return cpw_fail(err, CPW_ERR_STRING_TOO_LONG, 0, k, "value of \"%s\" too long", k);
             memcpy(dst, json_string_value(v), json_string_length(v) + 1);
         } else if (json_is_integer(v)) {
-            snprintf(dst, CPA_VALUE_MAX, "%lld", (long long)json_integer_value(v));
+            snprintf(dst, CPW_VALUE_MAX, "%lld", (long long)json_integer_value(v));
         } else if (json_is_boolean(v)) {
-            snprintf(dst, CPA_VALUE_MAX, "%s", json_is_true(v) ? "true" : "false");
+            snprintf(dst, CPW_VALUE_MAX, "%s", json_is_true(v) ? "true" : "false");
         } else {
             return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, k,
                             "value of \"%s\" must be a string, integer or boolean", k);
         }
-        snprintf(c->keys[c->n_params], CPA_NAME_MAX, "%s", k);
+        snprintf(c->keys[c->n_params], CPW_NAME_MAX, "%s", k);
         c->n_params++;
     }
     return CPW_OK;
@@ -364,7 +358,7 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
     int t = cpw_command_from_name(name, strlen(name));
     if (t < 0)
         return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "cmd", "unknown command \"%s\"", name);
-    cmd->c.type = (cpa_command_type)t;
+    cmd->c.type = (cpw_cmd_type)t;
     TRY(cpw_jx_str(j, "nonce", cmd->nonce, sizeof cmd->nonce, false, err));
     json_t *mac = json_object_get(j, "mac");
     if (mac && !json_is_string(mac))
@@ -381,25 +375,25 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
         goto out;
     }
     switch (cmd->c.type) {
-    case CPA_CMD_GET_STATE:
+    case CPW_CMD_GET_STATE:
         if ((e = cpw_jx_int(args, "history", 0, CPW_MAX_HISTORY, &v, false, err)) == CPW_OK &&
             json_object_get(args, "history"))
             cmd->history = (int)v;
         break;
-    case CPA_CMD_TRIGGER:
+    case CPW_CMD_TRIGGER:
         break;
-    case CPA_CMD_ABORT:
+    case CPW_CMD_ABORT:
         if ((e = cpw_jx_int(args, "id", 1, INT64_MAX, &v, true, err)) == CPW_OK)
             cmd->c.cp_id = v;
         break;
-    case CPA_CMD_INJECT_FAILURE: {
+    case CPW_CMD_INJECT_FAILURE: {
         if ((e = cpw_jx_str(args, "kind", cmd->c.kind, sizeof cmd->c.kind, true, err)))
             break;
-        if ((e = cpw_jx_int(args, "op", -1, CPA_MAX_OPERATORS - 1, &v, false, err)))
+        if ((e = cpw_jx_int(args, "op", -1, CPW_MAX_OPERATORS - 1, &v, false, err)))
             break;
         if (json_object_get(args, "op"))
             cmd->c.op = (int32_t)v;
-        if ((e = cpw_jx_int(args, "subtask", -1, CPA_MAX_PARALLELISM - 1, &v, false, err)))
+        if ((e = cpw_jx_int(args, "subtask", -1, CPW_MAX_PARALLELISM - 1, &v, false, err)))
             break;
         if (json_object_get(args, "subtask"))
             cmd->c.subtask = (int32_t)v;
@@ -408,7 +402,7 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
             e = decode_kv_object(p, "params", &cmd->c, err);
         break;
     }
-    case CPA_CMD_SET_CONFIG: {
+    case CPW_CMD_SET_CONFIG: {
         json_t *s = json_object_get(args, "settings");
         if (!s) {
             e = cpw_fail(err, CPW_ERR_MISSING_FIELD, 0, "settings",
@@ -493,7 +487,7 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
     int et = cpw_event_type_from_name(type, strlen(type));
     if (et > 0) {
         m->kind = CPW_K_EVENT;
-        cpw_err e = decode_event(o, buf, (cpa_event_type)et, &m->ev, err);
+        cpw_err e = decode_event(o, buf, (cpw_event_type)et, &m->ev, err);
         m->ev.ts_us = m->ts_us; /* an event's time is its envelope's */
         return e;
     }

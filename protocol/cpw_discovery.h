@@ -7,10 +7,11 @@
 
 typedef struct cpw_job_entry {
     char job[CPW_MAX_JOB_ID];
-    char name[CPA_NAME_MAX];
+    char name[CPW_NAME_MAX];
     int pid;
     char events[300];
     char commands[300];
+    char instance[CPW_INSTANCE_HEX + 1]; /* the agent run that wrote it ("" before 0.2) */
     char auth[24];            /* "none" or "hmac-sha256" */
     char secret_file[256];
     int64_t started_us;

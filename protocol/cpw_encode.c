@@ -1,4 +1,5 @@
 /* cpw_encode.c — message encoders (compact JSON; see PROTOCOL.md). */
+#include "cpw_hello.h"
 #include "cpw_json.h"
 #include "cpw_state.h"
 
@@ -8,13 +9,13 @@
 
 /* The event encoder is the agent thread's hot path: one reservation, then
  * unchecked writes at a cursor. */
-#define EVENT_MAX (600 + 6 * (CPW_MAX_JOB_ID + CPA_KIND_MAX + 2 * CPA_TEXT_MAX))
+#define EVENT_MAX (600 + 6 * (CPW_MAX_JOB_ID + CPW_KIND_MAX + 2 * CPW_TEXT_MAX))
 
 #define KV_I64(o, key, v) (CPJ_PUT(o, ",\"" key "\":"), (o) = cpj_put_i64((o), (v)))
 #define KV_TEXT(o, key, field, max)                                           \
     (CPJ_PUT(o, ",\"" key "\":"), (o) = cpj_put_str((o), (field), strnlen((field), (max) - 1)))
 
-static char *id_op_sub(char *o, const cpa_event *ev)
+static char *id_op_sub(char *o, const cpw_event *ev)
 {
     KV_I64(o, "id", ev->cp_id);
     KV_I64(o, "op", ev->op);
@@ -22,9 +23,9 @@ static char *id_op_sub(char *o, const cpa_event *ev)
     return o;
 }
 
-void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
+void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
 {
-    const char *name = cpa_event_type_name(ev->type);
+    const char *name = cpw_event_type_name(ev->type);
     if (!name) {
         b->failed = true; /* the agent never queues an untyped event */
         return;
@@ -43,38 +44,38 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
     o = cpj_put_u64(o, env->seq);
     KV_I64(o, "ts_us", env->ts_us);
     switch (ev->type) {
-    case CPA_EV_CP_TRIGGERED:
+    case CPW_EV_CP_TRIGGERED:
         KV_I64(o, "id", ev->cp_id);
-        if (ev->u.triggered.kind == CPA_TRIGGER_MANUAL)
+        if (ev->u.triggered.kind == CPW_TRIGGER_MANUAL)
             CPJ_PUT(o, ",\"kind\":\"manual\"");
         else
             CPJ_PUT(o, ",\"kind\":\"periodic\"");
         break;
-    case CPA_EV_BARRIER_INJECTED:
-    case CPA_EV_ALIGNMENT_START:
-    case CPA_EV_SNAPSHOT_START:
+    case CPW_EV_BARRIER_INJECTED:
+    case CPW_EV_ALIGNMENT_START:
+    case CPW_EV_SNAPSHOT_START:
         o = id_op_sub(o, ev);
         break;
-    case CPA_EV_BARRIER_RECEIVED:
+    case CPW_EV_BARRIER_RECEIVED:
         o = id_op_sub(o, ev);
         KV_I64(o, "channel", ev->u.barrier.channel);
         break;
-    case CPA_EV_ALIGNMENT_END:
+    case CPW_EV_ALIGNMENT_END:
         o = id_op_sub(o, ev);
         KV_I64(o, "buffered_bytes", ev->u.alignment.buffered_bytes);
         KV_I64(o, "duration_us", ev->u.alignment.duration_us);
         break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
         o = id_op_sub(o, ev);
         KV_I64(o, "duration_us", ev->u.sync.duration_us);
         break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
         o = id_op_sub(o, ev);
         KV_I64(o, "bytes", ev->u.async.bytes);
         KV_I64(o, "duration_us", ev->u.async.duration_us);
         break;
-    case CPA_EV_ACK: {
-        const cpa_ack_info *a = &ev->u.ack;
+    case CPW_EV_ACK: {
+        const cpw_ack_info *a = &ev->u.ack;
         o = id_op_sub(o, ev);
         KV_I64(o, "state_size", a->state_size);
         KV_I64(o, "checkpointed_size", a->checkpointed_size);
@@ -90,48 +91,48 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
             CPJ_PUT(o, ",\"unaligned\":false");
         break;
     }
-    case CPA_EV_DECLINE:
+    case CPW_EV_DECLINE:
         o = id_op_sub(o, ev);
-        KV_TEXT(o, "reason", ev->u.decline.reason, CPA_TEXT_MAX);
+        KV_TEXT(o, "reason", ev->u.decline.reason, CPW_TEXT_MAX);
         break;
-    case CPA_EV_CP_COMPLETED:
+    case CPW_EV_CP_COMPLETED:
         KV_I64(o, "id", ev->cp_id);
         KV_I64(o, "duration_us", ev->u.completed.duration_us);
         KV_I64(o, "state_size", ev->u.completed.state_size);
         KV_I64(o, "checkpointed_size", ev->u.completed.checkpointed_size);
         break;
-    case CPA_EV_CP_FAILED: {
-        const char *r = cpa_failure_reason_name(ev->u.failed.reason);
+    case CPW_EV_CP_FAILED: {
+        const char *r = cpw_failure_reason_name(ev->u.failed.reason);
         KV_I64(o, "id", ev->cp_id);
         r = r ? r : "CHECKPOINT_DECLINED";
         KV_TEXT(o, "reason", r, 64);
-        KV_TEXT(o, "message", ev->u.failed.message, CPA_TEXT_MAX);
+        KV_TEXT(o, "message", ev->u.failed.message, CPW_TEXT_MAX);
         break;
     }
-    case CPA_EV_CP_COMMITTED:
+    case CPW_EV_CP_COMMITTED:
         KV_I64(o, "id", ev->cp_id);
         break;
-    case CPA_EV_JOB_STATUS: {
-        const char *st = cpa_job_status_name(ev->u.job_status.status);
+    case CPW_EV_JOB_STATUS: {
+        const char *st = cpw_job_status_name(ev->u.job_status.status);
         st = st ? st : "running";
         KV_TEXT(o, "status", st, 32);
-        KV_TEXT(o, "message", ev->u.job_status.message, CPA_TEXT_MAX);
+        KV_TEXT(o, "message", ev->u.job_status.message, CPW_TEXT_MAX);
         break;
     }
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         KV_I64(o, "id", ev->cp_id);
         KV_I64(o, "attempt", ev->u.restored.attempt);
         break;
-    case CPA_EV_FAILURE_INJECTED:
-        KV_TEXT(o, "kind", ev->u.failure.kind, CPA_KIND_MAX);
+    case CPW_EV_FAILURE_INJECTED:
+        KV_TEXT(o, "kind", ev->u.failure.kind, CPW_KIND_MAX);
         KV_I64(o, "op", ev->op);
         KV_I64(o, "subtask", ev->subtask);
-        KV_TEXT(o, "params", ev->u.failure.params, CPA_TEXT_MAX);
+        KV_TEXT(o, "params", ev->u.failure.params, CPW_TEXT_MAX);
         break;
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_TASK_FAILED:
         KV_I64(o, "op", ev->op);
         KV_I64(o, "subtask", ev->subtask);
-        KV_TEXT(o, "error", ev->u.task_failed.error, CPA_TEXT_MAX);
+        KV_TEXT(o, "error", ev->u.task_failed.error, CPW_TEXT_MAX);
         break;
     default:
         break;
@@ -141,55 +142,10 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpa_event *ev)
     b->len = (size_t)(o - b->data);
 }
 
-/* ,"name":…,"pid":…,"agent_version":…,"operators":[…],"edges":[…],"config":{…}
- * — hello's members, which a get_state result carries too (read back by
- * cpw_jx_topology()). */
-void cpj_hello_members(cpw_buf *b, const cpw_hello *h)
-{
-    cpj_kv_str(b, "name", h->name);
-    cpj_kv_i64(b, "pid", h->pid);
-    if (h->start_ts_us > 0)
-        cpj_kv_i64(b, "start_ts_us", h->start_ts_us);
-    cpj_kv_str(b, "agent_version", h->agent_version);
-    cpj_key(b, "operators");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_ops; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"name\":");
-        cpj_str(b, h->ops[i].name);
-        cpj_kv_i64(b, "parallelism", h->ops[i].parallelism);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "edges");
-    cpj_char(b, '[');
-    for (int i = 0; i < h->n_edges; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_lit(b, "{\"from\":");
-        cpj_i64(b, h->edges[i].from);
-        cpj_kv_i64(b, "to", h->edges[i].to);
-        cpj_kv_str(b, "kind", h->edges[i].kind);
-        cpj_char(b, '}');
-    }
-    cpj_char(b, ']');
-    cpj_key(b, "config");
-    cpj_char(b, '{');
-    for (int i = 0; i < h->n_config; i++) {
-        if (i)
-            cpj_char(b, ',');
-        cpj_str(b, h->config_keys[i]);
-        cpj_char(b, ':');
-        cpj_str(b, h->config_values[i]);
-    }
-    cpj_char(b, '}');
-}
-
 void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h)
 {
     cpj_envelope(b, "hello", env);
-    cpj_hello_members(b, h);
+    cpw_hello_write_members(b, h);
     cpj_char(b, '}');
 }
 
@@ -239,19 +195,19 @@ void cpw_encode_command(cpw_buf *b, const cpw_envelope *env, const cpw_command *
     bool first = true;
 #define SEP() do { if (!first) cpj_char(b, ','); first = false; } while (0)
     switch (cmd->c.type) {
-    case CPA_CMD_GET_STATE:
+    case CPW_CMD_GET_STATE:
         if (cmd->history >= 0) {
             SEP();
             cpj_lit(b, "\"history\":");
             cpj_i64(b, cmd->history);
         }
         break;
-    case CPA_CMD_ABORT:
+    case CPW_CMD_ABORT:
         SEP();
         cpj_lit(b, "\"id\":");
         cpj_i64(b, cmd->c.cp_id);
         break;
-    case CPA_CMD_INJECT_FAILURE:
+    case CPW_CMD_INJECT_FAILURE:
         SEP();
         cpj_lit(b, "\"kind\":");
         cpj_str(b, cmd->c.kind);
@@ -259,10 +215,10 @@ void cpw_encode_command(cpw_buf *b, const cpw_envelope *env, const cpw_command *
         cpj_kv_i64(b, "subtask", cmd->c.subtask);
         /* fallthrough: params */
         /* FALLTHROUGH */
-    case CPA_CMD_SET_CONFIG:
+    case CPW_CMD_SET_CONFIG:
         SEP();
-        cpj_lit(b, cmd->c.type == CPA_CMD_SET_CONFIG ? "\"settings\":{" : "\"params\":{");
-        for (int i = 0; i < cmd->c.n_params && i < CPA_CMD_MAX_PARAMS; i++) {
+        cpj_lit(b, cmd->c.type == CPW_CMD_SET_CONFIG ? "\"settings\":{" : "\"params\":{");
+        for (int i = 0; i < cmd->c.n_params && i < CPW_CMD_MAX_PARAMS; i++) {
             if (i)
                 cpj_char(b, ',');
             cpj_str(b, cmd->c.keys[i]);

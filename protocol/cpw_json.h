@@ -39,9 +39,6 @@ void cpj_kv_i64(cpw_buf *b, const char *key, int64_t v);
 void cpj_kv_u64(cpw_buf *b, const char *key, uint64_t v);
 void cpj_kv_str(cpw_buf *b, const char *key, const char *v);
 void cpj_kv_bool(cpw_buf *b, const char *key, bool v);
-/* hello's members (name, pid, agent_version, operators, edges, config),
- * each preceded by a comma: shared by hello and the get_state result. */
-void cpj_hello_members(cpw_buf *b, const cpw_hello *h);
 /* {"v":1,"type":"<type>","job":…,"seq":…,"ts_us":… (object left open) */
 void cpj_envelope(cpw_buf *b, const char *type, const cpw_envelope *env);
 

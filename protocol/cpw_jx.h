@@ -13,7 +13,5 @@ cpw_err cpw_jx_int(json_t *obj, const char *key, int64_t min, int64_t max, int64
  * Absent and !required: CPW_OK, out set to "". */
 cpw_err cpw_jx_str(json_t *obj, const char *key, char *out, size_t size, bool required,
                    cpw_error *err);
-/* Reads "operators", "edges" and "config" of a hello-shaped object into h. */
-cpw_err cpw_jx_topology(json_t *obj, cpw_hello *h, cpw_error *err);
 
 #endif

@@ -40,7 +40,7 @@ typedef struct cpw_sub {
     int64_t buffered_bytes;
     int64_t state_size, checkpointed_size, processed_data, persisted_data;
     int64_t start_delay_us, alignment_us, sync_us, async_us;
-    char reason[CPA_TEXT_MAX];  /* decline reason */
+    char reason[CPW_TEXT_MAX];  /* decline reason */
 } cpw_sub;
 
 typedef enum cpw_cp_status {
@@ -55,16 +55,16 @@ const char *cpw_cp_status_name(cpw_cp_status s);
 typedef struct cpw_cp {
     int64_t id;
     uint8_t status;             /* cpw_cp_status */
-    uint8_t kind;               /* cpa_trigger_kind */
+    uint8_t kind;               /* cpw_trigger_kind */
     uint8_t committed;          /* sink committed it */
-    int8_t reason;              /* cpa_failure_reason when failed, else -1 */
+    int8_t reason;              /* cpw_failure_reason when failed, else -1 */
     int64_t trigger_ts, end_ts; /* end: completed or failed */
     int64_t latest_ack_ts;
     int64_t duration_us;        /* end_to_end_duration */
     int64_t state_size, checkpointed_size;
     int64_t alignment_us;       /* longest alignment of any acknowledged subtask */
     int32_t acks, declines, total;
-    char message[CPA_TEXT_MAX];
+    char message[CPW_TEXT_MAX];
     cpw_sub *subs;              /* total entries, or NULL (no detail kept) */
 } cpw_cp;
 
@@ -75,11 +75,11 @@ typedef struct cpw_counts {
 typedef struct cpw_state {
     char job[CPW_MAX_JOB_ID];
     cpw_hello hello;            /* topology and config; n_ops 0 until known */
-    int op_base[CPA_MAX_OPERATORS + 1]; /* first global subtask index per operator */
+    int op_base[CPW_MAX_OPERATORS + 1]; /* first global subtask index per operator */
     int n_subtasks;
     uint64_t seq;               /* seq of the last message applied */
-    int status;                 /* cpa_job_status */
-    char status_message[CPA_TEXT_MAX];
+    int status;                 /* cpw_job_status */
+    char status_message[CPW_TEXT_MAX];
     int64_t restored_from;      /* checkpoint id, 0 none, -1 never restored */
     int32_t restore_attempt;
     int64_t last_restore_ts;
@@ -108,9 +108,13 @@ void cpw_state_free(cpw_state *s);
  * flight when the shape changes. */
 void cpw_state_set_hello(cpw_state *s, const cpw_hello *h);
 
+/* Recomputes op_base and n_subtasks from s->hello (for code that fills the
+ * hello in place, such as the decoder). */
+void cpw_state_reindex(cpw_state *s);
+
 /* Folds one event. Events for unknown operators/subtasks are counted in
  * `ignored`. */
-void cpw_state_apply(cpw_state *s, const cpa_event *ev, uint64_t seq);
+void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq);
 
 /* History access: i = 0 is the newest finished checkpoint. */
 const cpw_cp *cpw_state_history(const cpw_state *s, int i);

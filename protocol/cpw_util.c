@@ -10,65 +10,65 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const event_names[CPA_EV__COUNT] = {
-    [CPA_EV_CP_TRIGGERED] = "cp_triggered",
-    [CPA_EV_BARRIER_INJECTED] = "barrier_injected",
-    [CPA_EV_BARRIER_RECEIVED] = "barrier_received",
-    [CPA_EV_ALIGNMENT_START] = "alignment_start",
-    [CPA_EV_ALIGNMENT_END] = "alignment_end",
-    [CPA_EV_SNAPSHOT_START] = "snapshot_start",
-    [CPA_EV_SNAPSHOT_SYNC_DONE] = "snapshot_sync_done",
-    [CPA_EV_SNAPSHOT_ASYNC_DONE] = "snapshot_async_done",
-    [CPA_EV_ACK] = "ack",
-    [CPA_EV_DECLINE] = "decline",
-    [CPA_EV_CP_COMPLETED] = "cp_completed",
-    [CPA_EV_CP_FAILED] = "cp_failed",
-    [CPA_EV_CP_COMMITTED] = "cp_committed",
-    [CPA_EV_JOB_STATUS] = "job_status",
-    [CPA_EV_RESTORED] = "restored",
-    [CPA_EV_FAILURE_INJECTED] = "failure_injected",
-    [CPA_EV_TASK_FAILED] = "task_failed",
+static const char *const event_names[CPW_EV__COUNT] = {
+    [CPW_EV_CP_TRIGGERED] = "cp_triggered",
+    [CPW_EV_BARRIER_INJECTED] = "barrier_injected",
+    [CPW_EV_BARRIER_RECEIVED] = "barrier_received",
+    [CPW_EV_ALIGNMENT_START] = "alignment_start",
+    [CPW_EV_ALIGNMENT_END] = "alignment_end",
+    [CPW_EV_SNAPSHOT_START] = "snapshot_start",
+    [CPW_EV_SNAPSHOT_SYNC_DONE] = "snapshot_sync_done",
+    [CPW_EV_SNAPSHOT_ASYNC_DONE] = "snapshot_async_done",
+    [CPW_EV_ACK] = "ack",
+    [CPW_EV_DECLINE] = "decline",
+    [CPW_EV_CP_COMPLETED] = "cp_completed",
+    [CPW_EV_CP_FAILED] = "cp_failed",
+    [CPW_EV_CP_COMMITTED] = "cp_committed",
+    [CPW_EV_JOB_STATUS] = "job_status",
+    [CPW_EV_RESTORED] = "restored",
+    [CPW_EV_FAILURE_INJECTED] = "failure_injected",
+    [CPW_EV_TASK_FAILED] = "task_failed",
 };
 
-static const char *const reason_names[CPA_FAIL__COUNT] = {
-    [CPA_FAIL_EXPIRED] = "CHECKPOINT_EXPIRED",
-    [CPA_FAIL_DECLINED] = "CHECKPOINT_DECLINED",
-    [CPA_FAIL_ABORTED] = "CHECKPOINT_ABORTED_BY_USER",
-    [CPA_FAIL_ASYNC_EXCEPTION] = "CHECKPOINT_ASYNC_EXCEPTION",
-    [CPA_FAIL_IO] = "IO_EXCEPTION",
-    [CPA_FAIL_TASK_FAILURE] = "TASK_FAILURE",
-    [CPA_FAIL_NOT_ALL_RUNNING] = "NOT_ALL_REQUIRED_TASKS_RUNNING",
-    [CPA_FAIL_TOO_MANY_REQUESTS] = "TOO_MANY_CHECKPOINT_REQUESTS",
-    [CPA_FAIL_SUBSUMED] = "CHECKPOINT_SUBSUMED",
+static const char *const reason_names[CPW_FAIL__COUNT] = {
+    [CPW_FAIL_EXPIRED] = "CHECKPOINT_EXPIRED",
+    [CPW_FAIL_DECLINED] = "CHECKPOINT_DECLINED",
+    [CPW_FAIL_ABORTED] = "CHECKPOINT_ABORTED_BY_USER",
+    [CPW_FAIL_ASYNC_EXCEPTION] = "CHECKPOINT_ASYNC_EXCEPTION",
+    [CPW_FAIL_IO] = "IO_EXCEPTION",
+    [CPW_FAIL_TASK_FAILURE] = "TASK_FAILURE",
+    [CPW_FAIL_NOT_ALL_RUNNING] = "NOT_ALL_REQUIRED_TASKS_RUNNING",
+    [CPW_FAIL_TOO_MANY_REQUESTS] = "TOO_MANY_CHECKPOINT_REQUESTS",
+    [CPW_FAIL_SUBSUMED] = "CHECKPOINT_SUBSUMED",
 };
 
-static const char *const status_names[CPA_JOB__COUNT] = {
-    [CPA_JOB_CREATED] = "created",     [CPA_JOB_RUNNING] = "running",
-    [CPA_JOB_FAILING] = "failing",     [CPA_JOB_RESTARTING] = "restarting",
-    [CPA_JOB_FAILED] = "failed",       [CPA_JOB_FINISHED] = "finished",
+static const char *const status_names[CPW_JOB__COUNT] = {
+    [CPW_JOB_CREATED] = "created",     [CPW_JOB_RUNNING] = "running",
+    [CPW_JOB_FAILING] = "failing",     [CPW_JOB_RESTARTING] = "restarting",
+    [CPW_JOB_FAILED] = "failed",       [CPW_JOB_FINISHED] = "finished",
 };
 
-static const char *const command_names[CPA_CMD__COUNT] = {
-    [CPA_CMD_GET_STATE] = "get_state",   [CPA_CMD_TRIGGER] = "trigger",
-    [CPA_CMD_ABORT] = "abort",           [CPA_CMD_INJECT_FAILURE] = "inject_failure",
-    [CPA_CMD_SET_CONFIG] = "set_config",
+static const char *const command_names[CPW_CMD__COUNT] = {
+    [CPW_CMD_GET_STATE] = "get_state",   [CPW_CMD_TRIGGER] = "trigger",
+    [CPW_CMD_ABORT] = "abort",           [CPW_CMD_INJECT_FAILURE] = "inject_failure",
+    [CPW_CMD_SET_CONFIG] = "set_config",
 };
 
-const char *cpa_event_type_name(cpa_event_type t)
+const char *cpw_event_type_name(cpw_event_type t)
 {
-    return (t > 0 && t < CPA_EV__COUNT) ? event_names[t] : NULL;
+    return (t > 0 && t < CPW_EV__COUNT) ? event_names[t] : NULL;
 }
-const char *cpa_failure_reason_name(cpa_failure_reason r)
+const char *cpw_failure_reason_name(cpw_failure_reason r)
 {
-    return ((unsigned)r < CPA_FAIL__COUNT) ? reason_names[r] : NULL;
+    return ((unsigned)r < CPW_FAIL__COUNT) ? reason_names[r] : NULL;
 }
-const char *cpa_job_status_name(cpa_job_status s)
+const char *cpw_job_status_name(cpw_job_status s)
 {
-    return ((unsigned)s < CPA_JOB__COUNT) ? status_names[s] : NULL;
+    return ((unsigned)s < CPW_JOB__COUNT) ? status_names[s] : NULL;
 }
-const char *cpw_command_name(cpa_command_type t)
+const char *cpw_command_name(cpw_cmd_type t)
 {
-    return ((unsigned)t < CPA_CMD__COUNT) ? command_names[t] : NULL;
+    return ((unsigned)t < CPW_CMD__COUNT) ? command_names[t] : NULL;
 }
 
 static int lookup(const char *const *tab, int n, const char *s, size_t len)
@@ -79,23 +79,23 @@ static int lookup(const char *const *tab, int n, const char *s, size_t len)
     return -1;
 }
 
-bool cpw_failure_counts(cpa_failure_reason r)
+bool cpw_failure_counts(cpw_failure_reason r)
 {
     switch (r) {
-    case CPA_FAIL_SUBSUMED:
-    case CPA_FAIL_TOO_MANY_REQUESTS:
-    case CPA_FAIL_ABORTED:
-    case CPA_FAIL_TASK_FAILURE:
+    case CPW_FAIL_SUBSUMED:
+    case CPW_FAIL_TOO_MANY_REQUESTS:
+    case CPW_FAIL_ABORTED:
+    case CPW_FAIL_TASK_FAILURE:
         return false;
     default:
-        return (unsigned)r < CPA_FAIL__COUNT;
+        return (unsigned)r < CPW_FAIL__COUNT;
     }
 }
 
-int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPA_EV__COUNT, s, n); }
-int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPA_FAIL__COUNT, s, n); }
-int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPA_JOB__COUNT, s, n); }
-int cpw_command_from_name(const char *s, size_t n) { return lookup(command_names, CPA_CMD__COUNT, s, n); }
+int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPW_EV__COUNT, s, n); }
+int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPW_FAIL__COUNT, s, n); }
+int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPW_JOB__COUNT, s, n); }
+int cpw_command_from_name(const char *s, size_t n) { return lookup(command_names, CPW_CMD__COUNT, s, n); }
 
 static const struct { const char *name, *text; } cpw_errs[CPW_ERR__COUNT] = {
     [CPW_OK] = {"ok", "success"},

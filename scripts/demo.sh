@@ -28,7 +28,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-bash scripts/deps.sh
+need=demo
+[ -n "$pg" ] && need=demo-pg
+[ -n "$s3" ] && need=demo-s3
+bash scripts/deps.sh --for "$need"
+[ -n "$s3" ] && [ -n "$pg" ] && bash scripts/deps.sh --for demo-pg
 echo "demo: building" >&2
 make -j"$(nproc)" --no-print-directory build/bin/cptop build/bin/cpdemo >&2
 

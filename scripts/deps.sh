@@ -1,42 +1,59 @@
 #!/usr/bin/env bash
-# Installs what cptop needs to build, test and run its demo on Debian 12.
-# Idempotent: installs only what is missing. As root it uses apt-get (after
-# `apt-get update`); otherwise it prints the exact command to run and fails.
-# The test S3 server (s3rver) comes from the committed tests/s3/package-lock.json.
+# Installs what cptop needs on Debian 12, for one purpose at a time, and only
+# what is missing. As root it uses apt-get (after `apt-get update`) and npm;
+# otherwise it prints the exact command to run and fails.
 #
-#   scripts/deps.sh            install everything (build, test, demo)
-#   scripts/deps.sh --check    only report what is missing (exit 1 if anything is)
-#   scripts/deps.sh --help
+#   scripts/deps.sh [--for PURPOSE] [--check]
+#     PURPOSE: build   compilers and libraries (make)
+#              demo    build (make demo; PostgreSQL and s3rver only with --pg / --s3)
+#              demo-pg demo + PostgreSQL          demo-s3  demo + s3rver (npm)
+#              test    everything the test suite, sanitizers and fuzzers use (make test)
+#              all     everything (the default)
+#     --check  only report what is missing (exit 1 if anything is)
+#
+# The test S3 server (s3rver) comes from the committed tests/s3/package-lock.json.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-PKGS=(
-  build-essential pkg-config clang libclang-rt-14-dev
-  libnanomsg-dev libjansson-dev libs3-dev librdkafka-dev libncurses-dev
-  libsqlite3-dev libpq-dev libssl-dev
-  kcat tmux postgresql ca-certificates
-)
+BUILD=(build-essential pkg-config
+       libnng-dev libmbedtls-dev libjansson-dev libs3-dev librdkafka-dev libncurses-dev
+       libsqlite3-dev libpq-dev libssl-dev ca-certificates)
+TEST=(clang libclang-rt-14-dev kcat tmux postgresql)
 
-check_only=0
-case "${1:-}" in
-  --check) check_only=1 ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  "") ;;
-  *) echo "deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+purpose=all check_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) check_only=1 ;;
+    --for) purpose=${2:?--for needs a purpose (try --help)}; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+pkgs=("${BUILD[@]}") need_s3rver=0
+case "$purpose" in
+  build|demo) ;;
+  demo-pg) pkgs+=(postgresql) ;;
+  demo-s3) need_s3rver=1 ;;
+  test|all) pkgs+=("${TEST[@]}"); need_s3rver=1 ;;
+  *) echo "deps.sh: unknown purpose '$purpose' (build, demo, demo-pg, demo-s3, test, all)" >&2
+     exit 2 ;;
 esac
 
 missing=()
-for p in "${PKGS[@]}"; do
+for p in "${pkgs[@]}"; do
   # dpkg-query says "install ok installed" only for a fully installed package
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$st" = "install ok installed" ] || missing+=("$p")
 done
-
 # Node.js and npm (for s3rver) may come from Debian or from NodeSource, whose
 # nodejs bundles npm and conflicts with Debian's npm package: ask only when absent.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((need_s3rver)); then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 
 if ((${#missing[@]})); then
   if ((check_only)); then
@@ -46,21 +63,19 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    missing=()
   else
     echo "deps: missing Debian packages; run as root:" >&2
     echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    echo "  (or: sudo scripts/deps.sh --for $purpose)" >&2
     exit 1
   fi
-else
-  echo "deps: Debian packages all present" >&2
 fi
 
-# s3rver for the S3 tests, pinned by the committed package-lock.
+# s3rver for the S3 tests and `make demo-s3`, pinned by the committed package-lock.
 s3dir="$here/tests/s3"
-if [ -f "$s3dir/package-lock.json" ]; then
-  if [ -x "$s3dir/node_modules/.bin/s3rver" ]; then
-    echo "deps: s3rver present" >&2
-  elif ((check_only)); then
+if ((need_s3rver)) && [ -f "$s3dir/package-lock.json" ] && [ ! -x "$s3dir/node_modules/.bin/s3rver" ]; then
+  if ((check_only)); then
     echo "deps: s3rver missing (npm ci in tests/s3)"; missing+=(s3rver)
   else
     echo "deps: installing s3rver (npm ci in tests/s3)" >&2

@@ -1,28 +1,26 @@
 /* cpt_sub.c — see cpt_sub.h. */
 #include "cpt_sub.h"
 
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cpt_sub_open(cpt_sub *s, const char *url)
+int cpt_sub_open_queue(cpt_sub *s, const char *url, int queue)
 {
     memset(s, 0, sizeof *s);
-    s->sock = nn_socket(AF_SP, NN_SUB);
-    if (s->sock < 0)
+    const cpw_sock_conf conf = {.queue = queue};
+    s->sock = cpw_sock_new(CPW_SOCK_SUB, &conf, NULL, 0);
+    if (!s->sock)
         return -1;
-    nn_setsockopt(s->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
-    int rcvbuf = 8 * 1024 * 1024;
-    nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    int maxsz = -1;
-    nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
-    if (nn_connect(s->sock, url) < 0) {
-        nn_close(s->sock);
+    if (cpw_sock_dial(s->sock, url, NULL, 0) != CPW_SOCK_OK) {
+        cpt_sub_close(s);
         return -1;
     }
     return 0;
+}
+
+int cpt_sub_open(cpt_sub *s, const char *url)
+{
+    return cpt_sub_open_queue(s, url, 8192);
 }
 
 static int on_msg(void *opaque, cpw_msg *m)
@@ -45,16 +43,14 @@ static int on_msg(void *opaque, cpw_msg *m)
 
 int cpt_sub_poll(cpt_sub *s, int timeout_ms)
 {
-    nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    char *buf = NULL;
-    int n = nn_recv(s->sock, &buf, NN_MSG, 0);
-    if (n < 0)
+    cpw_sock_msg msg;
+    if (cpw_sock_recv(s->sock, &msg, timeout_ms) != CPW_SOCK_OK)
         return 0;
     s->frames++;
     size_t count = 0;
     cpw_error err;
-    cpw_err e = cpw_decode_frame(buf, (size_t)n, on_msg, s, &count, &err);
-    nn_freemsg(buf);
+    cpw_err e = cpw_decode_frame(msg.data, msg.len, on_msg, s, &count, &err);
+    cpw_sock_msg_free(&msg);
     if (e) {
         s->errors++;
         return -1;
@@ -64,33 +60,31 @@ int cpt_sub_poll(cpt_sub *s, int timeout_ms)
 
 void cpt_sub_close(cpt_sub *s)
 {
-    if (s->sock >= 0)
-        nn_close(s->sock);
-    s->sock = -1;
+    cpw_sock_destroy(s->sock);
+    s->sock = NULL;
 }
 
 int cpt_request_raw(const char *url, const void *data, size_t len, char **out, int timeout_ms)
 {
-    int sock = nn_socket(AF_SP, NN_REQ);
-    if (sock < 0)
+    /* replies as large as anything on the wire, whatever the agent sends */
+    const cpw_sock_conf conf = {.recv_max = 2 * CPW_MAX_FRAME};
+    cpw_sock *sock = cpw_sock_new(CPW_SOCK_REQ, &conf, NULL, 0);
+    if (!sock)
         return -1;
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    int maxsz = -1;
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
     int rc = -1;
-    if (nn_connect(sock, url) >= 0 && nn_send(sock, data, len, 0) >= 0) {
-        char *buf = NULL;
-        int n = nn_recv(sock, &buf, NN_MSG, 0);
-        if (n >= 0) {
-            *out = malloc((size_t)n + 1);
-            memcpy(*out, buf, (size_t)n);
-            (*out)[n] = '\0';
-            nn_freemsg(buf);
-            rc = n;
+    cpw_sock_msg msg;
+    if (cpw_sock_dial(sock, url, NULL, 0) == CPW_SOCK_OK &&
+        cpw_sock_send(sock, data, len, timeout_ms) == CPW_SOCK_OK &&
+        cpw_sock_recv(sock, &msg, timeout_ms) == CPW_SOCK_OK) {
+        *out = malloc(msg.len + 1);
+        if (*out) {
+            memcpy(*out, msg.data, msg.len);
+            (*out)[msg.len] = '\0';
+            rc = (int)msg.len;
         }
+        cpw_sock_msg_free(&msg);
     }
-    nn_close(sock);
+    cpw_sock_destroy(sock);
     return rc;
 }
 

@@ -4,10 +4,11 @@
 #define CPT_SUB_H
 
 #include "cpw.h"
+#include "cpw_sock.h"
 #include "cpw_state.h"
 
 typedef struct cpt_sub {
-    int sock;
+    cpw_sock *sock;
     uint64_t first_seq;    /* first seq received, 0: none yet */
     uint64_t last_seq;     /* 0: none yet */
     uint64_t gaps;         /* times a seq was skipped */
@@ -17,14 +18,18 @@ typedef struct cpt_sub {
     void *opaque;
 } cpt_sub;
 
-/* Connects an NN_SUB socket (subscribed to everything). 0 on success. */
+/* Connects a SUB socket (subscribed to everything) with a receive queue of
+ * 8192 messages. 0 on success. */
 int cpt_sub_open(cpt_sub *s, const char *url);
+/* The same with a queue of `queue` messages (1…8192): a reader that falls
+ * that far behind loses the oldest, as a slow dashboard does. */
+int cpt_sub_open_queue(cpt_sub *s, const char *url, int queue);
 /* Receives and decodes one frame within timeout_ms. Returns messages
  * decoded, 0 on timeout, -1 on a decode error. */
 int cpt_sub_poll(cpt_sub *s, int timeout_ms);
 void cpt_sub_close(cpt_sub *s);
 
-/* Sends raw bytes on a fresh NN_REQ socket, waits for the reply.
+/* Sends raw bytes on a fresh REQ socket, waits for the reply.
  * Returns the reply length and *out (free with free()), or -1 on timeout. */
 int cpt_request_raw(const char *url, const void *data, size_t len, char **out, int timeout_ms);
 

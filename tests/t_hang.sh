@@ -15,24 +15,21 @@ export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
 PG=$top/tests/pg.sh
-S3RVER=${CPT_S3RVER:-$top/tests/s3/node_modules/.bin/s3rver}
+S3=$top/tests/s3.sh
 HANG_S=30
 TIMEOUT_MS=2000
-cd "$T_TMP" && mkdir -p var s3data
-if [ ! -x "$S3RVER" ]; then
-  fail "s3rver is missing ($S3RVER): run scripts/deps.sh"; t_done; exit 1
-fi
+cd "$T_TMP" && mkdir -p var
 now_ms() { date +%s%3N; }
 
-# the cluster goes after every process that talks to it; a stopped s3rver
-# is let go on, so that it can be stopped (T_DEBUG=DIR keeps the logs and
-# event streams there)
-pg_dir= s3_pid=
+# the servers go after every process that talks to them; a stopped s3rver
+# is let go on first (T_DEBUG=DIR keeps the logs and event streams there)
+pg_dir= s3_dir= s3_pid=
 hang_cleanup() {
   [ -n "${T_DEBUG:-}" ] && cp -r "$T_TMP/var" "$T_DEBUG"
   [ -n "$s3_pid" ] && kill -CONT "$s3_pid" 2>/dev/null
   cd / && t_cleanup
   [ -n "$pg_dir" ] && "$PG" stop "$pg_dir"
+  [ -n "$s3_dir" ] && "$S3" stop "$s3_dir"
 }
 trap hang_cleanup EXIT
 
@@ -43,20 +40,13 @@ fi
 pg_dir=$(sed -n 1p <<<"$out")
 pg_url=$(sed -n 2p <<<"$out")
 sql() { "$PG" psql "$pg_dir" "$1"; }
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=
-for ((i = 0; i < 100; i++)); do
-  p=$((20000 + (RANDOM * 7 + $$) % 40000))
-  if port_free "$p"; then port=$p; break; fi
-done
-"$S3RVER" --directory "$T_TMP/s3data" --address 127.0.0.1 --port "$port" --silent \
-  --no-vhost-buckets --allow-mismatched-signatures --configure-bucket ckpt >var/s3rver.log 2>&1 &
-s3_pid=$!
-T_PIDS+=("$s3_pid")
-check "s3rver and PostgreSQL are up" \
-  wait_for 20 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && test -d s3data/ckpt"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+if ! out=$("$S3" start ckpt $$); then
+  fail "s3rver starts" "tests/s3.sh start failed"; t_done; exit 1
+fi
+s3_dir=$(sed -n 1p <<<"$out")
+s3_pid=$(cat "$s3_dir/pid")
+ok "s3rver and PostgreSQL are up"
+export AWS_ENDPOINT_URL=$(sed -n 2p <<<"$out") AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 unset S3_HOSTNAME S3_URI_STYLE AWS_ENDPOINT_URL_S3
 
 bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap

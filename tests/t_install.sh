@@ -9,6 +9,9 @@ check "make install" env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
   make -s --no-print-directory install PREFIX="$prefix" BUILD=build SANITIZE=
 check "installed files" test -f "$prefix/include/cpagent.h" -a -f "$prefix/lib/libcpagent.a" \
   -a -f "$prefix/lib/libcpagent.so.0" -a -f "$prefix/lib/pkgconfig/cpagent.pc"
+# The library's whole interface is cpagent.h: nothing else is exported.
+check "libcpagent.so exports only cpa_*" bash -c "nm -D --defined-only $prefix/lib/libcpagent.so.0 | grep -q ' T cpa_emit' && [ -z \"\$(nm -D --defined-only $prefix/lib/libcpagent.so.0 | awk 'NF >= 3 && \$2 ~ /^[TDBRVWi]\$/ && \$3 !~ /^cpa_/')\" ]"
+check "libcpagent.a defines only cpa_* globals" bash -c "nm -g --defined-only $prefix/lib/libcpagent.a | grep -q ' T cpa_emit' && [ -z \"\$(nm -g --defined-only $prefix/lib/libcpagent.a | awk 'NF >= 3 && \$2 ~ /^[TDBRVWi]\$/ && \$3 !~ /^cpa_/')\" ]"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 check "pkg-config knows cpagent" bash -c "pkg-config --modversion cpagent | grep -qE '^[0-9]+\.[0-9]+'"
 check "example builds against the installed shared library" \

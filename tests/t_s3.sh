@@ -10,44 +10,31 @@
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
-S3RVER=${CPT_S3RVER:-$top/tests/s3/node_modules/.bin/s3rver}
-cd "$T_TMP" && mkdir -p var s3data
-if [ ! -x "$S3RVER" ]; then
-  fail "s3rver is missing ($S3RVER): run scripts/deps.sh"; t_done; exit 1
+S3=$top/tests/s3.sh
+cd "$T_TMP" && mkdir -p var
+
+# the server goes after every process that talks to it
+s3_dir=
+s3_cleanup() {
+  cd / && t_cleanup
+  [ -n "$s3_dir" ] && "$S3" stop "$s3_dir"
+}
+trap s3_cleanup EXIT
+if ! out=$("$S3" start ckpt $$); then
+  fail "s3rver starts on 127.0.0.1 with bucket ckpt" "tests/s3.sh start failed"
+  t_done; exit 1
 fi
-
-# a free port: nothing answers on it and it can be bound
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=
-for ((i = 0; i < 100; i++)); do
-  p=$((20000 + (RANDOM * 7 + $$) % 40000))
-  if port_free "$p"; then port=$p; break; fi
-done
-[ -n "$port" ] || { fail "no free port"; t_done; exit 1; }
-
-s3_pid=
-s3_start() {
-  "$S3RVER" --directory "$T_TMP/s3data" --address 127.0.0.1 --port "$port" --silent \
-    --no-vhost-buckets --allow-mismatched-signatures --configure-bucket ckpt \
-    >>var/s3rver.log 2>&1 &
-  s3_pid=$!
-  T_PIDS+=("$s3_pid")
-  wait_for 20 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && test -d s3data/ckpt"
-}
-s3_kill() { # kill -9, and no longer ours to clean up
-  kill -9 "$s3_pid" 2>/dev/null; wait "$s3_pid" 2>/dev/null
-  local keep=() p
-  for p in "${T_PIDS[@]}"; do [ "$p" = "$s3_pid" ] || keep+=("$p"); done
-  T_PIDS=("${keep[@]}")
-}
+s3_dir=$(sed -n 1p <<<"$out")
+endpoint=$(sed -n 2p <<<"$out")
+port=$(cat "$s3_dir/port")
+ok "s3rver starts on 127.0.0.1:$port with bucket ckpt"
 
 SECRET="t-s3-secret-$$-$RANDOM-Zk4qP9"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL=$endpoint
 export AWS_ACCESS_KEY_ID=S3RVER     # the key id s3rver knows; any secret passes with
 export AWS_SECRET_ACCESS_KEY=$SECRET # --allow-mismatched-signatures
 unset S3_HOSTNAME S3_URI_STYLE AWS_ENDPOINT_URL_S3
 
-check "s3rver starts on 127.0.0.1:$port with bucket ckpt" s3_start
 bg "$CPDEMO" kafka --partitions 3 --bootstrap-file var/kafka.bootstrap
 wait_for 10 test -s var/kafka.bootstrap || fail "cpdemo kafka did not start"
 check "produce 20,000 records (20 malformed)" \
@@ -63,7 +50,7 @@ cat > s3.json <<'JSON'
   "execution.checkpointing.num-retained": 2,
   "restart-strategy.fixed-delay.delay": "200 ms" }
 JSON
-chk=s3data/ckpt/flink/cp/s3
+chk=$s3_dir/data/ckpt/flink/cp/s3
 metas() { ls "$chk"/chk-*/_metadata._S3rver_object 2>/dev/null | sed 's|.*/chk-\([0-9]*\)/.*|\1|' | sort -n; }
 
 job_pid=
@@ -95,7 +82,7 @@ check "retention: several checkpoints later, at most 2 remain and chk-1 is gone"
     test \"\$newest\" -ge 5 && test \"\$n\" -le 2 && test ! -e $chk/chk-1/_metadata._S3rver_object"
 
 # ---------------------------------------------------------------- outage
-s3_kill
+"$S3" down "$s3_dir"
 before=$(metas | tail -1)            # nothing can commit from here on
 echo "  s3rver killed after chk-$before"
 check "with S3 down, checkpoints fail on storage (IO_EXCEPTION)" \
@@ -107,7 +94,7 @@ check "the job keeps running through the outage" kill -0 "$job_pid"
 check "and is not restarting or failed" \
   bash -c "'$CPTOP' --job s3 --once | head -3 | grep -qi running && ! grep -q 'failure:' var/s3.log"
 check "no checkpoint completed while S3 was down" test "$(metas | tail -1)" = "$before"
-check "s3rver restarts on the same port and directory" s3_start
+check "s3rver restarts on the same port and directory" "$S3" up "$s3_dir"
 check "a later checkpoint completes once S3 is back" \
   wait_for 30 bash -c "test \"\$(ls $chk/chk-*/_metadata._S3rver_object | sed 's|.*/chk-\([0-9]*\)/.*|\1|' | sort -n | tail -1)\" -gt $before"
 

@@ -1,10 +1,10 @@
-/* test_agent.c — libcpagent against live nanomsg sockets: lifecycle,
+/* test_agent.c — libcpagent against live sockets: lifecycle,
  * get_state, commands, hostile input, TCP auth, permissions, seq gaps. */
+#include "cpagent.h"
 #include "cpt_sub.h"
 #include "cpt_test.h"
 
 #include <fcntl.h>
-#include <nanomsg/nn.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -187,7 +187,7 @@ static const cpa_edge topo_edges[] = {{0, 1, "forward"}, {1, 2, "hash"}};
 static cpw_msg get_state(const char *url, int history)
 {
     cpw_command cmd = {.req = 7, .history = history};
-    cmd.c.type = CPA_CMD_GET_STATE;
+    cmd.c.type = CPW_CMD_GET_STATE;
     cpw_msg r;
     CPT_EQ_INT(cpt_command(url, &cmd, NULL, 0, &r, 5000), 0);
     CPT_ASSERTF(r.reply->ok, "get_state refused: %s", r.reply->message);
@@ -220,8 +220,14 @@ CPT_TEST(late_subscriber_gets_full_state)
         h.ops[i].parallelism = topo_ops[i].parallelism;
     }
     cpw_state_set_hello(want, &h);
-    for (int i = 0; i < n; i++)
-        cpw_state_apply(want, &evs[i], (uint64_t)i + 2);
+    for (int i = 0; i < n; i++) {
+        /* the job's events as the wire has them (the agent converts the
+         * same way; cpa_wire.c checks the vocabularies agree) */
+        _Static_assert(sizeof(cpa_event) == sizeof(cpw_event), "same event layout");
+        cpw_event w;
+        memcpy(&w, &evs[i], sizeof w);
+        cpw_state_apply(want, &w, (uint64_t)i + 2);
+    }
 
     cpw_msg r = get_state(cpa_commands_url(a), -1);
     cpw_state *got = r.reply->state;
@@ -287,6 +293,8 @@ CPT_TEST(late_subscriber_gets_full_state)
     CPT_ASSERT(got->hello.start_ts_us > cpw_now_us() - 60 * 1000000LL &&
                got->hello.start_ts_us <= cpw_now_us());
     want->hello.start_ts_us = got->hello.start_ts_us;
+    CPT_EQ_INT(strlen(got->hello.instance), CPW_INSTANCE_HEX); /* random per start */
+    memcpy(want->hello.instance, got->hello.instance, sizeof want->hello.instance);
     want->agent_emitted = got->agent_emitted;
     want->agent_sent = got->agent_sent;
     want->agent_dropped = got->agent_dropped;
@@ -333,6 +341,101 @@ static cpw_msg send_cmd(const char *url, cpw_command *cmd)
     return r;
 }
 
+static cpw_msg inject(const char *url, uint64_t req, const char *kind, int op, int sub,
+                      const char *key, const char *value)
+{
+    cpw_command cmd = {.req = req, .history = -1};
+    cmd.c.type = CPW_CMD_INJECT_FAILURE;
+    snprintf(cmd.c.kind, sizeof cmd.c.kind, "%s", kind);
+    cmd.c.op = op;
+    cmd.c.subtask = sub;
+    if (key) {
+        cmd.c.n_params = 1;
+        snprintf(cmd.c.keys[0], sizeof cmd.c.keys[0], "%s", key);
+        snprintf(cmd.c.values[0], sizeof cmd.c.values[0], "%s", value);
+    }
+    return send_cmd(url, &cmd);
+}
+
+/* The job's failure table: published in hello and get_state, enforced by
+ * the agent before the handler runs, defaults filled in. */
+CPT_TEST(failure_table_is_published_and_enforced)
+{
+    cpa_conf *c = base_conf("table");
+    cpa_conf_set_command_cb(c, CPA_CMD_INJECT_FAILURE, on_cmd, "inject");
+    cpa_agent *a = new_agent(c);
+    CPT_EQ_INT(cpa_set_topology(a, topo_ops, 3, topo_edges, 2), CPA_OK);
+    const cpa_failure_desc kinds[] = {
+        {.kind = "stall", .label = "stall a barrier", .target = CPA_TARGET_SUBTASK,
+         .n_params = 1, .params = {{.name = "ms", .unit = "ms", .min = 1, .max = 60000,
+                                    .def = 7000, .help = "how long"}}},
+        {.kind = "crash", .label = "crash the process", .target = CPA_TARGET_JOB},
+    };
+    CPT_EQ_INT(cpa_set_failure_kinds(a, kinds, 2), CPA_OK);
+    /* a table the protocol cannot carry is refused whole */
+    cpa_failure_desc bad = kinds[0];
+    bad.params[0].def = 0;
+    CPT_EQ_INT(cpa_set_failure_kinds(a, &bad, 1), CPA_ERR_INVALID_ARG);
+    bad = kinds[0];
+    bad.kind = "Stall It";
+    CPT_EQ_INT(cpa_set_failure_kinds(a, &bad, 1), CPA_ERR_INVALID_ARG);
+    CPT_EQ_INT(cpa_set_failure_kinds(a, kinds, CPA_FAILURE_MAX_KINDS + 1), CPA_ERR_INVALID_ARG);
+    CPT_EQ_INT(cpa_start(a), CPA_OK);
+    const char *url = cpa_commands_url(a);
+
+    cpw_msg r = get_state(url, -1);
+    const cpw_hello *h = &r.reply->state->hello;
+    CPT_ASSERT(h->has_failures);
+    CPT_EQ_INT(h->n_failures, 2);
+    CPT_EQ_STR(h->failures[0].kind, "stall");
+    CPT_EQ_INT(h->failures[0].params[0].def, 7000);
+    CPT_EQ_INT(h->failures[1].subtask, 0);
+    cpw_msg_clear(&r);
+
+    handler_calls = 0;
+    r = inject(url, 1, "stall", 1, 2, NULL, NULL);
+    CPT_ASSERTF(r.reply->ok, "%s", r.reply->message);
+    CPT_EQ_INT(last_cmd.n_params, 1);
+    CPT_EQ_STR(last_cmd.keys[0], "ms");
+    CPT_EQ_STR(last_cmd.values[0], "7000");
+    cpw_msg_clear(&r);
+    r = inject(url, 2, "stall", 0, 1, "ms", "250ms");
+    CPT_ASSERT(r.reply->ok);
+    CPT_EQ_STR(last_cmd.values[0], "250");
+    cpw_msg_clear(&r);
+    CPT_EQ_INT(handler_calls, 2);
+
+    struct { const char *kind; int op, sub; const char *k, *v, *want; } no[] = {
+        {"stall", 1, 3, NULL, NULL, "operator 1 (parse) has subtasks 0..2, not 3"},
+        {"stall", 0, 0, "ms", "1e18", "ms=1e18: not a whole number of ms (1..60000 ms)"},
+        {"stall", 0, 0, "ms", "60001", "ms=60001: out of range 1..60000 ms"},
+        {"crash", 0, 0, NULL, NULL, "crash acts on the whole job"},
+        {"drop-table", -1, -1, NULL, NULL, "this job offers: stall, crash"},
+    };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        r = inject(url, 10 + i, no[i].kind, no[i].op, no[i].sub, no[i].k, no[i].v);
+        CPT_ASSERT(!r.reply->ok);
+        CPT_EQ_STR(r.reply->error, "bad_command");
+        CPT_ASSERTF(strstr(r.reply->message, no[i].want), "\"%s\" lacks \"%s\"",
+                    r.reply->message, no[i].want);
+        cpw_msg_clear(&r);
+    }
+    CPT_EQ_INT(handler_calls, 2); /* the handler never saw a refused one */
+
+    /* a new table (a changed default) applies from the next command */
+    cpa_failure_desc more = kinds[0];
+    more.params[0].def = 9000;
+    CPT_EQ_INT(cpa_set_failure_kinds(a, &more, 1), CPA_OK);
+    r = inject(url, 30, "stall", 0, 0, NULL, NULL);
+    CPT_ASSERT(r.reply->ok);
+    CPT_EQ_STR(last_cmd.values[0], "9000");
+    cpw_msg_clear(&r);
+    r = inject(url, 31, "crash", -1, -1, NULL, NULL);
+    CPT_ASSERT(!r.reply->ok);
+    cpw_msg_clear(&r);
+    cpa_destroy(a);
+}
+
 CPT_TEST(command_round_trips)
 {
     cpa_conf *c = base_conf("cmds");
@@ -346,7 +449,7 @@ CPT_TEST(command_round_trips)
     const char *url = cpa_commands_url(a);
 
     cpw_command cmd = {.req = 1, .history = -1};
-    cmd.c.type = CPA_CMD_TRIGGER;
+    cmd.c.type = CPW_CMD_TRIGGER;
     cpw_msg r = send_cmd(url, &cmd);
     CPT_ASSERT(r.reply->ok);
     CPT_EQ_INT(r.reply->req, 1);
@@ -356,7 +459,7 @@ CPT_TEST(command_round_trips)
 
     memset(&cmd, 0, sizeof cmd);
     cmd.req = 2;
-    cmd.c.type = CPA_CMD_ABORT;
+    cmd.c.type = CPW_CMD_ABORT;
     cmd.c.cp_id = 17;
     r = send_cmd(url, &cmd);
     CPT_ASSERT(r.reply->ok);
@@ -373,7 +476,7 @@ CPT_TEST(command_round_trips)
 
     memset(&cmd, 0, sizeof cmd);
     cmd.req = 4;
-    cmd.c.type = CPA_CMD_INJECT_FAILURE;
+    cmd.c.type = CPW_CMD_INJECT_FAILURE;
     snprintf(cmd.c.kind, sizeof cmd.c.kind, "stall");
     cmd.c.op = 1;
     cmd.c.subtask = 2;
@@ -392,7 +495,7 @@ CPT_TEST(command_round_trips)
 
     memset(&cmd, 0, sizeof cmd);
     cmd.req = 5;
-    cmd.c.type = CPA_CMD_SET_CONFIG;
+    cmd.c.type = CPW_CMD_SET_CONFIG;
     cmd.c.n_params = 2;
     snprintf(cmd.c.keys[0], sizeof cmd.c.keys[0], "execution.checkpointing.interval");
     snprintf(cmd.c.values[0], sizeof cmd.c.values[0], "5s");
@@ -418,7 +521,7 @@ CPT_TEST(command_without_handler_is_unsupported)
     cpa_agent *a = new_agent(base_conf("nohandler"));
     CPT_EQ_INT(cpa_start(a), CPA_OK);
     cpw_command cmd = {.req = 9};
-    cmd.c.type = CPA_CMD_TRIGGER;
+    cmd.c.type = CPW_CMD_TRIGGER;
     cpw_msg r = send_cmd(cpa_commands_url(a), &cmd);
     CPT_ASSERT(!r.reply->ok);
     CPT_EQ_STR(r.reply->error, "unsupported");
@@ -486,7 +589,7 @@ CPT_TEST(hostile_commands_get_error_replies)
     free(buf);
     /* still serving, and the job's handler never saw any of it */
     cpw_command cmd = {.req = 1};
-    cmd.c.type = CPA_CMD_TRIGGER;
+    cmd.c.type = CPW_CMD_TRIGGER;
     cpw_msg r = send_cmd(url, &cmd);
     CPT_ASSERT(r.reply->ok);
     cpw_msg_clear(&r);
@@ -547,7 +650,7 @@ CPT_TEST(tcp_commands_need_a_valid_fresh_token)
 
     /* get_state only reads: it needs no token, but a bad one is refused */
     cpw_command gs = {.req = 1, .history = -1};
-    gs.c.type = CPA_CMD_GET_STATE;
+    gs.c.type = CPW_CMD_GET_STATE;
     cpw_msg r;
     CPT_EQ_INT(cpt_command(url, &gs, NULL, 0, &r, 5000), 0);
     CPT_ASSERTF(r.reply->ok && r.reply->state, "tokenless get_state: %s", r.reply->message);
@@ -560,7 +663,7 @@ CPT_TEST(tcp_commands_need_a_valid_fresh_token)
     cpw_msg_clear(&r);
 
     cpw_command cmd = {.req = 1};
-    cmd.c.type = CPA_CMD_TRIGGER;
+    cmd.c.type = CPW_CMD_TRIGGER;
     /* no token */
     CPT_EQ_INT(cpt_command(url, &cmd, NULL, 0, &r, 5000), 0);
     CPT_ASSERT(!r.reply->ok);
@@ -680,6 +783,32 @@ CPT_TEST(tcp_binds_loopback_and_refuses_open_secret)
 }
 
 /* ---------------------------------------------------------------- files */
+
+/* Each run of an agent has its own instance id, in hello, get_state and
+ * the discovery file: what commands and discovery entries bind to. */
+CPT_TEST(every_start_has_a_new_instance_id)
+{
+    char seen[2][CPW_INSTANCE_HEX + 1];
+    for (int run = 0; run < 2; run++) {
+        cpa_agent *a = new_agent(base_conf("inst"));
+        CPT_EQ_INT(cpa_start(a), CPA_OK);
+        cpw_msg r = get_state(cpa_commands_url(a), 0);
+        const char *id = r.reply->state->hello.instance;
+        CPT_EQ_INT(strlen(id), CPW_INSTANCE_HEX);
+        CPT_EQ_INT(strspn(id, "0123456789abcdef"), CPW_INSTANCE_HEX);
+        snprintf(seen[run], sizeof seen[run], "%s", id);
+        char path[400], buf[2048] = "", want[64];
+        snprintf(path, sizeof path, "%s/inst.json", rtdir);
+        int fd = open(path, O_RDONLY);
+        CPT_ASSERT(fd >= 0 && read(fd, buf, sizeof buf - 1) > 0);
+        close(fd);
+        snprintf(want, sizeof want, "\"instance\":\"%s\"", id);
+        CPT_ASSERTF(strstr(buf, want), "discovery file %s lacks %s", buf, want);
+        cpw_msg_clear(&r);
+        cpa_destroy(a);
+    }
+    CPT_ASSERT(strcmp(seen[0], seen[1]) != 0);
+}
 
 CPT_TEST(runtime_dir_and_discovery_file_are_private)
 {
@@ -821,9 +950,8 @@ CPT_TEST(slow_subscriber_detects_gaps_and_resyncs)
     CPT_EQ_INT(cpa_set_topology(a, topo_ops, 3, topo_edges, 2), CPA_OK);
     CPT_EQ_INT(cpa_start(a), CPA_OK);
     cpt_sub sub;
-    CPT_EQ_INT(cpt_sub_open(&sub, cpa_events_url(a)), 0);
-    int small = 4096;
-    nn_setsockopt(sub.sock, NN_SOL_SOCKET, NN_RCVBUF, &small, sizeof small);
+    /* a reader four messages deep: it misses messages while it does not read */
+    CPT_EQ_INT(cpt_sub_open_queue(&sub, cpa_events_url(a), 4), 0);
     /* wait until connected: the first trigger we see */
     cpa_event e = ev_of(CPA_EV_CP_TRIGGERED, 1, -1, -1);
     for (int i = 0; i < 100 && !sub.events; i++) {
@@ -980,10 +1108,8 @@ CPT_TEST(resync_after_gap_matches_agent_state)
     CPT_EQ_INT(cpa_set_topology(a, topo_ops, 3, topo_edges, 2), CPA_OK);
     CPT_EQ_INT(cpa_start(a), CPA_OK);
     cpt_sub sub;
-    CPT_EQ_INT(cpt_sub_open(&sub, cpa_events_url(a)), 0);
+    CPT_EQ_INT(cpt_sub_open_queue(&sub, cpa_events_url(a), 4), 0);
     sub.cb = fold;
-    int small = 4096;
-    nn_setsockopt(sub.sock, NN_SOL_SOCKET, NN_RCVBUF, &small, sizeof small);
     cpa_event e = ev_of(CPA_EV_CP_TRIGGERED, 1, -1, -1);
     CPT_EQ_INT(cpa_emit(a, &e), CPA_OK);
     for (int i = 0; i < 100 && !sub.messages; i++)
@@ -995,10 +1121,15 @@ CPT_TEST(resync_after_gap_matches_agent_state)
         while (cpa_emit(a, &r) == CPA_ERR_QUEUE_FULL)
             usleep(100);
     wait_drained(a);
-    uint64_t gaps = 0;
+    /* what the flood left in flight reaches the reader (or is dropped for
+     * it) before it resyncs: the loss after the resync must be none */
+    cpw_msg fl = get_state(cpa_commands_url(a), 0);
+    uint64_t flood_seq = fl.reply->state->seq;
+    cpw_msg_clear(&fl);
     int64_t tg = cpt_now_ms();
-    while (!(gaps = sub.gaps) && cpt_now_ms() - tg < 10000)
+    while (sub.last_seq < flood_seq && cpt_now_ms() - tg < 10000)
         cpt_sub_poll(&sub, 50);
+    uint64_t gaps = sub.gaps;
     CPT_ASSERTF(gaps, "no gap after the flood");
     /* resync */
     cpw_msg st = get_state(cpa_commands_url(a), -1);

@@ -1,6 +1,7 @@
 /* test_agent_load.c — 4 threads emit 1,000,000 events while a subscriber
  * reads: no emit ever waits (a full queue refuses at once), and
  * emitted = sent + dropped holds exactly. */
+#include "cpagent.h"
 #include "cpt_sub.h"
 #include "cpt_test.h"
 
@@ -93,7 +94,7 @@ CPT_TEST_T(four_threads_one_million_events, 240)
         usleep(1000);
     } while (s.sent + s.dropped < s.emitted && cpt_now_ms() - t0 < 10000);
     cpw_command cmd = {.req = 1, .history = 0};
-    cmd.c.type = CPA_CMD_GET_STATE;
+    cmd.c.type = CPW_CMD_GET_STATE;
     cpw_msg r;
     CPT_EQ_INT(cpt_command(cpa_commands_url(agent), &cmd, NULL, 0, &r, 5000), 0);
     uint64_t final_seq = r.reply->state->seq;

@@ -51,7 +51,7 @@ CPT_TEST(the_readme_table_is_the_catalogue)
     for (int i = 0; i < n; i++) {
         char row[128];
         snprintf(row, sizeof row, "| `%s` | %s |", k[i].desc.kind,
-                 k[i].desc.target == CPD_TARGET_SUBTASK ? "`OP SUBTASK`" : "the job");
+                 k[i].desc.target == CPA_TARGET_SUBTASK ? "`OP SUBTASK`" : "the job");
         CPT_ASSERTF(strstr(gen, row), "no row %s", row);
         for (int p = 0; p < k[i].desc.n_params; p++) {
             char range[96];
@@ -77,13 +77,13 @@ CPT_TEST(the_catalogue_has_the_nine_kinds)
         CPT_ASSERT(cpd_failures_find(names[i]) == &k[i]);
         CPT_ASSERT(k[i].apply && k[i].desc.label && k[i].recovery);
         for (int p = 0; p < k[i].desc.n_params; p++) {
-            const cpd_param_desc *pd = &k[i].desc.params[p];
+            const cpa_param_desc *pd = &k[i].desc.params[p];
             CPT_ASSERT(pd->min <= pd->max && pd->help && pd->unit);
         }
     }
     CPT_ASSERT(!cpd_failures_find("explode"));
-    CPT_EQ_INT(cpd_failures_find("kill")->desc.target, CPD_TARGET_SUBTASK);
-    CPT_EQ_INT(cpd_failures_find("crash")->desc.target, CPD_TARGET_JOB);
+    CPT_EQ_INT(cpd_failures_find("kill")->desc.target, CPA_TARGET_SUBTASK);
+    CPT_EQ_INT(cpd_failures_find("crash")->desc.target, CPA_TARGET_JOB);
 }
 
 static cpa_command cmd(const char *kind, int op, int sub)
@@ -106,7 +106,7 @@ static void param(cpa_command *c, const char *k, const char *v)
 
 CPT_TEST(commands_are_checked_against_the_table)
 {
-    int64_t v[CPD_FAILURE_MAX_PARAMS];
+    int64_t v[CPA_FAILURE_MAX_PARAMS];
     char msg[CPA_TEXT_MAX];
     const cpd_failure_kind *stall = cpd_failures_find("stall");
     cpa_command c = cmd("stall", -1, -1);
@@ -120,7 +120,7 @@ CPT_TEST(commands_are_checked_against_the_table)
     CPT_EQ_INT(v[0], 12000);
     CPT_ASSERT(cpd_failures_check(stall, &c, 4, 2, 7200000, v, msg, sizeof msg));
     CPT_EQ_INT(v[0], 3600000);
-    cpd_failure_desc d[16];
+    cpa_failure_desc d[16];
     CPT_EQ_INT(cpd_failures_descs(30000, d, 16), 9);
     CPT_EQ_INT(d[1].params[0].def, 32000);
     /* the unit may follow the value */

@@ -21,18 +21,18 @@ static cpw_hello hello_of(int pid)
     snprintf(h.ops[1].name, sizeof h.ops[1].name, "sink");
     h.ops[0].parallelism = h.ops[1].parallelism = PAR;
     h.n_config = 3;
-    snprintf(h.config_keys[0], CPA_NAME_MAX, "execution.checkpointing.interval");
-    snprintf(h.config_values[0], CPA_VALUE_MAX, "2 s");
-    snprintf(h.config_keys[1], CPA_NAME_MAX, "execution.checkpointing.timeout");
-    snprintf(h.config_values[1], CPA_VALUE_MAX, "10 min");
-    snprintf(h.config_keys[2], CPA_NAME_MAX, "execution.checkpointing.tolerable-failed-checkpoints");
-    snprintf(h.config_values[2], CPA_VALUE_MAX, "3");
+    snprintf(h.config_keys[0], CPW_NAME_MAX, "execution.checkpointing.interval");
+    snprintf(h.config_values[0], CPW_VALUE_MAX, "2 s");
+    snprintf(h.config_keys[1], CPW_NAME_MAX, "execution.checkpointing.timeout");
+    snprintf(h.config_values[1], CPW_VALUE_MAX, "10 min");
+    snprintf(h.config_keys[2], CPW_NAME_MAX, "execution.checkpointing.tolerable-failed-checkpoints");
+    snprintf(h.config_values[2], CPW_VALUE_MAX, "3");
     return h;
 }
 
-static cpa_event ev(cpa_event_type t, int64_t id, int op, int sub, int64_t ts)
+static cpw_event ev(cpw_event_type t, int64_t id, int op, int sub, int64_t ts)
 {
-    cpa_event e;
+    cpw_event e;
     memset(&e, 0, sizeof e);
     e.type = t;
     e.cp_id = id;
@@ -42,34 +42,34 @@ static cpa_event ev(cpa_event_type t, int64_t id, int op, int sub, int64_t ts)
     return e;
 }
 
-static cpa_event ack(int64_t id, int op, int sub, int64_t ts, int64_t align_us)
+static cpw_event ack(int64_t id, int op, int sub, int64_t ts, int64_t align_us)
 {
-    cpa_event e = ev(CPA_EV_ACK, id, op, sub, ts);
+    cpw_event e = ev(CPW_EV_ACK, id, op, sub, ts);
     e.u.ack.state_size = 100;
     e.u.ack.checkpointed_size = 10;
     e.u.ack.alignment_us = align_us;
     return e;
 }
 
-static cpa_event completed(int64_t id, int64_t ts, int64_t dur)
+static cpw_event completed(int64_t id, int64_t ts, int64_t dur)
 {
-    cpa_event e = ev(CPA_EV_CP_COMPLETED, id, -1, -1, ts);
+    cpw_event e = ev(CPW_EV_CP_COMPLETED, id, -1, -1, ts);
     e.u.completed.duration_us = dur;
     e.u.completed.state_size = 400;
     e.u.completed.checkpointed_size = 40;
     return e;
 }
 
-static cpa_event failed(int64_t id, int64_t ts, cpa_failure_reason r, const char *msg)
+static cpw_event failed(int64_t id, int64_t ts, cpw_failure_reason r, const char *msg)
 {
-    cpa_event e = ev(CPA_EV_CP_FAILED, id, -1, -1, ts);
+    cpw_event e = ev(CPW_EV_CP_FAILED, id, -1, -1, ts);
     e.u.failed.reason = r;
     snprintf(e.u.failed.message, sizeof e.u.failed.message, "%s", msg);
     return e;
 }
 
 /* Sends one event message with this seq. */
-static void feed(cpt_model *m, uint64_t seq, cpa_event e)
+static void feed(cpt_model *m, uint64_t seq, cpw_event e)
 {
     cpw_msg msg;
     memset(&msg, 0, sizeof msg);
@@ -106,7 +106,7 @@ static void feed_heartbeat(cpt_model *m, uint64_t seq, int64_t now)
 }
 
 /* A get_state result as the agent would fold it: hello then events. */
-static cpw_state *agent_state(int pid, const cpa_event *evs, int n, uint64_t first_seq)
+static cpw_state *agent_state(int pid, const cpw_event *evs, int n, uint64_t first_seq)
 {
     cpw_state *s = cpw_state_new(64, 8);
     snprintf(s->job, sizeof s->job, "payments");
@@ -119,10 +119,10 @@ static cpw_state *agent_state(int pid, const cpa_event *evs, int n, uint64_t fir
 }
 
 /* One whole checkpoint: triggered, acks from all four subtasks, completed. */
-static int whole_cp(cpa_event *out, int64_t id, int64_t t, int64_t dur)
+static int whole_cp(cpw_event *out, int64_t id, int64_t t, int64_t dur)
 {
     int n = 0;
-    out[n++] = ev(CPA_EV_CP_TRIGGERED, id, -1, -1, t);
+    out[n++] = ev(CPW_EV_CP_TRIGGERED, id, -1, -1, t);
     for (int op = 0; op < 2; op++)
         for (int s = 0; s < PAR; s++)
             out[n++] = ack(id, op, s, t + dur / 2, op == 1 ? dur / 10 : 0);
@@ -151,7 +151,7 @@ CPT_TEST(state_then_stream_replays_only_newer_messages)
     feed_heartbeat(m, 9, T0);
     cpt_model_state_sent(m);
     /* seq 10..13 arrive while the get_state is out: buffered, not folded */
-    cpa_event evs[16];
+    cpw_event evs[16];
     int n = whole_cp(evs, 1, T0, 1000);
     for (int i = 0; i < 4; i++)
         feed(m, 10 + (uint64_t)i, evs[i]);
@@ -187,7 +187,7 @@ CPT_TEST(state_then_stream_replays_only_newer_messages)
 CPT_TEST(gap_asks_for_state_and_resumes_after_it)
 {
     cpt_model *m = synced_model();
-    cpa_event evs[16];
+    cpw_event evs[16];
     int n = whole_cp(evs, 1, T0, 1000);
     feed(m, 2, evs[0]);
     feed(m, 3, evs[1]);
@@ -219,7 +219,7 @@ CPT_TEST(gap_asks_for_state_and_resumes_after_it)
 CPT_TEST(a_gap_inside_the_buffer_asks_again)
 {
     cpt_model *m = synced_model();
-    feed(m, 5, ev(CPA_EV_CP_TRIGGERED, 1, -1, -1, T0)); /* 2..4 missed */
+    feed(m, 5, ev(CPW_EV_CP_TRIGGERED, 1, -1, -1, T0)); /* 2..4 missed */
     CPT_ASSERT(m->want_state);
     cpt_model_state_sent(m);
     feed(m, 6, ack(1, 0, 0, T0 + 10, 0));
@@ -239,11 +239,11 @@ CPT_TEST(out_of_order_and_missing_events_are_tolerated)
     feed(m, seq++, ack(7, 1, 0, T0 + 50, 0));
     CPT_EQ_INT(m->st->n_inflight, 1);
     CPT_EQ_INT(m->st->inflight[0].id, 7);
-    feed(m, seq++, ev(CPA_EV_BARRIER_RECEIVED, 7, 1, 0, T0 + 60));
+    feed(m, seq++, ev(CPW_EV_BARRIER_RECEIVED, 7, 1, 0, T0 + 60));
     CPT_EQ_INT(m->st->inflight[0].subs[cpw_state_sub_index(m->st, 1, 0)].phase, CPW_PH_ACKED);
-    feed(m, seq++, ev(CPA_EV_SNAPSHOT_START, 7, 0, 1, T0 + 20));
+    feed(m, seq++, ev(CPW_EV_SNAPSHOT_START, 7, 0, 1, T0 + 20));
     CPT_EQ_INT(m->st->inflight[0].subs[cpw_state_sub_index(m->st, 0, 1)].phase, CPW_PH_SYNC);
-    feed(m, seq++, ev(CPA_EV_ALIGNMENT_START, 7, 0, 1, T0 + 10)); /* older than the snapshot */
+    feed(m, seq++, ev(CPW_EV_ALIGNMENT_START, 7, 0, 1, T0 + 10)); /* older than the snapshot */
     CPT_EQ_INT(m->st->inflight[0].subs[cpw_state_sub_index(m->st, 0, 1)].phase, CPW_PH_SYNC);
     feed(m, seq++, completed(7, T0 + 100, 100));
     CPT_EQ_INT(m->st->n_inflight, 0);
@@ -262,16 +262,16 @@ CPT_TEST(out_of_order_and_missing_events_are_tolerated)
 CPT_TEST(restore_and_reused_checkpoint_ids)
 {
     cpt_model *m = synced_model();
-    cpa_event evs[16];
+    cpw_event evs[16];
     uint64_t seq = 2;
     int n = whole_cp(evs, 5, T0, 1000);
     for (int i = 0; i < n; i++)
         feed(m, seq++, evs[i]);
-    feed(m, seq++, ev(CPA_EV_CP_TRIGGERED, 6, -1, -1, T0 + 2000));
+    feed(m, seq++, ev(CPW_EV_CP_TRIGGERED, 6, -1, -1, T0 + 2000));
     feed(m, seq++, ack(6, 0, 0, T0 + 2100, 0));
     /* a task fails: the checkpoint in flight fails, the job restores 5 */
-    feed(m, seq++, failed(6, T0 + 2200, CPA_FAIL_TASK_FAILURE, "sink#1 failed"));
-    cpa_event r = ev(CPA_EV_RESTORED, 5, -1, -1, T0 + 3000);
+    feed(m, seq++, failed(6, T0 + 2200, CPW_FAIL_TASK_FAILURE, "sink#1 failed"));
+    cpw_event r = ev(CPW_EV_RESTORED, 5, -1, -1, T0 + 3000);
     r.u.restored.attempt = 1;
     feed(m, seq++, r);
     CPT_EQ_INT(m->st->restored_from, 5);
@@ -289,10 +289,10 @@ CPT_TEST(restore_and_reused_checkpoint_ids)
     CPT_EQ_INT(h0->acks, 4);
     CPT_EQ_INT(h1->id, 6);
     CPT_EQ_INT(h1->status, CPW_CP_FAILED);
-    CPT_EQ_INT(h1->reason, CPA_FAIL_TASK_FAILURE);
+    CPT_EQ_INT(h1->reason, CPW_FAIL_TASK_FAILURE);
     CPT_EQ_INT(m->st->latest_completed_id, 6);
     /* but without a restore in between, a repeated trigger is a duplicate */
-    feed(m, seq++, ev(CPA_EV_CP_TRIGGERED, 6, -1, -1, T0 + 9000));
+    feed(m, seq++, ev(CPW_EV_CP_TRIGGERED, 6, -1, -1, T0 + 9000));
     CPT_EQ_INT(m->st->n_inflight, 0);
     cpt_model_free(m);
 }
@@ -301,7 +301,7 @@ CPT_TEST(job_restart_resyncs_and_keeps_the_history)
 {
     cpt_model *m = synced_model();
     feed_hello(m, 2, 42, T0);
-    cpa_event evs[16];
+    cpw_event evs[16];
     uint64_t seq = 3;
     for (int64_t id = 1; id <= 3; id++) {
         int n = whole_cp(evs, id, T0 + id * 1000, 300);
@@ -314,7 +314,7 @@ CPT_TEST(job_restart_resyncs_and_keeps_the_history)
     CPT_EQ_INT(m->restarts, 1);
     CPT_ASSERT(m->want_state);
     cpt_model_state_sent(m);
-    cpa_event r = ev(CPA_EV_RESTORED, 3, -1, -1, T0 + 10000100);
+    cpw_event r = ev(CPW_EV_RESTORED, 3, -1, -1, T0 + 10000100);
     feed(m, 2, r);
     cpw_state *st = agent_state(43, &r, 1, 2);
     cpt_model_on_state(m, st, T0 + 10000200);
@@ -359,7 +359,7 @@ CPT_TEST(event_log_is_bounded_and_newest_first)
     cpt_model_state_sent(m);
     cpt_model_on_state(m, agent_state(42, NULL, 0, 2), T0);
     uint64_t seq = 2;
-    cpa_event evs[16];
+    cpw_event evs[16];
     for (int64_t id = 1; id <= 50; id++) {
         int n = whole_cp(evs, id, T0 + id * 10000, 1000 + id);
         for (int i = 0; i < n; i++)
@@ -367,7 +367,7 @@ CPT_TEST(event_log_is_bounded_and_newest_first)
     }
     CPT_EQ_INT(m->log_n, 100);
     CPT_ASSERT(m->log_total >= 300);
-    CPT_EQ_INT(cpt_model_log(m, 0)->u.ev.type, CPA_EV_CP_COMPLETED);
+    CPT_EQ_INT(cpt_model_log(m, 0)->u.ev.type, CPW_EV_CP_COMPLETED);
     CPT_EQ_INT(cpt_model_log(m, 0)->u.ev.cp_id, 50);
     CPT_ASSERT(cpt_model_log(m, 100) == NULL);
     /* history capped, detail only for the newest two */
@@ -386,7 +386,7 @@ CPT_TEST(summary_percentiles_and_failures)
 {
     cpt_model *m = synced_model();
     uint64_t seq = 2;
-    cpa_event evs[16];
+    cpw_event evs[16];
     /* 100 completed checkpoints lasting 1..100 ms, in shuffled order */
     for (int64_t i = 1; i <= 100; i++) {
         int64_t d = ((i * 37) % 100 + 1) * 1000;
@@ -394,10 +394,10 @@ CPT_TEST(summary_percentiles_and_failures)
         for (int k = 0; k < n; k++)
             feed(m, seq++, evs[k]);
     }
-    feed(m, seq++, ev(CPA_EV_CP_TRIGGERED, 101, -1, -1, T0 + 200000000));
-    feed(m, seq++, failed(101, T0 + 201000000, CPA_FAIL_EXPIRED, "Checkpoint expired before completing."));
-    feed(m, seq++, ev(CPA_EV_CP_TRIGGERED, 102, -1, -1, T0 + 202000000));
-    feed(m, seq++, failed(102, T0 + 202000100, CPA_FAIL_DECLINED, "declined"));
+    feed(m, seq++, ev(CPW_EV_CP_TRIGGERED, 101, -1, -1, T0 + 200000000));
+    feed(m, seq++, failed(101, T0 + 201000000, CPW_FAIL_EXPIRED, "Checkpoint expired before completing."));
+    feed(m, seq++, ev(CPW_EV_CP_TRIGGERED, 102, -1, -1, T0 + 202000000));
+    feed(m, seq++, failed(102, T0 + 202000100, CPW_FAIL_DECLINED, "declined"));
     const cpt_summary *s = cpt_model_summary(m);
     CPT_EQ_INT(s->completed, 100);
     CPT_EQ_INT(s->failed, 2);
@@ -409,8 +409,8 @@ CPT_TEST(summary_percentiles_and_failures)
     CPT_EQ_INT(s->duration_us.max, 100000);
     CPT_EQ_INT(s->size.p50, 40);
     CPT_EQ_INT(s->alignment_us.max, 10000); /* the sinks align for d/10 */
-    CPT_EQ_INT(s->by_reason[CPA_FAIL_EXPIRED], 1);
-    CPT_EQ_INT(s->by_reason[CPA_FAIL_DECLINED], 1);
+    CPT_EQ_INT(s->by_reason[CPW_FAIL_EXPIRED], 1);
+    CPT_EQ_INT(s->by_reason[CPW_FAIL_DECLINED], 1);
     CPT_EQ_INT(m->st->consecutive_failures, 2);
     /* cached until the history changes, then recomputed */
     CPT_ASSERT(cpt_model_summary(m) == s);
@@ -443,7 +443,7 @@ CPT_TEST(bad_frames_and_buffer_overflow_ask_again)
 CPT_TEST(log_text_is_sanitised)
 {
     cpt_model *m = synced_model();
-    cpa_event d = ev(CPA_EV_DECLINE, 1, 0, 1, T0);
+    cpw_event d = ev(CPW_EV_DECLINE, 1, 0, 1, T0);
     snprintf(d.u.decline.reason, sizeof d.u.decline.reason, "evil\x1b]0;pwned\x07\x1b[2J reason");
     feed(m, 2, d);
     char line[300];
@@ -478,7 +478,7 @@ CPT_TEST(messages_already_in_the_state_are_not_a_restart)
     feed_heartbeat(m, 9, T0);
     cpt_model_state_sent(m);
     /* the agent folded up to 13 before the subscriber saw 10..13 */
-    cpa_event evs[16];
+    cpw_event evs[16];
     int n = whole_cp(evs, 1, T0, 1000);
     cpw_state *st = cpw_state_new(64, 8);
     snprintf(st->job, sizeof st->job, "payments");
@@ -498,7 +498,7 @@ CPT_TEST(messages_already_in_the_state_are_not_a_restart)
     CPT_EQ_INT(cpw_state_history(m->st, 0)->acks, 4); /* and none applied twice */
     CPT_EQ_INT(m->st->counts.completed, 1);
     /* a seq going back later is a new process, and says so */
-    feed(m, 3, ev(CPA_EV_CP_TRIGGERED, 1, -1, -1, T0 + 5000));
+    feed(m, 3, ev(CPW_EV_CP_TRIGGERED, 1, -1, -1, T0 + 5000));
     CPT_EQ_INT(m->restarts, 1);
     CPT_EQ_INT(cpt_model_log(m, 1)->kind, CPT_LOG_NOTE);
     CPT_ASSERT(strstr(cpt_model_log(m, 1)->u.note, "seq went back"));
@@ -511,7 +511,7 @@ CPT_TEST(a_new_process_numbering_from_one_is_followed)
      * its checkpoints 1, 2, 3 are new ones, not repeats of the old 1, 2, 3 */
     cpt_model *m = synced_model();
     feed_hello(m, 2, 42, T0);
-    cpa_event evs[16];
+    cpw_event evs[16];
     uint64_t seq = 3;
     for (int64_t id = 1; id <= 3; id++) {
         int n = whole_cp(evs, id, T0 + id * 1000, 300);

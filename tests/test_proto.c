@@ -15,7 +15,7 @@
 /* Quotes, backslashes, newline, tab, control characters, DEL and multi-byte
  * UTF-8 (2, 3 and 4 bytes) in one string field. */
 static const char WEIRD[] = "q\"uote\\back/slash\nnl\ttab\r\b\f\x01\x1f\x7f é 日本 😀 end";
-static const char WEIRD_KIND[] = "kill\"\\\n\x01é😀"; /* fits CPA_KIND_MAX */
+static const char WEIRD_KIND[] = "kill\"\\\n\x01é😀"; /* fits CPW_KIND_MAX */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -28,9 +28,9 @@ static void decode_ok(const char *buf, size_t len, cpw_msg *m)
                 cpw_err_name(r), e.text, e.field, e.offset, (int)(len > 600 ? 600 : len), buf);
 }
 
-static cpa_event mkev(cpa_event_type t, int64_t id, int op, int sub, int64_t ts)
+static cpw_event mkev(cpw_event_type t, int64_t id, int op, int sub, int64_t ts)
 {
-    cpa_event ev;
+    cpw_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = t;
     ev.cp_id = id;
@@ -40,7 +40,7 @@ static cpa_event mkev(cpa_event_type t, int64_t id, int op, int sub, int64_t ts)
     return ev;
 }
 
-static void encode_ev(cpw_buf *b, uint64_t seq, const cpa_event *ev)
+static void encode_ev(cpw_buf *b, uint64_t seq, const cpw_event *ev)
 {
     cpw_envelope env = {JOB, seq, ev->ts_us};
     cpw_encode_event(b, &env, ev);
@@ -48,31 +48,31 @@ static void encode_ev(cpw_buf *b, uint64_t seq, const cpa_event *ev)
 }
 
 /* One event of each of the 17 types, every field distinctive. */
-static int sample_events(cpa_event *out)
+static int sample_events(cpw_event *out)
 {
     int n = 0;
-    cpa_event e;
-    e = mkev(CPA_EV_CP_TRIGGERED, 7, -1, -1, T0 + 1);
-    e.u.triggered.kind = CPA_TRIGGER_MANUAL;
+    cpw_event e;
+    e = mkev(CPW_EV_CP_TRIGGERED, 7, -1, -1, T0 + 1);
+    e.u.triggered.kind = CPW_TRIGGER_MANUAL;
     out[n++] = e;
-    out[n++] = mkev(CPA_EV_BARRIER_INJECTED, 7, 0, 3, T0 + 2);
-    e = mkev(CPA_EV_BARRIER_RECEIVED, 7, 2, 1, T0 + 3);
+    out[n++] = mkev(CPW_EV_BARRIER_INJECTED, 7, 0, 3, T0 + 2);
+    e = mkev(CPW_EV_BARRIER_RECEIVED, 7, 2, 1, T0 + 3);
     e.u.barrier.channel = 4;
     out[n++] = e;
-    out[n++] = mkev(CPA_EV_ALIGNMENT_START, 7, 2, 1, T0 + 4);
-    e = mkev(CPA_EV_ALIGNMENT_END, 7, 2, 1, T0 + 5);
+    out[n++] = mkev(CPW_EV_ALIGNMENT_START, 7, 2, 1, T0 + 4);
+    e = mkev(CPW_EV_ALIGNMENT_END, 7, 2, 1, T0 + 5);
     e.u.alignment.buffered_bytes = 123456789;
     e.u.alignment.duration_us = 4321;
     out[n++] = e;
-    out[n++] = mkev(CPA_EV_SNAPSHOT_START, 7, 2, 1, T0 + 6);
-    e = mkev(CPA_EV_SNAPSHOT_SYNC_DONE, 7, 2, 1, T0 + 7);
+    out[n++] = mkev(CPW_EV_SNAPSHOT_START, 7, 2, 1, T0 + 6);
+    e = mkev(CPW_EV_SNAPSHOT_SYNC_DONE, 7, 2, 1, T0 + 7);
     e.u.sync.duration_us = 987;
     out[n++] = e;
-    e = mkev(CPA_EV_SNAPSHOT_ASYNC_DONE, 7, 2, 1, T0 + 8);
+    e = mkev(CPW_EV_SNAPSHOT_ASYNC_DONE, 7, 2, 1, T0 + 8);
     e.u.async.bytes = INT64_C(5555555555);
     e.u.async.duration_us = 65432;
     out[n++] = e;
-    e = mkev(CPA_EV_ACK, 7, CPA_MAX_OPERATORS - 1, CPA_MAX_PARALLELISM - 1, T0 + 9);
+    e = mkev(CPW_EV_ACK, 7, CPW_MAX_OPERATORS - 1, CPW_MAX_PARALLELISM - 1, T0 + 9);
     e.u.ack.state_size = INT64_MAX;
     e.u.ack.checkpointed_size = 2222;
     e.u.ack.processed_data = 3333;
@@ -83,38 +83,38 @@ static int sample_events(cpa_event *out)
     e.u.ack.async_us = 8888;
     e.u.ack.unaligned = 1;
     out[n++] = e;
-    e = mkev(CPA_EV_DECLINE, 7, 1, 0, T0 + 10);
+    e = mkev(CPW_EV_DECLINE, 7, 1, 0, T0 + 10);
     snprintf(e.u.decline.reason, sizeof e.u.decline.reason, "%s", WEIRD);
     out[n++] = e;
-    e = mkev(CPA_EV_CP_COMPLETED, 7, -1, -1, T0 + 11);
+    e = mkev(CPW_EV_CP_COMPLETED, 7, -1, -1, T0 + 11);
     e.u.completed.duration_us = 99999;
     e.u.completed.state_size = INT64_C(1) << 40;
     e.u.completed.checkpointed_size = INT64_C(1) << 33;
     out[n++] = e;
-    e = mkev(CPA_EV_CP_FAILED, 8, -1, -1, T0 + 12);
-    e.u.failed.reason = CPA_FAIL_IO;
+    e = mkev(CPW_EV_CP_FAILED, 8, -1, -1, T0 + 12);
+    e.u.failed.reason = CPW_FAIL_IO;
     snprintf(e.u.failed.message, sizeof e.u.failed.message, "%s", WEIRD);
     out[n++] = e;
-    out[n++] = mkev(CPA_EV_CP_COMMITTED, 7, -1, -1, T0 + 13);
-    e = mkev(CPA_EV_JOB_STATUS, 0, -1, -1, T0 + 14);
-    e.u.job_status.status = CPA_JOB_RESTARTING;
+    out[n++] = mkev(CPW_EV_CP_COMMITTED, 7, -1, -1, T0 + 13);
+    e = mkev(CPW_EV_JOB_STATUS, 0, -1, -1, T0 + 14);
+    e.u.job_status.status = CPW_JOB_RESTARTING;
     snprintf(e.u.job_status.message, sizeof e.u.job_status.message, "%s", WEIRD);
     out[n++] = e;
-    e = mkev(CPA_EV_RESTORED, 7, -1, -1, T0 + 15);
+    e = mkev(CPW_EV_RESTORED, 7, -1, -1, T0 + 15);
     e.u.restored.attempt = 3;
     out[n++] = e;
-    e = mkev(CPA_EV_FAILURE_INJECTED, 0, 1, 0, T0 + 16);
+    e = mkev(CPW_EV_FAILURE_INJECTED, 0, 1, 0, T0 + 16);
     snprintf(e.u.failure.kind, sizeof e.u.failure.kind, "%s", WEIRD_KIND);
     snprintf(e.u.failure.params, sizeof e.u.failure.params, "%s", WEIRD);
     out[n++] = e;
-    e = mkev(CPA_EV_TASK_FAILED, 0, 3, 2, T0 + 17);
+    e = mkev(CPW_EV_TASK_FAILED, 0, 3, 2, T0 + 17);
     snprintf(e.u.task_failed.error, sizeof e.u.task_failed.error, "%s", WEIRD);
     out[n++] = e;
     return n;
 }
 
 /* Field by field, then the whole struct (nothing else may differ). */
-static void check_event_eq(const cpa_event *got, const cpa_event *want)
+static void check_event_eq(const cpw_event *got, const cpw_event *want)
 {
     CPT_EQ_INT(got->type, want->type);
     CPT_EQ_INT(got->op, want->op);
@@ -122,24 +122,24 @@ static void check_event_eq(const cpa_event *got, const cpa_event *want)
     CPT_EQ_INT(got->cp_id, want->cp_id);
     CPT_EQ_INT(got->ts_us, want->ts_us);
     switch (want->type) {
-    case CPA_EV_CP_TRIGGERED:
+    case CPW_EV_CP_TRIGGERED:
         CPT_EQ_INT(got->u.triggered.kind, want->u.triggered.kind);
         break;
-    case CPA_EV_BARRIER_RECEIVED:
+    case CPW_EV_BARRIER_RECEIVED:
         CPT_EQ_INT(got->u.barrier.channel, want->u.barrier.channel);
         break;
-    case CPA_EV_ALIGNMENT_END:
+    case CPW_EV_ALIGNMENT_END:
         CPT_EQ_INT(got->u.alignment.buffered_bytes, want->u.alignment.buffered_bytes);
         CPT_EQ_INT(got->u.alignment.duration_us, want->u.alignment.duration_us);
         break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
         CPT_EQ_INT(got->u.sync.duration_us, want->u.sync.duration_us);
         break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
         CPT_EQ_INT(got->u.async.bytes, want->u.async.bytes);
         CPT_EQ_INT(got->u.async.duration_us, want->u.async.duration_us);
         break;
-    case CPA_EV_ACK:
+    case CPW_EV_ACK:
         CPT_EQ_INT(got->u.ack.state_size, want->u.ack.state_size);
         CPT_EQ_INT(got->u.ack.checkpointed_size, want->u.ack.checkpointed_size);
         CPT_EQ_INT(got->u.ack.processed_data, want->u.ack.processed_data);
@@ -150,40 +150,40 @@ static void check_event_eq(const cpa_event *got, const cpa_event *want)
         CPT_EQ_INT(got->u.ack.async_us, want->u.ack.async_us);
         CPT_EQ_INT(got->u.ack.unaligned, want->u.ack.unaligned);
         break;
-    case CPA_EV_DECLINE:
+    case CPW_EV_DECLINE:
         CPT_EQ_STR(got->u.decline.reason, want->u.decline.reason);
         break;
-    case CPA_EV_CP_COMPLETED:
+    case CPW_EV_CP_COMPLETED:
         CPT_EQ_INT(got->u.completed.duration_us, want->u.completed.duration_us);
         CPT_EQ_INT(got->u.completed.state_size, want->u.completed.state_size);
         CPT_EQ_INT(got->u.completed.checkpointed_size, want->u.completed.checkpointed_size);
         break;
-    case CPA_EV_CP_FAILED:
+    case CPW_EV_CP_FAILED:
         CPT_EQ_INT(got->u.failed.reason, want->u.failed.reason);
         CPT_EQ_STR(got->u.failed.message, want->u.failed.message);
         break;
-    case CPA_EV_JOB_STATUS:
+    case CPW_EV_JOB_STATUS:
         CPT_EQ_INT(got->u.job_status.status, want->u.job_status.status);
         CPT_EQ_STR(got->u.job_status.message, want->u.job_status.message);
         break;
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         CPT_EQ_INT(got->u.restored.attempt, want->u.restored.attempt);
         break;
-    case CPA_EV_FAILURE_INJECTED:
+    case CPW_EV_FAILURE_INJECTED:
         CPT_EQ_STR(got->u.failure.kind, want->u.failure.kind);
         CPT_EQ_STR(got->u.failure.params, want->u.failure.params);
         break;
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_TASK_FAILED:
         CPT_EQ_STR(got->u.task_failed.error, want->u.task_failed.error);
         break;
     default:
         break;
     }
     CPT_ASSERTF(memcmp(got, want, sizeof *got) == 0, "event %s: structs differ beyond the fields",
-                cpa_event_type_name(want->type));
+                cpw_event_type_name(want->type));
 }
 
-static void event_roundtrip(const cpa_event *want, uint64_t seq)
+static void event_roundtrip(const cpw_event *want, uint64_t seq)
 {
     cpw_buf b;
     cpw_buf_init(&b);
@@ -207,10 +207,10 @@ static void event_roundtrip(const cpa_event *want, uint64_t seq)
 
 CPT_TEST(event_roundtrip_every_type)
 {
-    cpa_event evs[32];
+    cpw_event evs[32];
     int n = sample_events(evs);
-    CPT_EQ_INT(n, CPA_EV__COUNT - 1);
-    bool seen[CPA_EV__COUNT] = {false};
+    CPT_EQ_INT(n, CPW_EV__COUNT - 1);
+    bool seen[CPW_EV__COUNT] = {false};
     for (int i = 0; i < n; i++) {
         CPT_ASSERT(!seen[evs[i].type]);
         seen[evs[i].type] = true;
@@ -220,20 +220,20 @@ CPT_TEST(event_roundtrip_every_type)
 
 CPT_TEST(event_roundtrip_every_enum_value)
 {
-    for (int k = CPA_TRIGGER_PERIODIC; k <= CPA_TRIGGER_MANUAL; k++) {
-        cpa_event e = mkev(CPA_EV_CP_TRIGGERED, 1, -1, -1, 5);
-        e.u.triggered.kind = (cpa_trigger_kind)k;
+    for (int k = CPW_TRIGGER_PERIODIC; k <= CPW_TRIGGER_MANUAL; k++) {
+        cpw_event e = mkev(CPW_EV_CP_TRIGGERED, 1, -1, -1, 5);
+        e.u.triggered.kind = (cpw_trigger_kind)k;
         event_roundtrip(&e, 1);
     }
-    for (int r = 0; r < CPA_FAIL__COUNT; r++) {
-        cpa_event e = mkev(CPA_EV_CP_FAILED, 100 + r, -1, -1, T0);
-        e.u.failed.reason = (cpa_failure_reason)r;
+    for (int r = 0; r < CPW_FAIL__COUNT; r++) {
+        cpw_event e = mkev(CPW_EV_CP_FAILED, 100 + r, -1, -1, T0);
+        e.u.failed.reason = (cpw_failure_reason)r;
         snprintf(e.u.failed.message, sizeof e.u.failed.message, "reason %d", r);
         event_roundtrip(&e, (uint64_t)r);
     }
-    for (int s = 0; s < CPA_JOB__COUNT; s++) {
-        cpa_event e = mkev(CPA_EV_JOB_STATUS, 0, -1, -1, T0);
-        e.u.job_status.status = (cpa_job_status)s;
+    for (int s = 0; s < CPW_JOB__COUNT; s++) {
+        cpw_event e = mkev(CPW_EV_JOB_STATUS, 0, -1, -1, T0);
+        e.u.job_status.status = (cpw_job_status)s;
         event_roundtrip(&e, (uint64_t)s);
     }
 }
@@ -241,45 +241,45 @@ CPT_TEST(event_roundtrip_every_enum_value)
 CPT_TEST(event_roundtrip_boundaries)
 {
     /* extremes of every range the decoder accepts */
-    cpa_event e = mkev(CPA_EV_BARRIER_RECEIVED, INT64_MAX, 0, 0, 0);
-    e.u.barrier.channel = CPA_MAX_PARALLELISM * 4;
+    cpw_event e = mkev(CPW_EV_BARRIER_RECEIVED, INT64_MAX, 0, 0, 0);
+    e.u.barrier.channel = CPW_MAX_PARALLELISM * 4;
     event_roundtrip(&e, UINT64_MAX);
-    e = mkev(CPA_EV_ALIGNMENT_END, 1, 0, 0, INT64_MAX);
+    e = mkev(CPW_EV_ALIGNMENT_END, 1, 0, 0, INT64_MAX);
     e.u.alignment.buffered_bytes = INT64_MAX;
     e.u.alignment.duration_us = 0;
     event_roundtrip(&e, 0);
-    e = mkev(CPA_EV_RESTORED, 0, -1, -1, T0); /* started without a checkpoint */
+    e = mkev(CPW_EV_RESTORED, 0, -1, -1, T0); /* started without a checkpoint */
     e.u.restored.attempt = INT32_MAX;
     event_roundtrip(&e, 1);
-    e = mkev(CPA_EV_FAILURE_INJECTED, 0, -1, -1, T0); /* job-wide target */
+    e = mkev(CPW_EV_FAILURE_INJECTED, 0, -1, -1, T0); /* job-wide target */
     snprintf(e.u.failure.kind, sizeof e.u.failure.kind, "crash_process");
     event_roundtrip(&e, 2);
-    e = mkev(CPA_EV_ACK, 1, 0, 0, T0); /* all-zero figures, aligned */
+    e = mkev(CPW_EV_ACK, 1, 0, 0, T0); /* all-zero figures, aligned */
     event_roundtrip(&e, 3);
 
-    /* strings of the maximum length (CPA_TEXT_MAX - 1 bytes), with escapes
+    /* strings of the maximum length (CPW_TEXT_MAX - 1 bytes), with escapes
      * near the end and a multi-byte character as the last one */
-    e = mkev(CPA_EV_DECLINE, 3, 1, 1, T0);
-    memset(e.u.decline.reason, 'r', CPA_TEXT_MAX - 1);
+    e = mkev(CPW_EV_DECLINE, 3, 1, 1, T0);
+    memset(e.u.decline.reason, 'r', CPW_TEXT_MAX - 1);
     e.u.decline.reason[0] = '\n';
     e.u.decline.reason[1] = '"';
-    memcpy(e.u.decline.reason + CPA_TEXT_MAX - 1 - 4, "😀", 4);
-    e.u.decline.reason[CPA_TEXT_MAX - 1] = '\0';
-    CPT_EQ_INT(strlen(e.u.decline.reason), CPA_TEXT_MAX - 1);
+    memcpy(e.u.decline.reason + CPW_TEXT_MAX - 1 - 4, "😀", 4);
+    e.u.decline.reason[CPW_TEXT_MAX - 1] = '\0';
+    CPT_EQ_INT(strlen(e.u.decline.reason), CPW_TEXT_MAX - 1);
     event_roundtrip(&e, 4);
-    e = mkev(CPA_EV_TASK_FAILED, 0, 0, 0, T0);
-    for (int i = 0; i < CPA_TEXT_MAX - 1; i++)
+    e = mkev(CPW_EV_TASK_FAILED, 0, 0, 0, T0);
+    for (int i = 0; i < CPW_TEXT_MAX - 1; i++)
         e.u.task_failed.error[i] = (char)(1 + i % 0x7e); /* every ASCII byte incl. controls */
     event_roundtrip(&e, 5);
-    e = mkev(CPA_EV_FAILURE_INJECTED, 0, 0, 0, T0);
-    memset(e.u.failure.kind, '\\', CPA_KIND_MAX - 1);
+    e = mkev(CPW_EV_FAILURE_INJECTED, 0, 0, 0, T0);
+    memset(e.u.failure.kind, '\\', CPW_KIND_MAX - 1);
     event_roundtrip(&e, 6);
 }
 
 /* The encoder never emits invalid JSON, whatever bytes the job hands it. */
 CPT_TEST(event_encoder_replaces_invalid_utf8)
 {
-    cpa_event e = mkev(CPA_EV_TASK_FAILED, 0, 0, 0, T0);
+    cpw_event e = mkev(CPW_EV_TASK_FAILED, 0, 0, 0, T0);
     snprintf(e.u.task_failed.error, sizeof e.u.task_failed.error, "a\xff" "b\xc0\xaf" "c\xed\xa0\x80");
     cpw_buf b;
     cpw_buf_init(&b);
@@ -295,7 +295,7 @@ CPT_TEST(event_encoder_replaces_invalid_utf8)
 CPT_TEST(event_encode_exact_bytes)
 {
     /* the shape PROTOCOL.md documents, byte for byte */
-    cpa_event e = mkev(CPA_EV_BARRIER_RECEIVED, 12, 2, 1, 1700000000123456);
+    cpw_event e = mkev(CPW_EV_BARRIER_RECEIVED, 12, 2, 1, 1700000000123456);
     e.u.barrier.channel = 3;
     cpw_buf b;
     cpw_buf_init(&b);
@@ -304,8 +304,8 @@ CPT_TEST(event_encode_exact_bytes)
     CPT_EQ_STR(b.data, "{\"v\":1,\"type\":\"barrier_received\",\"job\":\"payments\",\"seq\":42,"
                        "\"ts_us\":1700000000123456,\"id\":12,\"op\":2,\"subtask\":1,\"channel\":3}");
     cpw_buf_reset(&b);
-    e = mkev(CPA_EV_CP_FAILED, 9, -1, -1, 7);
-    e.u.failed.reason = CPA_FAIL_EXPIRED;
+    e = mkev(CPW_EV_CP_FAILED, 9, -1, -1, 7);
+    e.u.failed.reason = CPW_FAIL_EXPIRED;
     snprintf(e.u.failed.message, sizeof e.u.failed.message, "Checkpoint expired before completing.");
     env.seq = 43;
     env.ts_us = 7;
@@ -412,27 +412,27 @@ CPT_TEST(hello_roundtrip)
 CPT_TEST(hello_roundtrip_at_limits)
 {
     cpw_hello *h = calloc(1, sizeof *h);
-    memset(h->name, 'n', CPA_NAME_MAX - 1);
+    memset(h->name, 'n', CPW_NAME_MAX - 1);
     h->pid = INT32_MAX;
     memset(h->agent_version, 'v', sizeof h->agent_version - 1);
-    h->n_ops = CPA_MAX_OPERATORS;
-    for (int i = 0; i < CPA_MAX_OPERATORS; i++) {
-        memset(h->ops[i].name, 'a' + i % 26, CPA_NAME_MAX - 1);
+    h->n_ops = CPW_MAX_OPERATORS;
+    for (int i = 0; i < CPW_MAX_OPERATORS; i++) {
+        memset(h->ops[i].name, 'a' + i % 26, CPW_NAME_MAX - 1);
         h->ops[i].name[0] = (char)('0' + i % 10);
-        h->ops[i].parallelism = CPA_MAX_SUBTASKS / CPA_MAX_OPERATORS; /* exactly 8192 in all */
+        h->ops[i].parallelism = CPW_MAX_SUBTASKS / CPW_MAX_OPERATORS; /* exactly 8192 in all */
     }
-    h->n_edges = CPA_MAX_EDGES;
-    for (int i = 0; i < CPA_MAX_EDGES; i++) {
-        h->edges[i].from = i % CPA_MAX_OPERATORS;
-        h->edges[i].to = (i * 7) % CPA_MAX_OPERATORS;
+    h->n_edges = CPW_MAX_EDGES;
+    for (int i = 0; i < CPW_MAX_EDGES; i++) {
+        h->edges[i].from = i % CPW_MAX_OPERATORS;
+        h->edges[i].to = (i * 7) % CPW_MAX_OPERATORS;
         memset(h->edges[i].kind, 'k', sizeof h->edges[i].kind - 1);
     }
-    h->n_config = CPA_MAX_CONFIG;
-    for (int i = 0; i < CPA_MAX_CONFIG; i++) {
-        memset(h->config_keys[i], 'k', CPA_NAME_MAX - 1);
+    h->n_config = CPW_MAX_CONFIG;
+    for (int i = 0; i < CPW_MAX_CONFIG; i++) {
+        memset(h->config_keys[i], 'k', CPW_NAME_MAX - 1);
         snprintf(h->config_keys[i], 8, "key%03d", i);
         h->config_keys[i][6] = '.';
-        memset(h->config_values[i], '"', CPA_VALUE_MAX - 1);
+        memset(h->config_values[i], '"', CPW_VALUE_MAX - 1);
     }
     hello_roundtrip(h);
     free(h);
@@ -444,7 +444,7 @@ CPT_TEST(heartbeat_roundtrip)
 {
     cpw_subtask_metrics rows[3] = {
         {0, 0, 0, 0, 0, 0},
-        {CPA_MAX_OPERATORS - 1, CPA_MAX_PARALLELISM - 1, INT64_MAX, INT64_MAX - 1, 1000, 1},
+        {CPW_MAX_OPERATORS - 1, CPW_MAX_PARALLELISM - 1, INT64_MAX, INT64_MAX - 1, 1000, 1},
         {2, 5, 123456789012, 98765, 437, 0},
     };
     cpw_heartbeat hb = {.emitted = INT64_MAX, .sent = 1234567, .dropped = 89, .n = 3,
@@ -487,7 +487,7 @@ CPT_TEST(heartbeat_roundtrip)
 
 /* ---------------------------------------------------------------- commands */
 
-static cpw_command mkcmd(cpa_command_type t, uint64_t req)
+static cpw_command mkcmd(cpw_cmd_type t, uint64_t req)
 {
     cpw_command c;
     memset(&c, 0, sizeof c);
@@ -547,7 +547,7 @@ static char *cmd_roundtrip(const cpw_command *want, const unsigned char *secret,
 CPT_TEST(command_roundtrip_every_type)
 {
     size_t len;
-    cpw_command c = mkcmd(CPA_CMD_GET_STATE, 1);
+    cpw_command c = mkcmd(CPW_CMD_GET_STATE, 1);
     free(cmd_roundtrip(&c, NULL, 0, &len)); /* no "history": -1, all */
     c.history = 5;
     free(cmd_roundtrip(&c, NULL, 0, &len));
@@ -556,19 +556,19 @@ CPT_TEST(command_roundtrip_every_type)
     c.history = CPW_MAX_HISTORY;
     free(cmd_roundtrip(&c, NULL, 0, &len));
 
-    c = mkcmd(CPA_CMD_TRIGGER, 2);
+    c = mkcmd(CPW_CMD_TRIGGER, 2);
     char *s = cmd_roundtrip(&c, NULL, 0, &len);
     CPT_EQ_STR(s, "{\"v\":1,\"type\":\"cmd\",\"job\":\"" JOB "\",\"seq\":0,\"ts_us\":1700000000000099,"
                   "\"req\":2,\"cmd\":\"trigger\",\"args\":{}}");
     free(s);
 
-    c = mkcmd(CPA_CMD_ABORT, 3);
+    c = mkcmd(CPW_CMD_ABORT, 3);
     c.c.cp_id = 42;
     free(cmd_roundtrip(&c, NULL, 0, &len));
     c.c.cp_id = INT64_MAX;
     free(cmd_roundtrip(&c, NULL, 0, &len));
 
-    c = mkcmd(CPA_CMD_INJECT_FAILURE, 4);
+    c = mkcmd(CPW_CMD_INJECT_FAILURE, 4);
     snprintf(c.c.kind, sizeof c.c.kind, "%s", WEIRD_KIND);
     c.c.op = 2;
     c.c.subtask = 3;
@@ -580,23 +580,23 @@ CPT_TEST(command_roundtrip_every_type)
     snprintf(c.c.keys[2], sizeof c.c.keys[2], "empty");
     free(cmd_roundtrip(&c, NULL, 0, &len));
     /* job-wide target, no params */
-    c = mkcmd(CPA_CMD_INJECT_FAILURE, 5);
+    c = mkcmd(CPW_CMD_INJECT_FAILURE, 5);
     snprintf(c.c.kind, sizeof c.c.kind, "crash_process");
     free(cmd_roundtrip(&c, NULL, 0, &len));
-    /* all CPA_CMD_MAX_PARAMS params, values of the maximum length */
-    c = mkcmd(CPA_CMD_INJECT_FAILURE, 6);
+    /* all CPW_CMD_MAX_PARAMS params, values of the maximum length */
+    c = mkcmd(CPW_CMD_INJECT_FAILURE, 6);
     snprintf(c.c.kind, sizeof c.c.kind, "slow_storage");
     c.c.op = 0;
     c.c.subtask = 0;
-    c.c.n_params = CPA_CMD_MAX_PARAMS;
-    for (int i = 0; i < CPA_CMD_MAX_PARAMS; i++) {
-        memset(c.c.keys[i], 'k', CPA_NAME_MAX - 1);
+    c.c.n_params = CPW_CMD_MAX_PARAMS;
+    for (int i = 0; i < CPW_CMD_MAX_PARAMS; i++) {
+        memset(c.c.keys[i], 'k', CPW_NAME_MAX - 1);
         c.c.keys[i][0] = (char)('a' + i);
-        memset(c.c.values[i], 'v', CPA_VALUE_MAX - 1);
+        memset(c.c.values[i], 'v', CPW_VALUE_MAX - 1);
     }
     free(cmd_roundtrip(&c, NULL, 0, &len));
 
-    c = mkcmd(CPA_CMD_SET_CONFIG, 7);
+    c = mkcmd(CPW_CMD_SET_CONFIG, 7);
     c.c.n_params = 2;
     snprintf(c.c.keys[0], sizeof c.c.keys[0], "execution.checkpointing.interval");
     snprintf(c.c.values[0], sizeof c.c.values[0], "10 s");
@@ -612,7 +612,7 @@ CPT_TEST(command_scalar_values_become_strings)
                      "\"c\":false,\"d\":-7,\"e\":\"x\"}}}";
     cpw_msg m;
     decode_ok(in, strlen(in), &m);
-    CPT_EQ_INT(m.cmd->c.type, CPA_CMD_SET_CONFIG);
+    CPT_EQ_INT(m.cmd->c.type, CPW_CMD_SET_CONFIG);
     CPT_EQ_INT(m.cmd->c.n_params, 5);
     static const char *const k[] = {"a", "b", "c", "d", "e"}, *const v[] = {"5", "true", "false", "-7", "x"};
     for (int i = 0; i < 5; i++) {
@@ -624,7 +624,7 @@ CPT_TEST(command_scalar_values_become_strings)
     /* args may be absent for commands without arguments */
     in = "{\"v\":1,\"type\":\"cmd\",\"job\":\"j\",\"seq\":0,\"ts_us\":1,\"req\":1,\"cmd\":\"trigger\"}";
     decode_ok(in, strlen(in), &m);
-    CPT_EQ_INT(m.cmd->c.type, CPA_CMD_TRIGGER);
+    CPT_EQ_INT(m.cmd->c.type, CPW_CMD_TRIGGER);
     CPT_EQ_INT(m.cmd->history, -1);
     cpw_msg_clear(&m);
 }
@@ -634,7 +634,7 @@ CPT_TEST(command_mac)
     static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
     const size_t slen = sizeof secret - 1;
     size_t len;
-    cpw_command c = mkcmd(CPA_CMD_INJECT_FAILURE, 11);
+    cpw_command c = mkcmd(CPW_CMD_INJECT_FAILURE, 11);
     snprintf(c.c.kind, sizeof c.c.kind, "kill");
     c.c.op = 1;
     c.c.subtask = 0;
@@ -680,7 +680,7 @@ CPT_TEST(command_mac)
     free(s);
 
     /* a fixed nonce is used verbatim; a command without secret has no mac */
-    c = mkcmd(CPA_CMD_ABORT, 12);
+    c = mkcmd(CPW_CMD_ABORT, 12);
     c.c.cp_id = 5;
     snprintf(c.nonce, sizeof c.nonce, "00112233445566778899aabbccddeeff");
     s = cmd_roundtrip(&c, secret, slen, &len);
@@ -755,11 +755,11 @@ CPT_TEST(reply_roundtrip_ok_and_error)
 
 static uint64_t g_seq;
 
-static void ap(cpw_state *s, cpa_event e) { cpw_state_apply(s, &e, ++g_seq); }
+static void ap(cpw_state *s, cpw_event e) { cpw_state_apply(s, &e, ++g_seq); }
 
 static void ap_ack(cpw_state *s, int64_t id, int op, int sub, int64_t ts, int64_t size)
 {
-    cpa_event e = mkev(CPA_EV_ACK, id, op, sub, ts);
+    cpw_event e = mkev(CPW_EV_ACK, id, op, sub, ts);
     e.u.ack.state_size = size;
     e.u.ack.checkpointed_size = size / 2;
     e.u.ack.processed_data = 10 * op + sub;
@@ -776,28 +776,28 @@ static void ap_ack(cpw_state *s, int64_t id, int op, int sub, int64_t ts, int64_
 static void subtask_full(cpw_state *s, int64_t id, int op, int sub, int inputs, int64_t t)
 {
     if (op == 0) {
-        ap(s, mkev(CPA_EV_BARRIER_INJECTED, id, op, sub, t));
+        ap(s, mkev(CPW_EV_BARRIER_INJECTED, id, op, sub, t));
     } else {
         for (int ch = 0; ch < inputs; ch++) {
-            cpa_event e = mkev(CPA_EV_BARRIER_RECEIVED, id, op, sub, t + ch * 50);
+            cpw_event e = mkev(CPW_EV_BARRIER_RECEIVED, id, op, sub, t + ch * 50);
             e.u.barrier.channel = ch;
             ap(s, e);
             if (inputs > 1 && ch == 0)
-                ap(s, mkev(CPA_EV_ALIGNMENT_START, id, op, sub, t));
+                ap(s, mkev(CPW_EV_ALIGNMENT_START, id, op, sub, t));
         }
         if (inputs > 1) {
-            cpa_event e = mkev(CPA_EV_ALIGNMENT_END, id, op, sub, t + (inputs - 1) * 50);
+            cpw_event e = mkev(CPW_EV_ALIGNMENT_END, id, op, sub, t + (inputs - 1) * 50);
             e.u.alignment.buffered_bytes = 4096 * (sub + 1);
             e.u.alignment.duration_us = (inputs - 1) * 50;
             ap(s, e);
         }
         t += (inputs - 1) * 50;
     }
-    ap(s, mkev(CPA_EV_SNAPSHOT_START, id, op, sub, t + 10));
-    cpa_event e = mkev(CPA_EV_SNAPSHOT_SYNC_DONE, id, op, sub, t + 50);
+    ap(s, mkev(CPW_EV_SNAPSHOT_START, id, op, sub, t + 10));
+    cpw_event e = mkev(CPW_EV_SNAPSHOT_SYNC_DONE, id, op, sub, t + 50);
     e.u.sync.duration_us = 40 + sub;
     ap(s, e);
-    e = mkev(CPA_EV_SNAPSHOT_ASYNC_DONE, id, op, sub, t + 300);
+    e = mkev(CPW_EV_SNAPSHOT_ASYNC_DONE, id, op, sub, t + 300);
     e.u.async.bytes = 1000 * (op + 1);
     e.u.async.duration_us = 250 + sub;
     ap(s, e);
@@ -814,7 +814,7 @@ static cpw_state *build_state(void)
     memset(&h, 0, sizeof h);
     snprintf(h.name, sizeof h.name, "payments \"é\"");
     h.pid = 31337;
-    snprintf(h.agent_version, sizeof h.agent_version, CPA_VERSION_STR);
+    snprintf(h.agent_version, sizeof h.agent_version, "0.1.0");
     static const char *const names[] = {"source", "parse", "aggregate", "sink"};
     static const int par[] = {2, 2, 2, 1};
     h.n_ops = 4;
@@ -837,18 +837,18 @@ static cpw_state *build_state(void)
     cpw_state_set_hello(s, &h);
     CPT_EQ_INT(s->n_subtasks, 7);
 
-    cpa_event e = mkev(CPA_EV_RESTORED, 0, -1, -1, T0 - 1000);
+    cpw_event e = mkev(CPW_EV_RESTORED, 0, -1, -1, T0 - 1000);
     e.u.restored.attempt = 1;
     ap(s, e);
-    e = mkev(CPA_EV_JOB_STATUS, 0, -1, -1, T0 - 500);
-    e.u.job_status.status = CPA_JOB_RUNNING;
+    e = mkev(CPW_EV_JOB_STATUS, 0, -1, -1, T0 - 500);
+    e.u.job_status.status = CPW_JOB_RUNNING;
     snprintf(e.u.job_status.message, sizeof e.u.job_status.message, "all \"7\" subtasks up\n");
     ap(s, e);
 
     /* checkpoint 1: periodic, every subtask through every phase; completes
      * and is committed */
-    e = mkev(CPA_EV_CP_TRIGGERED, 1, -1, -1, T0);
-    e.u.triggered.kind = CPA_TRIGGER_PERIODIC;
+    e = mkev(CPW_EV_CP_TRIGGERED, 1, -1, -1, T0);
+    e.u.triggered.kind = CPW_TRIGGER_PERIODIC;
     ap(s, e);
     for (int sub = 0; sub < 2; sub++)
         subtask_full(s, 1, 0, sub, 1, T0 + 100 + sub);
@@ -857,46 +857,46 @@ static cpw_state *build_state(void)
     for (int sub = 0; sub < 2; sub++)
         subtask_full(s, 1, 2, sub, 2, T0 + 300 + sub);
     subtask_full(s, 1, 3, 0, 2, T0 + 700);
-    e = mkev(CPA_EV_CP_COMPLETED, 1, -1, -1, T0 + 1100);
+    e = mkev(CPW_EV_CP_COMPLETED, 1, -1, -1, T0 + 1100);
     e.u.completed.duration_us = 1100;
     e.u.completed.state_size = 123456;
     e.u.completed.checkpointed_size = 65432;
     ap(s, e);
-    ap(s, mkev(CPA_EV_CP_COMMITTED, 1, -1, -1, T0 + 1200));
+    ap(s, mkev(CPW_EV_CP_COMMITTED, 1, -1, -1, T0 + 1200));
 
     /* checkpoint 2: manual; sources ack, parse 0 declines; fails */
     int64_t t2 = T0 + 30000000;
-    e = mkev(CPA_EV_CP_TRIGGERED, 2, -1, -1, t2);
-    e.u.triggered.kind = CPA_TRIGGER_MANUAL;
+    e = mkev(CPW_EV_CP_TRIGGERED, 2, -1, -1, t2);
+    e.u.triggered.kind = CPW_TRIGGER_MANUAL;
     ap(s, e);
     for (int sub = 0; sub < 2; sub++)
         subtask_full(s, 2, 0, sub, 1, t2 + 100);
-    cpa_event br = mkev(CPA_EV_BARRIER_RECEIVED, 2, 1, 0, t2 + 200);
+    cpw_event br = mkev(CPW_EV_BARRIER_RECEIVED, 2, 1, 0, t2 + 200);
     ap(s, br);
-    e = mkev(CPA_EV_DECLINE, 2, 1, 0, t2 + 250);
+    e = mkev(CPW_EV_DECLINE, 2, 1, 0, t2 + 250);
     snprintf(e.u.decline.reason, sizeof e.u.decline.reason, "disk \"full\"\n é");
     ap(s, e);
-    e = mkev(CPA_EV_CP_FAILED, 2, -1, -1, t2 + 260);
-    e.u.failed.reason = CPA_FAIL_DECLINED;
+    e = mkev(CPW_EV_CP_FAILED, 2, -1, -1, t2 + 260);
+    e.u.failed.reason = CPW_FAIL_DECLINED;
     snprintf(e.u.failed.message, sizeof e.u.failed.message, "declined by parse[0]: disk \"full\"");
     ap(s, e);
 
     /* checkpoint 3: still in flight, subtasks at different phases */
     int64_t t3 = T0 + 60000000;
-    ap(s, mkev(CPA_EV_CP_TRIGGERED, 3, -1, -1, t3));
+    ap(s, mkev(CPW_EV_CP_TRIGGERED, 3, -1, -1, t3));
     subtask_full(s, 3, 0, 0, 1, t3 + 100);                       /* source 0: acked */
-    ap(s, mkev(CPA_EV_BARRIER_INJECTED, 3, 0, 1, t3 + 120));     /* source 1: in async */
-    ap(s, mkev(CPA_EV_SNAPSHOT_START, 3, 0, 1, t3 + 130));
-    e = mkev(CPA_EV_SNAPSHOT_SYNC_DONE, 3, 0, 1, t3 + 170);
+    ap(s, mkev(CPW_EV_BARRIER_INJECTED, 3, 0, 1, t3 + 120));     /* source 1: in async */
+    ap(s, mkev(CPW_EV_SNAPSHOT_START, 3, 0, 1, t3 + 130));
+    e = mkev(CPW_EV_SNAPSHOT_SYNC_DONE, 3, 0, 1, t3 + 170);
     e.u.sync.duration_us = 40;
     ap(s, e);
-    br = mkev(CPA_EV_BARRIER_RECEIVED, 3, 1, 0, t3 + 500);       /* parse 0: in sync */
+    br = mkev(CPW_EV_BARRIER_RECEIVED, 3, 1, 0, t3 + 500);       /* parse 0: in sync */
     ap(s, br);
-    ap(s, mkev(CPA_EV_SNAPSHOT_START, 3, 1, 0, t3 + 510));
-    br = mkev(CPA_EV_BARRIER_RECEIVED, 3, 2, 0, t3 + 800);       /* aggregate 0: aligning */
+    ap(s, mkev(CPW_EV_SNAPSHOT_START, 3, 1, 0, t3 + 510));
+    br = mkev(CPW_EV_BARRIER_RECEIVED, 3, 2, 0, t3 + 800);       /* aggregate 0: aligning */
     br.u.barrier.channel = 1;
     ap(s, br);
-    ap(s, mkev(CPA_EV_ALIGNMENT_START, 3, 2, 0, t3 + 800));
+    ap(s, mkev(CPW_EV_ALIGNMENT_START, 3, 2, 0, t3 + 800));
 
     s->agent_emitted = 1000;
     s->agent_sent = 990;
@@ -1026,7 +1026,7 @@ CPT_TEST(reply_with_state_roundtrip)
     cpw_state *g = state_roundtrip(s, -1);
     CPT_EQ_STR(g->job, JOB);
     CPT_ASSERT(g->seq == g_seq);
-    CPT_EQ_INT(g->status, CPA_JOB_RUNNING);
+    CPT_EQ_INT(g->status, CPW_JOB_RUNNING);
     CPT_EQ_INT(g->restored_from, 0);
     CPT_EQ_INT(g->restore_attempt, 1);
     CPT_EQ_INT(g->consecutive_failures, 1);
@@ -1038,8 +1038,8 @@ CPT_TEST(reply_with_state_roundtrip)
     const cpw_cp *h0 = cpw_state_history(g, 0), *h1 = cpw_state_history(g, 1);
     CPT_EQ_INT(h0->id, 2); /* newest first */
     CPT_EQ_INT(h0->status, CPW_CP_FAILED);
-    CPT_EQ_INT(h0->kind, CPA_TRIGGER_MANUAL);
-    CPT_EQ_INT(h0->reason, CPA_FAIL_DECLINED);
+    CPT_EQ_INT(h0->kind, CPW_TRIGGER_MANUAL);
+    CPT_EQ_INT(h0->reason, CPW_FAIL_DECLINED);
     CPT_EQ_INT(h0->acks, 2);
     CPT_EQ_INT(h0->declines, 1);
     CPT_EQ_INT(h0->duration_us, 260);
@@ -1108,14 +1108,14 @@ CPT_TEST(state_roundtrip_without_detail_and_skewed_clocks)
     h.ops[0].parallelism = 2;
     cpw_state_set_hello(s, &h);
     g_seq = 0;
-    ap(s, mkev(CPA_EV_CP_TRIGGERED, 1, -1, -1, 1000));
-    ap(s, mkev(CPA_EV_BARRIER_INJECTED, 1, 0, 0, 990));
+    ap(s, mkev(CPW_EV_CP_TRIGGERED, 1, -1, -1, 1000));
+    ap(s, mkev(CPW_EV_BARRIER_INJECTED, 1, 0, 0, 990));
     ap_ack(s, 1, 0, 0, 1010, 5);
     ap_ack(s, 1, 0, 1, 1020, 5);
-    cpa_event e = mkev(CPA_EV_CP_COMPLETED, 1, -1, -1, 1100);
+    cpw_event e = mkev(CPW_EV_CP_COMPLETED, 1, -1, -1, 1100);
     ap(s, e);
-    ap(s, mkev(CPA_EV_CP_TRIGGERED, 2, -1, -1, 2000));
-    ap(s, mkev(CPA_EV_BARRIER_INJECTED, 2, 0, 1, 1999));
+    ap(s, mkev(CPW_EV_CP_TRIGGERED, 2, -1, -1, 2000));
+    ap(s, mkev(CPW_EV_BARRIER_INJECTED, 2, 0, 1, 1999));
     cpw_reply r;
     memset(&r, 0, sizeof r);
     r.ok = true;
@@ -1144,7 +1144,7 @@ typedef struct collect {
     int n, stop_at;
     cpw_kind kind[64];
     uint64_t seq[64];
-    cpa_event ev[64];
+    cpw_event ev[64];
     cpw_hello *stolen;
 } collect;
 
@@ -1170,7 +1170,7 @@ static cpw_err frame(const char *buf, size_t len, collect *c, size_t *count, cpw
     return cpw_decode_frame(buf, len, collect_cb, c, count, e);
 }
 
-static void build_batches(cpw_buf *arr, cpw_buf *nd, cpw_buf *crlf, cpa_event *evs, int n)
+static void build_batches(cpw_buf *arr, cpw_buf *nd, cpw_buf *crlf, cpw_event *evs, int n)
 {
     cpw_buf_init(arr);
     cpw_buf_init(nd);
@@ -1206,7 +1206,7 @@ static void build_batches(cpw_buf *arr, cpw_buf *nd, cpw_buf *crlf, cpa_event *e
 
 CPT_TEST(batch_array_and_ndjson)
 {
-    cpa_event evs[32];
+    cpw_event evs[32];
     int n = sample_events(evs);
     cpw_buf arr, nd, crlf;
     build_batches(&arr, &nd, &crlf, evs, n);
@@ -1272,7 +1272,7 @@ CPT_TEST(batch_mixed_kinds_and_stealing)
     cpw_heartbeat hb = {.emitted = 3, .sent = 2, .dropped = 1, .n = 1, .subtasks = &row};
     cpw_encode_heartbeat(&b, &env, &hb);
     b.data[b.len++] = '\n';
-    cpa_event ev = mkev(CPA_EV_CP_TRIGGERED, 1, -1, -1, T0);
+    cpw_event ev = mkev(CPW_EV_CP_TRIGGERED, 1, -1, -1, T0);
     encode_ev(&b, 3, &ev);
     b.data[b.len] = '\0';
     collect *c = malloc(sizeof *c);
@@ -1303,7 +1303,7 @@ CPT_TEST(batch_empty_and_bad)
     CPT_EQ_INT(frame(" [ \n\t ] \n", 9, c, &count, &e), CPW_OK);
     CPT_EQ_INT(count, 0);
 
-    cpa_event evs[32];
+    cpw_event evs[32];
     int n = sample_events(evs);
     cpw_buf arr, nd, crlf;
     build_batches(&arr, &nd, &crlf, evs, n);
@@ -1509,18 +1509,18 @@ static char *gen_ndjson_too_many(size_t *len)
 
 static char *gen_too_many_ops(size_t *len)
 {
-    char mid[(CPA_MAX_OPERATORS + 1) * 40];
+    char mid[(CPW_MAX_OPERATORS + 1) * 40];
     size_t k = 0;
-    for (int i = 0; i <= CPA_MAX_OPERATORS; i++)
+    for (int i = 0; i <= CPW_MAX_OPERATORS; i++)
         k += (size_t)sprintf(mid + k, "%s{\"name\":\"o%d\",\"parallelism\":1}", i ? "," : "", i);
     return cat3(ENV("hello") ",\"name\":\"n\",\"pid\":1,\"operators\":[", mid, k, "]}", len);
 }
 
 static char *gen_too_many_params(size_t *len)
 {
-    char mid[(CPA_CMD_MAX_PARAMS + 1) * 16];
+    char mid[(CPW_CMD_MAX_PARAMS + 1) * 16];
     size_t k = 0;
-    for (int i = 0; i <= CPA_CMD_MAX_PARAMS; i++)
+    for (int i = 0; i <= CPW_CMD_MAX_PARAMS; i++)
         k += (size_t)sprintf(mid + k, "%s\"p%d\":\"v\"", i ? "," : "", i);
     return cat3(ENV("cmd") ",\"req\":1,\"cmd\":\"inject_failure\",\"args\":{\"kind\":\"kill\","
                 "\"params\":{", mid, k, "}}}", len);
@@ -1528,7 +1528,7 @@ static char *gen_too_many_params(size_t *len)
 
 static char *gen_too_many_subtasks(size_t *len)
 {
-    size_t rows = CPA_MAX_SUBTASKS + 1;
+    size_t rows = CPW_MAX_SUBTASKS + 1;
     char *mid = mkbuf(rows * 14);
     size_t k = 0;
     for (size_t i = 0; i < rows; i++)
@@ -1832,28 +1832,28 @@ CPT_TEST(decode_null_and_error_names)
 
 CPT_TEST(name_tables)
 {
-    for (int t = 1; t < CPA_EV__COUNT; t++) {
-        const char *s = cpa_event_type_name((cpa_event_type)t);
+    for (int t = 1; t < CPW_EV__COUNT; t++) {
+        const char *s = cpw_event_type_name((cpw_event_type)t);
         CPT_ASSERT(s != NULL);
         CPT_EQ_INT(cpw_event_type_from_name(s, strlen(s)), t);
     }
-    CPT_ASSERT(cpa_event_type_name(CPA_EV_NONE) == NULL);
-    CPT_ASSERT(cpa_event_type_name(CPA_EV__COUNT) == NULL);
-    for (int r = 0; r < CPA_FAIL__COUNT; r++) {
-        const char *s = cpa_failure_reason_name((cpa_failure_reason)r);
+    CPT_ASSERT(cpw_event_type_name(CPW_EV_NONE) == NULL);
+    CPT_ASSERT(cpw_event_type_name(CPW_EV__COUNT) == NULL);
+    for (int r = 0; r < CPW_FAIL__COUNT; r++) {
+        const char *s = cpw_failure_reason_name((cpw_failure_reason)r);
         CPT_ASSERT(s != NULL);
         CPT_EQ_INT(cpw_failure_reason_from_name(s, strlen(s)), r);
     }
-    CPT_EQ_STR(cpa_failure_reason_name(CPA_FAIL_EXPIRED), "CHECKPOINT_EXPIRED");
-    CPT_EQ_STR(cpa_failure_reason_name(CPA_FAIL_ABORTED), "CHECKPOINT_ABORTED_BY_USER");
-    CPT_ASSERT(cpa_failure_reason_name(CPA_FAIL__COUNT) == NULL);
-    for (int s = 0; s < CPA_JOB__COUNT; s++) {
-        const char *n = cpa_job_status_name((cpa_job_status)s);
+    CPT_EQ_STR(cpw_failure_reason_name(CPW_FAIL_EXPIRED), "CHECKPOINT_EXPIRED");
+    CPT_EQ_STR(cpw_failure_reason_name(CPW_FAIL_ABORTED), "CHECKPOINT_ABORTED_BY_USER");
+    CPT_ASSERT(cpw_failure_reason_name(CPW_FAIL__COUNT) == NULL);
+    for (int s = 0; s < CPW_JOB__COUNT; s++) {
+        const char *n = cpw_job_status_name((cpw_job_status)s);
         CPT_ASSERT(n != NULL);
         CPT_EQ_INT(cpw_job_status_from_name(n, strlen(n)), s);
     }
-    for (int c = 0; c < CPA_CMD__COUNT; c++) {
-        const char *n = cpw_command_name((cpa_command_type)c);
+    for (int c = 0; c < CPW_CMD__COUNT; c++) {
+        const char *n = cpw_command_name((cpw_cmd_type)c);
         CPT_ASSERT(n != NULL);
         CPT_EQ_INT(cpw_command_from_name(n, strlen(n)), c);
     }
@@ -1871,7 +1871,7 @@ CPT_TEST(name_tables)
 
 CPT_TEST(unknown_fields_are_ignored)
 {
-    cpa_event want = mkev(CPA_EV_ACK, 9, 1, 2, 123);
+    cpw_event want = mkev(CPW_EV_ACK, 9, 1, 2, 123);
     want.u.ack.state_size = 10;
     want.u.ack.checkpointed_size = 5;
     want.u.ack.unaligned = 1;
@@ -2077,9 +2077,9 @@ CPT_TEST(state_with_out_of_range_reason_stays_decodable)
     cpw_state *s = cpw_state_new(4, 4);
     snprintf(s->job, sizeof s->job, "j");
     g_seq = 0;
-    ap(s, mkev(CPA_EV_CP_TRIGGERED, 1, -1, -1, 100));
-    cpa_event e = mkev(CPA_EV_CP_FAILED, 1, -1, -1, 200);
-    e.u.failed.reason = (cpa_failure_reason)99;
+    ap(s, mkev(CPW_EV_CP_TRIGGERED, 1, -1, -1, 100));
+    cpw_event e = mkev(CPW_EV_CP_FAILED, 1, -1, -1, 200);
+    e.u.failed.reason = (cpw_failure_reason)99;
     ap(s, e);
     cpw_reply r = {.req = 1, .ok = true};
     cpw_buf b;
@@ -2096,7 +2096,7 @@ CPT_TEST(state_with_out_of_range_reason_stays_decodable)
     cpw_buf_reset(&b);
     encode_ev(&b, 3, &e);
     decode_ok(b.data, b.len, &m);
-    CPT_EQ_INT(m.ev.u.failed.reason, CPA_FAIL_DECLINED);
+    CPT_EQ_INT(m.ev.u.failed.reason, CPW_FAIL_DECLINED);
     cpw_msg_clear(&m);
     cpw_buf_free(&b);
     cpw_state_free(s);

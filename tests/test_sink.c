@@ -2,6 +2,8 @@
 #include "cpd_sink.h"
 #include "cpt_test.h"
 
+#include <libpq-fe.h>
+
 static cpd_sink *open_sink(void)
 {
     char url[400], err[300];
@@ -192,6 +194,82 @@ CPT_TEST(passwords_are_redacted)
     CPT_EQ_STR(cpd_sink_redact("postgresql://h/db", out, sizeof out), "postgresql://h/db");
     CPT_EQ_STR(cpd_sink_redact("sqlite:var/password.db", out, sizeof out), "sqlite:var/password.db");
     CPT_EQ_STR(cpd_sink_redact(NULL, out, sizeof out), "");
+}
+
+/* Whether libpq, reading text, finds a password (any secret option) with
+ * a value other than the mask. */
+static bool libpq_reads_secret(const char *text)
+{
+    char *perr = NULL;
+    PQconninfoOption *o = PQconninfoParse(text, &perr);
+    PQfreemem(perr);
+    bool found = false;
+    for (PQconninfoOption *p = o; p && p->keyword; p++)
+        if (p->val && p->dispchar[0] == '*' && strcmp(p->val, "***") != 0)
+            found = true;
+    PQconninfoFree(o);
+    return found;
+}
+
+/* Whatever libpq reads as a password is masked, however it is spelt. */
+CPT_TEST(passwords_are_redacted_as_libpq_reads_them)
+{
+    static const struct { const char *url, *shown; } cases[] = {
+        /* a query parameter's name percent-encoded: libpq decodes it */
+        {"postgresql://h/db?pass%77ord=s3cr3t", "postgresql://h/db?pass%77ord=***"},
+        {"postgresql://h/db?%70%61%73%73%77%6f%72%64=s3cr3t", "postgresql://h/db?%70%61%73%73%77%6f%72%64=***"},
+        {"postgresql://h/db?sslmode=disable&password=s3cr3t&application_name=a",
+         "postgresql://h/db?sslmode=disable&password=***&application_name=a"},
+        /* the client key's password is one too */
+        {"postgresql://h/db?sslpassword=s3cr3t", "postgresql://h/db?sslpassword=***"},
+        {"postgresql://h/db?sslpass%77ord=s3cr3t", "postgresql://h/db?sslpass%77ord=***"},
+        /* userinfo, with the query's password after it (libpq takes the last) */
+        {"postgresql://u:s3cr3t@h/db?password=s3cr3t2", "postgresql://u:***@h/db?password=***"},
+        {"postgresql://u:s3%40cr3t@h:5432/db", "postgresql://u:***@h:5432/db"},
+        /* libpq ends the userinfo at its first '@', even past a '?' */
+        {"postgresql://u?:s3cr3t@h", "postgresql://u?:***@h"},
+        {"postgres://u:s3cr3t@[::1]:5432,h2:5433/db", "postgres://u:***@[::1]:5432,h2:5433/db"},
+        /* keyword/value form: quoted, spaced, escaped */
+        {"host=h password = 's3 cr\\'3t' dbname=x", "host=h password = *** dbname=x"},
+        {"password=s3cr3t", "password=***"},
+        {"sslpassword='s3cr3t' host=h", "sslpassword=*** host=h"},
+        /* what libpq cannot parse: every value hidden, since its password is
+         * wherever the writer meant it */
+        {"postgresql://u:s3cr3t@h/db?PASSWORD=s3cr3t&x", "postgresql://u:***@h/db?PASSWORD=***&***"},
+        {"postgresql://h/db?password=%zzs3cr3t", "postgresql://h/db?password=***"},
+        {"postgresql://h/db?pass%77ord=s3cr3t&no_such=1", "postgresql://h/db?pass%77ord=***&no_such=***"},
+        {"host=h pass word=s3cr3t", "host=*** pass word=***"},
+        /* nothing secret: unchanged */
+        {"postgresql://h/db?application_name=password", "postgresql://h/db?application_name=password"},
+        {"postgresql://u@h/password", "postgresql://u@h/password"},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cpd_sink_redact(cases[i].url, out, sizeof out);
+        CPT_ASSERTF(!strcmp(out, cases[i].shown), "%s gave %s, want %s", cases[i].url, out,
+                    cases[i].shown);
+        CPT_ASSERTF(!strstr(out, "s3") || !strstr(cases[i].url, "s3cr3t"), "%s leaks: %s",
+                    cases[i].url, out);
+        CPT_ASSERTF(!libpq_reads_secret(out), "libpq reads a password in %s", out);
+    }
+    /* truncated output still hides it, and is terminated */
+    char small[24];
+    cpd_sink_redact("postgresql://averyveryverylonghost/db?password=s3cr3t", small, sizeof small);
+    CPT_ASSERT(strlen(small) < sizeof small && !strstr(small, "s3"));
+    /* the sink's name in errors, for a URL that fails at once */
+    char err[400];
+    CPT_ASSERT(!cpd_sink_open("postgresql://h:99999/db?pass%77ord=s3cr3t", err, sizeof err));
+    CPT_ASSERTF(strstr(err, "pass%77ord=***") && !strstr(err, "s3cr3t") && strstr(err, "port"),
+                "%s", err);
+    /* syntax checks connect to nothing and name the URL, redacted */
+    CPT_ASSERT(cpd_sink_check_url("postgresql://u@h:5432/db", err, sizeof err));
+    CPT_ASSERT(cpd_sink_check_url("sqlite:x.db", err, sizeof err));
+    CPT_ASSERT(!cpd_sink_check_url("sqlite:", err, sizeof err));
+    CPT_ASSERT(!cpd_sink_check_url("postgresql://u:s3cr3t@h/db?nope=1", err, sizeof err));
+    CPT_ASSERTF(strstr(err, "not a valid PostgreSQL URL") && !strstr(err, "s3cr3t"), "%s", err);
+    CPT_ASSERT(!cpd_sink_check_url("mysql://u:s3cr3t@h/db", err, sizeof err));
+    CPT_ASSERTF(strstr(err, "mysql://u:***@h/db") && !strstr(err, "s3cr3t"), "%s", err);
+    CPT_ASSERT(!cpd_sink_check_url(NULL, err, sizeof err));
 }
 
 CPT_TEST(sqlite_sink_is_named_by_its_url)

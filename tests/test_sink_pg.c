@@ -751,7 +751,7 @@ CPT_TEST(example_config_loads_and_selects_postgresql)
     cpd_config c;
     char errs[2048], warns[2048];
     cpd_config_defaults(&c);
-    CPT_ASSERTF(cpd_config_load(path, &c, errs, sizeof errs, warns, sizeof warns) == 0, "%s: %s",
+    CPT_ASSERTF(cpd_config_load(path, &c, errs, sizeof errs, warns, sizeof warns, 0) == 0, "%s: %s",
                 path, errs);
     CPT_ASSERTF(!warns[0], "%s: %s", path, warns);
     CPT_ASSERTF(cpd_sink_is_postgres(c.sink), "%s", c.sink);

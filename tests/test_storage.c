@@ -1,6 +1,7 @@
 /* test_storage.c — checkpoint storage (file backend): layout, commit point,
  * verification and fallback on restore, retention, fault injection. */
 #include "cpd_storage.h"
+#include "cpd_storage_backend.h"
 #include "cpt_test.h"
 
 #include <dirent.h>

@@ -741,30 +741,40 @@ CPT_TEST(config_keys)
     char errs[2048], warns[2048];
     cpd_config_defaults(&c);
     CPT_EQ_INT(c.s3_path_style, 0);
-    const char *good = "{\"execution.checkpointing.storage\": \"s3://b/p\","
+    /* a bucket name valid for both styles: the load checks it for the one
+     * the configuration picks (path.style.access false: virtual host) */
+    const char *good = "{\"execution.checkpointing.storage\": \"s3://ckpt/p\","
                        " \"s3.endpoint\": \"http://127.0.0.1:4568\","
                        " \"s3.access-key\": \"AK\", \"s3.secret-key\": \"" SECRET "\","
                        " \"s3.path.style.access\": \"false\"}";
     CPT_EQ_INT(cpd_config_parse(good, strlen(good), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_EQ_STR(c.s3_endpoint, "http://127.0.0.1:4568");
     CPT_EQ_STR(c.s3_access_key, "AK");
     CPT_EQ_STR(c.s3_secret_key, SECRET);
     CPT_EQ_INT(c.s3_path_style, -1);
     CPT_EQ_STR(warns, "");
     cpd_config_defaults(&c);
-    const char *alias = "{\"execution.checkpointing.storage\": \"s3://b/p\","
+    const char *alias = "{\"execution.checkpointing.storage\": \"s3://ckpt/p\","
                         " \"s3.access.key\": \"AK\", \"s3.secret.key\": \"S\","
                         " \"s3.path.style.access\": true}";
     CPT_EQ_INT(cpd_config_parse(alias, strlen(alias), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_EQ_STR(c.s3_access_key, "AK");
     CPT_EQ_INT(c.s3_path_style, 1);
+    /* a bucket name virtual-host addressing cannot carry: refused at load, as
+     * opening would refuse it, before anything is created */
+    cpd_config_defaults(&c);
+    const char *vhost = "{\"execution.checkpointing.storage\": \"s3://b/p\","
+                        " \"s3.path.style.access\": false}";
+    CPT_EQ_INT(cpd_config_parse(vhost, strlen(vhost), "t.json", &c, errs, sizeof errs, warns,
+                                sizeof warns, 0), 1);
+    CPT_CONTAINS(errs, "bucket name 'b' is not valid for virtual-host-style addressing");
     /* bad values: named, the secret not shown */
     cpd_config_defaults(&c);
     const char *bad = "{\"s3.secret-key\": [\"" SECRET "\"], \"s3.path.style.access\": 3}";
     CPT_EQ_INT(cpd_config_parse(bad, strlen(bad), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 2);
+                                sizeof warns, 0), 2);
     CPT_CONTAINS(errs, "s3.secret-key: (value not shown) must be a string");
     CPT_CONTAINS(errs, "s3.path.style.access: 3 must be true or false");
     CPT_LACKS(errs, SECRET);
@@ -772,6 +782,6 @@ CPT_TEST(config_keys)
     cpd_config_defaults(&c);
     const char *unused = "{\"s3.endpoint\": \"http://x:1\"}";
     CPT_EQ_INT(cpd_config_parse(unused, strlen(unused), "t.json", &c, errs, sizeof errs, warns,
-                                sizeof warns), 0);
+                                sizeof warns, 0), 0);
     CPT_CONTAINS(warns, "s3.* keys apply to s3:// storage only");
 }

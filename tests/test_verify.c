@@ -433,3 +433,53 @@ CPT_TEST(examples_are_capped_and_differences_counted)
     cpd_vtable_free(e);
     cpd_vtable_free(a);
 }
+
+/* The one partition-count lookup the job, produce and verify share. */
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+/* A consumer, as verify's (a producer's metadata request would have the
+ * mock cluster create any topic asked about). */
+static rd_kafka_t *client_for(const char *bs, cpd_kafka_errors *errs)
+{
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    CPT_ASSERT(rd_kafka_conf_set(conf, "bootstrap.servers", bs, e, sizeof e) == RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_opaque(conf, errs);
+    rd_kafka_conf_set_error_cb(conf, cpd_kafka_error_cb);
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    CPT_ASSERTF(rk, "%s", e);
+    return rk;
+}
+
+CPT_TEST_T(partition_count_of_a_topic, 40)
+{
+    char err[512];
+    cpd_kafka_cluster *c = cpd_kafka_cluster_new(1, err, sizeof err);
+    CPT_ASSERTF(c, "%s", err);
+    CPT_ASSERTF(cpd_kafka_topic_create(c, "three", 3, err, sizeof err) == 0, "%s", err);
+    cpd_kafka_errors errs;
+    memset(&errs, 0, sizeof errs);
+    rd_kafka_t *rk = client_for(cpd_kafka_bootstraps(c), &errs);
+    CPT_EQ_INT(cpd_kafka_partitions(rk, "three", cpd_kafka_bootstraps(c), 10000, &errs, NULL, err,
+                                    sizeof err), 3);
+    /* a stop flag ends the wait at once */
+    volatile sig_atomic_t stop = 1;
+    CPT_EQ_INT(cpd_kafka_partitions(rk, "nope", "x", 10000, &errs, &stop, err, sizeof err), -1);
+    CPT_ASSERTF(strstr(err, "interrupted"), "%s", err);
+    rd_kafka_destroy(rk);
+    cpd_kafka_cluster_destroy(c);
+    /* nobody listening: the error callback's word ends the wait early (a
+     * topic the mock cluster lacks it would create when asked about) */
+    memset(&errs, 0, sizeof errs);
+    rk = client_for("127.0.0.1:1", &errs);
+    int64_t t0 = cpt_now_ms();
+    CPT_EQ_INT(cpd_kafka_partitions(rk, "t", "127.0.0.1:1", 20000, &errs, NULL, err, sizeof err),
+               -1);
+    CPT_ASSERTF(strstr(err, "cannot reach Kafka at 127.0.0.1:1"), "%s", err);
+    CPT_ASSERTF(cpt_now_ms() - t0 < 15000, "took %lld ms", (long long)(cpt_now_ms() - t0));
+    rd_kafka_destroy(rk);
+}

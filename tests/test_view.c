@@ -26,9 +26,9 @@ static void utc(void)
     tzset();
 }
 
-static cpa_event ev(cpa_event_type t, int64_t id, int op, int sub, int64_t ts)
+static cpw_event ev(cpw_event_type t, int64_t id, int op, int sub, int64_t ts)
 {
-    cpa_event e;
+    cpw_event e;
     memset(&e, 0, sizeof e);
     e.type = t;
     e.cp_id = id;
@@ -43,7 +43,7 @@ typedef struct feeder {
     uint64_t seq;
 } feeder;
 
-static void put_ev(feeder *fd, cpa_event e)
+static void put_ev(feeder *fd, cpw_event e)
 {
     cpw_msg msg;
     memset(&msg, 0, sizeof msg);
@@ -60,34 +60,34 @@ static void subtask_phases(feeder *fd, int64_t id, int op, int sub, int64_t t0, 
                            int64_t align, int64_t sync, int64_t async, int until_phase)
 {
     int64_t t = t0 + d;
-    put_ev(fd, ev(op == 0 ? CPA_EV_BARRIER_INJECTED : CPA_EV_BARRIER_RECEIVED, id, op, sub, t));
+    put_ev(fd, ev(op == 0 ? CPW_EV_BARRIER_INJECTED : CPW_EV_BARRIER_RECEIVED, id, op, sub, t));
     if (until_phase == CPW_PH_PENDING)
         return;
     if (op == 2) {
-        put_ev(fd, ev(CPA_EV_ALIGNMENT_START, id, op, sub, t));
+        put_ev(fd, ev(CPW_EV_ALIGNMENT_START, id, op, sub, t));
         if (until_phase == CPW_PH_ALIGNING)
             return;
-        cpa_event e = ev(CPA_EV_ALIGNMENT_END, id, op, sub, t + align);
+        cpw_event e = ev(CPW_EV_ALIGNMENT_END, id, op, sub, t + align);
         e.u.alignment.duration_us = align;
         e.u.alignment.buffered_bytes = 4096;
         put_ev(fd, e);
         t += align;
     }
-    put_ev(fd, ev(CPA_EV_SNAPSHOT_START, id, op, sub, t));
+    put_ev(fd, ev(CPW_EV_SNAPSHOT_START, id, op, sub, t));
     if (until_phase == CPW_PH_SYNC)
         return;
-    cpa_event e = ev(CPA_EV_SNAPSHOT_SYNC_DONE, id, op, sub, t + sync);
+    cpw_event e = ev(CPW_EV_SNAPSHOT_SYNC_DONE, id, op, sub, t + sync);
     e.u.sync.duration_us = sync;
     put_ev(fd, e);
     t += sync;
     if (until_phase == CPW_PH_ASYNC)
         return;
-    e = ev(CPA_EV_SNAPSHOT_ASYNC_DONE, id, op, sub, t + async);
+    e = ev(CPW_EV_SNAPSHOT_ASYNC_DONE, id, op, sub, t + async);
     e.u.async.duration_us = async;
     e.u.async.bytes = 1000 * (op + 1);
     put_ev(fd, e);
     t += async;
-    e = ev(CPA_EV_ACK, id, op, sub, t + 10);
+    e = ev(CPW_EV_ACK, id, op, sub, t + 10);
     e.u.ack.state_size = 2000 * (op + 1);
     e.u.ack.checkpointed_size = 1000 * (op + 1);
     e.u.ack.start_delay_us = d;
@@ -97,9 +97,9 @@ static void subtask_phases(feeder *fd, int64_t id, int op, int sub, int64_t t0, 
     put_ev(fd, e);
 }
 
-static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpa_trigger_kind kind)
+static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trigger_kind kind)
 {
-    cpa_event e = ev(CPA_EV_CP_TRIGGERED, id, -1, -1, t0);
+    cpw_event e = ev(CPW_EV_CP_TRIGGERED, id, -1, -1, t0);
     e.u.triggered.kind = kind;
     put_ev(fd, e);
     int64_t end = t0;
@@ -111,12 +111,12 @@ static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpa_trig
             int64_t t = t0 + d + (op == 2 ? scale * 2 : 0) + scale / 2 + async + 10;
             end = t > end ? t : end;
         }
-    e = ev(CPA_EV_CP_COMPLETED, id, -1, -1, end + 500);
+    e = ev(CPW_EV_CP_COMPLETED, id, -1, -1, end + 500);
     e.u.completed.duration_us = end + 500 - t0;
     e.u.completed.state_size = 4 * (2000 + 4000 + 6000 + 8000);
     e.u.completed.checkpointed_size = 4 * (1000 + 2000 + 3000 + 4000) + id * 37;
     put_ev(fd, e);
-    put_ev(fd, ev(CPA_EV_CP_COMMITTED, id, -1, -1, end + 900));
+    put_ev(fd, ev(CPW_EV_CP_COMMITTED, id, -1, -1, end + 900));
 }
 
 static cpw_hello demo_hello(const char *evil)
@@ -139,8 +139,8 @@ static cpw_hello demo_hello(const char *evil)
     };
     h.n_config = 4;
     for (int i = 0; i < 4; i++) {
-        snprintf(h.config_keys[i], CPA_NAME_MAX, "%s", kv[i][0]);
-        snprintf(h.config_values[i], CPA_VALUE_MAX, "%s", kv[i][1]);
+        snprintf(h.config_keys[i], CPW_NAME_MAX, "%s", kv[i][0]);
+        snprintf(h.config_values[i], CPW_VALUE_MAX, "%s", kv[i][1]);
     }
     return h;
 }
@@ -156,7 +156,7 @@ static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
     snprintf(st->job, sizeof st->job, "payments");
     cpw_hello h = demo_hello(evil_op);
     cpw_state_set_hello(st, &h);
-    st->status = CPA_JOB_RUNNING;
+    st->status = CPW_JOB_RUNNING;
     st->seq = 1;
     cpw_msg hb;
     memset(&hb, 0, sizeof hb);
@@ -169,32 +169,32 @@ static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
     for (int64_t id = 1; id <= 40; id++) {
         int64_t t0 = NOW - (42 - id) * 2 * S;
         if (id == 35) {
-            put_ev(&fd, ev(CPA_EV_CP_TRIGGERED, id, -1, -1, t0));
+            put_ev(&fd, ev(CPW_EV_CP_TRIGGERED, id, -1, -1, t0));
             subtask_phases(&fd, id, 0, 0, t0, 1000, 0, 100, 200, CPW_PH_ACKED);
-            cpa_event e = ev(CPA_EV_CP_FAILED, id, -1, -1, t0 + 20 * S);
-            e.u.failed.reason = CPA_FAIL_EXPIRED;
+            cpw_event e = ev(CPW_EV_CP_FAILED, id, -1, -1, t0 + 20 * S);
+            e.u.failed.reason = CPW_FAIL_EXPIRED;
             snprintf(e.u.failed.message, sizeof e.u.failed.message, "%s",
                      evil_msg ? evil_msg : "Checkpoint expired before completing.");
             put_ev(&fd, e);
         } else if (id == 38) {
-            cpa_event e = ev(CPA_EV_CP_TRIGGERED, id, -1, -1, t0);
-            e.u.triggered.kind = CPA_TRIGGER_MANUAL;
+            cpw_event e = ev(CPW_EV_CP_TRIGGERED, id, -1, -1, t0);
+            e.u.triggered.kind = CPW_TRIGGER_MANUAL;
             put_ev(&fd, e);
-            e = ev(CPA_EV_DECLINE, id, 1, 3, t0 + 5000);
+            e = ev(CPW_EV_DECLINE, id, 1, 3, t0 + 5000);
             snprintf(e.u.decline.reason, sizeof e.u.decline.reason, "injected decline");
             put_ev(&fd, e);
-            e = ev(CPA_EV_CP_FAILED, id, -1, -1, t0 + 6000);
-            e.u.failed.reason = CPA_FAIL_DECLINED;
+            e = ev(CPW_EV_CP_FAILED, id, -1, -1, t0 + 6000);
+            e.u.failed.reason = CPW_FAIL_DECLINED;
             snprintf(e.u.failed.message, sizeof e.u.failed.message, "declined by parse#3");
             put_ev(&fd, e);
         } else {
-            whole_cp(&fd, id, t0, 1000 + (id % 7) * 900, id == 40 ? CPA_TRIGGER_MANUAL : CPA_TRIGGER_PERIODIC);
+            whole_cp(&fd, id, t0, 1000 + (id % 7) * 900, id == 40 ? CPW_TRIGGER_MANUAL : CPW_TRIGGER_PERIODIC);
         }
     }
     /* 41 in flight since 1.5 s: sources done, one parse still uploading,
      * aggregate aligning (one snapshotting), sinks waiting */
     int64_t t0 = NOW - 1500000;
-    put_ev(&fd, ev(CPA_EV_CP_TRIGGERED, 41, -1, -1, t0));
+    put_ev(&fd, ev(CPW_EV_CP_TRIGGERED, 41, -1, -1, t0));
     for (int s = 0; s < 4; s++)
         subtask_phases(&fd, 41, 0, s, t0, 2000 + s * 300, 0, 500, 3000, CPW_PH_ACKED);
     for (int s = 0; s < 4; s++)
@@ -355,7 +355,7 @@ CPT_TEST(golden_detail_screens)
     cpt_model *m = demo_model(NULL, NULL);
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
-    cpa_command cmd;
+    cpw_cmd cmd;
     /* Enter on the in-flight checkpoint */
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_REDRAW);
     CPT_EQ_INT(ui.screen, CPT_SCR_DETAIL);
@@ -386,7 +386,7 @@ CPT_TEST(golden_summary_events_and_overlays)
     cpt_model *m = demo_model(NULL, NULL);
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
-    cpa_command cmd;
+    cpw_cmd cmd;
     cpt_ui_key(&ui, m, 's', &cmd, NOW);
     cpt_frame f = render(m, &ui, 80, 24);
     check_golden("summary_80x24", &f);
@@ -443,7 +443,7 @@ CPT_TEST(hostile_strings_render_as_harmless_text)
     assert_clean(&f);
     check_golden("hostile_160x50", &f);
     cpt_frame_free(&f);
-    cpa_command cmd;
+    cpw_cmd cmd;
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     f = render(m, &ui, 80, 24);
     assert_clean(&f);
@@ -497,9 +497,9 @@ CPT_TEST(keys_build_the_commands)
     cpt_model *m = demo_model(NULL, NULL);
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
-    cpa_command cmd;
+    cpw_cmd cmd;
     CPT_EQ_INT(cpt_ui_key(&ui, m, 't', &cmd, NOW), CPT_ACT_COMMAND);
-    CPT_EQ_INT(cmd.type, CPA_CMD_TRIGGER);
+    CPT_EQ_INT(cmd.type, CPW_CMD_TRIGGER);
 
     /* abort asks first; only y sends */
     CPT_EQ_INT(cpt_ui_key(&ui, m, 'a', &cmd, NOW), CPT_ACT_REDRAW);
@@ -508,7 +508,7 @@ CPT_TEST(keys_build_the_commands)
     CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
     cpt_ui_key(&ui, m, 'a', &cmd, NOW);
     CPT_EQ_INT(cpt_ui_key(&ui, m, 'y', &cmd, NOW), CPT_ACT_COMMAND);
-    CPT_EQ_INT(cmd.type, CPA_CMD_ABORT);
+    CPT_EQ_INT(cmd.type, CPW_CMD_ABORT);
     CPT_EQ_INT(cmd.cp_id, 41);
 
     /* stall: kind, operator (down twice: aggregate), subtask 1, ms 8000 */
@@ -531,7 +531,7 @@ CPT_TEST(keys_build_the_commands)
     for (const char *p = "8000"; *p; p++)
         cpt_ui_key(&ui, m, *p, &cmd, NOW);
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_COMMAND);
-    CPT_EQ_INT(cmd.type, CPA_CMD_INJECT_FAILURE);
+    CPT_EQ_INT(cmd.type, CPW_CMD_INJECT_FAILURE);
     CPT_EQ_STR(cmd.kind, "stall");
     CPT_EQ_INT(cmd.op, 2);
     CPT_EQ_INT(cmd.subtask, 1);
@@ -574,7 +574,7 @@ CPT_TEST(keys_build_the_commands)
     for (const char *p = "1 min"; *p; p++)
         cpt_ui_key(&ui, m, *p, &cmd, NOW);
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_COMMAND);
-    CPT_EQ_INT(cmd.type, CPA_CMD_SET_CONFIG);
+    CPT_EQ_INT(cmd.type, CPW_CMD_SET_CONFIG);
     CPT_EQ_STR(cmd.keys[0], "execution.checkpointing.timeout");
     CPT_EQ_STR(cmd.values[0], "1 min");
 
@@ -592,7 +592,7 @@ CPT_TEST(read_only_refuses_every_action)
     cpt_model *m = demo_model(NULL, NULL);
     cpt_ui ui;
     cpt_ui_init(&ui, true, true);
-    cpa_command cmd;
+    cpw_cmd cmd;
     const int keys[] = {'t', 'a', 'f'};
     for (size_t i = 0; i < 3; i++) {
         CPT_EQ_INT(cpt_ui_key(&ui, m, keys[i], &cmd, NOW), CPT_ACT_REDRAW);
@@ -614,7 +614,7 @@ CPT_TEST(history_selection_follows_its_checkpoint)
     cpt_model *m = demo_model(NULL, NULL);
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
-    cpa_command cmd;
+    cpw_cmd cmd;
     cpt_ui_key(&ui, m, CPT_KEY_TAB, &cmd, NOW);
     cpt_ui_key(&ui, m, 'j', &cmd, NOW);
     cpt_ui_key(&ui, m, 'j', &cmd, NOW);
@@ -622,10 +622,10 @@ CPT_TEST(history_selection_follows_its_checkpoint)
     CPT_EQ_INT(cpw_state_history(m->st, ui.sel_history)->id, 38);
     /* two more finish: the selection stays on 38 */
     feeder fd = {m, m->last_seq};
-    cpa_event e = ev(CPA_EV_CP_FAILED, 41, -1, -1, NOW);
-    e.u.failed.reason = CPA_FAIL_ABORTED;
+    cpw_event e = ev(CPW_EV_CP_FAILED, 41, -1, -1, NOW);
+    e.u.failed.reason = CPW_FAIL_ABORTED;
     put_ev(&fd, e);
-    whole_cp(&fd, 42, NOW, 1000, CPA_TRIGGER_PERIODIC);
+    whole_cp(&fd, 42, NOW, 1000, CPW_TRIGGER_PERIODIC);
     cpt_view_render(m, &ui, &f, NOW);
     CPT_EQ_INT(cpw_state_history(m->st, ui.sel_history)->id, 38);
     /* PgDn/End/Home stay in range */
@@ -648,7 +648,7 @@ CPT_TEST(a_barrier_held_after_alignment_is_not_called_aligning)
      * not as aligning; the one held longest is named */
     feeder fd = {m, m->last_seq};
     for (int s = 0; s < 3; s++) {
-        cpa_event e = ev(CPA_EV_ALIGNMENT_END, 41, 2, s, NOW - 1000000 + s * 200000);
+        cpw_event e = ev(CPW_EV_ALIGNMENT_END, 41, 2, s, NOW - 1000000 + s * 200000);
         e.u.alignment.duration_us = 480000;
         put_ev(&fd, e);
     }
@@ -662,7 +662,7 @@ CPT_TEST(a_barrier_held_after_alignment_is_not_called_aligning)
     /* the culprit is still aggregate#0, and it says what it is doing */
     CPT_ASSERT(find_text(&f, "waiting on aggregate#0 (barrier held 1.0s)", &x, &y));
     cpt_frame_free(&f);
-    cpa_command cmd;
+    cpw_cmd cmd;
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     f = render(m, &ui, 160, 50);
     CPT_ASSERT(find_text(&f, "the furthest behind: aggregate#0, barrier in, no snapshot yet for 1.0s", &x, &y));

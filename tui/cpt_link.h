@@ -12,11 +12,12 @@
 #include <poll.h>
 
 #include "cpt_model.h"
+#include "cpw_sock.h"
 
 /* Where a job's agent listens, and the secret its commands need over TCP. */
 typedef struct cpt_target {
     char job[CPW_MAX_JOB_ID];
-    char name[CPA_NAME_MAX];
+    char name[CPW_NAME_MAX];
     int pid;                      /* 0: unknown (--connect) */
     char events[300], commands[300];
     unsigned char secret[1024];
@@ -27,9 +28,9 @@ typedef struct cpt_target {
 
 typedef struct cpt_link {
     cpt_target t;
-    int sub;                      /* NN_SUB, -1 when closed */
+    cpw_sock *sub;                /* the subscription, NULL when closed */
     int sub_fd;
-    int req_state, req_cmd;       /* NN_REQ sockets with a request out, else -1 */
+    cpw_sock *req_state, *req_cmd; /* REQ sockets with a request out, else NULL */
     int state_fd, cmd_fd;
     int64_t state_sent_us, cmd_sent_us;
     char cmd_name[32];            /* what the pending command was, for its reply */
@@ -55,7 +56,7 @@ int cpt_link_send_state(cpt_link *l);
 int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_ms);
 
 /* Sends a user command. 0, or -1 with the reason in err. */
-int cpt_link_send_cmd(cpt_link *l, const cpa_command *c, char *err, size_t errsz);
+int cpt_link_send_cmd(cpt_link *l, const cpw_cmd *c, char *err, size_t errsz);
 /* Whether a command is waiting for its reply. */
 bool cpt_link_cmd_pending(const cpt_link *l);
 /* Its reply, or its timeout: returns 1 and fills *ok and text (what to show

@@ -13,7 +13,7 @@
 typedef struct cpt_pend {
     uint64_t seq;
     uint8_t kind;   /* cpw_kind */
-    cpa_event ev;
+    cpw_event ev;
 } cpt_pend;
 
 #define PEND_MAX 16384
@@ -139,22 +139,22 @@ static void fmt_us(char *out, size_t n, int64_t us)
 void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, size_t size)
 {
     if (e->kind == CPT_LOG_NOTE) {
-        char t[CPA_TEXT_MAX];
+        char t[CPW_TEXT_MAX];
         cpw_sanitize(e->u.note, t, sizeof t);
         snprintf(out, size, "cptop: %s", t);
         return;
     }
-    const cpa_event *ev = &e->u.ev;
-    char who[CPA_NAME_MAX + 16] = "", a[24], b[24], c[24], d[24], txt[CPA_TEXT_MAX];
+    const cpw_event *ev = &e->u.ev;
+    char who[CPW_NAME_MAX + 16] = "", a[24], b[24], c[24], d[24], txt[CPW_TEXT_MAX];
     if (ev->op >= 0) {
-        char on[CPA_NAME_MAX];
+        char on[CPW_NAME_MAX];
         cpt_model_op_name(m, ev->op, on, sizeof on);
         if (ev->subtask >= 0)
             snprintf(who, sizeof who, " %s#%d", on, ev->subtask);
         else
             snprintf(who, sizeof who, " %s", on);
     }
-    const char *name = cpa_event_type_name(ev->type);
+    const char *name = cpw_event_type_name(ev->type);
     int n = snprintf(out, size, "%-19s", name ? name : "?");
     if (n < 0 || (size_t)n >= size)
         return;
@@ -166,26 +166,26 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         out += n, size -= (size_t)n;
     }
     switch (ev->type) {
-    case CPA_EV_CP_TRIGGERED:
-        snprintf(out, size, " %s", ev->u.triggered.kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
+    case CPW_EV_CP_TRIGGERED:
+        snprintf(out, size, " %s", ev->u.triggered.kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic");
         break;
-    case CPA_EV_BARRIER_RECEIVED:
+    case CPW_EV_BARRIER_RECEIVED:
         snprintf(out, size, "%s channel %d", who, ev->u.barrier.channel);
         break;
-    case CPA_EV_ALIGNMENT_END:
+    case CPW_EV_ALIGNMENT_END:
         fmt_us(a, sizeof a, ev->u.alignment.duration_us);
         snprintf(out, size, "%s %s, %lld B buffered", who, a,
                  (long long)ev->u.alignment.buffered_bytes);
         break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
         fmt_us(a, sizeof a, ev->u.sync.duration_us);
         snprintf(out, size, "%s sync %s", who, a);
         break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
         fmt_us(a, sizeof a, ev->u.async.duration_us);
         snprintf(out, size, "%s async %s, %lld B", who, a, (long long)ev->u.async.bytes);
         break;
-    case CPA_EV_ACK:
+    case CPW_EV_ACK:
         fmt_us(a, sizeof a, ev->u.ack.start_delay_us);
         fmt_us(b, sizeof b, ev->u.ack.alignment_us);
         fmt_us(c, sizeof c, ev->u.ack.sync_us);
@@ -193,37 +193,37 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         snprintf(out, size, "%s delay %s align %s sync %s async %s, %lld B", who, a, b, c, d,
                  (long long)ev->u.ack.checkpointed_size);
         break;
-    case CPA_EV_DECLINE:
+    case CPW_EV_DECLINE:
         cpw_sanitize(ev->u.decline.reason, txt, sizeof txt);
         snprintf(out, size, "%s: %s", who, txt);
         break;
-    case CPA_EV_CP_COMPLETED:
+    case CPW_EV_CP_COMPLETED:
         fmt_us(a, sizeof a, ev->u.completed.duration_us);
         snprintf(out, size, " in %s, %lld B", a, (long long)ev->u.completed.checkpointed_size);
         break;
-    case CPA_EV_CP_FAILED: {
+    case CPW_EV_CP_FAILED: {
         cpw_sanitize(ev->u.failed.message, txt, sizeof txt);
-        const char *r = cpa_failure_reason_name(ev->u.failed.reason);
+        const char *r = cpw_failure_reason_name(ev->u.failed.reason);
         snprintf(out, size, " %s: %s", r ? r : "?", txt);
         break;
     }
-    case CPA_EV_JOB_STATUS: {
+    case CPW_EV_JOB_STATUS: {
         cpw_sanitize(ev->u.job_status.message, txt, sizeof txt);
-        const char *st = cpa_job_status_name(ev->u.job_status.status);
+        const char *st = cpw_job_status_name(ev->u.job_status.status);
         snprintf(out, size, " %s%s%s", st ? st : "?", txt[0] ? ": " : "", txt);
         break;
     }
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         snprintf(out, size, " attempt %d", ev->u.restored.attempt);
         break;
-    case CPA_EV_FAILURE_INJECTED: {
-        char k[CPA_KIND_MAX];
+    case CPW_EV_FAILURE_INJECTED: {
+        char k[CPW_KIND_MAX];
         cpw_sanitize(ev->u.failure.kind, k, sizeof k);
         cpw_sanitize(ev->u.failure.params, txt, sizeof txt);
         snprintf(out, size, " %s: %s", k, txt);
         break;
     }
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_TASK_FAILED:
         cpw_sanitize(ev->u.task_failed.error, txt, sizeof txt);
         snprintf(out, size, "%s: %s", who, txt);
         break;
@@ -464,8 +464,8 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     }
     if (msg->kind == CPW_K_EVENT) {
         cpw_state_apply(m->st, &msg->ev, msg->seq);
-        if (msg->ev.type == CPA_EV_CP_COMPLETED || msg->ev.type == CPA_EV_CP_FAILED ||
-            msg->ev.type == CPA_EV_RESTORED)
+        if (msg->ev.type == CPW_EV_CP_COMPLETED || msg->ev.type == CPW_EV_CP_FAILED ||
+            msg->ev.type == CPW_EV_RESTORED)
             m->hist_version++;
     } else {
         if (msg->kind == CPW_K_HELLO)
@@ -661,7 +661,7 @@ const cpt_summary *cpt_model_summary(cpt_model *m)
             n++;
         } else if (cp->status == CPW_CP_FAILED) {
             s->failed++;
-            int r = cp->reason >= 0 && cp->reason < CPA_FAIL__COUNT ? cp->reason : CPA_FAIL__COUNT;
+            int r = cp->reason >= 0 && cp->reason < CPW_FAIL__COUNT ? cp->reason : CPW_FAIL__COUNT;
             s->by_reason[r]++;
         }
     }

@@ -43,8 +43,8 @@ typedef struct cpt_log_entry {
     uint8_t filter_match;    /* cached: matches the filter of filter_gen */
     uint32_t filter_gen;
     union {
-        cpa_event ev;
-        char note[CPA_TEXT_MAX];
+        cpw_event ev;
+        char note[CPW_TEXT_MAX];
     } u;
 } cpt_log_entry;
 
@@ -58,7 +58,7 @@ typedef struct cpt_stat {
 typedef struct cpt_summary {
     cpt_stat duration_us, size, alignment_us;
     int completed, failed;               /* in the retained history */
-    int by_reason[CPA_FAIL__COUNT + 1];  /* failed ones per reason; last: unknown */
+    int by_reason[CPW_FAIL__COUNT + 1];  /* failed ones per reason; last: unknown */
 } cpt_summary;
 
 typedef struct cpt_model_conf {

@@ -193,7 +193,7 @@ static void fail_param(cpt_ui *ui, const cpt_model *m, const cpt_fail_kind *k)
     }
 }
 
-static cpt_action fail_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd, int64_t now)
+static cpt_action fail_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
 {
     const cpt_fail_kind *k = &cpt_fail_kinds[ui->fail_kind];
     int n_ops = m->st->hello.n_ops;
@@ -274,7 +274,7 @@ static cpt_action fail_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command 
     }
 send:
     memset(cmd, 0, sizeof *cmd);
-    cmd->type = CPA_CMD_INJECT_FAILURE;
+    cmd->type = CPW_CMD_INJECT_FAILURE;
     snprintf(cmd->kind, sizeof cmd->kind, "%s", k->kind);
     cmd->op = k->subtask ? ui->fail_op : -1;
     cmd->subtask = k->subtask ? ui->menu_sel : -1;
@@ -287,7 +287,7 @@ send:
     return CPT_ACT_COMMAND;
 }
 
-static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd, int64_t now)
+static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
 {
     if (ui->fail_step == 0) { /* choosing a row */
         if (key == CPT_KEY_ESC || key == 'q' || key == 'c') {
@@ -318,7 +318,7 @@ static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpa_comman
     if (busy(ui, now))
         return CPT_ACT_REDRAW;
     memset(cmd, 0, sizeof *cmd);
-    cmd->type = CPA_CMD_SET_CONFIG;
+    cmd->type = CPW_CMD_SET_CONFIG;
     cmd->op = cmd->subtask = -1;
     cmd->n_params = 1;
     snprintf(cmd->keys[0], sizeof cmd->keys[0], "%s", cfg_keys[ui->menu_sel]);
@@ -327,7 +327,7 @@ static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpa_comman
     return CPT_ACT_COMMAND;
 }
 
-static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd,
+static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd,
                               int64_t now)
 {
     switch (ui->overlay) {
@@ -343,7 +343,7 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpa_comma
         if (busy(ui, now))
             return CPT_ACT_REDRAW;
         memset(cmd, 0, sizeof *cmd);
-        cmd->type = CPA_CMD_ABORT;
+        cmd->type = CPW_CMD_ABORT;
         cmd->cp_id = ui->abort_id;
         cmd->op = cmd->subtask = -1;
         return CPT_ACT_COMMAND;
@@ -385,7 +385,7 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpa_comma
     }
 }
 
-cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd, int64_t now)
+cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
 {
     if (key == CPT_KEY_RESIZE)
         return CPT_ACT_REDRAW;
@@ -477,7 +477,7 @@ cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd,
         if (refuse_read_only(ui, now) || busy(ui, now))
             return CPT_ACT_REDRAW;
         memset(cmd, 0, sizeof *cmd);
-        cmd->type = CPA_CMD_TRIGGER;
+        cmd->type = CPW_CMD_TRIGGER;
         cmd->op = cmd->subtask = -1;
         return CPT_ACT_COMMAND;
     case 'a': {

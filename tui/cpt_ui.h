@@ -4,7 +4,7 @@
  *
  * Pure like the view: keys arrive as cpt_key codes (the terminal layer maps
  * curses' codes onto them), and a key that asks the job for something fills
- * a cpa_command for the event loop to send. Tests drive it with key codes
+ * a cpw_cmd for the event loop to send. Tests drive it with key codes
  * and check the resulting state and commands. Not thread-safe.
  */
 #ifndef CPT_UI_H
@@ -115,7 +115,7 @@ void cpt_ui_init(cpt_ui *ui, bool read_only, bool unicode);
 void cpt_ui_sync(cpt_ui *ui, const cpt_model *m);
 
 /* Handles one key. On CPT_ACT_COMMAND, *cmd holds the command to send. */
-cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpa_command *cmd,
+cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd,
                       int64_t now_us);
 
 /* Sets the status line (a reply, a refusal, a hint). */

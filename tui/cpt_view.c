@@ -259,7 +259,7 @@ static void draw_header(ctx *c)
 {
     cpt_model *m = c->m;
     const cpw_state *st = m->st;
-    char name[CPA_NAME_MAX], job[CPW_MAX_JOB_ID], buf[128], a[32], b[32];
+    char name[CPW_NAME_MAX], job[CPW_MAX_JOB_ID], buf[128], a[32], b[32];
     sanitized(st->hello.name[0] ? st->hello.name : "?", name, sizeof name);
     sanitized(st->job[0] ? st->job : "?", job, sizeof job);
     cpt_frame_fill(c->f, 0, 0, c->w, ' ', CPT_R_NORMAL);
@@ -276,12 +276,12 @@ static void draw_header(ctx *c)
         x = put(c, x, 0, CPT_R_DIM, buf);
     }
     x = put(c, x, 0, CPT_R_NORMAL, "  ");
-    const char *stn = cpa_job_status_name((cpa_job_status)st->status);
+    const char *stn = cpw_job_status_name((cpw_job_status)st->status);
     snprintf(buf, sizeof buf, "%s", stn ? stn : "unknown");
     upper(buf);
-    cpt_role sr = st->status == CPA_JOB_RUNNING ? CPT_R_GOOD
-                : st->status == CPA_JOB_RESTARTING ? CPT_R_WARN
-                : st->status == CPA_JOB_FAILED ? CPT_R_BAD : CPT_R_DIM;
+    cpt_role sr = st->status == CPW_JOB_RUNNING ? CPT_R_GOOD
+                : st->status == CPW_JOB_RESTARTING ? CPT_R_WARN
+                : st->status == CPW_JOB_FAILED ? CPT_R_BAD : CPT_R_DIM;
     if (m->link == CPT_LINK_DOWN)
         sr = CPT_R_DIM;
     x = put(c, x, 0, sr, buf);
@@ -334,11 +334,11 @@ static void draw_header(ctx *c)
     }
     int64_t last_periodic = 0, last_end = 0;
     for (int i = 0; i < st->n_inflight; i++)
-        if (st->inflight[i].kind == CPA_TRIGGER_PERIODIC && st->inflight[i].trigger_ts > last_periodic)
+        if (st->inflight[i].kind == CPW_TRIGGER_PERIODIC && st->inflight[i].trigger_ts > last_periodic)
             last_periodic = st->inflight[i].trigger_ts;
     for (int i = 0; i < st->n_history && i < 64; i++) {
         const cpw_cp *h = cpw_state_history(st, i);
-        if (h->kind == CPA_TRIGGER_PERIODIC && h->trigger_ts > last_periodic)
+        if (h->kind == CPW_TRIGGER_PERIODIC && h->trigger_ts > last_periodic)
             last_periodic = h->trigger_ts;
         if (h->end_ts > last_end)
             last_end = h->end_ts;
@@ -429,7 +429,7 @@ static int inflight_line(ctx *c, int y, const cpw_cp *cp, bool selected)
         snprintf(buf, sizeof buf, "#%-5lld", (long long)cp->id);
     else
         snprintf(buf, sizeof buf, "#%-5lld %-8s", (long long)cp->id,
-                 cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic");
+                 cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic");
     int x = put(c, 2, y, selected ? CPT_R_SELECT : CPT_R_NORMAL, buf) + 1;
     int64_t el = c->lnow - cp->trigger_ts;
     int bw = c->w >= 120 ? 30 : c->w >= 100 ? 24 : 12;
@@ -445,7 +445,7 @@ static int inflight_line(ctx *c, int y, const cpw_cp *cp, bool selected)
     x = put(c, x, y, cp->declines ? CPT_R_BAD : CPT_R_NORMAL, buf) + 2;
     straggler s = slowest_pending(m, cp);
     if (s.op >= 0) {
-        char on[CPA_NAME_MAX];
+        char on[CPW_NAME_MAX];
         cpt_model_op_name(m, s.op, on, sizeof on);
         cpt_fmt_dur(a, sizeof a, c->lnow - s.since);
         snprintf(buf, sizeof buf, "%s %s#%d (%s %s)", narrow ? "on" : "waiting on", on, s.subtask,
@@ -469,7 +469,7 @@ static int draw_grid(ctx *c, int y, int y_max, const cpw_cp *cp)
     const cpw_state *st = c->m->st;
     int name_w = 6;
     for (int op = 0; op < st->hello.n_ops; op++) {
-        char on[CPA_NAME_MAX];
+        char on[CPW_NAME_MAX];
         cpt_model_op_name(c->m, op, on, sizeof on);
         int l = cpt_text_width(on);
         if (l > name_w)
@@ -481,7 +481,7 @@ static int draw_grid(ctx *c, int y, int y_max, const cpw_cp *cp)
     if (cells < 8)
         cells = 8;
     for (int op = 0; op < st->hello.n_ops && y < y_max; op++, y++) {
-        char on[CPA_NAME_MAX], buf[32];
+        char on[CPW_NAME_MAX], buf[32];
         cpt_model_op_name(c->m, op, on, sizeof on);
         putn(c, 4, y, CPT_R_LABEL, name_w, on);
         int par = st->hello.ops[op].parallelism;
@@ -589,14 +589,14 @@ static void sparkline(ctx *c, int x, int y, int width)
 
 static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
 {
-    char buf[512], id[24], d[32], sz[32], tm[32], acks[24], msg[CPA_TEXT_MAX];
+    char buf[512], id[24], d[32], sz[32], tm[32], acks[24], msg[CPW_TEXT_MAX];
     snprintf(id, sizeof id, "%lld", (long long)cp->id);
     cpt_fmt_dur(d, sizeof d, cp->duration_us);
     cpt_fmt_bytes(sz, sizeof sz, cp->checkpointed_size);
     fmt_clock(tm, sizeof tm, cp->trigger_ts, false);
     snprintf(acks, sizeof acks, "%d/%d", cp->acks, cp->total);
     snprintf(buf, sizeof buf, HIST_FMT, id, cpw_cp_status_name(cp->status),
-             cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic", tm,
+             cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic", tm,
              cp->status == CPW_CP_IN_PROGRESS ? "-" : d, sz, acks);
     put(c, 0, y, CPT_R_NORMAL, buf);
     cpt_frame_role(c->f, 7, y, 9, cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
@@ -604,7 +604,7 @@ static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
     if (cp->acks < cp->total)
         cpt_frame_role(c->f, 55, y, 9, CPT_R_WARN);
     if (cp->status == CPW_CP_FAILED) {
-        const char *rn = cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : NULL;
+        const char *rn = cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : NULL;
         if (!rn)
             rn = "unknown";
         if (c->w < 140 && !strncmp(rn, "CHECKPOINT_", 11))
@@ -698,13 +698,13 @@ static void draw_events(ctx *c, int y, int y_max, bool focused)
         cpt_role r = CPT_R_NORMAL;
         if (e->kind == CPT_LOG_NOTE)
             r = e->bad ? CPT_R_BAD : CPT_R_WARN;
-        else if (e->u.ev.type == CPA_EV_CP_FAILED || e->u.ev.type == CPA_EV_DECLINE ||
-                 e->u.ev.type == CPA_EV_TASK_FAILED)
+        else if (e->u.ev.type == CPW_EV_CP_FAILED || e->u.ev.type == CPW_EV_DECLINE ||
+                 e->u.ev.type == CPW_EV_TASK_FAILED)
             r = CPT_R_BAD;
-        else if (e->u.ev.type == CPA_EV_CP_COMPLETED)
+        else if (e->u.ev.type == CPW_EV_CP_COMPLETED)
             r = CPT_R_GOOD;
-        else if (e->u.ev.type == CPA_EV_FAILURE_INJECTED || e->u.ev.type == CPA_EV_RESTORED ||
-                 e->u.ev.type == CPA_EV_JOB_STATUS)
+        else if (e->u.ev.type == CPW_EV_FAILURE_INJECTED || e->u.ev.type == CPW_EV_RESTORED ||
+                 e->u.ev.type == CPW_EV_JOB_STATUS)
             r = CPT_R_WARN;
         put(c, x + 1, row, r, line);
         row--;
@@ -835,7 +835,7 @@ static void draw_detail(ctx *c, int y, int y_max)
     const cpw_state *st = m->st;
     cpt_ui *ui = c->ui;
     const cpw_cp *cp = cpt_ui_detail_cp(ui, m);
-    char buf[400], a[32], b[32], d[32], e[32], s[32], tm[32], on[CPA_NAME_MAX];
+    char buf[400], a[32], b[32], d[32], e[32], s[32], tm[32], on[CPW_NAME_MAX];
     if (!cp) {
         snprintf(buf, sizeof buf, "Checkpoint #%lld", (long long)ui->detail_id);
         title_rule(c, y, buf, true);
@@ -854,14 +854,14 @@ static void draw_detail(ctx *c, int y, int y_max)
     cpt_fmt_bytes(b, sizeof b, cp->checkpointed_size);
     snprintf(buf, sizeof buf, "%s %s %s, %s%s, %s, %d/%d acked ",
              live ? "in progress" : cpw_cp_status_name(cp->status),
-             cp->kind == CPA_TRIGGER_MANUAL ? "manual" : "periodic", tm, a, live ? " so far" : "", b,
+             cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic", tm, a, live ? " so far" : "", b,
              cp->acks, cp->total);
     put(c, x, y, cp->status == CPW_CP_FAILED ? CPT_R_BAD : cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
                  : CPT_R_ASYNC, buf);
     y++;
     if (cp->status == CPW_CP_FAILED) {
-        char msg[CPA_TEXT_MAX];
-        const char *rn = cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : NULL;
+        char msg[CPW_TEXT_MAX];
+        const char *rn = cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : NULL;
         sanitized(cp->message, msg, sizeof msg);
         snprintf(buf, sizeof buf, "failed: %s%s%s", rn ? rn : "unknown", msg[0] ? ": " : "", msg);
         put(c, 2, y++, CPT_R_BAD, buf);
@@ -981,7 +981,7 @@ static void draw_detail(ctx *c, int y, int y_max)
             int cw = wide ? 54 : 44;
             snprintf(buf, sizeof buf, " %4d %-*s", k, cw, phase_word[shown_phase(u)]);
             if (u->phase == CPW_PH_DECLINED && u->reason[0]) {
-                char r[CPA_TEXT_MAX];
+                char r[CPW_TEXT_MAX];
                 sanitized(u->reason, r, sizeof r);
                 snprintf(buf, sizeof buf, " %4d declined: %-*.*s", k, cw - 10, cw - 10, r);
             }
@@ -1080,10 +1080,10 @@ static void draw_summary(ctx *c, int y, int y_max)
         return;
     put(c, 2, y++, CPT_R_LABEL, "failures by reason");
     int any = 0;
-    for (int i = 0; i <= CPA_FAIL__COUNT && y < y_max; i++) {
+    for (int i = 0; i <= CPW_FAIL__COUNT && y < y_max; i++) {
         if (!s->by_reason[i])
             continue;
-        const char *rn = i < CPA_FAIL__COUNT ? cpa_failure_reason_name((cpa_failure_reason)i) : "unknown";
+        const char *rn = i < CPW_FAIL__COUNT ? cpw_failure_reason_name((cpw_failure_reason)i) : "unknown";
         snprintf(buf, sizeof buf, "%6d  %s", s->by_reason[i], rn ? rn : "unknown");
         put(c, 22, y++, CPT_R_BAD, buf);
         any++;
@@ -1198,7 +1198,7 @@ static void draw_overlay(ctx *c)
             snprintf(buf, sizeof buf, "%s: which operator?", k->kind);
             box(c, x, y, w, h, buf);
             for (int i = 0; i < n && i < h - 3; i++) {
-                char on[CPA_NAME_MAX];
+                char on[CPW_NAME_MAX];
                 cpt_model_op_name(m, i, on, sizeof on);
                 snprintf(buf, sizeof buf, "%-20s %d subtasks", on, m->st->hello.ops[i].parallelism);
                 box_line(c, x, y + 1 + i, w, i == ui->menu_sel, buf);
@@ -1206,7 +1206,7 @@ static void draw_overlay(ctx *c)
             box_line(c, x, y + h - 2, w, false, "Enter: choose   Esc: cancel");
         } else {
             int y = c->h / 2 - 2;
-            char on[CPA_NAME_MAX];
+            char on[CPW_NAME_MAX];
             cpt_model_op_name(m, ui->fail_op, on, sizeof on);
             if (ui->fail_step == 2) {
                 snprintf(buf, sizeof buf, "%s: which subtask of %s?", k->kind, on);
@@ -1234,7 +1234,7 @@ static void draw_overlay(ctx *c)
             for (int j = 0; j < m->st->hello.n_config; j++)
                 if (!strcmp(m->st->hello.config_keys[j], keys[i]))
                     v = m->st->hello.config_values[j];
-            char vs[CPA_VALUE_MAX];
+            char vs[CPW_VALUE_MAX];
             sanitized(v, vs, sizeof vs);
             if (ui->fail_step == 1 && i == ui->menu_sel)
                 snprintf(buf, sizeof buf, "%-30s %s_", labels[i], ui->input);

@@ -15,13 +15,11 @@
 #include "cpt_view.h"
 #include "cpw.h"
 #include "cpw_discovery.h"
+#include "cpw_sock.h"
 #include "cpw_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/pubsub.h>
-#include <nanomsg/reqrep.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -187,7 +185,7 @@ static int mode_list(const opts *o)
     }
     printf("%-18s %-20s %8s %-7s %s\n", "JOB", "NAME", "PID", "STATE", "EVENTS");
     for (int i = 0; i < n; i++) {
-        char name[CPA_NAME_MAX];
+        char name[CPW_NAME_MAX];
         cpw_sanitize(jobs[i].name, name, sizeof name);
         printf("%-18s %-20s %8d %-7s %s\n", jobs[i].job, name, jobs[i].pid,
                jobs[i].alive ? "running" : "stale", jobs[i].events);
@@ -221,32 +219,29 @@ static int mode_json(const opts *o)
     int rc = find_target(o, &t);
     if (rc)
         return rc;
-    int s = nn_socket(AF_SP, NN_SUB);
-    nn_setsockopt(s, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
-    int big = 8 * 1024 * 1024, to = 200;
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVBUF, &big, sizeof big);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to);
-    if (nn_connect(s, t.events) < 0) {
-        fprintf(stderr, "cptop: cannot connect to %s: %s\n", t.events, nn_strerror(nn_errno()));
+    const cpw_sock_conf conf = {.queue = 8192};
+    char err[400];
+    cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, sizeof err);
+    if (!s || cpw_sock_dial(s, t.events, err, sizeof err) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: %s\n", err);
+        cpw_sock_destroy(s);
         return 1;
     }
     while (!quit) {
-        char *buf = NULL;
-        int n = nn_recv(s, &buf, NN_MSG, 0);
-        if (n < 0)
+        cpw_sock_msg msg;
+        if (cpw_sock_recv(s, &msg, 200) != CPW_SOCK_OK)
             continue;
         /* Decoded and re-encoded: the output is one valid JSON object per
          * line whatever shape (object, array, NDJSON) or bytes came in. */
-        cpw_error err;
+        cpw_error derr;
         size_t count;
-        if (cpw_decode_frame(buf, (size_t)n, print_msg, NULL, &count, &err) != CPW_OK)
-            fprintf(stderr, "cptop: dropped a bad frame: %s\n", err.text);
-        nn_freemsg(buf);
+        if (cpw_decode_frame(msg.data, msg.len, print_msg, NULL, &count, &derr) != CPW_OK)
+            fprintf(stderr, "cptop: dropped a bad frame: %s\n", derr.text);
+        cpw_sock_msg_free(&msg);
         if (fflush(stdout) != 0 || ferror(stdout))
             break; /* the reader went away (| head): done, not an error */
     }
-    nn_close(s);
+    cpw_sock_destroy(s);
     return 0;
 }
 
@@ -256,31 +251,31 @@ static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_
     cpw_buf_init(&b);
     cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
     cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
-    int s = nn_socket(AF_SP, NN_REQ);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
-    int big = 32 * 1024 * 1024;
-    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &big, sizeof big);
+    char serr[400];
+    cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
     int rc = 1;
-    char *buf = NULL;
-    if (nn_connect(s, t->commands) < 0 || nn_send(s, b.data, b.len, 0) < 0) {
-        fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands, nn_strerror(nn_errno()));
+    cpw_sock_err se;
+    cpw_sock_msg msg;
+    if (!s || cpw_sock_dial(s, t->commands, serr, sizeof serr) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: %s\n", serr);
+    } else if ((se = cpw_sock_send(s, b.data, b.len, timeout_ms)) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands,
+                se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
+                                       : cpw_sock_strerror(se));
+    } else if (cpw_sock_recv(s, &msg, timeout_ms) != CPW_SOCK_OK) {
+        fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
     } else {
-        int n = nn_recv(s, &buf, NN_MSG, 0);
-        if (n < 0) {
-            fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
+        cpw_error err = {0};
+        if (cpw_decode_one(msg.data, msg.len, reply, &err) != CPW_OK ||
+            reply->kind != CPW_K_REPLY) {
+            fprintf(stderr, "cptop: bad reply: %s\n", err.text);
+            cpw_msg_clear(reply);
         } else {
-            cpw_error err;
-            if (cpw_decode_one(buf, (size_t)n, reply, &err) != CPW_OK || reply->kind != CPW_K_REPLY) {
-                fprintf(stderr, "cptop: bad reply: %s\n", err.text);
-                cpw_msg_clear(reply);
-            } else {
-                rc = 0;
-            }
-            nn_freemsg(buf);
+            rc = 0;
         }
+        cpw_sock_msg_free(&msg);
     }
-    nn_close(s);
+    cpw_sock_destroy(s);
     cpw_buf_free(&b);
     return rc;
 }
@@ -302,24 +297,24 @@ static int mode_once(const opts *o)
     if (rc)
         return rc;
     cpw_command cmd = {.req = 1, .history = 10};
-    cmd.c.type = CPA_CMD_GET_STATE;
+    cmd.c.type = CPW_CMD_GET_STATE;
     cpw_msg r;
     if (request(&t, &cmd, o->timeout_ms, &r))
         return 1;
     if (!r.reply->ok || !r.reply->state) {
-        char m[CPA_TEXT_MAX];
+        char m[CPW_TEXT_MAX];
         cpw_sanitize(r.reply->message, m, sizeof m);
         fprintf(stderr, "cptop: get_state refused: %s\n", m);
         cpw_msg_clear(&r);
         return 1;
     }
     const cpw_state *s = r.reply->state;
-    char name[CPA_NAME_MAX], msg[CPA_TEXT_MAX], d[32];
+    char name[CPW_NAME_MAX], msg[CPW_TEXT_MAX], d[32];
     cpw_sanitize(s->hello.name, name, sizeof name);
     char jobid[CPW_MAX_JOB_ID];
     cpw_sanitize(s->job, jobid, sizeof jobid);
     printf("job %s (%s), pid %d, status %s\n", jobid, name, s->hello.pid,
-           cpa_job_status_name((cpa_job_status)s->status));
+           cpw_job_status_name((cpw_job_status)s->status));
     printf("checkpoints: total %lld, in progress %lld, completed %lld, failed %lld, restored %lld;"
            " consecutive failures %d\n",
            (long long)s->counts.total, (long long)s->counts.in_progress,
@@ -344,7 +339,7 @@ static int mode_once(const opts *o)
         printf("%6lld %-9s %-8s %9s %10lld B  %d/%d acks  %s%s%s\n", (long long)cp->id,
                cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic", d,
                (long long)cp->state_size, cp->acks, cp->total,
-               cp->reason >= 0 ? cpa_failure_reason_name((cpa_failure_reason)cp->reason) : "",
+               cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : "",
                msg[0] ? " " : "", msg);
     }
     cpw_msg_clear(&r);
@@ -361,7 +356,7 @@ static int mode_ctl(const opts *o, int argc, char **argv)
     cmd.c.op = cmd.c.subtask = -1;
     const char *what = argv[0];
     if (!strcmp(what, "trigger") && argc == 1) {
-        cmd.c.type = CPA_CMD_TRIGGER;
+        cmd.c.type = CPW_CMD_TRIGGER;
     } else if (!strcmp(what, "abort") && argc == 2) {
         char *end;
         long long id = strtoll(argv[1], &end, 10);
@@ -369,10 +364,10 @@ static int mode_ctl(const opts *o, int argc, char **argv)
             fprintf(stderr, "cptop: abort: '%s' is not a checkpoint id\n", argv[1]);
             return 2;
         }
-        cmd.c.type = CPA_CMD_ABORT;
+        cmd.c.type = CPW_CMD_ABORT;
         cmd.c.cp_id = id;
     } else if (!strcmp(what, "fail") && argc >= 2) {
-        cmd.c.type = CPA_CMD_INJECT_FAILURE;
+        cmd.c.type = CPW_CMD_INJECT_FAILURE;
         snprintf(cmd.c.kind, sizeof cmd.c.kind, "%s", argv[1]);
         int i = 2;
         if (argc >= 4 && !strchr(argv[2], '=') && !strchr(argv[3], '=')) {
@@ -382,19 +377,19 @@ static int mode_ctl(const opts *o, int argc, char **argv)
         }
         for (; i < argc; i++) {
             const char *eq = strchr(argv[i], '=');
-            if (!eq || eq == argv[i] || cmd.c.n_params == CPA_CMD_MAX_PARAMS) {
+            if (!eq || eq == argv[i] || cmd.c.n_params == CPW_CMD_MAX_PARAMS) {
                 fprintf(stderr, "cptop: fail: '%s' is not KEY=VALUE\n", argv[i]);
                 return 2;
             }
-            snprintf(cmd.c.keys[cmd.c.n_params], CPA_NAME_MAX, "%.*s", (int)(eq - argv[i]), argv[i]);
-            snprintf(cmd.c.values[cmd.c.n_params], CPA_VALUE_MAX, "%s", eq + 1);
+            snprintf(cmd.c.keys[cmd.c.n_params], CPW_NAME_MAX, "%.*s", (int)(eq - argv[i]), argv[i]);
+            snprintf(cmd.c.values[cmd.c.n_params], CPW_VALUE_MAX, "%s", eq + 1);
             cmd.c.n_params++;
         }
     } else if (!strcmp(what, "set") && argc == 3) {
-        cmd.c.type = CPA_CMD_SET_CONFIG;
+        cmd.c.type = CPW_CMD_SET_CONFIG;
         cmd.c.n_params = 1;
-        snprintf(cmd.c.keys[0], CPA_NAME_MAX, "%s", argv[1]);
-        snprintf(cmd.c.values[0], CPA_VALUE_MAX, "%s", argv[2]);
+        snprintf(cmd.c.keys[0], CPW_NAME_MAX, "%s", argv[1]);
+        snprintf(cmd.c.values[0], CPW_VALUE_MAX, "%s", argv[2]);
     } else {
         fprintf(stderr, "cptop: ctl: unknown or incomplete command '%s' (see cptop --help)\n", what);
         return 2;
@@ -406,7 +401,7 @@ static int mode_ctl(const opts *o, int argc, char **argv)
     cpw_msg r;
     if (request(&t, &cmd, o->timeout_ms, &r))
         return 1;
-    char m[CPA_TEXT_MAX];
+    char m[CPW_TEXT_MAX];
     cpw_sanitize(r.reply->message, m, sizeof m);
     char e[sizeof r.reply->error];
     cpw_sanitize(r.reply->error, e, sizeof e);
@@ -499,7 +494,7 @@ static void fill_picker(cpt_ui *ui, const target *c, int n)
 {
     ui->pick_n = n < CPT_PICK_MAX ? n : CPT_PICK_MAX;
     for (int i = 0; i < ui->pick_n; i++) {
-        char name[CPA_NAME_MAX];
+        char name[CPW_NAME_MAX];
         cpw_sanitize(c[i].name, name, sizeof name);
         snprintf(ui->pick_label[i], sizeof ui->pick_label[i], "%-24s %-20s pid %d", c[i].job, name,
                  c[i].pid);
@@ -572,7 +567,7 @@ static int dashboard(const opts *o)
                     }
             }
         }
-        if (d.linked && d.m->want_state && !d.m->state_pending && d.link.req_state < 0 &&
+        if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
             cpt_link_send_state(&d.link) == 0)
             cpt_model_state_sent(d.m);
 
@@ -592,7 +587,7 @@ static int dashboard(const opts *o)
 
         int k;
         while ((k = cpt_term_key()) != CPT_KEY_NONE) {
-            cpa_command cmd;
+            cpw_cmd cmd;
             cpt_action a = cpt_ui_key(&d.ui, d.m, k, &cmd, now);
             if (k == CPT_KEY_RESIZE)
                 dirty = true;

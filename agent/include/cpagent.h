@@ -14,16 +14,27 @@
  *  - The agent never writes to the host's stdout/stderr; it reports through
  *    the log callback, if one is set.
  *  - One agent thread does all I/O: it batches events, publishes them on a
- *    nanomsg NN_PUB socket and answers commands on an NN_REP socket.
+ *    PUB socket and answers commands on a REP socket (SP over ipc or tcp,
+ *    through nng; a peer sending malformed frames only loses its connection).
  *
  * Lifecycle: cpa_conf_new() → cpa_conf_set()… → cpa_new() (takes the conf)
  * → cpa_set_topology() → cpa_start() → cpa_emit()… → cpa_stop() →
  * cpa_destroy().
  *
- * Thread-safety summary: cpa_emit(), cpa_subtask_metrics(), cpa_get_stats()
- * and cpa_set_job_config() may be called from any thread at any time between
- * cpa_new() and cpa_destroy(). Lifecycle calls (start/stop/destroy) and
- * cpa_set_topology() must come from one controlling thread.
+ * Thread-safety summary: cpa_emit(), cpa_subtask_metrics(), cpa_get_stats(),
+ * cpa_set_job_config() and cpa_set_failure_kinds() may be called from any
+ * thread at any time between cpa_new() and cpa_destroy(). Lifecycle calls
+ * (start/stop/destroy) and cpa_set_topology() must come from one controlling
+ * thread.
+ *
+ * Stability (what a job may rely on across 0.x releases with the same
+ * CPA_ABI_VERSION): every function declared here keeps its signature and
+ * meaning; the structs and enums keep their layout and values (new enum
+ * values and new configuration keys may be added at the end); the limits
+ * below are this ABI's own, not the wire protocol's (the agent converts and,
+ * where the wire is narrower, truncates texts on a character boundary). The
+ * library exports nothing but the cpa_* names below. CPA_ABI_VERSION changes
+ * when any of this has to break; the shared library's soname follows it.
  */
 #ifndef CPAGENT_H
 #define CPAGENT_H
@@ -35,7 +46,15 @@
 extern "C" {
 #endif
 
-#define CPA_VERSION_STR "0.1.0"
+/* The library is built with hidden visibility; what this header declares is
+ * its whole exported interface. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define CPA_VERSION_STR "0.2.0"
+/* Changes only when the ABI breaks (soname libcpagent.so.CPA_ABI_VERSION). */
+#define CPA_ABI_VERSION 0
 /* Wire protocol major version this library speaks (see protocol/PROTOCOL.md). */
 #define CPA_PROTOCOL_VERSION 1
 
@@ -51,7 +70,7 @@ typedef enum cpa_err {
     CPA_ERR_NOMEM,         /* an allocation failed (never on the emit path) */
     CPA_ERR_STATE,         /* call not valid now (e.g. start twice, emit after stop) */
     CPA_ERR_QUEUE_FULL,    /* cpa_emit(): queue full, the event was dropped */
-    CPA_ERR_TRANSPORT,     /* nanomsg socket, bind or send failed */
+    CPA_ERR_TRANSPORT,     /* socket, bind or send failed */
     CPA_ERR_IO,            /* runtime directory, discovery or secret file I/O */
     CPA_ERR_INSECURE,      /* a directory or secret file has unsafe permissions */
     CPA_ERR_AUTH,          /* command refused: missing, bad or replayed token */
@@ -139,6 +158,14 @@ typedef enum cpa_job_status {
 const char *cpa_event_type_name(cpa_event_type t);
 const char *cpa_failure_reason_name(cpa_failure_reason r);
 const char *cpa_job_status_name(cpa_job_status s);
+
+/* Whether a checkpoint failing for reason r counts against
+ * execution.checkpointing.tolerable-failed-checkpoints, as Flink's failure
+ * manager counts it: not a subsumed checkpoint or a refused request, not a
+ * user's abort, not a task failure (the job restarts for that anyway). The
+ * agent and every dashboard count consecutive failures by this rule, so a job
+ * that enforces its tolerance with it agrees with what they show. 1 or 0. */
+int cpa_failure_reason_counts(cpa_failure_reason r);
 
 /* Per-subtask acknowledgement figures; names and units as Flink's REST API. */
 typedef struct cpa_ack_info {
@@ -273,6 +300,36 @@ cpa_err cpa_conf_set_command_cb(cpa_conf *conf, cpa_command_type type,
                                 cpa_command_cb cb, void *opaque);
 
 /* ----------------------------------------------------------------------------
+ * Failure kinds: what the job's INJECT_FAILURE handler understands
+ * ------------------------------------------------------------------------- */
+
+typedef enum cpa_target {
+    CPA_TARGET_JOB = 0,      /* the whole job: the command names no subtask */
+    CPA_TARGET_SUBTASK = 1,  /* one subtask: an operator and a subtask are required */
+} cpa_target;
+
+#define CPA_FAILURE_MAX_KINDS  32
+#define CPA_FAILURE_MAX_PARAMS 4
+
+/* One integer parameter of a failure kind, given as KEY=VALUE. */
+typedef struct cpa_param_desc {
+    const char *name;      /* the KEY: 1..31 of [a-z0-9_-], e.g. "ms" */
+    const char *unit;      /* what a bare number means: "ms", "s", "us", "count",
+                              or "" / NULL; a value may repeat it ("500ms") */
+    int64_t min, max, def; /* inclusive range; min <= def <= max */
+    const char *help;      /* one line, may be NULL */
+} cpa_param_desc;
+
+/* One kind of failure the job can inject. */
+typedef struct cpa_failure_desc {
+    const char *kind;      /* 1..31 of [a-z0-9-], e.g. "stall" */
+    const char *label;     /* one line for menus, e.g. "stall the next barrier at a subtask" */
+    cpa_target target;
+    int n_params;          /* 0..CPA_FAILURE_MAX_PARAMS */
+    cpa_param_desc params[CPA_FAILURE_MAX_PARAMS];
+} cpa_failure_desc;
+
+/* ----------------------------------------------------------------------------
  * The agent
  * ------------------------------------------------------------------------- */
 
@@ -311,6 +368,24 @@ cpa_err cpa_set_topology(cpa_agent *a, const cpa_operator *ops, int n_ops,
  */
 cpa_err cpa_set_job_config(cpa_agent *a, const char *const *keys,
                            const char *const *values, int n);
+
+/*
+ * Declares (replaces) the failure kinds the job's INJECT_FAILURE handler
+ * understands. Copies everything; publishes the table in hello, so
+ * dashboards build their menus from it. From then on the agent checks every
+ * inject_failure command against the table before the handler sees it: an
+ * unknown kind, a missing or out-of-range target, an unknown or repeated
+ * parameter, or a value that is not a whole number (optionally followed by
+ * the unit) within [min, max] is refused (CPA_ERR_BAD_COMMAND) with a message
+ * naming the parameter and its range. The handler then gets every declared
+ * parameter, absent ones at their default, in declared order, as plain
+ * decimal within range. Call again to change a default (the table is
+ * republished). n = 0 declares that the job offers no failures; without any
+ * call, commands reach the handler unchecked (as before 0.2).
+ * Errors: CPA_ERR_INVALID_ARG (a bad name, range or count; the message is
+ * logged), CPA_ERR_NOMEM. Thread-safe; takes a short lock.
+ */
+cpa_err cpa_set_failure_kinds(cpa_agent *a, const cpa_failure_desc *kinds, int n);
 
 /*
  * Binds the sockets, writes the discovery file, starts the agent thread and
@@ -372,6 +447,10 @@ const char *cpa_job_id(const cpa_agent *a);
 /* The endpoint URLs dashboards connect to (valid after cpa_start()). */
 const char *cpa_events_url(const cpa_agent *a);
 const char *cpa_commands_url(const cpa_agent *a);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -40,7 +40,7 @@ static inline void fz_str(const char *s, size_t cap)
 static inline void fz_text(const char *s, size_t cap)
 {
     fz_str(s, cap);
-    char clean[CPA_VALUE_MAX];
+    char clean[CPW_VALUE_MAX];
     cpw_sanitize(s, clean, sizeof clean);
     for (size_t i = 0; clean[i]; i++) {
         unsigned char c = (unsigned char)clean[i];
@@ -50,34 +50,34 @@ static inline void fz_text(const char *s, size_t cap)
 }
 #define FZ_TEXT(a) fz_text((a), sizeof(a))
 
-static inline void fz_event(const cpa_event *e)
+static inline void fz_event(const cpw_event *e)
 {
-    FZ_CHECK(e->type > CPA_EV_NONE && e->type < CPA_EV__COUNT);
-    FZ_CHECK(e->op >= -1 && e->op < CPA_MAX_OPERATORS);
-    FZ_CHECK(e->subtask >= -1 && e->subtask < CPA_MAX_PARALLELISM);
+    FZ_CHECK(e->type > CPW_EV_NONE && e->type < CPW_EV__COUNT);
+    FZ_CHECK(e->op >= -1 && e->op < CPW_MAX_OPERATORS);
+    FZ_CHECK(e->subtask >= -1 && e->subtask < CPW_MAX_PARALLELISM);
     FZ_CHECK(e->cp_id >= 0 && e->ts_us >= 0);
     fz_sink += (uint64_t)e->op + (uint64_t)e->subtask + (uint64_t)e->cp_id + (uint64_t)e->ts_us;
     switch (e->type) {
-    case CPA_EV_CP_TRIGGERED:
-        FZ_CHECK(e->u.triggered.kind == CPA_TRIGGER_PERIODIC ||
-                 e->u.triggered.kind == CPA_TRIGGER_MANUAL);
+    case CPW_EV_CP_TRIGGERED:
+        FZ_CHECK(e->u.triggered.kind == CPW_TRIGGER_PERIODIC ||
+                 e->u.triggered.kind == CPW_TRIGGER_MANUAL);
         break;
-    case CPA_EV_BARRIER_RECEIVED:
+    case CPW_EV_BARRIER_RECEIVED:
         FZ_CHECK(e->u.barrier.channel >= 0);
         fz_sink += (uint64_t)e->u.barrier.channel;
         break;
-    case CPA_EV_ALIGNMENT_END:
+    case CPW_EV_ALIGNMENT_END:
         FZ_CHECK(e->u.alignment.buffered_bytes >= 0 && e->u.alignment.duration_us >= 0);
         fz_sink += (uint64_t)e->u.alignment.buffered_bytes + (uint64_t)e->u.alignment.duration_us;
         break;
-    case CPA_EV_SNAPSHOT_SYNC_DONE:
+    case CPW_EV_SNAPSHOT_SYNC_DONE:
         FZ_CHECK(e->u.sync.duration_us >= 0);
         break;
-    case CPA_EV_SNAPSHOT_ASYNC_DONE:
+    case CPW_EV_SNAPSHOT_ASYNC_DONE:
         FZ_CHECK(e->u.async.bytes >= 0 && e->u.async.duration_us >= 0);
         break;
-    case CPA_EV_ACK: {
-        const cpa_ack_info *a = &e->u.ack;
+    case CPW_EV_ACK: {
+        const cpw_ack_info *a = &e->u.ack;
         FZ_CHECK(a->state_size >= 0 && a->checkpointed_size >= 0 && a->processed_data >= 0 &&
                  a->persisted_data >= 0 && a->start_delay_us >= 0 && a->alignment_us >= 0 &&
                  a->sync_us >= 0 && a->async_us >= 0 && (a->unaligned == 0 || a->unaligned == 1));
@@ -87,29 +87,29 @@ static inline void fz_event(const cpa_event *e)
                    (uint64_t)a->sync_us ^ (uint64_t)a->async_us;
         break;
     }
-    case CPA_EV_DECLINE:
+    case CPW_EV_DECLINE:
         FZ_TEXT(e->u.decline.reason);
         break;
-    case CPA_EV_CP_COMPLETED:
+    case CPW_EV_CP_COMPLETED:
         FZ_CHECK(e->u.completed.duration_us >= 0 && e->u.completed.state_size >= 0 &&
                  e->u.completed.checkpointed_size >= 0);
         break;
-    case CPA_EV_CP_FAILED:
-        FZ_CHECK(cpa_failure_reason_name(e->u.failed.reason) != NULL);
+    case CPW_EV_CP_FAILED:
+        FZ_CHECK(cpw_failure_reason_name(e->u.failed.reason) != NULL);
         FZ_TEXT(e->u.failed.message);
         break;
-    case CPA_EV_JOB_STATUS:
-        FZ_CHECK(cpa_job_status_name(e->u.job_status.status) != NULL);
+    case CPW_EV_JOB_STATUS:
+        FZ_CHECK(cpw_job_status_name(e->u.job_status.status) != NULL);
         FZ_TEXT(e->u.job_status.message);
         break;
-    case CPA_EV_RESTORED:
+    case CPW_EV_RESTORED:
         FZ_CHECK(e->u.restored.attempt >= 0);
         break;
-    case CPA_EV_FAILURE_INJECTED:
+    case CPW_EV_FAILURE_INJECTED:
         FZ_TEXT(e->u.failure.kind);
         FZ_TEXT(e->u.failure.params);
         break;
-    case CPA_EV_TASK_FAILED:
+    case CPW_EV_TASK_FAILED:
         FZ_TEXT(e->u.task_failed.error);
         break;
     default:
@@ -122,16 +122,16 @@ static inline void fz_hello(const cpw_hello *h)
     FZ_TEXT(h->name);
     FZ_STR(h->agent_version);
     FZ_CHECK(h->pid >= 0);
-    FZ_CHECK(h->n_ops >= 0 && h->n_ops <= CPA_MAX_OPERATORS);
-    FZ_CHECK(h->n_edges >= 0 && h->n_edges <= CPA_MAX_EDGES);
-    FZ_CHECK(h->n_config >= 0 && h->n_config <= CPA_MAX_CONFIG);
+    FZ_CHECK(h->n_ops >= 0 && h->n_ops <= CPW_MAX_OPERATORS);
+    FZ_CHECK(h->n_edges >= 0 && h->n_edges <= CPW_MAX_EDGES);
+    FZ_CHECK(h->n_config >= 0 && h->n_config <= CPW_MAX_CONFIG);
     int total = 0;
     for (int i = 0; i < h->n_ops; i++) {
         FZ_TEXT(h->ops[i].name);
-        FZ_CHECK(h->ops[i].parallelism >= 1 && h->ops[i].parallelism <= CPA_MAX_PARALLELISM);
+        FZ_CHECK(h->ops[i].parallelism >= 1 && h->ops[i].parallelism <= CPW_MAX_PARALLELISM);
         total += h->ops[i].parallelism;
     }
-    FZ_CHECK(total <= CPA_MAX_SUBTASKS);
+    FZ_CHECK(total <= CPW_MAX_SUBTASKS);
     for (int i = 0; i < h->n_edges; i++) {
         FZ_CHECK(h->edges[i].from >= 0 && h->edges[i].from < h->n_ops);
         FZ_CHECK(h->edges[i].to >= 0 && h->edges[i].to < h->n_ops);
@@ -164,13 +164,13 @@ static inline bool fz_hello_eq(const cpw_hello *a, const cpw_hello *b)
 
 static inline void fz_heartbeat(const cpw_heartbeat *hb)
 {
-    FZ_CHECK(hb->n >= 0 && hb->n <= CPA_MAX_SUBTASKS);
+    FZ_CHECK(hb->n >= 0 && hb->n <= CPW_MAX_SUBTASKS);
     FZ_CHECK(hb->n == 0 || hb->subtasks != NULL);
     fz_sink += hb->emitted + hb->sent + hb->dropped;
     for (int i = 0; i < hb->n; i++) {
         const cpw_subtask_metrics *m = &hb->subtasks[i];
-        FZ_CHECK(m->op >= 0 && m->op < CPA_MAX_OPERATORS);
-        FZ_CHECK(m->subtask >= 0 && m->subtask < CPA_MAX_PARALLELISM);
+        FZ_CHECK(m->op >= 0 && m->op < CPW_MAX_OPERATORS);
+        FZ_CHECK(m->subtask >= 0 && m->subtask < CPW_MAX_PARALLELISM);
         FZ_CHECK(m->records_in >= 0 && m->records_out >= 0);
         FZ_CHECK(m->queue_fill_permille >= 0 && m->queue_fill_permille <= 1000);
         FZ_CHECK(m->backpressured == 0 || m->backpressured == 1);
@@ -181,9 +181,9 @@ static inline void fz_heartbeat(const cpw_heartbeat *hb)
 static inline void fz_command(const cpw_command *c)
 {
     FZ_CHECK(cpw_command_name(c->c.type) != NULL);
-    FZ_CHECK(c->c.n_params >= 0 && c->c.n_params <= CPA_CMD_MAX_PARAMS);
-    FZ_CHECK(c->c.op >= -1 && c->c.op < CPA_MAX_OPERATORS);
-    FZ_CHECK(c->c.subtask >= -1 && c->c.subtask < CPA_MAX_PARALLELISM);
+    FZ_CHECK(c->c.n_params >= 0 && c->c.n_params <= CPW_CMD_MAX_PARAMS);
+    FZ_CHECK(c->c.op >= -1 && c->c.op < CPW_MAX_OPERATORS);
+    FZ_CHECK(c->c.subtask >= -1 && c->c.subtask < CPW_MAX_PARALLELISM);
     FZ_CHECK(c->history >= -1 && c->history <= CPW_MAX_HISTORY);
     FZ_CHECK(c->c.cp_id >= 0);
     FZ_STR(c->c.kind);
@@ -211,7 +211,7 @@ static inline void fz_cp(const cpw_cp *cp, int n_subtasks)
 {
     FZ_CHECK(cp->id >= 1);
     FZ_CHECK(cp->status <= CPW_CP_FAILED);
-    FZ_CHECK(cp->reason >= -1 && cp->reason < CPA_FAIL__COUNT);
+    FZ_CHECK(cp->reason >= -1 && cp->reason < CPW_FAIL__COUNT);
     FZ_CHECK(cp->acks >= 0 && cp->declines >= 0 && cp->total >= 0);
     FZ_TEXT(cp->message);
     fz_sink += (uint64_t)cp->trigger_ts + (uint64_t)cp->end_ts + (uint64_t)cp->latest_ack_ts +
@@ -240,7 +240,7 @@ static inline void fz_state(const cpw_state *s)
     fz_hello(&s->hello);
     FZ_CHECK(s->n_inflight >= 0 && s->n_inflight <= CPW_MAX_INFLIGHT);
     FZ_CHECK(s->n_history >= 0 && s->n_history <= s->history_cap);
-    FZ_CHECK(cpa_job_status_name((cpa_job_status)s->status) != NULL);
+    FZ_CHECK(cpw_job_status_name((cpw_job_status)s->status) != NULL);
     for (int i = 0; i < s->n_inflight; i++)
         fz_cp(&s->inflight[i], s->n_subtasks);
     for (int i = 0; i < s->n_history; i++) {
