@@ -1,18 +1,21 @@
 /*
  * cpd_job.h — private to `cpdemo run`: the job's state and what its parts
  * share. The parts:
- *   cpd_run.c       the command line, the agent, commands, the attempt loop
+ *   cpd_run.c       the command line, the agent and its commands, attempts
  *   cpd_job.c       events, failing the job, the task helpers every operator
  *                   uses, the snapshot I/O thread, the checkpoint hooks
  *                   (cpd_ckpt.h) that act on storage, the sink and the agent
- *   cpd_op_*.c      the four operators, one thread per subtask
+ *   cpd_op_*.c      the four operators, one thread per subtask, over
+ *                   cpd_chan (channels), cpd_align, cpd_aggstate and
+ *                   cpd_stager (phase-1 staging on a thread per subtask)
+ *   cpd_ckpt.c      the coordinator thread and the completion worker
  *   cpd_failures.c  the failure catalogue (cpd_failures.h)
  *
  * Who owns what: the checkpoint state (cpd_coord, metadata being gathered)
  * is cpd_ckpt's coordinator thread's alone; tasks reach it by posting. A
  * task's fields are its thread's, except the atomics below, which any
  * thread may touch. The job's fields outside "per attempt" are set before
- * the first attempt and read-only after it, unless atomic.
+ * the first attempt and read-only after it, unless atomic or marked.
  */
 #ifndef CPD_JOB_H
 #define CPD_JOB_H
