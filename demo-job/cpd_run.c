@@ -659,8 +659,8 @@ static bool start(cpd_job *j)
 
 static void job_free(cpd_job *j)
 {
+    cpa_stop(j->agent); /* no command reaches the coordinator from here on */
     cpd_ckpt_destroy(j->ckpt);
-    cpa_stop(j->agent);
     cpa_destroy(j->agent);
     cpd_storage_close(j->st);
     pthread_mutex_destroy(&j->fail_mu);
