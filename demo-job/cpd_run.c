@@ -637,21 +637,22 @@ static bool setup(cpd_job *j, const run_args *a)
     return true;
 }
 
-/* Starts the agent and the checkpoint service. false: exit 2. */
+/* Starts the checkpoint service, then the agent (whose commands use it).
+ * false: exit 2. */
 static bool start(cpd_job *j)
 {
     char err[600];
-    cpa_err ae = j->agent ? cpa_start(j->agent) : CPA_OK;
-    if (ae) {
-        cpd_job_say("agent: %s", cpa_strerror(ae));
-        return false;
-    }
     cpd_coord_cfg cc = {j->cfg.interval_ms, j->cfg.timeout_ms, j->cfg.min_pause_ms,
                         j->cfg.max_concurrent, j->cfg.tolerable_failures, 1};
     cpd_ckpt_hooks hooks = cpd_job_ckpt_hooks(j);
     j->ckpt = cpd_ckpt_new(&cc, &hooks, err, sizeof err);
     if (!j->ckpt) {
         cpd_job_say("%s", err);
+        return false;
+    }
+    cpa_err ae = j->agent ? cpa_start(j->agent) : CPA_OK;
+    if (ae) {
+        cpd_job_say("agent: %s", cpa_strerror(ae));
         return false;
     }
     return true;
