@@ -206,7 +206,8 @@ tsan:
 		$(TSAN_RUN) tests/run.sh test_
 
 # libFuzzer targets, built with clang.
-FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_flink fuzz_rest
+FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
+                fuzz_rest
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -219,7 +220,8 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 # the demo job's parsers, each with the job's sources it needs (no agent, no protocol)
 FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
 FUZZ_DEMO_fuzz_record := demo-job/cpd_parse.c demo-job/cpd_verify.c
-build/fuzz/fuzz_metadata build/fuzz/fuzz_record: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
+FUZZ_DEMO_fuzz_aggstate := demo-job/cpd_aggstate.c
+build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)

@@ -14,6 +14,7 @@ typedef struct inflight {
     int64_t id;
     int64_t start, deadline;    /* deadline: start + the timeout in force at start */
     cpa_trigger_kind kind;
+    bool finalizing;            /* every ack in, _metadata being written */
     int acks;
     uint8_t *acked;             /* n_tasks flags */
 } inflight;
@@ -35,6 +36,7 @@ struct cpd_coord {
 
 static const char *const rc_names[] = {
     "ok", "queued", "busy", "unknown checkpoint", "late", "duplicate", "bad task", "bad value",
+    "not finalizing",
 };
 
 const char *cpd_coord_rc_name(cpd_coord_rc rc)
@@ -83,6 +85,8 @@ void cpd_coord_set_next_id(cpd_coord *c, int64_t next_id)
         c->next_id = next_id;
 }
 
+static cpd_coord_rc lookup(cpd_coord *c, int64_t id, int task, inflight **out);
+
 static inflight *find(cpd_coord *c, int64_t id)
 {
     for (int i = 0; i < c->n; i++)
@@ -117,6 +121,7 @@ static bool start(cpd_coord *c, cpa_trigger_kind kind, int64_t now, int64_t *id_
     cp->start = now;
     cp->deadline = now + c->cfg.timeout_ms;
     cp->kind = kind;
+    cp->finalizing = false;
     cp->acks = 0;
     cp->acked = acked;
     if (id_out)
@@ -155,13 +160,11 @@ static void end_failed(cpd_coord *c, inflight *cp, cpa_failure_reason reason, co
     }
 }
 
-static void complete(cpd_coord *c, inflight *cp, int64_t now)
+/* _metadata is written: id completed; older checkpoints still in flight
+ * can never be needed now. */
+static void completed(cpd_coord *c, inflight *cp, int64_t now)
 {
     int64_t id = cp->id, started = cp->start;
-    if (c->ops.finalize && !c->ops.finalize(c->opaque, id, now)) {
-        end_failed(c, cp, CPA_FAIL_IO, "writing the checkpoint metadata failed", now);
-        return;
-    }
     drop(c, cp);
     c->last_end = now;
     c->consecutive = 0;
@@ -169,13 +172,44 @@ static void complete(cpd_coord *c, inflight *cp, int64_t now)
         c->latest_completed = id;
     if (c->ops.completed)
         c->ops.completed(c->opaque, id, now - started, now);
-    /* Older checkpoints still in flight can never be needed now. */
     for (int i = 0; i < c->n;) {
         if (c->cps[i].id < id)
             end_failed(c, &c->cps[i], CPA_FAIL_SUBSUMED, "subsumed by a later checkpoint", now);
         else
             i++;
     }
+}
+
+static const char metadata_failed[] = "writing the checkpoint metadata failed";
+
+/* Every ack is in: write _metadata, now or later. */
+static void finalize(cpd_coord *c, inflight *cp, int64_t now)
+{
+    cpd_coord_fin fin = c->ops.finalize ? c->ops.finalize(c->opaque, cp->id, now)
+                                        : CPD_COORD_FIN_OK;
+    if (fin == CPD_COORD_FIN_PENDING)
+        cp->finalizing = true;
+    else if (fin == CPD_COORD_FIN_OK)
+        completed(c, cp, now);
+    else
+        end_failed(c, cp, CPA_FAIL_IO, metadata_failed, now);
+}
+
+cpd_coord_rc cpd_coord_finalized(cpd_coord *c, int64_t id, bool ok, const char *message,
+                                 int64_t now)
+{
+    inflight *cp;
+    cpd_coord_rc rc = lookup(c, id, -1, &cp);
+    if (rc)
+        return rc;
+    if (!cp->finalizing)
+        return CPD_COORD_NOT_FINALIZING;
+    if (ok)
+        completed(c, cp, now);
+    else
+        end_failed(c, cp, CPA_FAIL_IO, message && *message ? message : metadata_failed, now);
+    maybe_start(c, now);
+    return CPD_COORD_OK;
 }
 
 void cpd_coord_tick(cpd_coord *c, int64_t now)
@@ -237,11 +271,11 @@ cpd_coord_rc cpd_coord_ack(cpd_coord *c, int64_t id, int task, int64_t now)
         return rc;
     if (task < 0)
         return CPD_COORD_BAD_TASK;
-    if (cp->acked[task])
+    if (cp->acked[task] || cp->finalizing)
         return CPD_COORD_DUPLICATE;
     cp->acked[task] = 1;
     if (++cp->acks == c->cfg.n_tasks)
-        complete(c, cp, now);
+        finalize(c, cp, now);
     maybe_start(c, now);
     return CPD_COORD_OK;
 }
@@ -253,6 +287,8 @@ cpd_coord_rc cpd_coord_decline(cpd_coord *c, int64_t id, int task, const char *r
     cpd_coord_rc rc = lookup(c, id, task, &cp);
     if (rc)
         return rc;
+    if (cp->finalizing)
+        return CPD_COORD_DUPLICATE; /* every task has acknowledged it */
     char msg[CPA_TEXT_MAX];
     snprintf(msg, sizeof msg, "declined by task %d: %s", task, reason ? reason : "");
     end_failed(c, cp, CPA_FAIL_DECLINED, msg, now);
@@ -313,6 +349,18 @@ int cpd_coord_inflight_ids(const cpd_coord *c, int64_t *ids, int max)
     for (int i = 0; i < c->n && k < max; i++)
         ids[k++] = c->cps[i].id;
     return k;
+}
+
+bool cpd_coord_awaits(const cpd_coord *c, int64_t id, int task)
+{
+    const inflight *cp = find((cpd_coord *)c, id);
+    return cp && !cp->finalizing && task >= 0 && task < c->cfg.n_tasks && !cp->acked[task];
+}
+
+bool cpd_coord_finalizing(const cpd_coord *c, int64_t id)
+{
+    const inflight *cp = find((cpd_coord *)c, id);
+    return cp && cp->finalizing;
 }
 
 int cpd_coord_pending_tasks(const cpd_coord *c, int64_t id, int *tasks, int max)

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "cpd_clock.h"
 
 static volatile sig_atomic_t sup_stop, sup_sig;
 
@@ -25,19 +26,12 @@ static void sup_on_signal(int sig)
     sup_sig = sig;
 }
 
-static void sup_sleep_ms(int ms)
+/* The child's arguments: ours without --supervise / --max-restarts N. */
+static char **child_argv(int argc, char **argv)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (!sup_stop && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
-{
-    /* the child's arguments: ours without --supervise / --max-restarts */
     char **cargv = calloc((size_t)argc + 2, sizeof *cargv);
     if (!cargv)
-        return 1;
+        return NULL;
     int n = 0;
     cargv[n++] = (char *)"cpdemo";
     cargv[n++] = (char *)"run";
@@ -51,7 +45,54 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
         cargv[n++] = argv[i];
     }
     cargv[n] = NULL;
+    return cargv;
+}
 
+/* Starts the job; its pid, or -1. */
+static pid_t start_child(char **cargv)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cpdemo run: supervisor: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        setenv("CPDEMO_SUPERVISED", "1", 1); /* "crash" can say it will come back */
+        execv("/proc/self/exe", cargv);
+        fprintf(stderr, "cpdemo run: supervisor: cannot start the job: %s\n", strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for the job to end, passing a stop signal on; its wait status. */
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    bool forwarded = false;
+    for (;;) {
+        /* polled, so that a signal arriving at any moment is passed on */
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            return status;
+        if (w < 0 && errno != EINTR)
+            return 0;
+        if (sup_stop && !forwarded) {
+            /* stop the job the way it would be stopped without us */
+            kill(pid, sup_sig ? sup_sig : SIGTERM);
+            forwarded = true;
+        }
+        cpd_sleep_ms(50);
+    }
+}
+
+int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
+{
+    char **cargv = child_argv(argc, argv);
+    if (!cargv)
+        return 1;
     struct sigaction sa = {0};
     sa.sa_handler = sup_on_signal;
     sigemptyset(&sa.sa_mask);
@@ -60,41 +101,14 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
 
     int restarts = 0, rc = 0;
     for (;;) {
-        pid_t pid = fork();
+        pid_t pid = start_child(cargv);
         if (pid < 0) {
-            fprintf(stderr, "cpdemo run: supervisor: fork: %s\n", strerror(errno));
             rc = 1;
             break;
         }
-        if (pid == 0) {
-            signal(SIGINT, SIG_DFL);
-            signal(SIGTERM, SIG_DFL);
-            setenv("CPDEMO_SUPERVISED", "1", 1); /* "crash" can say it will come back */
-            execv("/proc/self/exe", cargv);
-            fprintf(stderr, "cpdemo run: supervisor: cannot start the job: %s\n", strerror(errno));
-            _exit(127);
-        }
         fprintf(stderr, "cpdemo run: supervisor: job started as pid %d%s\n", (int)pid,
                 restarts ? " (after a crash)" : "");
-        int status = 0;
-        bool forwarded = false;
-        for (;;) {
-            /* polled, so that a signal arriving at any moment is passed on */
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid)
-                break;
-            if (w < 0 && errno != EINTR) {
-                status = 0;
-                break;
-            }
-            if (sup_stop && !forwarded) {
-                /* stop the job the way it would be stopped without us */
-                kill(pid, sup_sig ? sup_sig : SIGTERM);
-                forwarded = true;
-            }
-            struct timespec ts = {0, 50 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        int status = wait_child(pid);
         if (sup_stop) {
             rc = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
             fprintf(stderr, "cpdemo run: supervisor: stopped\n");
@@ -122,7 +136,8 @@ int cpd_supervise(int argc, char **argv, int max_restarts, int delay_ms)
         restarts++;
         fprintf(stderr, "cpdemo run: supervisor: job %s; restarting in %d ms (restart %d%s)\n", why,
                 delay_ms, restarts, max_restarts >= 0 ? "" : ", no limit");
-        sup_sleep_ms(delay_ms);
+        if (!sup_stop)
+            cpd_sleep_ms_until(delay_ms, &sup_stop);
         if (sup_stop) {
             rc = 0;
             break;

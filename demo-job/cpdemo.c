@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpd_failures.h"
 #include "cpd_kafka.h"
 #include "cpd_run.h"
 #include "cpd_verify.h"
@@ -18,6 +19,7 @@ static const subcommand subcommands[] = {
     { "kafka", cpd_cmd_kafka, "run the embedded Kafka (librdkafka mock cluster) until signalled" },
     { "produce", cpd_cmd_produce, "produce deterministic JSON payment records" },
     { "run", cpd_cmd_run, "run the job: Kafka -> parse -> aggregate -> database, checkpointed" },
+    { "failures", cpd_cmd_failures, "list the failures cptop can inject into the job (--markdown: the README table)" },
     { "verify", cpd_cmd_verify, "check the committed results against the topic: lost, duplicated, mismatched" },
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

@@ -556,10 +556,143 @@ cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err
     return e;
 }
 
-/* One pass: each object is parsed and decoded once into `msgs`; only when
- * the whole frame has decoded are the messages delivered, so a frame with
- * any bad message delivers nothing. Messages of a type this build does not
- * know are skipped (a newer agent may add types within version 1). */
+/* A frame being decoded: the messages decoded so far (not yet delivered). */
+typedef struct frame {
+    cpw_msg local[4];
+    cpw_msg *msgs;
+    size_t n, cap;
+    size_t seen;            /* objects parsed, decodable or not */
+    cpw_err first;          /* the first message that failed to decode */
+    cpj_obj *o;             /* the parser's scratch object */
+} frame;
+
+static bool frame_init(frame *f, size_t len)
+{
+    f->msgs = f->local;
+    f->n = f->seen = 0;
+    f->cap = sizeof f->local / sizeof f->local[0];
+    f->first = CPW_OK;
+    /* no message is shorter than ~60 bytes: size the array once */
+    size_t guess = len / 60 + 1;
+    if (guess > CPW_MAX_BATCH)
+        guess = CPW_MAX_BATCH;
+    if (guess > f->cap) {
+        cpw_msg *nm = malloc(guess * sizeof *nm);
+        if (nm) {
+            f->msgs = nm;
+            f->cap = guess;
+        }
+    }
+    f->o = malloc(sizeof *f->o);
+    return f->o != NULL;
+}
+
+static void frame_free(frame *f)
+{
+    for (size_t k = 0; k < f->n; k++)
+        cpw_msg_clear(&f->msgs[k]);
+    if (f->msgs != f->local)
+        free(f->msgs);
+    free(f->o);
+}
+
+static bool frame_room(frame *f)
+{
+    if (f->n < f->cap)
+        return true;
+    cpw_msg *nm = malloc(2 * f->cap * sizeof *nm);
+    if (!nm)
+        return false;
+    memcpy(nm, f->msgs, f->n * sizeof *nm);
+    if (f->msgs != f->local)
+        free(f->msgs);
+    f->msgs = nm;
+    f->cap *= 2;
+    return true;
+}
+
+/* Parses and decodes the object at *p. A message that does not decode is
+ * remembered (the first one's error is reported unless the frame turns out
+ * malformed later) and dropped; one of an unknown type is kept with its
+ * envelope (a newer agent's message). Returns only framing errors. */
+static cpw_err frame_next(frame *f, const char *buf, size_t len, size_t *p, cpw_error *err)
+{
+    if (f->seen >= CPW_MAX_BATCH)
+        return cpw_fail(err, CPW_ERR_TOO_MANY, *p, "", "more than %d messages in one frame",
+                        CPW_MAX_BATCH);
+    TRY(cpj_parse_object(buf, len, p, f->o, err));
+    f->seen++;
+    if (!frame_room(f))
+        return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    cpw_error scratch;
+    cpw_msg *m = &f->msgs[f->n];
+    cpw_err e = decode_obj(buf, f->o, m, f->first ? &scratch : err);
+    if (e == CPW_ERR_UNKNOWN_TYPE && m->kind == CPW_K_UNKNOWN) {
+        f->n++;
+    } else if (e) {
+        if (!f->first)
+            f->first = e;
+        cpw_msg_clear(m);
+    } else {
+        f->n++;
+    }
+    return CPW_OK;
+}
+
+/* After a message: in an array a ',' (more) or ']' (the end, *done set);
+ * in NDJSON the next object must start on a new line (or the input ends). */
+static cpw_err frame_separator(bool array, const char *buf, size_t len, size_t *p, bool *done,
+                               cpw_error *err)
+{
+    if (array) {
+        cpj_ws(buf, len, p);
+        if (*p >= len)
+            return cpw_fail(err, CPW_ERR_TRUNCATED, len, "", "input ends inside the batch array");
+        if (buf[*p] == ',' || buf[*p] == ']') {
+            *done = buf[*p] == ']';
+            (*p)++;
+            return CPW_OK;
+        }
+        return cpw_fail(err, CPW_ERR_SYNTAX, *p, "", "expected ',' or ']' in the batch array");
+    }
+    size_t q = *p;
+    bool newline = false;
+    while (q < len && (buf[q] == ' ' || buf[q] == '\t' || buf[q] == '\r' || buf[q] == '\n')) {
+        if (buf[q] == '\n')
+            newline = true;
+        q++;
+    }
+    if (q < len && !newline)
+        return cpw_fail(err, CPW_ERR_TRAILING, q, "", "unexpected bytes after a message");
+    *p = q;
+    *done = q >= len;
+    return CPW_OK;
+}
+
+/* Hands every decoded message to cb, in order, until cb asks to stop. */
+static void frame_deliver(frame *f, cpw_msg_cb cb, void *opaque, size_t *count)
+{
+    size_t i = 0;
+    for (; i < f->n; i++) {
+        if (count)
+            (*count)++;
+        int stop = cb ? cb(opaque, &f->msgs[i]) : 0;
+        cpw_msg_clear(&f->msgs[i]);
+        if (stop) {
+            i++;
+            break;
+        }
+    }
+    for (; i < f->n; i++)
+        cpw_msg_clear(&f->msgs[i]);
+    f->n = 0;
+}
+
+/* One pass: each object is parsed and decoded once; only when the whole
+ * frame has decoded are the messages delivered, so a frame with any bad
+ * message delivers nothing. Messages of a type this build does not know
+ * are delivered with their envelope (a newer agent may add types within
+ * version 1). */
 cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaque,
                          size_t *count, cpw_error *err)
 {
@@ -572,134 +705,35 @@ cpw_err cpw_decode_frame(const char *buf, size_t len, cpw_msg_cb cb, void *opaqu
     cpj_ws(buf, len, &p);
     if (p >= len)
         return cpw_fail(err, CPW_ERR_EMPTY, 0, "", "empty frame");
-
-    cpw_msg local[4];
-    cpw_msg *msgs = local;
-    cpw_err first = CPW_OK;   /* the first message that failed to decode */
-    cpw_error scratch;
-    size_t n = 0, seen = 0, cap = sizeof local / sizeof local[0];
-    /* no message is shorter than ~60 bytes: size the array once */
-    size_t guess = len / 60 + 1;
-    if (guess > CPW_MAX_BATCH)
-        guess = CPW_MAX_BATCH;
-    if (guess > cap) {
-        cpw_msg *nm = malloc(guess * sizeof *nm);
-        if (nm) {
-            msgs = nm;
-            cap = guess;
-        }
-    }
-    cpj_obj *o = malloc(sizeof *o);
-    if (!o)
+    frame f;
+    if (!frame_init(&f, len)) {
+        frame_free(&f);
         return cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
+    }
     cpw_err e = CPW_OK;
-    bool array = buf[p] == '[';
+    bool array = buf[p] == '[', done = false;
     if (array) {
         p++;
         cpj_ws(buf, len, &p);
         if (p < len && buf[p] == ']') {
             p++;
-            goto tail;
+            done = true;
         }
     }
-    for (;;) {
+    while (!done && !e) {
         cpj_ws(buf, len, &p);
         if (!array && p >= len)
             break;
-        if (seen >= CPW_MAX_BATCH) {
-            e = cpw_fail(err, CPW_ERR_TOO_MANY, p, "", "more than %d messages in one frame",
-                         CPW_MAX_BATCH);
-            goto done;
-        }
-        if ((e = cpj_parse_object(buf, len, &p, o, err)))
-            goto done;
-        seen++;
-        if (n == cap) {
-            cpw_msg *nm = malloc(2 * cap * sizeof *nm);
-            if (!nm) {
-                e = cpw_fail(err, CPW_ERR_NOMEM, 0, "", "out of memory");
-                goto done;
-            }
-            memcpy(nm, msgs, n * sizeof *nm);
-            if (msgs != local)
-                free(msgs);
-            msgs = nm;
-            cap *= 2;
-        }
-        e = decode_obj(buf, o, &msgs[n], first ? &scratch : err);
-        if (e == CPW_ERR_UNKNOWN_TYPE && msgs[n].kind == CPW_K_UNKNOWN) {
-            n++; /* delivered with its envelope: a newer agent's message */
-        } else if (e && first) {
-            cpw_msg_clear(&msgs[n]);
-        } else if (e) {
-            /* Keep reading: a framing error later in the frame is the one
-             * to report; otherwise this first bad message is. */
-            first = e;
-            cpw_msg_clear(&msgs[n]);
-        } else {
-            n++;
-        }
-        e = CPW_OK;
-        if (array) {
-            cpj_ws(buf, len, &p);
-            if (p >= len) {
-                e = cpw_fail(err, CPW_ERR_TRUNCATED, len, "", "input ends inside the batch array");
-                goto done;
-            }
-            if (buf[p] == ',') {
-                p++;
-                continue;
-            }
-            if (buf[p] == ']') {
-                p++;
-                break;
-            }
-            e = cpw_fail(err, CPW_ERR_SYNTAX, p, "", "expected ',' or ']' in the batch array");
-            goto done;
-        }
-        /* NDJSON: the next object must start on a new line */
-        size_t q = p;
-        bool newline = false;
-        while (q < len && (buf[q] == ' ' || buf[q] == '\t' || buf[q] == '\r' || buf[q] == '\n')) {
-            if (buf[q] == '\n')
-                newline = true;
-            q++;
-        }
-        if (q < len && !newline) {
-            e = cpw_fail(err, CPW_ERR_TRAILING, q, "", "unexpected bytes after a message");
-            goto done;
-        }
-        p = q;
+        if (!(e = frame_next(&f, buf, len, &p, err)))
+            e = frame_separator(array, buf, len, &p, &done, err);
     }
-tail:
     cpj_ws(buf, len, &p);
-    if (p != len) {
+    if (!e && p != len)
         e = cpw_fail(err, CPW_ERR_TRAILING, p, "", "unexpected bytes after the batch");
-        goto done;
-    }
-    if (first) {
-        e = first; /* err already describes it */
-        goto done;
-    }
-    size_t i = 0;
-    for (; i < n; i++) {
-        if (count)
-            (*count)++;
-        int stop = cb ? cb(opaque, &msgs[i]) : 0;
-        cpw_msg_clear(&msgs[i]);
-        if (stop) {
-            i++;
-            break;
-        }
-    }
-    for (; i < n; i++)
-        cpw_msg_clear(&msgs[i]);
-    n = 0;
-done:
-    for (size_t k = 0; k < n; k++)
-        cpw_msg_clear(&msgs[k]);
-    if (msgs != local)
-        free(msgs);
-    free(o);
+    if (!e && f.first)
+        e = f.first; /* err already describes it */
+    if (!e)
+        frame_deliver(&f, cb, opaque, count);
+    frame_free(&f);
     return e;
 }

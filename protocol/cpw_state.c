@@ -319,188 +319,244 @@ static int idx_of(cpw_state *s, const cpw_cp *cp)
     return (int)(cp - s->inflight);
 }
 
-void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq)
+/* ---------------------------------------------------------------- folding
+ * One function per event type, found through a table: a subtask's events
+ * change its cpw_sub (and the checkpoint's sums), the job's events the
+ * checkpoint or the job. */
+
+typedef void (*sub_fold)(cpw_cp *cp, cpw_sub *u, const cpw_event *ev);
+typedef void (*job_fold)(cpw_state *s, const cpw_event *ev);
+
+static void sub_barrier_injected(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
 {
-    s->seq = seq;
-    int64_t ts = ev->ts_us;
-    switch (ev->type) {
-    case CPW_EV_CP_TRIGGERED:
-        if (find_inflight(s, ev->cp_id) || ev->cp_id <= 0 ||
-            (in_history(s, ev->cp_id) && !reused_after_restore(s, ev->cp_id))) {
-            s->ignored++;
-            return;
-        }
-        start_cp(s, ev->cp_id, ev->u.triggered.kind, ts);
-        return;
-    case CPW_EV_BARRIER_INJECTED:
-    case CPW_EV_BARRIER_RECEIVED:
-    case CPW_EV_ALIGNMENT_START:
-    case CPW_EV_ALIGNMENT_END:
-    case CPW_EV_SNAPSHOT_START:
-    case CPW_EV_SNAPSHOT_SYNC_DONE:
-    case CPW_EV_SNAPSHOT_ASYNC_DONE:
-    case CPW_EV_ACK:
-    case CPW_EV_DECLINE: {
-        cpw_cp *cp = cp_for(s, ev->cp_id, ts);
-        int i = cpw_state_sub_index(s, ev->op, ev->subtask);
-        if (!cp || i < 0 || !cp->subs) {
-            s->ignored++;
-            return;
-        }
-        cpw_sub *u = &cp->subs[i];
-        if (u->phase == CPW_PH_ACKED || u->phase == CPW_PH_DECLINED) {
-            s->ignored++; /* nothing follows an ack or decline */
-            return;
-        }
-        switch (ev->type) {
-        case CPW_EV_BARRIER_INJECTED:
-            if (!u->barrier_ts)
-                u->barrier_ts = ts;
-            break;
-        case CPW_EV_BARRIER_RECEIVED:
-            if (u->barriers < UINT16_MAX)
-                u->barriers++;
-            if (!u->barrier_ts)
-                u->barrier_ts = ts;
-            break;
-        case CPW_EV_ALIGNMENT_START:
-            u->align_start_ts = ts;
-            if (u->phase < CPW_PH_ALIGNING)
-                u->phase = CPW_PH_ALIGNING;
-            break;
-        case CPW_EV_ALIGNMENT_END:
-            u->align_end_ts = ts;
-            u->buffered_bytes = ev->u.alignment.buffered_bytes;
-            u->alignment_us = ev->u.alignment.duration_us;
-            break;
-        case CPW_EV_SNAPSHOT_START:
-            u->snap_start_ts = ts;
-            if (u->phase < CPW_PH_SYNC)
-                u->phase = CPW_PH_SYNC;
-            break;
-        case CPW_EV_SNAPSHOT_SYNC_DONE:
-            u->sync_done_ts = ts;
-            u->sync_us = ev->u.sync.duration_us;
-            if (u->phase < CPW_PH_ASYNC)
-                u->phase = CPW_PH_ASYNC;
-            break;
-        case CPW_EV_SNAPSHOT_ASYNC_DONE:
-            u->async_done_ts = ts;
-            u->async_us = ev->u.async.duration_us;
-            u->checkpointed_size = ev->u.async.bytes;
-            break;
-        case CPW_EV_ACK: {
-            const cpw_ack_info *a = &ev->u.ack;
-            u->phase = CPW_PH_ACKED;
-            u->ack_ts = ts;
-            u->state_size = a->state_size;
-            u->checkpointed_size = a->checkpointed_size;
-            u->processed_data = a->processed_data;
-            u->persisted_data = a->persisted_data;
-            u->start_delay_us = a->start_delay_us;
-            u->alignment_us = a->alignment_us;
-            u->sync_us = a->sync_us;
-            u->async_us = a->async_us;
-            u->unaligned = a->unaligned ? 1 : 0;
-            if (!u->barrier_ts && cp->trigger_ts)
-                u->barrier_ts = sat_add(cp->trigger_ts, a->start_delay_us);
-            if (a->alignment_us > cp->alignment_us)
-                cp->alignment_us = a->alignment_us;
-            cp->acks++;
-            cp->state_size = sat_add(cp->state_size, a->state_size);
-            cp->checkpointed_size = sat_add(cp->checkpointed_size, a->checkpointed_size);
-            if (ts > cp->latest_ack_ts)
-                cp->latest_ack_ts = ts;
-            break;
-        }
-        case CPW_EV_DECLINE:
-            u->phase = CPW_PH_DECLINED;
-            snprintf(u->reason, sizeof u->reason, "%s", ev->u.decline.reason);
-            cp->declines++;
-            break;
-        default:
-            break;
-        }
-        return;
-    }
-    case CPW_EV_CP_COMPLETED: {
-        cpw_cp *cp = cp_for(s, ev->cp_id, ts);
-        if (!cp) {
-            s->ignored++;
-            return;
-        }
-        cp->status = CPW_CP_COMPLETED;
-        cp->end_ts = ts;
-        cp->duration_us = ev->u.completed.duration_us;
-        cp->state_size = ev->u.completed.state_size;
-        cp->checkpointed_size = ev->u.completed.checkpointed_size;
-        s->counts.completed++;
-        s->consecutive_failures = 0;
-        if (ev->cp_id > s->latest_completed_id) {
-            s->latest_completed_id = ev->cp_id;
-            s->latest_completed_ts = ts;
-        }
-        finish(s, idx_of(s, cp));
-        return;
-    }
-    case CPW_EV_CP_FAILED: {
-        cpw_cp *cp = cp_for(s, ev->cp_id, ts);
-        if (!cp) {
-            s->ignored++;
-            return;
-        }
-        cp->status = CPW_CP_FAILED;
-        cp->end_ts = ts;
-        cp->duration_us = ts > cp->trigger_ts ? ts - cp->trigger_ts : 0;
-        cp->reason = (int8_t)ev->u.failed.reason;
-        snprintf(cp->message, sizeof cp->message, "%s", ev->u.failed.message);
-        s->counts.failed++;
-        if (cpw_failure_counts(ev->u.failed.reason))
-            s->consecutive_failures++;
-        finish(s, idx_of(s, cp));
-        return;
-    }
-    case CPW_EV_CP_COMMITTED: {
-        cpw_cp *cp = find_inflight(s, ev->cp_id);
-        for (int i = 0; !cp && i < s->n_history; i++) {
-            cpw_cp *h = (cpw_cp *)cpw_state_history(s, i);
-            if (h->id == ev->cp_id)
-                cp = h;
-        }
-        if (cp)
-            cp->committed = 1;
-        else
-            s->ignored++;
-        return;
-    }
-    case CPW_EV_JOB_STATUS:
-        s->status = ev->u.job_status.status;
-        snprintf(s->status_message, sizeof s->status_message, "%s", ev->u.job_status.message);
-        return;
-    case CPW_EV_RESTORED:
-        /* A restart ends whatever was in flight: the job reports those as
-         * failed first; anything it did not is closed here. */
-        while (s->n_inflight) {
-            cpw_cp *cp = &s->inflight[0];
-            cp->status = CPW_CP_FAILED;
-            cp->reason = CPW_FAIL_TASK_FAILURE;
-            cp->end_ts = ts;
-            snprintf(cp->message, sizeof cp->message, "job restarted");
-            s->counts.failed++;
-            finish(s, 0);
-        }
-        s->restored_from = ev->cp_id;
-        s->restore_attempt = ev->u.restored.attempt;
-        s->last_restore_ts = ts;
-        if (ev->cp_id > 0)
-            s->counts.restored++;
-        s->consecutive_failures = 0;
-        return;
-    case CPW_EV_FAILURE_INJECTED:
-    case CPW_EV_TASK_FAILED:
-        return; /* shown in event logs; no checkpoint state */
-    default:
+    (void)cp;
+    if (!u->barrier_ts)
+        u->barrier_ts = ev->ts_us;
+}
+
+static void sub_barrier_received(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    if (u->barriers < UINT16_MAX)
+        u->barriers++;
+    if (!u->barrier_ts)
+        u->barrier_ts = ev->ts_us;
+}
+
+static void sub_alignment_start(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    u->align_start_ts = ev->ts_us;
+    if (u->phase < CPW_PH_ALIGNING)
+        u->phase = CPW_PH_ALIGNING;
+}
+
+static void sub_alignment_end(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    u->align_end_ts = ev->ts_us;
+    u->buffered_bytes = ev->u.alignment.buffered_bytes;
+    u->alignment_us = ev->u.alignment.duration_us;
+}
+
+static void sub_snapshot_start(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    u->snap_start_ts = ev->ts_us;
+    if (u->phase < CPW_PH_SYNC)
+        u->phase = CPW_PH_SYNC;
+}
+
+static void sub_sync_done(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    u->sync_done_ts = ev->ts_us;
+    u->sync_us = ev->u.sync.duration_us;
+    if (u->phase < CPW_PH_ASYNC)
+        u->phase = CPW_PH_ASYNC;
+}
+
+static void sub_async_done(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    (void)cp;
+    u->async_done_ts = ev->ts_us;
+    u->async_us = ev->u.async.duration_us;
+    u->checkpointed_size = ev->u.async.bytes;
+}
+
+static void sub_ack(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    const cpw_ack_info *a = &ev->u.ack;
+    u->phase = CPW_PH_ACKED;
+    u->ack_ts = ev->ts_us;
+    u->state_size = a->state_size;
+    u->checkpointed_size = a->checkpointed_size;
+    u->processed_data = a->processed_data;
+    u->persisted_data = a->persisted_data;
+    u->start_delay_us = a->start_delay_us;
+    u->alignment_us = a->alignment_us;
+    u->sync_us = a->sync_us;
+    u->async_us = a->async_us;
+    u->unaligned = a->unaligned ? 1 : 0;
+    if (!u->barrier_ts && cp->trigger_ts)
+        u->barrier_ts = sat_add(cp->trigger_ts, a->start_delay_us);
+    if (a->alignment_us > cp->alignment_us)
+        cp->alignment_us = a->alignment_us;
+    cp->acks++;
+    cp->state_size = sat_add(cp->state_size, a->state_size);
+    cp->checkpointed_size = sat_add(cp->checkpointed_size, a->checkpointed_size);
+    if (ev->ts_us > cp->latest_ack_ts)
+        cp->latest_ack_ts = ev->ts_us;
+}
+
+static void sub_decline(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    u->phase = CPW_PH_DECLINED;
+    snprintf(u->reason, sizeof u->reason, "%s", ev->u.decline.reason);
+    cp->declines++;
+}
+
+static void job_triggered(cpw_state *s, const cpw_event *ev)
+{
+    if (find_inflight(s, ev->cp_id) || ev->cp_id <= 0 ||
+        (in_history(s, ev->cp_id) && !reused_after_restore(s, ev->cp_id))) {
         s->ignored++;
         return;
     }
+    start_cp(s, ev->cp_id, ev->u.triggered.kind, ev->ts_us);
+}
+
+static void job_completed(cpw_state *s, const cpw_event *ev)
+{
+    cpw_cp *cp = cp_for(s, ev->cp_id, ev->ts_us);
+    if (!cp) {
+        s->ignored++;
+        return;
+    }
+    cp->status = CPW_CP_COMPLETED;
+    cp->end_ts = ev->ts_us;
+    cp->duration_us = ev->u.completed.duration_us;
+    cp->state_size = ev->u.completed.state_size;
+    cp->checkpointed_size = ev->u.completed.checkpointed_size;
+    s->counts.completed++;
+    s->consecutive_failures = 0;
+    if (ev->cp_id > s->latest_completed_id) {
+        s->latest_completed_id = ev->cp_id;
+        s->latest_completed_ts = ev->ts_us;
+    }
+    finish(s, idx_of(s, cp));
+}
+
+static void job_failed(cpw_state *s, const cpw_event *ev)
+{
+    cpw_cp *cp = cp_for(s, ev->cp_id, ev->ts_us);
+    if (!cp) {
+        s->ignored++;
+        return;
+    }
+    cp->status = CPW_CP_FAILED;
+    cp->end_ts = ev->ts_us;
+    cp->duration_us = ev->ts_us > cp->trigger_ts ? ev->ts_us - cp->trigger_ts : 0;
+    cp->reason = (int8_t)ev->u.failed.reason;
+    snprintf(cp->message, sizeof cp->message, "%s", ev->u.failed.message);
+    s->counts.failed++;
+    if (cpw_failure_counts(ev->u.failed.reason))
+        s->consecutive_failures++;
+    finish(s, idx_of(s, cp));
+}
+
+static void job_committed(cpw_state *s, const cpw_event *ev)
+{
+    cpw_cp *cp = find_inflight(s, ev->cp_id);
+    for (int i = 0; !cp && i < s->n_history; i++) {
+        cpw_cp *h = (cpw_cp *)cpw_state_history(s, i);
+        if (h->id == ev->cp_id)
+            cp = h;
+    }
+    if (cp)
+        cp->committed = 1;
+    else
+        s->ignored++;
+}
+
+static void job_status(cpw_state *s, const cpw_event *ev)
+{
+    s->status = ev->u.job_status.status;
+    snprintf(s->status_message, sizeof s->status_message, "%s", ev->u.job_status.message);
+}
+
+static void job_restored(cpw_state *s, const cpw_event *ev)
+{
+    /* A restart ends whatever was in flight: the job reports those as
+     * failed first; anything it did not is closed here. */
+    while (s->n_inflight) {
+        cpw_cp *cp = &s->inflight[0];
+        cp->status = CPW_CP_FAILED;
+        cp->reason = CPW_FAIL_TASK_FAILURE;
+        cp->end_ts = ev->ts_us;
+        snprintf(cp->message, sizeof cp->message, "job restarted");
+        s->counts.failed++;
+        finish(s, 0);
+    }
+    s->restored_from = ev->cp_id;
+    s->restore_attempt = ev->u.restored.attempt;
+    s->last_restore_ts = ev->ts_us;
+    if (ev->cp_id > 0)
+        s->counts.restored++;
+    s->consecutive_failures = 0;
+}
+
+/* Shown in event logs; no checkpoint state. */
+static void job_log_only(cpw_state *s, const cpw_event *ev)
+{
+    (void)s;
+    (void)ev;
+}
+
+static const struct {
+    sub_fold sub;
+    job_fold job;
+} folds[CPW_EV__COUNT] = {
+    [CPW_EV_CP_TRIGGERED] = {NULL, job_triggered},
+    [CPW_EV_BARRIER_INJECTED] = {sub_barrier_injected, NULL},
+    [CPW_EV_BARRIER_RECEIVED] = {sub_barrier_received, NULL},
+    [CPW_EV_ALIGNMENT_START] = {sub_alignment_start, NULL},
+    [CPW_EV_ALIGNMENT_END] = {sub_alignment_end, NULL},
+    [CPW_EV_SNAPSHOT_START] = {sub_snapshot_start, NULL},
+    [CPW_EV_SNAPSHOT_SYNC_DONE] = {sub_sync_done, NULL},
+    [CPW_EV_SNAPSHOT_ASYNC_DONE] = {sub_async_done, NULL},
+    [CPW_EV_ACK] = {sub_ack, NULL},
+    [CPW_EV_DECLINE] = {sub_decline, NULL},
+    [CPW_EV_CP_COMPLETED] = {NULL, job_completed},
+    [CPW_EV_CP_FAILED] = {NULL, job_failed},
+    [CPW_EV_CP_COMMITTED] = {NULL, job_committed},
+    [CPW_EV_JOB_STATUS] = {NULL, job_status},
+    [CPW_EV_RESTORED] = {NULL, job_restored},
+    [CPW_EV_FAILURE_INJECTED] = {NULL, job_log_only},
+    [CPW_EV_TASK_FAILED] = {NULL, job_log_only},
+};
+
+void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq)
+{
+    s->seq = seq;
+    if ((unsigned)ev->type >= CPW_EV__COUNT || (!folds[ev->type].sub && !folds[ev->type].job)) {
+        s->ignored++;
+        return;
+    }
+    if (folds[ev->type].job) {
+        folds[ev->type].job(s, ev);
+        return;
+    }
+    cpw_cp *cp = cp_for(s, ev->cp_id, ev->ts_us);
+    int i = cpw_state_sub_index(s, ev->op, ev->subtask);
+    if (!cp || i < 0 || !cp->subs) {
+        s->ignored++;
+        return;
+    }
+    cpw_sub *u = &cp->subs[i];
+    if (u->phase == CPW_PH_ACKED || u->phase == CPW_PH_DECLINED) {
+        s->ignored++; /* nothing follows an ack or decline */
+        return;
+    }
+    folds[ev->type].sub(cp, u, ev);
 }

@@ -4,25 +4,24 @@
 
 /* Everything the coordinator asked of the job, in order. */
 typedef struct rec {
-    char what;              /* 'T'rigger, 'C'ompleted, 'F'ailed, 'J'ob failed */
+    char what;              /* 'T'rigger, 'M'etadata write, 'C'ompleted, 'F'ailed, 'J'ob failed */
     int64_t id, at, extra;  /* extra: kind / duration / reason / consecutive */
 } rec;
 
 static rec log_[256];
 static int n_log;
-static bool finalize_ok = true;
+static cpd_coord_fin fin_result = CPD_COORD_FIN_OK;
 
 static void on_trigger(void *o, int64_t id, cpa_trigger_kind kind, int64_t now)
 {
     (void)o;
     log_[n_log++] = (rec){'T', id, now, kind};
 }
-static bool on_finalize(void *o, int64_t id, int64_t now)
+static cpd_coord_fin on_finalize(void *o, int64_t id, int64_t now)
 {
     (void)o;
-    (void)id;
-    (void)now;
-    return finalize_ok;
+    log_[n_log++] = (rec){'M', id, now, fin_result}; /* the _metadata write starts */
+    return fin_result;
 }
 static void on_completed(void *o, int64_t id, int64_t dur, int64_t now)
 {
@@ -47,7 +46,7 @@ static cpd_coord *make(int64_t interval, int64_t timeout, int64_t min_pause, int
                        int tolerable, int tasks)
 {
     n_log = 0;
-    finalize_ok = true;
+    fin_result = CPD_COORD_FIN_OK;
     cpd_coord_cfg cfg = {interval, timeout, min_pause, max_conc, tolerable, tasks};
     cpd_coord *c = cpd_coord_new(&cfg, &ops, NULL, 0);
     CPT_ASSERT(c);
@@ -234,7 +233,7 @@ CPT_TEST(metadata_failure_fails_the_checkpoint)
 {
     cpd_coord *c = make(100, 10000, 0, 1, 1, 1);
     run(c, 0, 100);
-    finalize_ok = false;
+    fin_result = CPD_COORD_FIN_FAILED;
     CPT_EQ_INT(cpd_coord_ack(c, 1, 0, 120), CPD_COORD_OK);
     CPT_EQ_INT(count('C'), 0);
     CPT_EQ_INT(log_[n_log - 1].extra, CPA_FAIL_IO);
@@ -291,5 +290,127 @@ CPT_TEST(ids_continue_after_restore)
     CPT_EQ_INT(cpd_coord_trigger(c, 5, &id), CPD_COORD_OK);
     CPT_EQ_INT(id, 43);
     CPT_EQ_INT(cpd_coord_ack(c, 12, 0, 6), CPD_COORD_LATE); /* an old id */
+    cpd_coord_free(c);
+}
+
+static int64_t last_failed_reason(int64_t id)
+{
+    for (int i = n_log - 1; i >= 0; i--)
+        if (log_[i].what == 'F' && log_[i].id == id)
+            return log_[i].extra;
+    return -1;
+}
+
+CPT_TEST(a_pending_metadata_write_completes_when_it_ends)
+{
+    cpd_coord *c = make(100, 1000, 0, 1, 0, 2);
+    fin_result = CPD_COORD_FIN_PENDING;
+    run(c, 0, 100);
+    ack_all(c, 1, 2, 150);
+    CPT_EQ_INT(log_[n_log - 1].what, 'M');
+    CPT_ASSERT(cpd_coord_finalizing(c, 1));
+    CPT_EQ_INT(cpd_coord_inflight(c), 1); /* it still holds its slot */
+    CPT_ASSERT(!cpd_coord_awaits(c, 1, 0));
+    /* no more acks or declines for it */
+    CPT_EQ_INT(cpd_coord_ack(c, 1, 0, 160), CPD_COORD_DUPLICATE);
+    CPT_EQ_INT(cpd_coord_decline(c, 1, 1, "late", 160), CPD_COORD_DUPLICATE);
+    run(c, 151, 400); /* the periodic one is due, but max-concurrent is 1 */
+    CPT_EQ_INT(count('T'), 1);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 400), CPD_COORD_OK);
+    CPT_EQ_INT(count('C'), 1);
+    CPT_EQ_INT(log_[n_log - 2].what, 'C');
+    CPT_EQ_INT(log_[n_log - 2].extra, 300); /* from trigger to the end of the write */
+    CPT_EQ_INT(log_[n_log - 1].what, 'T'); /* the waiting periodic one starts at once */
+    CPT_EQ_INT(cpd_coord_latest_completed(c), 1);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 401), CPD_COORD_LATE);
+    CPT_EQ_INT(count('C'), 1);
+    cpd_coord_free(c);
+}
+
+CPT_TEST(a_pending_metadata_write_that_fails_fails_the_checkpoint_once)
+{
+    cpd_coord *c = make(100, 1000, 0, 1, 5, 1);
+    fin_result = CPD_COORD_FIN_PENDING;
+    run(c, 0, 100);
+    ack_all(c, 1, 1, 110);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, false, "s3://b/chk-1/_metadata: timed out", 200),
+               CPD_COORD_OK);
+    CPT_EQ_INT(last_failed_reason(1), CPA_FAIL_IO);
+    CPT_EQ_INT(cpd_coord_consecutive_failures(c), 1);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, false, "again", 201), CPD_COORD_LATE);
+    CPT_EQ_INT(count('F'), 1);
+    CPT_EQ_INT(cpd_coord_consecutive_failures(c), 1);
+    cpd_coord_free(c);
+}
+
+/* The rule for a write that outlives the timeout: the checkpoint expires on
+ * time, once; the write's outcome is LATE and never completes it. */
+CPT_TEST(a_checkpoint_expires_on_time_while_its_metadata_write_hangs)
+{
+    cpd_coord *c = make(100, 500, 0, 1, 5, 2);
+    fin_result = CPD_COORD_FIN_PENDING;
+    run(c, 0, 100);
+    ack_all(c, 1, 2, 200);
+    CPT_EQ_INT(cpd_coord_next_deadline(c), 600);
+    run(c, 201, 599);
+    CPT_EQ_INT(count('F'), 0);
+    cpd_coord_tick(c, 600);
+    CPT_EQ_INT(count('F'), 1);
+    CPT_EQ_INT(last_failed_reason(1), CPA_FAIL_EXPIRED);
+    CPT_EQ_INT(log_[n_log - 2].at, 600);
+    CPT_ASSERT(!cpd_coord_finalizing(c, 1));
+    CPT_EQ_INT(cpd_coord_consecutive_failures(c), 1);
+    CPT_EQ_INT(log_[n_log - 1].what, 'T'); /* the next starts at once: its slot is free */
+    /* the hung write ends, successfully or not: nothing changes */
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 5000), CPD_COORD_LATE);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, false, "x", 5001), CPD_COORD_LATE);
+    CPT_EQ_INT(count('C'), 0);
+    CPT_EQ_INT(count('F'), 1);
+    CPT_EQ_INT(cpd_coord_latest_completed(c), 0);
+    CPT_EQ_INT(cpd_coord_consecutive_failures(c), 1);
+    cpd_coord_free(c);
+}
+
+CPT_TEST(a_finalizing_checkpoint_can_be_aborted_or_subsumed)
+{
+    cpd_coord *c = make(100, 10000, 0, 3, 0, 1);
+    fin_result = CPD_COORD_FIN_PENDING;
+    run(c, 0, 300); /* 1, 2, 3 in flight */
+    ack_all(c, 1, 1, 310);
+    ack_all(c, 2, 1, 320);
+    ack_all(c, 3, 1, 330);
+    CPT_ASSERT(cpd_coord_finalizing(c, 1) && cpd_coord_finalizing(c, 2));
+    CPT_EQ_INT(cpd_coord_abort(c, 3, 340), CPD_COORD_OK);
+    CPT_EQ_INT(last_failed_reason(3), CPA_FAIL_ABORTED);
+    /* 2's write ends first: 1 is subsumed, whatever its write does */
+    CPT_EQ_INT(cpd_coord_finalized(c, 2, true, NULL, 350), CPD_COORD_OK);
+    CPT_EQ_INT(last_failed_reason(1), CPA_FAIL_SUBSUMED);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 360), CPD_COORD_LATE);
+    CPT_EQ_INT(cpd_coord_finalized(c, 3, true, NULL, 360), CPD_COORD_LATE);
+    CPT_EQ_INT(count('C'), 1);
+    CPT_EQ_INT(cpd_coord_latest_completed(c), 2);
+    CPT_EQ_INT(cpd_coord_consecutive_failures(c), 0);
+    CPT_EQ_INT(count('J'), 0);
+    cpd_coord_free(c);
+}
+
+CPT_TEST(finalized_is_only_taken_for_a_finalizing_checkpoint)
+{
+    cpd_coord *c = make(100, 10000, 0, 1, 0, 2);
+    fin_result = CPD_COORD_FIN_PENDING;
+    run(c, 0, 100);
+    CPT_ASSERT(cpd_coord_awaits(c, 1, 0) && cpd_coord_awaits(c, 1, 1));
+    CPT_ASSERT(!cpd_coord_awaits(c, 1, 2) && !cpd_coord_awaits(c, 7, 0));
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 110), CPD_COORD_NOT_FINALIZING);
+    CPT_EQ_INT(cpd_coord_ack(c, 1, 0, 120), CPD_COORD_OK);
+    CPT_ASSERT(!cpd_coord_awaits(c, 1, 0) && cpd_coord_awaits(c, 1, 1));
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 130), CPD_COORD_NOT_FINALIZING);
+    CPT_EQ_INT(cpd_coord_finalized(c, 9, true, NULL, 130), CPD_COORD_UNKNOWN);
+    /* a task failure takes finalizing checkpoints too */
+    CPT_EQ_INT(cpd_coord_ack(c, 1, 1, 140), CPD_COORD_OK);
+    cpd_coord_task_failed(c, 150);
+    CPT_EQ_INT(last_failed_reason(1), CPA_FAIL_TASK_FAILURE);
+    CPT_EQ_INT(cpd_coord_finalized(c, 1, true, NULL, 160), CPD_COORD_LATE);
+    CPT_EQ_INT(count('C'), 0);
     cpd_coord_free(c);
 }
