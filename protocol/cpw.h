@@ -416,9 +416,34 @@ int cpw_command_from_name(const char *s, size_t n);
  * anyway), so the job and every dashboard count alike. */
 bool cpw_failure_counts(cpw_failure_reason r);
 
-/* Strips control characters and invalid UTF-8 from wire text before it is
- * shown: writes at most out_size-1 bytes plus NUL into out. */
+/*
+ * Sanitising: every string from a job or from disk goes through one of these
+ * two before a terminal or a script sees it (PROTOCOL.md §2).
+ *
+ * cpw_sanitize(), for text shown to people: copies in (NULL is "") to out
+ * with each hidden character (cpw_char_hidden) and each byte that is not
+ * valid UTF-8 replaced by '?'; writes at most out_size-1 bytes plus a NUL,
+ * never cutting a character. Pure, reentrant.
+ */
 void cpw_sanitize(const char *in, char *out, size_t out_size);
+
+/* cpw_json_sanitize(), for JSON text sent to scripts: appends json (len
+ * bytes, e.g. one encoded message) to out with every hidden character inside
+ * a string written as a \u escape (a surrogate pair above U+FFFF) and any
+ * byte that is not UTF-8 as \ufffd. A valid JSON text keeps its meaning.
+ * An allocation failure sets out->failed. Pure, reentrant. */
+void cpw_json_sanitize(cpw_buf *out, const char *json, size_t len);
+
+/* Whether code point cp must never reach a terminal as it is: C0 controls,
+ * DEL, C1 controls, bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E/F,
+ * U+061C), the other invisible format characters (Unicode Cf, e.g. U+200B,
+ * U+FEFF, tags) and U+2028/U+2029. */
+bool cpw_char_hidden(uint32_t cp);
+
+/* Decodes the UTF-8 sequence at s (avail bytes readable): its length (1–4)
+ * and code point, or 0 when it is not valid UTF-8 (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+size_t cpw_utf8_next(const char *s, size_t avail, uint32_t *cp);
 
 /* Wall-clock microseconds since the epoch. */
 int64_t cpw_now_us(void);

@@ -19,6 +19,7 @@ typedef struct cpt_target {
     char job[CPW_MAX_JOB_ID];
     char name[CPW_NAME_MAX];
     int pid;                      /* 0: unknown (--connect) */
+    char instance[CPW_INSTANCE_HEX + 1]; /* the agent run announced ("": unknown) */
     char events[300], commands[300];
     unsigned char secret[1024];
     size_t secret_len;

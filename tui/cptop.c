@@ -10,6 +10,7 @@
  */
 #include "cpt_link.h"
 #include "cpt_model.h"
+#include "cpt_target.h"
 #include "cpt_term.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -85,111 +86,72 @@ static void usage(FILE *f)
 
 typedef cpt_target target;
 
-static int load_secret(const char *path, target *t)
+/* Prints a message for the user on stderr, "cptop: " first, every line
+ * sanitised (it may quote names and paths from disk). */
+static void complain(const char *text)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "cptop: cannot read secret file %s: %s\n", path, strerror(errno));
-        return -1;
+    char line[1024];
+    const char *s = text;
+    bool first = true;
+    while (*s) {
+        size_t n = strcspn(s, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), s);
+        char clean[1024];
+        cpw_sanitize(line, clean, sizeof clean);
+        fprintf(stderr, "%s%s\n", first ? "cptop: " : "", clean);
+        first = false;
+        s += n + (s[n] == '\n');
     }
-    size_t n = fread(t->secret, 1, sizeof t->secret, f);
-    fclose(f);
-    while (n && (t->secret[n - 1] == '\n' || t->secret[n - 1] == '\r' || t->secret[n - 1] == ' '))
-        n--;
-    t->secret_len = n;
-    return 0;
 }
 
-/* Reads the discovery files of the chosen runtime directory (named in dir). */
-static int discover(const opts *o, char *dir, size_t size, cpw_job_entry *jobs)
+static cpt_where where_of(const opts *o)
 {
-    if (o->runtime_dir)
-        snprintf(dir, size, "%s", o->runtime_dir);
-    else if (!cpw_runtime_dir(dir, size))
-        fprintf(stderr, "cptop: $XDG_RUNTIME_DIR is too long; use --runtime-dir\n");
-    return cpw_discover(dir, jobs, MAX_JOBS);
+    return (cpt_where){.job = o->job, .connect = o->connect, .secret_file = o->secret_file,
+                       .runtime_dir = o->runtime_dir};
 }
 
 static int find_target(const opts *o, target *t)
 {
-    memset(t, 0, sizeof *t);
-    if (o->connect) {
-        const char *colon = strrchr(o->connect, ':');
-        int port = colon ? atoi(colon + 1) : 0;
-        if (strncmp(o->connect, "tcp://", 6) || port <= 0 || port >= 65535) {
-            fprintf(stderr, "cptop: --connect '%s' must be tcp://HOST:PORT\n", o->connect);
-            return 2;
-        }
-        snprintf(t->events, sizeof t->events, "%s", o->connect);
-        snprintf(t->commands, sizeof t->commands, "%.*s:%d", (int)(colon - o->connect),
-                 o->connect, port + 1);
-        snprintf(t->job, sizeof t->job, "%s", o->job ? o->job : "");
-        t->tcp = true;
-        if (o->secret_file && load_secret(o->secret_file, t))
-            return 1;
-        return 0;
-    }
-    char dir[256];
-    static cpw_job_entry jobs[MAX_JOBS];
-    int n = discover(o, dir, sizeof dir, jobs);
-    int alive = 0, pick = -1;
-    for (int i = 0; i < n; i++) {
-        if (!jobs[i].alive)
-            continue;
-        if (o->job && strcmp(o->job, jobs[i].job) && strcmp(o->job, jobs[i].name))
-            continue;
-        alive++;
-        if (pick < 0)
-            pick = i;
-    }
-    if (alive == 0) {
-        if (o->job)
-            fprintf(stderr, "cptop: no running job '%s' in %s (see cptop --list)\n", o->job, dir);
-        else
-            fprintf(stderr, "cptop: no running job found in %s\n", dir);
-        return 1;
-    }
-    if (alive > 1 && !o->job) {
-        fprintf(stderr, "cptop: %d jobs are running; choose one with --job ID:\n", alive);
-        for (int i = 0; i < n; i++)
-            if (jobs[i].alive)
-                fprintf(stderr, "  %s  %s (pid %d)\n", jobs[i].job, jobs[i].name, jobs[i].pid);
-        return 2;
-    }
-    cpw_job_entry *j = &jobs[pick];
-    t->discovered = true;
-    t->pid = j->pid;
-    snprintf(t->name, sizeof t->name, "%s", j->name);
-    snprintf(t->job, sizeof t->job, "%s", j->job);
-    snprintf(t->events, sizeof t->events, "%s", j->events);
-    snprintf(t->commands, sizeof t->commands, "%s", j->commands);
-    t->tcp = strncmp(j->commands, "tcp://", 6) == 0;
-    if (t->tcp) {
-        const char *sf = o->secret_file ? o->secret_file : j->secret_file;
-        if (sf[0] && load_secret(sf, t))
-            return 1;
-    }
-    return 0;
+    char msg[4096];
+    cpt_where w = where_of(o);
+    int rc = cpt_target_resolve(&w, t, msg, sizeof msg);
+    if (rc)
+        complain(msg);
+    return rc;
 }
 
 /* ------------------------------------------------------------ modes */
 
 static int mode_list(const opts *o)
 {
-    char dir[256];
-    static cpw_job_entry jobs[MAX_JOBS];
-    int n = discover(o, dir, sizeof dir, jobs);
-    if (n < 0) {
-        printf("no jobs (%s does not exist yet)\n", dir);
+    char dir[CPW_PATH_MAX], msg[600], err[600];
+    cpt_where w = where_of(o);
+    if (!cpt_where_dir(&w, dir, sizeof dir, msg, sizeof msg)) {
+        complain(msg);
+        return 1;
+    }
+    cpw_job_list l;
+    cpw_disc_err e = cpw_discover(dir, &l, err, sizeof err);
+    if (e == CPW_DISC_NOT_FOUND) {
+        char d[CPW_PATH_MAX];
+        cpw_sanitize(dir, d, sizeof d);
+        printf("no jobs (%s does not exist yet)\n", d);
         return 0;
     }
-    printf("%-18s %-20s %8s %-7s %s\n", "JOB", "NAME", "PID", "STATE", "EVENTS");
-    for (int i = 0; i < n; i++) {
-        char name[CPW_NAME_MAX];
-        cpw_sanitize(jobs[i].name, name, sizeof name);
-        printf("%-18s %-20s %8d %-7s %s\n", jobs[i].job, name, jobs[i].pid,
-               jobs[i].alive ? "running" : "stale", jobs[i].events);
+    if (e) {
+        complain(err);
+        return 1;
     }
+    printf("%-18s %-20s %8s %-7s %s\n", "JOB", "NAME", "PID", "STATE", "EVENTS");
+    for (int i = 0; i < l.n; i++) {
+        const cpw_job_entry *j = &l.jobs[i];
+        char id[CPW_MAX_JOB_ID], name[CPW_NAME_MAX], ev[CPW_URL_MAX];
+        cpw_sanitize(j->job, id, sizeof id);
+        cpw_sanitize(j->name, name, sizeof name);
+        cpw_sanitize(j->events, ev, sizeof ev);
+        printf("%-18s %-20s %8d %-7s %s\n", id, name, j->pid, j->alive ? "running" : "stale", ev);
+    }
+    cpw_job_list_free(&l);
     return 0;
 }
 
@@ -416,42 +378,6 @@ static int mode_ctl(const opts *o, int argc, char **argv)
 
 /* ------------------------------------------------------------ dashboard */
 
-/* Every running job (matching --job), quietly: curses owns the screen. */
-static int list_targets(const opts *o, target *out, int max, char *dir, size_t dirsz)
-{
-    static cpw_job_entry jobs[MAX_JOBS];
-    int n = discover(o, dir, dirsz, jobs);
-    int k = 0;
-    for (int i = 0; i < n && k < max; i++) {
-        if (!jobs[i].alive)
-            continue;
-        if (o->job && strcmp(o->job, jobs[i].job) && strcmp(o->job, jobs[i].name))
-            continue;
-        target *t = &out[k];
-        memset(t, 0, sizeof *t);
-        t->discovered = true;
-        t->pid = jobs[i].pid;
-        snprintf(t->job, sizeof t->job, "%s", jobs[i].job);
-        snprintf(t->name, sizeof t->name, "%s", jobs[i].name);
-        snprintf(t->events, sizeof t->events, "%s", jobs[i].events);
-        snprintf(t->commands, sizeof t->commands, "%s", jobs[i].commands);
-        t->tcp = strncmp(jobs[i].commands, "tcp://", 6) == 0;
-        const char *sf = o->secret_file ? o->secret_file : jobs[i].secret_file;
-        if (t->tcp && sf[0]) {
-            FILE *f = fopen(sf, "r");
-            if (f) {
-                size_t len = fread(t->secret, 1, sizeof t->secret, f);
-                fclose(f);
-                while (len && (t->secret[len - 1] == '\n' || t->secret[len - 1] == '\r'))
-                    len--;
-                t->secret_len = len;
-            }
-        }
-        k++;
-    }
-    return k;
-}
-
 typedef struct dash {
     const opts *o;
     cpt_model *m;
@@ -505,7 +431,7 @@ static void fill_picker(cpt_ui *ui, const target *c, int n)
 
 static int dashboard(const opts *o)
 {
-    char err[300], dir[256] = "";
+    char err[600], dir[CPW_PATH_MAX] = "";
     dash d = {.o = o};
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
     d.m = cpt_model_new(&mc);
@@ -543,7 +469,8 @@ static int dashboard(const opts *o)
         /* discovery: find the job, the picker's list, a job that came back */
         if (!o->connect && now - last_discover >= 1000000) {
             last_discover = now;
-            ncand = list_targets(o, cands, MAX_JOBS, dir, sizeof dir);
+            cpt_where w = where_of(o);
+            ncand = cpt_target_candidates(&w, cands, MAX_JOBS, dir, sizeof dir, err, sizeof err);
             fill_picker(&d.ui, cands, ncand);
             if (!d.linked) {
                 if (ncand == 1 || (ncand > 1 && picked)) {
@@ -552,8 +479,9 @@ static int dashboard(const opts *o)
                 } else if (ncand > 1 && d.ui.overlay != CPT_OV_PICKER) {
                     d.ui.overlay = CPT_OV_PICKER;
                 } else if (ncand == 0) {
-                    cpt_ui_status(&d.ui, false, now, "no running job%s%s%s in %s yet; waiting for one",
-                                  o->job ? " '" : "", o->job ? o->job : "", o->job ? "'" : "", dir);
+                    char clean[sizeof err];
+                    cpw_sanitize(err, clean, sizeof clean);
+                    cpt_ui_status(&d.ui, true, now, "%s", clean);
                 }
                 dirty = true;
             } else if (d.m->link != CPT_LINK_UP && d.cur.discovered) {
