@@ -1,5 +1,6 @@
 /* cpt_model.c — see cpt_model.h. */
 #include "cpt_model.h"
+#include "cpt_fmt.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -126,16 +127,6 @@ void cpt_model_op_name(const cpt_model *m, int op, char *out, size_t size)
         snprintf(out, size, "op%d", op);
 }
 
-static void fmt_us(char *out, size_t n, int64_t us)
-{
-    if (us < 1000)
-        snprintf(out, n, "%lldus", (long long)us);
-    else if (us < 1000000)
-        snprintf(out, n, "%.1fms", us / 1e3);
-    else
-        snprintf(out, n, "%.2fs", us / 1e6);
-}
-
 void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, size_t size)
 {
     if (e->kind == CPT_LOG_NOTE) {
@@ -173,23 +164,23 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         snprintf(out, size, "%s channel %d", who, ev->u.barrier.channel);
         break;
     case CPW_EV_ALIGNMENT_END:
-        fmt_us(a, sizeof a, ev->u.alignment.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.alignment.duration_us);
         snprintf(out, size, "%s %s, %lld B buffered", who, a,
                  (long long)ev->u.alignment.buffered_bytes);
         break;
     case CPW_EV_SNAPSHOT_SYNC_DONE:
-        fmt_us(a, sizeof a, ev->u.sync.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.sync.duration_us);
         snprintf(out, size, "%s sync %s", who, a);
         break;
     case CPW_EV_SNAPSHOT_ASYNC_DONE:
-        fmt_us(a, sizeof a, ev->u.async.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.async.duration_us);
         snprintf(out, size, "%s async %s, %lld B", who, a, (long long)ev->u.async.bytes);
         break;
     case CPW_EV_ACK:
-        fmt_us(a, sizeof a, ev->u.ack.start_delay_us);
-        fmt_us(b, sizeof b, ev->u.ack.alignment_us);
-        fmt_us(c, sizeof c, ev->u.ack.sync_us);
-        fmt_us(d, sizeof d, ev->u.ack.async_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.ack.start_delay_us);
+        cpt_fmt_dur(b, sizeof b, ev->u.ack.alignment_us);
+        cpt_fmt_dur(c, sizeof c, ev->u.ack.sync_us);
+        cpt_fmt_dur(d, sizeof d, ev->u.ack.async_us);
         snprintf(out, size, "%s delay %s align %s sync %s async %s, %lld B", who, a, b, c, d,
                  (long long)ev->u.ack.checkpointed_size);
         break;
@@ -198,7 +189,7 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         snprintf(out, size, "%s: %s", who, txt);
         break;
     case CPW_EV_CP_COMPLETED:
-        fmt_us(a, sizeof a, ev->u.completed.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.completed.duration_us);
         snprintf(out, size, " in %s, %lld B", a, (long long)ev->u.completed.checkpointed_size);
         break;
     case CPW_EV_CP_FAILED: {
