@@ -235,24 +235,63 @@ cpw_disc_err cpw_discovery_parse(const char *buf, size_t len, cpw_job_entry *e, 
 
 /* ------------------------------------------------------------------ liveness */
 
-/* connect() without blocking: 1 answered (or busy), 0 refused or gone, and
- * for TCP still connecting after the wait counts as answered. */
-static int probe(int fd, const struct sockaddr *sa, socklen_t len, int wait_ms)
+/* How long a probe waits for a peer to answer; one that has not by then
+ * counts as alive (a loaded machine is no reason to call a job dead). */
+#define PROBE_WAIT_MS 1000
+
+/* Waits until fd polls for events, up to ms: 1 ready, 0 not in time. */
+static int wait_fd(int fd, short events, int ms)
 {
-    int r = connect(fd, sa, len);
-    if (r == 0)
-        return 1;
-    if (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTDIR)
-        return 0;
-    if (errno != EINPROGRESS)
-        return 1; /* EAGAIN: a full backlog, someone is there; anything else: unknown */
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    if (poll(&p, 1, wait_ms) <= 0)
-        return 1;
-    int so = 0;
-    socklen_t sl = sizeof so;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
-    return so != ECONNREFUSED;
+    struct pollfd p = {.fd = fd, .events = events};
+    int r;
+    while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    return r > 0;
+}
+
+/*
+ * Asks whether an SP peer listens at sa: connects without blocking and
+ * opens as a REQ socket would (the 8-byte SP header), reading the peer's.
+ * Returns 0 when refused, gone, or closed without answering; 1 when a peer
+ * answered, and also when it could not tell in time (busy, a full backlog).
+ * The whole handshake is done, never a bare connect-and-close: nng 1.5's
+ * ipc listener stops accepting after a connection that closes before its
+ * handshake, and a probe must never be what silences a job.
+ */
+static int sp_answers(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    static const unsigned char req_header[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+    if (connect(fd, sa, len) != 0) {
+        if (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        if (errno != EINPROGRESS)
+            return 1; /* EAGAIN: a full backlog, someone is there; anything else: unknown */
+        if (!wait_fd(fd, POLLOUT, PROBE_WAIT_MS))
+            return 1;
+        int so = 0;
+        socklen_t sl = sizeof so;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
+        if (so)
+            return so != ECONNREFUSED;
+    }
+    if (send(fd, req_header, sizeof req_header, MSG_NOSIGNAL) != (ssize_t)sizeof req_header)
+        return errno != EPIPE && errno != ECONNRESET;
+    unsigned char got[8];
+    size_t n = 0;
+    while (n < sizeof got) {
+        if (!wait_fd(fd, POLLIN, PROBE_WAIT_MS))
+            return 1;
+        ssize_t r = recv(fd, got + n, sizeof got - n, 0);
+        if (r == 0)
+            return 0; /* closed without answering */
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            return errno != ECONNRESET;
+        }
+        n += (size_t)r;
+    }
+    return got[0] == 0 && got[1] == 'S' && got[2] == 'P' && got[3] == 0;
 }
 
 static bool socket_answers(const char *url)
@@ -265,7 +304,7 @@ static bool socket_answers(const char *url)
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return true;
-        int r = probe(fd, (struct sockaddr *)&sa, sizeof sa, 0);
+        int r = sp_answers(fd, (struct sockaddr *)&sa, sizeof sa);
         close(fd);
         return r;
     }
@@ -283,7 +322,7 @@ static bool socket_answers(const char *url)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return true;
-    int r = probe(fd, (struct sockaddr *)&sa, sizeof sa, 100);
+    int r = sp_answers(fd, (struct sockaddr *)&sa, sizeof sa);
     close(fd);
     return r;
 }

@@ -17,8 +17,9 @@
  * announcement written meanwhile is put back, never deleted.
  *
  * Every function is reentrant and thread-safe (no shared state); those
- * that touch the file system block briefly, and cpw_job_alive() may wait
- * up to 100 ms for a TCP answer. Nothing here prints.
+ * that touch the file system block briefly, and cpw_job_alive() (so
+ * cpw_discover() and the sweep) may wait for a busy job to answer. Nothing
+ * here prints.
  */
 #ifndef CPW_DISCOVERY_H
 #define CPW_DISCOVERY_H
@@ -99,10 +100,11 @@ int cpw_job_match(const cpw_job_list *l, const char *which, int *idx, int max);
 
 /*
  * Whether the job of an announcement is there: its pid exists (kill(pid, 0)
- * succeeds or fails with EPERM) and its command socket is not refused: an
- * ipc socket file must accept a connection; a tcp endpoint on a numeric
- * IPv4 address must not refuse one within 100 ms. A socket that is merely
- * busy counts as alive. Never sends anything.
+ * succeeds or fails with EPERM) and its command socket answers the opening
+ * of an SP connection (for tcp, on a numeric IPv4 address; a host name is
+ * not looked up). Refused, gone, or closed without answering: not alive. A
+ * peer too busy to answer within a second still counts as alive. Sends
+ * only the SP header, never a message. Blocks up to about two seconds.
  */
 bool cpw_job_alive(const cpw_job_entry *e);
 

@@ -4,6 +4,7 @@
  * no limit on how many are read. */
 #include "cpt_test.h"
 #include "cpw_discovery.h"
+#include "cpw_sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,8 +28,32 @@ static int dead_pid(void)
     return (int)p;
 }
 
-/* A listening unix socket at path: what a live agent's command socket is. */
+/* A live agent's command socket at path: an SP REP socket listening there
+ * (returned as an int handle for the tests' convenience: index into socks). */
+static cpw_sock *socks[8];
+
 static int listen_at(const char *path)
+{
+    char url[600], err[200];
+    snprintf(url, sizeof url, "ipc://%s", path);
+    int i = 0;
+    while (socks[i])
+        i++;
+    CPT_ASSERT(i < 8);
+    socks[i] = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
+    CPT_ASSERTF(socks[i] && cpw_sock_listen(socks[i], url, err, sizeof err) == CPW_SOCK_OK, "%s", err);
+    return i;
+}
+
+/* The listener goes away (its socket file too). */
+static void stop_listening(int h)
+{
+    cpw_sock_destroy(socks[h]);
+    socks[h] = NULL;
+}
+
+/* A plain unix listener that is not an SP peer: accepts and says nothing. */
+static int raw_listen_at(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -248,7 +273,7 @@ CPT_TEST(write_installs_a_private_file_and_remove_takes_only_its_own)
     /* its own stop removes it */
     CPT_EQ_INT(cpw_discovery_remove(path, e.instance), CPW_DISC_OK);
     CPT_ASSERT(stat(path, &st) != 0);
-    close(lfd);
+    stop_listening(lfd);
 }
 
 CPT_TEST(write_replaces_a_stale_announcement_of_the_same_id)
@@ -264,16 +289,14 @@ CPT_TEST(write_replaces_a_stale_announcement_of_the_same_id)
     CPT_EQ_INT(cpw_discovery_write(rt, &fresh, path, err, sizeof err), CPW_DISC_OK);
     slurp(path, buf, sizeof buf);
     CPT_ASSERTF(strstr(buf, fresh.instance), "%s", buf);
-    close(lfd);
+    stop_listening(lfd);
 
     /* the pid lives on (reused) but nobody answers on the socket: stale too */
-    unlink(sock);
     cpw_job_entry again = entry("s", (int)getpid(), sock, 'd');
     CPT_EQ_INT(cpw_job_alive(&fresh), 0);
     lfd = listen_at(sock);
     CPT_EQ_INT(cpw_discovery_write(rt, &again, path, err, sizeof err), CPW_DISC_IN_USE);
-    close(lfd);
-    unlink(sock);
+    stop_listening(lfd);
     CPT_EQ_INT(cpw_discovery_write(rt, &again, path, err, sizeof err), CPW_DISC_OK);
     slurp(path, buf, sizeof buf);
     CPT_ASSERTF(strstr(buf, again.instance), "%s", buf);
@@ -294,7 +317,7 @@ CPT_TEST(remove_puts_back_a_file_another_instance_wrote_meanwhile)
     CPT_EQ_INT(cpw_discovery_remove(path, mine.instance), CPW_DISC_OK);
     slurp(path, buf, sizeof buf);
     CPT_ASSERTF(strstr(buf, newer.instance), "the newer announcement was removed: %s", buf);
-    close(lfd);
+    stop_listening(lfd);
 }
 
 /* ---------------------------------------------------------------- scale and staleness */
@@ -343,7 +366,7 @@ CPT_TEST_T(ten_thousand_stale_announcements_hide_no_live_job, 120)
     CPT_EQ_INT(l.n, 2);
     CPT_EQ_INT(l.alive, 2);
     cpw_job_list_free(&l);
-    close(lfd);
+    stop_listening(lfd);
 }
 
 CPT_TEST(discover_believes_only_the_users_own_regular_files)
@@ -391,7 +414,7 @@ CPT_TEST(discover_believes_only_the_users_own_regular_files)
     CPT_EQ_INT(lstat(ln, &st), 0);
     snprintf(ln, sizeof ln, "%s/junk.json", rt);
     CPT_EQ_INT(lstat(ln, &st), 0);
-    close(lfd);
+    stop_listening(lfd);
 }
 
 CPT_TEST(alive_means_the_pid_exists_and_the_socket_answers)
@@ -401,25 +424,63 @@ CPT_TEST(alive_means_the_pid_exists_and_the_socket_answers)
     snprintf(sock, sizeof sock, "%s/a.cmd", rt);
     cpw_job_entry e = entry("a", (int)getpid(), sock, 'a');
     CPT_EQ_INT(cpw_job_alive(&e), 0); /* no socket file */
-    int lfd = listen_at(sock);
+    int h = listen_at(sock);
     CPT_EQ_INT(cpw_job_alive(&e), 1);
     e.pid = dead_pid();
     CPT_EQ_INT(cpw_job_alive(&e), 0);
     e.pid = (int)getpid();
-    close(lfd); /* the file stays, nobody listens: refused */
+    stop_listening(h);
     CPT_EQ_INT(cpw_job_alive(&e), 0);
-    /* tcp: a port nobody listens on is refused at once */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    CPT_EQ_INT(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
-    CPT_EQ_INT(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
-    snprintf(e.commands, sizeof e.commands, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
-    CPT_EQ_INT(cpw_job_alive(&e), 0); /* bound, not listening */
-    CPT_EQ_INT(listen(s, 4), 0);
+    /* a socket file left by a killed process: refused */
+    int fd = raw_listen_at(sock);
+    close(fd);
+    CPT_EQ_INT(cpw_job_alive(&e), 0);
+    /* something listens but is no SP peer: it closes without answering */
+    fd = raw_listen_at(sock);
+    pid_t kid = fork();
+    if (kid == 0) {
+        close(accept(fd, NULL, NULL));
+        _exit(0);
+    }
+    CPT_EQ_INT(cpw_job_alive(&e), 0);
+    waitpid(kid, NULL, 0);
+    close(fd);
+    /* tcp: a port nobody listens on is refused at once; an agent's answers */
+    int port = cpt_free_port_pair();
+    snprintf(e.commands, sizeof e.commands, "tcp://127.0.0.1:%d", port);
+    CPT_EQ_INT(cpw_job_alive(&e), 0);
+    char err[200];
+    cpw_sock *rep = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
+    CPT_EQ_INT(cpw_sock_listen(rep, e.commands, err, sizeof err), CPW_SOCK_OK);
     CPT_EQ_INT(cpw_job_alive(&e), 1);
-    close(s);
+    cpw_sock_destroy(rep);
     /* a host name is not looked up: believed */
     snprintf(e.commands, sizeof e.commands, "tcp://localhost:1");
     CPT_EQ_INT(cpw_job_alive(&e), 1);
+}
+
+/* Looking is harmless: after many probes the job still answers commands
+ * (a bare connect-and-close silences nng 1.5's ipc listener for good). */
+CPT_TEST(probing_a_job_never_silences_it)
+{
+    make_rt();
+    char sock[450], url[500], err[200];
+    snprintf(sock, sizeof sock, "%s/p.cmd", rt);
+    snprintf(url, sizeof url, "ipc://%s", sock);
+    int h = listen_at(sock);
+    cpw_job_entry e = entry("p", (int)getpid(), sock, 'a');
+    for (int i = 0; i < 20; i++)
+        CPT_EQ_INT(cpw_job_alive(&e), 1);
+    cpw_sock *req = cpw_sock_new(CPW_SOCK_REQ, NULL, err, sizeof err);
+    CPT_EQ_INT(cpw_sock_dial(req, url, err, sizeof err), CPW_SOCK_OK);
+    CPT_EQ_INT(cpw_sock_send(req, "ping", 4, 3000), CPW_SOCK_OK);
+    cpw_sock_msg m;
+    CPT_EQ_INT(cpw_sock_recv(socks[h], &m, 3000), CPW_SOCK_OK);
+    CPT_EQ_INT(m.len, 4);
+    cpw_sock_msg_free(&m);
+    CPT_EQ_INT(cpw_sock_send(socks[h], "pong", 4, 3000), CPW_SOCK_OK);
+    CPT_EQ_INT(cpw_sock_recv(req, &m, 3000), CPW_SOCK_OK);
+    cpw_sock_msg_free(&m);
+    cpw_sock_destroy(req);
+    stop_listening(h);
 }
