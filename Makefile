@@ -126,7 +126,9 @@ $(LIB_SO): $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
+# the cptop program: main and its modes (tui/cptop*.c), over the library
+CPTOP_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,tui/cptop.c $(wildcard tui/cptop_*.c))
+$(CPTOP): $(CPTOP_OBJ) $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
