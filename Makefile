@@ -98,7 +98,8 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
+     $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -183,6 +184,12 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
+# a job agent whose every string is hostile (tests/t_hostile.sh)
+$(TESTDIR)/fake_agent: $(OBJDIR)/tests/fake_agent.o $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 # `make test` first makes sure the packages the suite needs are there
 # (installing them as root, else naming the command), then builds in a fresh
@@ -192,7 +199,7 @@ test:
 	$(Q)scripts/deps.sh --for test
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test-run: $(TEST_BIN) $(TESTDIR)/fake_agent $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test

@@ -1,0 +1,230 @@
+/*
+ * fake_agent.c — a job agent the tests control, for what a real agent never
+ * sends: every string it can put on the wire or in its discovery file is
+ * hostile (terminal escapes, the one-byte CSI, bidi overrides, DEL, tags),
+ * and on request it sends frames and replies that do not decode, whose
+ * decoder errors quote hostile bytes. Used by tests/t_hostile.sh.
+ *
+ *   fake_agent --runtime-dir DIR --job ID [--name NAME]
+ *
+ * Listens on ipc://DIR/<hostile>.events and .cmd, announces itself in DIR,
+ * publishes a hello and a round of hostile events every 200 ms, and
+ * answers commands: get_state with a hostile state; set with the key
+ * "badreply" with a reply that does not decode; anything else refused with
+ * a hostile message. Runs until SIGTERM or SIGINT; removes its
+ * announcement on the way out.
+ */
+#include "cpw.h"
+#include "cpw_discovery.h"
+#include "cpw_sock.h"
+#include "cpw_state.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ESC sequences, the one-byte CSI (C1), bidi override and isolate, DEL, a tag. */
+#define EVIL "\x1b[2J\x1b]0;owned\x07\xc2\x9b" "31m\xe2\x80\xae" "evil\xe2\x81\xa6\x7f\xf3\xa0\x81\x81"
+
+static volatile sig_atomic_t quit;
+static void on_signal(int sig) { (void)sig; quit = 1; }
+
+static void hostile_hello(cpw_hello *h, const char *name)
+{
+    memset(h, 0, sizeof h[0]);
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->pid = (int)getpid();
+    h->start_ts_us = cpw_now_us();
+    cpw_random_hex(h->instance, CPW_INSTANCE_HEX);
+    h->n_ops = 2;
+    snprintf(h->ops[0].name, sizeof h->ops[0].name, "src" EVIL);
+    snprintf(h->ops[1].name, sizeof h->ops[1].name, "sink" EVIL);
+    h->ops[0].parallelism = h->ops[1].parallelism = 2;
+    h->n_config = 2;
+    snprintf(h->config_keys[0], CPW_NAME_MAX, "execution.checkpointing.mode");
+    snprintf(h->config_values[0], CPW_VALUE_MAX, "EXACTLY_ONCE" EVIL);
+    snprintf(h->config_keys[1], CPW_NAME_MAX, "k" EVIL);
+    snprintf(h->config_values[1], CPW_VALUE_MAX, "v" EVIL);
+    h->has_failures = true;
+    h->n_failures = 1;
+    cpw_failure_kind *k = &h->failures[0];
+    snprintf(k->kind, sizeof k->kind, "hostile");
+    snprintf(k->label, sizeof k->label, "label " EVIL);
+    k->n_params = 1;
+    snprintf(k->params[0].name, sizeof k->params[0].name, "ms");
+    snprintf(k->params[0].unit, sizeof k->params[0].unit, "ms");
+    snprintf(k->params[0].help, sizeof k->params[0].help, "help " EVIL);
+    k->params[0].min = 1, k->params[0].max = 10, k->params[0].def = 5;
+}
+
+typedef struct fake {
+    const char *job;
+    cpw_sock *pub, *rep;
+    cpw_state *st;            /* what get_state answers: folded from what was published */
+    uint64_t seq;
+} fake;
+
+static void publish(fake *f, const cpw_buf *b)
+{
+    cpw_sock_send(f->pub, b->data, b->len, 0);
+}
+
+static void publish_hello(fake *f)
+{
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_envelope env = {.job = f->job, .seq = ++f->seq, .ts_us = cpw_now_us()};
+    cpw_encode_hello(&b, &env, &f->st->hello);
+    f->st->seq = f->seq;
+    publish(f, &b);
+    cpw_buf_free(&b);
+}
+
+static void publish_event(fake *f, cpw_event e)
+{
+    cpw_buf b;
+    cpw_buf_init(&b);
+    e.ts_us = cpw_now_us();
+    cpw_envelope env = {.job = f->job, .seq = ++f->seq, .ts_us = e.ts_us};
+    cpw_encode_event(&b, &env, &e);
+    cpw_state_apply(f->st, &e, f->seq);
+    publish(f, &b);
+    cpw_buf_free(&b);
+}
+
+/* One checkpoint that fails with hostile texts everywhere, and a frame
+ * that does not decode (its error quotes a hostile type name). */
+static void round_of_events(fake *f, int64_t id)
+{
+    cpw_event e = {.type = CPW_EV_CP_TRIGGERED, .cp_id = id, .op = -1, .subtask = -1};
+    publish_event(f, e);
+    e = (cpw_event){.type = CPW_EV_DECLINE, .cp_id = id, .op = 1, .subtask = 0};
+    snprintf(e.u.decline.reason, sizeof e.u.decline.reason, "decline " EVIL);
+    publish_event(f, e);
+    e = (cpw_event){.type = CPW_EV_TASK_FAILED, .op = 0, .subtask = 1};
+    snprintf(e.u.task_failed.error, sizeof e.u.task_failed.error, "task " EVIL);
+    publish_event(f, e);
+    e = (cpw_event){.type = CPW_EV_FAILURE_INJECTED, .op = -1, .subtask = -1};
+    snprintf(e.u.failure.kind, sizeof e.u.failure.kind, "k" EVIL);
+    snprintf(e.u.failure.params, sizeof e.u.failure.params, "p" EVIL);
+    publish_event(f, e);
+    e = (cpw_event){.type = CPW_EV_JOB_STATUS, .op = -1, .subtask = -1};
+    e.u.job_status.status = CPW_JOB_RUNNING;
+    snprintf(e.u.job_status.message, sizeof e.u.job_status.message, "status " EVIL);
+    publish_event(f, e);
+    e = (cpw_event){.type = CPW_EV_CP_FAILED, .cp_id = id, .op = -1, .subtask = -1};
+    e.u.failed.reason = CPW_FAIL_DECLINED;
+    snprintf(e.u.failed.message, sizeof e.u.failed.message, "failed " EVIL);
+    publish_event(f, e);
+    char bad[200];
+    int n = snprintf(bad, sizeof bad, "{\"v\":1,\"type\":\"\\u001b[2J\\u202e\\u009b\",\"job\":\"%s\","
+                     "\"seq\":%llu,\"ts_us\":1}", f->job, (unsigned long long)++f->seq);
+    cpw_sock_send(f->pub, bad, (size_t)n, 0);
+}
+
+static void answer(fake *f, const char *data, size_t len)
+{
+    cpw_msg m;
+    if (cpw_decode_one(data, len, &m, NULL) != CPW_OK || m.kind != CPW_K_COMMAND)
+        return;
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_envelope env = {.job = f->job, .seq = f->seq, .ts_us = cpw_now_us()};
+    cpw_reply r = {.req = m.cmd->req};
+    const cpw_cmd *c = &m.cmd->c;
+    if (c->type == CPW_CMD_GET_STATE) {
+        r.ok = true;
+        cpw_encode_reply(&b, &env, &r, f->st, -1);
+    } else if (c->type == CPW_CMD_SET_CONFIG && !strcmp(c->keys[0], "badreply")) {
+        /* a reply that does not decode: its error text quotes the type */
+        static const char bad[] = "{\"v\":1,\"type\":\"\\u001b]0;x\\u0007\\u2066\",\"job\":\"j\","
+                                  "\"seq\":1,\"ts_us\":1}";
+        b.len = 0;
+        cpw_buf_reserve(&b, sizeof bad);
+        memcpy(b.data, bad, sizeof bad - 1);
+        b.len = sizeof bad - 1;
+    } else {
+        snprintf(r.error, sizeof r.error, "no\x1b[5m");
+        snprintf(r.message, sizeof r.message, "refused " EVIL);
+        cpw_encode_reply(&b, &env, &r, NULL, 0);
+    }
+    cpw_sock_send(f->rep, b.data, b.len, 1000);
+    cpw_buf_free(&b);
+    cpw_msg_clear(&m);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: fake_agent --runtime-dir DIR --job ID [--name NAME]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *job = NULL, *name = "fake" EVIL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--runtime-dir"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--job"))
+            job = argv[i + 1];
+        else if (!strcmp(argv[i], "--name"))
+            name = argv[i + 1];
+        else
+            return usage();
+    }
+    if (!dir || !job)
+        return usage();
+    char err[600], path[CPW_PATH_MAX];
+    if (cpw_secure_dir(dir, true, err, sizeof err)) {
+        fprintf(stderr, "fake_agent: %s\n", err);
+        return 1;
+    }
+    fake f = {.job = job, .st = cpw_state_new(16, 4)};
+    cpw_hello h;
+    hostile_hello(&h, name);
+    cpw_state_set_hello(f.st, &h);
+    snprintf(f.st->job, sizeof f.st->job, "%s", job);
+    /* the socket files' names carry escapes too: --list shows the endpoint */
+    cpw_job_entry e = {.pid = (int)getpid(), .started_us = cpw_now_us()};
+    snprintf(e.job, sizeof e.job, "%s", job);
+    snprintf(e.name, sizeof e.name, "%s", name);
+    snprintf(e.events, sizeof e.events, "ipc://%s/%s\x1b[7m\xe2\x80\xae.events", dir, job);
+    snprintf(e.commands, sizeof e.commands, "ipc://%s/%s\x1b[7m.cmd", dir, job);
+    memcpy(e.instance, h.instance, sizeof e.instance);
+    f.pub = cpw_sock_new(CPW_SOCK_PUB, NULL, err, sizeof err);
+    f.rep = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
+    if (!f.pub || !f.rep || cpw_sock_listen(f.pub, e.events, err, sizeof err) ||
+        cpw_sock_listen(f.rep, e.commands, err, sizeof err) ||
+        cpw_discovery_write(dir, &e, path, err, sizeof err)) {
+        fprintf(stderr, "fake_agent: %s\n", err);
+        return 1;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    printf("fake_agent %s: %s\n", job, path);
+    fflush(stdout);
+    int64_t next = 0, id = 0;
+    while (!quit) {
+        if (cpw_now_us() >= next) {
+            publish_hello(&f);
+            round_of_events(&f, ++id);
+            next = cpw_now_us() + 200000;
+        }
+        struct pollfd p = {.fd = cpw_sock_fd(f.rep), .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            cpw_sock_msg m;
+            if (cpw_sock_recv(f.rep, &m, 0) == CPW_SOCK_OK) {
+                answer(&f, m.data, m.len);
+                cpw_sock_msg_free(&m);
+            }
+        }
+    }
+    cpw_discovery_remove(path, e.instance);
+    cpw_sock_destroy(f.pub);
+    cpw_sock_destroy(f.rep);
+    cpw_state_free(f.st);
+    return 0;
+}
