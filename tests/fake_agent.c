@@ -119,9 +119,14 @@ static void round_of_events(fake *f, int64_t id)
     e.u.failed.reason = CPW_FAIL_DECLINED;
     snprintf(e.u.failed.message, sizeof e.u.failed.message, "failed " EVIL);
     publish_event(f, e);
-    char bad[200];
-    int n = snprintf(bad, sizeof bad, "{\"v\":1,\"type\":\"\\u001b[2J\\u202e\\u009b\",\"job\":\"%s\","
-                     "\"seq\":%llu,\"ts_us\":1}", f->job, (unsigned long long)++f->seq);
+    /* a hello whose config value is too long: the decoder's error quotes its key */
+    char bad[600], longv[300];
+    memset(longv, 'x', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    int n = snprintf(bad, sizeof bad, "{\"v\":1,\"type\":\"hello\",\"job\":\"%s\",\"seq\":%llu,"
+                     "\"ts_us\":1,\"name\":\"n\",\"pid\":1,\"operators\":[],"
+                     "\"config\":{\"k\\u001b[2J\\u202e\\u009b\":\"%s\"}}", f->job,
+                     (unsigned long long)++f->seq, longv);
     cpw_sock_send(f->pub, bad, (size_t)n, 0);
 }
 
