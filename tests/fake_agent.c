@@ -5,13 +5,17 @@
  * and on request it sends frames and replies that do not decode, whose
  * decoder errors quote hostile bytes. Used by tests/t_hostile.sh.
  *
- *   fake_agent --runtime-dir DIR --job ID [--name NAME]
+ *   fake_agent --runtime-dir DIR --job ID [--name NAME] [--listen tcp://HOST:PORT]
+ *              [--no-announce] [--log FILE] [--key NAME=PATH]...
  *
- * Listens on ipc://DIR/<hostile>.events and .cmd, announces itself in DIR,
- * publishes a hello and a round of hostile events every 200 ms, and
- * answers commands: get_state with a hostile state; set with the key
- * "badreply" with a reply that does not decode; anything else refused with
- * a hostile message. Runs until SIGTERM or SIGINT; removes its
+ * Listens on ipc://DIR/<hostile>.events and .cmd (or on PORT and PORT+1),
+ * announces itself in DIR (unless --no-announce), publishes a hello and a
+ * round of hostile events every 200 ms, and answers commands: get_state
+ * with a hostile state; set with the key "badreply" with a reply that does
+ * not decode; anything else refused with a hostile message. With --log,
+ * each command received is a line "CMD mac=NAME" naming the --key whose
+ * secret its HMAC verifies with ("none": signed, no key verifies;
+ * "absent": unsigned). Runs until SIGTERM or SIGINT; removes its
  * announcement on the way out.
  */
 #include "cpw.h"
@@ -60,8 +64,15 @@ static void hostile_hello(cpw_hello *h, const char *name)
     k->params[0].min = 1, k->params[0].max = 10, k->params[0].def = 5;
 }
 
+#define MAX_KEYS 4
+
 typedef struct fake {
     const char *job;
+    FILE *log;
+    int n_keys;
+    const char *key_name[MAX_KEYS];
+    unsigned char key[MAX_KEYS][1024];
+    size_t key_len[MAX_KEYS];
     cpw_sock *pub, *rep;
     cpw_state *st;            /* what get_state answers: folded from what was published */
     uint64_t seq;
@@ -130,11 +141,26 @@ static void round_of_events(fake *f, int64_t id)
     cpw_sock_send(f->pub, bad, (size_t)n, 0);
 }
 
+/* "trigger mac=NAME": which key the command's HMAC verifies with. */
+static void log_command(fake *f, const cpw_msg *m, const char *data, size_t len)
+{
+    if (!f->log)
+        return;
+    const char *which = m->cmd->has_mac ? "none" : "absent";
+    for (int i = 0; i < f->n_keys && m->cmd->has_mac; i++)
+        if (cpw_verify_mac(data, len, f->key[i], f->key_len[i]))
+            which = f->key_name[i];
+    const char *name = cpw_command_name(m->cmd->c.type);
+    fprintf(f->log, "%s mac=%s\n", name ? name : "?", which);
+    fflush(f->log);
+}
+
 static void answer(fake *f, const char *data, size_t len)
 {
     cpw_msg m;
     if (cpw_decode_one(data, len, &m, NULL) != CPW_OK || m.kind != CPW_K_COMMAND)
         return;
+    log_command(f, &m, data, len);
     cpw_buf b;
     cpw_buf_init(&b);
     cpw_envelope env = {.job = f->job, .seq = f->seq, .ts_us = cpw_now_us()};
@@ -163,20 +189,54 @@ static void answer(fake *f, const char *data, size_t len)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: fake_agent --runtime-dir DIR --job ID [--name NAME]\n");
+    fprintf(stderr, "usage: fake_agent --runtime-dir DIR --job ID [--name NAME] "
+                    "[--listen tcp://HOST:PORT] [--no-announce] [--log FILE] [--key NAME=PATH]...\n");
     return 2;
+}
+
+/* NAME=PATH: the secret in PATH (trailing newlines and spaces dropped). */
+static bool add_key(fake *f, char *spec)
+{
+    char *eq = strchr(spec, '=');
+    FILE *k = eq && f->n_keys < MAX_KEYS ? fopen(eq + 1, "r") : NULL;
+    if (!k)
+        return false;
+    *eq = '\0';
+    size_t n = fread(f->key[f->n_keys], 1, sizeof f->key[0], k);
+    fclose(k);
+    while (n && strchr("\n\r ", f->key[f->n_keys][n - 1]))
+        n--;
+    f->key_name[f->n_keys] = spec;
+    f->key_len[f->n_keys++] = n;
+    return true;
 }
 
 int main(int argc, char **argv)
 {
-    const char *dir = NULL, *job = NULL, *name = "fake" EVIL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--runtime-dir"))
-            dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--job"))
-            job = argv[i + 1];
-        else if (!strcmp(argv[i], "--name"))
-            name = argv[i + 1];
+    const char *dir = NULL, *job = NULL, *name = "fake" EVIL, *listen = NULL;
+    bool announce = true;
+    fake f = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-announce")) {
+            announce = false;
+            continue;
+        }
+        if (!v)
+            return usage();
+        i++;
+        if (!strcmp(a, "--runtime-dir"))
+            dir = v;
+        else if (!strcmp(a, "--job"))
+            job = v;
+        else if (!strcmp(a, "--name"))
+            name = v;
+        else if (!strcmp(a, "--listen"))
+            listen = v;
+        else if (!strcmp(a, "--log"))
+            f.log = fopen(v, "a");
+        else if (!strcmp(a, "--key") && add_key(&f, argv[i]))
+            continue;
         else
             return usage();
     }
@@ -187,7 +247,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fake_agent: %s\n", err);
         return 1;
     }
-    fake f = {.job = job, .st = cpw_state_new(16, 4)};
+    f.job = job;
+    f.st = cpw_state_new(16, 4);
     cpw_hello h;
     hostile_hello(&h, name);
     cpw_state_set_hello(f.st, &h);
@@ -196,20 +257,29 @@ int main(int argc, char **argv)
     cpw_job_entry e = {.pid = (int)getpid(), .started_us = cpw_now_us()};
     snprintf(e.job, sizeof e.job, "%s", job);
     snprintf(e.name, sizeof e.name, "%s", name);
-    snprintf(e.events, sizeof e.events, "ipc://%s/%s\x1b[7m\xe2\x80\xae.events", dir, job);
-    snprintf(e.commands, sizeof e.commands, "ipc://%s/%s\x1b[7m.cmd", dir, job);
+    if (listen) {
+        const char *colon = strrchr(listen, ':');
+        int port = colon ? atoi(colon + 1) : 0;
+        snprintf(e.events, sizeof e.events, "%s", listen);
+        snprintf(e.commands, sizeof e.commands, "%.*s:%d", (int)(colon ? colon - listen : 0), listen,
+                 port + 1);
+        e.tcp = true;
+    } else {
+        snprintf(e.events, sizeof e.events, "ipc://%s/%s\x1b[7m\xe2\x80\xae.events", dir, job);
+        snprintf(e.commands, sizeof e.commands, "ipc://%s/%s\x1b[7m.cmd", dir, job);
+    }
     memcpy(e.instance, h.instance, sizeof e.instance);
     f.pub = cpw_sock_new(CPW_SOCK_PUB, NULL, err, sizeof err);
     f.rep = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
     if (!f.pub || !f.rep || cpw_sock_listen(f.pub, e.events, err, sizeof err) ||
         cpw_sock_listen(f.rep, e.commands, err, sizeof err) ||
-        cpw_discovery_write(dir, &e, path, err, sizeof err)) {
+        (announce && cpw_discovery_write(dir, &e, path, err, sizeof err))) {
         fprintf(stderr, "fake_agent: %s\n", err);
         return 1;
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    printf("fake_agent %s: %s\n", job, path);
+    printf("fake_agent %s: %s\n", job, announce ? path : e.events);
     fflush(stdout);
     int64_t next = 0, id = 0;
     while (!quit) {
@@ -227,7 +297,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    cpw_discovery_remove(path, e.instance);
+    if (announce)
+        cpw_discovery_remove(path, e.instance);
     cpw_sock_destroy(f.pub);
     cpw_sock_destroy(f.rep);
     cpw_state_free(f.st);

@@ -75,3 +75,17 @@ tui_text() { tm send-keys -t "$1" -l "$2"; }
 tui_dead() { [ "$(tm display-message -p -t "$1" '#{pane_dead}' 2>/dev/null)" = 1 ]; }
 # tui_menu_key NAME KIND: the digit of KIND's row in the failure menu shown
 tui_menu_key() { tui_cap "$1"; sed -nE "s/^.*│ ([1-9])  $2 .*/\\1/p" "$SCREEN" | head -1; }
+
+# free_port_pair: a TCP port on 127.0.0.1 where nothing listens, nor on the
+# next one (an agent's events and commands)
+free_port_pair() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
+    echo "$p"
+    return 0
+  done
+  return 1
+}
