@@ -98,4 +98,49 @@ check "it is failed as aborted by the user" \
   wait_for 5 bash -c "'$CPTOP' --job ev --once | grep -E '^ +$inflight failed' | grep -q CHECKPOINT_ABORTED_BY_USER"
 check "checkpoints complete again afterwards" \
   wait_for 10 bash -c "'$CPTOP' --job ev --once | awk '\$2==\"completed\" && \$1 > $inflight' | grep -q ."
+# ---------------------------------------------------------------- --json across process restarts
+# A supervised job crashed three times: --json says so each time with a state
+# line (the new pid, instance and state, restore included) before the new
+# process's messages, though the new process announced its hello and its
+# restore before the subscription reached it.
+cat > sup.json <<'JSON'
+{ "pipeline.name": "sup", "parallelism.default": 2,
+  "source.kafka.bootstrap-file": "var/kafka.bootstrap", "sink.url": "sqlite:var/sup.db",
+  "execution.checkpointing.interval": "300 ms", "execution.checkpointing.storage": "var/supchk",
+  "execution.checkpointing.tolerable-failed-checkpoints": 100 }
+JSON
+"$CPDEMO" run --config sup.json --supervise >sup.log 2>&1 &
+T_PIDS+=($!)
+wait_for 20 test -S "$T_TMP/cptop/sup.cmd" || fail "the supervised job did not start"
+job_pid() { "$CPTOP" --job sup --once 2>/dev/null | sed -nE 's/^job sup .*, pid ([0-9]+),.*/\1/p'; }
+has_completed() { "$CPTOP" --job sup --once 2>/dev/null | grep -q ' completed '; }
+wait_for 20 has_completed
+"$CPTOP" --job sup --json >sup.jsonl 2>sup.err &
+json_pid=$!
+T_PIDS+=($json_pid)
+pids=()
+for n in 1 2 3; do
+  old=$(job_pid)
+  "$CPTOP" --job sup ctl fail crash >/dev/null 2>&1
+  new_pid() { local p; p=$(job_pid); [ -n "$p" ] && [ "$p" != "$old" ]; }
+  wait_for 30 new_pid || fail "crash $n: no new process"
+  pids+=("$(job_pid)")
+  wait_for 20 has_completed
+done
+sleep 2
+kill "$json_pid"; wait "$json_pid" 2>/dev/null
+state_lines() { grep '"type":"state"' sup.jsonl; }
+check "--json begins with the job's state" bash -c "head -1 sup.jsonl | grep -q '\"type\":\"state\".*\"reason\":\"connected\"'"
+check "one state line per restart: 3, each naming the new process's pid" \
+  bash -c "test \$(grep -c '\"type\":\"state\".*\"reason\":\"restarted\"' sup.jsonl) -eq 3 && \
+           for p in ${pids[*]}; do grep '\"reason\":\"restarted\"' sup.jsonl | grep -q \"\\\"pid\\\":\$p,\" || exit 1; done"
+# each new process's restore: in its state line (restored_from), or as a
+# restored event after that line and before the next
+awk '/"type":"state"/ && /"reason":"restarted"/ { if (open) miss++; open = 1; if (/"restored_from":[1-9]/) { got++; open = 0 } }
+     /"type":"restored"/ && open { got++; open = 0 }
+     END { if (open) miss++; print got + 0, miss + 0 }' sup.jsonl > restores.txt
+check "each of the 3 restarts shows its restore (3 restored)" grep -qx '3 0' restores.txt
+check "the restarts are each a new instance" \
+  bash -c "test \$(grep '\"type\":\"state\"' sup.jsonl | grep -o '\"instance\":\"[0-9a-f]*\"' | sort -u | wc -l) -eq 4"
+check "--json wrote nothing on stderr" test ! -s sup.err
 t_done
