@@ -77,11 +77,13 @@ tui_dead() { [ "$(tm display-message -p -t "$1" '#{pane_dead}' 2>/dev/null)" = 1
 tui_menu_key() { tui_cap "$1"; sed -nE "s/^.*│ ([1-9])  $2 .*/\\1/p" "$SCREEN" | head -1; }
 
 # free_port_pair: a TCP port on 127.0.0.1 where nothing listens, nor on the
-# next one (an agent's events and commands)
+# next one (an agent's events and commands); below the ephemeral range, where
+# no outgoing connection can be holding it
 free_port_pair() {
-  local p i
+  local p i lo=32768
+  read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10002)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
     echo "$p"

@@ -12,11 +12,11 @@ HELLO=$top/$BUILD/bin/agent_hello
 FAKE=$top/$BUILD/tests/fake_agent
 
 check "help exits 0 and names every mode" bash -c "$CPTOP --help | grep -q -- --once && $CPTOP --help | grep -q 'ctl set'"
-check "bad usage exits 2 naming the argument" bash -c "$CPTOP --bogus 2>&1 | grep -q -- --bogus; test \${PIPESTATUS[0]} -eq 2"
-check "no job: --once says so and exits 1" bash -c "$CPTOP --once 2>&1 | grep -q 'no running job'; test \${PIPESTATUS[0]} -eq 1"
+check "bad usage exits 2 naming the argument" bash -c "$CPTOP --bogus 2>&1 | grep -q -- --bogus && test \${PIPESTATUS[0]} -eq 2"
+check "no job: --once says so and exits 1" bash -c "$CPTOP --once 2>&1 | grep -q 'no running job' && test \${PIPESTATUS[0]} -eq 1"
 
 bg "$HELLO" --job-id demo1 --interval-ms 300
-wait_for 10 test -S "$T_TMP/cptop/demo1.cmd" || fail "agent_hello did not start"
+wait_for 10 test -e "$T_TMP/cptop/demo1.json" || fail "agent_hello did not start"
 
 check "--list shows the running job" bash -c "$CPTOP --list | grep -E '^demo1 +hello +[0-9]+ running'"
 check "--once shows completed checkpoints" \
@@ -24,9 +24,9 @@ check "--once shows completed checkpoints" \
 check "ctl trigger is accepted" bash -c "$CPTOP ctl trigger | grep -q '^ok:'"
 check "the manual checkpoint completes" wait_for 5 bash -c "$CPTOP --once | grep -q 'completed manual'"
 check "ctl abort refused by the job exits 1 with its reason" \
-  bash -c "$CPTOP ctl abort 1 2>&1 | grep -q 'refused (handler)'; test \${PIPESTATUS[0]} -eq 1"
+  bash -c "$CPTOP ctl abort 1 2>&1 | grep -q 'refused (handler)' && test \${PIPESTATUS[0]} -eq 1"
 check "ctl set unsupported by the job exits 1" \
-  bash -c "$CPTOP ctl set a b 2>&1 | grep -q 'refused (unsupported)'; test \${PIPESTATUS[0]} -eq 1"
+  bash -c "$CPTOP ctl set a b 2>&1 | grep -q 'refused (unsupported)' && test \${PIPESTATUS[0]} -eq 1"
 check "ctl abort with a bad id exits 2" bash -c "$CPTOP ctl abort x; test \$? -eq 2"
 check "--json streams decodable events" \
   bash -c "timeout 2 $CPTOP --json > $T_TMP/events.jsonl; grep -q '\"type\":\"cp_completed\"' $T_TMP/events.jsonl && grep -q '\"type\":\"heartbeat\"' $T_TMP/events.jsonl"
@@ -34,15 +34,15 @@ check "--json lines are one object each" bash -c "! grep -v '^{.*}\$' $T_TMP/eve
 
 # a second job: now a job must be chosen
 bg "$HELLO" --job-id demo2 --interval-ms 300
-wait_for 10 test -S "$T_TMP/cptop/demo2.cmd"
+wait_for 10 test -e "$T_TMP/cptop/demo2.json"
 check "two jobs: --once without --job exits 2 listing them" \
-  bash -c "$CPTOP --once 2>&1 | grep -q demo2; test \${PIPESTATUS[0]} -eq 2"
+  bash -c "$CPTOP --once 2>&1 | grep -q demo2 && test \${PIPESTATUS[0]} -eq 2"
 check "--job picks one" bash -c "$CPTOP --job demo2 --once | grep -q '^job demo2'"
 check "--job NAME shared by two jobs: exit 2, both listed, an id asked for" \
-  bash -c "$CPTOP --job hello --once 2>&1 | tr '\n' ' ' | grep -E \"2 running jobs are named 'hello'; choose one with --job ID: .*demo[12] .*demo[12]\"; test \${PIPESTATUS[0]} -eq 2"
+  bash -c "$CPTOP --job hello --once 2>&1 | tr '\n' ' ' | grep -E \"2 running jobs are named 'hello'; choose one with --job ID: .*demo[12] .*demo[12]\" && test \${PIPESTATUS[0]} -eq 2"
 # ctl fail: the job's own table decides, checked before anything is sent
 check "ctl fail: an unknown kind is refused with the agent's words, naming what the job offers" \
-  bash -c "$CPTOP --job demo2 ctl fail bogus 2>&1 | grep -qx 'refused (bad_command): unknown failure \"bogus\" (this job offers: slow-upload)'; test \${PIPESTATUS[0]} -eq 1"
+  bash -c "$CPTOP --job demo2 ctl fail bogus 2>&1 | grep -qx 'refused (bad_command): unknown failure \"bogus\" (this job offers: slow-upload)' && test \${PIPESTATUS[0]} -eq 1"
 check "ctl fail: a value out of the table's range is refused, naming the range" \
   bash -c "$CPTOP --job demo2 ctl fail slow-upload 0 1 ms=99999 2>&1 | grep -q 'ms=99999: out of range 1..10000 ms'"
 check "ctl fail: an operator by name, the parameter left to the table's default (800)" \
@@ -52,7 +52,7 @@ check "--once lists the failures the job offers" \
 check "ctl takes its options after ctl too (cptop ctl --job ID trigger)" \
   bash -c "$CPTOP ctl --job demo2 --timeout 3000 trigger | grep -q '^ok:'"
 check "--json | head: cptop ends when its reader does" \
-  bash -c "timeout 10 $CPTOP --job demo2 --json | head -n 2 | wc -l | grep -qx 2; test \${PIPESTATUS[0]} -ne 124"
+  bash -c "timeout 10 $CPTOP --job demo2 --json | head -n 2 | wc -l | grep -qx 2 && test \${PIPESTATUS[0]} -ne 124"
 
 # clean stop removes the discovery file; kill -9 leaves a stale one
 kill -TERM "${T_PIDS[0]}"; wait "${T_PIDS[0]}" 2>/dev/null
@@ -69,7 +69,7 @@ printf '{"v":1,"job":"forged","name":"forged","pid":%d,"events":"ipc://%s/forged
   $$ "$OPEN" "$OPEN" > "$OPEN/forged.json"
 for mode in --list --once "ctl trigger"; do
   check "cptop $mode refuses a runtime dir of mode 0777, naming it and the fix" \
-    bash -c "$CPTOP --runtime-dir '$OPEN' $mode 2>&1 | grep -F '$OPEN' | grep -q 'chmod 700'; test \${PIPESTATUS[0]} -eq 1"
+    bash -c "$CPTOP --runtime-dir '$OPEN' $mode 2>&1 | grep -F '$OPEN' | grep -q 'chmod 700' && test \${PIPESTATUS[0]} -eq 1"
 done
 check "the forged job is never listed" bash -c "! $CPTOP --runtime-dir '$OPEN' --list 2>/dev/null | grep -q forged"
 mkdir -p "$T_TMP/openx/cptop" && chmod 0777 "$T_TMP/openx/cptop"
@@ -93,7 +93,7 @@ chmod 600 "$SEC/secret" "$T_TMP/named.secret"
 port=$(free_port_pair)
 bg "$FAKE" --runtime-dir "$SEC" --job tjob --name tjob --listen "tcp://127.0.0.1:$port" --no-announce \
   --log "$T_TMP/tjob.log" --key own="$SEC/secret" --key named="$T_TMP/named.secret"
-wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$((port + 1))) 2>/dev/null"
+wait_for 10 grep -q "^fake_agent tjob" "$T_TMP/bg.log" || fail "the fake agent did not start" "$(tail -2 "$T_TMP/bg.log")"
 printf '{"v":1,"job":"tjob","name":"tjob","pid":%d,"events":"tcp://127.0.0.1:%d","commands":"tcp://127.0.0.1:%d","auth":"hmac-sha256","secret_file":"%s","started_us":1}\n' \
   "${T_PIDS[-1]}" "$port" $((port + 1)) "$T_TMP/named.secret" > "$SEC/tjob.json"
 chmod 600 "$SEC/tjob.json"
@@ -134,16 +134,14 @@ check "the next agent to start removes the 80 stale announcements, and only thos
 p1=$(free_port_pair)
 bg "$HELLO" --job-id dup --interval-ms 300 --listen "tcp://127.0.0.1:$p1"
 first=${T_PIDS[-1]}
-wait_for 10 test -e "$KD/cptop/dup.json"
+wait_for 10 test -e "$KD/cptop/dup.json" || fail "the first job 'dup' did not start" "$(tail -2 "$T_TMP/bg.log")"
 cp "$KD/cptop/dup.json" "$T_TMP/dup.before"
 p2=$(free_port_pair)
-"$HELLO" --job-id dup --interval-ms 300 --listen "tcp://127.0.0.1:$p2" >"$T_TMP/dup2.out" 2>&1 &
-second=$!
-T_PIDS+=("$second")
-wait "$second"
+# it must refuse at once; one that started anyway is stopped by timeout (124)
+timeout 10 "$HELLO" --job-id dup --interval-ms 300 --listen "tcp://127.0.0.1:$p2" >"$T_TMP/dup2.out" 2>&1
 rc=$?
 check "a second job with a running job's id does not start (exit 1), naming the running one" \
-  bash -c "[ $rc -eq 1 ] && grep -q 'job id dup is already announced' '$T_TMP/dup2.out' && grep -q 'pid $first' '$T_TMP/dup2.out'"
+  bash -c "[ $rc -eq 1 ] && grep -q 'job id dup is already announced' '$T_TMP/dup2.out' && grep -q 'pid $first' '$T_TMP/dup2.out' || { echo rc=$rc; cat '$T_TMP/dup2.out'; exit 1; }"
 check "... the running job's announcement is untouched" cmp -s "$KD/cptop/dup.json" "$T_TMP/dup.before"
 check "... and still leads to it" bash -c "$CPTOP --job dup --once | grep -q 'pid $first'"
 t_done

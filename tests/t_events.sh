@@ -15,7 +15,7 @@ cat > ev.json <<'JSON'
   "execution.checkpointing.interval": "400 ms", "execution.checkpointing.storage": "var/chk" }
 JSON
 bg "$CPDEMO" run --config ev.json
-wait_for 15 test -S "$T_TMP/cptop/ev.cmd" || fail "cpdemo run did not start"
+wait_for 15 test -e "$T_TMP/cptop/ev.json" || fail "cpdemo run did not start"
 timeout 4 "$CPTOP" --job ev --json > events.jsonl
 check "the stream has completed checkpoints" grep -q '"type":"cp_completed"' events.jsonl
 
@@ -111,7 +111,7 @@ cat > sup.json <<'JSON'
 JSON
 "$CPDEMO" run --config sup.json --supervise >sup.log 2>&1 &
 T_PIDS+=($!)
-wait_for 20 test -S "$T_TMP/cptop/sup.cmd" || fail "the supervised job did not start"
+wait_for 20 test -e "$T_TMP/cptop/sup.json" || fail "the supervised job did not start"
 job_pid() { "$CPTOP" --job sup --once 2>/dev/null | sed -nE 's/^job sup .*, pid ([0-9]+),.*/\1/p'; }
 has_completed() { "$CPTOP" --job sup --once 2>/dev/null | grep -q ' completed '; }
 wait_for 20 has_completed

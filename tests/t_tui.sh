@@ -39,7 +39,7 @@ cat > tui.json <<'JSON'
   "execution.checkpointing.storage": "var/chk" }
 JSON
 bg "$CPDEMO" run --config tui.json
-check "the job starts and announces itself" wait_for 15 test -S "$T_TMP/cptop/tui.cmd"
+check "the job starts and announces itself" wait_for 15 test -e "$T_TMP/cptop/tui.json"
 
 # ---------------------------------------------------------------- 2. cptop in tmux
 # A wrapper records cptop's pid (sh execs it) and, once it ends, its exit status.

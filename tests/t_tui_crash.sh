@@ -25,7 +25,7 @@ cat > c.json <<'JSON'
 JSON
 "$CPDEMO" run --config c.json --supervise >job.log 2>&1 &
 T_PIDS+=($!)
-wait_for 20 test -S "$T_TMP/cptop/crashy.cmd" || fail "the job did not start"
+wait_for 20 test -e "$T_TMP/cptop/crashy.json" || fail "the job did not start"
 
 tui_start dash 120 40 "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP 2>$T_TMP/cptop.err"
 check "the dashboard shows the job with completed checkpoints" wait_screen 15 " completed periodic"

@@ -26,8 +26,8 @@ start_hello() { # ID [ARGS]
 
 start_hello alpha
 start_hello beta
-wait_for 10 test -S "$T_TMP/cptop/beta.cmd" || fail "agent_hello did not start"
-wait_for 10 test -S "$T_TMP/cptop/alpha.cmd" || fail "agent_hello did not start"
+wait_for 10 test -e "$T_TMP/cptop/beta.json" || fail "agent_hello did not start"
+wait_for 10 test -e "$T_TMP/cptop/alpha.json" || fail "agent_hello did not start"
 
 start_cptop pick
 check "two jobs: the picker lists both" wait_screen 10 pick "Several jobs are running"
@@ -84,19 +84,7 @@ check "read-only: no failure menu" sh -c "sleep 0.3; ! tmux -S '$T_TMUX' capture
 tui_keys ro q
 
 # --connect over TCP with the secret
-# a port whose neighbour (the agent's command port) is free too
-port=$(python3 - <<'PY' 2>/dev/null || echo 0
-import socket
-for _ in range(100):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        a.close(); continue
-    a.close(); b.close(); print(p); break
-PY
-)
+port=$(free_port_pair || echo 0)
 if [ "$port" -gt 0 ]; then
   rt=$T_TMP/tcp; mkdir -m 700 "$rt"
   XDG_RUNTIME_DIR=$rt start_hello gamma --listen "tcp://127.0.0.1:$port"
