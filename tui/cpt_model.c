@@ -390,6 +390,16 @@ static void record(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     }
 }
 
+/* A hello from another process of the job: another agent instance (the
+ * reliable sign: a container restarts its job as pid 1 every time), or,
+ * from an agent that does not say, another pid. */
+static bool new_process(const cpt_model *m, const cpw_hello *h)
+{
+    if (m->instance[0] && h->instance[0])
+        return strcmp(m->instance, h->instance) != 0;
+    return m->pid && h->pid != m->pid;
+}
+
 void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
 {
     if (msg->kind != CPW_K_EVENT && msg->kind != CPW_K_HELLO && msg->kind != CPW_K_HEARTBEAT &&
@@ -409,7 +419,7 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
 
     /* Published after the get_state reply was made, but already folded into
      * it: shown in the log, not applied twice. */
-    bool restarted = msg->kind == CPW_K_HELLO && m->pid && msg->hello->pid != m->pid;
+    bool restarted = msg->kind == CPW_K_HELLO && new_process(m, msg->hello);
     if (m->dup_to && !restarted && msg->seq > m->dup_from && msg->seq <= m->dup_to) {
         m->dup_from = msg->seq;
         if (msg->seq == m->dup_to)
@@ -423,8 +433,8 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     if (m->last_seq && (msg->seq <= m->last_seq || restarted)) {
         m->restarts++;
         if (restarted)
-            cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d); resyncing",
-                           m->pid, msg->hello->pid);
+            cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d, a new agent "
+                           "instance); resyncing", m->pid, msg->hello->pid);
         else
             cpt_model_note(m, now_us, true, "job process restarted (seq went back from %llu to %llu); "
                            "resyncing", (unsigned long long)m->last_seq, (unsigned long long)msg->seq);
@@ -439,8 +449,10 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
         m->want_state = true;
     }
     m->last_seq = msg->seq;
-    if (msg->kind == CPW_K_HELLO)
+    if (msg->kind == CPW_K_HELLO) {
         m->pid = msg->hello->pid;
+        memcpy(m->instance, msg->hello->instance, sizeof m->instance);
+    }
 
     record(m, msg, now_us);
 
@@ -501,6 +513,7 @@ void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
     cpw_state_free(m->st);
     m->st = ns;
     m->pid = ns->hello.pid;
+    memcpy(m->instance, ns->hello.instance, sizeof m->instance);
     read_config(m);
     m->resyncs++;
     m->hist_version++;
