@@ -27,14 +27,14 @@ static const mode modes[] = {
     {NULL, false, cptop_dashboard, ""},
     {"--list", false, cptop_list, "  --list                 running jobs found in the runtime directory\n"},
     {"--json", false, cptop_json,
-     "  --json                 the live event stream, one JSON object per line; first,\n"
-     "                         and after every restart of the job, its state (type state)\n"},
+     "  --json                 the live event stream, one JSON object per line\n"
+     "                         (first, and after each restart of the job, its state)\n"},
     {"--once", false, cptop_once, "  --once                 the current state as text, then exit\n"},
     {"ctl", true, cptop_ctl,
      "  ctl trigger            trigger a checkpoint now\n"
      "  ctl abort ID           abort in-flight checkpoint ID\n"
      "  ctl fail KIND [OP SUBTASK] [KEY=VALUE...]\n"
-     "                         inject a failure the job offers (checked against its table)\n"
+     "                         inject a failure the job offers (checked first)\n"
      "  ctl set KEY VALUE      change a setting at run time\n"},
 };
 
@@ -56,7 +56,7 @@ static const opt_spec options[] = {
     {"--job", O_STR, F(job), 0, 0, true, "  --job ID               which job (needed when several run; a name works when\n"
                                          "                         it is unique)\n"},
     {"--connect", O_STR, F(connect), 0, 0, true,
-     "  --connect URL          tcp://HOST:PORT of an agent's events (commands on PORT+1)\n"},
+     "  --connect URL          tcp://HOST:PORT of an agent's events (commands: PORT+1)\n"},
     {"--secret-file", O_STR, F(secret_file), 0, 0, true,
      "  --secret-file PATH     shared secret for commands over TCP (default: the\n"
      "                         runtime directory's; never one a discovery file names)\n"},
@@ -66,7 +66,7 @@ static const opt_spec options[] = {
     {"--timeout", O_INT, F(timeout_ms), 1, 3600000, true,
      "  --timeout MS           command reply timeout (default 5000)\n"},
     {"--read-only", O_FLAG, F(read_only), 0, 0, false,
-     "  --read-only            watch only: trigger, abort, fail and config are disabled\n"},
+     "  --read-only            watch only: trigger, abort, fail and config disabled\n"},
     {"--history", O_INT, F(history), 1, CPW_MAX_HISTORY, false,
      "  --history N            finished checkpoints kept (default 1000, max 100000)\n"},
     {"--detail", O_INT, F(detail), 0, 10000, false,
@@ -76,7 +76,7 @@ static const opt_spec options[] = {
     {"--no-color", O_FLAG, F(no_color), 0, 0, false,
      "  --no-color             monochrome (NO_COLOR in the environment does the same)\n"},
     {"--ascii", O_FLAG, F(ascii), 0, 0, false,
-     "  --ascii                ASCII glyphs only (the default when the locale is not UTF-8)\n"},
+     "  --ascii                ASCII glyphs only (the default in a non-UTF-8 locale)\n"},
 };
 #undef F
 
