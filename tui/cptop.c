@@ -56,7 +56,7 @@ static const opt_spec options[] = {
     {"--job", O_STR, F(job), 0, 0, true, "  --job ID               which job (needed when several run; a name works when\n"
                                          "                         it is unique)\n"},
     {"--connect", O_STR, F(connect), 0, 0, true,
-     "  --connect URL          tcp://HOST:PORT of an agent's events (commands: PORT+1)\n"},
+     "  --connect URL          tcp://HOST:PORT of a job's events (commands on PORT+1)\n"},
     {"--secret-file", O_STR, F(secret_file), 0, 0, true,
      "  --secret-file PATH     shared secret for commands over TCP (default: the\n"
      "                         runtime directory's; never one a discovery file names)\n"},
