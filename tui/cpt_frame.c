@@ -39,8 +39,12 @@ void cpt_frame_clear(cpt_frame *f)
 /* Decodes one UTF-8 sequence with the protocol's decoder; returns its
  * length (>= 1) and the code point, or 0xFFFD for anything malformed (then
  * consumes one byte). */
-static int utf8_next(const unsigned char *s, uint32_t *cp)
+static inline int utf8_next(const unsigned char *s, uint32_t *cp)
 {
+    if (s[0] < 0x80) { /* most of what is drawn: no call */
+        *cp = s[0];
+        return 1;
+    }
     size_t n = cpw_utf8_next((const char *)s, strnlen((const char *)s, 4), cp);
     if (n)
         return (int)n;
@@ -52,8 +56,10 @@ static int utf8_next(const unsigned char *s, uint32_t *cp)
  * know; everything else is drawn as '?'. Deliberately conservative: wide
  * East Asian ranges, emoji, combining marks and format characters would
  * shift every column after them. */
-static int one_column(uint32_t c)
+static inline int one_column(uint32_t c)
 {
+    if (c < 0x80)
+        return c >= 0x20 && c != 0x7F; /* cpw_char_hidden's rule for ASCII, inline */
     if (cpw_char_hidden(c))
         return 0; /* controls, bidi and format characters (cpw_sanitize's rule) */
     if ((c >= 0x300 && c <= 0x36F) || (c >= 0x483 && c <= 0x489) ||
