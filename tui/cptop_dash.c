@@ -229,7 +229,10 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         attach(&d, &first, cpw_now_us());
     while (!cptop_quit) {
         int64_t now = cpw_now_us();
-        if (!o->connect && now - d.last_discover >= 1000000)
+        /* looking probes every job's socket: once a second while looking
+         * for one, every 5 s (the picker's list) while watching one live */
+        int64_t look = d.linked && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
+        if (!o->connect && now - d.last_discover >= look)
             discover(&d, now);
         if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
             cpt_link_send_state(&d.link) == 0)
