@@ -113,7 +113,8 @@ JSON
 T_PIDS+=($!)
 wait_for 20 test -e "$T_TMP/cptop/sup.json" || fail "the supervised job did not start"
 job_pid() { "$CPTOP" --job sup --once 2>/dev/null | sed -nE 's/^job sup .*, pid ([0-9]+),.*/\1/p'; }
-has_completed() { "$CPTOP" --job sup --once 2>/dev/null | grep -q ' completed '; }
+# a completed checkpoint in this process's history (a restore needs one)
+has_completed() { "$CPTOP" --job sup --once 2>/dev/null | grep -Eq '^ +[0-9]+ completed '; }
 wait_for 20 has_completed
 "$CPTOP" --job sup --json >sup.jsonl 2>sup.err &
 json_pid=$!
@@ -129,18 +130,22 @@ for n in 1 2 3; do
 done
 sleep 2
 kill "$json_pid"; wait "$json_pid" 2>/dev/null
-state_lines() { grep '"type":"state"' sup.jsonl; }
 check "--json begins with the job's state" bash -c "head -1 sup.jsonl | grep -q '\"type\":\"state\".*\"reason\":\"connected\"'"
-check "one state line per restart: 3, each naming the new process's pid" \
-  bash -c "test \$(grep -c '\"type\":\"state\".*\"reason\":\"restarted\"' sup.jsonl) -eq 3 && \
-           for p in ${pids[*]}; do grep '\"reason\":\"restarted\"' sup.jsonl | grep -q \"\\\"pid\\\":\$p,\" || exit 1; done"
-# each new process's restore: in its state line (restored_from), or as a
-# restored event after that line and before the next
-awk '/"type":"state"/ && /"reason":"restarted"/ { if (open) miss++; open = 1; if (/"restored_from":[1-9]/) { got++; open = 0 } }
-     /"type":"restored"/ && open { got++; open = 0 }
-     END { if (open) miss++; print got + 0, miss + 0 }' sup.jsonl > restores.txt
-check "each of the 3 restarts shows its restore (3 restored)" grep -qx '3 0' restores.txt
-check "the restarts are each a new instance" \
-  bash -c "test \$(grep '\"type\":\"state\"' sup.jsonl | grep -o '\"instance\":\"[0-9a-f]*\"' | sort -u | wc -l) -eq 4"
+# the supervisor may restart a process on its own too (a dependency slow to
+# answer under load), and one that dies at once may never be seen: at least
+# our 3 restarts, at most the supervisor's, each line a new instance
+restarts=$(grep -c 'restarting in' sup.log)
+seen=$(grep -c '"type":"state".*"reason":"restarted"' sup.jsonl)
+check "one state line per restart seen ($seen; 3 crashes, $restarts restarts), each a new instance" \
+  bash -c "[ $seen -ge 3 ] && [ $seen -le $restarts ] && \
+           test \$(grep '\"type\":\"state\"' sup.jsonl | grep -o '\"instance\":\"[0-9a-f]*\"' | sort -u | wc -l) -eq $((seen + 1))"
+# each process we crashed into: its state line names its pid and shows its
+# restore (restored_from), or a restored event follows before the next state line
+for p in "${pids[@]}"; do
+  awk -v pid="\"pid\":$p," '/"type":"state"/ { open = index($0, pid) > 0; if (open && /"restored_from":[1-9]/) { got = 1; open = 0 } }
+       /"type":"restored"/ && open { got = 1; open = 0 }
+       END { exit !got }' sup.jsonl
+  check "the new process (pid $p): its state line, and its restore" test $? -eq 0
+done
 check "--json wrote nothing on stderr" test ! -s sup.err
 t_done
