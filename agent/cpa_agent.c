@@ -660,7 +660,7 @@ cpa_err cpa_start(cpa_agent *a)
         return CPA_ERR_INVALID_ARG;
     if (a->started || atomic_load(&a->stopped))
         return CPA_ERR_STATE;
-    char err[300] = "";
+    char err[600] = ""; /* room for a path twice and the fix */
     cpw_disc_err de = cpw_secure_dir(a->conf.runtime_dir, true, err, sizeof err);
     if (de) {
         cpa_log(a, CPA_LOG_ERROR, "%s", err);
