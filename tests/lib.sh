@@ -28,6 +28,8 @@ check() { local n=$1; shift; if "$@" >"$T_TMP/out" 2>&1; then ok "$n"; else fail
 # wait_for SECONDS COMMAND...: polls until the command succeeds
 wait_for() { local s=$1; shift; local i; for ((i = 0; i < s * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 bg() { "$@" >>"$T_TMP/bg.log" 2>&1 & T_PIDS+=($!); }
+# ended PID: the process has exited (gone, or a zombie not yet waited for)
+ended() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 t_done() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; }
 
 # ---------------------------------------------------------------- tmux

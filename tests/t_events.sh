@@ -110,7 +110,8 @@ cat > sup.json <<'JSON'
   "execution.checkpointing.tolerable-failed-checkpoints": 100 }
 JSON
 "$CPDEMO" run --config sup.json --supervise >sup.log 2>&1 &
-T_PIDS+=($!)
+sup_pid=$!
+T_PIDS+=($sup_pid)
 wait_for 20 test -e "$T_TMP/cptop/sup.json" || fail "the supervised job did not start"
 job_pid() { "$CPTOP" --job sup --once 2>/dev/null | sed -nE 's/^job sup .*, pid ([0-9]+),.*/\1/p'; }
 # a completed checkpoint in this process's history (a restore needs one)
@@ -129,7 +130,10 @@ for n in 1 2 3; do
   wait_for 20 has_completed
 done
 sleep 2
-kill "$json_pid"; wait "$json_pid" 2>/dev/null
+kill "$json_pid"
+check "cptop --json ends within 3 s of SIGTERM, the job still streaming" wait_for 3 ended "$json_pid"
+ended "$json_pid" || kill -KILL "$json_pid"
+wait "$json_pid" 2>/dev/null
 check "--json begins with the job's state" bash -c "head -1 sup.jsonl | grep -q '\"type\":\"state\".*\"reason\":\"connected\"'"
 # the supervisor may restart a process on its own too (a dependency slow to
 # answer under load), and one that dies at once may never be seen: at least
@@ -148,4 +152,15 @@ for p in "${pids[@]}"; do
   check "the new process (pid $p): its state line, and its restore" test $? -eq 0
 done
 check "--json wrote nothing on stderr" test ! -s sup.err
+# stopped here, bounded: a job that does not stop is reported, not waited out
+last_job=$(job_pid)
+kill -TERM "$sup_pid"
+if wait_for 30 ended "$sup_pid"; then
+  ok "the supervised job stops on SIGTERM"
+else
+  fail "the supervised job stops on SIGTERM" "still running 30 s later: $(tail -2 sup.log | tr '\n' ' ')"
+  [ -n "$last_job" ] && ! ended "$last_job" && kill -KILL "$last_job"
+  kill -KILL "$sup_pid"
+fi
+wait "$sup_pid" 2>/dev/null
 t_done

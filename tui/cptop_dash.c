@@ -246,8 +246,9 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         draw(&d, now);
     }
     cpt_term_close();
-    if (d.linked)
-        cpt_link_close(&d.link);
+    /* The link is left to the process's exit (d is static, so it stays
+     * reachable): nng 1.5's close of a SUB socket that messages keep
+     * arriving on can wait forever, and q must end cptop. */
     cpt_frame_free(&d.f);
     cpt_model_free(d.m);
     return 0;

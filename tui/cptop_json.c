@@ -176,7 +176,8 @@ static void look(json_run *r, int64_t now)
 int cptop_json(const cptop_opts *o, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    json_run r = {.o = o};
+    static json_run r; /* static: what is left open at exit stays reachable */
+    r = (json_run){.o = o};
     int rc = cptop_find(o, &r.t);
     if (rc)
         return rc;
@@ -209,7 +210,9 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
         if (r.t.discovered && now - r.last_msg_us > 2000000 && now - r.last_look_us >= 1000000)
             look(&r, now);
     }
-    cpw_sock_destroy(r.sub);
+    /* The subscription is left to the process's exit: nng 1.5's close of a
+     * SUB socket that messages keep arriving on can wait forever, and a
+     * Ctrl-C must end cptop. */
     cpw_buf_free(&r.line);
     return 0;
 }
