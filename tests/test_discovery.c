@@ -176,6 +176,7 @@ CPT_TEST(parse_round_trips_what_the_writer_encodes)
     make_rt();
     cpw_job_entry e = entry("pay-1.x_y", 4242, "/run/x.cmd", 'a'), back;
     e.tcp = true;
+    snprintf(e.rest, sizeof e.rest, "http://127.0.0.1:8081");
     cpw_buf b;
     cpw_buf_init(&b);
     cpw_discovery_encode(&b, &e);
@@ -190,6 +191,7 @@ CPT_TEST(parse_round_trips_what_the_writer_encodes)
     CPT_EQ_INT(back.pid, 4242);
     CPT_EQ_INT(back.tcp, 1);
     CPT_EQ_INT(back.started_us, e.started_us);
+    CPT_EQ_STR(back.rest, "http://127.0.0.1:8081");
     CPT_ASSERTF(!strstr(b.data, "secret"), "an announcement names no secret: %s", b.data);
     cpw_buf_free(&b);
 }
@@ -215,6 +217,7 @@ CPT_TEST(parse_refuses_what_is_not_an_announcement)
         "\"auth\":\"trust-me\"}",
         "{\"v\":1,\"job\":\"a\",\"job\":\"b\",\"pid\":1,\"events\":\"ipc:///a\",\"commands\":\"ipc:///b\"}",
         "{\"v\":1,\"job\":\"a\",\"pid\":1,\"events\":\"ipc:///a\",\"commands\":\"ipc:///b\",\"started_us\":-1}",
+        "{\"v\":1,\"job\":\"a\",\"pid\":1,\"events\":\"ipc:///a\",\"commands\":\"ipc:///b\",\"rest\":\"file:///etc\"}",
     };
     cpw_job_entry e;
     char err[200];

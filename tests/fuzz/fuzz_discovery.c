@@ -59,6 +59,8 @@ static void check_entry(const cpw_job_entry *e)
     fz_clean(e->name, sizeof e->name);
     fz_clean(e->events, sizeof e->events);
     fz_clean(e->commands, sizeof e->commands);
+    fz_clean(e->rest, sizeof e->rest);
+    FZ_CHECK(!e->rest[0] || !strncmp(e->rest, "http://", 7));
 }
 
 static void roundtrip(const cpw_job_entry *e)
@@ -74,7 +76,8 @@ static void roundtrip(const cpw_job_entry *e)
     FZ_CHECK(cpw_discovery_parse(b.data, b.len, &back, err, sizeof err) == CPW_DISC_OK);
     FZ_CHECK(!strcmp(back.job, e->job) && !strcmp(back.name, e->name) && back.pid == e->pid &&
              !strcmp(back.events, e->events) && !strcmp(back.commands, e->commands) &&
-             !strcmp(back.instance, e->instance) && back.started_us == e->started_us);
+             !strcmp(back.instance, e->instance) && !strcmp(back.rest, e->rest) &&
+             back.started_us == e->started_us);
     cpw_buf_free(&b);
 }
 
