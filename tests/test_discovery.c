@@ -450,6 +450,7 @@ CPT_TEST(alive_means_the_pid_exists_and_the_socket_answers)
     close(fd);
     /* tcp: a port nobody listens on is refused at once; an agent's answers */
     int port = cpt_free_port_pair();
+    CPT_ASSERT(port > 0);
     snprintf(e.commands, sizeof e.commands, "tcp://127.0.0.1:%d", port);
     CPT_EQ_INT(cpw_job_alive(&e), 0);
     char err[200];
