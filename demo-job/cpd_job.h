@@ -116,7 +116,8 @@ struct cpd_task {
     cpd_pending *pend;                  /* the snapshot taken, not handed on yet */
     cpd_chanstate *restored;            /* channel state to replay after a restore */
     cpd_item bar;                       /* the barrier of the checkpoint in progress */
-    cpd_item *scratch;                  /* room for one channel's queue */
+    cpd_item *scratch;                  /* room for one channel's queue (outputs) */
+    cpd_item *in_scratch;               /* the same for inputs */
     int64_t injected;                   /* source: newest barrier put in the stream */
     int64_t throttle_debt_us;
     unsigned ann_scanned;               /* inbox announcements already looked at */
@@ -234,10 +235,10 @@ bool cpd_task_replay(cpd_task *t);
 bool cpd_task_emit(cpd_task *t, int o, const cpd_item *it);
 /* Whether output waits for room (then no new input is taken). */
 bool cpd_task_output_pending(cpd_task *t);
-/* Moves waiting output into the channels, waiting for room; returns true
- * once all is out, false when a barrier, a timeout or stopping needs the
- * loop first. */
-bool cpd_task_flush(cpd_task *t);
+/* Moves waiting output into the channels, waiting for room at most
+ * wait_ms; returns true once all is out, false when time is up or a
+ * barrier, a timeout or stopping needs the loop first. */
+bool cpd_task_flush(cpd_task *t, int wait_ms);
 /* Whether a barrier or a timeout needs doing now (cpd_task_priority). */
 bool cpd_task_priority_due(cpd_task *t);
 /* Does it: a barrier from a priority slot, an aligned checkpoint past its
@@ -248,6 +249,10 @@ void cpd_task_barrier(cpd_task *t, const cpd_item *b, int ch);
 /* A record came in on input channel ch: recorded when it is channel state,
  * throttled when asked, then through the operator. */
 void cpd_task_record(cpd_task *t, const cpd_item *it, int ch);
+/* The snapshot taken and not yet handed on: its checkpoint (0: none),
+ * whether it is unaligned, how many of its barriers still wait in the
+ * output queue (either pointer may be NULL). */
+int64_t cpd_task_pending(const cpd_task *t, bool *unaligned, int *out_left);
 /* An injected throttle (throttle_us per record): sleeps off what it owes. */
 void cpd_task_throttle(cpd_task *t);
 /* The loop of a subtask with inputs (parse, aggregate, sink) until it

@@ -136,7 +136,7 @@ static bool step(source *s)
     if (cpd_task_priority_due(t))
         cpd_task_priority(t);
     if (cpd_task_output_pending(t)) {
-        cpd_task_flush(t);
+        cpd_task_flush(t, 100);
         return true;
     }
     if (j->drain && drained(s)) {

@@ -343,7 +343,7 @@ static void reset_task(cpd_job *j, cpd_task *t, int op, int sub)
     t->batch = NULL;
     t->pend = NULL;
     t->restored = NULL;
-    t->scratch = NULL;
+    t->scratch = t->in_scratch = NULL;
     memset(&t->al, 0, sizeof t->al);
     memset(&t->outq, 0, sizeof t->outq);
 }

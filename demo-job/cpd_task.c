@@ -204,6 +204,15 @@ static void emit_switched(cpd_task *t, const cpd_item *b)
     cpd_job_emit(t->j, e);
 }
 
+int64_t cpd_task_pending(const cpd_task *t, bool *unaligned, int *out_left)
+{
+    if (unaligned)
+        *unaligned = t->pend && t->pend->unaligned;
+    if (out_left)
+        *out_left = t->pend ? t->pend->out_left : 0;
+    return t->pend ? t->pend->cp : 0;
+}
+
 /* ------------------------------------------------------------------ barriers out */
 
 /* Output channel state of channel o, oldest first: what its queue held
@@ -335,11 +344,12 @@ static void take_snapshot(cpd_task *t, const cpd_item *b, unsigned flags, int64_
     }
     t->pend = p;
     forward(t, b, unaligned);
-    if (t->pend) {
+    if (t->pend) /* handed on by the caller once complete (maybe_finalize) */
         t->pend->inputs_in = !t->in.n || (flags & CPD_ALIGN_ALL_IN);
-        maybe_finalize(t);
-    }
 }
+
+static void barrier_in(cpd_task *t, const cpd_item *b, int ch, const cpd_item *ahead, int n,
+                       bool extract);
 
 /* Barriers of cp queued in band on inputs whose barrier is not in: taken
  * out of line, the records ahead of them captured as input channel state
@@ -350,17 +360,24 @@ static void extract_announced(cpd_task *t, int64_t cp)
         if (!cpd_align_wants(&t->al, cp) || (t->al.cp_id == cp && t->al.received[ch]))
             continue;
         cpd_item b;
-        int n = cpd_inbox_extract(&t->in, ch, cp, &b, t->scratch);
+        int n = cpd_inbox_extract(&t->in, ch, cp, &b, t->in_scratch);
         if (n < 0)
             continue;
         b.overtook = 1;
-        cpd_task_barrier(t, &b, ch); /* snapshots if it is the first here */
-        if (t->pend && t->pend->cp == cp)
-            capture(t, false, ch, t->scratch, n);
+        barrier_in(t, &b, ch, t->in_scratch, n, false); /* snapshots if it is the first */
     }
 }
 
 void cpd_task_barrier(cpd_task *t, const cpd_item *b, int ch)
+{
+    barrier_in(t, b, ch, NULL, 0, true);
+}
+
+/* Barrier b came in on channel ch, taken out of line ahead of n records
+ * (ahead: they become channel state); extract: take the same barrier out of
+ * line on the other inputs when it is unaligned here. */
+static void barrier_in(cpd_task *t, const cpd_item *b, int ch, const cpd_item *ahead, int n,
+                       bool extract)
 {
     cpd_job *j = t->j;
     int64_t now = cpd_wall_us(), alignment = 0;
@@ -382,15 +399,18 @@ void cpd_task_barrier(cpd_task *t, const cpd_item *b, int ch)
         e.u.alignment.duration_us = alignment;
         cpd_job_emit(j, e);
     }
-    if (f & CPD_ALIGN_SNAPSHOT) {
+    if (f & CPD_ALIGN_SNAPSHOT)
         take_snapshot(t, b, f, (f & CPD_ALIGN_UNALIGNED) ? 0 : alignment);
-        if ((f & CPD_ALIGN_UNALIGNED) && !(f & CPD_ALIGN_ALL_IN))
-            extract_announced(t, b->cp);
-    } else if ((f & CPD_ALIGN_ALL_IN) && t->pend && t->pend->cp == b->cp) {
-        t->pend->inputs_in = true; /* unaligned: the channel state is complete */
-        t->pend->snap->alignment_us = alignment;
-        maybe_finalize(t);
+    if (t->pend && t->pend->cp == b->cp) {
+        capture(t, false, ch, ahead, n); /* before the barrier, not processed yet */
+        if ((f & CPD_ALIGN_ALL_IN) && t->pend && !(f & CPD_ALIGN_SNAPSHOT)) {
+            t->pend->inputs_in = true; /* unaligned: the channel state is complete */
+            t->pend->snap->alignment_us = alignment;
+        }
     }
+    if (extract && (f & CPD_ALIGN_UNALIGNED) && !(f & CPD_ALIGN_ALL_IN))
+        extract_announced(t, b->cp);
+    maybe_finalize(t);
 }
 
 /* A source puts barrier cp into its output. */
@@ -409,6 +429,7 @@ static void inject(cpd_task *t, int64_t cp, cpd_barrier_mode mode)
     cpd_job_emit(j, cpd_job_ev(CPA_EV_BARRIER_INJECTED, cp, t->op, t->sub));
     unsigned f = CPD_ALIGN_SNAPSHOT | CPD_ALIGN_ALL_IN;
     take_snapshot(t, &b, mode == CPD_BAR_UNALIGNED ? f | CPD_ALIGN_UNALIGNED : f, 0);
+    maybe_finalize(t);
 }
 
 /* ------------------------------------------------------------------ priority work */
@@ -457,6 +478,7 @@ void cpd_task_priority(cpd_task *t)
     if (f) { /* aligned past the timeout: unaligned from here */
         take_snapshot(t, &t->bar, f, 0);
         extract_announced(t, t->bar.cp);
+        maybe_finalize(t);
     }
     int64_t cp = announced_due(t, now);
     if (cp) {
@@ -494,9 +516,10 @@ static int push_next(cpd_task *t, int *full)
     return 1;
 }
 
-bool cpd_task_flush(cpd_task *t)
+bool cpd_task_flush(cpd_task *t, int wait_ms)
 {
     cpd_job *j = t->j;
+    int64_t until = cpd_mono_ms() + wait_ms;
     for (;;) {
         if (atomic_load(&j->stopping) || atomic_load(&t->kill))
             break;
@@ -508,9 +531,10 @@ bool cpd_task_flush(cpd_task *t)
             return true;
         }
         atomic_store(&t->blocked_out, 1);
-        if (cpd_task_priority_due(t))
+        int64_t left = until - cpd_mono_ms();
+        if (left <= 0 || cpd_task_priority_due(t))
             return false;
-        cpd_chan_wait_room(t->out[full], WAIT_SLICE_MS);
+        cpd_chan_wait_room(t->out[full], left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS);
     }
     atomic_store(&t->blocked_out, 0);
     return false;
@@ -576,7 +600,7 @@ void cpd_task_run(cpd_task *t)
         if (cpd_task_priority_due(t))
             cpd_task_priority(t);
         if (cpd_task_output_pending(t)) {
-            cpd_task_flush(t);
+            cpd_task_flush(t, 100);
             continue;
         }
         int r = cpd_inbox_pop(&t->in, &t->al, &j->stopping, wait_ms(t), &it, &ch);
@@ -603,7 +627,9 @@ bool cpd_task_setup(cpd_task *t, const cpd_op_hooks *h, void *op)
     memset(&t->outq, 0, sizeof t->outq);
     memset(&t->al, 0, sizeof t->al);
     t->scratch = malloc(SCRATCH * sizeof(cpd_item));
-    bool ok = t->scratch && (!t->in.n || cpd_align_init(&t->al, t->in.n, t->j->cfg.mode));
+    t->in_scratch = t->in.n ? malloc(SCRATCH * sizeof(cpd_item)) : NULL;
+    bool ok = t->scratch && (!t->in.n || (t->in_scratch &&
+                                          cpd_align_init(&t->al, t->in.n, t->j->cfg.mode)));
     if (ok && t->stager)
         ok = (t->batch = cpd_stage_batch_new()) != NULL;
     if (!ok)
@@ -623,7 +649,8 @@ void cpd_task_teardown(cpd_task *t)
     free(t->outq.e);
     memset(&t->outq, 0, sizeof t->outq);
     free(t->scratch);
-    t->scratch = NULL;
+    free(t->in_scratch);
+    t->scratch = t->in_scratch = NULL;
     cpd_align_free(&t->al);
 }
 
