@@ -28,11 +28,11 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-PKGS := jansson libcrypto
+PKGS := jansson libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
 # nng (the SP transport) ships no .pc on Debian: linked by hand
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto) -lnng
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lnng -lm
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \
@@ -88,6 +88,7 @@ CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
+REST_BENCH := $(BINDIR)/cprestbench
 SQLBENCH  := $(BINDIR)/cpsqlbench
 
 WIRE_A := $(LIBDIR)/libcpwire.a
@@ -97,7 +98,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(SQLBENCH)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -151,6 +152,11 @@ $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/t
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+$(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
@@ -162,6 +168,15 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+
+# test_rest reaches the REST endpoint's internals, which the library hides:
+# it links their objects itself, before the libraries they use.
+REST_UNIT_OBJ := $(addprefix $(OBJDIR)/agent/,cpa_rest_route.o cpa_rest_hist.o cpa_rest_ops.o)
+$(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OBJ) $(TUI_LIB) \
+                      $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
@@ -186,12 +201,13 @@ TSAN_RUN := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(
 tsan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan OPT="-O1 -g" \
 		CFLAGS="-fsanitize=thread" LDFLAGS="-fsanitize=thread" \
-		build/tsan/tests/test_agent build/tsan/tests/test_agent_load
+		build/tsan/tests/test_agent build/tsan/tests/test_agent_load build/tsan/tests/test_rest_live
 	$(Q)BUILD=build/tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-		$(TSAN_RUN) tests/run.sh test_agent
+		$(TSAN_RUN) tests/run.sh test_
 
 # libFuzzer targets, built with clang.
-FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_chanstate
+FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
+                fuzz_rest fuzz_chanstate
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -231,8 +247,9 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
+bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
 	$(Q)$(BENCH_BIN)
+	$(Q)$(REST_BENCH)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh

@@ -3,6 +3,7 @@
  * cpa_conf.c, the conversion to the wire in cpa_wire.c, the failure table in
  * cpa_failures.c. */
 #include "cpa_internal.h"
+#include "cpa_rest.h"
 #include "cpw_discovery.h"
 #include "cpw_json.h"
 
@@ -294,6 +295,7 @@ void cpa_get_stats(const cpa_agent *a, cpa_stats *out)
 const char *cpa_job_id(const cpa_agent *a) { return a ? a->conf.job_id : NULL; }
 const char *cpa_events_url(const cpa_agent *a) { return a ? a->events_url : NULL; }
 const char *cpa_commands_url(const cpa_agent *a) { return a ? a->commands_url : NULL; }
+int cpa_rest_port(const cpa_agent *a) { return a ? cpa_rest_bound_port(a->rest) : 0; }
 
 /* ------------------------------------------------------------------ thread */
 
@@ -397,6 +399,8 @@ static int drain(cpa_agent *a, int max)
         cpa_normalize(&ev);
         a->seq++;
         cpw_state_apply(a->state, &ev, a->seq);
+        if (a->rest)
+            cpa_rest_observe(a->rest, &ev);
         if (a->batch_n == 0)
             a->batch_first_us = cpw_mono_us();
         else
@@ -499,29 +503,33 @@ static void serve_command(cpa_agent *a, const char *buf, size_t len)
         cpw_msg_clear(&m);
         return;
     }
-    cpa_command_cb cb = a->conf.handlers[c->c.type];
     char msg[CPA_TEXT_MAX] = "";
+    cpa_err he = cpa_dispatch(a, &c->c, NULL, msg, sizeof msg);
+    reply(a, c->req, he, msg, false, 0);
+    cpw_msg_clear(&m);
+}
+
+cpa_err cpa_dispatch(cpa_agent *a, cpw_cmd *c, const char *rest_op, char *msg, size_t size)
+{
+    cpa_command_cb cb = a->conf.handlers[c->type];
+    msg[0] = '\0';
     if (!cb) {
-        snprintf(msg, sizeof msg, "this job does not support %s", cpw_command_name(c->c.type));
-        reply(a, c->req, CPA_ERR_UNSUPPORTED, msg, false, 0);
-        cpw_msg_clear(&m);
-        return;
+        snprintf(msg, size, "this job does not support %s", cpw_command_name(c->type));
+        return CPA_ERR_UNSUPPORTED;
     }
-    if (c->c.type == CPW_CMD_INJECT_FAILURE && !cpa_failure_check(a, &c->c, msg, sizeof msg)) {
-        reply(a, c->req, CPA_ERR_BAD_COMMAND, msg, false, 0);
-        cpw_msg_clear(&m);
-        return;
-    }
+    if (c->type == CPW_CMD_INJECT_FAILURE && !cpa_failure_check(a, c, msg, size))
+        return CPA_ERR_BAD_COMMAND;
     cpa_command cmd;
-    cpa_command_from_wire(&c->c, &cmd);
-    cpa_err he = cb(a->conf.handler_opaque[c->c.type], &cmd, msg, sizeof msg);
-    msg[sizeof msg - 1] = '\0';
+    cpa_command_from_wire(c, &cmd);
+    cpa_err he = cb(a->conf.handler_opaque[c->type], &cmd, msg, size);
+    msg[size - 1] = '\0';
     if ((unsigned)he >= CPA_ERR__COUNT)
         he = CPA_ERR_HANDLER; /* a handler's own code: still a refusal */
     if (he != CPA_OK && !msg[0])
-        snprintf(msg, sizeof msg, "%s", cpa_strerror(he));
-    reply(a, c->req, he, msg, false, 0);
-    cpw_msg_clear(&m);
+        snprintf(msg, size, "%s", cpa_strerror(he));
+    if (he == CPA_OK && c->type == CPW_CMD_TRIGGER && a->rest)
+        cpa_rest_trigger_accepted(a->rest, rest_op);
+    return he;
 }
 
 static void serve_commands(cpa_agent *a)
@@ -588,12 +596,25 @@ static void *agent_main(void *arg)
             if (next_hb - now < wait_us)
                 wait_us = next_hb - now < 0 ? 0 : next_hb - now;
         }
-        struct pollfd pfd = {.fd = rcvfd, .events = POLLIN};
+        if (a->rest)
+            wait_us = cpa_rest_wait_us(a->rest, wait_us);
+        /* a descriptor of -1 is ignored by poll: with neither, a sleep */
+        struct pollfd pfd[2] = {{.fd = rcvfd, .events = POLLIN},
+                                {.fd = a->rest ? cpa_rest_fd(a->rest) : -1, .events = POLLIN}};
         struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
                               .tv_nsec = (long)(wait_us % 1000000) * 1000};
-        int pr = rcvfd >= 0 ? ppoll(&pfd, 1, &ts, NULL) : (nanosleep(&ts, NULL), 0);
-        if (pr > 0 && (pfd.revents & POLLIN))
+        int pr = ppoll(pfd, 2, &ts, NULL);
+        if (pr > 0 && (pfd[0].revents & POLLIN))
             serve_commands(a);
+        if (a->rest) {
+            bool http = pr > 0 && (pfd[1].revents & POLLIN);
+            if (http) { /* answers are as fresh as what was emitted before the request */
+                drain(a, (int)a->conf.queue_size);
+                if (atomic_load(&a->hello_dirty))
+                    publish_hello(a);
+            }
+            cpa_rest_run(a->rest, http);
+        }
     }
     return NULL;
 }
@@ -618,6 +639,8 @@ static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
     cpj_kv_str(&b, "auth", a->tcp ? "hmac-sha256" : "none");
     if (a->tcp)
         cpj_kv_str(&b, "secret_file", a->conf.secret_file);
+    if (a->rest)
+        cpj_kv_str(&b, "rest", cpa_rest_url(a->rest));
     cpj_kv_i64(&b, "started_us", cpw_now_us());
     cpj_lit(&b, "}\n");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -640,6 +663,8 @@ static void close_sockets(cpa_agent *a)
     cpw_sock_destroy(a->pub);
     cpw_sock_destroy(a->rep);
     a->pub = a->rep = NULL;
+    cpa_rest_destroy(a->rest);
+    a->rest = NULL;
 }
 
 cpa_err cpa_start(cpa_agent *a)
@@ -711,6 +736,12 @@ cpa_err cpa_start(cpa_agent *a)
         close_sockets(a);
         return CPA_ERR_TRANSPORT;
     }
+    if (a->conf.rest_listen[0] && strcmp(a->conf.rest_listen, "off") &&
+        !(a->rest = cpa_rest_new(a, &e, err, sizeof err))) {
+        cpa_log(a, CPA_LOG_ERROR, "%s", err);
+        close_sockets(a);
+        return e;
+    }
     e = write_discovery(a, err, sizeof err);
     if (e) {
         cpa_log(a, CPA_LOG_ERROR, "%s", err);
@@ -727,6 +758,8 @@ cpa_err cpa_start(cpa_agent *a)
     a->started = true;
     cpa_log(a, CPA_LOG_INFO, "agent for job %s (%s) publishing on %s, commands on %s",
          a->conf.job_name, a->conf.job_id, a->events_url, a->commands_url);
+    if (a->rest)
+        cpa_log(a, CPA_LOG_INFO, "answering Flink's REST API on %s", cpa_rest_url(a->rest));
     return CPA_OK;
 }
 

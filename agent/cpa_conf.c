@@ -1,6 +1,7 @@
 /* cpa_conf.c — the agent's configuration: defaults, keys and their checks,
  * callbacks (see cpa_conf_set() in cpagent.h). */
 #include "cpa_internal.h"
+#include "cpa_rest.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ cpa_conf *cpa_conf_new(void)
     c->idle_ms = 20;
     c->history_size = 64;
     c->detail_size = 8;
+    c->rest_history = 10;
     return c;
 }
 
@@ -108,6 +110,15 @@ cpa_err cpa_conf_set(cpa_conf *c, const char *key, const char *value, char *errb
         if (!parse_long(value, 1, CPW_MAX_HISTORY, &v))
             BAD("history.size: \"%s\" must be 1..%d", value, CPW_MAX_HISTORY);
         c->history_size = (int)v;
+    } else if (!strcmp(key, "rest.listen")) {
+        char why[200];
+        if (value[0] && strcmp(value, "off") && !cpa_rest_listen_ok(value, why, sizeof why))
+            BAD("%s", why);
+        COPY(c->rest_listen);
+    } else if (!strcmp(key, "web.checkpoints.history")) {
+        if (!parse_long(value, 1, CPW_MAX_HISTORY, &v))
+            BAD("web.checkpoints.history: \"%s\" must be 1..%d", value, CPW_MAX_HISTORY);
+        c->rest_history = (int)v;
     } else {
         cpa_seterr(errbuf, errbuf_size, "unknown agent configuration key \"%s\"", key);
         return CPA_ERR_UNKNOWN_KEY;

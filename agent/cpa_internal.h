@@ -54,6 +54,8 @@ struct cpa_conf {
     int idle_ms;
     int history_size;
     int detail_size;
+    char rest_listen[128];      /* "" or "off": no REST endpoint */
+    int rest_history;           /* web.checkpoints.history */
     cpa_log_cb log_cb;
     void *log_opaque;
     cpa_command_cb handlers[CPA_CMD__COUNT];
@@ -109,6 +111,7 @@ struct cpa_agent {
     bool started;
 
     cpw_sock *pub, *rep;        /* events, commands; NULL when closed */
+    struct cpa_rest *rest;      /* the Flink REST endpoint, or NULL (cpa_rest.h) */
     bool tcp;
     char events_url[300], commands_url[300];
     char discovery_path[300];
@@ -152,6 +155,14 @@ void cpa_event_to_wire(const cpa_event *in, cpw_event *out);
  * out-of-range enums a defined value. */
 void cpa_normalize(cpw_event *e);
 void cpa_command_from_wire(const cpw_cmd *in, cpa_command *out);
+
+/* ---------------------------------------------------------------- commands
+ * (cpa_agent.c) Runs one command that acts (not get_state) through the
+ * job's handler: unsupported without one, inject_failure checked against
+ * the failure table first. msg gets the outcome. An accepted trigger is
+ * recorded for the REST endpoint (rest_op: the REST operation it serves,
+ * NULL for a dashboard's). Agent thread only. */
+cpa_err cpa_dispatch(cpa_agent *a, cpw_cmd *c, const char *rest_op, char *msg, size_t size);
 
 /* ---------------------------------------------------------------- failures
  * (cpa_failures.c) Checks an inject_failure command against the table the

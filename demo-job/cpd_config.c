@@ -379,6 +379,9 @@ static const key keys[] = {
      NULL},
     {"agent.job-id", K_STRING, F(agent_job_id), S(agent_job_id), 1, 0, NULL, NULL, KF_OPTIONAL,
      check_job_id, NULL},
+    /* checked by the agent (cpa_conf_set "rest.listen") when the job starts it */
+    {"agent.rest.listen", K_STRING, F(agent_rest_listen), S(agent_rest_listen), 1, 0, NULL, NULL,
+     KF_OPTIONAL, NULL, NULL},
     {"restart-strategy.fixed-delay.attempts", K_INT, F(restart_attempts), 0, 0, 2147483647,
      NULL, NULL, 0, NULL, NULL},
     {"restart-strategy.fixed-delay.delay", K_DURATION, F(restart_delay_ms), 0, 0, YEAR_MS, NULL,

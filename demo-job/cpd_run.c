@@ -221,9 +221,19 @@ static bool make_agent(cpd_job *j)
         cpa_conf_destroy(ac);
         return false;
     }
+    if (j->cfg.agent_rest_listen[0] &&
+        cpa_conf_set(ac, "rest.listen", j->cfg.agent_rest_listen, err, sizeof err)) {
+        cpd_job_say("agent.rest.listen: %s", err);
+        cpa_conf_destroy(ac);
+        return false;
+    }
     cpa_conf_set_log_cb(ac, agent_log, NULL);
-    for (int t = CPA_CMD_TRIGGER; t < CPA_CMD__COUNT; t++)
-        cpa_conf_set_command_cb(ac, (cpa_command_type)t, on_command, j);
+    /* the commands this job serves (not cancel: it has no way to stop that
+     * a dashboard should trigger, so Flink's tools are told so) */
+    static const cpa_command_type served[] = {CPA_CMD_TRIGGER, CPA_CMD_ABORT,
+                                              CPA_CMD_INJECT_FAILURE, CPA_CMD_SET_CONFIG};
+    for (size_t i = 0; i < sizeof served / sizeof served[0]; i++)
+        cpa_conf_set_command_cb(ac, served[i], on_command, j);
     j->agent = cpa_new(ac, err, sizeof err);
     if (!j->agent) {
         cpd_job_say("agent: %s", err);

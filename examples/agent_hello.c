@@ -144,15 +144,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: agent_hello [--seconds N] [--interval-ms MS] [--job-id ID] [--listen L]\n"
+            "                   [--rest HOST:PORT]\n"
             "Embeds libcpagent in a pretend job and runs a checkpoint every interval\n"
             "(default 1000 ms) for N seconds (default 0: until Ctrl-C). Watch it with cptop.\n"
-            "  --listen ipc | tcp://127.0.0.1:PORT   where dashboards connect (default ipc)\n");
+            "  --listen ipc | tcp://127.0.0.1:PORT   where dashboards connect (default ipc)\n"
+            "  --rest 127.0.0.1:8081   also answer Flink's REST API there (port 0: any free\n"
+            "                          port, printed); try curl http://127.0.0.1:8081/jobs/overview\n");
 }
 
 int main(int argc, char **argv)
 {
     int seconds = 0, interval_ms = 1000;
-    const char *job_id = NULL, *listen = NULL;
+    const char *job_id = NULL, *listen = NULL, *rest = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -165,6 +168,8 @@ int main(int argc, char **argv)
             job_id = argv[++i];
         } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
             listen = argv[++i];
+        } else if (!strcmp(argv[i], "--rest") && i + 1 < argc) {
+            rest = argv[++i];
         } else {
             fprintf(stderr, "agent_hello: unknown argument '%s'\n", argv[i]);
             usage(stderr);
@@ -180,7 +185,8 @@ int main(int argc, char **argv)
     cpa_conf *conf = cpa_conf_new();
     cpa_conf_set(conf, "job.name", "hello", err, sizeof err);
     if ((job_id && cpa_conf_set(conf, "job.id", job_id, err, sizeof err)) ||
-        (listen && cpa_conf_set(conf, "listen", listen, err, sizeof err))) {
+        (listen && cpa_conf_set(conf, "listen", listen, err, sizeof err)) ||
+        (rest && cpa_conf_set(conf, "rest.listen", rest, err, sizeof err))) {
         fprintf(stderr, "agent_hello: %s\n", err);
         cpa_conf_destroy(conf);
         return 2;
@@ -211,6 +217,8 @@ int main(int argc, char **argv)
     }
     printf("job %s: events %s, commands %s\n", cpa_job_id(a), cpa_events_url(a),
            cpa_commands_url(a));
+    if (cpa_rest_port(a))
+        printf("Flink REST API on port %d\n", cpa_rest_port(a));
     fflush(stdout);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

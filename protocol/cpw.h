@@ -157,6 +157,7 @@ typedef enum cpw_cmd_type {
     CPW_CMD_ABORT,
     CPW_CMD_INJECT_FAILURE,
     CPW_CMD_SET_CONFIG,
+    CPW_CMD_CANCEL,             /* cancel the job (Flink's PATCH /jobs/:jid?mode=cancel) */
     CPW_CMD__COUNT
 } cpw_cmd_type;
 

@@ -405,6 +405,7 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
             cmd->history = (int)v;
         break;
     case CPW_CMD_TRIGGER:
+    case CPW_CMD_CANCEL:
         break;
     case CPW_CMD_ABORT:
         if ((e = cpw_jx_int(args, "id", 1, INT64_MAX, &v, true, err)) == CPW_OK)

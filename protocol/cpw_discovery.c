@@ -48,6 +48,7 @@ static bool read_entry(const char *path, cpw_job_entry *e)
               !cpw_jx_str(j, "instance", e->instance, sizeof e->instance, false, NULL) &&
               !cpw_jx_str(j, "auth", e->auth, sizeof e->auth, false, NULL) &&
               !cpw_jx_str(j, "secret_file", e->secret_file, sizeof e->secret_file, false, NULL) &&
+              !cpw_jx_str(j, "rest", e->rest, sizeof e->rest, false, NULL) &&
               !cpw_jx_int(j, "started_us", 0, INT64_MAX, &started, false, NULL);
     json_decref(j);
     if (!ok)

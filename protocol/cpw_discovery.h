@@ -14,6 +14,7 @@ typedef struct cpw_job_entry {
     char instance[CPW_INSTANCE_HEX + 1]; /* the agent run that wrote it ("" before 0.2) */
     char auth[24];            /* "none" or "hmac-sha256" */
     char secret_file[256];
+    char rest[128];           /* the Flink REST endpoint ("http://HOST:PORT"), "" if none */
     int64_t started_us;
     bool alive;               /* the pid still exists */
 } cpw_job_entry;

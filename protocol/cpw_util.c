@@ -58,7 +58,7 @@ static const char *const status_names[CPW_JOB__COUNT] = {
 static const char *const command_names[CPW_CMD__COUNT] = {
     [CPW_CMD_GET_STATE] = "get_state",   [CPW_CMD_TRIGGER] = "trigger",
     [CPW_CMD_ABORT] = "abort",           [CPW_CMD_INJECT_FAILURE] = "inject_failure",
-    [CPW_CMD_SET_CONFIG] = "set_config",
+    [CPW_CMD_SET_CONFIG] = "set_config", [CPW_CMD_CANCEL] = "cancel",
 };
 
 const char *cpw_event_type_name(cpw_event_type t)

@@ -263,6 +263,15 @@ void cpa_conf_destroy(cpa_conf *conf);
  *                    spell waits at most this long)  default 20
  *   heartbeat.ms     heartbeat period                   default 1000
  *   history.size     finished checkpoints kept for get_state  default 64
+ *   rest.listen      "HOST:PORT": answer the checkpoint part of Apache
+ *                    Flink's REST API over HTTP (agent/REST.md)  default off
+ *                    HOST: an IPv4 address, "localhost" or [IPv6]; PORT 0
+ *                    picks a free port (cpa_rest_port(), discovery file).
+ *                    Served by the agent thread (libmicrohttpd, no thread of
+ *                    its own): cpa_emit() never waits for an HTTP client.
+ *                    Beyond loopback, POST and PATCH need "Authorization:
+ *                    Bearer <contents of secret.file>"; GETs never do.
+ *   web.checkpoints.history  checkpoints in the REST history   default 10
  *
  * Not thread-safe on one conf.
  */
@@ -284,6 +293,7 @@ typedef enum cpa_command_type {
     CPA_CMD_ABORT,
     CPA_CMD_INJECT_FAILURE,
     CPA_CMD_SET_CONFIG,
+    CPA_CMD_CANCEL,      /* stop the job for good (REST PATCH /jobs/:jid?mode=cancel) */
     CPA_CMD__COUNT
 } cpa_command_type;
 
@@ -404,9 +414,10 @@ cpa_err cpa_set_job_config(cpa_agent *a, const char *const *keys,
 cpa_err cpa_set_failure_kinds(cpa_agent *a, const cpa_failure_desc *kinds, int n);
 
 /*
- * Binds the sockets, writes the discovery file, starts the agent thread and
- * publishes hello. Blocking: briefly (bind). Errors: CPA_ERR_TRANSPORT,
- * CPA_ERR_IO, CPA_ERR_INSECURE, CPA_ERR_STATE.
+ * Binds the sockets (and the REST endpoint, with rest.listen), writes the
+ * discovery file, starts the agent thread and publishes hello. Blocking:
+ * briefly (bind). Errors: CPA_ERR_TRANSPORT, CPA_ERR_IO, CPA_ERR_INSECURE,
+ * CPA_ERR_STATE.
  */
 cpa_err cpa_start(cpa_agent *a);
 
@@ -463,6 +474,11 @@ const char *cpa_job_id(const cpa_agent *a);
 /* The endpoint URLs dashboards connect to (valid after cpa_start()). */
 const char *cpa_events_url(const cpa_agent *a);
 const char *cpa_commands_url(const cpa_agent *a);
+
+/* The TCP port the REST endpoint listens on (the one chosen when
+ * rest.listen said port 0), or 0 when it is off or not started. Valid after
+ * cpa_start(); thread-safe. */
+int cpa_rest_port(const cpa_agent *a);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
