@@ -8,11 +8,16 @@
 # checkpoint is in flight (a stalled barrier holds it): the job comes back
 # from a checkpoint that has channel state. An aligned-checkpoint-timeout set
 # at run time makes checkpoints start aligned and switch (the events say
-# where). Finally a drain, and `cpdemo verify`: nothing lost, nothing twice.
+# where). The Flink REST facade reports them as Flink does (checkpoint_type
+# UNALIGNED_CHECKPOINT, persisted_data, unaligned_checkpoint per subtask).
+# Finally a drain, and `cpdemo verify`: nothing lost, nothing twice.
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
+for tool in curl jq; do # required: fail loudly, never skip
+  command -v "$tool" >/dev/null || { fail "$tool is required (scripts/deps.sh --for test)"; t_done; exit 1; }
+done
 cd "$T_TMP" && mkdir -p var
 
 bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap
@@ -41,7 +46,7 @@ check "...and nothing was created" test ! -e var/chk/alo
 ctl() { # args...: retried while the job restarts
   local i
   for i in $(seq 60); do
-    "$CPTOP" --job uc --timeout 2000 ctl "$@" >>ctl.log 2>&1 && return 0
+    timeout 10 "$CPTOP" --job uc --timeout 2000 ctl "$@" >>ctl.log 2>&1 && return 0
     sleep 0.25
   done
   return 1
@@ -63,7 +68,7 @@ watch() { # a dashboard's event stream of the job, one file per process of it
   --bad-every 250 >produce.log 2>&1 &
 producer=$!
 T_PIDS+=("$producer")
-config uc ''
+config uc '"agent.rest.listen": "127.0.0.1:0"'
 "$CPDEMO" run --config uc.json --supervise >job.log 2>&1 &
 job=$!
 T_PIDS+=("$job")
@@ -94,6 +99,25 @@ has_channel_state() { # [CHECKPOINT]: a state file of it (or of any) holds chann
 }
 check "their state files hold channel state with the operator state" has_channel_state
 
+# --- what Flink's REST API says of them
+rest=$(jq -r .rest "$T_TMP/cptop/uc.json" 2>/dev/null)
+jid=$(curl -s -m 10 "$rest/jobs" | jq -r '.jobs[0].id')
+cp=$(ucp)
+curl -s -m 10 "$rest/jobs/$jid/checkpoints/details/$cp" >details.json
+check "REST: checkpoint $cp is an UNALIGNED_CHECKPOINT with persisted_data" \
+  jq -e '.checkpoint_type == "UNALIGNED_CHECKPOINT" and .persisted_data > 0' details.json
+curl -s -m 10 "$rest/jobs/$jid/checkpoints" >stats.json
+check "REST: the history says so too, and the summary counts persisted data" \
+  jq -e "(.history[] | select(.id == $cp) | .checkpoint_type == \"UNALIGNED_CHECKPOINT\") and
+         .summary.persisted_data.max > 0" stats.json
+vertex=$(curl -s -m 10 "$rest/jobs/$jid" | jq -r '.vertices[2].id') # the aggregate
+curl -s -m 10 "$rest/jobs/$jid/checkpoints/details/$cp/subtasks/$vertex" >subtasks.json
+check "REST: its subtasks are unaligned_checkpoint, and persisted in-flight bytes" \
+  jq -e '(.subtasks | all(.unaligned_checkpoint)) and ([.subtasks[].alignment.persisted] | add > 0)' \
+  subtasks.json
+check "REST: the checkpoint configuration says unaligned" \
+  bash -c "curl -s -m 10 '$rest/jobs/$jid/checkpoints/config' | jq -e '.unaligned_checkpoints'"
+
 # --- kill -9 while an unaligned checkpoint is in flight
 before=$(grep -c 'restored from checkpoint' job.log)
 ctl fail stall 3 0 ms=4000 >/dev/null
@@ -109,7 +133,7 @@ inflight() { # an unaligned checkpoint triggered after the stall, acknowledged w
 stall_mark=$(events | wc -l)
 check "an unaligned checkpoint in flight, acknowledged with channel state" wait_for 10 inflight
 victim=$(inflight)
-pid=$("$CPTOP" --job uc --once 2>/dev/null | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2)
+pid=$(timeout 10 "$CPTOP" --job uc --once 2>/dev/null | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2)
 kill9() { [ -n "$1" ] && [ "$1" -gt 1 ] && kill -9 "$1"; } # never a process group
 check "kill -9 the job (pid ${pid:-?}) during checkpoint ${victim:-?}" kill9 "$pid"
 check "it comes back restored" \
@@ -127,8 +151,8 @@ throttle 3000 >/dev/null
 # --- aligned first, unaligned after a timeout
 mark=$(events | wc -l)
 check "ctl set the aligned-checkpoint-timeout to 100 ms, unaligned on" \
-  bash -c "'$CPTOP' --job uc ctl set execution.checkpointing.aligned-checkpoint-timeout 100ms &&
-    '$CPTOP' --job uc ctl set unaligned true"
+  bash -c "timeout 10 '$CPTOP' --job uc ctl set execution.checkpointing.aligned-checkpoint-timeout 100ms &&
+    timeout 10 '$CPTOP' --job uc ctl set unaligned true"
 check "checkpoints are triggered aligned with a timeout" \
   wait_for 10 triggered_since "$mark" aligned_timeout
 switched() { events | tail -n +"$mark" | grep -q '"type":"switched_to_unaligned"'; }
@@ -146,6 +170,8 @@ check "switched checkpoints complete" wait_for 15 swid
 throttle 0 >/dev/null
 check "the producer delivered everything" wait_for 60 bash -c "! kill -0 $producer 2>/dev/null"
 kill "$job"
+check "the job stops on SIGTERM" wait_for 30 bash -c "! kill -0 $job 2>/dev/null"
+kill -9 "$job" 2>/dev/null
 wait "$job" 2>/dev/null
 check "a drain commits the rest (its final checkpoint is aligned)" \
   bash -c "timeout 120 '$CPDEMO' run --config uc.json --drain >drain.log 2>&1"
