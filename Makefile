@@ -216,7 +216,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery
+                fuzz_rest fuzz_discovery fuzz_chanstate
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -230,7 +230,8 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
 FUZZ_DEMO_fuzz_record := demo-job/cpd_parse.c demo-job/cpd_verify.c
 FUZZ_DEMO_fuzz_aggstate := demo-job/cpd_aggstate.c
-build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
+FUZZ_DEMO_fuzz_chanstate := demo-job/cpd_chanstate.c
+build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/fuzz/fuzz_chanstate: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)

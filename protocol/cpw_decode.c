@@ -117,6 +117,23 @@ static cpw_err get_id(const cpj_obj *o, const char *buf, cpw_event *ev, int64_t 
     return get_i64(o, buf, "id", min, I64MAXV, &ev->cp_id, err);
 }
 
+/* cp_triggered's "alignment": optional (agents before it sent none: aligned). */
+static cpw_err get_alignment(const cpj_obj *o, const char *buf, cpw_event *ev, cpw_error *err)
+{
+    ev->u.triggered.alignment = CPW_ALIGN_ALIGNED;
+    if (!cpj_get(o, "alignment"))
+        return CPW_OK;
+    char a[24];
+    TRY(get_str(o, buf, "alignment", a, sizeof a, err));
+    int ai = cpw_alignment_from_name(a, strlen(a));
+    if (ai < 0)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "alignment",
+                        "field \"alignment\" must be \"aligned\", \"unaligned\" or "
+                        "\"aligned_timeout\"");
+    ev->u.triggered.alignment = (cpw_alignment)ai;
+    return CPW_OK;
+}
+
 static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t, cpw_event *ev,
                             cpw_error *err)
 {
@@ -136,6 +153,7 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t,
         else
             return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "kind",
                             "field \"kind\" must be \"periodic\" or \"manual\"");
+        TRY(get_alignment(o, buf, ev, err));
         break;
     }
     case CPW_EV_BARRIER_INJECTED:
@@ -231,6 +249,12 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t,
     case CPW_EV_TASK_FAILED:
         TRY(get_opsub(o, buf, ev, false, err));
         TRY(get_str(o, buf, "error", ev->u.task_failed.error, CPW_TEXT_MAX, err));
+        break;
+    case CPW_EV_SWITCHED_TO_UNALIGNED:
+        TRY(get_id(o, buf, ev, 1, err));
+        TRY(get_opsub(o, buf, ev, false, err));
+        TRY(get_i64(o, buf, "elapsed_us", 0, I64MAXV, &ev->u.switched.elapsed_us, err));
+        TRY(get_i64(o, buf, "timeout_us", 0, I64MAXV, &ev->u.switched.timeout_us, err));
         break;
     default:
         return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown event type");

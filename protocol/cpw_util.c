@@ -28,6 +28,13 @@ static const char *const event_names[CPW_EV__COUNT] = {
     [CPW_EV_RESTORED] = "restored",
     [CPW_EV_FAILURE_INJECTED] = "failure_injected",
     [CPW_EV_TASK_FAILED] = "task_failed",
+    [CPW_EV_SWITCHED_TO_UNALIGNED] = "switched_to_unaligned",
+};
+
+static const char *const alignment_names[CPW_ALIGN__COUNT] = {
+    [CPW_ALIGN_ALIGNED] = "aligned",
+    [CPW_ALIGN_UNALIGNED] = "unaligned",
+    [CPW_ALIGN_TIMEOUT] = "aligned_timeout",
 };
 
 static const char *const reason_names[CPW_FAIL__COUNT] = {
@@ -66,6 +73,10 @@ const char *cpw_job_status_name(cpw_job_status s)
 {
     return ((unsigned)s < CPW_JOB__COUNT) ? status_names[s] : NULL;
 }
+const char *cpw_alignment_name(cpw_alignment a)
+{
+    return ((unsigned)a < CPW_ALIGN__COUNT) ? alignment_names[a] : NULL;
+}
 const char *cpw_command_name(cpw_cmd_type t)
 {
     return ((unsigned)t < CPW_CMD__COUNT) ? command_names[t] : NULL;
@@ -95,6 +106,7 @@ bool cpw_failure_counts(cpw_failure_reason r)
 int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPW_EV__COUNT, s, n); }
 int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPW_FAIL__COUNT, s, n); }
 int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPW_JOB__COUNT, s, n); }
+int cpw_alignment_from_name(const char *s, size_t n) { return lookup(alignment_names, CPW_ALIGN__COUNT, s, n); }
 int cpw_command_from_name(const char *s, size_t n) { return lookup(command_names, CPW_CMD__COUNT, s, n); }
 
 static const struct { const char *name, *text; } cpw_errs[CPW_ERR__COUNT] = {
