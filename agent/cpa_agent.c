@@ -1,7 +1,8 @@
 /* cpa_agent.c — the agent: lifecycle, the agent thread (batch, publish,
  * heartbeat, serve commands) and the emit path. Configuration is in
  * cpa_conf.c, the conversion to the wire in cpa_wire.c, the failure table in
- * cpa_failures.c. */
+ * cpa_failures.c. Who owns what (one thread owns the state, so answers need
+ * no lock): ARCHITECTURE.md, "The agent". */
 #include "cpa_internal.h"
 #include "cpa_rest.h"
 #include "cpw_discovery.h"
