@@ -178,10 +178,28 @@ static void release(void *o, void *attach)
     cpd_snap_free(attach);
 }
 
-cpd_stager_hooks cpd_task_stager_hooks(cpd_task *t)
+void cpd_task_main_staged(cpd_task *t, const cpd_op_hooks *h, const char *name, bool dead)
 {
-    return (cpd_stager_hooks){.opaque = t, .failed = stage_failed, .done = staged,
-                              .release = release};
+    cpd_job *j = t->j;
+    char err[300], *op = NULL;
+    size_t op_len = 0;
+    cpd_sink *sink = cpd_sink_open(j->cfg.sink, err, sizeof err);
+    if (!sink) {
+        cpd_job_fail(j, "%s#%d: %s", name, t->sub, err);
+        return;
+    }
+    cpd_stager_hooks sh = {.opaque = t, .failed = stage_failed, .done = staged,
+                           .release = release};
+    t->stager = cpd_stager_new(sink, t->sub, dead, &sh);
+    if (!t->stager)
+        cpd_job_fail(j, "%s#%d: out of memory", name, t->sub);
+    else if (cpd_task_setup(t, h, NULL) && cpd_task_restore(t, &op, &op_len) &&
+             cpd_task_replay(t))
+        cpd_task_run(t);
+    free(op);
+    cpd_stager_destroy(t->stager); /* before the batch it may still be merging goes */
+    t->stager = NULL;
+    cpd_task_teardown(t);
 }
 
 /* ------------------------------------------------------------------ snapshot I/O */

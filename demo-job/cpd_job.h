@@ -202,9 +202,12 @@ void cpd_task_ack(cpd_task *t, int64_t cp, const cpd_state_handle *h, const cpd_
                   int n_offsets, cpa_ack_info info);
 /* A snapshot write of cp failed: cp fails with IO_EXCEPTION. */
 void cpd_task_write_failed(cpd_task *t, int64_t cp, const char *why);
-/* Hooks for a stager of this task (acks and failures from its thread;
- * attachments are cpd_snap). */
-cpd_stager_hooks cpd_task_stager_hooks(cpd_task *t);
+/* The whole life of a subtask that stages rows in the sink (parse: dead
+ * letters, dead = true; sink: rows), on its thread: opens its own sink
+ * connection and stager (acks and failures come back from the stager's
+ * thread), restores, replays channel state, runs hooks h until the end and
+ * releases everything. name is the operator's, for messages. */
+void cpd_task_main_staged(cpd_task *t, const cpd_op_hooks *h, const char *name, bool dead);
 /* Hands a state to the snapshot I/O thread (the asynchronous part). */
 void cpd_job_snapshot(cpd_job *j, cpd_snap *s);
 /* Frees a cpd_snap and its data. NULL is fine. */

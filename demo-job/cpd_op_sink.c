@@ -39,25 +39,6 @@ static const cpd_op_hooks hooks = {.in = CPD_EDGE_ROW, .out = CPD_EDGE_NONE, .re
 
 void *cpd_op_sink_main(void *arg)
 {
-    cpd_task *t = arg;
-    cpd_job *j = t->j;
-    char err[300], *op = NULL;
-    size_t op_len = 0;
-    cpd_sink *sink = cpd_sink_open(j->cfg.sink, err, sizeof err);
-    if (!sink) {
-        cpd_job_fail(j, "sink#%d: %s", t->sub, err);
-        return NULL;
-    }
-    cpd_stager_hooks sh = cpd_task_stager_hooks(t);
-    t->stager = cpd_stager_new(sink, t->sub, false, &sh);
-    if (!t->stager)
-        cpd_job_fail(j, "sink#%d: out of memory", t->sub);
-    else if (cpd_task_setup(t, &hooks, NULL) && cpd_task_restore(t, &op, &op_len) &&
-             cpd_task_replay(t))
-        cpd_task_run(t);
-    free(op);
-    cpd_stager_destroy(t->stager);
-    t->stager = NULL;
-    cpd_task_teardown(t);
+    cpd_task_main_staged(arg, &hooks, "sink", false);
     return NULL;
 }

@@ -25,8 +25,15 @@ ok()   { T_PASS=$((T_PASS + 1)); echo "  ok   $1"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "  FAIL $1${2:+: $2}"; }
 # check NAME COMMAND...: passes when the command exits 0
 check() { local n=$1; shift; if "$@" >"$T_TMP/out" 2>&1; then ok "$n"; else fail "$n" "$(tail -3 "$T_TMP/out" | tr '\n' ' ')"; fi; }
-# wait_for SECONDS COMMAND...: polls until the command succeeds
-wait_for() { local s=$1; shift; local i; for ((i = 0; i < s * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+# wait_for SECONDS COMMAND...: polls until the command succeeds, for SECONDS
+# of wall time (not a count of tries: a slow check on a loaded machine must
+# not stretch the wait tenfold); the command is tried once more at the end
+wait_for() {
+  local s=$1; shift
+  local end=$((SECONDS + s))
+  while [ "$SECONDS" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  "$@" >/dev/null 2>&1
+}
 bg() { "$@" >>"$T_TMP/bg.log" 2>&1 & T_PIDS+=($!); }
 # ended PID: the process has exited (gone, or a zombie not yet waited for)
 ended() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }

@@ -45,8 +45,9 @@ check "--allow-unknown-keys: the key is a warning, the start goes on (to Kafka, 
   bash -c "test \$(cat rc.txt) = 2 && grep -qi 'intervall' out.txt && grep -qi 'kafka' out.txt"
 check "  and still nothing was created" nothing_made
 
-check "cpdemo failures lists the nine kinds" \
-  bash -c "test \$('$CPDEMO' failures | grep -cE '^[a-z]') = 9"
+check "cpdemo failures lists the ten kinds, in the table's order" \
+  bash -c "test \"\$('$CPDEMO' failures | grep -E '^[a-z]' | awk '{print \$1}' | tr '\n' ' ')\" = \
+    'kill stall decline fail-storage slow-storage fail-commit crash broker-down kafka-latency throttle '"
 check "cpdemo failures --markdown prints the table" \
   bash -c "'$CPDEMO' failures --markdown | grep -q '^| \`stall\` | \`OP SUBTASK\` | \`ms=\` 1–3600000 ms'"
 check "cpdemo failures with a bad argument exits 2" \

@@ -122,13 +122,13 @@ check "REST: the checkpoint configuration says unaligned" \
 before=$(grep -c 'restored from checkpoint' job.log)
 ctl fail stall 3 0 ms=4000 >/dev/null
 inflight() { # an unaligned checkpoint triggered after the stall, acknowledged with channel state, not complete
-  local id
-  for id in $(triggered unaligned "$stall_mark"); do
-    events | grep -q "\"type\":\"cp_completed\".*\"id\":$id," && continue
-    events | grep '"type":"ack"' | grep "\"id\":$id," | grep -Eq '"persisted_data":[1-9]' &&
-      { echo "$id"; return 0; }
-  done
-  return 1
+  # one pass over the stream (it grows by thousands of lines a second)
+  events | tail -n +"$stall_mark" | awk '
+    function id() { match($0, /"id":[0-9]+/); return substr($0, RSTART + 5, RLENGTH - 5) }
+    /"type":"cp_triggered"/ && /"alignment":"unaligned"/ { trig[id()] = 1 }
+    /"type":"cp_completed"/ { done[id()] = 1 }
+    /"type":"ack"/ && /"persisted_data":[1-9]/ { held[id()] = 1 }
+    END { for (i in trig) if (held[i] && !done[i]) { print i; exit 0 } exit 1 }'
 }
 stall_mark=$(events | wc -l)
 check "an unaligned checkpoint in flight, acknowledged with channel state" wait_for 10 inflight
