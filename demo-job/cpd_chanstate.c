@@ -187,7 +187,8 @@ static bool number(const char **p, const char *end, int64_t min, int64_t max, in
     buf[n] = '\0';
     errno = 0;
     long long x = strtoll(buf, &stop, 10);
-    if (errno || *stop || stop == buf || (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9')))
+    /* stop at the token's end: a NUL inside it would hide the rest */
+    if (errno || stop != buf + n || stop == buf || (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9')))
         return false;
     *v = x;
     return x >= min && x <= max;
