@@ -4,7 +4,7 @@
 #   make test               build and run the test suite (last line: N passed, N failed)
 #   make SANITIZE=address,undefined test
 #   make tsan               agent tests under ThreadSanitizer (own build dir)
-#   make fuzz [FUZZ_SECONDS=60]   libFuzzer targets (clang) for a while each
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer targets (clang), then the transport fuzz, for a while each
 #   make bench              benchmarks, figures printed side by side
 #   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
 #   make deps               install missing packages (scripts/deps.sh)
@@ -31,8 +31,10 @@ endif
 PKGS := jansson libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
-# nng (the SP transport) ships no .pc on Debian: linked by hand
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lnng -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lm
+# nng, the dashboard's SP sockets (cpw_sock.c): no .pc on Debian, linked by
+# hand, and only into what opens those sockets (the agent serves its own)
+NNG_LIBS   := -lnng
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \
@@ -66,7 +68,7 @@ TESTDIR := $(BUILD)/tests
 PROTO_SRC := $(wildcard protocol/*.c)
 PROTO_OBJ := $(PROTO_SRC:%.c=$(OBJDIR)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
-LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
+LIB_SRC   := $(filter-out protocol/cpw_sock.c,$(PROTO_SRC)) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 
 DEMO_LIB_SRC := $(wildcard demo-job/cpd_*.c)  # cpdemo.c is the binary's main
@@ -77,6 +79,8 @@ TEST_LIB_SRC := $(wildcard tests/cpt_*.c)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(OBJDIR)/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(TESTDIR)/%)
+# the transport fuzz test's hostile SP peer (tests/t_transport.sh)
+SPFUZZ    := $(TESTDIR)/cpspfuzz
 
 EXAMPLES  := $(BINDIR)/agent_hello
 # the dashboard's curses-free parts (model, view, ui, link) are a library the
@@ -98,7 +102,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -129,7 +133,7 @@ $(LIB_SO): $(LIB_OBJ)
 $(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
 
 $(TUI_LIB): $(TUI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -150,7 +154,7 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NNG_LIBS) $(LDLIBS_ALL)
 
 $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
@@ -160,7 +164,7 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NNG_LIBS) $(LDLIBS_ALL)
 
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -170,7 +174,12 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
+
+$(SPFUZZ): $(OBJDIR)/tests/fuzz/cpspfuzz.o $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # test_rest reaches the REST endpoint's internals, which the library hides:
 # it links their objects itself, before the libraries they use.
@@ -179,7 +188,7 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 # `make test` first makes sure the packages the suite needs are there
@@ -190,7 +199,7 @@ test:
 	$(Q)scripts/deps.sh --for test
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(TEST_BIN) $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test-run: $(TEST_BIN) $(SPFUZZ) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
@@ -228,7 +237,9 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate: build/
 
 fuzz-build: $(FUZZ_BIN)
 
-fuzz: $(FUZZ_BIN)
+# ... then the transport fuzz (tests/t_transport.sh: cpspfuzz against live
+# jobs and dashboards) for as long, where make test gives it 20 s.
+fuzz: $(FUZZ_BIN) $(SPFUZZ) $(EXAMPLES) $(CPTOP)
 	$(Q)set -e; n=0; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
@@ -238,7 +249,12 @@ fuzz: $(FUZZ_BIN)
 			|| { tail -40 build/fuzz/$$t.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$t.log | tail -2; \
 		n=$$((n + 1)); \
-	done; echo "$$n passed, 0 failed"
+	done; \
+	echo "fuzz: transport for $(FUZZ_SECONDS)s"; \
+	BUILD=$(BUILD) TRANSPORT_FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/t_transport.sh \
+		>build/fuzz/transport.log 2>&1 || { tail -40 build/fuzz/transport.log; exit 1; }; \
+	tail -1 build/fuzz/transport.log; \
+	echo "$$((n + 1)) passed, 0 failed"
 
 $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	@mkdir -p $(dir $@)

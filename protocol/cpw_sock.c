@@ -6,15 +6,32 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_QUEUE 1024
-#define DEFAULT_CMD_MAX (4u * 1024 * 1024) /* a REP: commands are ≤ 64 KiB */
 #define DEFAULT_RECONNECT_MS 100
+#define WATCH_PERIOD_MS 1000   /* ipc dialer watchdog: how often it looks */
+#define DIAL_STALL_MS 3000     /* ... how long a dialer may stay unconnected */
+#define MAX_IPC 4
+
+/*
+ * The ipc dialer watchdog. nng 1.5's ipc transport has a flaw: when the peer
+ * closes a connection in the middle of the SP handshake, the endpoint can
+ * stop for good; a dialer then never reconnects. A job that dies at that
+ * moment, or a hostile one, would leave a dashboard disconnected forever, so
+ * a SUB with ipc dialers runs a thread that redials one that has had no
+ * connection for DIAL_STALL_MS. (tcp is not affected.)
+ */
+typedef struct ipc_ep {
+    char url[300];
+    nng_dialer d;
+} ipc_ep;
 
 struct cpw_sock {
     nng_socket s;
@@ -22,6 +39,17 @@ struct cpw_sock {
     nng_aio *send_aio;  /* shared by send and post */
     nng_aio *recv_aio;
     bool posted;        /* send_aio holds an operation not yet waited for */
+
+    /* the watchdog's: dialers and thread, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    ipc_ep ipc[MAX_IPC];
+    int n_ipc;
+    bool watching, closing;
+    pthread_t watch;
+    _Atomic int pipes;              /* connected peers */
+    _Atomic int64_t pipes_changed;  /* monotonic ms of the last change */
+    _Atomic unsigned restarts;
 };
 
 static const char *const err_text[CPW_SOCK_ERR__COUNT] = {
@@ -83,7 +111,6 @@ static int open_kind(cpw_sock_kind kind, nng_socket *s)
     case CPW_SOCK_PUB: return nng_pub0_open(s);
     case CPW_SOCK_SUB: return nng_sub0_open(s);
     case CPW_SOCK_REQ: return nng_req0_open(s);
-    case CPW_SOCK_REP: return nng_rep0_open(s);
     }
     return NNG_EINVAL;
 }
@@ -111,9 +138,6 @@ static int configure(cpw_sock *s, const cpw_sock_conf *c)
     case CPW_SOCK_REQ:
         max = max ? max : CPW_MAX_FRAME;
         break;
-    case CPW_SOCK_REP:
-        max = max ? max : DEFAULT_CMD_MAX;
-        break;
     }
     if (!rv)
         rv = nng_socket_set_size(s->s, NNG_OPT_RECVMAXSZ, max);
@@ -124,6 +148,23 @@ static int configure(cpw_sock *s, const cpw_sock_conf *c)
     if (!rv)
         rv = nng_socket_set_ms(s->s, NNG_OPT_RECONNMAXT, rmax);
     return rv;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Counts connected peers for the watchdog. Runs on nng's threads. REM_POST
+ * comes for every pipe that had an ADD_PRE, so the two pair. */
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    cpw_sock *s = arg;
+    atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+    atomic_store(&s->pipes_changed, mono_ms());
 }
 
 cpw_sock *cpw_sock_new(cpw_sock_kind kind, const cpw_sock_conf *conf, char *err, size_t errsz)
@@ -143,7 +184,18 @@ cpw_sock *cpw_sock_new(cpw_sock_kind kind, const cpw_sock_conf *conf, char *err,
         free(s);
         return NULL;
     }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_store(&s->pipes_changed, mono_ms());
     rv = configure(s, conf ? conf : &defaults);
+    if (!rv)
+        rv = nng_pipe_notify(s->s, NNG_PIPE_EV_ADD_PRE, on_pipe, s);
+    if (!rv)
+        rv = nng_pipe_notify(s->s, NNG_PIPE_EV_REM_POST, on_pipe, s);
     if (!rv)
         rv = nng_aio_alloc(&s->send_aio, NULL, NULL);
     if (!rv)
@@ -171,6 +223,12 @@ void cpw_sock_destroy(cpw_sock *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->lock);
+    s->closing = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    if (s->watching)
+        pthread_join(s->watch, NULL);
     if (s->send_aio) {
         nng_aio_stop(s->send_aio);
         drop_send_msg(s);
@@ -182,6 +240,8 @@ void cpw_sock_destroy(cpw_sock *s)
         nng_aio_free(s->send_aio);
     if (s->recv_aio)
         nng_aio_free(s->recv_aio);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -196,6 +256,74 @@ static bool url_ok(const char *url)
     return false;
 }
 
+static bool is_ipc(const char *url) { return !strncmp(url, "ipc://", 6); }
+
+static int start_dialer(cpw_sock *s, const char *url, nng_dialer *d)
+{
+    int rv = nng_dialer_create(d, s->s, url);
+    if (!rv)
+        rv = nng_dialer_start(*d, NNG_FLAG_NONBLOCK);
+    return rv;
+}
+
+/* Redials each ipc dialer when the socket has had no connection for
+ * DIAL_STALL_MS. Called with lock held. */
+static void watch_once(cpw_sock *s)
+{
+    if (atomic_load(&s->pipes) != 0 ||
+        mono_ms() - atomic_load(&s->pipes_changed) < DIAL_STALL_MS)
+        return;
+    for (int i = 0; i < s->n_ipc && !s->closing; i++) {
+        nng_dialer_close(s->ipc[i].d);
+        if (start_dialer(s, s->ipc[i].url, &s->ipc[i].d) == 0)
+            atomic_fetch_add(&s->restarts, 1);
+    }
+    atomic_store(&s->pipes_changed, mono_ms());
+}
+
+static void *watch_main(void *arg)
+{
+    cpw_sock *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->closing) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += WATCH_PERIOD_MS / 1000;
+        ts.tv_nsec += (long)(WATCH_PERIOD_MS % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+        if (!s->closing)
+            watch_once(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Puts a SUB's ipc dialer under the watchdog (a REQ lives for one request,
+ * whose own timeout covers it). */
+static void watch(cpw_sock *s, const char *url, nng_dialer d)
+{
+    if (s->kind != CPW_SOCK_SUB || !is_ipc(url))
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (s->n_ipc < MAX_IPC && strlen(url) < sizeof s->ipc[0].url) {
+        ipc_ep *ep = &s->ipc[s->n_ipc++];
+        strcpy(ep->url, url);
+        ep->d = d;
+        if (!s->watching)
+            s->watching = pthread_create(&s->watch, NULL, watch_main, s) == 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+unsigned cpw_sock_restarts(const cpw_sock *s)
+{
+    return atomic_load(&((cpw_sock *)s)->restarts);
+}
+
 cpw_sock_err cpw_sock_listen(cpw_sock *s, const char *url, char *err, size_t errsz)
 {
     if (!url_ok(url)) {
@@ -206,7 +334,7 @@ cpw_sock_err cpw_sock_listen(cpw_sock *s, const char *url, char *err, size_t err
     nng_listener l;
     int rv = nng_listener_create(&l, s->s, url);
     /* the socket file is the user's alone from the moment it exists */
-    if (!rv && !strncmp(url, "ipc://", 6))
+    if (!rv && is_ipc(url))
         rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
     if (!rv)
         rv = nng_listener_start(l, 0);
@@ -225,13 +353,12 @@ cpw_sock_err cpw_sock_dial(cpw_sock *s, const char *url, char *err, size_t errsz
         return CPW_SOCK_BAD_URL;
     }
     nng_dialer d;
-    int rv = nng_dialer_create(&d, s->s, url);
-    if (!rv)
-        rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    int rv = start_dialer(s, url, &d);
     if (rv) {
         seterr(err, errsz, "cannot connect to", url, rv);
         return map_err(rv);
     }
+    watch(s, url, d);
     return CPW_SOCK_OK;
 }
 

@@ -1,16 +1,17 @@
 /*
- * cpw_sock.h — the transport: the protocol's two SP channels (PROTOCOL.md
- * §1), events (PUB → SUB) and commands (REQ → REP), over ipc:// and tcp://.
- * The one wrapper over nng: the agent, cptop, the tests and the bench all
- * open their sockets here, so size limits and peer handling are decided once.
+ * cpw_sock.h — the dashboard's end of the transport: SP sockets over nng
+ * (PROTOCOL.md §1) that subscribe to a job's events (SUB) and send it
+ * commands (REQ), over ipc:// and tcp://; and a plain PUB for the bench's
+ * baseline. cptop, the tests and the bench open their sockets here, so size
+ * limits and peer handling are decided once. (The agent's own endpoints, the
+ * side every peer can reach, are cpw_srv.h.)
  *
  * nng speaks the scalability-protocols wire format nanomsg speaks (an 8-byte
  * handshake naming the protocol, then each message as a 64-bit big-endian
- * length and its bytes), so a peer built on nanomsg interoperates. What nng
- * adds is that no peer can bring the process down: a bad handshake or header
- * closes that connection, a message longer than the socket's receive limit
- * closes it before a byte of the body is read, and a PUB socket discards
- * whatever a subscriber sends.
+ * length and its bytes), so a peer built on nanomsg interoperates. A bad
+ * handshake or header from the peer closes that connection, and a message
+ * longer than the socket's receive limit closes it before a byte of the body
+ * is read: a hostile job cannot bring a dashboard down.
  *
  * Thread-safety: a socket may be used by one sending and one receiving thread
  * at a time (cpw_sock_send/cpw_sock_post share one asynchronous operation);
@@ -23,10 +24,9 @@
 #include <stddef.h>
 
 typedef enum cpw_sock_kind {
-    CPW_SOCK_PUB,   /* the agent's event socket: sends only, never blocks */
+    CPW_SOCK_PUB,   /* sends only, never blocks (the bench's raw publisher) */
     CPW_SOCK_SUB,   /* a dashboard's subscription, to everything */
     CPW_SOCK_REQ,   /* a dashboard's command socket: one request, one reply */
-    CPW_SOCK_REP,   /* the agent's command socket */
 } cpw_sock_kind;
 
 typedef enum cpw_sock_err {
@@ -48,8 +48,8 @@ const char *cpw_sock_strerror(cpw_sock_err e);
 /* Socket settings; zero fields take the defaults given. */
 typedef struct cpw_sock_conf {
     /* Largest message accepted: a peer that sends a longer one is
-     * disconnected before its body is read. 0: CPW_MAX_FRAME for SUB and
-     * REQ, 4 MiB for REP; a PUB accepts nothing (a subscriber never sends). */
+     * disconnected before its body is read. 0: CPW_MAX_FRAME; a PUB accepts
+     * nothing (a subscriber never sends). */
     size_t recv_max;
     /* Messages buffered, 1…8192. SUB: the receive queue (when full the
      * oldest is dropped: the reader sees a seq gap; default 1024). PUB: each
@@ -81,7 +81,8 @@ void cpw_sock_destroy(cpw_sock *s);
 cpw_sock_err cpw_sock_listen(cpw_sock *s, const char *url, char *err, size_t errsz);
 /* Connects to url in the background, and again whenever the connection
  * drops. Only a malformed URL fails here; a peer that is not there yet is
- * simply retried. Does not block. */
+ * simply retried (a SUB's ipc dialer is restarted after 3 s without a
+ * connection). Does not block. */
 cpw_sock_err cpw_sock_dial(cpw_sock *s, const char *url, char *err, size_t errsz);
 
 /* Sends a copy of data. timeout_ms: 0 never blocks (CPW_SOCK_AGAIN when it
@@ -99,8 +100,12 @@ cpw_sock_err cpw_sock_post(cpw_sock *s, const void *data, size_t len, int timeou
 cpw_sock_err cpw_sock_recv(cpw_sock *s, cpw_sock_msg *m, int timeout_ms);
 void cpw_sock_msg_free(cpw_sock_msg *m);
 
+/* How many times the ipc watchdog redialled one of this socket's ipc
+ * dialers (see cpw_sock.c). Thread-safe. */
+unsigned cpw_sock_restarts(const cpw_sock *s);
+
 /* A descriptor that polls readable while a message can be received (SUB,
- * REQ, REP); never read or close it. -1 for a PUB or on error. */
+ * REQ); never read or close it. -1 for a PUB or on error. */
 int cpw_sock_fd(cpw_sock *s);
 
 #endif /* CPW_SOCK_H */
