@@ -32,8 +32,7 @@ PKGS := jansson libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lm
-# nng, the dashboard's SP sockets (cpw_sock.c): no .pc on Debian, linked by
-# hand, and only into what opens those sockets (the agent serves its own)
+# nng: only the interoperability test's peer (test_interop); no .pc on Debian
 NNG_LIBS   := -lnng
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -68,7 +67,7 @@ TESTDIR := $(BUILD)/tests
 PROTO_SRC := $(wildcard protocol/*.c)
 PROTO_OBJ := $(PROTO_SRC:%.c=$(OBJDIR)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
-LIB_SRC   := $(filter-out protocol/cpw_sock.c,$(PROTO_SRC)) $(AGENT_SRC)
+LIB_SRC   := $(PROTO_SRC) $(AGENT_SRC)
 LIB_OBJ   := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 
 DEMO_LIB_SRC := $(wildcard demo-job/cpd_*.c)  # cpdemo.c is the binary's main
@@ -133,7 +132,7 @@ $(LIB_SO): $(LIB_OBJ)
 $(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
 
 $(TUI_LIB): $(TUI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -154,7 +153,7 @@ $(BINDIR)/agent_hello: $(OBJDIR)/examples/agent_hello.o $(LIB_A)
 $(BENCH_BIN): $(OBJDIR)/bench/cpbench.o $(OBJDIR)/bench/bench_util.o $(OBJDIR)/tests/cpt_sub.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NNG_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
@@ -164,7 +163,7 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NNG_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -172,6 +171,13 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+
+# test_interop plays nng's peers against ours (the wire format both speak)
+$(TESTDIR)/test_interop: $(OBJDIR)/tests/test_interop.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) \
+                         $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
@@ -188,7 +194,7 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 # `make test` first makes sure the packages the suite needs are there

@@ -484,6 +484,12 @@ static void serve_command(cpa_agent *a, const char *buf, size_t len)
             why = "this endpoint needs an HMAC token (see secret file)";
         else if (!cpw_verify_mac(buf, len, a->secret, a->secret_len))
             why = "bad HMAC token: wrong secret or altered command";
+        else if (strcmp(m.job, a->conf.job_id))
+            why = "signed for another job";
+        else if (!c->instance[0])
+            why = "signed without this run's instance id (hello's \"instance\"); get_state first";
+        else if (strcmp(c->instance, a->instance))
+            why = "signed for an earlier run of this job; get_state again";
         else
             why = cpa_replay_check(a->replay, c->nonce, m.ts_us, cpw_now_us());
         if (why) {

@@ -342,6 +342,15 @@ static cpw_err decode_kv_object(json_t *obj, const char *field, cpw_cmd *c, cpw_
     return CPW_OK;
 }
 
+/* Whether s is exactly n lowercase hex characters. */
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == '\0';
+}
+
 static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
 {
     cpw_command *cmd = calloc(1, sizeof *cmd);
@@ -359,6 +368,11 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
     if (t < 0)
         return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "cmd", "unknown command \"%s\"", name);
     cmd->c.type = (cpw_cmd_type)t;
+    TRY(cpw_jx_str(j, "instance", cmd->instance, sizeof cmd->instance, false, err));
+    if (cmd->instance[0] && !lower_hex(cmd->instance, CPW_INSTANCE_HEX))
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "instance",
+                        "field \"instance\" must be %d lowercase hex characters",
+                        CPW_INSTANCE_HEX);
     TRY(cpw_jx_str(j, "nonce", cmd->nonce, sizeof cmd->nonce, false, err));
     json_t *mac = json_object_get(j, "mac");
     if (mac && !json_is_string(mac))

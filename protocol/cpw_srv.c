@@ -22,6 +22,7 @@
 #define ACCEPTS_PER_TURN 64
 #define DEFAULT_RECV_MAX (256u * 1024)
 #define DEFAULT_QUEUE 1024
+#define DEFAULT_QUEUE_BYTES (8u * 1024 * 1024)
 #define DEFAULT_MAX_CONNS 128
 
 enum { SP_PUB = 0x20, SP_SUB = 0x21, SP_REQ = 0x30, SP_REP = 0x31 };
@@ -48,6 +49,7 @@ typedef struct conn {
     srv_msg **q;             /* output ring */
     int q_cap, q_head, q_n;
     size_t q_off;            /* bytes of q[q_head] already written */
+    size_t q_bytes;          /* bytes queued, q_off included */
 } conn;
 
 typedef struct req_ent {
@@ -63,7 +65,7 @@ struct cpw_srv {
     bool ipc;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int lfd;
-    size_t recv_max;
+    size_t recv_max, queue_bytes;
     int queue, max_conns, handshake_ms;
     conn **conns;
     int n_conns;
@@ -189,6 +191,7 @@ cpw_srv *cpw_srv_new(cpw_srv_kind kind, const char *url, const cpw_srv_conf *con
     s->queue = conf && conf->queue > 0 ? conf->queue : DEFAULT_QUEUE;
     if (s->queue < 2)
         s->queue = 2; /* room for a frame being written and a new one */
+    s->queue_bytes = conf && conf->queue_bytes ? conf->queue_bytes : DEFAULT_QUEUE_BYTES;
     s->max_conns = conf && conf->max_conns > 0 ? conf->max_conns : DEFAULT_MAX_CONNS;
     s->handshake_ms =
         conf && conf->handshake_ms > 0 ? conf->handshake_ms : DEFAULT_HANDSHAKE_MS;
@@ -239,8 +242,10 @@ static srv_msg *frame(const cpw_srv *s, const void *prefix, size_t plen, const v
         *o++ = 1;
     for (int i = 7; i >= 0; i--)
         *o++ = (char)((uint64_t)len >> (8 * i));
-    memcpy(o, prefix, plen);
-    memcpy(o + plen, body, blen);
+    if (plen)
+        memcpy(o, prefix, plen);
+    if (blen)
+        memcpy(o + plen, body, blen);
     return m;
 }
 
@@ -317,6 +322,7 @@ static bool flush(cpw_srv *s, conn *c)
         if (n <= 0)
             goto dead;
         c->q_off += (size_t)n;
+        c->q_bytes -= (size_t)n;
         if (c->q_off < m->len)
             continue;
         msg_unref(m);
@@ -332,19 +338,27 @@ dead:
     return false;
 }
 
-/* Queues m on c; when the queue is full, the oldest frame not yet begun
- * makes room (a PUB's slow subscriber misses messages, never half of one). */
-static void enqueue(conn *c, srv_msg *m)
+/* Queues m on c. While the queue is full (in messages, or in bytes when
+ * max_bytes is not 0), the oldest frame not yet begun makes room: a PUB's
+ * slow subscriber misses messages, never half of one. */
+static void enqueue(conn *c, srv_msg *m, size_t max_bytes)
 {
-    if (c->q_n == c->q_cap) {
+    for (;;) {
         int victim = c->q_off ? 1 : 0;
+        bool full = c->q_n == c->q_cap || (max_bytes && c->q_bytes + m->len > max_bytes);
+        if (!full || victim >= c->q_n)
+            break;
         int at = (c->q_head + victim) % c->q_cap;
+        c->q_bytes -= c->q[at]->len;
         msg_unref(c->q[at]);
         for (int i = victim; i + 1 < c->q_n; i++)
             c->q[(c->q_head + i) % c->q_cap] = c->q[(c->q_head + i + 1) % c->q_cap];
         c->q_n--;
     }
+    if (c->q_n == c->q_cap)
+        return; /* cannot happen with a queue of 2 or more */
     c->q[(c->q_head + c->q_n++) % c->q_cap] = m;
+    c->q_bytes += m->len;
     m->refs++;
 }
 
@@ -508,7 +522,7 @@ int cpw_srv_publish(cpw_srv *s, const void *data, size_t len)
         if (!m && !(m = frame(s, NULL, 0, data, len)))
             return -1;
         m->refs++; /* held while flushing: a dropped connection must not free it */
-        enqueue(c, m);
+        enqueue(c, m, s->queue_bytes);
         flush(s, c);
         m->refs--;
         reached++;
@@ -550,7 +564,7 @@ void cpw_srv_reply(cpw_srv *s, const cpw_srv_req *r, const void *data, size_t le
             c->pending--;
         return;
     }
-    enqueue(c, m);
+    enqueue(c, m, 0);
     flush(s, c);
 }
 

@@ -2,7 +2,7 @@
  * cpw_srv.h — the agent's end of the transport: a PUB or a REP endpoint of
  * the SP wire protocol (PROTOCOL.md §1), listening on ipc:// or tcp://, and
  * served by the one thread that owns it through its poll loop. Dashboards
- * connect with any SP library (cptop uses nng through cpw_sock.h).
+ * connect with any SP library (cptop with cpw_sock.h, the same format).
  *
  * Why not nng here: this side faces every peer that can connect, and nng
  * 1.5 (what Debian ships) can be driven into states it never leaves by a
@@ -17,8 +17,9 @@
  *  - `handshake_ms` (10 s) to complete the 8-byte handshake, which must
  *    name the protocol that pairs with ours (SUB for a PUB, REQ for a REP);
  *  - a PUB reads nothing: a byte from a subscriber closes its connection;
- *    each subscriber has a queue of `queue` messages, the oldest unsent one
- *    dropped when it is full (the subscriber sees a seq gap);
+ *    each subscriber has a queue of `queue` messages and `queue_bytes`
+ *    bytes, the oldest unsent one dropped when it is full (the subscriber
+ *    sees a seq gap);
  *  - a REP reads messages of at most `recv_max` bytes (a longer one closes
  *    the connection before its body is read) that start with a request id
  *    (at most 8 hops); a peer may have 2 requests unanswered or replies
@@ -43,6 +44,7 @@ typedef enum cpw_srv_kind {
 typedef struct cpw_srv_conf {
     size_t recv_max;   /* REP: longest request; 0: 256 KiB */
     int queue;         /* PUB: messages queued per subscriber; 0: 1024 */
+    size_t queue_bytes;/* PUB: and bytes; 0: 8 MiB */
     int max_conns;     /* 0: 128 */
     int handshake_ms;  /* a peer's header must arrive within; 0: 10000 */
 } cpw_srv_conf;

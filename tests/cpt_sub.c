@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cpt_sub_open_queue(cpt_sub *s, const char *url, int queue)
+int cpt_sub_open_rcvbuf(cpt_sub *s, const char *url, int rcvbuf)
 {
     memset(s, 0, sizeof *s);
-    const cpw_sock_conf conf = {.queue = queue};
+    const cpw_sock_conf conf = {.rcvbuf = rcvbuf};
     s->sock = cpw_sock_new(CPW_SOCK_SUB, &conf, NULL, 0);
     if (!s->sock)
         return -1;
@@ -20,7 +20,7 @@ int cpt_sub_open_queue(cpt_sub *s, const char *url, int queue)
 
 int cpt_sub_open(cpt_sub *s, const char *url)
 {
-    return cpt_sub_open_queue(s, url, 8192);
+    return cpt_sub_open_rcvbuf(s, url, 8 * 1024 * 1024);
 }
 
 static int on_msg(void *opaque, cpw_msg *m)
@@ -91,9 +91,16 @@ int cpt_request_raw(const char *url, const void *data, size_t len, char **out, i
 int cpt_command(const char *url, const cpw_command *cmd, const unsigned char *secret,
                 size_t secret_len, cpw_msg *reply, int timeout_ms)
 {
+    return cpt_command_as(url, "", cmd, secret, secret_len, reply, timeout_ms);
+}
+
+int cpt_command_as(const char *url, const char *job, const cpw_command *cmd,
+                   const unsigned char *secret, size_t secret_len, cpw_msg *reply,
+                   int timeout_ms)
+{
     cpw_buf b;
     cpw_buf_init(&b);
-    cpw_envelope env = {.job = "", .seq = cmd->req, .ts_us = cpw_now_us()};
+    cpw_envelope env = {.job = job, .seq = cmd->req, .ts_us = cpw_now_us()};
     cpw_encode_command(&b, &env, cmd, secret, secret_len);
     char *out = NULL;
     int n = cpt_request_raw(url, b.data, b.len, &out, timeout_ms);

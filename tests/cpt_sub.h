@@ -18,12 +18,13 @@ typedef struct cpt_sub {
     void *opaque;
 } cpt_sub;
 
-/* Connects a SUB socket (subscribed to everything) with a receive queue of
- * 8192 messages. 0 on success. */
+/* Connects a SUB socket (subscribed to everything) with an 8 MiB receive
+ * buffer. 0 on success. */
 int cpt_sub_open(cpt_sub *s, const char *url);
-/* The same with a queue of `queue` messages (1…8192): a reader that falls
- * that far behind loses the oldest, as a slow dashboard does. */
-int cpt_sub_open_queue(cpt_sub *s, const char *url, int queue);
+/* The same with a receive buffer of `rcvbuf` bytes: a reader that falls
+ * further behind than that and the job's queue for it loses messages, as a
+ * slow dashboard does. */
+int cpt_sub_open_rcvbuf(cpt_sub *s, const char *url, int rcvbuf);
 /* Receives and decodes one frame within timeout_ms. Returns messages
  * decoded, 0 on timeout, -1 on a decode error. */
 int cpt_sub_poll(cpt_sub *s, int timeout_ms);
@@ -37,5 +38,10 @@ int cpt_request_raw(const char *url, const void *data, size_t len, char **out, i
  * reply into *reply. Returns 0 when a reply was decoded. */
 int cpt_command(const char *url, const cpw_command *cmd, const unsigned char *secret,
                 size_t secret_len, cpw_msg *reply, int timeout_ms);
+/* The same with the envelope naming job (what a signed command is bound to,
+ * with cmd->instance). */
+int cpt_command_as(const char *url, const char *job, const cpw_command *cmd,
+                   const unsigned char *secret, size_t secret_len, cpw_msg *reply,
+                   int timeout_ms);
 
 #endif

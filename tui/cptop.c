@@ -163,6 +163,7 @@ static int find_target(const opts *o, target *t)
     snprintf(t->job, sizeof t->job, "%s", j->job);
     snprintf(t->events, sizeof t->events, "%s", j->events);
     snprintf(t->commands, sizeof t->commands, "%s", j->commands);
+    snprintf(t->instance, sizeof t->instance, "%s", j->instance);
     t->tcp = strncmp(j->commands, "tcp://", 6) == 0;
     if (t->tcp) {
         const char *sf = o->secret_file ? o->secret_file : j->secret_file;
@@ -219,7 +220,7 @@ static int mode_json(const opts *o)
     int rc = find_target(o, &t);
     if (rc)
         return rc;
-    const cpw_sock_conf conf = {.queue = 8192};
+    const cpw_sock_conf conf = {.rcvbuf = 4 * 1024 * 1024};
     char err[400];
     cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, sizeof err);
     if (!s || cpw_sock_dial(s, t.events, err, sizeof err) != CPW_SOCK_OK) {
@@ -245,12 +246,49 @@ static int mode_json(const opts *o)
     return 0;
 }
 
+static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply);
+
+/* A signed command is bound to the job and to this run of its agent
+ * (PROTOCOL.md §12): what the discovery file did not say (--connect), a
+ * tokenless get_state does. */
+static int learn_identity(target *t, int timeout_ms)
+{
+    if (t->instance[0] && t->job[0])
+        return 0;
+    target plain = *t;
+    plain.secret_len = 0;
+    cpw_command gs = {.req = 1, .history = 0};
+    gs.c.type = CPW_CMD_GET_STATE;
+    cpw_msg r;
+    if (request(&plain, &gs, timeout_ms, &r))
+        return 1;
+    if (r.reply->ok && r.reply->state) {
+        snprintf(t->job, sizeof t->job, "%s", r.reply->state->job);
+        snprintf(t->instance, sizeof t->instance, "%s", r.reply->state->hello.instance);
+    }
+    cpw_msg_clear(&r);
+    return 0;
+}
+
 static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
 {
+    target id; /* a copy with what a signature needs filled in */
+    cpw_command bound = *cmd;
+    if (t->secret_len && cmd->c.type == CPW_CMD_GET_STATE) {
+        id = *t; /* get_state needs no token (PROTOCOL.md §12) */
+        id.secret_len = 0;
+        t = &id;
+    } else if (t->secret_len) {
+        id = *t;
+        if (learn_identity(&id, timeout_ms))
+            return 1;
+        snprintf(bound.instance, sizeof bound.instance, "%s", id.instance);
+        t = &id;
+    }
     cpw_buf b;
     cpw_buf_init(&b);
     cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
-    cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
+    cpw_encode_command(&b, &env, &bound, t->secret_len ? t->secret : NULL, t->secret_len);
     char serr[400];
     cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
     int rc = 1;
@@ -262,8 +300,11 @@ static int request(const target *t, const cpw_command *cmd, int timeout_ms, cpw_
         fprintf(stderr, "cptop: cannot send to %s: %s\n", t->commands,
                 se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
                                        : cpw_sock_strerror(se));
-    } else if (cpw_sock_recv(s, &msg, timeout_ms) != CPW_SOCK_OK) {
-        fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
+    } else if ((se = cpw_sock_recv(s, &msg, timeout_ms)) != CPW_SOCK_OK) {
+        if (se == CPW_SOCK_CLOSED)
+            fprintf(stderr, "cptop: %s closed the connection before replying\n", t->commands);
+        else
+            fprintf(stderr, "cptop: no reply from %s within %d ms\n", t->commands, timeout_ms);
     } else {
         cpw_error err = {0};
         if (cpw_decode_one(msg.data, msg.len, reply, &err) != CPW_OK ||
@@ -435,6 +476,7 @@ static int list_targets(const opts *o, target *out, int max, char *dir, size_t d
         snprintf(t->name, sizeof t->name, "%s", jobs[i].name);
         snprintf(t->events, sizeof t->events, "%s", jobs[i].events);
         snprintf(t->commands, sizeof t->commands, "%s", jobs[i].commands);
+        snprintf(t->instance, sizeof t->instance, "%s", jobs[i].instance);
         t->tcp = strncmp(jobs[i].commands, "tcp://", 6) == 0;
         const char *sf = o->secret_file ? o->secret_file : jobs[i].secret_file;
         if (t->tcp && sf[0]) {
@@ -576,6 +618,9 @@ static int dashboard(const opts *o)
         int64_t wait = period - (now - last_draw);
         if (d.m->version != drawn_version && wait > 50000)
             wait = 50000 - (now - last_draw); /* changes show within 50 ms */
+        int lw = d.linked ? cpt_link_wait_ms(&d.link) : -1;
+        if (lw >= 0 && (int64_t)lw * 1000 < wait)
+            wait = (int64_t)lw * 1000; /* a reconnection is due */
         if (wait < 0)
             wait = 0;
         struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};
