@@ -101,7 +101,8 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .PHONY: all test test-run check tsan fuzz fuzz-build bench install uninstall clean deps demo demo-s3 demo-pg help
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
+     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -129,7 +130,9 @@ $(LIB_SO): $(LIB_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libcpagent.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(CPTOP): $(OBJDIR)/tui/cptop.o $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
+# the cptop program: main and its modes (tui/cptop*.c), over the library
+CPTOP_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,tui/cptop.c $(wildcard tui/cptop_*.c))
+$(CPTOP): $(CPTOP_OBJ) $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
@@ -196,6 +199,20 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
+# test_auth also checks the replay window's edges (cpa_replay_check), which
+# libcpagent.a keeps to itself
+$(TESTDIR)/test_auth: $(OBJDIR)/tests/test_auth.o $(OBJDIR)/agent/cpa_security.o $(TEST_LIB_OBJ) \
+                      $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+
+# a job agent whose every string is hostile (tests/t_hostile.sh)
+$(TESTDIR)/fake_agent: $(OBJDIR)/tests/fake_agent.o $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 # T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
 # `make test` first makes sure the packages the suite needs are there
 # (installing them as root, else naming the command), then builds in a fresh
@@ -205,7 +222,7 @@ test:
 	$(Q)scripts/deps.sh --for test
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(TEST_BIN) $(SPFUZZ) $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test-run: $(TEST_BIN) $(TESTDIR)/fake_agent $(SPFUZZ) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
@@ -222,7 +239,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest
+                fuzz_rest fuzz_discovery fuzz_chanstate
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -236,7 +253,8 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard prot
 FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
 FUZZ_DEMO_fuzz_record := demo-job/cpd_parse.c demo-job/cpd_verify.c
 FUZZ_DEMO_fuzz_aggstate := demo-job/cpd_aggstate.c
-build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
+FUZZ_DEMO_fuzz_chanstate := demo-job/cpd_chanstate.c
+build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/fuzz/fuzz_chanstate: build/fuzz/%: tests/fuzz/%.c $(wildcard demo-job/*.[ch])
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)

@@ -635,40 +635,27 @@ static void *agent_main(void *arg)
 
 /* ------------------------------------------------------------------ start/stop */
 
+/* Announces this run in the runtime directory, after clearing the stale
+ * announcements of jobs that died without removing theirs. */
 static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
 {
-    char tmp[320];
-    snprintf(a->discovery_path, sizeof a->discovery_path, "%s/%s.json", a->conf.runtime_dir,
-             a->conf.job_id);
-    snprintf(tmp, sizeof tmp, "%s.tmp", a->discovery_path);
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpj_lit(&b, "{\"v\":1,\"job\":");
-    cpj_str(&b, a->conf.job_id);
-    cpj_kv_str(&b, "name", a->conf.job_name);
-    cpj_kv_i64(&b, "pid", getpid());
-    cpj_kv_str(&b, "events", a->events_url);
-    cpj_kv_str(&b, "commands", a->commands_url);
-    cpj_kv_str(&b, "instance", a->instance);
-    cpj_kv_str(&b, "auth", a->tcp ? "hmac-sha256" : "none");
-    if (a->tcp)
-        cpj_kv_str(&b, "secret_file", a->conf.secret_file);
+    cpw_discovery_sweep(a->conf.runtime_dir, a->instance);
+    cpw_job_entry e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.job, sizeof e.job, "%s", a->conf.job_id);
+    snprintf(e.name, sizeof e.name, "%s", a->conf.job_name);
+    e.pid = (int)getpid();
+    snprintf(e.events, sizeof e.events, "%s", a->events_url);
+    snprintf(e.commands, sizeof e.commands, "%s", a->commands_url);
+    memcpy(e.instance, a->instance, sizeof e.instance);
+    e.tcp = a->tcp;
     if (a->rest)
-        cpj_kv_str(&b, "rest", cpa_rest_url(a->rest));
-    cpj_kv_i64(&b, "started_us", cpw_now_us());
-    cpj_lit(&b, "}\n");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && !b.failed && write(fd, b.data, b.len) == (ssize_t)b.len;
-    if (fd >= 0)
-        close(fd);
-    cpw_buf_free(&b);
-    if (!ok || rename(tmp, a->discovery_path) != 0) {
-        snprintf(err, errsz, "cannot write discovery file %s: %s", a->discovery_path,
-                 strerror(errno));
-        unlink(tmp);
-        a->discovery_path[0] = '\0';
+        snprintf(e.rest, sizeof e.rest, "%s", cpa_rest_url(a->rest));
+    e.started_us = cpw_now_us();
+    char path[CPW_PATH_MAX];
+    if (cpw_discovery_write(a->conf.runtime_dir, &e, path, err, errsz) != CPW_DISC_OK)
         return CPA_ERR_IO;
-    }
+    snprintf(a->discovery_path, sizeof a->discovery_path, "%s", path);
     return CPA_OK;
 }
 
@@ -687,12 +674,13 @@ cpa_err cpa_start(cpa_agent *a)
         return CPA_ERR_INVALID_ARG;
     if (a->started || atomic_load(&a->stopped))
         return CPA_ERR_STATE;
-    char err[300] = "";
-    cpa_err e = cpa_secure_dir(a->conf.runtime_dir, err, sizeof err);
-    if (e) {
+    char err[600] = ""; /* room for a path twice and the fix */
+    cpw_disc_err de = cpw_secure_dir(a->conf.runtime_dir, true, err, sizeof err);
+    if (de) {
         cpa_log(a, CPA_LOG_ERROR, "%s", err);
-        return e;
+        return de == CPW_DISC_INSECURE ? CPA_ERR_INSECURE : CPA_ERR_IO;
     }
+    cpa_err e;
     /* this run's identity: dashboards bind commands and discovery to it */
     if (!cpw_random_hex(a->instance, CPW_INSTANCE_HEX)) {
         cpa_log(a, CPA_LOG_ERROR, "no randomness for an instance id");
@@ -765,7 +753,7 @@ cpa_err cpa_start(cpa_agent *a)
     atomic_store(&a->running, 1);
     if (pthread_create(&a->thread, NULL, agent_main, a) != 0) {
         atomic_store(&a->running, 0);
-        unlink(a->discovery_path);
+        cpw_discovery_remove(a->discovery_path, a->instance);
         close_sockets(a);
         return CPA_ERR_NOMEM;
     }
@@ -793,8 +781,7 @@ cpa_err cpa_stop(cpa_agent *a)
     while (a->q.cells && cpa_queue_pop(&a->q, &ev))
         atomic_fetch_add(&a->lost, 1);
     if (a->started) {
-        if (a->discovery_path[0])
-            unlink(a->discovery_path);
+        cpw_discovery_remove(a->discovery_path, a->instance);
         if (!a->tcp) {
             unlink(a->events_url + 6);
             unlink(a->commands_url + 6);

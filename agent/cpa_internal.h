@@ -64,10 +64,6 @@ struct cpa_conf {
 
 /* ---------------------------------------------------------------- security */
 
-/* Creates dir (mode 0700) if absent; refuses one that is a symlink, not a
- * directory, not ours or open to group/others (CPA_ERR_INSECURE). */
-cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size);
-
 /* Loads the shared secret, creating a 0600 file with 32 random bytes (hex)
  * when absent. Refuses a file open to group/others or not ours. */
 cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len,

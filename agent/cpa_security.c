@@ -1,4 +1,5 @@
-/* cpa_security.c — runtime directory, shared secret and replay protection. */
+/* cpa_security.c — shared secret and replay protection (the runtime directory
+ * is checked by cpw_secure_dir(), shared with dashboards). */
 #include "cpa_internal.h"
 
 #include <errno.h>
@@ -8,37 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-cpa_err cpa_secure_dir(const char *dir, char *errbuf, size_t errbuf_size)
-{
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(errbuf, errbuf_size, "cannot create runtime directory %s: %s", dir,
-                 strerror(errno));
-        return CPA_ERR_IO;
-    }
-    struct stat st;
-    if (lstat(dir, &st) != 0) {
-        snprintf(errbuf, errbuf_size, "cannot stat runtime directory %s: %s", dir,
-                 strerror(errno));
-        return CPA_ERR_IO;
-    }
-    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-        snprintf(errbuf, errbuf_size, "runtime directory %s is not a plain directory", dir);
-        return CPA_ERR_INSECURE;
-    }
-    if (st.st_uid != getuid()) {
-        snprintf(errbuf, errbuf_size, "runtime directory %s belongs to uid %u, not to us (%u)",
-                 dir, (unsigned)st.st_uid, (unsigned)getuid());
-        return CPA_ERR_INSECURE;
-    }
-    if (st.st_mode & 077) {
-        snprintf(errbuf, errbuf_size,
-                 "runtime directory %s has mode %03o; it must be 0700 (chmod 700 it)", dir,
-                 (unsigned)(st.st_mode & 0777));
-        return CPA_ERR_INSECURE;
-    }
-    return CPA_OK;
-}
 
 /* What a file that is not a regular file is, for a message. */
 static const char *file_kind(mode_t m)
@@ -110,15 +80,18 @@ cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len, s
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        snprintf(errbuf, errbuf_size, "secret file %s is %s, not a regular file", path,
+        snprintf(errbuf, errbuf_size,
+                 "secret file %s is %s, not a regular file: remove it (a new secret is "
+                 "made) or put the secret in a file of your own with mode 0600", path,
                  file_kind(st.st_mode));
         return CPA_ERR_INSECURE;
     }
     if (st.st_uid != getuid() || (st.st_mode & 077)) {
         close(fd);
         snprintf(errbuf, errbuf_size,
-                 "secret file %s has mode %03o (owner uid %u); it must be 0600 and ours", path,
-                 (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+                 "secret file %s has mode %03o and owner uid %u: it must be yours and "
+                 "private (chmod 600 %s)", path, (unsigned)(st.st_mode & 0777),
+                 (unsigned)st.st_uid, path);
         return CPA_ERR_INSECURE;
     }
     ssize_t n = read(fd, out, max);

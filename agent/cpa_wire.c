@@ -28,7 +28,12 @@ SAME(CPA_EV_JOB_STATUS, CPW_EV_JOB_STATUS);
 SAME(CPA_EV_RESTORED, CPW_EV_RESTORED);
 SAME(CPA_EV_FAILURE_INJECTED, CPW_EV_FAILURE_INJECTED);
 SAME(CPA_EV_TASK_FAILED, CPW_EV_TASK_FAILED);
+SAME(CPA_EV_SWITCHED_TO_UNALIGNED, CPW_EV_SWITCHED_TO_UNALIGNED);
 SAME(CPA_EV__COUNT, CPW_EV__COUNT);
+SAME(CPA_ALIGN_ALIGNED, CPW_ALIGN_ALIGNED);
+SAME(CPA_ALIGN_UNALIGNED, CPW_ALIGN_UNALIGNED);
+SAME(CPA_ALIGN_TIMEOUT, CPW_ALIGN_TIMEOUT);
+SAME(CPA_ALIGN__COUNT, CPW_ALIGN__COUNT);
 SAME(CPA_TRIGGER_PERIODIC, CPW_TRIGGER_PERIODIC);
 SAME(CPA_TRIGGER_MANUAL, CPW_TRIGGER_MANUAL);
 SAME(CPA_FAIL_EXPIRED, CPW_FAIL_EXPIRED);
@@ -56,6 +61,12 @@ SAME(CPA_CMD_SET_CONFIG, CPW_CMD_SET_CONFIG);
 SAME(CPA_CMD_CANCEL, CPW_CMD_CANCEL);
 SAME(CPA_CMD__COUNT, CPW_CMD__COUNT);
 #undef SAME
+
+/* The ABI: members added to the event union (triggered.alignment, switched)
+ * must not change the size or layout a compiled job already uses. */
+#if defined(__LP64__)
+_Static_assert(sizeof(cpa_event) == 224 && offsetof(cpa_event, u) == 32, "cpa_event layout");
+#endif
 
 /* What the ABI lets a job declare must fit on the wire. */
 _Static_assert(CPA_MAX_OPERATORS <= CPW_MAX_OPERATORS, "operators");
@@ -94,6 +105,7 @@ void cpa_event_to_wire(const cpa_event *in, cpw_event *out)
     switch (in->type) {
     case CPA_EV_CP_TRIGGERED:
         out->u.triggered.kind = (cpw_trigger_kind)in->u.triggered.kind;
+        out->u.triggered.alignment = (cpw_alignment)in->u.triggered.alignment;
         break;
     case CPA_EV_BARRIER_RECEIVED:
         out->u.barrier.channel = in->u.barrier.channel;
@@ -149,6 +161,10 @@ void cpa_event_to_wire(const cpa_event *in, cpw_event *out)
     case CPA_EV_TASK_FAILED:
         TEXT(out->u.task_failed.error, in->u.task_failed.error);
         break;
+    case CPA_EV_SWITCHED_TO_UNALIGNED:
+        out->u.switched.elapsed_us = in->u.switched.elapsed_us;
+        out->u.switched.timeout_us = in->u.switched.timeout_us;
+        break;
     default:
         break;
     }
@@ -182,6 +198,8 @@ void cpa_normalize(cpw_event *e)
     case CPW_EV_CP_TRIGGERED:
         if (e->u.triggered.kind != CPW_TRIGGER_MANUAL)
             e->u.triggered.kind = CPW_TRIGGER_PERIODIC;
+        if ((unsigned)e->u.triggered.alignment >= CPW_ALIGN__COUNT)
+            e->u.triggered.alignment = CPW_ALIGN_ALIGNED;
         break;
     case CPW_EV_BARRIER_RECEIVED:
         if (e->u.barrier.channel < 0 || e->u.barrier.channel > CPW_MAX_PARALLELISM * 4)
@@ -239,6 +257,10 @@ void cpa_normalize(cpw_event *e)
         break;
     case CPW_EV_TASK_FAILED:
         e->u.task_failed.error[CPW_TEXT_MAX - 1] = '\0';
+        break;
+    case CPW_EV_SWITCHED_TO_UNALIGNED:
+        e->u.switched.elapsed_us = nonneg(e->u.switched.elapsed_us);
+        e->u.switched.timeout_us = nonneg(e->u.switched.timeout_us);
         break;
     default:
         break;

@@ -3,8 +3,9 @@
 # embedded Kafka: the read ceiling (kcat consuming the topic), the write
 # ceiling (plain batched SQLite upserts), then `cpdemo run --drain` with
 # checkpointing off, every 1 s and every 100 ms; with the agent off and with
-# a dashboard connected; and one checkpoint holding 100,000 accounts.
-# Figures only: it never fails on a target. Each job figure is the best of
+# a dashboard connected; and one checkpoint holding 100,000 accounts. Then
+# aligned against unaligned checkpoints under backpressure
+# (bench/unaligned_bench.sh). Figures only: it never fails on a target. Each job figure is the best of
 # two runs (the machine is shared). JOB_BENCH_RECORDS=N changes the size.
 set -u
 BUILD=${BUILD:-build}
@@ -101,3 +102,4 @@ job bench — $(nproc) cores, $N records, parallelism 2, best of 2 runs each
 (c) checkpoint of 100,000 accounts           $(printf '%10s' "${wide_ms:-?}") ms end to end ($wide_bytes bytes of state)   target <= 200 ms
     each job figure: \`cpdemo run --drain\` (read what the topic holds, final checkpoint, exit)
 EOF
+BUILD=$BUILD "$top/bench/unaligned_bench.sh"

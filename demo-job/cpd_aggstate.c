@@ -14,6 +14,8 @@ typedef struct ent {
 struct cpd_aggstate {
     ent *e;
     size_t cap, n;              /* cap: a power of two (or 0) */
+    size_t n_dirty;             /* entries marked changed */
+    size_t flush_pos;           /* where a flush cut short goes on */
 };
 
 unsigned cpd_account_hash(const char *s)
@@ -52,6 +54,7 @@ static bool grow(cpd_aggstate *m)
     free(m->e);
     m->e = ne;
     m->cap = ncap;
+    m->flush_pos = 0;
     return true;
 }
 
@@ -93,6 +96,8 @@ bool cpd_aggstate_add(cpd_aggstate *m, const char *account, int64_t amount, int6
     r->count++;
     r->sum_cents += amount;
     r->last_ts_ms = ts;
+    if (!e->dirty)
+        m->n_dirty++;
     e->dirty = true;
     return true;
 }
@@ -109,15 +114,37 @@ size_t cpd_aggstate_flush(cpd_aggstate *m, bool (*emit)(void *opaque, const cpd_
                           void *opaque)
 {
     size_t n = 0;
-    for (size_t i = 0; i < m->cap; i++) {
+    for (size_t k = 0; k < m->cap && m->n_dirty; k++) {
+        size_t i = (m->flush_pos + k) & (m->cap - 1);
         if (!m->e[i].used || !m->e[i].dirty)
             continue;
+        if (!emit(opaque, &m->e[i].row)) {
+            m->flush_pos = i; /* the next flush starts with this row */
+            return n;
+        }
         m->e[i].dirty = false;
+        m->n_dirty--;
         n++;
-        if (!emit(opaque, &m->e[i].row))
-            break;
     }
+    m->flush_pos = 0;
     return n;
+}
+
+size_t cpd_aggstate_dirty(const cpd_aggstate *m) { return m->n_dirty; }
+
+bool cpd_aggstate_each_dirty(const cpd_aggstate *m,
+                             bool (*fn)(void *opaque, const cpd_row *row), void *opaque)
+{
+    size_t left = m->n_dirty;
+    for (size_t k = 0; k < m->cap && left; k++) {
+        size_t i = (m->flush_pos + k) & (m->cap - 1);
+        if (!m->e[i].used || !m->e[i].dirty)
+            continue;
+        left--;
+        if (!fn(opaque, &m->e[i].row))
+            return false;
+    }
+    return true;
 }
 
 /* An account may hold any byte but NUL: in the snapshot, bytes outside

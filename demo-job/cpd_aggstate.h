@@ -39,11 +39,20 @@ bool cpd_aggstate_add(cpd_aggstate *m, const char *account, int64_t amount_cents
 /* The row of account, NULL when it has none. Valid until the next add. */
 const cpd_row *cpd_aggstate_get(const cpd_aggstate *m, const char *account);
 
-/* Hands every row changed since the last call to emit and clears its mark;
- * stops early (the rest keep their marks) when emit returns false. Returns
- * the rows handed over. */
+/* Hands every row changed since the last call to emit and clears its mark.
+ * emit returns false when it cannot take a row now (a full channel): the
+ * flush stops there, that row and the rest keep their marks, and the next
+ * flush goes on from that row. Returns the rows handed over. */
 size_t cpd_aggstate_flush(cpd_aggstate *m, bool (*emit)(void *opaque, const cpd_row *row),
                           void *opaque);
+
+/* Rows marked changed (what the next flush hands over). */
+size_t cpd_aggstate_dirty(const cpd_aggstate *m);
+
+/* Calls fn on every row marked changed, in the order flush would hand them
+ * over, leaving the marks alone; stops (false) when fn does. */
+bool cpd_aggstate_each_dirty(const cpd_aggstate *m,
+                             bool (*fn)(void *opaque, const cpd_row *row), void *opaque);
 
 /* The snapshot (malloc'd, the caller frees; *len bytes). NULL when out of
  * memory. */

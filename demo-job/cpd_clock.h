@@ -50,4 +50,14 @@ static inline void cpd_sleep_ms_until(int64_t ms, volatile int *stop)
 /* Sleeps ms milliseconds, resuming after signals. */
 static inline void cpd_sleep_ms(int64_t ms) { cpd_sleep_ms_until(ms, NULL); }
 
+/* Sleeps us microseconds (nothing for us <= 0), resuming after signals. */
+static inline void cpd_sleep_us(int64_t us)
+{
+    if (us <= 0)
+        return;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 #endif

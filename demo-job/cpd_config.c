@@ -29,6 +29,7 @@ void cpd_config_defaults(cpd_config *c)
     c->max_concurrent = 1;
     c->num_retained = 1;
     c->unaligned = false;
+    c->aligned_timeout_ms = 0;
     snprintf(c->name, sizeof c->name, "cpdemo");
     c->parallelism = 2;
     snprintf(c->topic, sizeof c->topic, "payments");
@@ -360,7 +361,10 @@ static const key keys[] = {
     {"execution.checkpointing.num-retained", K_INT, F(num_retained), 0, 1, 1000,
      "state.checkpoints.num-retained", NULL, 0, NULL, NULL},
     {"execution.checkpointing.unaligned.enabled", K_BOOL, F(unaligned), 0, 0, 0,
-     "execution.checkpointing.unaligned", NULL, 0, NULL, NULL},
+     "execution.checkpointing.unaligned", "unaligned", KF_RUNTIME, NULL, NULL},
+    {"execution.checkpointing.aligned-checkpoint-timeout", K_DURATION, F(aligned_timeout_ms), 0,
+     0, YEAR_MS, "execution.checkpointing.alignment-timeout", "aligned-checkpoint-timeout",
+     KF_RUNTIME, NULL, NULL},
     {"pipeline.name", K_STRING, F(name), S(name), 1, 0, NULL, NULL, 0, NULL, NULL},
     {"parallelism.default", K_INT, F(parallelism), 0, 1, CPD_MAX_PARALLELISM, NULL, NULL, 0,
      NULL, NULL},
@@ -632,9 +636,18 @@ static void check_combination(const cpd_config *c, report *errs, report *warns)
         add(warns, "execution.checkpointing.min-pause > 0 allows only one checkpoint at a time; "
                    "execution.checkpointing.max-concurrent-checkpoints = %d has no effect",
             c->max_concurrent);
+    /* as Flink: unaligned checkpoints need EXACTLY_ONCE and one at a time */
     if (c->unaligned && c->mode == CPD_AT_LEAST_ONCE)
-        add(warns, "execution.checkpointing.unaligned.enabled applies to EXACTLY_ONCE only; "
-                   "ignored in AT_LEAST_ONCE");
+        add(errs, "execution.checkpointing.unaligned.enabled = true needs "
+                  "execution.checkpointing.mode EXACTLY_ONCE (AT_LEAST_ONCE never aligns, so "
+                  "there is nothing to overtake)");
+    if (c->unaligned && c->max_concurrent > 1)
+        add(errs, "execution.checkpointing.unaligned.enabled = true needs "
+                  "execution.checkpointing.max-concurrent-checkpoints = 1 (it is %d)",
+            c->max_concurrent);
+    if (!c->unaligned && c->aligned_timeout_ms > 0)
+        add(warns, "execution.checkpointing.aligned-checkpoint-timeout applies only with "
+                   "execution.checkpointing.unaligned.enabled = true; ignored");
     if (c->bootstrap[0] && c->bootstrap_file[0])
         add(errs, "source.kafka.bootstrap-servers and source.kafka.bootstrap-file: give one, "
                   "not both");

@@ -46,6 +46,8 @@ typedef struct cpd_config {
     int max_concurrent;         /* execution.checkpointing.max-concurrent-checkpoints (1) */
     int num_retained;           /* execution.checkpointing.num-retained (1) */
     bool unaligned;             /* execution.checkpointing.unaligned.enabled (false) */
+    int64_t aligned_timeout_ms; /* execution.checkpointing.aligned-checkpoint-timeout (0: with
+                                 * unaligned on, every checkpoint starts unaligned) */
     /* the job's own */
     char name[64];              /* pipeline.name ("cpdemo") */
     int parallelism;            /* parallelism.default (2) */
@@ -102,8 +104,10 @@ int cpd_config_load(const char *path, cpd_config *c, char *errs, size_t errs_siz
 bool cpd_config_set(cpd_config *c, const char *key, const char *value, char *err, size_t errsz);
 
 /* Whether key (as cpd_config_set takes it) may change while the job runs:
- * execution.checkpointing.interval, .timeout, .tolerable-failed-checkpoints
- * and their short names. false for anything else, unknown keys included. */
+ * execution.checkpointing.interval, .timeout, .tolerable-failed-checkpoints,
+ * .unaligned.enabled, .aligned-checkpoint-timeout and their short names
+ * ("unaligned", "aligned-checkpoint-timeout"). false for anything else,
+ * unknown keys included. */
 bool cpd_config_runtime_key(const char *key);
 
 /* The full name of key (itself, or the key an alias or short name stands

@@ -100,6 +100,18 @@ static cpa_err do_crash(cpd_job *j, int op, int sub, const int64_t *v, char *msg
     return CPA_OK;
 }
 
+static cpa_err do_throttle(cpd_job *j, int op, int sub, const int64_t *v, char *msg,
+                           size_t size)
+{
+    atomic_store(&task_of(j, op, sub)->throttle_us, (int)v[0]);
+    if (v[0])
+        snprintf(msg, size, "%s#%d takes %" PRId64 " us more per record", cpd_op_names[op], sub,
+                 v[0]);
+    else
+        snprintf(msg, size, "%s#%d at full speed again", cpd_op_names[op], sub);
+    return CPA_OK;
+}
+
 /* broker-down and kafka-latency talk to `cpdemo kafka` over its control
  * socket, next to its bootstrap file. */
 static cpa_err kafka_control(cpd_job *j, const char *kind, const char *line, char *msg,
@@ -163,6 +175,10 @@ static const cpd_failure_kind kinds[] = {
     {{"kafka-latency", "latency added to every broker round trip", JOB, 1,
       {{"ms", "ms", 0, 60000, 500, "added per round trip (0: none)"}}},
      "reads slow down; checkpoints' start delay grows", do_kafka_latency},
+    {{"throttle", "every record takes the subtask longer: its inputs back up", SUB, 1,
+      {{"per-record-us", "us", 0, 1000000, 1000, "added per record (0: full speed again)"}}},
+     "backpressure upstream: aligned barriers queue behind the records (checkpoints slow down "
+     "or expire), unaligned ones overtake them", do_throttle},
 };
 #define N_KINDS ((int)(sizeof kinds / sizeof kinds[0]))
 

@@ -104,11 +104,6 @@ bool cpd_task_barrier_checks(cpd_task *t, int64_t cp)
     return true;
 }
 
-bool cpd_task_push(cpd_task *t, int o, const cpd_item *it)
-{
-    return cpd_chan_push(t->out[o], it, &t->j->stopping, &t->kill, &t->blocked_out);
-}
-
 void cpd_task_ack(cpd_task *t, int64_t cp, const cpd_state_handle *h, const cpd_offset *offsets,
                   int n_offsets, cpa_ack_info info)
 {
@@ -129,28 +124,64 @@ static bool stage_failed(void *o, int64_t cp)
     return cp <= atomic_load(&t->j->aborted);
 }
 
-/* Staged (phase 1) under cp, on the stager's thread: the async part is done. */
+void cpd_snap_free(cpd_snap *s)
+{
+    if (s)
+        free(s->data);
+    free(s);
+}
+
+/* Staged (phase 1) under cp, on the stager's thread; then the channel state
+ * the subtask's snapshot holds (attach, a cpd_snap, may be NULL) is written:
+ * the async part is done. */
 static void staged(void *o, int64_t cp, bool ok, const char *err, int64_t n, int64_t bytes,
-                   int64_t duration_us, int64_t start_delay_us)
+                   int64_t duration_us, int64_t start_delay_us, void *attach)
 {
     (void)n;
     cpd_task *t = o;
+    cpd_snap *s = attach;
+    cpd_state_handle h;
+    char why[300];
+    int64_t t0 = cpd_mono_us();
+    if (ok && s && s->data &&
+        cpd_storage_write_state(t->j->st, cp, t->op, t->sub, s->data, s->len, &h, why,
+                                sizeof why) != CPD_ST_OK) {
+        ok = false;
+        err = why;
+    }
     if (!ok) {
         cpd_task_write_failed(t, cp, err);
+        cpd_snap_free(s);
         return;
     }
+    int64_t file = s && s->data ? (int64_t)s->len : 0;
+    duration_us += cpd_mono_us() - t0;
     cpa_event e = cpd_job_ev(CPA_EV_SNAPSHOT_ASYNC_DONE, cp, t->op, t->sub);
-    e.u.async.bytes = bytes;
+    e.u.async.bytes = bytes + file;
     e.u.async.duration_us = duration_us;
     cpd_job_emit(t->j, e);
-    cpa_ack_info info = {.checkpointed_size = bytes, .start_delay_us = start_delay_us,
-                         .async_us = duration_us};
-    cpd_task_ack(t, cp, NULL, NULL, 0, info);
+    cpa_ack_info info = {.state_size = file, .checkpointed_size = bytes + file,
+                         .start_delay_us = start_delay_us, .async_us = duration_us};
+    if (s) {
+        info.persisted_data = s->persisted;
+        info.unaligned = s->unaligned;
+        info.alignment_us = s->alignment_us;
+        info.sync_us = s->sync_us;
+    }
+    cpd_task_ack(t, cp, file ? &h : NULL, NULL, 0, info);
+    cpd_snap_free(s);
+}
+
+static void release(void *o, void *attach)
+{
+    (void)o;
+    cpd_snap_free(attach);
 }
 
 cpd_stager_hooks cpd_task_stager_hooks(cpd_task *t)
 {
-    return (cpd_stager_hooks){.opaque = t, .failed = stage_failed, .done = staged};
+    return (cpd_stager_hooks){.opaque = t, .failed = stage_failed, .done = staged,
+                              .release = release};
 }
 
 /* ------------------------------------------------------------------ snapshot I/O */
@@ -186,8 +217,9 @@ static void write_snapshot(cpd_job *j, cpd_snap *r)
     e.u.async.duration_us = async_us;
     cpd_job_emit(j, e);
     cpa_ack_info info = {.state_size = (int64_t)r->len, .checkpointed_size = (int64_t)r->len,
-                         .start_delay_us = r->start_delay_us, .alignment_us = r->alignment_us,
-                         .sync_us = r->sync_us, .async_us = async_us};
+                         .persisted_data = r->persisted, .start_delay_us = r->start_delay_us,
+                         .alignment_us = r->alignment_us, .sync_us = r->sync_us,
+                         .async_us = async_us, .unaligned = r->unaligned};
     cpd_task_ack(t, r->cp, &h, r->offsets, r->n_offsets, info);
 }
 
@@ -211,13 +243,24 @@ void *cpd_job_io_main(void *arg)
         /* a checkpoint that failed already needs no state */
         if (!atomic_load(&j->stopping) && r->cp > atomic_load(&j->aborted))
             write_snapshot(j, r);
-        free(r->data);
-        free(r);
+        cpd_snap_free(r);
     }
     return NULL;
 }
 
 /* ------------------------------------------------------------------ checkpoint hooks */
+
+/* How checkpoint id's barriers travel, from the settings at its trigger
+ * (as Flink's checkpoint options). The final checkpoint of --drain is
+ * aligned, as Flink's savepoints are: everything read is in its sink
+ * transaction, none of it in channel state. */
+static cpd_barrier_mode barrier_mode(cpd_job *j, int64_t id)
+{
+    if (!atomic_load(&j->unaligned) || j->cfg.mode != CPD_EXACTLY_ONCE ||
+        (j->drain && atomic_load(&j->final_cp) == id))
+        return CPD_BAR_ALIGNED;
+    return atomic_load(&j->aligned_timeout_ms) > 0 ? CPD_BAR_TIMEOUT : CPD_BAR_UNALIGNED;
+}
 
 /* Coordinator thread: barriers go in at every source. */
 static void hk_trigger(void *o, int64_t id, cpa_trigger_kind kind, int64_t trigger_us)
@@ -225,14 +268,16 @@ static void hk_trigger(void *o, int64_t id, cpa_trigger_kind kind, int64_t trigg
     cpd_job *j = o;
     if (id >= atomic_load(&j->next_id))
         atomic_store(&j->next_id, id + 1);
+    if (j->drain && atomic_load(&j->sources_done) == j->P && !atomic_load(&j->final_cp))
+        atomic_store(&j->final_cp, id); /* every record is before its barriers */
+    cpd_barrier_mode mode = barrier_mode(j, id);
     cpa_event e = cpd_job_ev(CPA_EV_CP_TRIGGERED, id, -1, -1);
     e.ts_us = trigger_us;
     e.u.triggered.kind = kind;
+    e.u.triggered.alignment = (cpa_alignment)mode;
     cpd_job_emit(j, e);
     for (int s = 0; s < j->P; s++)
-        atomic_store(&j->pending_barrier[s], id);
-    if (j->drain && atomic_load(&j->sources_done) == j->P && !atomic_load(&j->final_cp))
-        atomic_store(&j->final_cp, id); /* every record is before its barriers */
+        atomic_store(&j->pending_barrier[s], cpd_barrier_request(id, mode));
 }
 
 static void hk_completed(void *o, int64_t id, int64_t duration_ms, const cpd_metadata *md)

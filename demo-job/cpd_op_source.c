@@ -1,6 +1,7 @@
 /* cpd_op_source.c — the source operator: reads its Kafka partitions with
  * explicit assignment (offsets are its state, never consumer-group
- * commits), injects barriers when the coordinator asks (see cpd_job.h). */
+ * commits), injects barriers when the coordinator asks (cpd_task.c does, in
+ * band or ahead of its output; see cpd_job.h). */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@ typedef struct source {
     int n;                              /* partitions read by this subtask */
     int32_t parts[CPD_MAX_PARTS];
     int64_t next[CPD_MAX_PARTS];        /* next offset to read, per partition */
-    int64_t injected;                   /* newest barrier put in the stream */
     bool finished;                      /* --drain: read everything it must */
 } source;
 
@@ -59,53 +59,28 @@ static bool assign(source *s)
     return !ke;
 }
 
-/* Barrier cp: forwarded, then the offsets as the snapshot (its sync part
- * is the copy; the I/O thread writes it and acknowledges). */
-static void inject(source *s, int64_t cp)
+/* The snapshot: the next offset of each partition (records read but still
+ * waiting for room in the output are before them: they are in the stream
+ * before the barrier, or in the channel state). */
+static bool snapshot(cpd_task *t, cpd_snap *r)
 {
-    cpd_task *t = s->t;
-    cpd_job *j = t->j;
-    s->injected = cp;
-    int64_t tr = cpd_ckpt_trigger_us(j->ckpt, cp);
-    cpd_job_emit(j, cpd_job_ev(CPA_EV_BARRIER_INJECTED, cp, CPD_OP_SOURCE, t->sub));
-    bool ok = cpd_task_barrier_checks(t, cp);
-    cpd_item it;
-    memset(&it, 0, sizeof it);
-    it.kind = CPD_IT_BARRIER;
-    it.cp = cp;
-    it.trigger_us = tr;
-    for (int o = 0; o < t->n_out; o++)
-        cpd_task_push(t, o, &it);
-    if (!ok)
-        return;
-    int64_t s0 = cpd_wall_us();
-    cpd_job_emit(j, cpd_job_ev(CPA_EV_SNAPSHOT_START, cp, CPD_OP_SOURCE, t->sub));
-    cpd_snap *r = calloc(1, sizeof *r);
+    source *s = t->op_state;
     char *buf = malloc((size_t)s->n * 32 + 1);
-    if (!r || !buf) {
-        free(r);
-        free(buf);
-        cpd_task_write_failed(t, cp, "out of memory for the snapshot");
-        return;
-    }
+    if (!buf)
+        return false;
     size_t len = 0;
     for (int i = 0; i < s->n; i++) {
         len += (size_t)sprintf(buf + len, "%d %lld\n", s->parts[i], (long long)s->next[i]);
         r->offsets[i] = (cpd_offset){s->parts[i], s->next[i]};
     }
     r->n_offsets = s->n;
-    r->cp = cp;
-    r->op = CPD_OP_SOURCE;
-    r->sub = t->sub;
     r->data = buf;
     r->len = len;
-    r->sync_us = cpd_wall_us() - s0;
-    r->start_delay_us = tr ? s0 - tr : 0;
-    cpa_event e = cpd_job_ev(CPA_EV_SNAPSHOT_SYNC_DONE, cp, CPD_OP_SOURCE, t->sub);
-    e.u.sync.duration_us = r->sync_us;
-    cpd_job_emit(j, e);
-    cpd_job_snapshot(j, r);
+    return true;
 }
+
+static const cpd_op_hooks hooks = {.in = CPD_EDGE_NONE, .out = CPD_EDGE_SRC,
+                                   .snapshot = snapshot};
 
 /* --drain: whether every partition is read up to the end seen at start. */
 static bool drained(source *s)
@@ -147,9 +122,36 @@ static void forward(source *s, const rd_kafka_message_t *m)
         memcpy(it.u.src.raw, m->payload, m->len);
     }
     s->next[idx] = m->offset + 1;
+    cpd_task_throttle(t);
     atomic_fetch_add(&t->rec_in, 1);
-    if (cpd_task_push(t, 0, &it)) /* else stopping or killed: the loop head decides */
-        atomic_fetch_add(&t->rec_out, 1);
+    cpd_task_emit(t, 0, &it); /* into the channel, or queued until it has room */
+}
+
+/* One turn of the loop: barriers and timeouts first, then what waits for
+ * room in the output, then one message. false: stop. */
+static bool step(source *s)
+{
+    cpd_task *t = s->t;
+    cpd_job *j = t->j;
+    if (cpd_task_priority_due(t))
+        cpd_task_priority(t);
+    if (cpd_task_output_pending(t)) {
+        cpd_task_flush(t, 100);
+        return true;
+    }
+    if (j->drain && drained(s)) {
+        cpd_sleep_ms(5); /* still here to inject barriers */
+        return true;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
+    if (!m)
+        return true;
+    if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        cpd_job_say("source#%d: %s", t->sub, rd_kafka_message_errstr(m));
+    else if (!m->err)
+        forward(s, m);
+    rd_kafka_message_destroy(m);
+    return true;
 }
 
 void *cpd_op_source_main(void *arg)
@@ -157,37 +159,29 @@ void *cpd_op_source_main(void *arg)
     cpd_task *t = arg;
     cpd_job *j = t->j;
     source s = {.t = t};
+    char *op = NULL;
+    size_t op_len = 0;
+    if (!cpd_task_setup(t, &hooks, &s))
+        goto out;
+    /* the offsets come from _metadata; the state file may hold channel state */
+    if (!cpd_task_restore(t, &op, &op_len) || !cpd_task_replay(t))
+        goto out;
     if (!(s.rk = consumer(t)))
-        return NULL;
-    if (!assign(&s)) {
-        rd_kafka_destroy(s.rk);
-        return NULL;
-    }
+        goto out;
+    if (!assign(&s))
+        goto out;
     int64_t last_metrics = 0;
     while (!atomic_load(&j->stopping)) {
         cpd_task_metrics(t, &last_metrics);
-        if (cpd_task_killed(t))
+        if (cpd_task_killed(t) || !step(&s))
             break;
-        int64_t want = atomic_load(&j->pending_barrier[t->sub]);
-        if (want > s.injected) {
-            inject(&s, want);
-            continue;
-        }
-        if (j->drain && drained(&s)) {
-            cpd_sleep_ms(5); /* still here to inject barriers */
-            continue;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s.rk, 50);
-        if (!m)
-            continue;
-        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            cpd_job_say("source#%d: %s", t->sub, rd_kafka_message_errstr(m));
-        else if (!m->err)
-            forward(&s, m);
-        rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(s.rk);
-    rd_kafka_destroy(s.rk);
+out:
+    if (s.rk)
+        rd_kafka_destroy(s.rk);
+    free(op);
+    cpd_task_teardown(t);
     return NULL;
 }
 

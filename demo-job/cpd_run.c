@@ -27,10 +27,12 @@ static void on_signal(int sig) { (void)sig; quit = 1; }
 /* The job's settings as cptop shows them (again after set_config). */
 static void publish_config(cpd_job *j)
 {
-    char iv[32], to[32], tol[16], par[16], mp[32];
+    char iv[32], to[32], tol[16], par[16], mp[32], at[32], mc[16];
     cpd_format_duration(j->settings.interval_ms, iv, sizeof iv);
     cpd_format_duration(j->settings.timeout_ms, to, sizeof to);
     cpd_format_duration(j->cfg.min_pause_ms, mp, sizeof mp);
+    cpd_format_duration(atomic_load(&j->aligned_timeout_ms), at, sizeof at);
+    snprintf(mc, sizeof mc, "%d", j->cfg.max_concurrent);
     snprintf(tol, sizeof tol, "%d", j->settings.tolerable_failures);
     snprintf(par, sizeof par, "%d", j->P);
     char sink[sizeof j->cfg.sink];
@@ -39,10 +41,14 @@ static void publish_config(cpd_job *j)
                           "execution.checkpointing.timeout",
                           "execution.checkpointing.tolerable-failed-checkpoints",
                           "execution.checkpointing.min-pause", "execution.checkpointing.storage",
-                          "parallelism.default", "sink.url", "source.kafka.topic"};
+                          "parallelism.default", "sink.url", "source.kafka.topic",
+                          "execution.checkpointing.unaligned.enabled",
+                          "execution.checkpointing.aligned-checkpoint-timeout",
+                          "execution.checkpointing.max-concurrent-checkpoints"};
     const char *vals[] = {iv, j->cfg.mode == CPD_EXACTLY_ONCE ? "EXACTLY_ONCE" : "AT_LEAST_ONCE",
-                          to, tol, mp, j->cfg.storage, par, sink, j->cfg.topic};
-    cpa_set_job_config(j->agent, keys, vals, 9);
+                          to, tol, mp, j->cfg.storage, par, sink, j->cfg.topic,
+                          atomic_load(&j->unaligned) ? "true" : "false", at, mc};
+    cpa_set_job_config(j->agent, keys, vals, 12);
 }
 
 static bool answer_idle(cpd_job *j, char *msg, size_t size)
@@ -110,7 +116,8 @@ static bool set_pair(cpd_config *next, const char *k, const char *v, bool *unsup
             cpd_config_set(next, k, v, msg, size); /* unknown: it names the closest key */
         else
             snprintf(msg, size, "%s cannot be changed at run time (interval, timeout, "
-                                "tolerable-failed-checkpoints can)", k);
+                                "tolerable-failed-checkpoints, unaligned.enabled, "
+                                "aligned-checkpoint-timeout can)", k);
         return false;
     }
     return cpd_config_set(next, k, v, msg, size);
@@ -125,6 +132,8 @@ static cpa_err cmd_set(cpd_job *j, const cpa_command *c, char *msg, size_t size)
     next.interval_ms = j->settings.interval_ms;
     next.timeout_ms = j->settings.timeout_ms;
     next.tolerable_failures = j->settings.tolerable_failures;
+    next.unaligned = atomic_load(&j->unaligned);
+    next.aligned_timeout_ms = atomic_load(&j->aligned_timeout_ms);
     bool unsupported = false;
     for (int i = 0; i < c->n_params; i++)
         if (!set_pair(&next, c->keys[i], c->values[i], &unsupported, msg, size))
@@ -144,14 +153,23 @@ static cpa_err cmd_set(cpd_job *j, const cpa_command *c, char *msg, size_t size)
         return refused(rc, msg, size);
     bool timeout_changed = s.timeout_ms != j->settings.timeout_ms;
     j->settings = s;
+    /* checkpoints triggered from now on travel as these say */
+    atomic_store(&j->aligned_timeout_ms, next.aligned_timeout_ms);
+    atomic_store(&j->unaligned, next.unaligned);
     publish_config(j);
     if (timeout_changed) /* stall's default follows it */
         cpd_failures_publish(j->agent, s.timeout_ms);
-    char a[32], b[32];
+    char a[32], b[32], at[32];
     cpd_format_duration(s.interval_ms, a, sizeof a);
     cpd_format_duration(s.timeout_ms, b, sizeof b);
-    snprintf(msg, size, "interval %s, timeout %s, tolerable failures %d", a, b,
-             s.tolerable_failures);
+    cpd_format_duration(next.aligned_timeout_ms, at, sizeof at);
+    int k = snprintf(msg, size, "interval %s, timeout %s, tolerable failures %d, ", a, b,
+                     s.tolerable_failures);
+    if (k > 0 && (size_t)k < size)
+        snprintf(msg + k, size - (size_t)k, next.unaligned ? "unaligned checkpoints%s%s"
+                                                           : "aligned checkpoints",
+                 next.aligned_timeout_ms ? " after an aligned timeout of " : "",
+                 next.aligned_timeout_ms ? at : "");
     return CPA_OK;
 }
 
@@ -254,8 +272,7 @@ static void stop_attempt(cpd_job *j)
     j->io_started = false;
     for (cpd_snap *r = j->io_head, *nx; r; r = nx) { /* never written */
         nx = r->next;
-        free(r->data);
-        free(r);
+        cpd_snap_free(r);
     }
     j->io_head = j->io_tail = NULL;
     cpd_ckpt_end(j->ckpt); /* nothing posts any more: fail what is in flight */
@@ -329,6 +346,16 @@ static void reset_task(cpd_job *j, cpd_task *t, int op, int sub)
     atomic_store(&t->kill, 0);
     atomic_store(&t->decline_next, 0);
     atomic_store(&t->stall_ms, 0);
+    /* throttle_us stays: a slow subtask stays slow across restarts */
+    t->hooks = NULL;
+    t->op_state = NULL;
+    t->stager = NULL;
+    t->batch = NULL;
+    t->pend = NULL;
+    t->restored = NULL;
+    t->scratch = t->in_scratch = NULL;
+    memset(&t->al, 0, sizeof t->al);
+    memset(&t->outq, 0, sizeof t->outq);
 }
 
 /* Channels: source i -> parse i; parse * -> aggregate (by account, one
@@ -614,10 +641,9 @@ static bool setup(cpd_job *j, const run_args *a)
     }
     if (warns[0])
         fprintf(stderr, "cpdemo run: %s", warns);
-    if (j->cfg.unaligned)
-        cpd_job_say("execution.checkpointing.unaligned.enabled: unaligned checkpoints are not "
-                    "built yet; barriers are aligned");
     j->P = j->cfg.parallelism;
+    atomic_store(&j->unaligned, j->cfg.unaligned);
+    atomic_store(&j->aligned_timeout_ms, j->cfg.aligned_timeout_ms);
     j->drain = a->drain;
     j->settings = (cpd_ckpt_settings){j->cfg.interval_ms, j->cfg.timeout_ms,
                                       j->cfg.tolerable_failures};

@@ -11,6 +11,7 @@
 struct cpd_stage_batch {
     struct cpd_stage_batch *next;
     int64_t cp, start_delay_us;
+    void *attach;               /* the subtask's, for done() */
     cpd_row *rows;
     int n_rows, cap_rows;
     cpd_dead *dead;
@@ -85,18 +86,35 @@ bool cpd_stage_batch_add_dead(cpd_stage_batch *b, int32_t partition, int64_t off
     return true;
 }
 
-/* Appends everything in b to carry (b is freed); false when out of memory
- * (carry keeps what fitted, b's rest is lost: the caller fails the job). */
-static bool merge(cpd_stage_batch *carry, cpd_stage_batch *b)
+static void release(cpd_stager *s, cpd_stage_batch *b)
+{
+    if (b->attach && s->h.release)
+        s->h.release(s->h.opaque, b->attach);
+    b->attach = NULL;
+}
+
+bool cpd_stage_batch_append(cpd_stage_batch *dst, const cpd_stage_batch *src)
 {
     bool ok = true;
-    for (int i = 0; ok && i < b->n_rows; i++)
-        ok = cpd_stage_batch_add_row(carry, &b->rows[i]);
-    for (int i = 0; ok && i < b->n_dead; i++)
-        ok = cpd_stage_batch_add_dead(carry, b->dead[i].partition, b->dead[i].offset,
-                                      b->dead[i].error, b->raws[i], b->dead[i].raw_len);
+    for (int i = 0; ok && i < src->n_rows; i++)
+        ok = cpd_stage_batch_add_row(dst, &src->rows[i]);
+    for (int i = 0; ok && i < src->n_dead; i++)
+        ok = cpd_stage_batch_add_dead(dst, src->dead[i].partition, src->dead[i].offset,
+                                      src->dead[i].error, src->raws[i], src->dead[i].raw_len);
+    return ok;
+}
+
+/* Appends everything in b to carry (b is freed); carry's attachment (of a
+ * checkpoint that failed) gives way to b's. false when out of memory
+ * (carry keeps what fitted, b's rest is lost: the caller fails the job). */
+static bool merge(cpd_stager *s, cpd_stage_batch *carry, cpd_stage_batch *b)
+{
+    bool ok = cpd_stage_batch_append(carry, b);
     carry->cp = b->cp;
     carry->start_delay_us = b->start_delay_us;
+    release(s, carry);
+    carry->attach = b->attach;
+    b->attach = NULL;
     cpd_stage_batch_free(b);
     return ok;
 }
@@ -118,9 +136,13 @@ static bool stage(cpd_stager *s, cpd_stage_batch *carry)
     }
     int64_t n = cpd_stage_batch_count(carry);
     int64_t bytes = (int64_t)carry->n_rows * (int64_t)sizeof(cpd_row);
+    void *attach = carry->attach;
+    carry->attach = NULL; /* done owns it, whatever the outcome */
     if (s->h.done)
         s->h.done(s->h.opaque, carry->cp, rc == 0, err, n, bytes, cpd_mono_us() - t0,
-                  carry->start_delay_us);
+                  carry->start_delay_us, attach);
+    else if (attach && s->h.release)
+        s->h.release(s->h.opaque, attach);
     return rc == 0;
 }
 
@@ -142,9 +164,12 @@ static void *stager_main(void *arg)
         b->next = NULL;
         if (!carry) {
             carry = b;
-        } else if (!merge(carry, b)) {
+        } else if (!merge(s, carry, b)) {
+            void *attach = carry->attach;
+            carry->attach = NULL;
             if (s->h.done)
-                s->h.done(s->h.opaque, carry->cp, false, "out of memory staging", 0, 0, 0, 0);
+                s->h.done(s->h.opaque, carry->cp, false, "out of memory staging", 0, 0, 0, 0,
+                          attach);
         }
         /* a checkpoint that failed already: its batch goes with the next one */
         if (!(s->h.failed && s->h.failed(s->h.opaque, carry->cp)) && stage(s, carry)) {
@@ -154,6 +179,8 @@ static void *stager_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    if (carry)
+        release(s, carry);
     cpd_stage_batch_free(carry);
     return NULL;
 }
@@ -195,6 +222,7 @@ void cpd_stager_destroy(cpd_stager *s)
     pthread_join(s->thread, NULL);
     for (cpd_stage_batch *b = s->head, *n; b; b = n) {
         n = b->next;
+        release(s, b);
         cpd_stage_batch_free(b);
     }
     cpd_sink_close(s->sink);
@@ -203,10 +231,12 @@ void cpd_stager_destroy(cpd_stager *s)
     free(s);
 }
 
-void cpd_stager_submit(cpd_stager *s, int64_t cp, cpd_stage_batch *b, int64_t start_delay_us)
+void cpd_stager_submit(cpd_stager *s, int64_t cp, cpd_stage_batch *b, int64_t start_delay_us,
+                       void *attach)
 {
     b->cp = cp;
     b->start_delay_us = start_delay_us;
+    b->attach = attach;
     b->next = NULL;
     pthread_mutex_lock(&s->mu);
     if (s->tail)

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cpd_chan.h"
+#include "cpd_item.h"
 #include "cpd_sink.h"
 
 typedef struct cpd_stager_hooks {
@@ -30,10 +30,15 @@ typedef struct cpd_stager_hooks {
      * next checkpoint instead of being staged (any thread; lock-free). */
     bool (*failed)(void *opaque, int64_t cp);
     /* The outcome of staging under cp: ok, or err. n items staged (carried
-     * ones included), bytes, how long the write took, and the start delay
-     * the subtask measured at its barrier. */
+     * ones included), bytes, how long the write took, the start delay the
+     * subtask measured at its barrier, and the batch's attachment (may be
+     * NULL), which done now owns. */
     void (*done)(void *opaque, int64_t cp, bool ok, const char *err, int64_t n, int64_t bytes,
-                 int64_t duration_us, int64_t start_delay_us);
+                 int64_t duration_us, int64_t start_delay_us, void *attach);
+    /* Frees an attachment whose checkpoint will not be staged (its batch
+     * was carried into the next, or the stager stops). May be NULL when no
+     * batch has one. */
+    void (*release)(void *opaque, void *attach);
 } cpd_stager_hooks;
 
 typedef struct cpd_stager cpd_stager;
@@ -60,9 +65,15 @@ bool cpd_stage_batch_add_row(cpd_stage_batch *b, const cpd_row *row);
 /* Appends a dead letter; raw (len bytes, at most CPD_RAW_MAX kept) is copied. */
 bool cpd_stage_batch_add_dead(cpd_stage_batch *b, int32_t partition, int64_t offset,
                               const char *error, const char *raw, size_t len);
+/* Appends copies of everything in src to dst (src unchanged). false when
+ * out of memory (dst keeps what fitted). */
+bool cpd_stage_batch_append(cpd_stage_batch *dst, const cpd_stage_batch *src);
 
 /* Queues b (taken over) to be staged under checkpoint cp; start_delay_us
- * is handed back in done(). Never blocks beyond the queue's lock. */
-void cpd_stager_submit(cpd_stager *s, int64_t cp, cpd_stage_batch *b, int64_t start_delay_us);
+ * and attach (taken over, may be NULL: what the subtask hands over with the
+ * batch, e.g. its channel state) come back in done(). Never blocks beyond
+ * the queue's lock. */
+void cpd_stager_submit(cpd_stager *s, int64_t cp, cpd_stage_batch *b, int64_t start_delay_us,
+                       void *attach);
 
 #endif

@@ -59,6 +59,7 @@ typedef enum cpw_event_type {
     CPW_EV_RESTORED,            /* job (re)started from checkpoint cp_id (0: none) */
     CPW_EV_FAILURE_INJECTED,    /* a failure was injected at op/subtask */
     CPW_EV_TASK_FAILED,         /* a subtask failed */
+    CPW_EV_SWITCHED_TO_UNALIGNED, /* an aligned checkpoint went unaligned at op/subtask */
     CPW_EV__COUNT
 } cpw_event_type;
 
@@ -66,6 +67,15 @@ typedef enum cpw_trigger_kind {
     CPW_TRIGGER_PERIODIC = 0,
     CPW_TRIGGER_MANUAL = 1,
 } cpw_trigger_kind;
+
+/* How a checkpoint's barriers travel, chosen when it is triggered (Flink's
+ * CheckpointOptions.AlignmentType, with the aligned-checkpoint-timeout). */
+typedef enum cpw_alignment {
+    CPW_ALIGN_ALIGNED = 0,      /* barriers wait behind records; subtasks align */
+    CPW_ALIGN_UNALIGNED = 1,    /* barriers overtake records, which become channel state */
+    CPW_ALIGN_TIMEOUT = 2,      /* aligned; a subtask goes unaligned after the timeout */
+    CPW_ALIGN__COUNT
+} cpw_alignment;
 
 /* Why a checkpoint failed; names follow Flink's CheckpointFailureReason. */
 typedef enum cpw_failure_reason {
@@ -95,6 +105,7 @@ typedef enum cpw_job_status {
 const char *cpw_event_type_name(cpw_event_type t);
 const char *cpw_failure_reason_name(cpw_failure_reason r);
 const char *cpw_job_status_name(cpw_job_status s);
+const char *cpw_alignment_name(cpw_alignment a);
 
 /* Per-subtask acknowledgement figures; names and units as Flink's REST API. */
 typedef struct cpw_ack_info {
@@ -117,7 +128,8 @@ typedef struct cpw_event {
     int64_t cp_id;
     int64_t ts_us;
     union {
-        struct { cpw_trigger_kind kind; } triggered;                 /* CP_TRIGGERED */
+        struct { cpw_trigger_kind kind;
+                 cpw_alignment alignment; } triggered;               /* CP_TRIGGERED */
         struct { int32_t channel; } barrier;                         /* BARRIER_RECEIVED */
         struct { int64_t buffered_bytes; int64_t duration_us; } alignment; /* ALIGNMENT_END */
         struct { int64_t duration_us; } sync;                        /* SNAPSHOT_SYNC_DONE */
@@ -134,6 +146,7 @@ typedef struct cpw_event {
         struct { char kind[CPW_KIND_MAX];
                  char params[CPW_TEXT_MAX]; } failure;               /* FAILURE_INJECTED */
         struct { char error[CPW_TEXT_MAX]; } task_failed;            /* TASK_FAILED */
+        struct { int64_t elapsed_us; int64_t timeout_us; } switched; /* SWITCHED_TO_UNALIGNED */
     } u;
 } cpw_event;
 
@@ -414,6 +427,7 @@ const char *cpw_command_name(cpw_cmd_type t);
 int cpw_event_type_from_name(const char *s, size_t n);
 int cpw_failure_reason_from_name(const char *s, size_t n);
 int cpw_job_status_from_name(const char *s, size_t n);
+int cpw_alignment_from_name(const char *s, size_t n);
 int cpw_command_from_name(const char *s, size_t n);
 
 /* Whether a checkpoint failure counts against tolerable-failed-checkpoints.
@@ -422,9 +436,34 @@ int cpw_command_from_name(const char *s, size_t n);
  * anyway), so the job and every dashboard count alike. */
 bool cpw_failure_counts(cpw_failure_reason r);
 
-/* Strips control characters and invalid UTF-8 from wire text before it is
- * shown: writes at most out_size-1 bytes plus NUL into out. */
+/*
+ * Sanitising: every string from a job or from disk goes through one of these
+ * two before a terminal or a script sees it (PROTOCOL.md §2).
+ *
+ * cpw_sanitize(), for text shown to people: copies in (NULL is "") to out
+ * with each hidden character (cpw_char_hidden) and each byte that is not
+ * valid UTF-8 replaced by '?'; writes at most out_size-1 bytes plus a NUL,
+ * never cutting a character. Pure, reentrant.
+ */
 void cpw_sanitize(const char *in, char *out, size_t out_size);
+
+/* cpw_json_sanitize(), for JSON text sent to scripts: appends json (len
+ * bytes, e.g. one encoded message) to out with every hidden character inside
+ * a string written as a \u escape (a surrogate pair above U+FFFF) and any
+ * byte that is not UTF-8 as \ufffd. A valid JSON text keeps its meaning.
+ * An allocation failure sets out->failed. Pure, reentrant. */
+void cpw_json_sanitize(cpw_buf *out, const char *json, size_t len);
+
+/* Whether code point cp must never reach a terminal as it is: C0 controls,
+ * DEL, C1 controls, bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E/F,
+ * U+061C), the other invisible format characters (Unicode Cf, e.g. U+200B,
+ * U+FEFF, tags) and U+2028/U+2029. */
+bool cpw_char_hidden(uint32_t cp);
+
+/* Decodes the UTF-8 sequence at s (avail bytes readable): its length (1–4)
+ * and code point, or 0 when it is not valid UTF-8 (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+size_t cpw_utf8_next(const char *s, size_t avail, uint32_t *cp);
 
 /* Wall-clock microseconds since the epoch. */
 int64_t cpw_now_us(void);

@@ -50,6 +50,12 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
             CPJ_PUT(o, ",\"kind\":\"manual\"");
         else
             CPJ_PUT(o, ",\"kind\":\"periodic\"");
+        if (ev->u.triggered.alignment == CPW_ALIGN_UNALIGNED)
+            CPJ_PUT(o, ",\"alignment\":\"unaligned\"");
+        else if (ev->u.triggered.alignment == CPW_ALIGN_TIMEOUT)
+            CPJ_PUT(o, ",\"alignment\":\"aligned_timeout\"");
+        else
+            CPJ_PUT(o, ",\"alignment\":\"aligned\"");
         break;
     case CPW_EV_BARRIER_INJECTED:
     case CPW_EV_ALIGNMENT_START:
@@ -133,6 +139,11 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
         KV_I64(o, "op", ev->op);
         KV_I64(o, "subtask", ev->subtask);
         KV_TEXT(o, "error", ev->u.task_failed.error, CPW_TEXT_MAX);
+        break;
+    case CPW_EV_SWITCHED_TO_UNALIGNED:
+        o = id_op_sub(o, ev);
+        KV_I64(o, "elapsed_us", ev->u.switched.elapsed_us);
+        KV_I64(o, "timeout_us", ev->u.switched.timeout_us);
         break;
     default:
         break;

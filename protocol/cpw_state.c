@@ -10,6 +10,7 @@ static const char *const phase_names[CPW_PH__COUNT] = {
     "pending", "aligning", "sync", "async", "acked", "declined",
 };
 static const char *const cp_status_names[] = {"in_progress", "completed", "failed"};
+static const char *const cp_type_names[CPW_CPT__COUNT] = {"aligned", "unaligned", "switched"};
 
 const char *cpw_phase_name(cpw_phase p)
 {
@@ -27,6 +28,19 @@ int cpw_phase_from_name(const char *s, size_t n)
 const char *cpw_cp_status_name(cpw_cp_status s)
 {
     return ((unsigned)s < 3) ? cp_status_names[s] : "?";
+}
+
+const char *cpw_cp_type_name(cpw_cp_type t)
+{
+    return ((unsigned)t < CPW_CPT__COUNT) ? cp_type_names[t] : "?";
+}
+
+int cpw_cp_type_from_name(const char *s, size_t n)
+{
+    for (int i = 0; i < CPW_CPT__COUNT; i++)
+        if (strlen(cp_type_names[i]) == n && !memcmp(cp_type_names[i], s, n))
+            return i;
+    return -1;
 }
 
 cpw_state *cpw_state_new(int history_cap, int detail_cap)
@@ -261,7 +275,7 @@ cpw_state *cpw_state_rebase(cpw_state *fresh, const cpw_state *old, int history_
     return ns;
 }
 
-static cpw_cp *start_cp(cpw_state *s, int64_t id, int kind, int64_t ts)
+static cpw_cp *start_cp(cpw_state *s, int64_t id, int kind, int alignment, int64_t ts)
 {
     if (s->n_inflight == CPW_MAX_INFLIGHT) {
         /* Bounded: the oldest is given up on as failed. */
@@ -278,6 +292,8 @@ static cpw_cp *start_cp(cpw_state *s, int64_t id, int kind, int64_t ts)
     memset(cp, 0, sizeof *cp);
     cp->id = id;
     cp->kind = (uint8_t)kind;
+    cp->alignment = (uint8_t)alignment;
+    cp->type = alignment == CPW_ALIGN_UNALIGNED ? CPW_CPT_UNALIGNED : CPW_CPT_ALIGNED;
     cp->reason = -1;
     cp->trigger_ts = ts;
     cp->total = s->n_subtasks;
@@ -301,7 +317,7 @@ static cpw_cp *cp_for(cpw_state *s, int64_t id, int64_t ts)
     if ((in_history(s, id) && !reused_after_restore(s, id)) ||
         (s->latest_completed_id && id <= s->latest_completed_id))
         return NULL;
-    return start_cp(s, id, CPW_TRIGGER_PERIODIC, ts);
+    return start_cp(s, id, CPW_TRIGGER_PERIODIC, CPW_ALIGN_ALIGNED, ts);
 }
 
 /* Sums of figures from the wire saturate instead of overflowing. */
@@ -384,6 +400,24 @@ static void sub_async_done(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
     u->checkpointed_size = ev->u.async.bytes;
 }
 
+/* A subtask of cp went unaligned: an aligned checkpoint with a timeout has
+ * switched (one triggered aligned without a timeout cannot, unless its
+ * trigger was missed: then it counts as unaligned). */
+static void went_unaligned(cpw_cp *cp)
+{
+    if (cp->type == CPW_CPT_ALIGNED)
+        cp->type = cp->alignment == CPW_ALIGN_TIMEOUT ? CPW_CPT_SWITCHED : CPW_CPT_UNALIGNED;
+}
+
+static void sub_switched(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
+{
+    if (!u->switch_ts)
+        u->switch_ts = ev->ts_us;
+    u->unaligned = 1;
+    if (cp->type != CPW_CPT_UNALIGNED)
+        cp->type = CPW_CPT_SWITCHED;
+}
+
 static void sub_ack(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
 {
     const cpw_ack_info *a = &ev->u.ack;
@@ -397,7 +431,10 @@ static void sub_ack(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
     u->alignment_us = a->alignment_us;
     u->sync_us = a->sync_us;
     u->async_us = a->async_us;
-    u->unaligned = a->unaligned ? 1 : 0;
+    if (a->unaligned) {
+        u->unaligned = 1;
+        went_unaligned(cp);
+    }
     if (!u->barrier_ts && cp->trigger_ts)
         u->barrier_ts = sat_add(cp->trigger_ts, a->start_delay_us);
     if (a->alignment_us > cp->alignment_us)
@@ -405,6 +442,7 @@ static void sub_ack(cpw_cp *cp, cpw_sub *u, const cpw_event *ev)
     cp->acks++;
     cp->state_size = sat_add(cp->state_size, a->state_size);
     cp->checkpointed_size = sat_add(cp->checkpointed_size, a->checkpointed_size);
+    cp->persisted_data = sat_add(cp->persisted_data, a->persisted_data);
     if (ev->ts_us > cp->latest_ack_ts)
         cp->latest_ack_ts = ev->ts_us;
 }
@@ -423,7 +461,7 @@ static void job_triggered(cpw_state *s, const cpw_event *ev)
         s->ignored++;
         return;
     }
-    start_cp(s, ev->cp_id, ev->u.triggered.kind, ev->ts_us);
+    start_cp(s, ev->cp_id, ev->u.triggered.kind, ev->u.triggered.alignment, ev->ts_us);
 }
 
 static void job_completed(cpw_state *s, const cpw_event *ev)
@@ -534,6 +572,7 @@ static const struct {
     [CPW_EV_RESTORED] = {NULL, job_restored},
     [CPW_EV_FAILURE_INJECTED] = {NULL, job_log_only},
     [CPW_EV_TASK_FAILED] = {NULL, job_log_only},
+    [CPW_EV_SWITCHED_TO_UNALIGNED] = {sub_switched, NULL},
 };
 
 void cpw_state_apply(cpw_state *s, const cpw_event *ev, uint64_t seq)

@@ -32,11 +32,12 @@ int cpw_phase_from_name(const char *s, size_t n);
 /* One subtask's part in one checkpoint. Timestamps are wall-clock µs (0: not yet). */
 typedef struct cpw_sub {
     uint8_t phase;
-    uint8_t unaligned;
+    uint8_t unaligned;          /* it went unaligned (switched_to_unaligned, or its ack says so) */
     uint16_t barriers;          /* barrier_received events seen */
     int64_t barrier_ts;         /* first barrier (or injection, at sources) */
     int64_t align_start_ts, align_end_ts;
     int64_t snap_start_ts, sync_done_ts, async_done_ts, ack_ts;
+    int64_t switch_ts;          /* switched_to_unaligned */
     int64_t buffered_bytes;
     int64_t state_size, checkpointed_size, processed_data, persisted_data;
     int64_t start_delay_us, alignment_us, sync_us, async_us;
@@ -51,6 +52,19 @@ typedef enum cpw_cp_status {
 
 const char *cpw_cp_status_name(cpw_cp_status s);
 
+/* What a checkpoint turned out to be: aligned throughout, unaligned from its
+ * trigger, or aligned at its trigger with at least one subtask gone
+ * unaligned (the aligned-checkpoint-timeout). */
+typedef enum cpw_cp_type {
+    CPW_CPT_ALIGNED = 0,
+    CPW_CPT_UNALIGNED,
+    CPW_CPT_SWITCHED,
+    CPW_CPT__COUNT
+} cpw_cp_type;
+
+const char *cpw_cp_type_name(cpw_cp_type t);
+int cpw_cp_type_from_name(const char *s, size_t n);
+
 /* One checkpoint. */
 typedef struct cpw_cp {
     int64_t id;
@@ -58,11 +72,14 @@ typedef struct cpw_cp {
     uint8_t kind;               /* cpw_trigger_kind */
     uint8_t committed;          /* sink committed it */
     int8_t reason;              /* cpw_failure_reason when failed, else -1 */
+    uint8_t alignment;          /* cpw_alignment at its trigger */
+    uint8_t type;               /* cpw_cp_type */
     int64_t trigger_ts, end_ts; /* end: completed or failed */
     int64_t latest_ack_ts;
     int64_t duration_us;        /* end_to_end_duration */
     int64_t state_size, checkpointed_size;
     int64_t alignment_us;       /* longest alignment of any acknowledged subtask */
+    int64_t persisted_data;     /* in-flight bytes persisted: the sum of the acks */
     int32_t acks, declines, total;
     char message[CPW_TEXT_MAX];
     cpw_sub *subs;              /* total entries, or NULL (no detail kept) */

@@ -32,6 +32,10 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
     cpj_kv_i64(b, "state_size", cp->state_size);
     cpj_kv_i64(b, "checkpointed_size", cp->checkpointed_size);
     cpj_kv_i64(b, "alignment_us", cp->alignment_us);
+    const char *al = cpw_alignment_name((cpw_alignment)cp->alignment);
+    cpj_kv_str(b, "alignment", al ? al : "aligned");
+    cpj_kv_str(b, "type", cpw_cp_type_name((cpw_cp_type)cp->type));
+    cpj_kv_i64(b, "persisted_data", cp->persisted_data);
     cpj_kv_i64(b, "acks", cp->acks);
     cpj_kv_i64(b, "declines", cp->declines);
     cpj_kv_i64(b, "total", cp->total);
@@ -73,6 +77,7 @@ static void enc_cp(cpw_buf *b, const cpw_state *s, const cpw_cp *cp)
             }
             cpj_char(b, ',');
             cpj_str(b, u->reason);
+            enc_rel(b, u->switch_ts, cp->trigger_ts);
             cpj_char(b, ']');
         }
         cpj_char(b, ']');
@@ -140,11 +145,29 @@ static cpw_err dec_i64(json_t *o, const char *k, int64_t min, int64_t *out, cpw_
     return cpw_jx_int(o, k, min, INT64_MAX, out, true, err);
 }
 
+/* Row index 20, the switch to unaligned (relative µs or -1), came with
+ * unaligned checkpoints: a row of 20 values has none. */
+static cpw_err dec_switch(json_t *row, cpw_sub *u, int64_t base, size_t idx, cpw_error *err)
+{
+    json_t *x = json_array_get(row, 20);
+    if (!x)
+        return CPW_OK;
+    if (!json_is_integer(x))
+        return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks",
+                        "subtasks[%zu][20] must be an integer", idx);
+    int64_t v = json_integer_value(x);
+    if (v < -1 || v > INT64_MAX - base)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "subtasks", "subtasks[%zu][20] out of range",
+                        idx);
+    u->switch_ts = v < 0 ? 0 : base + v;
+    return CPW_OK;
+}
+
 static cpw_err dec_sub(json_t *row, cpw_sub *u, int64_t base, size_t idx, cpw_error *err)
 {
-    if (!json_is_array(row) || json_array_size(row) != 20)
+    if (!json_is_array(row) || json_array_size(row) < 20 || json_array_size(row) > 21)
         return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks",
-                        "subtasks[%zu] must be an array of 20 values", idx);
+                        "subtasks[%zu] must be an array of 20 or 21 values", idx);
     json_t *ph = json_array_get(row, 0);
     if (!json_is_string(ph))
         return cpw_fail(err, CPW_ERR_WRONG_TYPE, 0, "subtasks", "subtasks[%zu][0] must be a phase name", idx);
@@ -189,7 +212,26 @@ static cpw_err dec_sub(json_t *row, cpw_sub *u, int64_t base, size_t idx, cpw_er
     u->sync_us = v[15];
     u->async_us = v[16];
     u->unaligned = (uint8_t)v[17];
-    return CPW_OK;
+    return dec_switch(row, u, base, idx, err);
+}
+
+/* alignment, type and persisted_data came with unaligned checkpoints:
+ * optional, an aligned checkpoint without them. */
+static cpw_err dec_unaligned(json_t *o, cpw_cp *cp, cpw_error *err)
+{
+    char name[24] = "";
+    TRY(cpw_jx_str(o, "alignment", name, sizeof name, false, err));
+    int a = name[0] ? cpw_alignment_from_name(name, strlen(name)) : CPW_ALIGN_ALIGNED;
+    if (a < 0)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "alignment", "unknown alignment \"%s\"", name);
+    cp->alignment = (uint8_t)a;
+    name[0] = '\0';
+    TRY(cpw_jx_str(o, "type", name, sizeof name, false, err));
+    int t = name[0] ? cpw_cp_type_from_name(name, strlen(name)) : CPW_CPT_ALIGNED;
+    if (t < 0)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "type", "unknown checkpoint type \"%s\"", name);
+    cp->type = (uint8_t)t;
+    return cpw_jx_int(o, "persisted_data", 0, INT64_MAX, &cp->persisted_data, false, err);
 }
 
 static cpw_err dec_cp(json_t *o, cpw_cp *cp, int n_subtasks, cpw_error *err)
@@ -220,6 +262,7 @@ static cpw_err dec_cp(json_t *o, cpw_cp *cp, int n_subtasks, cpw_error *err)
     TRY(dec_i64(o, "state_size", 0, &cp->state_size, err));
     TRY(dec_i64(o, "checkpointed_size", 0, &cp->checkpointed_size, err));
     TRY(cpw_jx_int(o, "alignment_us", 0, INT64_MAX, &cp->alignment_us, false, err));
+    TRY(dec_unaligned(o, cp, err));
     TRY(cpw_jx_int(o, "acks", 0, CPW_MAX_SUBTASKS, &v, true, err));
     cp->acks = (int32_t)v;
     TRY(cpw_jx_int(o, "declines", 0, CPW_MAX_SUBTASKS, &v, true, err));

@@ -28,6 +28,13 @@ static const char *const event_names[CPW_EV__COUNT] = {
     [CPW_EV_RESTORED] = "restored",
     [CPW_EV_FAILURE_INJECTED] = "failure_injected",
     [CPW_EV_TASK_FAILED] = "task_failed",
+    [CPW_EV_SWITCHED_TO_UNALIGNED] = "switched_to_unaligned",
+};
+
+static const char *const alignment_names[CPW_ALIGN__COUNT] = {
+    [CPW_ALIGN_ALIGNED] = "aligned",
+    [CPW_ALIGN_UNALIGNED] = "unaligned",
+    [CPW_ALIGN_TIMEOUT] = "aligned_timeout",
 };
 
 static const char *const reason_names[CPW_FAIL__COUNT] = {
@@ -66,6 +73,10 @@ const char *cpw_job_status_name(cpw_job_status s)
 {
     return ((unsigned)s < CPW_JOB__COUNT) ? status_names[s] : NULL;
 }
+const char *cpw_alignment_name(cpw_alignment a)
+{
+    return ((unsigned)a < CPW_ALIGN__COUNT) ? alignment_names[a] : NULL;
+}
 const char *cpw_command_name(cpw_cmd_type t)
 {
     return ((unsigned)t < CPW_CMD__COUNT) ? command_names[t] : NULL;
@@ -95,6 +106,7 @@ bool cpw_failure_counts(cpw_failure_reason r)
 int cpw_event_type_from_name(const char *s, size_t n) { return lookup(event_names, CPW_EV__COUNT, s, n); }
 int cpw_failure_reason_from_name(const char *s, size_t n) { return lookup(reason_names, CPW_FAIL__COUNT, s, n); }
 int cpw_job_status_from_name(const char *s, size_t n) { return lookup(status_names, CPW_JOB__COUNT, s, n); }
+int cpw_alignment_from_name(const char *s, size_t n) { return lookup(alignment_names, CPW_ALIGN__COUNT, s, n); }
 int cpw_command_from_name(const char *s, size_t n) { return lookup(command_names, CPW_CMD__COUNT, s, n); }
 
 static const struct { const char *name, *text; } cpw_errs[CPW_ERR__COUNT] = {
@@ -128,48 +140,148 @@ const char *cpw_err_name(cpw_err e)
     return ((unsigned)e < CPW_ERR__COUNT) ? cpw_errs[e].name : "unknown";
 }
 
+/* ------------------------------------------------------------------ sanitising
+ * Text from a job or from disk reaches terminals and scripts. What could
+ * move the cursor, recolour, reorder (bidi) or hide text never does: C0
+ * controls, DEL, C1 controls (one-byte CSI is U+009B), the bidi embedding,
+ * override and isolate controls, the other invisible format characters
+ * (Unicode's Cf) and the line and paragraph separators. */
+
+/* Invisible or controlling code points at or above U+0080, sorted. */
+static const struct { uint32_t lo, hi; } hidden[] = {
+    {0x0080, 0x009F},   {0x00AD, 0x00AD},   {0x0600, 0x0605},   {0x061C, 0x061C},
+    {0x06DD, 0x06DD},   {0x070F, 0x070F},   {0x0890, 0x0891},   {0x08E2, 0x08E2},
+    {0x180E, 0x180E},   {0x200B, 0x200F},   {0x2028, 0x202E},   {0x2060, 0x2064},
+    {0x2066, 0x206F},   {0xFEFF, 0xFEFF},   {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD},
+    {0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+    {0xE0001, 0xE0001}, {0xE0020, 0xE007F},
+};
+
+bool cpw_char_hidden(uint32_t cp)
+{
+    if (cp < 0x20 || cp == 0x7F)
+        return true;
+    if (cp < 0x80)
+        return false;
+    int lo = 0, hi = (int)(sizeof hidden / sizeof hidden[0]) - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < hidden[mid].lo)
+            hi = mid - 1;
+        else if (cp > hidden[mid].hi)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+size_t cpw_utf8_next(const char *in, size_t avail, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    if (!avail)
+        return 0;
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t n = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+             : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    if (!n || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* overlong forms, surrogates, beyond U+10FFFF */
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) ||
+        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
+        return 0;
+    uint32_t v = c & (0xFF >> (n + 1));
+    for (size_t i = 1; i < n; i++)
+        v = (v << 6) | (s[i] & 0x3F);
+    *cp = v;
+    return n;
+}
+
 void cpw_sanitize(const char *in, char *out, size_t out_size)
 {
     if (!out_size)
         return;
-    const unsigned char *s = (const unsigned char *)(in ? in : "");
-    size_t k = 0;
-    while (*s && k + 1 < out_size) {
-        unsigned c = *s;
-        if (c < 0x20 || c == 0x7f) {
+    const char *s = in ? in : "";
+    size_t avail = strlen(s), k = 0;
+    while (avail && k + 1 < out_size) {
+        uint32_t cp;
+        size_t n = cpw_utf8_next(s, avail, &cp);
+        if (n == 0 || cpw_char_hidden(cp)) {
+            /* a bad byte is one '?', a hidden character one '?' */
             out[k++] = '?';
-            s++;
-            continue;
+            n = n ? n : 1;
+        } else {
+            if (k + n + 1 > out_size)
+                break;
+            memcpy(out + k, s, n);
+            k += n;
         }
-        if (c < 0x80) {
-            out[k++] = (char)c;
-            s++;
-            continue;
-        }
-        /* multi-byte: copy whole valid sequences, drop C1 controls (U+0080..9F) */
-        size_t n = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-        bool ok = n > 0;
-        for (size_t i = 1; ok && i < n; i++)
-            ok = (s[i] & 0xC0) == 0x80;
-        if (ok && n == 2 && c == 0xC2 && s[1] < 0xA0)
-            ok = false; /* C1 control, e.g. CSI U+009B */
-        if (ok && n == 3 && ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0)))
-            ok = false;
-        if (ok && n == 4 && ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90)))
-            ok = false;
-        if (!ok) {
-            out[k++] = '?';
-            s++;
-            continue;
-        }
-        if (k + n + 1 > out_size)
-            break;
-        memcpy(out + k, s, n);
-        k += n;
         s += n;
+        avail -= n;
     }
     out[k] = '\0';
+}
+
+static void put_u_escape(cpw_buf *b, uint32_t u)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[6] = {'\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
+                 hex[u & 15]};
+    if (cpw_buf_reserve(b, sizeof e)) {
+        memcpy(b->data + b->len, e, sizeof e);
+        b->len += sizeof e;
+    }
+}
+
+static void put_raw(cpw_buf *b, const char *s, size_t n)
+{
+    if (cpw_buf_reserve(b, n)) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+    }
+}
+
+void cpw_json_sanitize(cpw_buf *out, const char *json, size_t len)
+{
+    bool in_str = false;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)json[i];
+        if (c == '"' ) {
+            in_str = !in_str;
+            put_raw(out, json + i++, 1);
+            continue;
+        }
+        if (in_str && c == '\\' && i + 1 < len) {
+            put_raw(out, json + i, 2); /* an escape stays as written */
+            i += 2;
+            continue;
+        }
+        uint32_t cp;
+        size_t n = cpw_utf8_next(json + i, len - i, &cp);
+        if (n == 0) {
+            put_u_escape(out, 0xFFFD); /* not UTF-8: the replacement character */
+            i++;
+        } else if (in_str && cpw_char_hidden(cp)) {
+            if (cp >= 0x10000) { /* as a surrogate pair */
+                put_u_escape(out, 0xD800 + ((cp - 0x10000) >> 10));
+                put_u_escape(out, 0xDC00 + ((cp - 0x10000) & 0x3FF));
+            } else {
+                put_u_escape(out, cp);
+            }
+            i += n;
+        } else {
+            put_raw(out, json + i, n);
+            i += n;
+        }
+    }
 }
 
 int64_t cpw_now_us(void)

@@ -1,5 +1,6 @@
 /* cpt_sub.h — test and bench helpers: a subscriber that decodes frames and
- * tracks seq gaps, and a one-shot command client. */
+ * tracks seq gaps, a one-shot command client, and an echoing REP endpoint
+ * served on a thread of its own (a job's command socket, for the tests). */
 #ifndef CPT_SUB_H
 #define CPT_SUB_H
 
@@ -43,5 +44,14 @@ int cpt_command(const char *url, const cpw_command *cmd, const unsigned char *se
 int cpt_command_as(const char *url, const char *job, const cpw_command *cmd,
                    const unsigned char *secret, size_t secret_len, cpw_msg *reply,
                    int timeout_ms);
+
+/* A REP endpoint (cpw_srv) listening on url, served by a thread: each
+ * request is answered with "echo:" and its bytes. NULL with err filled. */
+typedef struct cpt_echo cpt_echo;
+cpt_echo *cpt_echo_start(const char *url, char *err, size_t errsz);
+/* Requests answered so far. Thread-safe. */
+unsigned long cpt_echo_requests(cpt_echo *e);
+/* Stops the thread and closes the endpoint (its socket file removed). */
+void cpt_echo_stop(cpt_echo *e);
 
 #endif

@@ -3,21 +3,24 @@
 # failures drawn at random from the whole catalogue are injected through
 # `cptop ctl` (kill a subtask, stall a barrier, decline, fail and slow
 # storage writes, fail a sink commit, crash the process, take the broker
-# down, add broker latency). Then the input is drained and `cpdemo verify`
-# must find nothing lost and nothing duplicated. Seeded: CHAOS_SEED=N
-# reproduces a run (the seed is printed). CHAOS_N sets the number of
-# failures (default 24).
+# down, add broker latency, throttle a subtask). Then the input is drained
+# and `cpdemo verify` must find nothing lost and nothing duplicated. Seeded:
+# CHAOS_SEED=N reproduces a run (the seed is printed). CHAOS_N sets the
+# number of failures (default 24).
 #
 # It runs twice: with the defaults (file:// storage, SQLite), then with
-# checkpoints on S3 (s3rver) and the sink on PostgreSQL (a private cluster);
-# CHAOS_BACKENDS=defaults or s3-pg runs one of them.
+# checkpoints on S3 (s3rver) and the sink on PostgreSQL (a private cluster).
+# CHAOS_BACKENDS picks runs, any of: defaults, s3-pg, unaligned (unaligned
+# checkpoints), timeout (aligned with a 200 ms aligned-checkpoint-timeout,
+# going unaligned when it passes); tests/t_chaos_unaligned.sh runs the last
+# two.
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
 seed=${CHAOS_SEED:-$(( $(date +%s) % 100000 ))}
 nfail=${CHAOS_N:-24}
-[ "$nfail" -ge 18 ] || nfail=18 # the deck holds every kind twice
+[ "$nfail" -ge 20 ] || nfail=20 # the deck holds every kind twice
 echo "  chaos seed $seed (CHAOS_SEED=$seed reproduces this run), $nfail failures"
 RANDOM=$seed
 cd "$T_TMP"
@@ -41,8 +44,8 @@ ctl() {
   return 1
 }
 
-run_chaos() { # NAME STORAGE-URI SINK-URL
-  local name=$1 storage=$2 sink=$3 d=$T_TMP/$1
+run_chaos() { # NAME STORAGE-URI SINK-URL [MORE-JSON-MEMBERS]
+  local name=$1 storage=$2 sink=$3 more=${4:-} d=$T_TMP/$1
   mkdir -p "$d/var" && cd "$d" || return 1
   local records=50000
   bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap
@@ -57,7 +60,7 @@ run_chaos() { # NAME STORAGE-URI SINK-URL
   "execution.checkpointing.tolerable-failed-checkpoints": 1000,
   "execution.checkpointing.num-retained": 2,
   "restart-strategy.fixed-delay.attempts": 1000,
-  "restart-strategy.fixed-delay.delay": "200 ms" }
+  "restart-strategy.fixed-delay.delay": "200 ms"${more:+, $more} }
 JSON
   # a steady producer for the whole run (records ids 0..N-1, every 97th malformed)
   "$CPDEMO" produce --bootstrap-file var/kafka.bootstrap --count $records --rate 2500 \
@@ -73,11 +76,11 @@ JSON
   T_PIDS+=("$watcher")
 
   # the same sequence for each backend run of a seed; every kind at least
-  # twice (a deck of 2 x 9, the rest drawn at random), shuffled
+  # twice (a deck of 2 x 10, the rest drawn at random), shuffled
   RANDOM=$seed
   local deck=() k
-  for ((k = 0; k < 9; k++)); do deck+=("$k" "$k"); done
-  for ((k = 18; k < nfail; k++)); do pick 0 8; deck+=("$P"); done
+  for ((k = 0; k < 10; k++)); do deck+=("$k" "$k"); done
+  for ((k = 20; k < nfail; k++)); do pick 0 9; deck+=("$P"); done
   for ((k = ${#deck[@]} - 1; k > 0; k--)); do
     pick 0 "$k"; local tmp=${deck[k]}; deck[k]=${deck[P]}; deck[P]=$tmp
   done
@@ -90,6 +93,7 @@ JSON
     pick 1 3; local count=$P secs=$P
     pick 0 300; local slow=$P
     pick 0 150; local rtt=$P
+    pick 0 3000; local slow_us=$P
     local args
     case ${deck[i - 1]:-0} in
       0) args=(fail kill "$op" "$sub") ;;
@@ -101,6 +105,7 @@ JSON
       6) args=(fail crash) ;;
       7) args=(fail broker-down "secs=$secs") ;;
       8) args=(fail kafka-latency "ms=$rtt") ;;
+      9) args=(fail throttle "$op" "$sub" "per-record-us=$slow_us") ;;
     esac
     sleep "$pause"
     local out
@@ -115,12 +120,15 @@ JSON
   done
   check "$name: at least 20 failures accepted ($accepted of $nfail)" test "$accepted" -ge 20
   local missing="" kind
-  for kind in kill stall decline fail-storage slow-storage fail-commit crash broker-down kafka-latency; do
+  for kind in kill stall decline fail-storage slow-storage fail-commit crash broker-down kafka-latency throttle; do
     [[ " $kinds " == *" $kind "* ]] || missing="$missing $kind"
   done
   check "$name: every kind of the catalogue was injected${missing:+ (missing:$missing)}" test -z "$missing"
   ctl fail slow-storage ms=0 >/dev/null
   ctl fail kafka-latency ms=0 >/dev/null
+  for op in 0 1 2 3; do for sub in 0 1; do
+    ctl fail throttle "$op" "$sub" per-record-us=0 >/dev/null
+  done; done
   check "$name: the producer delivered all $records records" wait_for 90 sh -c "! kill -0 $producer 2>/dev/null"
   wait "$producer"
   check "$name: the producer exited 0" test $? -eq 0
@@ -132,6 +140,12 @@ JSON
   kill "$job"; wait "$job" 2>/dev/null
   kill "$watcher"; wait "$watcher" 2>/dev/null
   check "$name: the dashboard saw restores (the job recovered)" grep -q '"type":"restored"' events.jsonl
+  case $name in
+    unaligned) check "$name: acks persisted in-flight records (channel state)" \
+      grep -Eq '"type":"ack".*"persisted_data":[1-9][0-9]*.*"unaligned":true' events.jsonl ;;
+    timeout) check "$name: subtasks switched to unaligned after the timeout" \
+      grep -q '"type":"switched_to_unaligned"' events.jsonl ;;
+  esac
   check "$name: a drain commits everything" \
     bash -c "timeout 120 '$CPDEMO' run --config chaos.json --drain >drain.log 2>&1"
   local v
@@ -181,9 +195,17 @@ run_chaos_s3_pg() {
   "$top/tests/pg.sh" stop "$pgdir"
 }
 
-case "${CHAOS_BACKENDS:-all}" in
-  defaults) run_chaos defaults "var/chk" "sqlite:var/chaos.db" ;;
-  s3-pg) run_chaos_s3_pg ;;
-  *) run_chaos defaults "var/chk" "sqlite:var/chaos.db"; run_chaos_s3_pg ;;
-esac
+backends=${CHAOS_BACKENDS:-all}
+[ "$backends" = all ] && backends="defaults s3-pg"
+for b in $backends; do
+  case $b in
+    defaults) run_chaos defaults "var/chk" "sqlite:var/chaos.db" ;;
+    s3-pg) run_chaos_s3_pg ;;
+    unaligned) run_chaos unaligned "var/chk" "sqlite:var/chaos.db" \
+      '"execution.checkpointing.unaligned.enabled": true' ;;
+    timeout) run_chaos timeout "var/chk" "sqlite:var/chaos.db" \
+      '"execution.checkpointing.unaligned.enabled": true, "execution.checkpointing.aligned-checkpoint-timeout": "200 ms"' ;;
+    *) fail "CHAOS_BACKENDS: no run \"$b\" (defaults, s3-pg, unaligned, timeout)" ;;
+  esac
+done
 t_done

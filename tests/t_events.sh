@@ -15,7 +15,7 @@ cat > ev.json <<'JSON'
   "execution.checkpointing.interval": "400 ms", "execution.checkpointing.storage": "var/chk" }
 JSON
 bg "$CPDEMO" run --config ev.json
-wait_for 15 test -S "$T_TMP/cptop/ev.cmd" || fail "cpdemo run did not start"
+wait_for 15 test -e "$T_TMP/cptop/ev.json" || fail "cpdemo run did not start"
 timeout 4 "$CPTOP" --job ev --json > events.jsonl
 check "the stream has completed checkpoints" grep -q '"type":"cp_completed"' events.jsonl
 
@@ -98,4 +98,69 @@ check "it is failed as aborted by the user" \
   wait_for 5 bash -c "'$CPTOP' --job ev --once | grep -E '^ +$inflight failed' | grep -q CHECKPOINT_ABORTED_BY_USER"
 check "checkpoints complete again afterwards" \
   wait_for 10 bash -c "'$CPTOP' --job ev --once | awk '\$2==\"completed\" && \$1 > $inflight' | grep -q ."
+# ---------------------------------------------------------------- --json across process restarts
+# A supervised job crashed three times: --json says so each time with a state
+# line (the new pid, instance and state, restore included) before the new
+# process's messages, though the new process announced its hello and its
+# restore before the subscription reached it.
+cat > sup.json <<'JSON'
+{ "pipeline.name": "sup", "parallelism.default": 2,
+  "source.kafka.bootstrap-file": "var/kafka.bootstrap", "sink.url": "sqlite:var/sup.db",
+  "execution.checkpointing.interval": "300 ms", "execution.checkpointing.storage": "var/supchk",
+  "execution.checkpointing.tolerable-failed-checkpoints": 100 }
+JSON
+"$CPDEMO" run --config sup.json --supervise >sup.log 2>&1 &
+sup_pid=$!
+T_PIDS+=($sup_pid)
+wait_for 20 test -e "$T_TMP/cptop/sup.json" || fail "the supervised job did not start"
+job_pid() { "$CPTOP" --job sup --once 2>/dev/null | sed -nE 's/^job sup .*, pid ([0-9]+),.*/\1/p'; }
+# a completed checkpoint in this process's history (a restore needs one)
+has_completed() { "$CPTOP" --job sup --once 2>/dev/null | grep -Eq '^ +[0-9]+ completed '; }
+wait_for 20 has_completed
+"$CPTOP" --job sup --json >sup.jsonl 2>sup.err &
+json_pid=$!
+T_PIDS+=($json_pid)
+pids=()
+for n in 1 2 3; do
+  old=$(job_pid)
+  "$CPTOP" --job sup ctl fail crash >/dev/null 2>&1
+  new_pid() { local p; p=$(job_pid); [ -n "$p" ] && [ "$p" != "$old" ]; }
+  wait_for 30 new_pid || fail "crash $n: no new process"
+  pids+=("$(job_pid)")
+  wait_for 20 has_completed
+done
+sleep 2
+kill "$json_pid"
+check "cptop --json ends within 3 s of SIGTERM, the job still streaming" wait_for 3 ended "$json_pid"
+ended "$json_pid" || kill -KILL "$json_pid"
+wait "$json_pid" 2>/dev/null
+check "--json begins with the job's state" bash -c "head -1 sup.jsonl | grep -q '\"type\":\"state\".*\"reason\":\"connected\"'"
+# the supervisor may restart a process on its own too (a dependency slow to
+# answer under load), and one that dies at once may never be seen: at least
+# our 3 restarts, at most the supervisor's, each line a new instance
+restarts=$(grep -c 'restarting in' sup.log)
+seen=$(grep -c '"type":"state".*"reason":"restarted"' sup.jsonl)
+check "one state line per restart seen ($seen; 3 crashes, $restarts restarts), each a new instance" \
+  bash -c "[ $seen -ge 3 ] && [ $seen -le $restarts ] && \
+           test \$(grep '\"type\":\"state\"' sup.jsonl | grep -o '\"instance\":\"[0-9a-f]*\"' | sort -u | wc -l) -eq $((seen + 1))"
+# each process we crashed into: its state line names its pid and shows its
+# restore (restored_from), or a restored event follows before the next state line
+for p in "${pids[@]}"; do
+  awk -v pid="\"pid\":$p," '/"type":"state"/ { open = index($0, pid) > 0; if (open && /"restored_from":[1-9]/) { got = 1; open = 0 } }
+       /"type":"restored"/ && open { got = 1; open = 0 }
+       END { exit !got }' sup.jsonl
+  check "the new process (pid $p): its state line, and its restore" test $? -eq 0
+done
+check "--json wrote nothing on stderr" test ! -s sup.err
+# stopped here, bounded: a job that does not stop is reported, not waited out
+last_job=$(job_pid)
+kill -TERM "$sup_pid"
+if wait_for 30 ended "$sup_pid"; then
+  ok "the supervised job stops on SIGTERM"
+else
+  fail "the supervised job stops on SIGTERM" "still running 30 s later: $(tail -2 sup.log | tr '\n' ' ')"
+  [ -n "$last_job" ] && ! ended "$last_job" && kill -KILL "$last_job"
+  kill -KILL "$sup_pid"
+fi
+wait "$sup_pid" 2>/dev/null
 t_done

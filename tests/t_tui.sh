@@ -10,49 +10,12 @@ CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
 export LC_ALL=C.UTF-8 # ${#line} counts characters, not bytes
 cd "$T_TMP" && mkdir -p var
-if ! command -v tmux >/dev/null; then
-  fail "tmux is not installed (scripts/deps.sh installs it)"
-  t_done
-  exit 1
-fi
 
-# A private tmux server: its own socket and configuration (never ~/.tmux.conf);
-# the pane stays after cptop exits so its end can be checked.
-TSOCK=$T_TMP/tmux.sock
-TM() { tmux -S "$TSOCK" "$@"; }
-tui_cleanup() {
-  TM kill-server 2>/dev/null
-  if [ -n "${T_KEEP:-}" ]; then echo "kept $T_TMP"; return; fi
-  t_cleanup
-}
-trap tui_cleanup EXIT
-echo "set -g remain-on-exit on" > tmux.conf
-
-SCREEN=$T_TMP/screen.txt
-cap() { TM capture-pane -p -t cpt > "$SCREEN" 2>/dev/null; }
-keys() { TM send-keys -t cpt "$@"; }
-text() { TM send-keys -t cpt -l "$1"; }
-show_screen() { echo "    last screen:"; sed 's/^/    | /' "$SCREEN"; }
-# wait_screen SECONDS REGEX...: captures the pane until one capture matches every REGEX
-wait_screen() {
-  local s=$1 i r all; shift
-  for ((i = 0; i < s * 10; i++)); do
-    cap
-    all=1
-    for r in "$@"; do grep -qE -- "$r" "$SCREEN" || { all=0; break; }; done
-    [ "$all" = 1 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# expect NAME SECONDS REGEX...: one check; on failure shows the last capture
-expect() {
-  local n=$1 s=$2; shift 2
-  if wait_screen "$s" "$@"; then ok "$n"; return 0; fi
-  fail "$n" "no screen matched: $*"
-  show_screen
-  return 1
-}
+# the screen helpers (tui_*) are in lib.sh; this script's one pane is "cpt"
+cap() { tui_cap cpt; }
+keys() { tui_keys cpt "$@"; }
+text() { tui_text cpt "$1"; }
+expect() { local n=$1 sec=$2; shift 2; tui_expect "$n" "$sec" cpt "$@"; }
 # on the last capture: the first match of a sed -E pattern's group
 screen_val() { sed -nE "s/$1/\\1/p" "$SCREEN" | head -1; }
 history_rows() { grep -E '^ +[0-9]+ (completed|failed|in_progress) ' "$SCREEN"; }
@@ -76,7 +39,7 @@ cat > tui.json <<'JSON'
   "execution.checkpointing.storage": "var/chk" }
 JSON
 bg "$CPDEMO" run --config tui.json
-check "the job starts and announces itself" wait_for 15 test -S "$T_TMP/cptop/tui.cmd"
+check "the job starts and announces itself" wait_for 15 test -e "$T_TMP/cptop/tui.json"
 
 # ---------------------------------------------------------------- 2. cptop in tmux
 # A wrapper records cptop's pid (sh execs it) and, once it ends, its exit status.
@@ -85,7 +48,7 @@ export XDG_RUNTIME_DIR='$T_TMP' LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen
 sh -c 'echo \$\$ > "\$1"; exec "\$2"' sh '$T_TMP/cptop.pid' '$CPTOP' 2> '$T_TMP/cptop.err'
 echo \$? > '$T_TMP/cptop.rc'
 SH
-TM -f "$T_TMP/tmux.conf" new-session -d -s cpt -x 120 -y 40 "sh '$T_TMP/run-cptop.sh'"
+tui_start cpt 120 40 "sh '$T_TMP/run-cptop.sh'"
 wait_for 5 test -s cptop.pid
 cptop_pid=$(cat cptop.pid 2>/dev/null)
 check "cptop runs in the pane" test -n "$cptop_pid" -a -d "/proc/$cptop_pid"
@@ -107,16 +70,20 @@ expect "t: a manual checkpoint${manual:+ (#$manual)} completes in History" 10 \
 
 # ---------------------------------------------------------------- 4. a stall that expires
 keys f
-expect "f: the failure menu" 3 '─ Inject a failure ─' '│ 2  stall the next barrier at a subtask +│'
-keys 2
-expect "f 2: choose an operator" 3 '─ stall: which operator\? ─' '│ parse +2 subtasks +│'
+expect "f: the failure menu is the job's own table" 3 '─ Inject a failure ─' '│ [1-9]  stall +'
+stall_key=$(tui_menu_key cpt stall)
+keys "${stall_key:-2}"
+expect "stall: choose an operator" 3 '─ stall: which operator\? ─' '│ parse +2 subtasks +│'
 keys j Enter
 expect "the operator chosen: the subtask prompt, prefilled 0" 3 \
   '─ stall: which subtask of parse\? ─' '│ subtask \(0\.\.1\): 0_ +│'
 keys Enter
-expect "the stall prompt proposes timeout + 2 s" 3 '│ stall for how many ms: 8000_ +│'
+expect "the ms prompt holds the table's default and range" 3 '─ stall at parse#0 ─' \
+  '│ ms=[0-9]+_  \(1\.\.[0-9]+ ms\) +│'
+text 8000
+expect "the first digit replaces the default" 3 '│ ms=8000_  \('
 keys Enter
-expect "the job accepts the stall" 5 '^fail stall: ok, the next barrier stalls 8000 ms at parse#0$'
+expect "the job accepts the stall" 5 '^fail stall: ok, .*8000 ms.*parse#0'
 expect "In flight: a checkpoint waits on parse#0, the bar counting towards 6s" 8 \
   '^▶ #[0-9]+ +periodic [█░]+ [0-9.]+s/6s +[0-9]/8 acked  waiting on parse#0 \(barrier held [0-9.]+s\)'
 stalled=$(screen_val '^▶ #([0-9]+) .*waiting on parse#0.*')
@@ -127,12 +94,12 @@ expect "History: #$stalled failed, EXPIRED after the 6 s timeout" 10 \
 check "checkpoints complete again after the stall" wait_for 10 newest_completed_after "$stalled"
 
 # ---------------------------------------------------------------- 5. abort a checkpoint held in flight
-keys f 2 Enter Enter
-expect "stall source#0: the ms prompt" 3 '│ stall for how many ms: 8000_ +│'
+keys f "${stall_key:-2}" Enter Enter
+expect "stall source#0: the ms prompt" 3 '─ stall at source#0 ─' '│ ms=[0-9]+_  \('
 text 5000
-expect "the first digit replaces the proposed value" 3 '│ stall for how many ms: 5000_ +│'
+expect "the first digit replaces the proposed value" 3 '│ ms=5000_  \('
 keys Enter
-expect "the job accepts the stall at source#0" 5 '^fail stall: ok, the next barrier stalls 5000 ms at source#0$'
+expect "the job accepts the stall at source#0" 5 '^fail stall: ok, .*5000 ms.*source#0'
 # held for over a second: the stalled one (the stall lasts 5 s, the timeout is 6 s)
 expect "In flight: a checkpoint held at source#0" 8 \
   '^▶ #[0-9]+ +periodic .* waiting on source#0 \(barrier held [0-9.]+s\)'
@@ -157,7 +124,7 @@ expect "Enter sends it: the job takes the new interval" 5 \
   '^set_config: ok, interval 2 s, timeout 6 s, tolerable failures 5$' '^EXACTLY_ONCE  every 2s  timeout 6s '
 
 # ---------------------------------------------------------------- 6. resize
-TM resize-window -t cpt -x 80 -y 24
+tm resize-window -t cpt -x 80 -y 24
 expect "resized to 80x24: the footer keeps the keys that fit" 5 \
   '^\? help  q quit  t trigger  a abort  f fail  c config  Enter detail  s summary$'
 check "80 columns: no line is wider" test "$(max_width)" -eq 80
@@ -166,7 +133,7 @@ check "80 columns: the rules span the width" \
 check "24 rows: no events pane" bash -c "test \$(wc -l < '$SCREEN') -eq 24 && ! grep -q '─ Events (' '$SCREEN'"
 check "80 columns: the aborted row keeps its reason, without the message" \
   bash -c "grep -E '^ +$held failed ' '$SCREEN' | grep -q ABORTED && ! grep -q 'aborted by the user' '$SCREEN'"
-TM resize-window -t cpt -x 120 -y 40
+tm resize-window -t cpt -x 120 -y 40
 expect "back to 120x40: the full footer, the events pane and the long reason" 5 \
   'e events  / filter  Tab pane$' '^─ Events \([0-9]+ kept' \
   "^ +$held failed .* ABORTED_BY_USER: aborted by the user$"
@@ -216,7 +183,7 @@ sleep 0.1
 keys q
 check "q: cptop exits with status 0" wait_for 5 grep -qx 0 cptop.rc
 check "its process is gone" test ! -e "/proc/$cptop_pid"
-check "the pane's command has ended" wait_for 3 bash -c "test \"\$(tmux -S '$TSOCK' display -p -t cpt '#{pane_dead}')\" = 1"
+check "the pane's command has ended" wait_for 3 tui_dead cpt
 check "cptop wrote nothing to stderr (no sanitizer report)" test ! -s cptop.err
 [ -s cptop.err ] && sed 's/^/    | /' cptop.err | head -40
 t_done

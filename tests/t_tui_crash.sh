@@ -8,20 +8,12 @@
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
 CPTOP=$top/$BUILD/bin/cptop
-SOCK=$T_TMP/tmux.sock
-tmx() { tmux -S "$SOCK" "$@"; }
-cleanup_tui() { tmx kill-server 2>/dev/null; t_cleanup; }
-trap cleanup_tui EXIT
-screen() { tmx capture-pane -p -t dash; }
-wait_screen() { # SECONDS REGEX
-  local i
-  for ((i = 0; i < $1 * 10; i++)); do
-    screen 2>/dev/null | grep -Eq -- "$2" && return 0
-    sleep 0.1
-  done
-  echo "--- never showed /$2/; last screen:"; screen 2>/dev/null
-  return 1
-}
+screen() { tui_cap dash; cat "$SCREEN"; }
+wait_screen() { tui_wait "$1" dash "$2" || { tui_show dash; return 1; }; }
+# the first count of "N completed" on screen
+completed() { tui_cap dash; grep -Eo '[0-9]+ completed' "$SCREEN" | head -1 | cut -d' ' -f1; }
+# more_completed_than N: polls until the screen counts more than N completed
+more_completed_than() { local i m; for ((i = 0; i < 150; i++)); do m=$(completed); [ "${m:-0}" -gt "$1" ] && return 0; sleep 0.1; done; return 1; }
 cd "$T_TMP" && mkdir -p var
 bg "$CPDEMO" kafka --partitions 2 --bootstrap-file var/kafka.bootstrap
 wait_for 10 test -S var/kafka.bootstrap.ctl || fail "cpdemo kafka (and its control socket) did not start"
@@ -33,39 +25,43 @@ cat > c.json <<'JSON'
 JSON
 "$CPDEMO" run --config c.json --supervise >job.log 2>&1 &
 T_PIDS+=($!)
-wait_for 20 test -S "$T_TMP/cptop/crashy.cmd" || fail "the job did not start"
+wait_for 20 test -e "$T_TMP/cptop/crashy.json" || fail "the job did not start"
 
-tmx new-session -d -s dash -x 120 -y 40 \
-  "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP 2>$T_TMP/cptop.err"
+tui_start dash 120 40 "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP 2>$T_TMP/cptop.err"
 check "the dashboard shows the job with completed checkpoints" wait_screen 15 " completed periodic"
 pid1=$(screen | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2)
-tmx send-keys -t dash f 7
-check "f 7: the job accepts the crash" wait_screen 5 "fail crash: ok, the job process \(pid $pid1\) crashes now"
-check "the dashboard notices the process went (restart or disconnect noted)" \
-  sh -c "for i in \$(seq 150); do tmux -S '$SOCK' capture-pane -p -t dash | grep -Eq 'DISCONNECTED|pid [0-9]+' || exit 1; \
-         p=\$(tmux -S '$SOCK' capture-pane -p -t dash | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2); \
-         [ -n \"\$p\" ] && [ \"\$p\" != '$pid1' ] && exit 0; sleep 0.1; done; exit 1"
+tui_keys dash f
+check "f: the menu offers the job's crash" wait_screen 5 "│ [1-9]  crash "
+tui_keys dash "$(tui_menu_key dash crash)"
+check "the job accepts the crash" wait_screen 5 "fail crash: ok, the job process \(pid $pid1\) crashes now"
+new_pid_shown() { local p; p=$(screen | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2); [ -n "$p" ] && [ "$p" != "$pid1" ]; }
+check "the dashboard follows the job to its new process (another pid)" wait_for 15 new_pid_shown
 check "it comes back: a new pid, live, restored from a checkpoint" \
   wait_screen 15 "restored \(from #[0-9]+\)"
-check "... and checkpoints complete again" sh -c "n=\$(tmux -S '$SOCK' capture-pane -p -t dash | grep -Eo '[0-9]+ completed' | head -1 | cut -d' ' -f1); \
-  for i in \$(seq 100); do m=\$(tmux -S '$SOCK' capture-pane -p -t dash | grep -Eo '[0-9]+ completed' | head -1 | cut -d' ' -f1); \
-  [ \"\${m:-0}\" -gt \"\${n:-0}\" ] && exit 0; sleep 0.1; done; exit 1"
+n=$(completed)
+check "... and checkpoints complete again" more_completed_than "${n:-0}"
 check "the supervisor restarted it once" grep -q "restarting in 1000 ms (restart 1" job.log
 
-tmx send-keys -t dash f 8
-check "f 8: the broker-down form proposes 5 s" wait_screen 5 "down for how many s: 5_"
-tmx send-keys -t dash 2 Enter
+tui_keys dash f
+wait_screen 5 "│ [1-9]  broker-down " >/dev/null
+tui_keys dash "$(tui_menu_key dash broker-down)"
+check "broker-down: its form proposes the table's default" wait_screen 5 "│ [a-z_]+=[0-9]+_  \("
+tui_keys dash 2 Enter
 check "the embedded Kafka takes its broker down" wait_screen 5 "fail broker-down: ok, every broker down for 2 s"
-tmx send-keys -t dash f 9 Enter
-check "f 9: latency added (default 500 ms)" wait_screen 5 "fail kafka-latency: ok, round trip \+500 ms on every broker"
+tui_keys dash f
+wait_screen 5 "│ [1-9]  kafka-latency " >/dev/null
+tui_keys dash "$(tui_menu_key dash kafka-latency)"
+wait_screen 5 "│ ms=[0-9]+_  \(" >/dev/null
+tui_keys dash Enter
+check "kafka-latency with the table's default: latency added" wait_screen 5 "fail kafka-latency: ok, round trip \+[0-9]+ ms on every broker"
 "$CPTOP" --job crashy ctl fail kafka-latency ms=0 >/dev/null
-before=$(screen | grep -Eo '[0-9]+ completed' | head -1 | cut -d' ' -f1)
-check "after the broker is back, checkpoints complete again" sh -c "for i in \$(seq 150); do \
-  m=\$(tmux -S '$SOCK' capture-pane -p -t dash | grep -Eo '[0-9]+ completed' | head -1 | cut -d' ' -f1); \
-  [ \"\${m:-0}\" -gt \"${before:-0}\" ] && exit 0; sleep 0.1; done; exit 1"
-check "the failures are in the event log" sh -c "tmux -S '$SOCK' send-keys -t dash e / f a i l u r e _ i n j Enter; sleep 0.5; \
-  tmux -S '$SOCK' capture-pane -p -t dash | grep -q 'failure_injected .*broker-down'"
-tmx send-keys -t dash Escape Escape q
+before=$(completed)
+check "after the broker is back, checkpoints complete again" more_completed_than "${before:-0}"
+tui_keys dash e /
+tui_text dash failure_inj
+tui_keys dash Enter
+check "the failures are in the event log" wait_screen 5 'failure_injected .*broker-down'
+tui_keys dash Escape Escape q
 check "no dashboard error output" sh -c "sleep 0.5; ! grep -E 'ERROR|runtime error|LeakSanitizer' $T_TMP/cptop.err"
 check "no sanitizer report from the job" sh -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' job.log"
 t_done

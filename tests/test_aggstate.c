@@ -8,11 +8,14 @@ typedef struct seen {
     int n, stop_after;
 } seen;
 
+/* Takes rows until it holds stop_after (0: no limit), then refuses. */
 static bool collect(void *o, const cpd_row *row)
 {
     seen *s = o;
+    if (s->stop_after && s->n >= s->stop_after)
+        return false;
     s->rows[s->n++] = *row;
-    return !s->stop_after || s->n < s->stop_after;
+    return true;
 }
 
 CPT_TEST(payments_fold_into_count_sum_min_max_last)
@@ -54,15 +57,30 @@ CPT_TEST(each_barrier_sends_only_what_changed_since_the_last)
     cpd_aggstate_add(m, "acct-2999", 1, 101);
     CPT_EQ_INT(cpd_aggstate_flush(m, collect, &s), 2);
     CPT_EQ_INT(s.n, 2);
-    /* a flush cut short (stopping) leaves the rest marked */
+    /* a flush cut short (a full channel) leaves the rest marked, the
+     * refused row included, and the next one goes on from there */
     cpd_aggstate_add(m, "x", 1, 1);
     cpd_aggstate_add(m, "y", 1, 1);
     cpd_aggstate_add(m, "z", 1, 1);
+    CPT_EQ_INT(cpd_aggstate_dirty(m), 3);
+    static seen held;
+    held.n = 0;
+    CPT_ASSERT(cpd_aggstate_each_dirty(m, collect, &held)); /* what a capture sees */
+    CPT_EQ_INT(held.n, 3);
+    CPT_EQ_INT(cpd_aggstate_dirty(m), 3);
     s.n = 0;
     s.stop_after = 1;
     CPT_EQ_INT(cpd_aggstate_flush(m, collect, &s), 1);
+    CPT_EQ_INT(cpd_aggstate_dirty(m), 2);
+    held.n = 0;
+    CPT_ASSERT(cpd_aggstate_each_dirty(m, collect, &held));
+    CPT_EQ_INT(held.n, 2);
     s.stop_after = 0;
     CPT_EQ_INT(cpd_aggstate_flush(m, collect, &s), 2);
+    CPT_EQ_INT(s.n, 3);
+    for (int i = 0; i < 3; i++) /* each once, and in the order the capture saw */
+        CPT_EQ_STR(s.rows[i].account, i ? held.rows[i - 1].account : s.rows[0].account);
+    CPT_EQ_INT(cpd_aggstate_dirty(m), 0);
     cpd_aggstate_free(m);
 }
 

@@ -2,6 +2,7 @@
  * window and nonces, its binding to the job and to the agent's run (a
  * command for another job, or replayed after a restart, is refused), the
  * secret file's checks, loopback by default. */
+#include "../agent/cpa_internal.h" /* cpa_replay_check: the window's edges */
 #include "cpagent.h"
 #include "cpt_sub.h"
 #include "cpt_test.h"
@@ -397,6 +398,87 @@ CPT_TEST(a_signed_command_names_its_instance)
     free(out);
     CPT_EQ_INT(handler_calls, 0);
     cpa_destroy(a);
+}
+
+/* seq and req at the top of their range (PROTOCOL.md §5, §9): signed,
+ * accepted, and the reply carries the request id back. */
+CPT_TEST(a_signed_command_may_use_the_whole_seq_range)
+{
+    char secret_path[300];
+    snprintf(secret_path, sizeof secret_path, "%s/secret", cpt_tmpdir());
+    int port = cpt_free_port_pair();
+    cpa_agent *a = tcp_agent("job-s", port, secret_path);
+    unsigned char secret[256];
+    size_t sl = read_secret(secret_path, secret, sizeof secret);
+    const uint64_t ids[] = {(uint64_t)INT64_MAX + 1, UINT64_MAX};
+    for (int i = 0; i < 2; i++) {
+        cpw_command cmd = {.req = ids[i]}; /* the envelope's seq too */
+        cmd.c.type = CPW_CMD_TRIGGER;
+        instance_of(cmd_url(port), cmd.instance);
+        cpw_msg r;
+        CPT_EQ_INT(cpt_command_as(cmd_url(port), "job-s", &cmd, secret, sl, &r, 5000), 0);
+        CPT_ASSERTF(r.reply->ok, "refused: %s", r.reply->message);
+        CPT_ASSERTF(r.reply->req == ids[i], "req %" PRIu64 " came back as %" PRIu64, ids[i],
+                    r.reply->req);
+        cpw_msg_clear(&r);
+    }
+    CPT_EQ_INT(handler_calls, 2);
+    cpa_destroy(a);
+}
+
+/* ---------------------------------------------------------------- the replay window */
+
+static const char *check_at(cpa_replay *r, int nonce, int64_t ts, int64_t now)
+{
+    char hex[CPW_NONCE_HEX + 1];
+    snprintf(hex, sizeof hex, "%032x", nonce);
+    return cpa_replay_check(r, hex, ts, now);
+}
+
+/* Each nonce once while its timestamp can pass; ±30 s inclusive; any
+ * timestamp the wire can carry compared without overflow. */
+CPT_TEST(the_replay_window_takes_each_nonce_once)
+{
+    cpa_replay *r = calloc(1, sizeof *r);
+    CPT_ASSERT(r);
+    const int64_t now = 1700000000000000LL, w = CPA_REPLAY_WINDOW_US;
+    CPT_ASSERT(check_at(r, 1, now, now) == NULL);
+    CPT_ASSERTF(strstr(check_at(r, 1, now, now) ?: "", "already used"), "a second use");
+    CPT_ASSERT(check_at(r, 2, now - w, now) == NULL);
+    CPT_ASSERT(check_at(r, 3, now + w, now) == NULL);
+    const int64_t outside[] = {now - w - 1, now + w + 1, INT64_MIN, INT64_MAX, 0, -1};
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
+        CPT_ASSERTF(strstr(check_at(r, 10 + (int)i, outside[i], now) ?: "", "window"),
+                    "ts %" PRId64 " accepted", outside[i]);
+    /* nonce 3 came from the window's far edge: still remembered while its
+     * timestamp is in the window, whatever the clock says since */
+    CPT_ASSERT(check_at(r, 3, now + w, now + 2 * w) != NULL);
+    CPT_ASSERT(check_at(r, 3, now + w, now + w) != NULL);
+    /* a malformed nonce */
+    CPT_ASSERT(strstr(cpa_replay_check(r, "ABC", now, now) ?: "", "nonce"));
+    cpa_replay_check(r, NULL, now, now);
+    free(r);
+}
+
+/* 4096 nonces within 60 s fill the memory: the next is refused (never
+ * accepted unremembered), and room comes back as they age out. */
+CPT_TEST(the_replay_memory_refuses_when_full_and_recovers)
+{
+    cpa_replay *r = calloc(1, sizeof *r);
+    CPT_ASSERT(r);
+    const int64_t now = 1700000000000000LL, w = CPA_REPLAY_WINDOW_US;
+    for (int i = 0; i < CPA_NONCE_SLOTS; i++)
+        CPT_ASSERT(check_at(r, i, now, now) == NULL);
+    CPT_ASSERTF(strstr(check_at(r, CPA_NONCE_SLOTS, now, now) ?: "", "too many"), "full");
+    /* every earlier one is still refused */
+    CPT_ASSERT(check_at(r, 0, now, now) != NULL);
+    CPT_ASSERT(check_at(r, CPA_NONCE_SLOTS - 1, now, now + w) != NULL);
+    /* past twice the window the old ones go; new ones fit again */
+    const int64_t later = now + 2 * w + 1;
+    CPT_ASSERT(check_at(r, CPA_NONCE_SLOTS, later, later) == NULL);
+    CPT_ASSERT(check_at(r, 0, later, later) == NULL);
+    CPT_ASSERT(check_at(r, 0, later, later) != NULL);
+    free(r);
 }
 
 /* ---------------------------------------------------------------- secret file */

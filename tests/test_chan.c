@@ -150,14 +150,18 @@ CPT_TEST(stop_releases_a_blocked_writer)
     pthread_join(th, NULL); /* within the 100 ms it looks at the flag */
     CPT_ASSERT(!w.last_ok);
     CPT_EQ_INT(atomic_load(&w.pushed), 2);
-    /* a cancelled writer still pushes while there is room (a barrier on its way) */
+    /* a cancelled writer still pushes while there is room; barriers may use
+     * the event slots beyond the records' room */
     cpd_inbox c;
     CPT_ASSERT(cpd_inbox_init(&c, 1, 2));
     atomic_int cancel = 1;
-    cpd_item it = barrier(3);
-    CPT_ASSERT(cpd_chan_push(&c.ch[0], &it, NULL, &cancel, NULL));
-    CPT_ASSERT(cpd_chan_push(&c.ch[0], &it, NULL, &cancel, NULL));
-    CPT_ASSERT(!cpd_chan_push(&c.ch[0], &it, NULL, &cancel, NULL)); /* full: no wait */
+    cpd_item r = rec(1), it = barrier(3);
+    CPT_ASSERT(cpd_chan_push(&c.ch[0], &r, NULL, &cancel, NULL));
+    CPT_ASSERT(cpd_chan_push(&c.ch[0], &r, NULL, &cancel, NULL));
+    CPT_ASSERT(!cpd_chan_push(&c.ch[0], &r, NULL, &cancel, NULL)); /* full: no wait */
+    for (int i = 0; i < CPD_CHAN_EVENT_SLOTS; i++)
+        CPT_ASSERT(cpd_chan_push(&c.ch[0], &it, NULL, &cancel, NULL));
+    CPT_ASSERT(!cpd_chan_push(&c.ch[0], &it, NULL, &cancel, NULL));
     cpd_inbox_free(&c);
     cpd_inbox_free(&b);
 }
@@ -183,9 +187,9 @@ CPT_TEST(alignment_holds_a_channel_whose_barrier_is_in)
     int ch;
     while (n < 8 && cpd_inbox_pop(&b, &al, NULL, 10, &out, &ch) == 1) {
         if (out.kind == CPD_IT_BARRIER) {
-            cpd_align_step st = cpd_align_barrier(&al, ch, out.cp, n, NULL);
+            unsigned st = cpd_align_barrier(&al, ch, &out, n, NULL);
             seen[n++] = -out.cp;
-            if (st == CPD_ALIGN_DONE)
+            if (st & CPD_ALIGN_SNAPSHOT)
                 done_at = n - 1;
         } else {
             seen[n++] = out.u.src.offset;
@@ -218,9 +222,119 @@ CPT_TEST(at_least_once_does_not_hold_channels)
     cpd_item out;
     int ch;
     CPT_EQ_INT(cpd_inbox_pop(&b, &al, NULL, 10, &out, &ch), 1);
-    CPT_EQ_INT(cpd_align_barrier(&al, ch, out.cp, 0, NULL), CPD_ALIGN_STARTED);
+    CPT_EQ_INT(cpd_align_barrier(&al, ch, &out, 0, NULL), CPD_ALIGN_STARTED);
     CPT_EQ_INT(cpd_inbox_pop(&b, &al, NULL, 10, &out, &ch), 1);
     CPT_EQ_INT(out.u.src.offset, 5);
     cpd_align_free(&al);
+    cpd_inbox_free(&b);
+}
+
+static cpd_item timeout_barrier(int64_t cp, int64_t trigger_us, int64_t timeout_us)
+{
+    cpd_item b = barrier(cp);
+    b.mode = CPD_BAR_TIMEOUT;
+    b.trigger_us = trigger_us;
+    b.timeout_us = timeout_us;
+    return b;
+}
+
+/* The producer side: a barrier put in the priority slot is taken before
+ * everything queued, marked as having overtaken; the records it overtook
+ * are copied out (they stay queued, behind it). A newer one replaces an
+ * older one still waiting. */
+CPT_TEST(a_barrier_overtakes_what_is_queued)
+{
+    cpd_inbox b;
+    CPT_ASSERT(cpd_inbox_init(&b, 2, 4));
+    for (int i = 1; i <= 4; i++) {
+        cpd_item r = rec(i);
+        CPT_ASSERT(cpd_chan_offer(&b.ch[1], &r, 0));
+    }
+    cpd_item r = rec(5);
+    CPT_EQ_INT(cpd_chan_offer(&b.ch[1], &r, 0), 0); /* full */
+    cpd_item out[CPD_CHAN_CAP + CPD_CHAN_EVENT_SLOTS], older = barrier(6), bar = barrier(7);
+    CPT_EQ_INT(cpd_chan_overtake(&b.ch[1], &older, NULL), 0); /* nothing copied */
+    CPT_EQ_INT(cpd_chan_overtake(&b.ch[1], &bar, out), 4);
+    for (int i = 0; i < 4; i++)
+        CPT_EQ_INT(out[i].u.src.offset, i + 1); /* oldest first */
+    cpd_item got;
+    int ch = -1;
+    CPT_EQ_INT(cpd_inbox_take_priority(&b, &got, &ch), 1);
+    CPT_EQ_INT(got.kind, CPD_IT_BARRIER);
+    CPT_EQ_INT(got.cp, 7); /* 6 was replaced */
+    CPT_EQ_INT(got.overtook, 1);
+    CPT_EQ_INT(ch, 1);
+    CPT_EQ_INT(cpd_inbox_take_priority(&b, &got, &ch), 0);
+    /* through pop too, before the queued records */
+    CPT_EQ_INT(cpd_chan_overtake(&b.ch[1], &bar, NULL), 0);
+    CPT_EQ_INT(cpd_inbox_pop(&b, NULL, NULL, 0, &got, &ch), 1);
+    CPT_EQ_INT(got.kind, CPD_IT_BARRIER);
+    for (int i = 1; i <= 4; i++) {
+        CPT_EQ_INT(cpd_inbox_pop(&b, NULL, NULL, 0, &got, &ch), 1);
+        CPT_EQ_INT(got.u.src.offset, i);
+    }
+    cpd_inbox_free(&b);
+}
+
+/* The consumer side: a timeout barrier queued in band announces itself;
+ * taken out of line, the records ahead of it are copied (and stay queued,
+ * in order), the records behind it stay behind. A channel without it says
+ * so. */
+CPT_TEST(a_queued_barrier_is_announced_and_taken_out_of_line)
+{
+    cpd_inbox b;
+    CPT_ASSERT(cpd_inbox_init(&b, 2, 8));
+    int64_t deadline = 0;
+    CPT_EQ_INT(cpd_inbox_announced(&b, &deadline), 0);
+    unsigned seq = atomic_load(&b.announced_seq);
+    cpd_item items[] = {rec(1), rec(2), timeout_barrier(4, 1000, 500), rec(3)};
+    for (int i = 0; i < 4; i++)
+        CPT_ASSERT(cpd_chan_offer(&b.ch[0], &items[i], 0));
+    CPT_EQ_INT(cpd_inbox_announced(&b, &deadline), 4);
+    CPT_EQ_INT(deadline, 1500);
+    CPT_ASSERT(atomic_load(&b.announced_seq) != seq);
+    cpd_item out[CPD_CHAN_CAP + CPD_CHAN_EVENT_SLOTS], bar;
+    CPT_EQ_INT(cpd_inbox_extract(&b, 1, 4, &bar, out), -1); /* not on channel 1 */
+    CPT_EQ_INT(cpd_inbox_extract(&b, 0, 5, &bar, out), -1); /* no such checkpoint */
+    CPT_EQ_INT(cpd_inbox_extract(&b, 0, 4, &bar, out), 2);
+    CPT_EQ_INT(bar.cp, 4);
+    CPT_EQ_INT(out[0].u.src.offset, 1);
+    CPT_EQ_INT(out[1].u.src.offset, 2);
+    CPT_EQ_INT(cpd_inbox_extract(&b, 0, 4, &bar, out), -1); /* once */
+    cpd_item got;
+    int ch;
+    for (int want = 1; want <= 3; want++) { /* the rest, in order, no barrier */
+        CPT_EQ_INT(cpd_inbox_pop(&b, NULL, NULL, 0, &got, &ch), 1);
+        CPT_EQ_INT(got.kind, CPD_IT_RECORD);
+        CPT_EQ_INT(got.u.src.offset, want);
+    }
+    CPT_EQ_INT(cpd_inbox_pop(&b, NULL, NULL, 0, &got, &ch), 0);
+    /* an aligned barrier in band is not a timeout one: not announced */
+    cpd_item al = barrier(9);
+    CPT_ASSERT(cpd_chan_offer(&b.ch[1], &al, 0));
+    CPT_EQ_INT(cpd_inbox_announced(&b, NULL), 4);
+    cpd_inbox_free(&b);
+}
+
+/* A full channel still takes barriers (CPD_CHAN_EVENT_SLOTS of them); a
+ * writer waiting for room gives up after its wait. */
+CPT_TEST(barriers_fit_a_full_channel_and_offers_wait_at_most_as_asked)
+{
+    cpd_inbox b;
+    CPT_ASSERT(cpd_inbox_init(&b, 1, 2));
+    cpd_item r = rec(1), bar = barrier(2);
+    CPT_ASSERT(cpd_chan_offer(&b.ch[0], &r, 0) && cpd_chan_offer(&b.ch[0], &r, 0));
+    int64_t t0 = cpt_now_ms();
+    CPT_EQ_INT(cpd_chan_offer(&b.ch[0], &r, 50), 0);
+    CPT_ASSERT(cpt_now_ms() - t0 >= 40);
+    CPT_ASSERT(!cpd_chan_wait_room(&b.ch[0], 10));
+    for (int i = 0; i < CPD_CHAN_EVENT_SLOTS; i++)
+        CPT_EQ_INT(cpd_chan_offer(&b.ch[0], &bar, 0), 1);
+    CPT_EQ_INT(cpd_chan_offer(&b.ch[0], &bar, 0), 0);
+    CPT_EQ_INT(cpd_inbox_fill_permille(&b), 1000); /* capped: barriers are not fill */
+    cpd_item got;
+    int ch;
+    CPT_EQ_INT(cpd_inbox_pop(&b, NULL, NULL, 0, &got, &ch), 1);
+    CPT_ASSERT(cpd_chan_wait_room(&b.ch[0], 0) == false); /* still 2 + 8 - 1 items */
     cpd_inbox_free(&b);
 }

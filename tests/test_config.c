@@ -402,3 +402,59 @@ CPT_TEST(bad_files_say_where)
     CPT_EQ_INT(c.interval_ms, 250);
     CPT_EQ_INT(c.num_retained, 3);
 }
+
+/* Unaligned checkpoints as Flink has them: EXACTLY_ONCE only, one at a
+ * time, and an aligned-checkpoint-timeout (default 0: always unaligned). */
+CPT_TEST(unaligned_checkpoints_and_their_timeout)
+{
+    cpd_config c;
+    char errs[2048], warns[2048];
+    CPT_EQ_INT(parse("{\"execution.checkpointing.unaligned.enabled\": true}", &c, errs, warns),
+               0);
+    CPT_ASSERT(c.unaligned);
+    CPT_EQ_INT(c.aligned_timeout_ms, 0);
+    CPT_EQ_INT(parse("{\"execution.checkpointing.unaligned\": true,"
+                     " \"execution.checkpointing.aligned-checkpoint-timeout\": \"2 s\"}",
+                     &c, errs, warns), 0);
+    CPT_EQ_INT(c.aligned_timeout_ms, 2000);
+    CPT_EQ_STR(warns, "");
+    /* Flink's older name of the timeout */
+    CPT_EQ_INT(parse("{\"execution.checkpointing.unaligned\": true,"
+                     " \"execution.checkpointing.alignment-timeout\": 300}", &c, errs, warns), 0);
+    CPT_EQ_INT(c.aligned_timeout_ms, 300);
+    /* refused with AT_LEAST_ONCE, naming both keys */
+    CPT_EQ_INT(parse("{\"execution.checkpointing.unaligned.enabled\": true,"
+                     " \"execution.checkpointing.mode\": \"AT_LEAST_ONCE\"}", &c, errs, warns), 1);
+    CONTAINS(errs, "execution.checkpointing.unaligned.enabled");
+    CONTAINS(errs, "execution.checkpointing.mode EXACTLY_ONCE");
+    /* and with concurrent checkpoints */
+    CPT_EQ_INT(parse("{\"execution.checkpointing.unaligned.enabled\": true,"
+                     " \"execution.checkpointing.max-concurrent-checkpoints\": 3}",
+                     &c, errs, warns), 1);
+    CONTAINS(errs, "execution.checkpointing.max-concurrent-checkpoints = 1 (it is 3)");
+    /* a timeout without unaligned checkpoints does nothing: said so */
+    CPT_EQ_INT(parse("{\"execution.checkpointing.aligned-checkpoint-timeout\": \"1 s\"}", &c,
+                     errs, warns), 0);
+    CONTAINS(warns, "aligned-checkpoint-timeout applies only with");
+    CPT_EQ_INT(parse("{\"execution.checkpointing.aligned-checkpoint-timeout\": \"-1 s\"}", &c,
+                     errs, warns), 1);
+    CONTAINS(errs, "execution.checkpointing.aligned-checkpoint-timeout");
+    /* both change at run time, by full or short name, through the same
+     * checks; the combination check refuses what the file would */
+    CPT_ASSERT(cpd_config_runtime_key("execution.checkpointing.unaligned.enabled"));
+    CPT_ASSERT(cpd_config_runtime_key("unaligned"));
+    CPT_ASSERT(cpd_config_runtime_key("execution.checkpointing.unaligned"));
+    CPT_ASSERT(cpd_config_runtime_key("aligned-checkpoint-timeout"));
+    CPT_ASSERT(cpd_config_runtime_key("execution.checkpointing.aligned-checkpoint-timeout"));
+    cpd_config_defaults(&c);
+    char err[512];
+    CPT_ASSERT(cpd_config_set(&c, "unaligned", "true", err, sizeof err));
+    CPT_ASSERT(cpd_config_set(&c, "aligned-checkpoint-timeout", "750ms", err, sizeof err));
+    CPT_EQ_INT(c.aligned_timeout_ms, 750);
+    CPT_ASSERT(!cpd_config_set(&c, "unaligned", "yes", err, sizeof err));
+    CONTAINS(err, "execution.checkpointing.unaligned.enabled: \"yes\" must be true or false");
+    CPT_EQ_INT(cpd_config_check(&c, errs, sizeof errs, NULL, 0), 0);
+    c.mode = CPD_AT_LEAST_ONCE;
+    CPT_EQ_INT(cpd_config_check(&c, errs, sizeof errs, NULL, 0), 1);
+    CONTAINS(errs, "execution.checkpointing.mode");
+}

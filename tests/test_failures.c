@@ -64,14 +64,14 @@ CPT_TEST(the_readme_table_is_the_catalogue)
     free(readme);
 }
 
-CPT_TEST(the_catalogue_has_the_nine_kinds)
+CPT_TEST(the_catalogue_has_the_ten_kinds)
 {
     const char *names[] = {"kill",        "stall",       "decline", "fail-storage",
                            "slow-storage", "fail-commit", "crash",   "broker-down",
-                           "kafka-latency"};
+                           "kafka-latency", "throttle"};
     int n;
     const cpd_failure_kind *k = cpd_failures(&n);
-    CPT_EQ_INT(n, 9);
+    CPT_EQ_INT(n, 10);
     for (int i = 0; i < n; i++) {
         CPT_EQ_STR(k[i].desc.kind, names[i]);
         CPT_ASSERT(cpd_failures_find(names[i]) == &k[i]);
@@ -121,7 +121,7 @@ CPT_TEST(commands_are_checked_against_the_table)
     CPT_ASSERT(cpd_failures_check(stall, &c, 4, 2, 7200000, v, msg, sizeof msg));
     CPT_EQ_INT(v[0], 3600000);
     cpa_failure_desc d[16];
-    CPT_EQ_INT(cpd_failures_descs(30000, d, 16), 9);
+    CPT_EQ_INT(cpd_failures_descs(30000, d, 16), 10);
     CPT_EQ_INT(d[1].params[0].def, 32000);
     /* the unit may follow the value */
     const char *good[] = {"700", "700ms", "700 ms"};
@@ -211,8 +211,27 @@ CPT_TEST(each_kind_does_what_it_says)
     CPT_ASSERTF(strstr(msg, "needs the embedded Kafka"), "%s", msg);
     CPT_EQ_INT(inject(j, cmd("explode", -1, -1), msg), CPA_ERR_HANDLER);
     CPT_ASSERTF(strstr(msg, "unknown failure \"explode\" (kill, stall, decline, fail-storage, "
-                            "slow-storage, fail-commit, crash, broker-down, kafka-latency)"),
+                            "slow-storage, fail-commit, crash, broker-down, kafka-latency, "
+                            "throttle)"),
                 "%s", msg);
+    /* throttle: per record, at one subtask, 0 ends it; kept within its range */
+    c = cmd("throttle", 3, 1);
+    param(&c, "per-record-us", "2500");
+    CPT_EQ_INT(inject(j, c, msg), CPA_OK);
+    CPT_EQ_STR(msg, "sink#1 takes 2500 us more per record");
+    CPT_EQ_INT(atomic_load(&j->tasks[3][1].throttle_us), 2500);
+    CPT_EQ_INT(atomic_load(&j->tasks[3][0].throttle_us), 0);
+    c = cmd("throttle", 3, 1);
+    param(&c, "per-record-us", "0us");
+    CPT_EQ_INT(inject(j, c, msg), CPA_OK);
+    CPT_EQ_STR(msg, "sink#1 at full speed again");
+    CPT_EQ_INT(atomic_load(&j->tasks[3][1].throttle_us), 0);
+    c = cmd("throttle", 3, 1);
+    param(&c, "per-record-us", "1000001");
+    CPT_EQ_INT(inject(j, c, msg), CPA_ERR_HANDLER);
+    CPT_ASSERTF(strstr(msg, "per-record-us=1000001: an integer 0..1000000 us"), "%s", msg);
+    CPT_EQ_INT(inject(j, cmd("throttle", -1, -1), msg), CPA_ERR_HANDLER);
+    CPT_ASSERTF(strstr(msg, "throttle needs OP SUBTASK"), "%s", msg);
     CPT_EQ_INT(inject(j, cmd("kill", 4, 0), msg), CPA_ERR_HANDLER);
     cpd_storage_close(j->st);
     free(j);

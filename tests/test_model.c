@@ -82,9 +82,10 @@ static void feed(cpt_model *m, uint64_t seq, cpw_event e)
     cpt_model_on_msg(m, &msg, e.ts_us ? e.ts_us : T0);
 }
 
-static void feed_hello(cpt_model *m, uint64_t seq, int pid, int64_t now)
+static void feed_hello_of(cpt_model *m, uint64_t seq, int pid, const char *instance, int64_t now)
 {
     cpw_hello h = hello_of(pid);
+    snprintf(h.instance, sizeof h.instance, "%s", instance);
     cpw_msg msg;
     memset(&msg, 0, sizeof msg);
     msg.kind = CPW_K_HELLO;
@@ -92,6 +93,11 @@ static void feed_hello(cpt_model *m, uint64_t seq, int pid, int64_t now)
     msg.seq = seq;
     msg.hello = &h;
     cpt_model_on_msg(m, &msg, now);
+}
+
+static void feed_hello(cpt_model *m, uint64_t seq, int pid, int64_t now)
+{
+    feed_hello_of(m, seq, pid, "", now);
 }
 
 static void feed_heartbeat(cpt_model *m, uint64_t seq, int64_t now)
@@ -539,5 +545,27 @@ CPT_TEST(a_new_process_numbering_from_one_is_followed)
     CPT_EQ_INT(cpw_state_history(m->st, 3)->id, 3);
     CPT_EQ_INT(cpw_state_history(m->st, 3)->trigger_ts, T0 + 3000);
     CPT_EQ_INT(m->st->counts.completed, 3); /* the counts are the new process's */
+    cpt_model_free(m);
+}
+
+/* A job restarted in a container gets the same pid (1) again: its new
+ * agent instance is what says it is another process; the same instance
+ * republishing its hello (new settings) is not a restart. */
+CPT_TEST(a_new_instance_is_a_new_process_even_with_the_same_pid)
+{
+    static const char a[] = "0123456789abcdef0123456789abcdef";
+    static const char b[] = "fedcba9876543210fedcba9876543210";
+    cpt_model *m = synced_model();
+    feed_hello_of(m, 2, 42, a, T0); /* the process the state came from */
+    CPT_EQ_INT(m->restarts, 0);
+    CPT_EQ_STR(m->instance, a);
+    feed_heartbeat(m, 3, T0 + 1000);
+    feed_hello_of(m, 4, 42, a, T0 + 2000); /* republished: same process */
+    CPT_EQ_INT(m->restarts, 0);
+    CPT_ASSERT(!m->want_state);
+    feed_hello_of(m, 5, 42, b, T0 + 3000); /* same pid, another run: a restart */
+    CPT_EQ_INT(m->restarts, 1);
+    CPT_ASSERT(m->want_state);
+    CPT_EQ_STR(m->instance, b);
     cpt_model_free(m);
 }

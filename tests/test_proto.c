@@ -47,13 +47,14 @@ static void encode_ev(cpw_buf *b, uint64_t seq, const cpw_event *ev)
     CPT_ASSERT(!b->failed);
 }
 
-/* One event of each of the 17 types, every field distinctive. */
+/* One event of each of the 18 types, every field distinctive. */
 static int sample_events(cpw_event *out)
 {
     int n = 0;
     cpw_event e;
     e = mkev(CPW_EV_CP_TRIGGERED, 7, -1, -1, T0 + 1);
     e.u.triggered.kind = CPW_TRIGGER_MANUAL;
+    e.u.triggered.alignment = CPW_ALIGN_TIMEOUT;
     out[n++] = e;
     out[n++] = mkev(CPW_EV_BARRIER_INJECTED, 7, 0, 3, T0 + 2);
     e = mkev(CPW_EV_BARRIER_RECEIVED, 7, 2, 1, T0 + 3);
@@ -110,6 +111,10 @@ static int sample_events(cpw_event *out)
     e = mkev(CPW_EV_TASK_FAILED, 0, 3, 2, T0 + 17);
     snprintf(e.u.task_failed.error, sizeof e.u.task_failed.error, "%s", WEIRD);
     out[n++] = e;
+    e = mkev(CPW_EV_SWITCHED_TO_UNALIGNED, 7, 3, 1, T0 + 18);
+    e.u.switched.elapsed_us = 2500123;
+    e.u.switched.timeout_us = 2000000;
+    out[n++] = e;
     return n;
 }
 
@@ -124,6 +129,7 @@ static void check_event_eq(const cpw_event *got, const cpw_event *want)
     switch (want->type) {
     case CPW_EV_CP_TRIGGERED:
         CPT_EQ_INT(got->u.triggered.kind, want->u.triggered.kind);
+        CPT_EQ_INT(got->u.triggered.alignment, want->u.triggered.alignment);
         break;
     case CPW_EV_BARRIER_RECEIVED:
         CPT_EQ_INT(got->u.barrier.channel, want->u.barrier.channel);
@@ -175,6 +181,10 @@ static void check_event_eq(const cpw_event *got, const cpw_event *want)
         break;
     case CPW_EV_TASK_FAILED:
         CPT_EQ_STR(got->u.task_failed.error, want->u.task_failed.error);
+        break;
+    case CPW_EV_SWITCHED_TO_UNALIGNED:
+        CPT_EQ_INT(got->u.switched.elapsed_us, want->u.switched.elapsed_us);
+        CPT_EQ_INT(got->u.switched.timeout_us, want->u.switched.timeout_us);
         break;
     default:
         break;
@@ -916,6 +926,7 @@ static void check_sub_eq(const cpw_sub *g, const cpw_sub *w, int i)
     CPT_EQ_INT(g->sync_done_ts, w->sync_done_ts);
     CPT_EQ_INT(g->async_done_ts, w->async_done_ts);
     CPT_EQ_INT(g->ack_ts, w->ack_ts);
+    CPT_EQ_INT(g->switch_ts, w->switch_ts);
     CPT_EQ_INT(g->buffered_bytes, w->buffered_bytes);
     CPT_EQ_INT(g->state_size, w->state_size);
     CPT_EQ_INT(g->checkpointed_size, w->checkpointed_size);
@@ -942,6 +953,9 @@ static void check_cp_eq(const cpw_cp *g, const cpw_cp *w, int n_subtasks)
     CPT_EQ_INT(g->state_size, w->state_size);
     CPT_EQ_INT(g->checkpointed_size, w->checkpointed_size);
     CPT_EQ_INT(g->alignment_us, w->alignment_us);
+    CPT_EQ_INT(g->alignment, w->alignment);
+    CPT_EQ_INT(g->type, w->type);
+    CPT_EQ_INT(g->persisted_data, w->persisted_data);
     CPT_EQ_INT(g->acks, w->acks);
     CPT_EQ_INT(g->declines, w->declines);
     CPT_EQ_INT(g->total, w->total);

@@ -119,6 +119,50 @@ static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trig
     put_ev(fd, ev(CPW_EV_CP_COMMITTED, id, -1, -1, end + 900));
 }
 
+/* The failure table the goldens show (the demo job's kinds, built here so
+ * that the goldens do not change with the demo job). */
+static void demo_failures(cpw_hello *h, const char *evil)
+{
+    static const struct {
+        const char *kind, *label;
+        bool subtask;
+        const char *param, *unit, *help;
+        int64_t min, max, def;
+    } t[] = {
+        {"kill", "kill a subtask (task failure, restart from the last checkpoint)", true, NULL, NULL, NULL, 0, 0, 0},
+        {"stall", "stall the next barrier at a subtask", true, "ms", "ms",
+         "how long the barrier is held", 1, 3600000, 12000},
+        {"decline", "decline the next checkpoint at a subtask", true, NULL, NULL, NULL, 0, 0, 0},
+        {"fail-storage", "fail the next storage writes", false, "count", "", "how many writes fail",
+         1, 1000, 3},
+        {"slow-storage", "slow storage writes down (0 ms: back to normal)", false, "ms", "ms",
+         "extra ms per write", 0, 600000, 500},
+        {"fail-commit", "fail the next sink commit", false, NULL, NULL, NULL, 0, 0, 0},
+        {"crash", "crash the whole job process (a supervisor restarts it)", false, NULL, NULL, NULL, 0, 0, 0},
+        {"broker-down", "take the Kafka broker down for a while", false, "secs", "s",
+         "how long every broker is down", 1, 600, 5},
+        {"kafka-latency", "add Kafka round-trip latency (0 ms: none)", false, "ms", "ms",
+         "added round trip", 0, 10000, 500},
+    };
+    h->has_failures = true;
+    h->n_failures = (int)(sizeof t / sizeof t[0]);
+    for (int i = 0; i < h->n_failures; i++) {
+        cpw_failure_kind *k = &h->failures[i];
+        snprintf(k->kind, sizeof k->kind, "%s", t[i].kind);
+        snprintf(k->label, sizeof k->label, "%s", evil && i == 1 ? evil : t[i].label);
+        k->subtask = t[i].subtask;
+        if (!t[i].param)
+            continue;
+        k->n_params = 1;
+        snprintf(k->params[0].name, sizeof k->params[0].name, "%s", t[i].param);
+        snprintf(k->params[0].unit, sizeof k->params[0].unit, "%s", t[i].unit);
+        snprintf(k->params[0].help, sizeof k->params[0].help, "%s", evil && i == 1 ? evil : t[i].help);
+        k->params[0].min = t[i].min;
+        k->params[0].max = t[i].max;
+        k->params[0].def = t[i].def;
+    }
+}
+
 static cpw_hello demo_hello(const char *evil)
 {
     cpw_hello h;
@@ -142,6 +186,7 @@ static cpw_hello demo_hello(const char *evil)
         snprintf(h.config_keys[i], CPW_NAME_MAX, "%s", kv[i][0]);
         snprintf(h.config_values[i], CPW_VALUE_MAX, "%s", kv[i][1]);
     }
+    demo_failures(&h, evil);
     return h;
 }
 
@@ -418,6 +463,12 @@ CPT_TEST(golden_summary_events_and_overlays)
     f = render(m, &ui, 80, 24);
     check_golden("fail_menu_80x24", &f);
     cpt_frame_free(&f);
+    cpt_ui_key(&ui, m, '2', &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    f = render(m, &ui, 80, 24);
+    check_golden("fail_param_80x24", &f);
+    cpt_frame_free(&f);
     cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW);
     cpt_ui_key(&ui, m, 'a', &cmd, NOW);
     f = render(m, &ui, 80, 24);
@@ -434,6 +485,7 @@ CPT_TEST(golden_summary_events_and_overlays)
 CPT_TEST(hostile_strings_render_as_harmless_text)
 {
     utc();
+    int x, y;
     const char *evil_op = "agg\x1b[31m\x07\x1b]0;pwned\x07";
     const char *evil_msg = "expired\x1b[2J\x1b[H\r\nrm -rf \xff\xfe \xe6\x97\xa5 end";
     cpt_model *m = demo_model(evil_op, evil_msg);
@@ -452,6 +504,50 @@ CPT_TEST(hostile_strings_render_as_harmless_text)
     f = render(m, &ui, 80, 24);
     assert_clean(&f);
     cpt_frame_free(&f);
+    /* the failure menu and a parameter's help come from the job too */
+    cpt_ui_init(&ui, false, true);
+    cpt_ui_key(&ui, m, 'f', &cmd, NOW);
+    f = render(m, &ui, 80, 24);
+    assert_clean(&f);
+    CPT_ASSERT(find_text(&f, "stall", &x, &y));
+    cpt_frame_free(&f);
+    cpt_ui_key(&ui, m, '2', &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    f = render(m, &ui, 80, 24);
+    assert_clean(&f);
+    CPT_ASSERT(find_text(&f, "ms=12000_", &x, &y));
+    cpt_frame_free(&f);
+    cpt_model_free(m);
+}
+
+/* A job that declares no table, and one whose table is empty: the menu
+ * says which, and nothing can be sent from it. */
+CPT_TEST(failure_menu_without_a_table_explains)
+{
+    utc();
+    cpt_model *m = demo_model(NULL, NULL);
+    cpt_ui ui;
+    cpw_cmd cmd;
+    int x, y;
+    m->st->hello.has_failures = false;
+    m->st->hello.n_failures = 0;
+    cpt_ui_init(&ui, false, true);
+    cpt_ui_key(&ui, m, 'f', &cmd, NOW);
+    cpt_frame f = render(m, &ui, 80, 24);
+    check_golden("fail_none_80x24", &f);
+    CPT_ASSERT(find_text(&f, "this job declares no failure kinds;", &x, &y));
+    CPT_ASSERT(find_text(&f, "`cptop ctl fail KIND ...` sends one as is", &x, &y));
+    cpt_frame_free(&f);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, '1', &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
+    m->st->hello.has_failures = true;
+    cpt_ui_key(&ui, m, 'f', &cmd, NOW);
+    f = render(m, &ui, 80, 24);
+    CPT_ASSERT(find_text(&f, "this job offers no failures", &x, &y));
+    cpt_frame_free(&f);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
     cpt_model_free(m);
 }
 
@@ -514,7 +610,7 @@ CPT_TEST(keys_build_the_commands)
     /* stall: kind, operator (down twice: aggregate), subtask 1, ms 8000 */
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
     cpt_ui_key(&ui, m, '2', &cmd, NOW);
-    CPT_EQ_INT(ui.fail_step, 1);
+    CPT_EQ_INT(ui.step, 1);
     cpt_ui_key(&ui, m, 'j', &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_DOWN, &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
@@ -526,9 +622,17 @@ CPT_TEST(keys_build_the_commands)
     cpt_ui_key(&ui, m, CPT_KEY_BACKSPACE, &cmd, NOW);
     cpt_ui_key(&ui, m, '1', &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
-    CPT_EQ_INT(ui.fail_step, 3);
-    CPT_EQ_STR(ui.input, "22000"); /* default: the timeout (20 s) + 2 s */
-    for (const char *p = "8000"; *p; p++)
+    CPT_EQ_INT(ui.step, 3);
+    CPT_EQ_STR(ui.input, "12000"); /* the table's default */
+    /* a value outside the table's range stays in the form, saying the range */
+    for (const char *p = "9999999"; *p; p++)
+        cpt_ui_key(&ui, m, *p, &cmd, NOW);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_FAIL);
+    CPT_ASSERTF(strstr(ui.status, "1..3600000 ms"), "%s", ui.status);
+    for (int i = 0; i < 7; i++)
+        cpt_ui_key(&ui, m, CPT_KEY_BACKSPACE, &cmd, NOW);
+    for (const char *p = "8000 ms"; *p; p++)
         cpt_ui_key(&ui, m, *p, &cmd, NOW);
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_COMMAND);
     CPT_EQ_INT(cmd.type, CPW_CMD_INJECT_FAILURE);
@@ -537,15 +641,17 @@ CPT_TEST(keys_build_the_commands)
     CPT_EQ_INT(cmd.subtask, 1);
     CPT_EQ_INT(cmd.n_params, 1);
     CPT_EQ_STR(cmd.keys[0], "ms");
-    CPT_EQ_STR(cmd.values[0], "8000");
+    CPT_EQ_STR(cmd.values[0], "8000"); /* made canonical by the agent's own check */
     CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
 
-    /* fail-storage: no subtask, a count */
+    /* fail-storage: no subtask, its count prefilled */
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
     cpt_ui_key(&ui, m, '4', &cmd, NOW);
+    CPT_EQ_STR(ui.input, "3");
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_COMMAND);
     CPT_EQ_STR(cmd.kind, "fail-storage");
     CPT_EQ_INT(cmd.op, -1);
+    CPT_EQ_STR(cmd.keys[0], "count");
     CPT_EQ_STR(cmd.values[0], "3");
     /* fail-commit: straight away */
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
@@ -561,6 +667,12 @@ CPT_TEST(keys_build_the_commands)
     CPT_EQ_STR(cmd.kind, "kill");
     CPT_EQ_INT(cmd.op, 0);
     CPT_EQ_INT(cmd.subtask, 3);
+    /* the ninth kind by its digit, the arrows reach past it */
+    cpt_ui_key(&ui, m, 'f', &cmd, NOW);
+    cpt_ui_key(&ui, m, '9', &cmd, NOW);
+    CPT_EQ_STR(ui.input, "500");
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_COMMAND);
+    CPT_EQ_STR(cmd.kind, "kafka-latency");
     /* Esc leaves the menu without sending */
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
     CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW), CPT_ACT_REDRAW);

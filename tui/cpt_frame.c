@@ -1,5 +1,6 @@
 /* cpt_frame.c — see cpt_frame.h. */
 #include "cpt_frame.h"
+#include "cpw.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,51 +36,33 @@ void cpt_frame_clear(cpt_frame *f)
         f->cells[i] = (cpt_cell){.ch = ' ', .role = CPT_R_NORMAL};
 }
 
-/* Decodes one UTF-8 sequence; returns its length (>= 1) and the code point,
- * or 0xFFFD for anything malformed (then consumes one byte). */
-static int utf8_next(const unsigned char *s, uint32_t *cp)
+/* Decodes one UTF-8 sequence with the protocol's decoder; returns its
+ * length (>= 1) and the code point, or 0xFFFD for anything malformed (then
+ * consumes one byte). */
+static inline int utf8_next(const unsigned char *s, uint32_t *cp)
 {
-    unsigned c = s[0];
-    int n;
-    uint32_t v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07;
-    } else {
-        *cp = 0xFFFD;
+    if (s[0] < 0x80) { /* most of what is drawn: no call */
+        *cp = s[0];
         return 1;
     }
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
-        (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    *cp = v;
-    return n;
+    size_t n = cpw_utf8_next((const char *)s, strnlen((const char *)s, 4), cp);
+    if (n)
+        return (int)n;
+    *cp = 0xFFFD;
+    return 1;
 }
 
 /* Whether a code point is safe and one column wide on every terminal we
  * know; everything else is drawn as '?'. Deliberately conservative: wide
  * East Asian ranges, emoji, combining marks and format characters would
  * shift every column after them. */
-static int one_column(uint32_t c)
+static inline int one_column(uint32_t c)
 {
-    if (c < 0x20 || (c >= 0x7F && c < 0xA0))
-        return 0; /* C0/C1 controls: never reach the terminal */
-    if (c == 0xAD || (c >= 0x300 && c <= 0x36F) || (c >= 0x483 && c <= 0x489) ||
+    if (c < 0x80)
+        return c >= 0x20 && c != 0x7F; /* cpw_char_hidden's rule for ASCII, inline */
+    if (cpw_char_hidden(c))
+        return 0; /* controls, bidi and format characters (cpw_sanitize's rule) */
+    if ((c >= 0x300 && c <= 0x36F) || (c >= 0x483 && c <= 0x489) ||
         (c >= 0x591 && c <= 0x5C7) || (c >= 0x610 && c <= 0x61A) || (c >= 0x64B && c <= 0x65F))
         return 0; /* combining */
     if ((c >= 0x1100 && c <= 0x115F) || (c >= 0x200B && c <= 0x200F) ||

@@ -19,12 +19,12 @@ typedef struct cpt_target {
     char job[CPW_MAX_JOB_ID];
     char name[CPW_NAME_MAX];
     int pid;                      /* 0: unknown (--connect) */
-    char events[300], commands[300];
-    unsigned char secret[1024];
-    size_t secret_len;
     /* the agent's run, as the discovery file or its latest hello says: a
      * signed command names it (PROTOCOL.md §12); "" until known */
     char instance[CPW_INSTANCE_HEX + 1];
+    char events[300], commands[300];
+    unsigned char secret[1024];
+    size_t secret_len;
     bool tcp;
     bool discovered;              /* found in the runtime directory */
 } cpt_target;

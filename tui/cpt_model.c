@@ -1,5 +1,6 @@
 /* cpt_model.c — see cpt_model.h. */
 #include "cpt_model.h"
+#include "cpt_fmt.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -126,16 +127,6 @@ void cpt_model_op_name(const cpt_model *m, int op, char *out, size_t size)
         snprintf(out, size, "op%d", op);
 }
 
-static void fmt_us(char *out, size_t n, int64_t us)
-{
-    if (us < 1000)
-        snprintf(out, n, "%lldus", (long long)us);
-    else if (us < 1000000)
-        snprintf(out, n, "%.1fms", us / 1e3);
-    else
-        snprintf(out, n, "%.2fs", us / 1e6);
-}
-
 void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, size_t size)
 {
     if (e->kind == CPT_LOG_NOTE) {
@@ -173,23 +164,23 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         snprintf(out, size, "%s channel %d", who, ev->u.barrier.channel);
         break;
     case CPW_EV_ALIGNMENT_END:
-        fmt_us(a, sizeof a, ev->u.alignment.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.alignment.duration_us);
         snprintf(out, size, "%s %s, %lld B buffered", who, a,
                  (long long)ev->u.alignment.buffered_bytes);
         break;
     case CPW_EV_SNAPSHOT_SYNC_DONE:
-        fmt_us(a, sizeof a, ev->u.sync.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.sync.duration_us);
         snprintf(out, size, "%s sync %s", who, a);
         break;
     case CPW_EV_SNAPSHOT_ASYNC_DONE:
-        fmt_us(a, sizeof a, ev->u.async.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.async.duration_us);
         snprintf(out, size, "%s async %s, %lld B", who, a, (long long)ev->u.async.bytes);
         break;
     case CPW_EV_ACK:
-        fmt_us(a, sizeof a, ev->u.ack.start_delay_us);
-        fmt_us(b, sizeof b, ev->u.ack.alignment_us);
-        fmt_us(c, sizeof c, ev->u.ack.sync_us);
-        fmt_us(d, sizeof d, ev->u.ack.async_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.ack.start_delay_us);
+        cpt_fmt_dur(b, sizeof b, ev->u.ack.alignment_us);
+        cpt_fmt_dur(c, sizeof c, ev->u.ack.sync_us);
+        cpt_fmt_dur(d, sizeof d, ev->u.ack.async_us);
         snprintf(out, size, "%s delay %s align %s sync %s async %s, %lld B", who, a, b, c, d,
                  (long long)ev->u.ack.checkpointed_size);
         break;
@@ -198,7 +189,7 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         snprintf(out, size, "%s: %s", who, txt);
         break;
     case CPW_EV_CP_COMPLETED:
-        fmt_us(a, sizeof a, ev->u.completed.duration_us);
+        cpt_fmt_dur(a, sizeof a, ev->u.completed.duration_us);
         snprintf(out, size, " in %s, %lld B", a, (long long)ev->u.completed.checkpointed_size);
         break;
     case CPW_EV_CP_FAILED: {
@@ -399,6 +390,16 @@ static void record(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     }
 }
 
+/* A hello from another process of the job: another agent instance (the
+ * reliable sign: a container restarts its job as pid 1 every time), or,
+ * from an agent that does not say, another pid. */
+static bool new_process(const cpt_model *m, const cpw_hello *h)
+{
+    if (m->instance[0] && h->instance[0])
+        return strcmp(m->instance, h->instance) != 0;
+    return m->pid && h->pid != m->pid;
+}
+
 void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
 {
     if (msg->kind != CPW_K_EVENT && msg->kind != CPW_K_HELLO && msg->kind != CPW_K_HEARTBEAT &&
@@ -418,7 +419,7 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
 
     /* Published after the get_state reply was made, but already folded into
      * it: shown in the log, not applied twice. */
-    bool restarted = msg->kind == CPW_K_HELLO && m->pid && msg->hello->pid != m->pid;
+    bool restarted = msg->kind == CPW_K_HELLO && new_process(m, msg->hello);
     if (m->dup_to && !restarted && msg->seq > m->dup_from && msg->seq <= m->dup_to) {
         m->dup_from = msg->seq;
         if (msg->seq == m->dup_to)
@@ -432,8 +433,8 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
     if (m->last_seq && (msg->seq <= m->last_seq || restarted)) {
         m->restarts++;
         if (restarted)
-            cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d); resyncing",
-                           m->pid, msg->hello->pid);
+            cpt_model_note(m, now_us, true, "job process restarted (pid %d -> %d, a new agent "
+                           "instance); resyncing", m->pid, msg->hello->pid);
         else
             cpt_model_note(m, now_us, true, "job process restarted (seq went back from %llu to %llu); "
                            "resyncing", (unsigned long long)m->last_seq, (unsigned long long)msg->seq);
@@ -448,8 +449,10 @@ void cpt_model_on_msg(cpt_model *m, const cpw_msg *msg, int64_t now_us)
         m->want_state = true;
     }
     m->last_seq = msg->seq;
-    if (msg->kind == CPW_K_HELLO)
+    if (msg->kind == CPW_K_HELLO) {
         m->pid = msg->hello->pid;
+        memcpy(m->instance, msg->hello->instance, sizeof m->instance);
+    }
 
     record(m, msg, now_us);
 
@@ -510,6 +513,7 @@ void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
     cpw_state_free(m->st);
     m->st = ns;
     m->pid = ns->hello.pid;
+    memcpy(m->instance, ns->hello.instance, sizeof m->instance);
     read_config(m);
     m->resyncs++;
     m->hist_version++;

@@ -87,6 +87,7 @@ typedef struct cpt_model {
     bool sent_blind;          /* sent before any message arrived */
     uint64_t dup_from, dup_to;/* seqs (dup_from, dup_to] were folded into the last state */
     int pid;                  /* the job process seen last (hello) */
+    char instance[CPW_INSTANCE_HEX + 1]; /* its agent run ("": not said) */
 
     /* configuration, parsed from the job's announced config */
     int64_t interval_us, timeout_us, min_pause_us;  /* -1: unknown */

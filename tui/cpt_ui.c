@@ -7,21 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const cpt_fail_kind cpt_fail_kinds[] = {
-    {"kill", "kill a subtask (task failure, restart from the last checkpoint)", true, NULL, NULL},
-    {"stall", "stall the next barrier at a subtask", true, "ms", "stall for how many ms"},
-    {"decline", "decline the next checkpoint at a subtask", true, NULL, NULL},
-    {"fail-storage", "fail the next storage writes", false, "count", "how many writes fail"},
-    {"slow-storage", "slow storage writes down (0 ms: back to normal)", false, "ms",
-     "extra ms per write"},
-    {"fail-commit", "fail the next sink commit", false, NULL, NULL},
-    {"crash", "crash the whole job process (a supervisor restarts it)", false, NULL, NULL},
-    {"broker-down", "take the Kafka broker down for a while", false, "secs", "down for how many s"},
-    {"kafka-latency", "add Kafka round-trip latency (0 ms: none)", false, "ms",
-     "added round trip ms"},
-};
-const int cpt_n_fail_kinds = (int)(sizeof cpt_fail_kinds / sizeof cpt_fail_kinds[0]);
-
 void cpt_ui_init(cpt_ui *ui, bool read_only, bool unicode)
 {
     memset(ui, 0, sizeof *ui);
@@ -136,9 +121,7 @@ static void move_sel(cpt_ui *ui, const cpt_model *m, int delta)
     cpt_ui_sync(ui, m);
 }
 
-/* A line editor for dialogs: printable ASCII, backspace. True if consumed.
- * A default value still untouched (*fresh) is replaced by the first key. */
-static bool edit_fresh(char *buf, size_t size, int key, bool *fresh)
+bool cpt_ui_edit(char *buf, size_t size, int key, bool *fresh)
 {
     if (*fresh && ((key >= 0x20 && key < 0x7F) || key == CPT_KEY_BACKSPACE || key == 8 || key == 263))
         buf[0] = 0;
@@ -162,7 +145,7 @@ static bool edit_fresh(char *buf, size_t size, int key, bool *fresh)
 static bool edit(char *buf, size_t size, int key)
 {
     bool fresh = false;
-    return edit_fresh(buf, size, key, &fresh);
+    return cpt_ui_edit(buf, size, key, &fresh);
 }
 
 static const char *config_value(const cpt_model *m, const char *key)
@@ -178,118 +161,9 @@ static const char *const cfg_keys[] = {"execution.checkpointing.interval",
                                        "execution.checkpointing.timeout",
                                        "execution.checkpointing.tolerable-failed-checkpoints"};
 
-static void fail_param(cpt_ui *ui, const cpt_model *m, const cpt_fail_kind *k)
-{
-    /* sensible defaults: a stall long enough to expire the checkpoint */
-    if (!strcmp(k->kind, "stall")) {
-        int64_t ms = m->timeout_us > 0 ? m->timeout_us / 1000 + 2000 : 5000;
-        snprintf(ui->input, sizeof ui->input, "%lld", (long long)(ms > 3600000 ? 3600000 : ms));
-    } else if (!strcmp(k->param, "count")) {
-        snprintf(ui->input, sizeof ui->input, "3");
-    } else if (!strcmp(k->param, "secs")) {
-        snprintf(ui->input, sizeof ui->input, "5");
-    } else {
-        snprintf(ui->input, sizeof ui->input, "500");
-    }
-}
-
-static cpt_action fail_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
-{
-    const cpt_fail_kind *k = &cpt_fail_kinds[ui->fail_kind];
-    int n_ops = m->st->hello.n_ops;
-    if (key == CPT_KEY_ESC) {
-        ui->overlay = CPT_OV_NONE;
-        return CPT_ACT_REDRAW;
-    }
-    switch (ui->fail_step) {
-    case 0: /* which failure */
-        if (key == CPT_KEY_UP || key == 'k')
-            ui->menu_sel = ui->menu_sel > 0 ? ui->menu_sel - 1 : 0;
-        else if (key == CPT_KEY_DOWN || key == 'j')
-            ui->menu_sel = ui->menu_sel + 1 < cpt_n_fail_kinds ? ui->menu_sel + 1 : ui->menu_sel;
-        else if (key >= '1' && key < '1' + cpt_n_fail_kinds)
-            ui->menu_sel = key - '1', key = CPT_KEY_ENTER;
-        if (key != CPT_KEY_ENTER)
-            return CPT_ACT_REDRAW;
-        ui->fail_kind = ui->menu_sel;
-        k = &cpt_fail_kinds[ui->fail_kind];
-        if (k->subtask) {
-            if (n_ops == 0) {
-                ui->overlay = CPT_OV_NONE;
-                cpt_ui_status(ui, true, now, "the job has not told its topology yet");
-                return CPT_ACT_REDRAW;
-            }
-            ui->fail_step = 1;
-            ui->menu_sel = 0;
-            return CPT_ACT_REDRAW;
-        }
-        break;
-    case 1: /* which operator */
-        if (key == CPT_KEY_UP || key == 'k')
-            ui->menu_sel = ui->menu_sel > 0 ? ui->menu_sel - 1 : 0;
-        else if (key == CPT_KEY_DOWN || key == 'j')
-            ui->menu_sel = ui->menu_sel + 1 < n_ops ? ui->menu_sel + 1 : ui->menu_sel;
-        if (key != CPT_KEY_ENTER)
-            return CPT_ACT_REDRAW;
-        ui->fail_op = ui->menu_sel < n_ops ? ui->menu_sel : 0;
-        ui->fail_step = 2;
-        snprintf(ui->input, sizeof ui->input, "0");
-        ui->input_fresh = true;
-        return CPT_ACT_REDRAW;
-    case 2: { /* which subtask */
-        if (key != CPT_KEY_ENTER) {
-            if (key == CPT_KEY_BACKSPACE || key == 8 || key == 263 || isdigit(key))
-                edit_fresh(ui->input, 8, key, &ui->input_fresh);
-            return CPT_ACT_REDRAW;
-        }
-        int par = m->st->hello.ops[ui->fail_op].parallelism;
-        char *end;
-        long sub = strtol(ui->input, &end, 10);
-        if (!ui->input[0] || *end || sub < 0 || sub >= par) {
-            cpt_ui_status(ui, true, now, "subtask must be 0..%d", par - 1);
-            return CPT_ACT_REDRAW;
-        }
-        ui->menu_sel = (int)sub; /* kept for the command */
-        break;
-    }
-    case 3: /* the parameter */
-        if (key != CPT_KEY_ENTER) {
-            edit_fresh(ui->input, 12, key, &ui->input_fresh);
-            return CPT_ACT_REDRAW;
-        }
-        if (!ui->input[0]) {
-            cpt_ui_status(ui, true, now, "%s: a value is needed", k->param);
-            return CPT_ACT_REDRAW;
-        }
-        goto send;
-    }
-    /* a subtask chosen (or none needed): ask for the parameter, if any */
-    if (k->param && ui->fail_step < 3) {
-        int sub = k->subtask ? ui->menu_sel : -1;
-        ui->fail_step = 3;
-        ui->menu_sel = sub;
-        fail_param(ui, m, k);
-        ui->input_fresh = true;
-        return CPT_ACT_REDRAW;
-    }
-send:
-    memset(cmd, 0, sizeof *cmd);
-    cmd->type = CPW_CMD_INJECT_FAILURE;
-    snprintf(cmd->kind, sizeof cmd->kind, "%s", k->kind);
-    cmd->op = k->subtask ? ui->fail_op : -1;
-    cmd->subtask = k->subtask ? ui->menu_sel : -1;
-    if (k->param) {
-        cmd->n_params = 1;
-        snprintf(cmd->keys[0], sizeof cmd->keys[0], "%s", k->param);
-        snprintf(cmd->values[0], sizeof cmd->values[0], "%s", ui->input);
-    }
-    ui->overlay = CPT_OV_NONE;
-    return CPT_ACT_COMMAND;
-}
-
 static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
 {
-    if (ui->fail_step == 0) { /* choosing a row */
+    if (ui->step == 0) { /* choosing a row */
         if (key == CPT_KEY_ESC || key == 'q' || key == 'c') {
             ui->overlay = CPT_OV_NONE;
         } else if (key == CPT_KEY_UP || key == 'k') {
@@ -301,18 +175,18 @@ static cpt_action config_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *c
                 ui->overlay = CPT_OV_NONE;
                 return CPT_ACT_REDRAW;
             }
-            ui->fail_step = 1;
+            ui->step = 1;
             cpw_sanitize(config_value(m, cfg_keys[ui->menu_sel]), ui->input, sizeof ui->input);
             ui->input_fresh = true;
         }
         return CPT_ACT_REDRAW;
     }
     if (key == CPT_KEY_ESC) {
-        ui->fail_step = 0;
+        ui->step = 0;
         return CPT_ACT_REDRAW;
     }
     if (key != CPT_KEY_ENTER) {
-        edit_fresh(ui->input, sizeof ui->input, key, &ui->input_fresh);
+        cpt_ui_edit(ui->input, sizeof ui->input, key, &ui->input_fresh);
         return CPT_ACT_REDRAW;
     }
     if (busy(ui, now))
@@ -348,7 +222,7 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *
         cmd->op = cmd->subtask = -1;
         return CPT_ACT_COMMAND;
     case CPT_OV_FAIL: {
-        cpt_action a = fail_key(ui, m, key, cmd, now);
+        cpt_action a = cpt_ui_fail_key(ui, m, key, cmd, now);
         if (a == CPT_ACT_COMMAND && busy(ui, now))
             return CPT_ACT_REDRAW;
         return a;
@@ -385,141 +259,190 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *
     }
 }
 
+/* ------------------------------------------------------------------ keys
+ * One handler per action, and a table from keys to handlers. */
+
+typedef cpt_action (*key_fn)(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now);
+
+static cpt_action k_quit(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)ui, (void)m, (void)key, (void)cmd, (void)now;
+    return CPT_ACT_QUIT;
+}
+
+static cpt_action k_help(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    ui->overlay = CPT_OV_HELP;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_main(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)cmd, (void)now;
+    if (ui->screen == CPT_SCR_MAIN && key == CPT_KEY_ESC && ui->filter[0])
+        ui->filter[0] = 0;
+    ui->screen = CPT_SCR_MAIN;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_summary(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    ui->screen = ui->screen == CPT_SCR_SUMMARY ? CPT_SCR_MAIN : CPT_SCR_SUMMARY;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_events(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    ui->screen = ui->screen == CPT_SCR_EVENTS ? CPT_SCR_MAIN : CPT_SCR_EVENTS;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_pane(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)cmd, (void)now;
+    ui->screen = CPT_SCR_MAIN;
+    ui->pane = (ui->pane + (key == CPT_KEY_BTAB ? CPT_PANE__COUNT - 1 : 1)) % CPT_PANE__COUNT;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_move(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)cmd, (void)now;
+    int page = ui->page > 1 ? ui->page - 1 : 1;
+    int d = key == CPT_KEY_UP || key == 'k' ? -1
+          : key == CPT_KEY_DOWN || key == 'j' ? 1
+          : key == CPT_KEY_PGUP ? -page
+          : key == CPT_KEY_PGDN ? page
+          : key == CPT_KEY_HOME || key == 'g' ? -1000000 : 1000000;
+    move_sel(ui, m, d);
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_filter(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    if (ui->screen != CPT_SCR_EVENTS && !(ui->screen == CPT_SCR_MAIN && ui->events_pane))
+        ui->screen = CPT_SCR_EVENTS;
+    if (ui->screen == CPT_SCR_MAIN)
+        ui->pane = CPT_PANE_EVENTS;
+    ui->overlay = CPT_OV_FILTER;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_detail(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)key, (void)cmd;
+    if (ui->screen != CPT_SCR_MAIN)
+        return CPT_ACT_NONE;
+    const cpw_cp *cp = NULL;
+    if (ui->pane == CPT_PANE_INFLIGHT && m->st->n_inflight)
+        cp = &m->st->inflight[ui->sel_inflight < m->st->n_inflight ? ui->sel_inflight : 0];
+    else if (ui->pane == CPT_PANE_HISTORY)
+        cp = cpw_state_history(m->st, ui->sel_history);
+    else if (m->st->n_inflight)
+        cp = &m->st->inflight[0];
+    if (!cp) {
+        cpt_ui_status(ui, false, now, "no checkpoint selected");
+        return CPT_ACT_REDRAW;
+    }
+    open_detail(ui, cp);
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_trigger(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key;
+    if (refuse_read_only(ui, now) || busy(ui, now))
+        return CPT_ACT_REDRAW;
+    memset(cmd, 0, sizeof *cmd);
+    cmd->type = CPW_CMD_TRIGGER;
+    cmd->op = cmd->subtask = -1;
+    return CPT_ACT_COMMAND;
+}
+
+static cpt_action k_abort(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)key, (void)cmd;
+    if (refuse_read_only(ui, now) || busy(ui, now))
+        return CPT_ACT_REDRAW;
+    const cpw_cp *cp = NULL;
+    if (ui->screen == CPT_SCR_DETAIL) {
+        cp = cpt_ui_detail_cp(ui, m);
+        if (cp && cp->status != CPW_CP_IN_PROGRESS)
+            cp = NULL;
+    } else if (m->st->n_inflight) {
+        cp = &m->st->inflight[ui->pane == CPT_PANE_INFLIGHT && ui->sel_inflight < m->st->n_inflight
+                                  ? ui->sel_inflight : 0];
+    }
+    if (!cp) {
+        cpt_ui_status(ui, true, now, "no checkpoint in flight to abort");
+        return CPT_ACT_REDRAW;
+    }
+    ui->abort_id = cp->id;
+    ui->overlay = CPT_OV_CONFIRM_ABORT;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_fail(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd;
+    if (refuse_read_only(ui, now) || busy(ui, now))
+        return CPT_ACT_REDRAW;
+    cpt_ui_fail_open(ui);
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_config(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    ui->overlay = CPT_OV_CONFIG;
+    ui->step = 0;
+    ui->menu_sel = 0;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_jobs(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd;
+    if (ui->pick_n > 1) {
+        ui->overlay = CPT_OV_PICKER;
+        return CPT_ACT_REDRAW;
+    }
+    cpt_ui_status(ui, false, now, "only one job is running");
+    return CPT_ACT_REDRAW;
+}
+
+static const struct {
+    int key;
+    key_fn fn;
+} keymap[] = {
+    {'q', k_quit},          {'Q', k_quit},
+    {'?', k_help},          {'h', k_help},          {CPT_KEY_F1, k_help},
+    {CPT_KEY_ESC, k_main},  {CPT_KEY_BACKSPACE, k_main}, {CPT_KEY_LEFT, k_main},
+    {'1', k_main},          {'m', k_main},
+    {'s', k_summary},       {'2', k_summary},
+    {'e', k_events},        {'3', k_events},
+    {CPT_KEY_TAB, k_pane},  {CPT_KEY_BTAB, k_pane},
+    {CPT_KEY_UP, k_move},   {'k', k_move},          {CPT_KEY_DOWN, k_move}, {'j', k_move},
+    {CPT_KEY_PGUP, k_move}, {CPT_KEY_PGDN, k_move}, {CPT_KEY_HOME, k_move}, {'g', k_move},
+    {CPT_KEY_END, k_move},  {'G', k_move},
+    {'/', k_filter},
+    {CPT_KEY_ENTER, k_detail}, {CPT_KEY_RIGHT, k_detail},
+    {'t', k_trigger},       {'a', k_abort},         {'f', k_fail},
+    {'c', k_config},        {'J', k_jobs},
+};
+
 cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
 {
     if (key == CPT_KEY_RESIZE)
         return CPT_ACT_REDRAW;
     if (ui->overlay)
         return overlay_key(ui, m, key, cmd, now);
-    int page = ui->page > 1 ? ui->page - 1 : 1;
-    switch (key) {
-    case 'q':
-    case 'Q':
-        return CPT_ACT_QUIT;
-    case '?':
-    case 'h':
-    case CPT_KEY_F1:
-        ui->overlay = CPT_OV_HELP;
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_ESC:
-    case CPT_KEY_BACKSPACE:
-    case CPT_KEY_LEFT:
-    case '1':
-    case 'm':
-        if (ui->screen == CPT_SCR_MAIN && key == CPT_KEY_ESC && ui->filter[0])
-            ui->filter[0] = 0;
-        ui->screen = CPT_SCR_MAIN;
-        return CPT_ACT_REDRAW;
-    case 's':
-    case '2':
-        ui->screen = ui->screen == CPT_SCR_SUMMARY ? CPT_SCR_MAIN : CPT_SCR_SUMMARY;
-        return CPT_ACT_REDRAW;
-    case 'e':
-    case '3':
-        ui->screen = ui->screen == CPT_SCR_EVENTS ? CPT_SCR_MAIN : CPT_SCR_EVENTS;
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_TAB:
-        ui->screen = CPT_SCR_MAIN;
-        ui->pane = (ui->pane + 1) % CPT_PANE__COUNT;
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_BTAB:
-        ui->screen = CPT_SCR_MAIN;
-        ui->pane = (ui->pane + CPT_PANE__COUNT - 1) % CPT_PANE__COUNT;
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_UP:
-    case 'k':
-        move_sel(ui, m, -1);
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_DOWN:
-    case 'j':
-        move_sel(ui, m, 1);
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_PGUP:
-        move_sel(ui, m, -page);
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_PGDN:
-        move_sel(ui, m, page);
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_HOME:
-    case 'g':
-        move_sel(ui, m, -1000000);
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_END:
-    case 'G':
-        move_sel(ui, m, 1000000);
-        return CPT_ACT_REDRAW;
-    case '/':
-        if (ui->screen != CPT_SCR_EVENTS && !(ui->screen == CPT_SCR_MAIN && ui->events_pane))
-            ui->screen = CPT_SCR_EVENTS;
-        if (ui->screen == CPT_SCR_MAIN)
-            ui->pane = CPT_PANE_EVENTS;
-        ui->overlay = CPT_OV_FILTER;
-        return CPT_ACT_REDRAW;
-    case CPT_KEY_ENTER:
-    case CPT_KEY_RIGHT: {
-        if (ui->screen != CPT_SCR_MAIN)
-            return CPT_ACT_NONE;
-        const cpw_cp *cp = NULL;
-        if (ui->pane == CPT_PANE_INFLIGHT && m->st->n_inflight)
-            cp = &m->st->inflight[ui->sel_inflight < m->st->n_inflight ? ui->sel_inflight : 0];
-        else if (ui->pane == CPT_PANE_HISTORY)
-            cp = cpw_state_history(m->st, ui->sel_history);
-        else if (m->st->n_inflight)
-            cp = &m->st->inflight[0];
-        if (!cp) {
-            cpt_ui_status(ui, false, now, "no checkpoint selected");
-            return CPT_ACT_REDRAW;
-        }
-        open_detail(ui, cp);
-        return CPT_ACT_REDRAW;
-    }
-    case 't':
-        if (refuse_read_only(ui, now) || busy(ui, now))
-            return CPT_ACT_REDRAW;
-        memset(cmd, 0, sizeof *cmd);
-        cmd->type = CPW_CMD_TRIGGER;
-        cmd->op = cmd->subtask = -1;
-        return CPT_ACT_COMMAND;
-    case 'a': {
-        if (refuse_read_only(ui, now) || busy(ui, now))
-            return CPT_ACT_REDRAW;
-        const cpw_cp *cp = NULL;
-        if (ui->screen == CPT_SCR_DETAIL) {
-            cp = cpt_ui_detail_cp(ui, m);
-            if (cp && cp->status != CPW_CP_IN_PROGRESS)
-                cp = NULL;
-        } else if (m->st->n_inflight) {
-            cp = &m->st->inflight[ui->pane == CPT_PANE_INFLIGHT && ui->sel_inflight < m->st->n_inflight
-                                      ? ui->sel_inflight : 0];
-        }
-        if (!cp) {
-            cpt_ui_status(ui, true, now, "no checkpoint in flight to abort");
-            return CPT_ACT_REDRAW;
-        }
-        ui->abort_id = cp->id;
-        ui->overlay = CPT_OV_CONFIRM_ABORT;
-        return CPT_ACT_REDRAW;
-    }
-    case 'f':
-        if (refuse_read_only(ui, now) || busy(ui, now))
-            return CPT_ACT_REDRAW;
-        ui->overlay = CPT_OV_FAIL;
-        ui->fail_step = 0;
-        ui->menu_sel = 0;
-        return CPT_ACT_REDRAW;
-    case 'c':
-        ui->overlay = CPT_OV_CONFIG;
-        ui->fail_step = 0;
-        ui->menu_sel = 0;
-        return CPT_ACT_REDRAW;
-    case 'J':
-        if (ui->pick_n > 1) {
-            ui->overlay = CPT_OV_PICKER;
-            return CPT_ACT_REDRAW;
-        }
-        cpt_ui_status(ui, false, now, "only one job is running");
-        return CPT_ACT_REDRAW;
-    default:
-        return CPT_ACT_NONE;
-    }
+    for (size_t i = 0; i < sizeof keymap / sizeof keymap[0]; i++)
+        if (keymap[i].key == key)
+            return keymap[i].fn(ui, m, key, cmd, now);
+    return CPT_ACT_NONE;
 }

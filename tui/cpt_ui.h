@@ -55,18 +55,6 @@ typedef enum cpt_overlay {
     CPT_OV_PICKER,      /* choosing one of several jobs */
 } cpt_overlay;
 
-/* One kind of failure the `f` menu offers. */
-typedef struct cpt_fail_kind {
-    const char *kind;      /* the inject_failure kind the job understands */
-    const char *label;     /* menu text */
-    bool subtask;          /* needs an operator and a subtask */
-    const char *param;     /* a KEY=VALUE parameter asked for, or NULL */
-    const char *param_label;
-} cpt_fail_kind;
-
-extern const cpt_fail_kind cpt_fail_kinds[];
-extern const int cpt_n_fail_kinds;
-
 #define CPT_PICK_MAX 32
 
 typedef struct cpt_ui {
@@ -88,7 +76,10 @@ typedef struct cpt_ui {
     char input[64];        /* the text being typed in a dialog */
     bool input_fresh;      /* input holds a default: the first key replaces it */
     int menu_sel;
-    int fail_kind, fail_step, fail_op;
+    int step;              /* which question of a dialog (failure menu, settings) */
+    int fail_kind;         /* index into the job's failure table, -1: none yet */
+    int fail_op, fail_sub; /* the target chosen, -1: none */
+    char fail_vals[CPW_FAILURE_MAX_PARAMS][24]; /* the parameters entered so far */
     int64_t abort_id;
 
     int pick_n, pick_sel;
@@ -121,6 +112,17 @@ cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd,
 /* Sets the status line (a reply, a refusal, a hint). */
 void cpt_ui_status(cpt_ui *ui, bool bad, int64_t now_us, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The failure menu (cpt_ui_fail.c): opens it on the job's table; handles a
+ * key while it is open. The menu is the job's announced table, nothing
+ * built in: a job without one (or with an empty one) gets an explanation. */
+void cpt_ui_fail_open(cpt_ui *ui);
+cpt_action cpt_ui_fail_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now_us);
+
+/* A dialog's line editor: printable ASCII and backspace into buf (size
+ * bytes); a default still untouched (*fresh) is replaced by the first key.
+ * true when the key was consumed. */
+bool cpt_ui_edit(char *buf, size_t size, int key, bool *fresh);
 
 /* The checkpoint the detail screen shows: in flight or in the history;
  * NULL when it is gone from both. */

@@ -31,11 +31,13 @@
  * Stability (what a job may rely on across 0.x releases with the same
  * CPA_ABI_VERSION): every function declared here keeps its signature and
  * meaning; the structs and enums keep their layout and values (new enum
- * values and new configuration keys may be added at the end); the limits
- * below are this ABI's own, not the wire protocol's (the agent converts and,
- * where the wire is narrower, truncates texts on a character boundary). The
- * library exports nothing but the cpa_* names below. CPA_ABI_VERSION changes
- * when any of this has to break; the shared library's soname follows it.
+ * values and new configuration keys may be added at the end, and members at
+ * the end of one type's struct in cpa_event's union, which never grows);
+ * the limits below are this ABI's own, not the wire protocol's (the agent
+ * converts and, where the wire is narrower, truncates texts on a character
+ * boundary). The library exports nothing but the cpa_* names below.
+ * CPA_ABI_VERSION changes when any of this has to break; the shared
+ * library's soname follows it.
  */
 #ifndef CPAGENT_H
 #define CPAGENT_H
@@ -122,6 +124,7 @@ typedef enum cpa_event_type {
     CPA_EV_RESTORED,            /* job (re)started from checkpoint cp_id (0: none) */
     CPA_EV_FAILURE_INJECTED,    /* a failure was injected at op/subtask */
     CPA_EV_TASK_FAILED,         /* a subtask failed */
+    CPA_EV_SWITCHED_TO_UNALIGNED, /* cp_id, aligned with a timeout, went unaligned at op/subtask */
     CPA_EV__COUNT
 } cpa_event_type;
 
@@ -129,6 +132,16 @@ typedef enum cpa_trigger_kind {
     CPA_TRIGGER_PERIODIC = 0,
     CPA_TRIGGER_MANUAL = 1,
 } cpa_trigger_kind;
+
+/* How a checkpoint's barriers travel, as chosen at its trigger (Flink's
+ * alignment types; execution.checkpointing.unaligned.enabled and
+ * .aligned-checkpoint-timeout). 0, what a zeroed event holds, is aligned. */
+typedef enum cpa_alignment {
+    CPA_ALIGN_ALIGNED = 0,      /* barriers wait behind records; subtasks align */
+    CPA_ALIGN_UNALIGNED = 1,    /* barriers overtake records (persisted as channel state) */
+    CPA_ALIGN_TIMEOUT = 2,      /* aligned; a subtask goes unaligned after the timeout */
+    CPA_ALIGN__COUNT
+} cpa_alignment;
 
 /* Why a checkpoint failed; names follow Flink's CheckpointFailureReason. */
 typedef enum cpa_failure_reason {
@@ -194,7 +207,8 @@ typedef struct cpa_event {
     int64_t cp_id;     /* checkpoint id (from 1); 0 when none */
     int64_t ts_us;
     union {
-        struct { cpa_trigger_kind kind; } triggered;                 /* CP_TRIGGERED */
+        struct { cpa_trigger_kind kind;
+                 cpa_alignment alignment; } triggered;               /* CP_TRIGGERED */
         struct { int32_t channel; } barrier;                         /* BARRIER_RECEIVED */
         struct { int64_t buffered_bytes; int64_t duration_us; } alignment; /* ALIGNMENT_END */
         struct { int64_t duration_us; } sync;                        /* SNAPSHOT_SYNC_DONE */
@@ -211,6 +225,8 @@ typedef struct cpa_event {
         struct { char kind[CPA_KIND_MAX];
                  char params[CPA_TEXT_MAX]; } failure;               /* FAILURE_INJECTED */
         struct { char error[CPA_TEXT_MAX]; } task_failed;            /* TASK_FAILED */
+        /* SWITCHED_TO_UNALIGNED: trigger -> switch, and the aligned timeout */
+        struct { int64_t elapsed_us; int64_t timeout_us; } switched;
     } u;
 } cpa_event;
 

@@ -1,0 +1,85 @@
+/*
+ * cpt_view_int.h — internal to the view's files: the render context, the
+ * glyph sets, the shown phases and the drawing helpers they share.
+ *
+ *   cpt_view.c          glyphs, helpers, header, footer, the render itself
+ *   cpt_view_main.c     the main screen's panes: in flight, history, events
+ *   cpt_view_detail.c   one checkpoint's detail, and the summary screen
+ *   cpt_view_overlay.c  help, confirmations, the failure menu, settings, picker
+ *
+ * Everything here is pure like the view: it writes into the frame and
+ * reads the model and the ui state; nothing else.
+ */
+#ifndef CPT_VIEW_INT_H
+#define CPT_VIEW_INT_H
+
+#include "cpt_fmt.h"
+#include "cpt_view.h"
+
+/* Phases as shown: the folded ones plus "held", a barrier in (or all of
+ * them, aligned) but no snapshot started: where a stalled subtask sits. */
+enum { PH_HELD = CPW_PH__COUNT, PH__SHOWN };
+
+typedef struct cpt_glyphs {
+    uint32_t phase[PH__SHOWN];
+    uint32_t bar, bar_empty, hline, vline, spark[8];
+    uint32_t tl_delay, tl_align, tl_held, tl_sync, tl_async, tl_ack;
+    uint32_t live, dead, sel, corner_tl, corner_tr, corner_bl, corner_br;
+} cpt_glyphs;
+
+extern const cpt_role cpt_view_phase_role[PH__SHOWN];
+extern const char *const cpt_view_phase_short[PH__SHOWN];  /* "barrier held" */
+extern const char *const cpt_view_phase_word[PH__SHOWN];   /* "barrier in, no snapshot yet" */
+extern const int cpt_view_phase_rank[PH__SHOWN];           /* progress order (declined apart) */
+
+typedef struct ctx {
+    cpt_model *m;
+    cpt_ui *ui;
+    cpt_frame *f;
+    const cpt_glyphs *g;
+    int64_t now;
+    int64_t lnow;   /* "now" for what is in flight: frozen while the job is silent */
+    int w, h;
+} ctx;
+
+/* Puts text at x and returns the column after it. */
+static inline int put(ctx *c, int x, int y, cpt_role r, const char *s)
+{
+    return x + cpt_frame_put(c->f, x, y, r, s, -1);
+}
+
+static inline int putn(ctx *c, int x, int y, cpt_role r, int maxw, const char *s)
+{
+    return x + cpt_frame_put(c->f, x, y, r, s, maxw);
+}
+
+/* Puts text word-wrapped between x and the right edge, from row y up to
+ * y_max (exclusive); returns the row after it. */
+int cpt_view_wrapped(ctx *c, int x, int y, int y_max, cpt_role r, const char *s);
+
+/* "── Title ─────" across the row; returns the column after the title. */
+int cpt_view_rule(ctx *c, int y, const char *title, bool focused);
+
+/* An overlay box with a title, and one line of text inside it. */
+void cpt_view_box(ctx *c, int x, int y, int w, int h, const char *title);
+void cpt_view_box_line(ctx *c, int x, int y, int w, bool sel, const char *text);
+
+/* The phase a subtask is shown in (PH_HELD where its barrier waits). */
+int cpt_view_shown_phase(const cpw_sub *u);
+
+/* The subtask holding a checkpoint up, for "waiting on …". */
+typedef struct straggler {
+    int op, subtask, phase, pending;
+    int64_t since;
+} straggler;
+straggler cpt_view_slowest(const cpt_model *m, const cpw_cp *cp);
+
+/* The panes and screens (each returns nothing or the row after it). */
+int cpt_view_inflight(ctx *c, int y, int y_max);
+int cpt_view_history(ctx *c, int y, int y_max);
+void cpt_view_events(ctx *c, int y, int y_max, bool focused);
+void cpt_view_detail(ctx *c, int y, int y_max);
+void cpt_view_summary(ctx *c, int y, int y_max);
+void cpt_view_overlay(ctx *c);
+
+#endif /* CPT_VIEW_INT_H */

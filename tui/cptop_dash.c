@@ -1,0 +1,258 @@
+/*
+ * cptop_dash.c — the interactive dashboard: one poll() loop over the
+ * keyboard, the job's sockets and a tick. Each turn: look for jobs (once a
+ * second), wait, handle keys, read what the job sent, draw when something
+ * changed (or the clock moved what is shown).
+ *
+ * The parts: cpt_model (what we know, no curses), cpt_view (a pure render
+ * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_link
+ * (sockets), cpt_term (the only curses file), cpt_target (finding jobs).
+ */
+#include "cptop.h"
+#include "cpt_model.h"
+#include "cpt_term.h"
+#include "cpt_ui.h"
+#include "cpt_view.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_JOBS 64           /* the picker shows at most CPT_PICK_MAX of them */
+
+typedef struct dash {
+    const cptop_opts *o;
+    cpt_model *m;
+    cpt_ui ui;
+    cpt_link link;
+    bool linked;
+    cpt_target cur;
+    cpt_target cands[MAX_JOBS];
+    int ncand;
+    bool picked;              /* the user chose a job in the picker */
+    bool dirty;               /* draw now */
+    int64_t last_discover, last_draw;
+    uint64_t drawn_version;
+    cpt_frame f;
+} dash;
+
+static int attach(dash *d, const cpt_target *t, int64_t now)
+{
+    cpt_model_conf mc = {.history_cap = d->o->history, .detail_cap = d->o->detail,
+                         .log_cap = d->o->log_lines};
+    if (d->linked)
+        cpt_link_close(&d->link);
+    d->linked = false;
+    bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
+    if (!same_job) {
+        /* another job: a fresh model (the same job keeps its history) */
+        cpt_model *m = cpt_model_new(&mc);
+        if (!m)
+            return -1;
+        cpt_model_free(d->m);
+        d->m = m;
+    }
+    d->cur = *t;
+    char err[400];
+    if (cpt_link_open(&d->link, t, err, sizeof err)) {
+        cpt_ui_status(&d->ui, true, now, "%s", err);
+        return -1;
+    }
+    d->linked = true;
+    d->ui.cmd_pending = false;
+    cpt_model_connecting(d->m, t->events, now);
+    cpt_model_note(d->m, now, false, "watching %s at %s", t->job[0] ? t->job : t->events, t->events);
+    d->dirty = true;
+    return 0;
+}
+
+static void fill_picker(cpt_ui *ui, const cpt_target *c, int n)
+{
+    ui->pick_n = n < CPT_PICK_MAX ? n : CPT_PICK_MAX;
+    for (int i = 0; i < ui->pick_n; i++) {
+        char name[CPW_NAME_MAX], id[CPW_MAX_JOB_ID];
+        cpw_sanitize(c[i].name, name, sizeof name);
+        cpw_sanitize(c[i].job, id, sizeof id);
+        snprintf(ui->pick_label[i], sizeof ui->pick_label[i], "%-24s %-20s pid %d", id, name,
+                 c[i].pid);
+    }
+    if (ui->pick_sel >= ui->pick_n)
+        ui->pick_sel = ui->pick_n ? ui->pick_n - 1 : 0;
+}
+
+/* Once a second: the jobs there are; the one to watch, the picker's list,
+ * or a new process of the job watched (another instance announced). */
+static void discover(dash *d, int64_t now)
+{
+    char err[600], dir[CPW_PATH_MAX];
+    d->last_discover = now;
+    cpt_where w = cptop_where(d->o);
+    d->ncand = cpt_target_candidates(&w, d->cands, MAX_JOBS, dir, sizeof dir, err, sizeof err);
+    fill_picker(&d->ui, d->cands, d->ncand);
+    if (!d->linked) {
+        if (d->ncand == 1 || (d->ncand > 1 && d->picked)) {
+            attach(d, &d->cands[d->ncand == 1 ? 0 : d->ui.pick_sel], now);
+            d->ui.status[0] = 0;
+        } else if (d->ncand > 1 && d->ui.overlay != CPT_OV_PICKER) {
+            d->ui.overlay = CPT_OV_PICKER;
+        } else if (d->ncand == 0) {
+            char clean[sizeof err];
+            cpw_sanitize(err, clean, sizeof clean);
+            cpt_ui_status(&d->ui, true, now, "%s", clean);
+        }
+        d->dirty = true;
+        return;
+    }
+    if (d->m->link == CPT_LINK_UP || !d->cur.discovered)
+        return;
+    /* silent: the job restarted (same id, another process) or moved */
+    for (int i = 0; i < d->ncand; i++) {
+        const cpt_target *c = &d->cands[i];
+        if (strcmp(c->job, d->cur.job))
+            continue;
+        if (c->pid != d->cur.pid || strcmp(c->events, d->cur.events) ||
+            (c->instance[0] && strcmp(c->instance, d->cur.instance))) {
+            attach(d, c, now);
+            return;
+        }
+    }
+}
+
+/* Every key waiting; what it asks for is sent. */
+static void keys(dash *d, int64_t now)
+{
+    int k;
+    char err[400];
+    while ((k = cpt_term_key()) != CPT_KEY_NONE) {
+        cpw_cmd cmd;
+        cpt_action a = cpt_ui_key(&d->ui, d->m, k, &cmd, now);
+        if (k == CPT_KEY_RESIZE)
+            d->dirty = true;
+        if (a == CPT_ACT_QUIT) {
+            cptop_quit = 1;
+        } else if (a == CPT_ACT_COMMAND) {
+            if (!d->linked) {
+                cpt_ui_status(&d->ui, true, now, "not connected to a job");
+            } else if (cpt_link_send_cmd(&d->link, &cmd, err, sizeof err)) {
+                cpt_ui_status(&d->ui, true, now, "%s", err);
+            } else {
+                d->ui.cmd_pending = true;
+                cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply", d->link.cmd_name);
+            }
+        } else if (a == CPT_ACT_PICK && d->ui.pick_sel < d->ncand) {
+            d->picked = true;
+            attach(d, &d->cands[d->ui.pick_sel], now);
+        }
+        if (a != CPT_ACT_NONE)
+            d->dirty = true;
+    }
+}
+
+/* What the job sent: events, a state reply, a command's reply. */
+static void job_input(dash *d, int64_t now)
+{
+    if (!d->linked)
+        return;
+    cpt_link_read_events(&d->link, d->m, now);
+    cpt_link_poll_state(&d->link, d->m, now, d->o->timeout_ms);
+    bool ok;
+    char text[300];
+    if (cpt_link_poll_cmd(&d->link, now, d->o->timeout_ms, &ok, text, sizeof text)) {
+        d->ui.cmd_pending = false;
+        cpt_ui_status(&d->ui, !ok, now, "%s", text);
+        cpt_model_note(d->m, now, !ok, "%s", text);
+        d->dirty = true;
+    }
+}
+
+/* A checkpoint in flight (or the detail screen) redraws four times a
+ * second, anything else once; a change shows within 50 ms. */
+static int64_t draw_period(const dash *d)
+{
+    return d->m->st->n_inflight || d->ui.screen == CPT_SCR_DETAIL ? 250000 : 1000000;
+}
+
+static void draw(dash *d, int64_t now)
+{
+    int64_t since = now - d->last_draw;
+    if (!d->dirty && since < draw_period(d) && (d->m->version == d->drawn_version || since < 50000))
+        return;
+    int w, h;
+    cpt_term_size(&w, &h);
+    if (w != d->f.w || h != d->f.h || !d->f.cells)
+        cpt_frame_resize(&d->f, w, h);
+    cpt_view_render(d->m, &d->ui, &d->f, now);
+    cpt_term_draw(&d->f);
+    d->last_draw = now;
+    d->drawn_version = d->m->version;
+    d->dirty = false;
+}
+
+/* Waits for a key, a message or the next draw; false when the terminal went. */
+static bool wait_input(dash *d, int64_t now)
+{
+    int64_t wait = draw_period(d) - (now - d->last_draw);
+    if (d->m->version != d->drawn_version && wait > 50000)
+        wait = 50000 - (now - d->last_draw);
+    int lw = d->linked ? cpt_link_wait_ms(&d->link) : -1;
+    if (lw >= 0 && (int64_t)lw * 1000 < wait)
+        wait = (int64_t)lw * 1000; /* a reconnection is due */
+    if (wait < 0)
+        wait = 0;
+    struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};
+    int n = 1 + (d->linked ? cpt_link_pollfds(&d->link, pfd + 1, 3) : 0);
+    int pr = poll(pfd, (nfds_t)n, (int)(wait / 1000) + (wait % 1000 ? 1 : 0));
+    return !(pr > 0 && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)));
+}
+
+int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
+{
+    if (argc > 0) {
+        cptop_complain("the dashboard takes no words (see cptop --help)");
+        return 2;
+    }
+    static dash d;
+    d = (dash){.o = o, .drawn_version = UINT64_MAX, .dirty = true};
+    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
+    cpt_target first;
+    int rc = o->connect ? cptop_find(o, &first) : 0;
+    char err[300];
+    if (rc || !(d.m = cpt_model_new(&mc))) {
+        if (!rc)
+            cptop_complain("out of memory");
+        return rc ? rc : 1;
+    }
+    if (cpt_term_open(!o->no_color, err, sizeof err)) {
+        cptop_complain(err);
+        cpt_model_free(d.m);
+        return 2;
+    }
+    cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
+    if (o->connect)
+        attach(&d, &first, cpw_now_us());
+    while (!cptop_quit) {
+        int64_t now = cpw_now_us();
+        /* looking probes every job's socket: once a second while looking
+         * for one, every 5 s (the picker's list) while watching one live */
+        int64_t look = d.linked && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
+        if (!o->connect && now - d.last_discover >= look)
+            discover(&d, now);
+        if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
+            cpt_link_send_state(&d.link) == 0)
+            cpt_model_state_sent(d.m);
+        if (!wait_input(&d, now))
+            break; /* the terminal went away */
+        now = cpw_now_us();
+        keys(&d, now);
+        job_input(&d, now);
+        cpt_model_tick(d.m, now);
+        draw(&d, now);
+    }
+    cpt_term_close();
+    /* The link is left to the process's exit (d is static, so it stays
+     * reachable): nng 1.5's close of a SUB socket that messages keep
+     * arriving on can wait forever, and q must end cptop. */
+    cpt_frame_free(&d.f);
+    cpt_model_free(d.m);
+    return 0;
+}

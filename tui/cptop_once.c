@@ -1,0 +1,85 @@
+/* cptop_once.c — `cptop --once`: the job's state as text, every string
+ * from the job sanitised. */
+#include "cptop.h"
+#include "cpt_fmt.h"
+#include "cpw_state.h"
+
+#include <stdio.h>
+
+/* "failures: slow-upload (subtask; ms 1..10000 ms, default 800)" */
+static void print_failures(const cpw_hello *h)
+{
+    if (!h->has_failures) {
+        printf("failures: none declared (ctl fail sends any kind as is)\n");
+        return;
+    }
+    printf("failures:%s\n", h->n_failures ? "" : " none offered");
+    for (int i = 0; i < h->n_failures; i++) {
+        const cpw_failure_kind *k = &h->failures[i];
+        char kind[CPW_KIND_MAX], label[CPW_TEXT_MAX], name[CPW_PARAM_NAME_MAX], unit[CPW_UNIT_MAX];
+        cpw_sanitize(k->kind, kind, sizeof kind);
+        cpw_sanitize(k->label, label, sizeof label);
+        printf("  %-16s %s%s", kind, k->subtask ? "OP SUBTASK " : "", label);
+        for (int p = 0; p < k->n_params; p++) {
+            cpw_sanitize(k->params[p].name, name, sizeof name);
+            cpw_sanitize(k->params[p].unit, unit, sizeof unit);
+            printf("%s%s=%lld (%lld..%lld%s%s)", p ? ", " : "; ", name, (long long)k->params[p].def,
+                   (long long)k->params[p].min, (long long)k->params[p].max, unit[0] ? " " : "", unit);
+        }
+        printf("\n");
+    }
+}
+
+static void print_checkpoints(const cpw_state *s)
+{
+    char msg[CPW_TEXT_MAX], d[32];
+    for (int i = 0; i < s->n_inflight; i++) {
+        const cpw_cp *cp = &s->inflight[i];
+        cpt_fmt_dur(d, sizeof d, cpw_now_us() - cp->trigger_ts);
+        printf("in flight %lld: %d/%d acknowledged, %s elapsed\n", (long long)cp->id, cp->acks,
+               cp->total, d);
+    }
+    for (int i = 0; i < s->n_history; i++) {
+        const cpw_cp *cp = cpw_state_history(s, i);
+        cpt_fmt_dur(d, sizeof d, cp->duration_us);
+        cpw_sanitize(cp->message, msg, sizeof msg);
+        printf("%6lld %-9s %-8s %9s %10lld B  %d/%d acks  %s%s%s\n", (long long)cp->id,
+               cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic", d,
+               (long long)cp->state_size, cp->acks, cp->total,
+               cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : "",
+               msg[0] ? " " : "", msg);
+    }
+}
+
+int cptop_once(const cptop_opts *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    cpt_target t;
+    int rc = cptop_find(o, &t);
+    if (rc)
+        return rc;
+    cpw_msg r;
+    if (cptop_get_state(&t, 10, o->timeout_ms, &r))
+        return 1;
+    const cpw_state *s = r.reply->state;
+    char name[CPW_NAME_MAX], jobid[CPW_MAX_JOB_ID];
+    cpw_sanitize(s->hello.name, name, sizeof name);
+    cpw_sanitize(s->job, jobid, sizeof jobid);
+    printf("job %s (%s), pid %d, status %s\n", jobid, name, s->hello.pid,
+           cpw_job_status_name((cpw_job_status)s->status));
+    printf("checkpoints: total %lld, in progress %lld, completed %lld, failed %lld, restored %lld;"
+           " consecutive failures %d\n",
+           (long long)s->counts.total, (long long)s->counts.in_progress,
+           (long long)s->counts.completed, (long long)s->counts.failed,
+           (long long)s->counts.restored, s->consecutive_failures);
+    printf("topology:");
+    for (int i = 0; i < s->hello.n_ops; i++) {
+        cpw_sanitize(s->hello.ops[i].name, name, sizeof name);
+        printf("%s %s x%d", i ? " ->" : "", name, s->hello.ops[i].parallelism);
+    }
+    printf("\n");
+    print_failures(&s->hello);
+    print_checkpoints(s);
+    cpw_msg_clear(&r);
+    return 0;
+}
