@@ -15,30 +15,9 @@ export XDG_RUNTIME_DIR=$T_TMP
 HELLO=$top/$BUILD/bin/agent_hello
 CPTOP=$top/$BUILD/bin/cptop
 FUZZ=$top/$BUILD/tests/cpspfuzz
-SECS=${TRANSPORT_FUZZ_SECONDS:-20}
-SOCK=$T_TMP/tmux.sock
-tmx() { tmux -S "$SOCK" "$@"; }
-cleanup_tui() {
-  tmx kill-server 2>/dev/null
-  [ -n "${T_KEEP:-}" ] && rm -rf /tmp/t_transport.kept && cp -r "$T_TMP" /tmp/t_transport.kept
-  t_cleanup
-}
-trap cleanup_tui EXIT
-
-# two free ports in a row (a job's events on P, its commands on P+1)
-port_pair() {
-  python3 - <<'PY'
-import socket
-for _ in range(100):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        a.close(); continue
-    a.close(); b.close(); print(p); break
-PY
-}
+SECS=${TRANSPORT_FUZZ_SECONDS:-15}
+# the whole script within a minute in make test: fuzzing, and the checks
+# before and after it, each bounded in time
 completions() { cat "$1" 2>/dev/null | grep -c '"type":"cp_completed"'; }
 more() { [ "$(completions "$1")" -gt "$2" ]; }
 # grows FILE SECONDS: another checkpoint completes in FILE within SECONDS
@@ -52,28 +31,18 @@ answered() {
   { echo "$2: rc $rc"; cat "$T_TMP/ctl.out"; } >>"$T_TMP/ctl.log"
   grep -Eq '^(ok|refused)' "$T_TMP/ctl.out"
 }
-screen() { tmx capture-pane -p -t "$1"; }
-wait_screen() {
-  local s=$1 pane=$2 re=$3 i
-  for ((i = 0; i < s * 10; i++)); do
-    screen "$pane" 2>/dev/null | grep -Eq -- "$re" && return 0
-    sleep 0.1
-  done
-  echo "--- pane $pane never showed /$re/; last screen:"; screen "$pane" 2>/dev/null
-  return 1
-}
-pane_dead() { [ "$(tmx display-message -p -t "$1" '#{pane_dead}')" = 1 ]; }
 no_reports() { ! grep -l -E 'Sanitizer|runtime error:|Assertion|panic' "$@"; }
 # quits_cleanly PANE: q ends the dashboard with status 0 (terminal restored);
 # the pane's command writes cptop's status to $T_TMP/PANE.rc
 quits_cleanly() {
-  screen "$1" >"$T_TMP/$1.before-q"
-  tmx send-keys -t "$1" q
-  wait_for 5 pane_dead "$1" && [ "$(cat "$T_TMP/$1.rc")" = 0 ] && return
-  screen "$1" | grep -v '^ *$' | head -5
-  echo "pane $1: dead $(tmx display-message -p -t "$1" '#{pane_dead}'), cptop's status: $(cat "$T_TMP/$1.rc")"
+  tui_keys "$1" q
+  wait_for 5 tui_dead "$1" && [ "$(cat "$T_TMP/$1.rc")" = 0 ] && return
+  tui_cap "$1"; grep -v '^ *$' "$SCREEN" | head -5
+  echo "pane $1: dead? $(tui_dead "$1" && echo yes || echo no), cptop's status: $(cat "$T_TMP/$1.rc")"
   return 1
 }
+# draws SECONDS PANE REGEX: the pane shows REGEX within SECONDS (else its screen)
+draws() { tui_wait "$1" "$2" "$3" && return; tui_show "$2"; return 1; }
 both_grow() { grows "$1" 10 && grows "$2" 10; }
 fds() { ls "/proc/$1/fd" | wc -l; }
 # stops PID: SIGTERM ends it within 10 s with status 0
@@ -84,7 +53,7 @@ stops() {
 }
 
 # ---------------------------------------------------------------- the jobs
-P=$(port_pair)
+P=$(free_port_pair)
 [ -n "$P" ] || { fail "no free port pair"; t_done; exit 1; }
 mkdir -m 700 "$T_TMP/tcp"
 "$HELLO" --job-id ipcjob --interval-ms 200 >"$T_TMP/ipcjob.log" 2>&1 &
@@ -102,48 +71,64 @@ T_PIDS+=($!)
 T_PIDS+=($!)
 check "both jobs checkpoint, seen by a subscriber each" both_grow "$T_TMP/ipc.jsonl" "$T_TMP/tcp.jsonl"
 
-# ---------------------------------------------------------------- issue 8, item 1
-python3 - "$P" <<'PY'
+# ---------------------------------------------------------------- issue 8, items 1 and 2
+# Both reproductions at every endpoint of both jobs: item 1 (claim the
+# pairing socket, then 8 zero bytes: over tcp a zero-length message, over ipc
+# a bad type byte) and item 2 (type byte 2 and a length: over tcp a length of
+# 2^57). The peer claims SUB on the events, REQ on the commands.
+repro() {
+  python3 - "$@" <<'PY'
 import socket, sys, time
-P = int(sys.argv[1])
-s = socket.create_connection(('127.0.0.1', P)); s.sendall(b'\0SP\0\0\x21\0\0'); s.recv(8)
-s.sendall(bytes(8)); time.sleep(.5)
+ITEMS = (bytes(8), b'\2' + bytes(7) + b'\5hello')
+for arg in sys.argv[1:]:
+    kind, url = arg.split('=', 1)
+    proto = 0x21 if kind == 'events' else 0x30
+    for item in ITEMS:
+        if url.startswith('ipc://'):
+            s = socket.socket(socket.AF_UNIX); s.connect(url[6:])
+        else:
+            host, port = url[6:].rsplit(':', 1); s = socket.create_connection((host, int(port)))
+        s.sendall(b'\0SP\0\0' + bytes([proto]) + b'\0\0'); s.recv(8)
+        s.sendall(item); time.sleep(.2); s.close()
 PY
-check "item 1: a SUB sending 8 bytes on the tcp event port: the job lives" alive $TCPJOB
-check "item 1: ... keeps checkpointing" grows "$T_TMP/tcp.jsonl" 10
-check "item 1: ... answers commands" answered "$T_TMP/tcp" tcpjob
+}
+repro "events=ipc://$RT/ipcjob.events" "cmd=ipc://$RT/ipcjob.cmd" \
+  "events=tcp://127.0.0.1:$P" "cmd=tcp://127.0.0.1:$((P + 1))"
+check "items 1, 2 at the ipc job's events and commands: the job lives" alive $IPCJOB
+check "items 1, 2 at the tcp job's events and commands: the job lives" alive $TCPJOB
+check "items 1, 2: the ipc job keeps checkpointing" grows "$T_TMP/ipc.jsonl" 10
+check "items 1, 2: the tcp job keeps checkpointing" grows "$T_TMP/tcp.jsonl" 10
+check "items 1, 2: the ipc job answers commands" answered "$T_TMP" ipcjob
+check "items 1, 2: the tcp job answers commands" answered "$T_TMP/tcp" tcpjob
 
-# ---------------------------------------------------------------- issue 8, item 2
-python3 - "$RT/ipcjob.cmd" "$RT/ipcjob.events" <<'PY'
-import socket, sys, time
-for path, proto in ((sys.argv[1], 0x30), (sys.argv[2], 0x21)):
-    s = socket.socket(socket.AF_UNIX); s.connect(path)
-    s.sendall(b'\0SP\0\0' + bytes([proto]) + b'\0\0'); s.recv(8)
-    s.sendall(b'\2' + bytes(7) + b'\5hello'); time.sleep(.5); s.close()
-PY
-check "item 2: a malformed ipc frame on .cmd and .events: the job lives" alive $IPCJOB
-check "item 2: ... keeps checkpointing" grows "$T_TMP/ipc.jsonl" 10
-check "item 2: ... answers commands" answered "$T_TMP" ipcjob
-
-# the same bytes from a job's publisher, to cptop (interactive and --json)
+# The same bytes from a job's publisher (and command server), to cptop:
+# interactive and --json over ipc, --json over tcp. Each connection gets one
+# of the two, in turn.
 EVIL=$T_TMP/evil/cptop
 mkdir -p -m 700 "$T_TMP/evil" && mkdir -m 700 "$EVIL"
-python3 - "$EVIL" <<'PY' >"$T_TMP/evil.log" 2>&1 &
+E=$(free_port_pair)
+python3 - "$EVIL" "$E" <<'PY' >"$T_TMP/evil.log" 2>&1 &
 import os, socket, sys, threading, time
-d = sys.argv[1]
-def serve(path, proto):
-    l = socket.socket(socket.AF_UNIX); l.bind(path); l.listen(8)
+d, port = sys.argv[1], int(sys.argv[2])
+ITEMS = (bytes(8), b'\2' + bytes(7) + b'\5hello')
+def serve(l, proto):
+    l.listen(8); n = 0
     while True:
         c, _ = l.accept()
         try:
             c.recv(8); c.sendall(b'\0SP\0\0' + bytes([proto]) + b'\0\0')
-            c.sendall(b'\2' + bytes(7) + b'\5hello'); time.sleep(.3)
+            c.sendall(ITEMS[n % 2]); n += 1; time.sleep(.3)
         except OSError:
             pass
         c.close()
-for path, proto in ((d + '/evil.events', 0x20), (d + '/evil.cmd', 0x31)):
-    threading.Thread(target=serve, args=(path, proto), daemon=True).start()
-time.sleep(.2)
+def unix(path):
+    l = socket.socket(socket.AF_UNIX); l.bind(path); return l
+def tcp(p):
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(('127.0.0.1', p)); return l
+for l, proto in ((unix(d + '/evil.events'), 0x20), (unix(d + '/evil.cmd'), 0x31),
+                 (tcp(port), 0x20), (tcp(port + 1), 0x31)):
+    threading.Thread(target=serve, args=(l, proto), daemon=True).start()
 with open(d + '/evil.json.tmp', 'w') as f:
     f.write('{"v":1,"job":"evil","name":"evil","pid":%d,"events":"ipc://%s/evil.events",'
             '"commands":"ipc://%s/evil.cmd","auth":"none","started_us":1}\n' % (os.getpid(), d, d))
@@ -154,14 +139,18 @@ EVILPID=$!; T_PIDS+=($EVILPID)
 wait_for 10 test -e "$EVIL/evil.json" || fail "the hostile publisher did not start"
 "$CPTOP" --runtime-dir "$EVIL" --job evil --json >"$T_TMP/evil.jsonl" 2>"$T_TMP/json-evil.err" &
 EVILJSON=$!; T_PIDS+=($EVILJSON)
-tmx new-session -d -s evil -x 100 -y 30 \
+"$CPTOP" --connect "tcp://127.0.0.1:$E" --json >"$T_TMP/evil-tcp.jsonl" 2>"$T_TMP/json-evil-tcp.err" &
+EVILTCP=$!; T_PIDS+=($EVILTCP)
+tui_start evil 100 30 \
   "env LANG=C.UTF-8 TERM=screen $CPTOP --runtime-dir $EVIL --job evil 2>$T_TMP/tui-evil.err; echo \$? >$T_TMP/evil.rc"
-tmx set-option -t evil remain-on-exit on >/dev/null
-sleep 2 # several reconnections, each met by the malformed frame
-check "item 2: cptop --json fed the frame lives" alive $EVILJSON
-check "item 2: the dashboard fed the frame lives and draws" wait_screen 5 evil "^cptop .*evil"
-check "item 2: ... and quits cleanly (terminal restored, status 0)" quits_cleanly evil
-kill $EVILJSON $EVILPID 2>/dev/null
+sleep 2 # several reconnections, each met by one of the two
+check "items 1, 2 from a publisher: cptop --json over ipc lives" alive $EVILJSON
+check "items 1, 2 from a publisher: cptop --json over tcp lives" alive $EVILTCP
+check "items 1, 2 from a publisher: the dashboard lives and draws" draws 5 evil "^cptop .*evil"
+check "... and quits cleanly (terminal restored, status 0)" quits_cleanly evil
+check "... cptop --json (ipc) ends on SIGTERM with status 0" stops $EVILJSON
+check "... cptop --json (tcp) ends on SIGTERM with status 0" stops $EVILTCP
+kill $EVILPID 2>/dev/null
 
 # ---------------------------------------------------------------- fuzz the jobs
 IPCFDS=$(fds $IPCJOB) TCPFDS=$(fds $TCPJOB)
@@ -172,7 +161,7 @@ ATTACK=$!; T_PIDS+=($ATTACK)
 # ---------------------------------------------------------------- fuzz the dashboards
 FAKE=$T_TMP/fake/cptop
 mkdir -p -m 700 "$T_TMP/fake" && mkdir -m 700 "$FAKE"
-Q=$(port_pair)
+Q=$(free_port_pair)
 "$FUZZ" serve --seconds "$SECS" --job fake "ipc://$FAKE/fake.events" "ipc://$FAKE/fake.cmd" \
   >"$T_TMP/serve-ipc.log" 2>&1 &
 SERVE=$!; T_PIDS+=($SERVE)
@@ -182,9 +171,8 @@ T_PIDS+=($!)
 printf '{"v":1,"job":"fake","name":"fake","pid":%d,"events":"ipc://%s/fake.events","commands":"ipc://%s/fake.cmd","auth":"none","started_us":1}\n' \
   "$SERVE" "$FAKE" "$FAKE" >"$FAKE/fake.json"
 wait_for 10 test -S "$FAKE/fake.cmd" || fail "the fake job did not start"
-tmx new-session -d -s fake -x 120 -y 40 \
+tui_start fake 120 40 \
   "env LANG=C.UTF-8 TERM=screen $CPTOP --runtime-dir $FAKE --job fake 2>$T_TMP/tui-fake.err; echo \$? >$T_TMP/fake.rc"
-tmx set-option -t fake remain-on-exit on >/dev/null
 "$CPTOP" --connect "tcp://127.0.0.1:$Q" --json >"$T_TMP/fake-tcp.jsonl" 2>"$T_TMP/json-fake.err" &
 FAKEJSON=$!; T_PIDS+=($FAKEJSON)
 
@@ -213,7 +201,7 @@ check "the jobs hold no more descriptors than before the attack ($IPCFDS, $TCPFD
 
 # the fake job calms down: each dashboard shows its valid hello
 check "the dashboard under a hostile publisher lives and draws the calm job" \
-  wait_screen 20 fake "cptop survived"
+  draws 20 fake "cptop survived"
 check "cptop --json under a hostile publisher lives and prints the calm job" \
   wait_for 20 grep -q '"name":"survived"' "$T_TMP/fake-tcp.jsonl"
 once_calm() { timeout 10 "$CPTOP" --runtime-dir "$FAKE" --job fake --once | grep -q survived; }

@@ -36,6 +36,7 @@ typedef struct json_run {
     const char *want_reason;
     uint64_t last_seq, skip_to;
     int64_t last_msg_us, last_try_us, last_look_us;
+    int64_t skipping_since_us; /* messages dropped as covered by the state since */
     bool broken;              /* stdout went away */
     cpw_buf line;
 } json_run;
@@ -126,8 +127,20 @@ static int print_msg(void *opaque, cpw_msg *m)
         attach(r, "restarted");
     else if (r->in_sync && m->seq > r->last_seq + 1 && m->seq > r->skip_to)
         attach(r, "gap");
-    if (r->attached && m->seq <= r->skip_to && !r->in_sync)
-        return cptop_quit || r->broken; /* already in the state line */
+    if (r->attached && m->seq <= r->skip_to && !r->in_sync) {
+        /* Already in the state line. Only what was queued before the state
+         * was read can be: a stream that stays below a seq the state
+         * claimed (a job that lied, or a new one answering on the same
+         * endpoints) gets a fresh state rather than silence. */
+        if (!r->skipping_since_us)
+            r->skipping_since_us = r->last_msg_us;
+        else if (r->last_msg_us - r->skipping_since_us > 3000000) {
+            r->skipping_since_us = 0;
+            attach(r, "gap");
+        }
+        return cptop_quit || r->broken;
+    }
+    r->skipping_since_us = 0;
     r->in_sync = r->attached;
     r->last_seq = m->seq;
     cpw_buf b;
