@@ -4,7 +4,8 @@
 #   make test               build and run the test suite (last line: N passed, N failed)
 #   make SANITIZE=address,undefined test
 #   make tsan               agent tests under ThreadSanitizer (own build dir)
-#   make fuzz [FUZZ_SECONDS=60]   libFuzzer targets (clang), then the transport fuzz, for a while each
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2]  libFuzzer targets (clang), JOBS at a time;
+#                           then the transport fuzz (t_transport.sh) as long
 #   make bench              benchmarks, figures printed side by side
 #   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
 #   make deps               install missing packages (scripts/deps.sh)
@@ -19,6 +20,7 @@ SANITIZE ?=
 comma    := ,
 WERROR   ?=
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 
 ifeq ($(V),1)
 Q :=
@@ -261,24 +263,15 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 
 fuzz-build: $(FUZZ_BIN)
 
-# ... then the transport fuzz (tests/t_transport.sh: cpspfuzz against live
-# jobs and dashboards) for as long, where make test gives it 20 s.
+# The libFuzzer targets, then the transport fuzz (tests/t_transport.sh:
+# cpspfuzz against live jobs and dashboards) for as long (make test: 15 s).
 fuzz: $(FUZZ_BIN) $(SPFUZZ) $(EXAMPLES) $(CPTOP)
-	$(Q)set -e; n=0; for t in $(FUZZ_TARGETS); do \
-		mkdir -p build/fuzz/corpus-$$t; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-			-dict=tests/fuzz/$$t.dict -print_final_stats=1 \
-			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
-			|| { tail -40 build/fuzz/$$t.log; exit 1; }; \
-		grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$t.log | tail -2; \
-		n=$$((n + 1)); \
-	done; \
+	$(Q)rc=0; tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS) || rc=1; \
 	echo "fuzz: transport for $(FUZZ_SECONDS)s"; \
-	BUILD=$(BUILD) TRANSPORT_FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/t_transport.sh \
-		>build/fuzz/transport.log 2>&1 || { tail -40 build/fuzz/transport.log; exit 1; }; \
-	tail -1 build/fuzz/transport.log; \
-	echo "$$((n + 1)) passed, 0 failed"
+	if BUILD=$(BUILD) TRANSPORT_FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/t_transport.sh \
+		>build/fuzz/transport.log 2>&1; then echo "fuzz: transport ok"; \
+	else tail -40 build/fuzz/transport.log; echo "fuzz: transport FAILED"; rc=1; fi; \
+	echo "transport: $$(tail -1 build/fuzz/transport.log)"; exit $$rc
 
 $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	@mkdir -p $(dir $@)
