@@ -107,7 +107,7 @@ all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fa
      $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
