@@ -5,6 +5,7 @@
 #include "../agent/cpa_internal.h" /* cpa_replay_check: the window's edges */
 #include "cpagent.h"
 #include "cpt_sub.h"
+#include "cpt_target.h"
 #include "cpt_test.h"
 
 #include <fcntl.h>
@@ -523,4 +524,45 @@ CPT_TEST(the_secret_file_must_be_a_regular_file)
     CPT_EQ_INT(mkdir(path, 0700), 0);
     refused(path, "a directory");
     refused("/dev/null", "a character device");
+}
+
+/* cptop reads the secret under the agent's rules: a FIFO, a directory or a
+ * file others may read is refused at once, naming the path and the fix. */
+CPT_TEST(cptop_refuses_a_secret_file_that_is_not_private_and_regular)
+{
+    char fifo[300], dir[300], open_file[300], good[300], msg[1024];
+    snprintf(fifo, sizeof fifo, "%s/fifo", cpt_tmpdir());
+    snprintf(dir, sizeof dir, "%s/dir", cpt_tmpdir());
+    snprintf(open_file, sizeof open_file, "%s/open", cpt_tmpdir());
+    snprintf(good, sizeof good, "%s/good", cpt_tmpdir());
+    CPT_EQ_INT(mkfifo(fifo, 0600), 0);
+    CPT_EQ_INT(mkdir(dir, 0700), 0);
+    static const char key[] = "0123456789abcdef0123456789abcdef\n";
+    for (int i = 0; i < 2; i++) {
+        const char *p = i ? good : open_file;
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        CPT_ASSERT(fd >= 0 && write(fd, key, sizeof key - 1) == (ssize_t)sizeof key - 1);
+        close(fd);
+    }
+    CPT_EQ_INT(chmod(open_file, 0640), 0);
+    const struct {
+        const char *path, *why;
+    } bad[] = {{fifo, "not a regular file"}, {dir, "not a regular file"},
+               {open_file, "chmod 600"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cpt_where w = {.secret_file = bad[i].path, .runtime_dir = cpt_tmpdir()};
+        cpt_target t;
+        memset(&t, 0, sizeof t);
+        msg[0] = '\0';
+        int64_t t0 = cpt_now_ms();
+        CPT_EQ_INT(cpt_target_secret(&w, &t, msg, sizeof msg), -1);
+        CPT_ASSERTF(cpt_now_ms() - t0 < 2000, "waited on %s", bad[i].path);
+        CPT_ASSERTF(strstr(msg, bad[i].path) && strstr(msg, bad[i].why), "%s", msg);
+        CPT_EQ_INT(t.secret_len, 0);
+    }
+    cpt_where w = {.secret_file = good, .runtime_dir = cpt_tmpdir()};
+    cpt_target t;
+    memset(&t, 0, sizeof t);
+    CPT_EQ_INT(cpt_target_secret(&w, &t, msg, sizeof msg), 0);
+    CPT_EQ_INT(t.secret_len, sizeof key - 2); /* the newline dropped */
 }
