@@ -4,7 +4,8 @@
 #   make test               build and run the test suite (last line: N passed, N failed)
 #   make SANITIZE=address,undefined test
 #   make tsan               agent tests under ThreadSanitizer (own build dir)
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2]  libFuzzer targets (clang), JOBS at a time
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2]  libFuzzer targets (clang), JOBS at a time;
+#                           then the transport fuzz (t_transport.sh) as long
 #   make bench              benchmarks, figures printed side by side
 #   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
 #   make deps               install missing packages (scripts/deps.sh)
@@ -32,8 +33,9 @@ endif
 PKGS := jansson libcrypto libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               $(shell pkg-config --cflags libpq 2>/dev/null)
-# nng (the SP transport) ships no .pc on Debian: linked by hand
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lnng -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lcrypto -lmicrohttpd) -lm
+# nng: only the interoperability test's peer (test_interop); no .pc on Debian
+NNG_LIBS   := -lnng
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-align -Wundef -Wno-unused-parameter \
@@ -78,6 +80,8 @@ TEST_LIB_SRC := $(wildcard tests/cpt_*.c)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(OBJDIR)/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(TESTDIR)/%)
+# the transport fuzz test's hostile SP peer (tests/t_transport.sh)
+SPFUZZ    := $(TESTDIR)/cpspfuzz
 
 EXAMPLES  := $(BINDIR)/agent_hello
 # the dashboard's curses-free parts (model, view, ui, link) are a library the
@@ -100,10 +104,10 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
-     $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -176,11 +180,31 @@ $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
 
+# test_interop plays nng's peers against ours (the wire format both speak)
+$(TESTDIR)/test_interop: $(OBJDIR)/tests/test_interop.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) \
+                         $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
+
+$(SPFUZZ): $(OBJDIR)/tests/fuzz/cpspfuzz.o $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 # test_rest reaches the REST endpoint's internals, which the library hides:
 # it links their objects itself, before the libraries they use.
 REST_UNIT_OBJ := $(addprefix $(OBJDIR)/agent/,cpa_rest_route.o cpa_rest_hist.o cpa_rest_ops.o)
 $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OBJ) $(TUI_LIB) \
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+
+# test_auth also checks the replay window's edges (cpa_replay_check), which
+# libcpagent.a keeps to itself
+$(TESTDIR)/test_auth: $(OBJDIR)/tests/test_auth.o $(OBJDIR)/agent/cpa_security.o $(TEST_LIB_OBJ) \
+                      $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
@@ -200,7 +224,7 @@ test:
 	$(Q)scripts/deps.sh --for test
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(TEST_BIN) $(TESTDIR)/fake_agent $(EXAMPLES) $(CPTOP) $(CPDEMO)
+test-run: $(TEST_BIN) $(TESTDIR)/fake_agent $(SPFUZZ) $(EXAMPLES) $(CPTOP) $(CPDEMO)
 	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
 
 check: test
@@ -239,8 +263,15 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 
 fuzz-build: $(FUZZ_BIN)
 
-fuzz: $(FUZZ_BIN)
-	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+# The libFuzzer targets, then the transport fuzz (tests/t_transport.sh:
+# cpspfuzz against live jobs and dashboards) for as long (make test: 15 s).
+fuzz: $(FUZZ_BIN) $(SPFUZZ) $(EXAMPLES) $(CPTOP)
+	$(Q)rc=0; tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS) || rc=1; \
+	echo "fuzz: transport for $(FUZZ_SECONDS)s"; \
+	if BUILD=$(BUILD) TRANSPORT_FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/t_transport.sh \
+		>build/fuzz/transport.log 2>&1; then echo "fuzz: transport ok"; \
+	else tail -40 build/fuzz/transport.log; echo "fuzz: transport FAILED"; rc=1; fi; \
+	echo "transport: $$(tail -1 build/fuzz/transport.log)"; exit $$rc
 
 $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	@mkdir -p $(dir $@)

@@ -21,6 +21,7 @@
 
 #define CMD_MAX_BYTES (64 * 1024)   /* larger commands get an error reply */
 #define PUB_QUEUE 1024              /* batches a subscriber may lag (≤ 256 events each) */
+#define PEERS_MAX 128               /* connections per endpoint; more are turned away */
 
 /* ------------------------------------------------------------------ new */
 
@@ -245,11 +246,10 @@ int cpa_rest_port(const cpa_agent *a) { return a ? cpa_rest_bound_port(a->rest) 
 
 static void publish(cpa_agent *a, const char *data, size_t len, int n_events)
 {
-    cpw_sock_err e = cpw_sock_send(a->pub, data, len, 0);
-    if (e) {
+    if (cpw_srv_publish(a->pub, data, len) < 0) {
         atomic_fetch_add_explicit(&a->send_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->lost, (uint64_t)n_events, memory_order_relaxed);
-        cpa_log(a, CPA_LOG_WARNING, "publish failed: %s", cpw_sock_strerror(e));
+        cpa_log(a, CPA_LOG_WARNING, "publish failed: out of memory");
     } else {
         atomic_fetch_add_explicit(&a->sent, (uint64_t)n_events, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->batches, 1, memory_order_relaxed);
@@ -392,12 +392,8 @@ static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bo
         atomic_fetch_add_explicit(&a->served, 1, memory_order_relaxed);
     else
         atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed);
-    /* Never waits: a requester that keeps its previous reply unread
-     * (pipelining, never reading) loses this one instead of stalling the
-     * agent thread. */
-    cpw_sock_err se = cpw_sock_send(a->rep, a->out.data, a->out.len, 0);
-    if (se)
-        cpa_log(a, CPA_LOG_WARNING, "reply send failed: %s", cpw_sock_strerror(se));
+    /* queued on the requester's connection: never waits for it */
+    cpw_srv_reply(a->rep, a->req, a->out.data, a->out.len);
 }
 
 static void serve_command(cpa_agent *a, const char *buf, size_t len)
@@ -432,6 +428,12 @@ static void serve_command(cpa_agent *a, const char *buf, size_t len)
             why = "this endpoint needs an HMAC token (see secret file)";
         else if (!cpw_verify_mac(buf, len, a->secret, a->secret_len))
             why = "bad HMAC token: wrong secret or altered command";
+        else if (strcmp(m.job, a->conf.job_id))
+            why = "signed for another job";
+        else if (!c->instance[0])
+            why = "signed without this run's instance id (hello's \"instance\"); get_state first";
+        else if (strcmp(c->instance, a->instance))
+            why = "signed for an earlier run of this job; get_state again";
         else
             why = cpa_replay_check(a->replay, c->nonce, m.ts_us, cpw_now_us());
         if (why) {
@@ -485,22 +487,52 @@ static void serve_commands(cpa_agent *a)
     if (atomic_load(&a->hello_dirty))
         publish_hello(a);
     for (int i = 0; i < 64; i++) {
-        cpw_sock_msg m;
-        cpw_sock_err e = cpw_sock_recv(a->rep, &m, 0);
-        if (e) {
-            if (e != CPW_SOCK_AGAIN)
-                cpa_log(a, CPA_LOG_WARNING, "command receive failed: %s", cpw_sock_strerror(e));
+        cpw_srv_req req;
+        if (!cpw_srv_next_request(a->rep, &req))
             return;
+        a->req = &req;
+        serve_command(a, req.data, req.len);
+        a->req = NULL;
+    }
+}
+
+/* Sleeps up to wait_us on both endpoints' sockets, then serves what is
+ * ready: new peers, what they sent, what waits to be written to them, and
+ * the commands received. */
+static void wait_and_serve(cpa_agent *a, int64_t wait_us)
+{
+    struct pollfd pfd[2 * (PEERS_MAX + 1) + 1];
+    int np = cpw_srv_pollfds(a->pub, pfd, PEERS_MAX + 1);
+    int nr = cpw_srv_pollfds(a->rep, pfd + np, PEERS_MAX + 1);
+    int n = np + nr;
+    if (a->rest) {
+        wait_us = cpa_rest_wait_us(a->rest, wait_us);
+        pfd[n++] = (struct pollfd){.fd = cpa_rest_fd(a->rest), .events = POLLIN};
+    }
+    struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+                          .tv_nsec = (long)(wait_us % 1000000) * 1000};
+    if (ppoll(pfd, (nfds_t)n, &ts, NULL) < 0)
+        for (int i = 0; i < n; i++)
+            pfd[i].revents = 0; /* EINTR: nothing is ready */
+    int64_t now_ms = cpw_mono_us() / 1000;
+    cpw_srv_service(a->pub, pfd, np, now_ms);
+    cpw_srv_service(a->rep, pfd + np, nr, now_ms);
+    if (cpw_srv_requests(a->rep))
+        serve_commands(a);
+    if (a->rest) {
+        bool http = pfd[n - 1].revents & POLLIN;
+        if (http) { /* answers are as fresh as what was emitted before the request */
+            drain(a, (int)a->conf.queue_size);
+            if (atomic_load(&a->hello_dirty))
+                publish_hello(a);
         }
-        serve_command(a, m.data, m.len);
-        cpw_sock_msg_free(&m);
+        cpa_rest_run(a->rest, http);
     }
 }
 
 static void *agent_main(void *arg)
 {
     cpa_agent *a = arg;
-    int rcvfd = cpw_sock_fd(a->rep);
     int64_t hb_period = (int64_t)a->conf.heartbeat_ms * 1000;
     int64_t next_hb = cpw_mono_us() + hb_period;
     int64_t last_event = cpw_mono_us();
@@ -540,25 +572,7 @@ static void *agent_main(void *arg)
             if (next_hb - now < wait_us)
                 wait_us = next_hb - now < 0 ? 0 : next_hb - now;
         }
-        if (a->rest)
-            wait_us = cpa_rest_wait_us(a->rest, wait_us);
-        /* a descriptor of -1 is ignored by poll: with neither, a sleep */
-        struct pollfd pfd[2] = {{.fd = rcvfd, .events = POLLIN},
-                                {.fd = a->rest ? cpa_rest_fd(a->rest) : -1, .events = POLLIN}};
-        struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
-                              .tv_nsec = (long)(wait_us % 1000000) * 1000};
-        int pr = ppoll(pfd, 2, &ts, NULL);
-        if (pr > 0 && (pfd[0].revents & POLLIN))
-            serve_commands(a);
-        if (a->rest) {
-            bool http = pr > 0 && (pfd[1].revents & POLLIN);
-            if (http) { /* answers are as fresh as what was emitted before the request */
-                drain(a, (int)a->conf.queue_size);
-                if (atomic_load(&a->hello_dirty))
-                    publish_hello(a);
-            }
-            cpa_rest_run(a->rest, http);
-        }
+        wait_and_serve(a, wait_us);
     }
     return NULL;
 }
@@ -591,8 +605,8 @@ static cpa_err write_discovery(cpa_agent *a, char *err, size_t errsz)
 
 static void close_sockets(cpa_agent *a)
 {
-    cpw_sock_destroy(a->pub);
-    cpw_sock_destroy(a->rep);
+    cpw_srv_destroy(a->pub);
+    cpw_srv_destroy(a->rep);
     a->pub = a->rep = NULL;
     cpa_rest_destroy(a->rest);
     a->rest = NULL;
@@ -656,14 +670,14 @@ cpa_err cpa_start(cpa_agent *a)
         }
     }
     /* Each subscriber may fall PUB_QUEUE batches behind before it misses
-     * messages; a command larger than 4 MiB (the REP's default limit) drops
-     * its connection unread. ipc socket files are made 0600 as they appear. */
-    const cpw_sock_conf pub_conf = {.queue = PUB_QUEUE};
-    a->pub = cpw_sock_new(CPW_SOCK_PUB, &pub_conf, err, sizeof err);
-    a->rep = a->pub ? cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err) : NULL;
-    if (!a->pub || !a->rep ||
-        cpw_sock_listen(a->pub, a->events_url, err, sizeof err) != CPW_SOCK_OK ||
-        cpw_sock_listen(a->rep, a->commands_url, err, sizeof err) != CPW_SOCK_OK) {
+     * messages; a command larger than 256 KiB (the REP's default limit)
+     * drops its connection unread. ipc socket files are 0600 as they appear. */
+    const cpw_srv_conf pub_conf = {.queue = PUB_QUEUE, .max_conns = PEERS_MAX};
+    const cpw_srv_conf rep_conf = {.max_conns = PEERS_MAX};
+    a->pub = cpw_srv_new(CPW_SRV_PUB, a->events_url, &pub_conf, err, sizeof err);
+    a->rep = a->pub ? cpw_srv_new(CPW_SRV_REP, a->commands_url, &rep_conf, err, sizeof err)
+                    : NULL;
+    if (!a->pub || !a->rep) {
         cpa_log(a, CPA_LOG_ERROR, "%s", err);
         close_sockets(a);
         return CPA_ERR_TRANSPORT;

@@ -10,7 +10,7 @@
 
 #include "cpagent.h"
 #include "cpw.h"
-#include "cpw_sock.h"
+#include "cpw_srv.h"
 #include "cpw_state.h"
 
 /* ---------------------------------------------------------------- queue
@@ -106,7 +106,7 @@ struct cpa_agent {
     pthread_t thread;
     bool started;
 
-    cpw_sock *pub, *rep;        /* events, commands; NULL when closed */
+    cpw_srv *pub, *rep;         /* events, commands; NULL when closed */
     struct cpa_rest *rest;      /* the Flink REST endpoint, or NULL (cpa_rest.h) */
     bool tcp;
     char events_url[300], commands_url[300];
@@ -134,6 +134,7 @@ struct cpa_agent {
     int batch_n;
     int64_t batch_first_us;
     cpw_buf out;
+    const cpw_srv_req *req;     /* the command being served, for its reply */
 };
 
 

@@ -10,10 +10,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What a file that is not a regular file is, for a message. */
+static const char *file_kind(mode_t m)
+{
+    static const struct {
+        mode_t type;
+        const char *name;
+    } kinds[] = {
+        {S_IFIFO, "a FIFO"},
+        {S_IFDIR, "a directory"},
+        {S_IFCHR, "a character device"},
+        {S_IFBLK, "a block device"},
+        {S_IFSOCK, "a socket"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if ((m & S_IFMT) == kinds[i].type)
+            return kinds[i].name;
+    return "something else";
+}
+
 cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len, size_t max,
                         char *errbuf, size_t errbuf_size)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+     * whatever it is, it is refused below before anything is read */
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    int fd = open(path, flags);
     if (fd < 0 && errno == ENOENT) {
         /* Written whole to a private temporary file, then linked into place:
          * a second agent starting at the same moment either wins the link
@@ -44,23 +66,32 @@ cpa_err cpa_load_secret(const char *path, unsigned char *out, size_t *out_len, s
             return CPA_ERR_IO;
         }
         unlink(tmp);
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, flags);
     }
     if (fd < 0) {
         snprintf(errbuf, errbuf_size, "cannot open secret file %s: %s", path, strerror(errno));
         return CPA_ERR_IO;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        snprintf(errbuf, errbuf_size, "cannot stat secret file %s: %s", path, strerror(errno));
         close(fd);
-        snprintf(errbuf, errbuf_size, "secret file %s is not a regular file", path);
+        return CPA_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(errbuf, errbuf_size,
+                 "secret file %s is %s, not a regular file: remove it (a new secret is "
+                 "made) or put the secret in a file of your own with mode 0600", path,
+                 file_kind(st.st_mode));
         return CPA_ERR_INSECURE;
     }
     if (st.st_uid != getuid() || (st.st_mode & 077)) {
         close(fd);
         snprintf(errbuf, errbuf_size,
-                 "secret file %s has mode %03o (owner uid %u); it must be 0600 and ours", path,
-                 (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+                 "secret file %s has mode %03o and owner uid %u: it must be yours and "
+                 "private (chmod 600 %s)", path, (unsigned)(st.st_mode & 0777),
+                 (unsigned)st.st_uid, path);
         return CPA_ERR_INSECURE;
     }
     ssize_t n = read(fd, out, max);

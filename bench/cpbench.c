@@ -2,8 +2,9 @@
  * cpbench.c — the benchmark behind `make bench`.
  *
  * Measures, in one run and side by side:
- *   (a) a baseline: raw SP PUB → SUB (nng) over ipc, one JSON message
- *       per event, each received message decoded with cpw_decode_frame();
+ *   (a) a baseline: raw SP PUB → SUB over ipc (cpw_srv to cpw_sock), one
+ *       JSON message per event, each received message decoded with
+ *       cpw_decode_frame();
  *   (b) the agent end to end: one thread emits N barrier_received events
  *       through cpa_emit() (retrying on a full queue, and staying within
  *       16,384 events of what the subscriber has decoded, so the figure is
@@ -28,6 +29,7 @@
 #include "bench_util.h"
 #include "../tests/cpt_sub.h"
 #include "cpw_sock.h"
+#include "cpw_srv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,7 +56,7 @@ typedef struct opts {
 } opts;
 
 #define BURST 1000          /* (c): emits per burst before letting the agent drain */
-#define RAW_QUEUE 8192    /* (a): messages either end may buffer (nng's maximum) */
+#define RAW_QUEUE 8192    /* (a): messages the publisher may queue for the subscriber */
 
 /* Targets, printed beside the figures (never enforced). */
 #define TARGET_B_EVS 1000000.0
@@ -197,16 +199,24 @@ typedef struct raw_ctx {
 #define RAW_PROBE "ready"
 #define RAW_SEQ_BASE UINT64_C(1000000000000)  /* 13 digits: seq rewritten in place */
 
+/* Accepts, writes queued messages: what the agent thread's poll does. */
+static void raw_service(cpw_srv *s, int timeout_ms)
+{
+    struct pollfd pfd[8];
+    int n = cpw_srv_pollfds(s, pfd, 8);
+    poll(pfd, (nfds_t)n, timeout_ms);
+    cpw_srv_service(s, pfd, n, bench_now_ns() / 1000000);
+}
+
 static void *raw_publisher(void *arg)
 {
     raw_ctx *c = arg;
     pthread_setname_np(pthread_self(), "cpb-rawpub");
-    const cpw_sock_conf conf = {.queue = RAW_QUEUE};
+    const cpw_srv_conf conf = {.queue = RAW_QUEUE, .queue_bytes = RAW_QUEUE * 512};
     char err[400];
-    cpw_sock *s = cpw_sock_new(CPW_SOCK_PUB, &conf, err, sizeof err);
-    if (!s || cpw_sock_listen(s, c->url, err, sizeof err) != CPW_SOCK_OK) {
+    cpw_srv *s = cpw_srv_new(CPW_SRV_PUB, c->url, &conf, err, sizeof err);
+    if (!s) {
         fprintf(stderr, "cpbench: raw publisher: %s\n", err);
-        cpw_sock_destroy(s);
         atomic_store(&c->pub_failed, 1);
         atomic_store(&c->bound, 1);
         return NULL;
@@ -215,8 +225,8 @@ static void *raw_publisher(void *arg)
     /* probe until the subscriber has one: it is connected and subscribed */
     int64_t t0 = bench_now_ns();
     while (!atomic_load(&c->ready)) {
-        cpw_sock_send(s, RAW_PROBE, sizeof RAW_PROBE - 1, 0);
-        sleep_us(2000);
+        cpw_srv_publish(s, RAW_PROBE, sizeof RAW_PROBE - 1);
+        raw_service(s, 2);
         if (bench_now_ns() - t0 > 5000000000LL) {
             fprintf(stderr, "cpbench: raw subscriber never connected\n");
             atomic_store(&c->pub_failed, 1);
@@ -229,14 +239,17 @@ static void *raw_publisher(void *arg)
         for (uint64_t i = 0; i < c->n; i++) {
             snprintf(digits, sizeof digits, "%" PRIu64, RAW_SEQ_BASE + i);
             memcpy(c->msg + c->seq_off, digits, (size_t)c->seq_width);
-            if (cpw_sock_send(s, c->msg, c->len, 0) != CPW_SOCK_OK)
+            if (cpw_srv_publish(s, c->msg, c->len) < 0)
                 c->send_errors++;
+            if ((i & 63) == 63)
+                raw_service(s, 0);
         }
         c->t_last_send = bench_now_ns();
     }
     atomic_store(&c->pub_done, 1);
-    sleep_us(200000); /* let the last messages leave before closing */
-    cpw_sock_destroy(s);
+    for (int i = 0; i < 100; i++) /* let the last messages leave before closing */
+        raw_service(s, 2);
+    cpw_srv_destroy(s);
     return NULL;
 }
 
@@ -299,7 +312,7 @@ static raw_result bench_raw(uint64_t n)
     raw_count cnt = {0};
     int64_t t_last_recv = 0;
     if (!atomic_load(&c.pub_failed)) {
-        const cpw_sock_conf conf = {.queue = RAW_QUEUE};
+        const cpw_sock_conf conf = {.rcvbuf = 8 * 1024 * 1024};
         char err[400];
         s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, sizeof err);
         if (!s || cpw_sock_dial(s, c.url, err, sizeof err) != CPW_SOCK_OK) {
@@ -712,7 +725,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cpbench [--quick] [--events N] [--only PARTS]\n"
-            "  (a) raw SP (nng) ipc, one message per event (baseline)\n"
+            "  (a) raw SP ipc, one message per event (baseline)\n"
             "  (b) libcpagent end to end: cpa_emit -> agent -> subscriber decode\n"
             "  (c) cost of one cpa_emit call, without and with a subscriber\n"
             "  (x) context: the agent alone (no subscriber), the decoder alone\n"
@@ -790,7 +803,7 @@ int main(int argc, char **argv)
     /* (a) */
     raw_result ra = {0};
     if (want(&o, 'a')) {
-        bench_note("(a) raw SP (nng), %s events", bench_commas(o.events));
+        bench_note("(a) raw SP, %s events", bench_commas(o.events));
         ra = bench_raw(o.events);
         if (!ra.ok)
             rc = 1;
@@ -911,7 +924,7 @@ int main(int argc, char **argv)
                decode > 0 ? bench_commas((uint64_t)decode) : "failed");
         if (idle_pct >= 0)
             printf("    agent idle, no events      %8.2f %% of a core (whole process: agent and "
-                   "nng threads)\n", idle_pct);
+                   "its thread)\n", idle_pct);
     }
     if (want(&o, 'c'))
         printf("    emit times: CLOCK_MONOTONIC around each call minus the empty-timer median "

@@ -314,6 +314,10 @@ typedef struct cpw_command {
     uint64_t req;                 /* request id chosen by the client */
     cpw_cmd c;                /* the command proper */
     int history;                  /* get_state: history entries wanted (-1: default) */
+    /* the agent run it is for (its hello's instance), signed with the
+     * envelope's job id: a command for another job, or one replayed after
+     * a restart, is refused (PROTOCOL.md §12); "" when absent */
+    char instance[CPW_INSTANCE_HEX + 1];
     char nonce[CPW_NONCE_HEX + 1];/* tcp auth: random hex, "" when absent */
     bool has_mac;                 /* a "mac" member is present */
 } cpw_command;
@@ -371,8 +375,10 @@ typedef struct cpw_envelope {
 void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev);
 void cpw_encode_hello(cpw_buf *b, const cpw_envelope *env, const cpw_hello *h);
 void cpw_encode_heartbeat(cpw_buf *b, const cpw_envelope *env, const cpw_heartbeat *hb);
-/* A command; when secret is non-NULL the message gets a nonce (generated if
- * cmd->nonce is empty) and ends with an HMAC-SHA256 "mac" (see PROTOCOL.md). */
+/* A command; cmd->instance is written when set. When secret is non-NULL the
+ * message gets a nonce (generated if cmd->nonce is empty) and ends with an
+ * HMAC-SHA256 "mac" over everything before it, the envelope's job and the
+ * instance included (see PROTOCOL.md §12). */
 void cpw_encode_command(cpw_buf *b, const cpw_envelope *env, const cpw_command *cmd,
                         const unsigned char *secret, size_t secret_len);
 /* A reply; state (may be NULL) is written as "result" for get_state. */

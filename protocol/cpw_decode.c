@@ -376,6 +376,15 @@ static cpw_err decode_kv_object(json_t *obj, const char *field, cpw_cmd *c, cpw_
     return CPW_OK;
 }
 
+/* Whether s is exactly n lowercase hex characters. */
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == '\0';
+}
+
 static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
 {
     cpw_command *cmd = calloc(1, sizeof *cmd);
@@ -393,6 +402,11 @@ static cpw_err decode_command(json_t *j, cpw_msg *m, cpw_error *err)
     if (t < 0)
         return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "cmd", "unknown command \"%s\"", name);
     cmd->c.type = (cpw_cmd_type)t;
+    TRY(cpw_jx_str(j, "instance", cmd->instance, sizeof cmd->instance, false, err));
+    if (cmd->instance[0] && !lower_hex(cmd->instance, CPW_INSTANCE_HEX))
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, "instance",
+                        "field \"instance\" must be %d lowercase hex characters",
+                        CPW_INSTANCE_HEX);
     TRY(cpw_jx_str(j, "nonce", cmd->nonce, sizeof cmd->nonce, false, err));
     json_t *mac = json_object_get(j, "mac");
     if (mac && !json_is_string(mac))
@@ -487,6 +501,117 @@ static cpw_err decode_reply(json_t *j, cpw_msg *m, cpw_error *err)
     return CPW_OK;
 }
 
+/* A number jansson cannot hold (above 2^63-1), read by the streaming
+ * parser: where it is in the frame and its value. */
+typedef struct wide_num {
+    const char *val;
+    size_t len;
+    uint64_t v;
+} wide_num;
+
+/* Reads f (a member that is 0…2^64−1) into *w. */
+static cpw_err read_wide(const cpj_field *f, const char *buf, const char *name, wide_num *w,
+                         cpw_error *err)
+{
+    *w = (wide_num){0};
+    if (!f || f->type != CPJ_NUMBER)
+        return CPW_OK; /* absent or of the wrong type: jansson's reading says so */
+    if (cpj_uint(f, &w->v))
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, (size_t)(f->val - buf), name,
+                        "field \"%s\" must be a non-negative 64-bit integer", name);
+    w->val = f->val;
+    w->len = f->val_len;
+    return CPW_OK;
+}
+
+/* The uint64 members of a hello, heartbeat, cmd or reply: the envelope's
+ * seq (already read), a cmd's or reply's req, and a get_state result's seq. */
+enum { W_SEQ, W_REQ, W_RESULT_SEQ, W__COUNT };
+
+static cpw_err read_wides(const char *buf, const cpj_obj *o, const cpj_field *sf, cpw_msg *m,
+                          wide_num *w, cpw_error *err)
+{
+    TRY(read_wide(sf, buf, "seq", &w[W_SEQ], err));
+    const bool has_req = m->kind == CPW_K_COMMAND || m->kind == CPW_K_REPLY;
+    TRY(read_wide(has_req ? cpj_get(o, "req") : NULL, buf, "req", &w[W_REQ], err));
+    w[W_RESULT_SEQ] = (wide_num){0};
+    const cpj_field *rf = m->kind == CPW_K_REPLY ? cpj_get(o, "result") : NULL;
+    if (!rf || rf->type != CPJ_OBJECT)
+        return CPW_OK;
+    cpj_obj *res = malloc(sizeof *res);
+    if (!res)
+        return cpw_fail(err, CPW_ERR_NOMEM, o->start, "", "out of memory");
+    size_t p = (size_t)(rf->val - buf);
+    cpw_err e = cpj_parse_object(buf, o->end, &p, res, NULL);
+    if (e == CPW_OK)
+        e = read_wide(cpj_get(res, "seq"), buf, "seq", &w[W_RESULT_SEQ], err);
+    else
+        e = CPW_OK; /* what is wrong inside is jansson's and the state codec's to say */
+    free(res);
+    return e;
+}
+
+/*
+ * hello, heartbeat, cmd and reply, decoded by jansson from the object's
+ * bytes. jansson holds integers as int64, but seq and req range over
+ * 0…2^64−1 (PROTOCOL.md §5, §9): they are read by the streaming parser,
+ * and when one is above 2^63−1 jansson is given a copy showing it as 0;
+ * the real value is put back after.
+ */
+static cpw_err decode_jansson(const char *buf, const cpj_obj *o, const cpj_field *sf,
+                              cpw_err (*fn)(json_t *, cpw_msg *, cpw_error *), cpw_msg *m,
+                              cpw_error *err)
+{
+    wide_num w[W__COUNT];
+    TRY(read_wides(buf, o, sf, m, w, err));
+    const char *text = buf + o->start;
+    const size_t len = o->end - o->start;
+    char *copy = NULL;
+    for (int i = 0; i < W__COUNT; i++) {
+        if (w[i].v <= (uint64_t)INT64_MAX)
+            continue;
+        if (!copy && !(copy = malloc(len)))
+            return cpw_fail(err, CPW_ERR_NOMEM, o->start, "", "out of memory");
+        if (text != copy)
+            text = memcpy(copy, text, len);
+        char *d = copy + (w[i].val - (buf + o->start));
+        memset(d, ' ', w[i].len); /* "0" and spaces: the same length */
+        d[0] = '0';
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(copy);
+    if (!j) {
+        /* The streaming parser vouched for the grammar; what jansson can
+         * still refuse is string content (\u0000, lone surrogates) or memory. */
+        enum json_error_code jc = json_error_code(&je);
+        cpw_err c = (jc == json_error_null_character || jc == json_error_null_byte_in_key)
+                        ? CPW_ERR_NUL_BYTE
+                  : jc == json_error_invalid_utf8 ? CPW_ERR_BAD_UTF8
+                  : jc == json_error_out_of_memory ? CPW_ERR_NOMEM
+                  : jc == json_error_duplicate_key ? CPW_ERR_DUPLICATE_KEY
+                  : jc == json_error_numeric_overflow ? CPW_ERR_BAD_VALUE
+                  /* jansson reports a lone surrogate escape as a syntax error */
+                  : strstr(je.text, "invalid Unicode") ? CPW_ERR_BAD_UTF8
+                  : CPW_ERR_SYNTAX;
+        return cpw_fail(err, c, o->start + (size_t)(je.position > 0 ? je.position : 0), "",
+                        "%s", je.text);
+    }
+    cpw_err e = fn(j, m, err);
+    json_decref(j);
+    if (e && err && err->offset == 0)
+        err->offset = o->start;
+    if (e)
+        return e;
+    if (w[W_REQ].val && m->kind == CPW_K_COMMAND)
+        m->cmd->req = w[W_REQ].v;
+    else if (w[W_REQ].val)
+        m->reply->req = w[W_REQ].v;
+    if (w[W_RESULT_SEQ].val && m->reply->state)
+        m->reply->state->seq = w[W_RESULT_SEQ].v;
+    return CPW_OK;
+}
+
 /* ------------------------------------------------------------------ message */
 
 static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_error *err)
@@ -544,29 +669,7 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
         return cpw_fail(err, CPW_ERR_UNKNOWN_TYPE, o->start, "type", "unknown message type \"%s\"",
                         type);
     }
-    json_error_t je;
-    json_t *j = json_loadb(buf + o->start, o->end - o->start, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        /* The streaming parser vouched for the grammar; what jansson can
-         * still refuse is string content (\u0000, lone surrogates) or memory. */
-        enum json_error_code jc = json_error_code(&je);
-        cpw_err c = (jc == json_error_null_character || jc == json_error_null_byte_in_key)
-                        ? CPW_ERR_NUL_BYTE
-                  : jc == json_error_invalid_utf8 ? CPW_ERR_BAD_UTF8
-                  : jc == json_error_out_of_memory ? CPW_ERR_NOMEM
-                  : jc == json_error_duplicate_key ? CPW_ERR_DUPLICATE_KEY
-                  : jc == json_error_numeric_overflow ? CPW_ERR_BAD_VALUE
-                  /* jansson reports a lone surrogate escape as a syntax error */
-                  : strstr(je.text, "invalid Unicode") ? CPW_ERR_BAD_UTF8
-                  : CPW_ERR_SYNTAX;
-        return cpw_fail(err, c, o->start + (size_t)(je.position > 0 ? je.position : 0), "",
-                        "%s", je.text);
-    }
-    cpw_err e = fn(j, m, err);
-    json_decref(j);
-    if (e && err && err->offset == 0)
-        err->offset = o->start;
-    return e;
+    return decode_jansson(buf, o, sf, fn, m, err);
 }
 
 cpw_err cpw_decode_one(const char *buf, size_t len, cpw_msg *out, cpw_error *err)

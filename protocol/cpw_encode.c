@@ -251,6 +251,8 @@ void cpw_encode_command(cpw_buf *b, const cpw_envelope *env, const cpw_command *
     }
 #undef SEP
     cpj_char(b, '}');
+    if (cmd->instance[0])
+        cpj_kv_str(b, "instance", cmd->instance);
     if (!secret) {
         cpj_char(b, '}');
         return;

@@ -1,44 +1,40 @@
 /*
- * cpw_sock.h — the transport: the protocol's two SP channels (PROTOCOL.md
- * §1), events (PUB → SUB) and commands (REQ → REP), over ipc:// and tcp://.
- * The one wrapper over nng: the agent, cptop, the tests and the bench all
- * open their sockets here, so size limits and peer handling are decided once.
+ * cpw_sock.h — the dashboard's end of the transport (PROTOCOL.md §1): a SUB
+ * that follows a job's events and a REQ that sends it one command, over
+ * ipc:// and tcp://. cptop, the tests and the bench connect here; the agent's
+ * own endpoints are cpw_srv.h. Both speak the SP wire format that nanomsg
+ * and nng speak, so either library's peers interoperate (t_transport.sh
+ * checks nng's).
  *
- * nng speaks the scalability-protocols wire format nanomsg speaks (an 8-byte
- * handshake naming the protocol, then each message as a 64-bit big-endian
- * length and its bytes), so a peer built on nanomsg interoperates. What nng
- * adds is that no peer can bring the process down: a bad handshake or header
- * closes that connection, a message longer than the socket's receive limit
- * closes it before a byte of the body is read, and a PUB socket discards
- * whatever a subscriber sends.
+ * No threads: a socket makes progress (connects, handshakes, reconnects,
+ * reads, writes) inside the calls below, so a caller that polls waits on
+ * cpw_sock_pollfd() and then calls cpw_sock_recv(..., 0). A peer cannot
+ * crash or wedge it: a bad handshake, a bad frame header or a message over
+ * the receive limit closes that connection (before a byte of a too-long
+ * body is read); a SUB then reconnects, a REQ's request fails.
  *
- * Thread-safety: a socket may be used by one sending and one receiving thread
- * at a time (cpw_sock_send/cpw_sock_post share one asynchronous operation);
- * cpw_sock_destroy() must be the last call. Nothing here prints.
+ * Not thread-safe: one thread per socket. Nothing here prints.
  */
 #ifndef CPW_SOCK_H
 #define CPW_SOCK_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef enum cpw_sock_kind {
-    CPW_SOCK_PUB,   /* the agent's event socket: sends only, never blocks */
-    CPW_SOCK_SUB,   /* a dashboard's subscription, to everything */
-    CPW_SOCK_REQ,   /* a dashboard's command socket: one request, one reply */
-    CPW_SOCK_REP,   /* the agent's command socket */
+    CPW_SOCK_SUB,   /* a job's events, all of them, reconnecting as needed */
+    CPW_SOCK_REQ,   /* one command at a time, one reply each */
 } cpw_sock_kind;
 
 typedef enum cpw_sock_err {
     CPW_SOCK_OK = 0,
-    CPW_SOCK_AGAIN,     /* nothing to receive, or the message cannot go now */
+    CPW_SOCK_AGAIN,     /* nothing to receive yet (a zero timeout) */
     CPW_SOCK_TIMEOUT,   /* the timeout passed */
-    CPW_SOCK_CLOSED,    /* the socket is closed */
+    CPW_SOCK_CLOSED,    /* REQ: the connection went away after the request left */
     CPW_SOCK_NOMEM,
-    CPW_SOCK_BAD_URL,   /* not an ipc:// or tcp:// URL, or malformed */
-    CPW_SOCK_ADDR,      /* the address is in use, refused or unreachable */
-    CPW_SOCK_STATE,     /* not valid now (a REQ receive with no request out) */
-    CPW_SOCK_FAILED,    /* anything else */
+    CPW_SOCK_BAD_URL,   /* not an ipc:// or tcp://HOST:PORT URL, or no such host */
+    CPW_SOCK_STATE,     /* REQ: recv with no request out; send with one out */
     CPW_SOCK_ERR__COUNT
 } cpw_sock_err;
 
@@ -47,16 +43,14 @@ const char *cpw_sock_strerror(cpw_sock_err e);
 
 /* Socket settings; zero fields take the defaults given. */
 typedef struct cpw_sock_conf {
-    /* Largest message accepted: a peer that sends a longer one is
-     * disconnected before its body is read. 0: CPW_MAX_FRAME for SUB and
-     * REQ, 4 MiB for REP; a PUB accepts nothing (a subscriber never sends). */
+    /* Largest message accepted; a longer one closes the connection unread.
+     * 0: CPW_MAX_FRAME. */
     size_t recv_max;
-    /* Messages buffered, 1…8192. SUB: the receive queue (when full the
-     * oldest is dropped: the reader sees a seq gap; default 1024). PUB: each
-     * subscriber's send queue (when full, new messages skip that subscriber;
-     * default 1024). Others: nng's defaults. */
-    int queue;
-    /* Dialers: wait between connection attempts, growing to the maximum.
+    /* The kernel's receive buffer in bytes (SO_RCVBUF); 0: the system's.
+     * What a SUB that reads slowly can fall behind before the job drops
+     * messages for it. */
+    int rcvbuf;
+    /* Wait between connection attempts, doubling up to the maximum.
      * 0: 100 ms, and the maximum equal to the minimum. */
     int reconnect_ms, reconnect_max_ms;
 } cpw_sock_conf;
@@ -70,37 +64,38 @@ typedef struct cpw_sock_msg {
     void *impl;
 } cpw_sock_msg;
 
-/* Opens a socket (conf may be NULL). NULL with a message in err on failure. */
+/* Makes a socket (conf may be NULL). NULL with a message in err. */
 cpw_sock *cpw_sock_new(cpw_sock_kind kind, const cpw_sock_conf *conf, char *err,
                        size_t errsz);
-/* Closes it: pending operations are cancelled, queued messages dropped, an
- * ipc:// socket file it listened on removed. NULL is fine. */
+/* Closes it. NULL is fine. */
 void cpw_sock_destroy(cpw_sock *s);
 
-/* Binds url (ipc://PATH, made mode 0600; tcp://HOST:PORT). Does not block. */
-cpw_sock_err cpw_sock_listen(cpw_sock *s, const char *url, char *err, size_t errsz);
-/* Connects to url in the background, and again whenever the connection
- * drops. Only a malformed URL fails here; a peer that is not there yet is
- * simply retried. Does not block. */
+/* Sets where to connect (once) and starts connecting. A peer that is not
+ * there yet is retried; only a malformed URL or an unknown host fails.
+ * Blocks only to resolve a host name. */
 cpw_sock_err cpw_sock_dial(cpw_sock *s, const char *url, char *err, size_t errsz);
 
-/* Sends a copy of data. timeout_ms: 0 never blocks (CPW_SOCK_AGAIN when it
- * cannot go now), > 0 waits up to that long, < 0 without limit. A PUB never
- * waits: a subscriber whose queue is full misses the message. */
+/* REQ: sends one request, waiting up to timeout_ms (< 0: no limit) for a
+ * connection and for the kernel to take it. */
 cpw_sock_err cpw_sock_send(cpw_sock *s, const void *data, size_t len, int timeout_ms);
-/* Starts sending a copy of data and returns at once: for a request on a
- * socket that may still be connecting. A message that cannot go within
- * timeout_ms is dropped (a REQ's caller then sees no reply in time). A later
- * send or post on the socket first waits for this one. */
-cpw_sock_err cpw_sock_post(cpw_sock *s, const void *data, size_t len, int timeout_ms);
+/* REQ: the same without waiting: the request goes out as the socket makes
+ * progress in later calls; the caller's reply timeout covers a job that never
+ * takes it. */
+cpw_sock_err cpw_sock_post(cpw_sock *s, const void *data, size_t len);
 
-/* Receives one message into *m (free it with cpw_sock_msg_free()).
- * timeout_ms as cpw_sock_send. */
+/* SUB: the next message. REQ: the reply to the request out (replies to
+ * anything else are skipped). timeout_ms: 0 never blocks (CPW_SOCK_AGAIN),
+ * < 0 without limit. Free *m with cpw_sock_msg_free(). */
 cpw_sock_err cpw_sock_recv(cpw_sock *s, cpw_sock_msg *m, int timeout_ms);
 void cpw_sock_msg_free(cpw_sock_msg *m);
 
-/* A descriptor that polls readable while a message can be received (SUB,
- * REQ, REP); never read or close it. -1 for a PUB or on error. */
-int cpw_sock_fd(cpw_sock *s);
+/* What to poll for the socket to make progress: fills *p and returns true,
+ * or returns false while it waits to reconnect (the caller then polls
+ * again within cpw_sock_wait_ms()). The descriptor changes on reconnect:
+ * ask again before each poll. */
+bool cpw_sock_pollfd(const cpw_sock *s, struct pollfd *p);
+/* Milliseconds until the socket wants to be called again without its
+ * descriptor being ready (a reconnection due); -1: only when ready. */
+int cpw_sock_wait_ms(const cpw_sock *s);
 
 #endif /* CPW_SOCK_H */

@@ -17,9 +17,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 BUILD=(build-essential pkg-config
-       libnng-dev libmbedtls-dev libjansson-dev libmicrohttpd-dev libs3-dev librdkafka-dev
+       libjansson-dev libmicrohttpd-dev libs3-dev librdkafka-dev
        libncurses-dev libsqlite3-dev libpq-dev libssl-dev ca-certificates)
-TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3)
+# libnng-dev: the wire format's second implementation, test_interop's peer
+TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3 libnng-dev)
 
 purpose=all check_only=0
 while [ $# -gt 0 ]; do

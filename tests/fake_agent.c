@@ -20,7 +20,7 @@
  */
 #include "cpw.h"
 #include "cpw_discovery.h"
-#include "cpw_sock.h"
+#include "cpw_srv.h"
 #include "cpw_state.h"
 
 #include <poll.h>
@@ -73,14 +73,14 @@ typedef struct fake {
     const char *key_name[MAX_KEYS];
     unsigned char key[MAX_KEYS][1024];
     size_t key_len[MAX_KEYS];
-    cpw_sock *pub, *rep;
+    cpw_srv *pub, *rep;
     cpw_state *st;            /* what get_state answers: folded from what was published */
     uint64_t seq;
 } fake;
 
 static void publish(fake *f, const cpw_buf *b)
 {
-    cpw_sock_send(f->pub, b->data, b->len, 0);
+    cpw_srv_publish(f->pub, b->data, b->len);
 }
 
 static void publish_hello(fake *f)
@@ -138,7 +138,7 @@ static void round_of_events(fake *f, int64_t id)
                      "\"ts_us\":1,\"name\":\"n\",\"pid\":1,\"operators\":[],"
                      "\"config\":{\"k\\u001b[2J\\u202e\\u009b\":\"%s\"}}", f->job,
                      (unsigned long long)++f->seq, longv);
-    cpw_sock_send(f->pub, bad, (size_t)n, 0);
+    cpw_srv_publish(f->pub, bad, (size_t)n);
 }
 
 /* "trigger mac=NAME": which key the command's HMAC verifies with. */
@@ -155,8 +155,10 @@ static void log_command(fake *f, const cpw_msg *m, const char *data, size_t len)
     fflush(f->log);
 }
 
-static void answer(fake *f, const char *data, size_t len)
+static void answer(fake *f, const cpw_srv_req *req)
 {
+    const char *data = req->data;
+    size_t len = req->len;
     cpw_msg m;
     if (cpw_decode_one(data, len, &m, NULL) != CPW_OK || m.kind != CPW_K_COMMAND)
         return;
@@ -182,7 +184,7 @@ static void answer(fake *f, const char *data, size_t len)
         snprintf(r.message, sizeof r.message, "refused " EVIL);
         cpw_encode_reply(&b, &env, &r, NULL, 0);
     }
-    cpw_sock_send(f->rep, b.data, b.len, 1000);
+    cpw_srv_reply(f->rep, req, b.data, b.len);
     cpw_buf_free(&b);
     cpw_msg_clear(&m);
 }
@@ -269,10 +271,9 @@ int main(int argc, char **argv)
         snprintf(e.commands, sizeof e.commands, "ipc://%s/%s\x1b[7m.cmd", dir, job);
     }
     memcpy(e.instance, h.instance, sizeof e.instance);
-    f.pub = cpw_sock_new(CPW_SOCK_PUB, NULL, err, sizeof err);
-    f.rep = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
-    if (!f.pub || !f.rep || cpw_sock_listen(f.pub, e.events, err, sizeof err) ||
-        cpw_sock_listen(f.rep, e.commands, err, sizeof err) ||
+    f.pub = cpw_srv_new(CPW_SRV_PUB, e.events, NULL, err, sizeof err);
+    f.rep = f.pub ? cpw_srv_new(CPW_SRV_REP, e.commands, NULL, err, sizeof err) : NULL;
+    if (!f.pub || !f.rep ||
         (announce && cpw_discovery_write(dir, &e, path, err, sizeof err))) {
         fprintf(stderr, "fake_agent: %s\n", err);
         return 1;
@@ -288,19 +289,21 @@ int main(int argc, char **argv)
             round_of_events(&f, ++id);
             next = cpw_now_us() + 200000;
         }
-        struct pollfd p = {.fd = cpw_sock_fd(f.rep), .events = POLLIN};
-        if (poll(&p, 1, 50) > 0) {
-            cpw_sock_msg m;
-            if (cpw_sock_recv(f.rep, &m, 0) == CPW_SOCK_OK) {
-                answer(&f, m.data, m.len);
-                cpw_sock_msg_free(&m);
-            }
-        }
+        struct pollfd p[64];
+        int np = cpw_srv_pollfds(f.pub, p, 32);
+        int nr = cpw_srv_pollfds(f.rep, p + np, 32);
+        poll(p, (nfds_t)(np + nr), 50);
+        int64_t now_ms = cpw_mono_us() / 1000;
+        cpw_srv_service(f.pub, p, np, now_ms);
+        cpw_srv_service(f.rep, p + np, nr, now_ms);
+        cpw_srv_req req;
+        while (cpw_srv_next_request(f.rep, &req))
+            answer(&f, &req);
     }
     if (announce)
         cpw_discovery_remove(path, e.instance);
-    cpw_sock_destroy(f.pub);
-    cpw_sock_destroy(f.rep);
+    cpw_srv_destroy(f.pub);
+    cpw_srv_destroy(f.rep);
     cpw_state_free(f.st);
     return 0;
 }

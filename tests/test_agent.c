@@ -1,5 +1,6 @@
 /* test_agent.c — libcpagent against live sockets: lifecycle,
- * get_state, commands, hostile input, TCP auth, permissions, seq gaps. */
+ * get_state, commands, hostile input, permissions, seq gaps. (TCP
+ * authentication: test_auth.c.) */
 #include "cpagent.h"
 #include "cpt_sub.h"
 #include "cpt_test.h"
@@ -601,187 +602,6 @@ CPT_TEST(hostile_commands_get_error_replies)
     cpa_destroy(a);
 }
 
-/* ---------------------------------------------------------------- tcp auth */
-
-CPT_TEST(tcp_commands_need_a_valid_fresh_token)
-{
-    int port = cpt_free_port_pair();
-    CPT_ASSERT(port > 0);
-    cpa_conf *c = base_conf("tcpjob");
-    char listen[64], err[200], secret_path[300];
-    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", port);
-    snprintf(secret_path, sizeof secret_path, "%s/secret", cpt_tmpdir());
-    CPT_EQ_INT(cpa_conf_set(c, "listen", listen, err, sizeof err), CPA_OK);
-    CPT_EQ_INT(cpa_conf_set(c, "secret.file", secret_path, err, sizeof err), CPA_OK);
-    cpa_conf_set_command_cb(c, CPA_CMD_TRIGGER, on_cmd, "trigger");
-    cpa_agent *a = new_agent(c);
-    CPT_EQ_INT(cpa_start(a), CPA_OK);
-    char url[64];
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port + 1);
-    CPT_EQ_STR(cpa_commands_url(a), url);
-
-    /* the agent created the secret, private to us */
-    struct stat st;
-    CPT_EQ_INT(stat(secret_path, &st), 0);
-    CPT_EQ_INT(st.st_mode & 0777, 0600);
-    unsigned char secret[256];
-    int fd = open(secret_path, O_RDONLY);
-    ssize_t sl = read(fd, secret, sizeof secret);
-    close(fd);
-    CPT_ASSERT(sl > 16);
-    while (sl > 0 && secret[sl - 1] == '\n')
-        sl--;
-
-    /* read-only use needs no token: events flow to a subscriber */
-    cpt_sub sub;
-    CPT_EQ_INT(cpt_sub_open(&sub, cpa_events_url(a)), 0);
-    usleep(200 * 1000);
-    cpa_event e = ev_of(CPA_EV_CP_TRIGGERED, 5, -1, -1);
-    int got = 0;
-    /* a heartbeat also arrives on this socket: wait for the event itself
-     * (re-emitted until the subscription is live; same id, one checkpoint) */
-    for (int i = 0; i < 50 && !got; i++) {
-        CPT_EQ_INT(cpa_emit(a, &e), CPA_OK);
-        cpt_sub_poll(&sub, 100);
-        got = sub.events > 0;
-    }
-    CPT_ASSERT(got);
-    cpt_sub_close(&sub);
-
-    /* get_state only reads: it needs no token, but a bad one is refused */
-    cpw_command gs = {.req = 1, .history = -1};
-    gs.c.type = CPW_CMD_GET_STATE;
-    cpw_msg r;
-    CPT_EQ_INT(cpt_command(url, &gs, NULL, 0, &r, 5000), 0);
-    CPT_ASSERTF(r.reply->ok && r.reply->state, "tokenless get_state: %s", r.reply->message);
-    CPT_EQ_INT(r.reply->state->counts.total, 1);
-    cpw_msg_clear(&r);
-    CPT_EQ_INT(cpt_command(url, &gs, (const unsigned char *)"not-the-secret-at-all", 21, &r,
-                           5000), 0);
-    CPT_ASSERT(!r.reply->ok);
-    CPT_EQ_STR(r.reply->error, "auth");
-    cpw_msg_clear(&r);
-
-    cpw_command cmd = {.req = 1};
-    cmd.c.type = CPW_CMD_TRIGGER;
-    /* no token */
-    CPT_EQ_INT(cpt_command(url, &cmd, NULL, 0, &r, 5000), 0);
-    CPT_ASSERT(!r.reply->ok);
-    CPT_EQ_STR(r.reply->error, "auth");
-    cpw_msg_clear(&r);
-    /* wrong secret */
-    CPT_EQ_INT(cpt_command(url, &cmd, (const unsigned char *)"not-the-secret-at-all", 21, &r,
-                           5000), 0);
-    CPT_ASSERT(!r.reply->ok);
-    CPT_EQ_STR(r.reply->error, "auth");
-    CPT_ASSERT(strstr(r.reply->message, "HMAC"));
-    cpw_msg_clear(&r);
-    CPT_EQ_INT(handler_calls, 0);
-    /* right secret */
-    CPT_EQ_INT(cpt_command(url, &cmd, secret, (size_t)sl, &r, 5000), 0);
-    CPT_ASSERTF(r.reply->ok, "refused: %s", r.reply->message);
-    cpw_msg_clear(&r);
-    CPT_EQ_INT(handler_calls, 1);
-
-    /* a captured command replayed byte for byte */
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpw_envelope env = {.job = "tcpjob", .seq = 2, .ts_us = cpw_now_us()};
-    cmd.req = 2;
-    cpw_encode_command(&b, &env, &cmd, secret, (size_t)sl);
-    char *out = NULL;
-    int n = cpt_request_raw(url, b.data, b.len, &out, 5000);
-    CPT_ASSERT(n > 0 && strstr(out, "\"ok\":true"));
-    free(out);
-    n = cpt_request_raw(url, b.data, b.len, &out, 5000);
-    CPT_ASSERT(n > 0);
-    CPT_ASSERTF(strstr(out, "\"ok\":false") && strstr(out, "replayed"), "replay: %s", out);
-    free(out);
-    /* a stale (but correctly signed) command */
-    cpw_buf_reset(&b);
-    env.ts_us = cpw_now_us() - 120 * 1000000LL;
-    cpw_encode_command(&b, &env, &cmd, secret, (size_t)sl);
-    n = cpt_request_raw(url, b.data, b.len, &out, 5000);
-    CPT_ASSERT(n > 0);
-    CPT_ASSERTF(strstr(out, "\"ok\":false") && strstr(out, "window"), "stale: %s", out);
-    free(out);
-    /* correctly signed, but with a nonce that is not 32 hex characters */
-    cpw_buf_reset(&b);
-    env.ts_us = cpw_now_us();
-    cpw_command odd = cmd;
-    snprintf(odd.nonce, sizeof odd.nonce, "not-hex");
-    cpw_encode_command(&b, &env, &odd, secret, (size_t)sl);
-    n = cpt_request_raw(url, b.data, b.len, &out, 5000);
-    CPT_ASSERTF(n > 0 && strstr(out, "\"error\":\"auth\"") && strstr(out, "nonce"), "nonce: %s",
-                out ? out : "");
-    free(out);
-    /* tampered after signing: change "req":2 into "req":3 */
-    cpw_buf_reset(&b);
-    env.ts_us = cpw_now_us();
-    cpw_encode_command(&b, &env, &cmd, secret, (size_t)sl);
-    char *p = strstr(b.data, "\"req\":2");
-    CPT_ASSERT(p);
-    p[6] = '3';
-    n = cpt_request_raw(url, b.data, b.len, &out, 5000);
-    CPT_ASSERTF(n > 0 && strstr(out, "\"error\":\"auth\""), "tampered: %s", out ? out : "");
-    free(out);
-    cpw_buf_free(&b);
-    CPT_EQ_INT(handler_calls, 2);
-    cpa_destroy(a);
-}
-
-CPT_TEST(tcp_binds_loopback_and_refuses_open_secret)
-{
-    int port = cpt_free_port_pair();
-    cpa_conf *c = base_conf("tcpsecret");
-    char listen[64], err[200], secret_path[300];
-    snprintf(listen, sizeof listen, "tcp://:%d", port);
-    snprintf(secret_path, sizeof secret_path, "%s/open-secret", cpt_tmpdir());
-    int fd = open(secret_path, O_WRONLY | O_CREAT, 0644);
-    CPT_ASSERT(write(fd, "0123456789abcdef0123456789abcdef\n", 33) == 33);
-    close(fd);
-    chmod(secret_path, 0644);
-    CPT_EQ_INT(cpa_conf_set(c, "listen", listen, err, sizeof err), CPA_OK);
-    CPT_EQ_INT(cpa_conf_set(c, "secret.file", secret_path, err, sizeof err), CPA_OK);
-    cpa_agent *a = new_agent(c);
-    CPT_EQ_INT(cpa_start(a), CPA_ERR_INSECURE);
-    cpa_destroy(a);
-    /* fixed permissions: it starts, on 127.0.0.1 by default */
-    chmod(secret_path, 0600);
-    c = base_conf("tcpsecret");
-    CPT_EQ_INT(cpa_conf_set(c, "listen", listen, err, sizeof err), CPA_OK);
-    CPT_EQ_INT(cpa_conf_set(c, "secret.file", secret_path, err, sizeof err), CPA_OK);
-    a = new_agent(c);
-    CPT_EQ_INT(cpa_start(a), CPA_OK);
-    char want[64];
-    snprintf(want, sizeof want, "tcp://127.0.0.1:%d", port);
-    CPT_EQ_STR(cpa_events_url(a), want);
-    /* and the kernel agrees: both ports listen on 127.0.0.1 only */
-    for (int k = 0; k < 2; k++) {
-        char line[512], local[32];
-        snprintf(local, sizeof local, "0100007F:%04X", port + k);
-        FILE *f = fopen("/proc/net/tcp", "r");
-        CPT_ASSERT(f);
-        int listening = 0, elsewhere = 0;
-        while (fgets(line, sizeof line, f)) {
-            char addr[64], st[8];
-            if (sscanf(line, " %*d: %63s %*s %7s", addr, st) != 2 || strcmp(st, "0A"))
-                continue; /* 0A: LISTEN */
-            char *colon = strchr(addr, ':');
-            if (!colon || strtol(colon + 1, NULL, 16) != port + k)
-                continue;
-            if (!strcmp(addr, local))
-                listening++;
-            else
-                elsewhere++;
-        }
-        fclose(f);
-        CPT_EQ_INT(listening, 1);
-        CPT_EQ_INT(elsewhere, 0);
-    }
-    cpa_destroy(a);
-}
-
 /* ---------------------------------------------------------------- files */
 
 /* Each run of an agent has its own instance id, in hello, get_state and
@@ -950,8 +770,8 @@ CPT_TEST(slow_subscriber_detects_gaps_and_resyncs)
     CPT_EQ_INT(cpa_set_topology(a, topo_ops, 3, topo_edges, 2), CPA_OK);
     CPT_EQ_INT(cpa_start(a), CPA_OK);
     cpt_sub sub;
-    /* a reader four messages deep: it misses messages while it does not read */
-    CPT_EQ_INT(cpt_sub_open_queue(&sub, cpa_events_url(a), 4), 0);
+    /* a small receive buffer: it misses messages while it does not read */
+    CPT_EQ_INT(cpt_sub_open_rcvbuf(&sub, cpa_events_url(a), 4096), 0);
     /* wait until connected: the first trigger we see */
     cpa_event e = ev_of(CPA_EV_CP_TRIGGERED, 1, -1, -1);
     for (int i = 0; i < 100 && !sub.events; i++) {
@@ -1108,7 +928,7 @@ CPT_TEST(resync_after_gap_matches_agent_state)
     CPT_EQ_INT(cpa_set_topology(a, topo_ops, 3, topo_edges, 2), CPA_OK);
     CPT_EQ_INT(cpa_start(a), CPA_OK);
     cpt_sub sub;
-    CPT_EQ_INT(cpt_sub_open_queue(&sub, cpa_events_url(a), 4), 0);
+    CPT_EQ_INT(cpt_sub_open_rcvbuf(&sub, cpa_events_url(a), 4096), 0);
     sub.cb = fold;
     cpa_event e = ev_of(CPA_EV_CP_TRIGGERED, 1, -1, -1);
     CPT_EQ_INT(cpa_emit(a, &e), CPA_OK);

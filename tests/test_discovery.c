@@ -3,6 +3,7 @@
  * replace or remove another instance's, stale ones swept and ignored, and
  * no limit on how many are read. */
 #include "cpt_test.h"
+#include "cpt_sub.h"
 #include "cpw_discovery.h"
 #include "cpw_sock.h"
 
@@ -28,9 +29,10 @@ static int dead_pid(void)
     return (int)p;
 }
 
-/* A live agent's command socket at path: an SP REP socket listening there
- * (returned as an int handle for the tests' convenience: index into socks). */
-static cpw_sock *socks[8];
+/* A live agent's command socket at path: an SP REP endpoint listening there,
+ * served on a thread as an agent serves it (returned as an int handle for
+ * the tests' convenience: index into socks). */
+static cpt_echo *socks[8];
 
 static int listen_at(const char *path)
 {
@@ -40,15 +42,15 @@ static int listen_at(const char *path)
     while (socks[i])
         i++;
     CPT_ASSERT(i < 8);
-    socks[i] = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
-    CPT_ASSERTF(socks[i] && cpw_sock_listen(socks[i], url, err, sizeof err) == CPW_SOCK_OK, "%s", err);
+    socks[i] = cpt_echo_start(url, err, sizeof err);
+    CPT_ASSERTF(socks[i], "%s", err);
     return i;
 }
 
 /* The listener goes away (its socket file too). */
 static void stop_listening(int h)
 {
-    cpw_sock_destroy(socks[h]);
+    cpt_echo_stop(socks[h]);
     socks[h] = NULL;
 }
 
@@ -454,10 +456,10 @@ CPT_TEST(alive_means_the_pid_exists_and_the_socket_answers)
     snprintf(e.commands, sizeof e.commands, "tcp://127.0.0.1:%d", port);
     CPT_EQ_INT(cpw_job_alive(&e), 0);
     char err[200];
-    cpw_sock *rep = cpw_sock_new(CPW_SOCK_REP, NULL, err, sizeof err);
-    CPT_EQ_INT(cpw_sock_listen(rep, e.commands, err, sizeof err), CPW_SOCK_OK);
+    cpt_echo *rep = cpt_echo_start(e.commands, err, sizeof err);
+    CPT_ASSERTF(rep, "%s", err);
     CPT_EQ_INT(cpw_job_alive(&e), 1);
-    cpw_sock_destroy(rep);
+    cpt_echo_stop(rep);
     /* a host name is not looked up: believed */
     snprintf(e.commands, sizeof e.commands, "tcp://localhost:1");
     CPT_EQ_INT(cpw_job_alive(&e), 1);
@@ -479,12 +481,11 @@ CPT_TEST(probing_a_job_never_silences_it)
     CPT_EQ_INT(cpw_sock_dial(req, url, err, sizeof err), CPW_SOCK_OK);
     CPT_EQ_INT(cpw_sock_send(req, "ping", 4, 3000), CPW_SOCK_OK);
     cpw_sock_msg m;
-    CPT_EQ_INT(cpw_sock_recv(socks[h], &m, 3000), CPW_SOCK_OK);
-    CPT_EQ_INT(m.len, 4);
-    cpw_sock_msg_free(&m);
-    CPT_EQ_INT(cpw_sock_send(socks[h], "pong", 4, 3000), CPW_SOCK_OK);
     CPT_EQ_INT(cpw_sock_recv(req, &m, 3000), CPW_SOCK_OK);
+    CPT_EQ_INT(m.len, 9);
+    CPT_ASSERT(!memcmp(m.data, "echo:ping", 9));
     cpw_sock_msg_free(&m);
+    CPT_EQ_INT(cpt_echo_requests(socks[h]), 1);
     cpw_sock_destroy(req);
     stop_listening(h);
 }

@@ -9,10 +9,10 @@ int cpt_link_open(cpt_link *l, const cpt_target *t, char *err, size_t errsz)
 {
     memset(l, 0, sizeof *l);
     l->t = *t;
-    l->sub_fd = l->state_fd = l->cmd_fd = -1;
     l->next_req = 1;
-    /* a deep receive queue: a burst of events is kept, not dropped */
-    const cpw_sock_conf conf = {.queue = 8192, .reconnect_ms = 200, .reconnect_max_ms = 1000};
+    /* a deep receive buffer: a burst of events is kept, not dropped */
+    const cpw_sock_conf conf = {.rcvbuf = 4 * 1024 * 1024, .reconnect_ms = 200,
+                                .reconnect_max_ms = 1000};
     cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &conf, err, errsz);
     if (!s)
         return -1;
@@ -21,44 +21,65 @@ int cpt_link_open(cpt_link *l, const cpt_target *t, char *err, size_t errsz)
         return -1;
     }
     l->sub = s;
-    l->sub_fd = cpw_sock_fd(s);
     return 0;
 }
 
-static void close_req(cpw_sock **s, int *fd)
+static void close_req(cpw_sock **s)
 {
     cpw_sock_destroy(*s);
     *s = NULL;
-    *fd = -1;
 }
 
 void cpt_link_close(cpt_link *l)
 {
     cpw_sock_destroy(l->sub);
     l->sub = NULL;
-    l->sub_fd = -1;
-    close_req(&l->req_state, &l->state_fd);
-    close_req(&l->req_cmd, &l->cmd_fd);
+    close_req(&l->req_state);
+    close_req(&l->req_cmd);
 }
 
 int cpt_link_pollfds(const cpt_link *l, struct pollfd *pfd, int max)
 {
     int n = 0;
-    int fds[3] = {l->sub_fd, l->state_fd, l->cmd_fd};
+    const cpw_sock *socks[3] = {l->sub, l->req_state, l->req_cmd};
     for (int i = 0; i < 3 && n < max; i++)
-        if (fds[i] >= 0)
-            pfd[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        if (socks[i] && cpw_sock_pollfd(socks[i], &pfd[n]))
+            n++;
     return n;
 }
 
+int cpt_link_wait_ms(const cpt_link *l)
+{
+    int w = -1;
+    const cpw_sock *socks[3] = {l->sub, l->req_state, l->req_cmd};
+    for (int i = 0; i < 3; i++) {
+        int t = socks[i] ? cpw_sock_wait_ms(socks[i]) : -1;
+        if (t >= 0 && (w < 0 || t < w))
+            w = t;
+    }
+    return w;
+}
+
 typedef struct feed {
+    cpt_link *l;
     cpt_model *m;
     int64_t now;
 } feed;
 
+/* What a signed command is bound to: the job and the agent's current run. */
+static void learn(cpt_link *l, const char *job, const char *instance)
+{
+    if (job[0])
+        snprintf(l->t.job, sizeof l->t.job, "%s", job);
+    if (instance[0])
+        snprintf(l->t.instance, sizeof l->t.instance, "%s", instance);
+}
+
 static int on_msg(void *opaque, cpw_msg *msg)
 {
     feed *f = opaque;
+    if (msg->kind == CPW_K_HELLO)
+        learn(f->l, msg->job, msg->hello->instance);
     cpt_model_on_msg(f->m, msg, f->now);
     return 0;
 }
@@ -74,7 +95,7 @@ int cpt_link_read_events(cpt_link *l, cpt_model *m, int64_t now_us)
         if (cpw_sock_recv(l->sub, &msg, 0) != CPW_SOCK_OK)
             break;
         frames++;
-        feed f = {m, now_us};
+        feed f = {l, m, now_us};
         cpw_error err;
         size_t count = 0;
         if (cpw_decode_frame(msg.data, msg.len, on_msg, &f, &count, &err) != CPW_OK)
@@ -84,13 +105,18 @@ int cpt_link_read_events(cpt_link *l, cpt_model *m, int64_t now_us)
     return frames;
 }
 
-static int send_req(cpt_link *l, const cpw_command *cmd, cpw_sock **sock, int *fd, char *err,
+static int send_req(cpt_link *l, const cpw_command *cmd, cpw_sock **sock, char *err,
                     size_t errsz)
 {
     cpw_buf b;
     cpw_buf_init(&b);
     cpw_envelope env = {.job = l->t.job, .seq = cmd->req, .ts_us = cpw_now_us()};
-    cpw_encode_command(&b, &env, cmd, l->t.secret_len ? l->t.secret : NULL, l->t.secret_len);
+    cpw_command bound = *cmd;
+    snprintf(bound.instance, sizeof bound.instance, "%s", l->t.instance);
+    /* get_state needs no token (PROTOCOL.md §12); it is how a dashboard
+     * learns the job and the run its signed commands are bound to */
+    bool sign = l->t.secret_len && cmd->c.type != CPW_CMD_GET_STATE;
+    cpw_encode_command(&b, &env, &bound, sign ? l->t.secret : NULL, l->t.secret_len);
     cpw_sock *s = b.failed ? NULL : cpw_sock_new(CPW_SOCK_REQ, NULL, err, errsz);
     int rc = -1;
     if (b.failed)
@@ -98,7 +124,7 @@ static int send_req(cpt_link *l, const cpw_command *cmd, cpw_sock **sock, int *f
     /* posted, not sent: the socket is still connecting; the caller's reply
      * timeout covers a job that never answers */
     else if (s && cpw_sock_dial(s, l->t.commands, err, errsz) == CPW_SOCK_OK &&
-             cpw_sock_post(s, b.data, b.len, 1000) == CPW_SOCK_OK)
+             cpw_sock_post(s, b.data, b.len) == CPW_SOCK_OK)
         rc = 0;
     else if (s)
         snprintf(err, errsz, "cannot send to %s", l->t.commands);
@@ -108,18 +134,17 @@ static int send_req(cpt_link *l, const cpw_command *cmd, cpw_sock **sock, int *f
         return -1;
     }
     *sock = s;
-    *fd = cpw_sock_fd(s);
     return 0;
 }
 
 int cpt_link_send_state(cpt_link *l)
 {
-    close_req(&l->req_state, &l->state_fd);
+    close_req(&l->req_state);
     cpw_command cmd = {.req = l->next_req++, .history = -1};
     cmd.c.type = CPW_CMD_GET_STATE;
     cmd.c.op = cmd.c.subtask = -1;
     char err[200];
-    if (send_req(l, &cmd, &l->req_state, &l->state_fd, err, sizeof err))
+    if (send_req(l, &cmd, &l->req_state, err, sizeof err))
         return -1;
     l->state_sent_us = cpw_now_us();
     return 0;
@@ -152,11 +177,11 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
     if (got == 0) {
         if (now_us - l->state_sent_us < (int64_t)timeout_ms * 1000)
             return 0;
-        close_req(&l->req_state, &l->state_fd);
+        close_req(&l->req_state);
         cpt_model_state_failed(m, "no reply in time", now_us);
         return 1;
     }
-    close_req(&l->req_state, &l->state_fd);
+    close_req(&l->req_state);
     if (got < 0) {
         cpt_model_state_failed(m, err, now_us);
     } else if (!r.reply->ok || !r.reply->state) {
@@ -166,6 +191,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
     } else {
         cpw_state *st = r.reply->state;
         r.reply->state = NULL; /* the model takes it */
+        learn(l, st->job, st->hello.instance);
         cpt_model_on_state(m, st, now_us);
     }
     cpw_msg_clear(&r);
@@ -179,7 +205,7 @@ int cpt_link_send_cmd(cpt_link *l, const cpw_cmd *c, char *err, size_t errsz)
         return -1;
     }
     cpw_command cmd = {.req = l->next_req++, .history = -1, .c = *c};
-    if (send_req(l, &cmd, &l->req_cmd, &l->cmd_fd, err, errsz))
+    if (send_req(l, &cmd, &l->req_cmd, err, errsz))
         return -1;
     const char *name = cpw_command_name(c->type);
     if (c->type == CPW_CMD_INJECT_FAILURE)
@@ -204,12 +230,12 @@ int cpt_link_poll_cmd(cpt_link *l, int64_t now_us, int timeout_ms, bool *ok, cha
     if (got == 0) {
         if (now_us - l->cmd_sent_us < (int64_t)timeout_ms * 1000)
             return 0;
-        close_req(&l->req_cmd, &l->cmd_fd);
+        close_req(&l->req_cmd);
         *ok = false;
         snprintf(text, size, "%s: no reply from the job within %d ms", l->cmd_name, timeout_ms);
         return 1;
     }
-    close_req(&l->req_cmd, &l->cmd_fd);
+    close_req(&l->req_cmd);
     if (got < 0) {
         *ok = false;
         snprintf(text, size, "%s: %s", l->cmd_name, err);

@@ -19,7 +19,9 @@ typedef struct cpt_target {
     char job[CPW_MAX_JOB_ID];
     char name[CPW_NAME_MAX];
     int pid;                      /* 0: unknown (--connect) */
-    char instance[CPW_INSTANCE_HEX + 1]; /* the agent run announced ("": unknown) */
+    /* the agent's run, as the discovery file or its latest hello says: a
+     * signed command names it (PROTOCOL.md §12); "" until known */
+    char instance[CPW_INSTANCE_HEX + 1];
     char events[300], commands[300];
     unsigned char secret[1024];
     size_t secret_len;
@@ -30,9 +32,7 @@ typedef struct cpt_target {
 typedef struct cpt_link {
     cpt_target t;
     cpw_sock *sub;                /* the subscription, NULL when closed */
-    int sub_fd;
     cpw_sock *req_state, *req_cmd; /* REQ sockets with a request out, else NULL */
-    int state_fd, cmd_fd;
     int64_t state_sent_us, cmd_sent_us;
     char cmd_name[32];            /* what the pending command was, for its reply */
     uint64_t next_req;
@@ -42,8 +42,13 @@ typedef struct cpt_link {
 int cpt_link_open(cpt_link *l, const cpt_target *t, char *err, size_t errsz);
 void cpt_link_close(cpt_link *l);
 
-/* Fills up to max pollfds (events socket, pending replies); returns how many. */
+/* Fills up to max pollfds (events socket, pending replies); returns how many.
+ * The descriptors change as sockets reconnect: call before each poll, and
+ * poll for at most cpt_link_wait_ms(). */
 int cpt_link_pollfds(const cpt_link *l, struct pollfd *pfd, int max);
+/* Milliseconds until a socket wants to reconnect without any descriptor
+ * being ready; -1: none does. */
+int cpt_link_wait_ms(const cpt_link *l);
 
 /* Receives every frame waiting on the events socket into the model.
  * Returns the frames read. */

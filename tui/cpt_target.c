@@ -198,7 +198,8 @@ int cpt_target_secret(const cpt_where *w, cpt_target *t, char *msg, size_t msgsz
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        rc = say(msg, msgsz, -1, "secret file %s is not a regular file", path);
+        rc = say(msg, msgsz, -1, "secret file %s is not a regular file: name the secret's "
+                 "own file (mode 0600) with --secret-file", path);
     else if (st.st_uid != getuid() || (st.st_mode & 077))
         rc = say(msg, msgsz, -1, "secret file %s has mode %04o and owner uid %u: it must be "
                  "yours and private (chmod 600 %s)", path, (unsigned)(st.st_mode & 07777),

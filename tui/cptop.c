@@ -216,12 +216,14 @@ int cptop_find(const cptop_opts *o, cpt_target *t)
     return rc;
 }
 
-int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
+/* One request on a connection of its own; the reply decoded into *reply. */
+static int exchange(const cpt_target *t, const cpw_command *cmd, bool sign, int timeout_ms,
+                    cpw_msg *reply)
 {
     cpw_buf b;
     cpw_buf_init(&b);
     cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
-    cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
+    cpw_encode_command(&b, &env, cmd, sign ? t->secret : NULL, t->secret_len);
     char serr[400], text[600];
     cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
     int rc = 1;
@@ -234,8 +236,11 @@ int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, c
                  se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
                                         : cpw_sock_strerror(se));
         cptop_complain(text);
-    } else if (cpw_sock_recv(s, &msg, timeout_ms) != CPW_SOCK_OK) {
-        snprintf(text, sizeof text, "no reply from %s within %d ms", t->commands, timeout_ms);
+    } else if ((se = cpw_sock_recv(s, &msg, timeout_ms)) != CPW_SOCK_OK) {
+        if (se == CPW_SOCK_CLOSED)
+            snprintf(text, sizeof text, "%s closed the connection before replying", t->commands);
+        else
+            snprintf(text, sizeof text, "no reply from %s within %d ms", t->commands, timeout_ms);
         cptop_complain(text);
     } else {
         cpw_error err = {0};
@@ -253,6 +258,41 @@ int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, c
     cpw_sock_destroy(s);
     cpw_buf_free(&b);
     return rc;
+}
+
+/* A signed command is bound to the job and to this run of its agent
+ * (PROTOCOL.md §12). What the announcement did not say (--connect), the
+ * agent's own state does: get_state needs no token. */
+static int learn_identity(cpt_target *t, int timeout_ms)
+{
+    if (t->instance[0] && t->job[0])
+        return 0;
+    cpw_command gs = {.req = 1, .history = 0};
+    gs.c.type = CPW_CMD_GET_STATE;
+    gs.c.op = gs.c.subtask = -1;
+    cpw_msg r;
+    if (exchange(t, &gs, false, timeout_ms, &r))
+        return 1;
+    if (r.reply->ok && r.reply->state) {
+        if (!t->job[0])
+            snprintf(t->job, sizeof t->job, "%s", r.reply->state->job);
+        snprintf(t->instance, sizeof t->instance, "%s", r.reply->state->hello.instance);
+    }
+    cpw_msg_clear(&r);
+    return 0;
+}
+
+int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
+{
+    /* get_state is never signed (PROTOCOL.md §12): the secret stays home */
+    if (!t->secret_len || cmd->c.type == CPW_CMD_GET_STATE)
+        return exchange(t, cmd, false, timeout_ms, reply);
+    cpt_target id = *t;
+    if (learn_identity(&id, timeout_ms))
+        return 1;
+    cpw_command bound = *cmd;
+    snprintf(bound.instance, sizeof bound.instance, "%s", id.instance);
+    return exchange(&id, &bound, true, timeout_ms, reply);
 }
 
 int cptop_get_state(const cpt_target *t, int history, int timeout_ms, cpw_msg *r)

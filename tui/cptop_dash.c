@@ -194,6 +194,9 @@ static bool wait_input(dash *d, int64_t now)
     int64_t wait = draw_period(d) - (now - d->last_draw);
     if (d->m->version != d->drawn_version && wait > 50000)
         wait = 50000 - (now - d->last_draw);
+    int lw = d->linked ? cpt_link_wait_ms(&d->link) : -1;
+    if (lw >= 0 && (int64_t)lw * 1000 < wait)
+        wait = (int64_t)lw * 1000; /* a reconnection is due */
     if (wait < 0)
         wait = 0;
     struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};

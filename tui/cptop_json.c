@@ -36,6 +36,7 @@ typedef struct json_run {
     const char *want_reason;
     uint64_t last_seq, skip_to;
     int64_t last_msg_us, last_try_us, last_look_us;
+    int64_t skipping_since_us; /* messages dropped as covered by the state since */
     bool broken;              /* stdout went away */
     cpw_buf line;
 } json_run;
@@ -126,8 +127,20 @@ static int print_msg(void *opaque, cpw_msg *m)
         attach(r, "restarted");
     else if (r->in_sync && m->seq > r->last_seq + 1 && m->seq > r->skip_to)
         attach(r, "gap");
-    if (r->attached && m->seq <= r->skip_to && !r->in_sync)
-        return cptop_quit || r->broken; /* already in the state line */
+    if (r->attached && m->seq <= r->skip_to && !r->in_sync) {
+        /* Already in the state line. Only what was queued before the state
+         * was read can be: a stream that stays below a seq the state
+         * claimed (a job that lied, or a new one answering on the same
+         * endpoints) gets a fresh state rather than silence. */
+        if (!r->skipping_since_us)
+            r->skipping_since_us = r->last_msg_us;
+        else if (r->last_msg_us - r->skipping_since_us > 3000000) {
+            r->skipping_since_us = 0;
+            attach(r, "gap");
+        }
+        return cptop_quit || r->broken;
+    }
+    r->skipping_since_us = 0;
     r->in_sync = r->attached;
     r->last_seq = m->seq;
     cpw_buf b;
@@ -145,6 +158,9 @@ static int print_msg(void *opaque, cpw_msg *m)
     return cptop_quit || r->broken;
 }
 
+/* Room in the kernel for a burst the terminal is slow to take. */
+static const cpw_sock_conf sub_conf = {.rcvbuf = 4 * 1024 * 1024};
+
 /* A job found in the runtime directory: when its announcement names
  * another process (and this one has gone quiet), follow it there. */
 static void look(json_run *r, int64_t now)
@@ -159,7 +175,7 @@ static void look(json_run *r, int64_t now)
         return;
     if (strcmp(n.events, r->t.events)) { /* it listens elsewhere now */
         char err[400];
-        cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &(cpw_sock_conf){.queue = 8192}, err, sizeof err);
+        cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &sub_conf, err, sizeof err);
         if (!s || cpw_sock_dial(s, n.events, err, sizeof err) != CPW_SOCK_OK) {
             cpw_sock_destroy(s);
             return;
@@ -183,7 +199,7 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
         return rc;
     cpw_buf_init(&r.line);
     char err[400];
-    r.sub = cpw_sock_new(CPW_SOCK_SUB, &(cpw_sock_conf){.queue = 8192}, err, sizeof err);
+    r.sub = cpw_sock_new(CPW_SOCK_SUB, &sub_conf, err, sizeof err);
     if (!r.sub || cpw_sock_dial(r.sub, r.t.events, err, sizeof err) != CPW_SOCK_OK) {
         cptop_complain(err);
         cpw_sock_destroy(r.sub);
@@ -210,9 +226,7 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
         if (r.t.discovered && now - r.last_msg_us > 2000000 && now - r.last_look_us >= 1000000)
             look(&r, now);
     }
-    /* The subscription is left to the process's exit: nng 1.5's close of a
-     * SUB socket that messages keep arriving on can wait forever, and a
-     * Ctrl-C must end cptop. */
+    cpw_sock_destroy(r.sub); /* never waits: nothing is left to flush */
     cpw_buf_free(&r.line);
     return 0;
 }

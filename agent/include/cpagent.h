@@ -14,8 +14,9 @@
  *  - The agent never writes to the host's stdout/stderr; it reports through
  *    the log callback, if one is set.
  *  - One agent thread does all I/O: it batches events, publishes them on a
- *    PUB socket and answers commands on a REP socket (SP over ipc or tcp,
- *    through nng; a peer sending malformed frames only loses its connection).
+ *    PUB endpoint and answers commands on a REP endpoint (the SP wire
+ *    format over ipc or tcp; a peer sending malformed frames only loses its
+ *    connection).
  *
  * Lifecycle: cpa_conf_new() → cpa_conf_set()… → cpa_new() (takes the conf)
  * → cpa_set_topology() → cpa_start() → cpa_emit()… → cpa_stop() →
