@@ -440,8 +440,8 @@ static int summary_types(ctx *c, int y, int y_max, const cpt_summary *s)
     if (s->persisted.n) {
         cpt_fmt_bytes(a, sizeof a, s->persisted_total);
         cpt_fmt_bytes(b, sizeof b, s->persisted_total / s->persisted.n);
-        snprintf(buf + n, sizeof buf - (size_t)n, "; persisted in flight %s in all, %s on average per "
-                 "completed unaligned or switched checkpoint", a, b);
+        snprintf(buf + n, sizeof buf - (size_t)n, "; persisted %s in all, avg %s per completed "
+                 "unaligned/switched one", a, b);
     }
     return cpt_view_wrapped(c, 22, y, y_max, s->by_type[CPW_CPT_SWITCHED] ? CPT_R_WARN : CPT_R_NORMAL, buf);
 }
