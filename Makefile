@@ -4,7 +4,7 @@
 #   make test               build and run the test suite (last line: N passed, N failed)
 #   make SANITIZE=address,undefined test
 #   make tsan               agent tests under ThreadSanitizer (own build dir)
-#   make fuzz [FUZZ_SECONDS=60]   libFuzzer targets (clang) for a while each
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2]  libFuzzer targets (clang), JOBS at a time
 #   make bench              benchmarks, figures printed side by side
 #   make install PREFIX=/usr/local   libcpagent, cpagent.h, cpagent.pc
 #   make deps               install missing packages (scripts/deps.sh)
@@ -19,6 +19,7 @@ SANITIZE ?=
 comma    := ,
 WERROR   ?=
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 
 ifeq ($(V),1)
 Q :=
@@ -239,16 +240,7 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
-	$(Q)set -e; n=0; for t in $(FUZZ_TARGETS); do \
-		mkdir -p build/fuzz/corpus-$$t; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-			-dict=tests/fuzz/$$t.dict -print_final_stats=1 \
-			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
-			|| { tail -40 build/fuzz/$$t.log; exit 1; }; \
-		grep -E 'stat::number_of_executed_units|Done' build/fuzz/$$t.log | tail -2; \
-		n=$$((n + 1)); \
-	done; echo "$$n passed, 0 failed"
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	@mkdir -p $(dir $@)

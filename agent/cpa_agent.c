@@ -1,7 +1,8 @@
 /* cpa_agent.c — the agent: lifecycle, the agent thread (batch, publish,
  * heartbeat, serve commands) and the emit path. Configuration is in
  * cpa_conf.c, the conversion to the wire in cpa_wire.c, the failure table in
- * cpa_failures.c. */
+ * cpa_failures.c, errors and logging in cpa_err.c. Who owns what (one thread owns the state, so answers need
+ * no lock): ARCHITECTURE.md, "The agent". */
 #include "cpa_internal.h"
 #include "cpa_rest.h"
 #include "cpw_discovery.h"
@@ -20,63 +21,6 @@
 
 #define CMD_MAX_BYTES (64 * 1024)   /* larger commands get an error reply */
 #define PUB_QUEUE 1024              /* batches a subscriber may lag (≤ 256 events each) */
-
-/* ------------------------------------------------------------------ errors */
-
-static const char *const err_text[CPA_ERR__COUNT] = {
-    [CPA_OK] = "success",
-    [CPA_ERR_INVALID_ARG] = "invalid argument",
-    [CPA_ERR_UNKNOWN_KEY] = "unknown configuration key",
-    [CPA_ERR_NOMEM] = "out of memory",
-    [CPA_ERR_STATE] = "not valid in the agent's current state",
-    [CPA_ERR_QUEUE_FULL] = "event queue full; event dropped",
-    [CPA_ERR_TRANSPORT] = "transport (socket) error",
-    [CPA_ERR_IO] = "file or directory error",
-    [CPA_ERR_INSECURE] = "unsafe file or directory permissions",
-    [CPA_ERR_AUTH] = "command refused: authentication failed",
-    [CPA_ERR_LIMIT] = "protocol limit exceeded",
-    [CPA_ERR_BAD_COMMAND] = "malformed or unknown command",
-    [CPA_ERR_UNSUPPORTED] = "command not supported by this job",
-    [CPA_ERR_HANDLER] = "the job refused the command",
-};
-
-/* Wire tokens of errors, used in replies. */
-static const char *const err_token[CPA_ERR__COUNT] = {
-    [CPA_OK] = "ok", [CPA_ERR_INVALID_ARG] = "invalid_arg",
-    [CPA_ERR_UNKNOWN_KEY] = "unknown_key", [CPA_ERR_NOMEM] = "nomem",
-    [CPA_ERR_STATE] = "state", [CPA_ERR_QUEUE_FULL] = "queue_full",
-    [CPA_ERR_TRANSPORT] = "transport", [CPA_ERR_IO] = "io",
-    [CPA_ERR_INSECURE] = "insecure", [CPA_ERR_AUTH] = "auth", [CPA_ERR_LIMIT] = "limit",
-    [CPA_ERR_BAD_COMMAND] = "bad_command", [CPA_ERR_UNSUPPORTED] = "unsupported",
-    [CPA_ERR_HANDLER] = "handler",
-};
-
-const char *cpa_strerror(cpa_err err)
-{
-    return ((unsigned)err < CPA_ERR__COUNT) ? err_text[err] : "unknown error";
-}
-
-void cpa_log(const cpa_agent *a, int level, const char *fmt, ...)
-{
-    if (!a->conf.log_cb)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    a->conf.log_cb(a->conf.log_opaque, level, msg);
-}
-
-void cpa_seterr(char *buf, size_t size, const char *fmt, ...)
-{
-    if (!buf || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------ new */
 
@@ -419,7 +363,7 @@ static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bo
                   int history)
 {
     cpw_reply r = {.req = req, .ok = e == CPA_OK};
-    snprintf(r.error, sizeof r.error, "%s", err_token[(unsigned)e < CPA_ERR__COUNT ? e : 0]);
+    snprintf(r.error, sizeof r.error, "%s", cpa_err_token(e));
     snprintf(r.message, sizeof r.message, "%s", message ? message : "");
     cpw_envelope env = envelope(a, a->seq, cpw_now_us());
     if (with_state) {
@@ -439,7 +383,7 @@ static void reply(cpa_agent *a, uint64_t req, cpa_err e, const char *message, bo
     }
     if (a->out.failed || a->out.len > CPW_MAX_FRAME) {
         r.ok = false;
-        snprintf(r.error, sizeof r.error, "%s", err_token[CPA_ERR_LIMIT]);
+        snprintf(r.error, sizeof r.error, "%s", cpa_err_token(CPA_ERR_LIMIT));
         snprintf(r.message, sizeof r.message, "reply too large");
         cpw_buf_reset(&a->out);
         cpw_encode_reply(&a->out, &env, &r, NULL, 0);

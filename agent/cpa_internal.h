@@ -137,6 +137,8 @@ struct cpa_agent {
 };
 
 
+/* The wire token of an error, for replies (cpa_err.c). */
+const char *cpa_err_token(cpa_err err);
 /* Reports through the job's log callback (nothing when none is set). */
 void cpa_log(const cpa_agent *a, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -10,7 +10,8 @@
  * answer for a bounded time; the coordinator never blocks on anything but
  * its inbox, so the answer comes at once. The inbox lock is held only to
  * link a message in or out, never across work. Tasks read a checkpoint's
- * trigger time lock-free (cpd_ckpt_trigger_us).
+ * trigger time lock-free (cpd_ckpt_trigger_us). The job's threads and who
+ * owns what: ARCHITECTURE.md, "Threads of the job, and who owns what".
  *
  * The completion worker (one thread) takes work in the order it was queued:
  * writing a checkpoint's _metadata (the commit point), then, once the

@@ -1,6 +1,6 @@
 /*
  * cpd_job.h — private to `cpdemo run`: the job's state and what its parts
- * share. The parts:
+ * share (the map and the threads: ARCHITECTURE.md, "The demo job"). The parts:
  *   cpd_run.c       the command line, the agent and its commands, attempts
  *   cpd_job.c       events, failing the job, the task helpers every operator
  *                   uses, the snapshot I/O thread, the checkpoint hooks

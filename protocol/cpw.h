@@ -3,7 +3,9 @@
  * decoder. See protocol/PROTOCOL.md for the format itself.
  *
  * This is libcpwire: internal to cptop (linked into libcpagent, where it is
- * hidden, into cptop and into the tests), not installed.
+ * hidden, into cptop and into the tests), not installed. It is the bottom
+ * layer: it includes nothing of agent/, tui/ or demo-job/ (ARCHITECTURE.md,
+ * "Layers, and which may use which").
  *
  * Encoding uses a small JSON writer (cpw_buf) tuned for the agent's hot
  * path; decoding of events uses a strict streaming parser (cpw_json.c) and

@@ -134,6 +134,39 @@ static cpw_err get_alignment(const cpj_obj *o, const char *buf, cpw_event *ev, c
     return CPW_OK;
 }
 
+/* cp_triggered's members: the id, the kind and the alignment. */
+static cpw_err get_triggered(const cpj_obj *o, const char *buf, cpw_event *ev, cpw_error *err)
+{
+    TRY(get_id(o, buf, ev, 1, err));
+    char kind[16];
+    TRY(get_str(o, buf, "kind", kind, sizeof kind, err));
+    if (!strcmp(kind, "periodic"))
+        ev->u.triggered.kind = CPW_TRIGGER_PERIODIC;
+    else if (!strcmp(kind, "manual"))
+        ev->u.triggered.kind = CPW_TRIGGER_MANUAL;
+    else
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "kind",
+                        "field \"kind\" must be \"periodic\" or \"manual\"");
+    return get_alignment(o, buf, ev, err);
+}
+
+/* An acknowledgement's members: where from, the sizes and the phases. */
+static cpw_err get_ack(const cpj_obj *o, const char *buf, cpw_event *ev, cpw_error *err)
+{
+    cpw_ack_info *a = &ev->u.ack;
+    TRY(get_id(o, buf, ev, 1, err));
+    TRY(get_opsub(o, buf, ev, false, err));
+    TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &a->state_size, err));
+    TRY(get_i64(o, buf, "checkpointed_size", 0, I64MAXV, &a->checkpointed_size, err));
+    TRY(get_i64(o, buf, "processed_data", 0, I64MAXV, &a->processed_data, err));
+    TRY(get_i64(o, buf, "persisted_data", 0, I64MAXV, &a->persisted_data, err));
+    TRY(get_i64(o, buf, "start_delay_us", 0, I64MAXV, &a->start_delay_us, err));
+    TRY(get_i64(o, buf, "alignment_us", 0, I64MAXV, &a->alignment_us, err));
+    TRY(get_i64(o, buf, "sync_us", 0, I64MAXV, &a->sync_us, err));
+    TRY(get_i64(o, buf, "async_us", 0, I64MAXV, &a->async_us, err));
+    return get_bool(o, buf, "unaligned", &a->unaligned, err);
+}
+
 static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t, cpw_event *ev,
                             cpw_error *err)
 {
@@ -142,20 +175,9 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t,
     ev->op = -1;
     ev->subtask = -1;
     switch (t) {
-    case CPW_EV_CP_TRIGGERED: {
-        TRY(get_id(o, buf, ev, 1, err));
-        char kind[16];
-        TRY(get_str(o, buf, "kind", kind, sizeof kind, err));
-        if (!strcmp(kind, "periodic"))
-            ev->u.triggered.kind = CPW_TRIGGER_PERIODIC;
-        else if (!strcmp(kind, "manual"))
-            ev->u.triggered.kind = CPW_TRIGGER_MANUAL;
-        else
-            return cpw_fail(err, CPW_ERR_BAD_VALUE, o->start, "kind",
-                            "field \"kind\" must be \"periodic\" or \"manual\"");
-        TRY(get_alignment(o, buf, ev, err));
+    case CPW_EV_CP_TRIGGERED:
+        TRY(get_triggered(o, buf, ev, err));
         break;
-    }
     case CPW_EV_BARRIER_INJECTED:
     case CPW_EV_ALIGNMENT_START:
     case CPW_EV_SNAPSHOT_START:
@@ -184,21 +206,9 @@ static cpw_err decode_event(const cpj_obj *o, const char *buf, cpw_event_type t,
         TRY(get_i64(o, buf, "bytes", 0, I64MAXV, &ev->u.async.bytes, err));
         TRY(get_i64(o, buf, "duration_us", 0, I64MAXV, &ev->u.async.duration_us, err));
         break;
-    case CPW_EV_ACK: {
-        cpw_ack_info *a = &ev->u.ack;
-        TRY(get_id(o, buf, ev, 1, err));
-        TRY(get_opsub(o, buf, ev, false, err));
-        TRY(get_i64(o, buf, "state_size", 0, I64MAXV, &a->state_size, err));
-        TRY(get_i64(o, buf, "checkpointed_size", 0, I64MAXV, &a->checkpointed_size, err));
-        TRY(get_i64(o, buf, "processed_data", 0, I64MAXV, &a->processed_data, err));
-        TRY(get_i64(o, buf, "persisted_data", 0, I64MAXV, &a->persisted_data, err));
-        TRY(get_i64(o, buf, "start_delay_us", 0, I64MAXV, &a->start_delay_us, err));
-        TRY(get_i64(o, buf, "alignment_us", 0, I64MAXV, &a->alignment_us, err));
-        TRY(get_i64(o, buf, "sync_us", 0, I64MAXV, &a->sync_us, err));
-        TRY(get_i64(o, buf, "async_us", 0, I64MAXV, &a->async_us, err));
-        TRY(get_bool(o, buf, "unaligned", &a->unaligned, err));
+    case CPW_EV_ACK:
+        TRY(get_ack(o, buf, ev, err));
         break;
-    }
     case CPW_EV_DECLINE:
         TRY(get_id(o, buf, ev, 1, err));
         TRY(get_opsub(o, buf, ev, false, err));

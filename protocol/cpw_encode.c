@@ -23,26 +23,10 @@ static char *id_op_sub(char *o, const cpw_event *ev)
     return o;
 }
 
-void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
+/* The members of one event type after the envelope; the buffer has room
+ * for EVENT_MAX bytes. Returns the end. */
+static char *put_event_members(char *o, const cpw_event *ev)
 {
-    const char *name = cpw_event_type_name(ev->type);
-    if (!name) {
-        b->failed = true; /* the agent never queues an untyped event */
-        return;
-    }
-    if (!cpw_buf_reserve(b, EVENT_MAX))
-        return;
-    char *o = b->data + b->len;
-    CPJ_PUT(o, "{\"v\":1,\"type\":\"");
-    size_t nl = strlen(name);
-    memcpy(o, name, nl);
-    o += nl;
-    CPJ_PUT(o, "\",\"job\":");
-    const char *job = env->job ? env->job : "";
-    o = cpj_put_str(o, job, strnlen(job, CPW_MAX_JOB_ID - 1));
-    CPJ_PUT(o, ",\"seq\":");
-    o = cpj_put_u64(o, env->seq);
-    KV_I64(o, "ts_us", env->ts_us);
     switch (ev->type) {
     case CPW_EV_CP_TRIGGERED:
         KV_I64(o, "id", ev->cp_id);
@@ -148,6 +132,30 @@ void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
     default:
         break;
     }
+    return o;
+}
+
+void cpw_encode_event(cpw_buf *b, const cpw_envelope *env, const cpw_event *ev)
+{
+    const char *name = cpw_event_type_name(ev->type);
+    if (!name) {
+        b->failed = true; /* the agent never queues an untyped event */
+        return;
+    }
+    if (!cpw_buf_reserve(b, EVENT_MAX))
+        return;
+    char *o = b->data + b->len;
+    CPJ_PUT(o, "{\"v\":1,\"type\":\"");
+    size_t nl = strlen(name);
+    memcpy(o, name, nl);
+    o += nl;
+    CPJ_PUT(o, "\",\"job\":");
+    const char *job = env->job ? env->job : "";
+    o = cpj_put_str(o, job, strnlen(job, CPW_MAX_JOB_ID - 1));
+    CPJ_PUT(o, ",\"seq\":");
+    o = cpj_put_u64(o, env->seq);
+    KV_I64(o, "ts_us", env->ts_us);
+    o = put_event_members(o, ev);
     *o++ = '}';
     *o = '\0';
     b->len = (size_t)(o - b->data);

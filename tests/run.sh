@@ -29,14 +29,18 @@ run_one() { # name, command...
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
   echo "== $(basename "$t")"
+  t0=$SECONDS
   CPT_FILTER="$filter" run_one "$(basename "$t")" "$t"
+  echo "-- $(basename "$t"): $((SECONDS - t0)) s"
 done
 for s in "$here"/t_*.sh; do
   [ -f "$s" ] || continue
   name=$(basename "$s" .sh)
   if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
   echo "== $name"
+  t0=$SECONDS
   BUILD=$BUILD run_one "$name" timeout "${SCRIPT_TIMEOUT:-600}" bash "$s"
+  echo "-- $name: $((SECONDS - t0)) s"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,7 +6,8 @@
  *
  * No curses and no sockets here: the event loop feeds decoded messages and
  * get_state replies in, the view reads the model out. That is what lets
- * tests replay recorded streams and assert the result.
+ * tests replay recorded streams and assert the result (ARCHITECTURE.md,
+ * "The dashboard").
  *
  * Resync (see protocol/PROTOCOL.md §5): the model asks for a get_state at
  * start, after a seq gap and when the job's process changed; until the
