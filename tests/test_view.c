@@ -499,10 +499,21 @@ CPT_TEST(golden_unaligned_and_switched)
     check_golden("detail_unaligned_160x50", &f);
     cpt_frame_free(&f);
 
+    cpt_model_free(m);
+}
+
+/* The same job's summary and event log, and its screens at any size. */
+CPT_TEST(golden_unaligned_summary_and_events)
+{
+    utc();
+    cpt_model *m = demo_model_as(NULL, NULL, true);
+    cpt_ui ui;
+    cpw_cmd cmd;
+    int x, y;
     /* the summary: types, persisted per checkpoint */
     cpt_ui_init(&ui, false, true);
     cpt_ui_key(&ui, m, 's', &cmd, NOW);
-    f = render(m, &ui, 80, 24);
+    cpt_frame f = render(m, &ui, 80, 24);
     check_golden("summary_unaligned_80x24", &f);
     CPT_ASSERT(find_text(&f, "persisted in flight", &x, &y));
     CPT_ASSERT(find_text(&f, "35 aligned, 3 unaligned, 2 switched; persisted 273.4 KiB", &x, &y));
