@@ -223,7 +223,7 @@ static const struct {
     [HC_DURATION] = {"DURATION", 9, 0, false},
     [HC_SIZE] = {"SIZE", 9, 0, false},
     [HC_PERSISTED] = {"PERSISTED", 9, 120, false},
-    [HC_ACKS] = {"ACKS", 9, 0, false},
+    [HC_ACKS] = {"ACKS", 7, 0, false},
 };
 
 /* Puts one row of cells (roles[i] < 0: the row's role) and returns the
