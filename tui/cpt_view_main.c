@@ -222,7 +222,7 @@ static const struct {
     [HC_TIME] = {"TIME", 8, 0, true},
     [HC_DURATION] = {"DURATION", 9, 0, false},
     [HC_SIZE] = {"SIZE", 9, 0, false},
-    [HC_PERSISTED] = {"PERSISTED", 9, 120, false},
+    [HC_PERSISTED] = {"PERSISTED", 9, 140, false},
     [HC_ACKS] = {"ACKS", 7, 0, false},
 };
 
