@@ -55,7 +55,7 @@ check "cptop runs in the pane" test -n "$cptop_pid" -a -d "/proc/$cptop_pid"
 if ! expect "the header names the job, RUNNING and a live link; History has completed checkpoints" 20 \
   '^cptop tui  RUNNING  up [0-9.]+(us|ms|s)  pid [0-9]+ +● live [0-9]+ ev/s' \
   '^EXACTLY_ONCE  every 1s  timeout 6s  failures 0/5 tolerated' \
-  '^ +[0-9]+ completed periodic aligned +[0-9:]{8} +[0-9.]+(us|ms|s) +[0-9.]+ (B|KiB|MiB) +- +8/8 committed$'; then
+  '^ +[0-9]+ completed periodic aligned +[0-9:]{8} +[0-9.]+(us|ms|s) +[0-9.]+ (B|KiB|MiB) +8/8 committed$'; then
   echo "    cptop stderr:"; sed 's/^/    | /' cptop.err
 fi
 check "the footer lists the keys (120 columns: all of them)" \
@@ -121,7 +121,7 @@ text 2s
 expect "Enter edits the interval; the first key replaces it" 3 '│ interval +2s_ +│'
 keys Enter
 expect "Enter sends it: the job takes the new interval" 5 \
-  '^set_config: ok, interval 2 s, timeout 6 s, tolerable failures 5$' '^EXACTLY_ONCE  every 2s  timeout 6s '
+  '^set_config: ok, interval 2 s, timeout 6 s, tolerable failures 5, aligned checkpoints$' '^EXACTLY_ONCE  every 2s  timeout 6s '
 
 # ---------------------------------------------------------------- 6. resize
 tm resize-window -t cpt -x 80 -y 24
