@@ -55,7 +55,7 @@ check "cptop runs in the pane" test -n "$cptop_pid" -a -d "/proc/$cptop_pid"
 if ! expect "the header names the job, RUNNING and a live link; History has completed checkpoints" 20 \
   '^cptop tui  RUNNING  up [0-9.]+(us|ms|s)  pid [0-9]+ +● live [0-9]+ ev/s' \
   '^EXACTLY_ONCE  every 1s  timeout 6s  failures 0/5 tolerated' \
-  '^ +[0-9]+ completed periodic [0-9:]{8} +[0-9.]+(us|ms|s) +[0-9.]+ (B|KiB|MiB) +8/8 committed$'; then
+  '^ +[0-9]+ completed periodic aligned +[0-9:]{8} +[0-9.]+(us|ms|s) +[0-9.]+ (B|KiB|MiB) +8/8 committed$'; then
   echo "    cptop stderr:"; sed 's/^/    | /' cptop.err
 fi
 check "the footer lists the keys (120 columns: all of them)" \
@@ -66,7 +66,7 @@ keys t
 expect "t: the status line says the trigger was accepted" 5 '^trigger: ok, (checkpoint [0-9]+ triggered|queued)'
 manual=$(screen_val '^trigger: ok, checkpoint ([0-9]+) triggered.*')
 expect "t: a manual checkpoint${manual:+ (#$manual)} completes in History" 10 \
-  "^ +${manual:-[0-9]+} completed manual   [0-9:]{8} .* 8/8 committed$"
+  "^ +${manual:-[0-9]+} completed manual   aligned +[0-9:]{8} .* 8/8 committed$"
 
 # ---------------------------------------------------------------- 4. a stall that expires
 keys f
@@ -88,7 +88,7 @@ expect "In flight: a checkpoint waits on parse#0, the bar counting towards 6s" 8
   '^▶ #[0-9]+ +periodic [█░]+ [0-9.]+s/6s +[0-9]/8 acked  waiting on parse#0 \(barrier held [0-9.]+s\)'
 stalled=$(screen_val '^▶ #([0-9]+) .*waiting on parse#0.*')
 expect "History: #$stalled failed, EXPIRED after the 6 s timeout" 10 \
-  "^ +$stalled failed    periodic [0-9:]{8} +6\\.[0-9]s .* [0-9]/8 EXPIRED: Checkpoint expired before completing\\.$" \
+  "^ +$stalled failed    periodic aligned +[0-9:]{8} +6\\.[0-9]s .* [0-9]/8 EXPIRED: Checkpoint expired before completing\\.$" \
   '^[0-9]+ triggered  [01] in progress  [0-9]+ completed  1 failed  0 restored'
 # the stall ends 2 s after the expiry: a checkpoint completes again
 check "checkpoints complete again after the stall" wait_for 10 newest_completed_after "$stalled"
@@ -109,7 +109,7 @@ expect "a: asks to confirm the abort of #$held" 3 "│ Abort checkpoint #$held\\
 keys y
 expect "y: the status line says it was aborted" 5 "^abort $held: ok, checkpoint $held aborted$"
 expect "History: #$held failed, aborted by the user" 5 \
-  "^ +$held failed    periodic [0-9:]{8} .* [0-9]/8 ABORTED_BY_USER: aborted by the user$" \
+  "^ +$held failed    periodic aligned +[0-9:]{8} .* [0-9]/8 ABORTED_BY_USER: aborted by the user$" \
   '^[0-9]+ triggered  [01] in progress  [0-9]+ completed  2 failed  0 restored'
 
 # ---------------------------------------------------------------- settings
@@ -121,7 +121,7 @@ text 2s
 expect "Enter edits the interval; the first key replaces it" 3 '│ interval +2s_ +│'
 keys Enter
 expect "Enter sends it: the job takes the new interval" 5 \
-  '^set_config: ok, interval 2 s, timeout 6 s, tolerable failures 5$' '^EXACTLY_ONCE  every 2s  timeout 6s '
+  '^set_config: ok, interval 2 s, timeout 6 s, tolerable failures 5, aligned checkpoints$' '^EXACTLY_ONCE  every 2s  timeout 6s '
 
 # ---------------------------------------------------------------- 6. resize
 tm resize-window -t cpt -x 80 -y 24

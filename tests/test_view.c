@@ -54,20 +54,39 @@ static void put_ev(feeder *fd, cpw_event e)
     cpt_model_on_msg(fd->m, &msg, NOW);
 }
 
+/* How a subtask takes its part in a checkpoint: aligned; unaligned from
+ * its first barrier (no alignment, in-flight bytes persisted); or aligning
+ * (aggregate only) until the aligned-checkpoint-timeout, then switching. */
+enum { SUB_ALIGNED, SUB_UNALIGNED, SUB_SWITCHES };
+
+/* The in-flight bytes a subtask persists when it is unaligned. */
+static int64_t persisted_of(int op, int sub)
+{
+    return op * 3000 + sub * 512;
+}
+
 /* One subtask going through every phase of checkpoint id: barrier at +d,
- * alignment (aggregate only), sync, async, ack. */
-static void subtask_phases(feeder *fd, int64_t id, int op, int sub, int64_t t0, int64_t d,
-                           int64_t align, int64_t sync, int64_t async, int until_phase)
+ * alignment (aggregate only, unless unaligned), sync, async, ack. */
+static void subtask_phases_as(feeder *fd, int how, int64_t id, int op, int sub, int64_t t0, int64_t d,
+                              int64_t align, int64_t sync, int64_t async, int until_phase)
 {
     int64_t t = t0 + d;
     put_ev(fd, ev(op == 0 ? CPW_EV_BARRIER_INJECTED : CPW_EV_BARRIER_RECEIVED, id, op, sub, t));
     if (until_phase == CPW_PH_PENDING)
         return;
-    if (op == 2) {
+    bool aligns = op == 2 && how != SUB_UNALIGNED;
+    if (aligns) {
         put_ev(fd, ev(CPW_EV_ALIGNMENT_START, id, op, sub, t));
         if (until_phase == CPW_PH_ALIGNING)
             return;
-        cpw_event e = ev(CPW_EV_ALIGNMENT_END, id, op, sub, t + align);
+        cpw_event e;
+        if (how == SUB_SWITCHES) {
+            e = ev(CPW_EV_SWITCHED_TO_UNALIGNED, id, op, sub, t + align);
+            e.u.switched.elapsed_us = align;
+            e.u.switched.timeout_us = align;
+            put_ev(fd, e);
+        }
+        e = ev(CPW_EV_ALIGNMENT_END, id, op, sub, t + align);
         e.u.alignment.duration_us = align;
         e.u.alignment.buffered_bytes = 4096;
         put_ev(fd, e);
@@ -91,24 +110,41 @@ static void subtask_phases(feeder *fd, int64_t id, int op, int sub, int64_t t0, 
     e.u.ack.state_size = 2000 * (op + 1);
     e.u.ack.checkpointed_size = 1000 * (op + 1);
     e.u.ack.start_delay_us = d;
-    e.u.ack.alignment_us = op == 2 ? align : 0;
+    e.u.ack.alignment_us = aligns ? align : 0;
     e.u.ack.sync_us = sync;
     e.u.ack.async_us = async;
+    if (how != SUB_ALIGNED) {
+        e.u.ack.unaligned = 1;
+        e.u.ack.persisted_data = persisted_of(op, sub);
+    }
     put_ev(fd, e);
 }
 
-static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trigger_kind kind)
+static void subtask_phases(feeder *fd, int64_t id, int op, int sub, int64_t t0, int64_t d,
+                           int64_t align, int64_t sync, int64_t async, int until_phase)
+{
+    subtask_phases_as(fd, SUB_ALIGNED, id, op, sub, t0, d, align, sync, async, until_phase);
+}
+
+/* A whole checkpoint, triggered with alignment al: unaligned, every subtask
+ * is; with the timeout, aggregate#1 and #2 switch. */
+static void whole_cp_as(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trigger_kind kind,
+                        cpw_alignment al)
 {
     cpw_event e = ev(CPW_EV_CP_TRIGGERED, id, -1, -1, t0);
     e.u.triggered.kind = kind;
+    e.u.triggered.alignment = al;
     put_ev(fd, e);
     int64_t end = t0;
     for (int op = 0; op < 4; op++)
         for (int s = 0; s < 4; s++) {
             int64_t d = scale * (1 + op * 2) + s * 100;
             int64_t async = scale * (op == 3 && s == 2 ? 12 : 3); /* sink#2 is slow to upload */
-            subtask_phases(fd, id, op, s, t0, d, scale * 2, scale / 2, async, CPW_PH_ACKED);
-            int64_t t = t0 + d + (op == 2 ? scale * 2 : 0) + scale / 2 + async + 10;
+            int how = al == CPW_ALIGN_UNALIGNED ? SUB_UNALIGNED
+                    : al == CPW_ALIGN_TIMEOUT && op == 2 && (s == 1 || s == 2) ? SUB_SWITCHES : SUB_ALIGNED;
+            subtask_phases_as(fd, how, id, op, s, t0, d, how == SUB_UNALIGNED ? 0 : scale * 2, scale / 2,
+                              async, CPW_PH_ACKED);
+            int64_t t = t0 + d + (op == 2 && how != SUB_UNALIGNED ? scale * 2 : 0) + scale / 2 + async + 10;
             end = t > end ? t : end;
         }
     e = ev(CPW_EV_CP_COMPLETED, id, -1, -1, end + 500);
@@ -117,6 +153,11 @@ static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trig
     e.u.completed.checkpointed_size = 4 * (1000 + 2000 + 3000 + 4000) + id * 37;
     put_ev(fd, e);
     put_ev(fd, ev(CPW_EV_CP_COMMITTED, id, -1, -1, end + 900));
+}
+
+static void whole_cp(feeder *fd, int64_t id, int64_t t0, int64_t scale, cpw_trigger_kind kind)
+{
+    whole_cp_as(fd, id, t0, scale, kind, CPW_ALIGN_ALIGNED);
 }
 
 /* The failure table the goldens show (the demo job's kinds, built here so
@@ -191,8 +232,11 @@ static cpw_hello demo_hello(const char *evil)
 }
 
 /* The job the goldens show: 40 finished checkpoints (two failed) and
- * checkpoint 41 in flight, its barriers part of the way through. */
-static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
+ * checkpoint 41 in flight, its barriers part of the way through. With
+ * unaligned: 33, 34 and 40 were unaligned, 37 and 39 switched (aggregate#1
+ * and #2 after aligning), and 41 was triggered aligned with the timeout,
+ * aggregate#1 and #2 switching and taking their snapshots. */
+static cpt_model *demo_model_as(const char *evil_op, const char *evil_msg, bool unaligned)
 {
     cpt_model *m = cpt_model_new(NULL);
     CPT_ASSERT(m);
@@ -233,23 +277,36 @@ static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
             snprintf(e.u.failed.message, sizeof e.u.failed.message, "declined by parse#3");
             put_ev(&fd, e);
         } else {
-            whole_cp(&fd, id, t0, 1000 + (id % 7) * 900, id == 40 ? CPW_TRIGGER_MANUAL : CPW_TRIGGER_PERIODIC);
+            cpw_alignment al = !unaligned ? CPW_ALIGN_ALIGNED
+                             : id == 33 || id == 34 || id == 40 ? CPW_ALIGN_UNALIGNED
+                             : id == 37 || id == 39 ? CPW_ALIGN_TIMEOUT : CPW_ALIGN_ALIGNED;
+            whole_cp_as(&fd, id, t0, 1000 + (id % 7) * 900, id == 40 ? CPW_TRIGGER_MANUAL : CPW_TRIGGER_PERIODIC, al);
         }
     }
     /* 41 in flight since 1.5 s: sources done, one parse still uploading,
      * aggregate aligning (one snapshotting), sinks waiting */
     int64_t t0 = NOW - 1500000;
-    put_ev(&fd, ev(CPW_EV_CP_TRIGGERED, 41, -1, -1, t0));
+    cpw_event trig = ev(CPW_EV_CP_TRIGGERED, 41, -1, -1, t0);
+    trig.u.triggered.alignment = unaligned ? CPW_ALIGN_TIMEOUT : CPW_ALIGN_ALIGNED;
+    put_ev(&fd, trig);
     for (int s = 0; s < 4; s++)
         subtask_phases(&fd, 41, 0, s, t0, 2000 + s * 300, 0, 500, 3000, CPW_PH_ACKED);
     for (int s = 0; s < 4; s++)
         subtask_phases(&fd, 41, 1, s, t0, 9000 + s * 300, 0, 500, 4000, s == 1 ? CPW_PH_ASYNC : CPW_PH_ACKED);
-    for (int s = 0; s < 4; s++)
-        subtask_phases(&fd, 41, 2, s, t0, 20000 + s * 100, 1000000, 900, 0, s == 3 ? CPW_PH_SYNC : CPW_PH_ALIGNING);
+    for (int s = 0; s < 4; s++) {
+        bool sw = unaligned && (s == 1 || s == 2);
+        subtask_phases_as(&fd, sw ? SUB_SWITCHES : SUB_ALIGNED, 41, 2, s, t0, 20000 + s * 100, 1000000, 900, 0,
+                          s == 3 || sw ? CPW_PH_SYNC : CPW_PH_ALIGNING);
+    }
     m->events_per_s = 412;
     m->records_per_s = 1994;
     cpt_model_tick(m, NOW);
     return m;
+}
+
+static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
+{
+    return demo_model_as(evil_op, evil_msg, false);
 }
 
 /* ------------------------------------------------------------------ goldens */
@@ -366,6 +423,140 @@ CPT_TEST(golden_main_screen)
     for (int y = 0; y < f.h; y++)
         for (int x = 0; x < f.w; x++)
             CPT_ASSERT(cpt_frame_at(&f, x, y)->ch < 0x80);
+    cpt_frame_free(&f);
+    cpt_model_free(m);
+}
+
+/* Unaligned and switched checkpoints: their type in the history and the
+ * detail, the glyph of a subtask that went unaligned (and its ASCII
+ * fallback), persisted bytes per subtask and in the summary, and the
+ * switched_to_unaligned line of the event log. */
+CPT_TEST(golden_unaligned_and_switched)
+{
+    utc();
+    cpt_model *m = demo_model_as(NULL, NULL, true);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    int x, y;
+    cpt_frame f = render(m, &ui, 80, 24);
+    check_golden("main_unaligned_80x24", &f);
+    assert_clean(&f);
+    CPT_ASSERT(find_text(&f, "    40 completed unaligned", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, 17, y)->role, CPT_R_NORMAL);
+    CPT_ASSERT(find_text(&f, "    39 completed switched ", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, 17, y)->role, CPT_R_WARN);
+    CPT_ASSERT(find_text(&f, "    36 completed aligned ", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, 17, y)->role, CPT_R_DIM);
+    /* aggregate#1 and #2 switched and snapshot: the glyph, in the phase's colour */
+    CPT_ASSERT(find_text(&f, "aggregate ", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, x + 10, y)->ch, 0x25D4);
+    CPT_EQ_INT(cpt_frame_at(&f, x + 11, y)->ch, 0x00BB);
+    CPT_EQ_INT(cpt_frame_at(&f, x + 11, y)->role, CPT_R_SYNC);
+    CPT_EQ_INT(cpt_frame_at(&f, x + 12, y)->ch, 0x00BB);
+    CPT_EQ_INT(cpt_frame_at(&f, x + 13, y)->ch, 0x25D1);
+    cpt_frame_free(&f);
+    f = render(m, &ui, 160, 50);
+    check_golden("main_unaligned_160x50", &f);
+    CPT_ASSERT(find_text(&f, "7/16 acked  switched  waiting on aggregate#0", &x, &y));
+    CPT_ASSERT(find_text(&f, "switched_to_unaligned cp 41 aggregate#1 after 1.0s aligning (timeout 1s)", &x, &y));
+    CPT_ASSERT(find_text(&f, "    40 completed manual   unaligned 07:59:56     108ms  40.5 KiB  82.3 KiB", &x, &y));
+    cpt_frame_free(&f);
+    /* ASCII: the fallback glyph */
+    cpt_ui_init(&ui, true, false);
+    f = render(m, &ui, 80, 24);
+    CPT_ASSERT(find_text(&f, "aggregate a>>s 0/4", &x, &y));
+    cpt_frame_free(&f);
+
+    /* the switched #39, then the unaligned #40 */
+    cpt_ui_init(&ui, false, true);
+    cpw_cmd cmd;
+    cpt_ui_key(&ui, m, CPT_KEY_TAB, &cmd, NOW);
+    cpt_ui_key(&ui, m, 'j', &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    CPT_EQ_INT(ui.detail_id, 39);
+    f = render(m, &ui, 160, 50);
+    check_golden("detail_switched_160x50", &f);
+    CPT_ASSERT(find_text(&f, "completed periodic switched 07:59:54.000, 90ms, 40.5 KiB, 13.2 KiB persisted", &x, &y));
+    /* aggregate#1: persisted bytes, the glyph and when it switched, the switch on its timeline */
+    CPT_ASSERT(find_text(&f, "aggregate     1 ", &x, &y));
+    char *t = cpt_frame_text(&f);
+    CPT_ASSERT(strstr(t, "6.4 KiB   \xc2\xbb +32ms"));
+    free(t);
+    CPT_ASSERT(find_text(&f, "aggregate     0 ", &x, &y));
+    cpt_frame_free(&f);
+    f = render(m, &ui, 80, 24);
+    check_golden("detail_switched_80x24", &f);
+    assert_clean(&f);
+    cpt_frame_free(&f);
+    cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW);
+    cpt_ui_key(&ui, m, 'k', &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    CPT_EQ_INT(ui.detail_id, 40);
+    f = render(m, &ui, 80, 24);
+    check_golden("detail_unaligned_80x24", &f);
+    cpt_frame_free(&f);
+    f = render(m, &ui, 160, 50);
+    check_golden("detail_unaligned_160x50", &f);
+    cpt_frame_free(&f);
+
+    cpt_model_free(m);
+}
+
+/* The same job's summary and event log, and its screens at any size. */
+CPT_TEST(golden_unaligned_summary_and_events)
+{
+    utc();
+    cpt_model *m = demo_model_as(NULL, NULL, true);
+    cpt_ui ui;
+    cpw_cmd cmd;
+    int x, y;
+    /* the summary: types, persisted per checkpoint */
+    cpt_ui_init(&ui, false, true);
+    cpt_ui_key(&ui, m, 's', &cmd, NOW);
+    cpt_frame f = render(m, &ui, 80, 24);
+    check_golden("summary_unaligned_80x24", &f);
+    CPT_ASSERT(find_text(&f, "persisted in flight", &x, &y));
+    CPT_ASSERT(find_text(&f, "35 aligned, 3 unaligned, 2 switched; persisted 273.4 KiB", &x, &y));
+    cpt_frame_free(&f);
+    f = render(m, &ui, 160, 50);
+    check_golden("summary_unaligned_160x50", &f);
+    CPT_ASSERT(find_text(&f, "persisted 273.4 KiB in all, avg 54.7 KiB per completed unaligned/switched one", &x, &y));
+    cpt_frame_free(&f);
+
+    /* the event log, filtered to the switches */
+    cpt_ui_key(&ui, m, 'e', &cmd, NOW);
+    cpt_ui_key(&ui, m, '/', &cmd, NOW);
+    for (const char *p = "switched"; *p; p++)
+        cpt_ui_key(&ui, m, *p, &cmd, NOW);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
+    f = render(m, &ui, 80, 24);
+    check_golden("events_switched_80x24", &f);
+    CPT_ASSERT(find_text(&f, "switched_to_unaligned cp 41 aggregate#2 after 1.0s aligning", &x, &y));
+    CPT_EQ_INT(cpt_frame_at(&f, x, y)->role, CPT_R_WARN);
+    cpt_frame_free(&f);
+
+    /* every screen at any size stays inside the frame with the new columns */
+    static const int sizes[][2] = {{1, 1}, {20, 5}, {40, 10}, {79, 23}, {99, 30}, {119, 40}, {300, 120}};
+    for (int scr = 0; scr < 4; scr++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            cpt_ui_init(&ui, i % 2, true);
+            ui.screen = scr;
+            ui.detail_id = scr == CPT_SCR_DETAIL && i % 2 ? 39 : 41;
+            ui.detail_trigger_ts = ui.detail_id == 41 ? m->st->inflight[0].trigger_ts
+                                 : cpw_state_history(m->st, 1)->trigger_ts; /* 39 */
+            f = render(m, &ui, sizes[i][0], sizes[i][1]);
+            assert_clean(&f);
+            cpt_frame_free(&f);
+        }
+    cpt_model_free(m);
+
+    /* a hostile operator name in that line is harmless text */
+    m = demo_model_as("agg\x1b[31m\x07\x1b]0;pwned\x07", NULL, true);
+    cpt_ui_init(&ui, false, true);
+    cpt_ui_key(&ui, m, 'e', &cmd, NOW);
+    f = render(m, &ui, 160, 50);
+    assert_clean(&f);
+    CPT_ASSERT(find_text(&f, "switched_to_unaligned cp 41 agg?[31m??]0;pwned?#2 after", &x, &y));
     cpt_frame_free(&f);
     cpt_model_free(m);
 }

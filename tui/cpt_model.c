@@ -157,9 +157,13 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         out += n, size -= (size_t)n;
     }
     switch (ev->type) {
-    case CPW_EV_CP_TRIGGERED:
-        snprintf(out, size, " %s", ev->u.triggered.kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic");
+    case CPW_EV_CP_TRIGGERED: {
+        const char *al = ev->u.triggered.alignment != CPW_ALIGN_ALIGNED
+                       ? cpw_alignment_name(ev->u.triggered.alignment) : NULL;
+        snprintf(out, size, " %s%s%s", ev->u.triggered.kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic",
+                 al ? ", " : "", al ? al : "");
         break;
+    }
     case CPW_EV_BARRIER_RECEIVED:
         snprintf(out, size, "%s channel %d", who, ev->u.barrier.channel);
         break;
@@ -181,8 +185,16 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
         cpt_fmt_dur(b, sizeof b, ev->u.ack.alignment_us);
         cpt_fmt_dur(c, sizeof c, ev->u.ack.sync_us);
         cpt_fmt_dur(d, sizeof d, ev->u.ack.async_us);
-        snprintf(out, size, "%s delay %s align %s sync %s async %s, %lld B", who, a, b, c, d,
-                 (long long)ev->u.ack.checkpointed_size);
+        n = snprintf(out, size, "%s delay %s align %s sync %s async %s, %lld B", who, a, b, c, d,
+                     (long long)ev->u.ack.checkpointed_size);
+        if (ev->u.ack.unaligned && n >= 0 && (size_t)n < size)
+            snprintf(out + n, size - (size_t)n, ", unaligned, %lld B persisted",
+                     (long long)ev->u.ack.persisted_data);
+        break;
+    case CPW_EV_SWITCHED_TO_UNALIGNED:
+        cpt_fmt_dur(a, sizeof a, ev->u.switched.elapsed_us);
+        cpt_fmt_limit(b, sizeof b, ev->u.switched.timeout_us);
+        snprintf(out, size, "%s after %s aligning (timeout %s)", who, a, b);
         break;
     case CPW_EV_DECLINE:
         cpw_sanitize(ev->u.decline.reason, txt, sizeof txt);
@@ -651,18 +663,24 @@ const cpt_summary *cpt_model_summary(cpt_model *m)
     cpt_summary *s = &m->summary;
     memset(s, 0, sizeof *s);
     const cpw_state *st = m->st;
-    int64_t *d = malloc(((size_t)st->n_history + 1) * 4 * sizeof *d);
+    int64_t *d = malloc(((size_t)st->n_history + 1) * 5 * sizeof *d);
     if (!d)
         return s; /* empty this time; tried again next call */
-    int64_t *sz = d + st->n_history + 1, *al = sz + st->n_history + 1, *tmp = al + st->n_history + 1;
-    int n = 0;
+    int64_t *sz = d + st->n_history + 1, *al = sz + st->n_history + 1, *pe = al + st->n_history + 1,
+            *tmp = pe + st->n_history + 1;
+    int n = 0, np = 0;
     for (int i = 0; i < st->n_history; i++) {
         const cpw_cp *cp = cpw_state_history(st, i);
+        if (cp->type < CPW_CPT__COUNT)
+            s->by_type[cp->type]++;
         if (cp->status == CPW_CP_COMPLETED) {
             d[n] = cp->duration_us;
             sz[n] = cp->checkpointed_size;
             al[n] = cp->alignment_us;
             n++;
+            s->persisted_total += cp->persisted_data;
+            if (cp->type != CPW_CPT_ALIGNED) /* an aligned one persists nothing by definition */
+                pe[np++] = cp->persisted_data;
         } else if (cp->status == CPW_CP_FAILED) {
             s->failed++;
             int r = cp->reason >= 0 && cp->reason < CPW_FAIL__COUNT ? cp->reason : CPW_FAIL__COUNT;
@@ -673,6 +691,7 @@ const cpt_summary *cpt_model_summary(cpt_model *m)
     stat_of(&s->duration_us, d, n, tmp);
     stat_of(&s->size, sz, n, tmp);
     stat_of(&s->alignment_us, al, n, tmp);
+    stat_of(&s->persisted, pe, np, tmp);
     free(d);
     m->summary_version = m->hist_version;
     return s;

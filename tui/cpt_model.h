@@ -58,7 +58,10 @@ typedef struct cpt_stat {
 
 typedef struct cpt_summary {
     cpt_stat duration_us, size, alignment_us;
+    cpt_stat persisted;                  /* in-flight bytes, of completed unaligned/switched ones */
+    int64_t persisted_total;             /* summed over every completed checkpoint */
     int completed, failed;               /* in the retained history */
+    int by_type[CPW_CPT__COUNT];         /* finished ones per cpw_cp_type */
     int by_reason[CPW_FAIL__COUNT + 1];  /* failed ones per reason; last: unknown */
 } cpt_summary;
 

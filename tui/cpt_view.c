@@ -15,6 +15,7 @@ static const cpt_glyphs UNI = {
     .tl_ack = 0x2502,
     .live = 0x25CF, .dead = 0x2717, .sel = 0x25B6,
     .corner_tl = 0x250C, .corner_tr = 0x2510, .corner_bl = 0x2514, .corner_br = 0x2518,
+    .unaligned = 0x00BB, /* » : the barrier overtook */
 };
 
 static const cpt_glyphs ASC = {
@@ -24,6 +25,7 @@ static const cpt_glyphs ASC = {
     .tl_delay = '-', .tl_align = 'a', .tl_held = 'h', .tl_sync = 's', .tl_async = 'u', .tl_ack = '|',
     .live = '*', .dead = 'x', .sel = '>',
     .corner_tl = '+', .corner_tr = '+', .corner_bl = '+', .corner_br = '+',
+    .unaligned = '>',
 };
 
 const cpt_role cpt_view_phase_role[PH__SHOWN] = {
@@ -49,6 +51,30 @@ int cpt_view_shown_phase(const cpw_sub *u)
     if (u->phase == CPW_PH_ALIGNING && u->align_end_ts)
         return PH_HELD;
     return u->phase;
+}
+
+bool cpt_view_sub_unaligned(const cpw_cp *cp, const cpw_sub *u)
+{
+    return u->unaligned || u->switch_ts ||
+           (cp->alignment == CPW_ALIGN_UNALIGNED && (u->barrier_ts || u->phase == CPW_PH_ACKED));
+}
+
+int64_t cpt_view_unaligned_at(const cpw_cp *cp, const cpw_sub *u)
+{
+    if (!cpt_view_sub_unaligned(cp, u))
+        return -1;
+    int64_t ts = u->switch_ts ? u->switch_ts : u->barrier_ts;
+    if (!ts || !cp->trigger_ts)
+        return -1;
+    return ts > cp->trigger_ts ? ts - cp->trigger_ts : 0;
+}
+
+cpt_role cpt_view_type_role(const cpw_cp *cp)
+{
+    static const cpt_role role[CPW_CPT__COUNT] = {
+        [CPW_CPT_ALIGNED] = CPT_R_DIM, [CPW_CPT_UNALIGNED] = CPT_R_NORMAL, [CPW_CPT_SWITCHED] = CPT_R_WARN,
+    };
+    return cp->type < CPW_CPT__COUNT ? role[cp->type] : CPT_R_NORMAL;
 }
 
 /* ------------------------------------------------------------------ helpers */

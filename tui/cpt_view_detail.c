@@ -78,6 +78,12 @@ static void timeline(ctx *c, int x, int y, int width, const cpw_cp *cp, const cp
     }
     if (u->phase == CPW_PH_DECLINED)
         cpt_frame_fill(c->f, x, y, 1, c->g->phase[CPW_PH_DECLINED], CPT_R_DECLINED);
+    /* where it went unaligned, over whatever phase that cell shows */
+    int64_t at = cpt_view_unaligned_at(cp, u);
+    if (at >= 0 && at <= end) {
+        int i = (int)(at * width / span);
+        cpt_frame_fill(c->f, x + (i < width ? i : width - 1), y, 1, c->g->unaligned, CPT_R_WARN);
+    }
 }
 
 static int64_t sub_duration(const cpw_cp *cp, const cpw_sub *u)
@@ -132,9 +138,16 @@ static int detail_heading(ctx *c, int y, const cpw_cp *cp, int64_t span)
     cpt_fmt_clock(tm, sizeof tm, cp->trigger_ts, true);
     cpt_fmt_dur(a, sizeof a, live ? span : cp->duration_us);
     cpt_fmt_bytes(b, sizeof b, cp->checkpointed_size);
-    snprintf(buf, sizeof buf, "%s %s %s, %s%s, %s, %d/%d acked ",
+    char pe[48] = "";
+    if (cp->type != CPW_CPT_ALIGNED || cp->persisted_data) {
+        char p[32];
+        cpt_fmt_bytes(p, sizeof p, cp->persisted_data);
+        snprintf(pe, sizeof pe, ", %s persisted", p);
+    }
+    snprintf(buf, sizeof buf, "%s %s %s %s, %s%s, %s%s, %d/%d acked ",
              live ? "in progress" : cpw_cp_status_name(cp->status),
-             cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic", tm, a, live ? " so far" : "", b,
+             cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic",
+             cpw_cp_type_name((cpw_cp_type)cp->type), tm, a, live ? " so far" : "", b, pe,
              cp->acks, cp->total);
     put(c, x, y, cp->status == CPW_CP_FAILED ? CPT_R_BAD : cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
                  : CPT_R_ASYNC, buf);
@@ -190,7 +203,7 @@ static int critical_path(ctx *c, int y, int y_max, const cpw_cp *cp, int last)
 }
 
 /* The timeline's glyphs, once. */
-static int timeline_legend(ctx *c, int y, int y_max)
+static int timeline_legend(ctx *c, int y, int y_max, bool unaligned)
 {
     if (y >= y_max - 2)
         return y;
@@ -204,30 +217,62 @@ static int timeline_legend(ctx *c, int y, int y_max)
         cpt_frame_fill(c->f, x, y, 1, gl[k], rl[k]);
         x = put(c, x + 1, y, CPT_R_DIM, words[k]);
     }
+    if (unaligned) {
+        x = put(c, x, y, CPT_R_DIM, "  ");
+        cpt_frame_fill(c->f, x, y, 1, c->g->unaligned, CPT_R_WARN);
+        x = put(c, x + 1, y, CPT_R_DIM, " went unaligned");
+    }
     put(c, x, y, CPT_R_DIM, "   * acked last  ! straggler");
     return y + 1;
 }
 
-/* Where the table's columns go; narrow terminals drop SIZE to keep the timeline. */
+/* The figures of a subtask's row, after OPERATOR and SUB. SIZE needs a
+ * wide screen; PERSISTED and UNALIGNED (when it went unaligned, after the
+ * trigger) show for a checkpoint that is or may become unaligned, where
+ * they take the timeline's place on a narrow screen. */
+typedef enum detail_col {
+    DC_DELAY, DC_ALIGN, DC_SYNC, DC_ASYNC, DC_ACK, DC_SIZE, DC_PERSISTED, DC_UNALIGNED, DC__COUNT
+} detail_col;
+
+static const struct {
+    const char *head;
+    int width;
+} detail_col_def[DC__COUNT] = {
+    [DC_DELAY] = {"DELAY", 8}, [DC_ALIGN] = {"ALIGN", 8}, [DC_SYNC] = {"SYNC", 8},
+    [DC_ASYNC] = {"ASYNC", 8}, [DC_ACK] = {"ACK", 8}, [DC_SIZE] = {"SIZE", 9},
+    [DC_PERSISTED] = {"PERSISTED", 9}, [DC_UNALIGNED] = {"UNALIGNED", 9},
+};
+
 typedef struct detail_cols {
     int name_w, tl_x, tl_w;
-    bool wide;
+    int fig_w;              /* columns of the shown figures, each with its leading blank */
+    bool show[DC__COUNT];
 } detail_cols;
 
-static detail_cols detail_header(ctx *c, int y, int64_t span)
+/* Whether cp is, or may still become, unaligned. */
+static bool cp_unaligned(const cpw_cp *cp)
+{
+    return cp->type != CPW_CPT_ALIGNED || cp->alignment != CPW_ALIGN_ALIGNED || cp->persisted_data;
+}
+
+static detail_cols detail_header(ctx *c, int y, int64_t span, const cpw_cp *cp)
 {
     char buf[160], a[32];
-    detail_cols k = {.name_w = 10, .wide = c->w >= 120};
-    k.tl_x = k.name_w + 5 + 5 * 9 + (k.wide ? 10 : 0) + 2;
+    detail_cols k = {.name_w = 10};
+    for (int i = 0; i < DC__COUNT; i++) {
+        k.show[i] = i == DC_SIZE ? c->w >= 120 : i >= DC_PERSISTED ? cp_unaligned(cp) : true;
+        k.fig_w += k.show[i] ? detail_col_def[i].width + 1 : 0;
+    }
+    k.tl_x = k.name_w + 5 + k.fig_w + 2;
     k.tl_w = c->w - k.tl_x - 1;
     int x = put(c, 0, y, CPT_R_LABEL, "OPERATOR");
-    if (k.wide)
-        snprintf(buf, sizeof buf, "%*s %4s %8s %8s %8s %8s %8s %9s", k.name_w - 8, "", "SUB", "DELAY",
-                 "ALIGN", "SYNC", "ASYNC", "ACK", "SIZE");
-    else
-        snprintf(buf, sizeof buf, "%*s %4s %8s %8s %8s %8s %8s", k.name_w - 8, "", "SUB", "DELAY",
-                 "ALIGN", "SYNC", "ASYNC", "ACK");
-    put(c, x, y, CPT_R_LABEL, buf);
+    snprintf(buf, sizeof buf, "%*s %4s", k.name_w - 8, "", "SUB");
+    x = put(c, x, y, CPT_R_LABEL, buf);
+    for (int i = 0; i < DC__COUNT; i++)
+        if (k.show[i]) {
+            snprintf(buf, sizeof buf, " %*s", detail_col_def[i].width, detail_col_def[i].head);
+            x = put(c, x, y, CPT_R_LABEL, buf);
+        }
     if (k.tl_w >= 12) {
         cpt_fmt_dur(a, sizeof a, span);
         int lx = put(c, k.tl_x, y, CPT_R_LABEL, "0 timeline ");
@@ -238,38 +283,71 @@ static detail_cols detail_header(ctx *c, int y, int64_t span)
     return k;
 }
 
+/* The UNALIGNED cell (x: its leading blank), right-aligned: the glyph and
+ * when, "-" for a subtask still aligned. */
+static void unaligned_cell(ctx *c, int x, int y, const cpw_cp *cp, const cpw_sub *u)
+{
+    char a[32] = "";
+    int w = detail_col_def[DC_UNALIGNED].width;
+    if (!cpt_view_sub_unaligned(cp, u)) {
+        put(c, x + w, y, CPT_R_DIM, "-");
+        return;
+    }
+    int64_t at = cpt_view_unaligned_at(cp, u);
+    if (at >= 0) {
+        a[0] = '+';
+        cpt_fmt_dur(a + 1, sizeof a - 1, at);
+    }
+    int gx = x + w + 1 - (a[0] ? 2 + cpt_text_width(a) : 1);
+    cpt_frame_fill(c->f, gx, y, 1, c->g->unaligned, CPT_R_WARN);
+    if (a[0])
+        put(c, gx + 2, y, CPT_R_NORMAL, a);
+}
+
 /* One subtask's row: its figures (or its phase), its marks, its timeline. */
 static void detail_row(ctx *c, int y, const detail_cols *k, const cpw_cp *cp, int i, int op,
                        bool straggler_row, bool last, int64_t span)
 {
-    char buf[400], a[32], b[32], d[32], e[32], s[32], tm[32], on[CPW_NAME_MAX];
+    char buf[400], cell[40], on[CPW_NAME_MAX];
     const cpw_sub *u = &cp->subs[i];
     int sub = i - c->m->st->op_base[op];
     cpt_model_op_name(c->m, op, on, sizeof on);
     putn(c, 0, y, sub == 0 ? CPT_R_LABEL : CPT_R_DIM, k->name_w, on);
     bool done = u->phase == CPW_PH_ACKED;
+    int ph = cpt_view_shown_phase(u);
+    cpt_role r = done ? (straggler_row ? CPT_R_WARN : CPT_R_NORMAL) : cpt_view_phase_role[ph];
+    snprintf(buf, sizeof buf, " %4d", sub);
+    int x = put(c, k->name_w, y, r, buf);
+    /* the unaligned cell stays; before it, figures or the phase */
+    int uw = k->show[DC_UNALIGNED] ? detail_col_def[DC_UNALIGNED].width + 1 : 0;
     if (done) {
-        cpt_fmt_dur(a, sizeof a, u->start_delay_us);
-        cpt_fmt_dur(b, sizeof b, u->alignment_us);
-        cpt_fmt_dur(d, sizeof d, u->sync_us);
-        cpt_fmt_dur(e, sizeof e, u->async_us);
-        cpt_fmt_dur(tm, sizeof tm, u->ack_ts - cp->trigger_ts);
-        cpt_fmt_bytes(s, sizeof s, u->checkpointed_size);
-        if (k->wide)
-            snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s %8s %9s", sub, a, b, d, e, tm, s);
-        else
-            snprintf(buf, sizeof buf, " %4d %8s %8s %8s %8s %8s", sub, a, b, d, e, tm);
-    } else {
-        int cw = k->wide ? 54 : 44;
-        snprintf(buf, sizeof buf, " %4d %-*s", sub, cw, cpt_view_phase_word[cpt_view_shown_phase(u)]);
-        if (u->phase == CPW_PH_DECLINED && u->reason[0]) {
-            char r[CPW_TEXT_MAX];
-            cpw_sanitize(u->reason, r, sizeof r);
-            snprintf(buf, sizeof buf, " %4d declined: %-*.*s", sub, cw - 10, cw - 10, r);
+        const int64_t v[DC__COUNT] = {
+            [DC_DELAY] = u->start_delay_us, [DC_ALIGN] = u->alignment_us, [DC_SYNC] = u->sync_us,
+            [DC_ASYNC] = u->async_us, [DC_ACK] = u->ack_ts - cp->trigger_ts,
+            [DC_SIZE] = u->checkpointed_size, [DC_PERSISTED] = u->persisted_data,
+        };
+        for (int j = 0; j < DC_UNALIGNED; j++) {
+            if (!k->show[j])
+                continue;
+            if (j == DC_SIZE || j == DC_PERSISTED)
+                cpt_fmt_bytes(cell, sizeof cell, v[j]);
+            else
+                cpt_fmt_dur(cell, sizeof cell, v[j]);
+            snprintf(buf, sizeof buf, " %*s", detail_col_def[j].width, cell);
+            x = put(c, x, y, r, buf);
         }
+    } else {
+        int cw = k->fig_w - uw - 1;
+        snprintf(buf, sizeof buf, " %-*s", cw, cpt_view_phase_word[ph]);
+        if (u->phase == CPW_PH_DECLINED && u->reason[0]) {
+            char rs[CPW_TEXT_MAX];
+            cpw_sanitize(u->reason, rs, sizeof rs);
+            snprintf(buf, sizeof buf, " declined: %-*.*s", cw - 10, cw - 10, rs);
+        }
+        x = put(c, x, y, r, buf);
     }
-    put(c, k->name_w, y, done ? (straggler_row ? CPT_R_WARN : CPT_R_NORMAL)
-                             : cpt_view_phase_role[cpt_view_shown_phase(u)], buf);
+    if (uw)
+        unaligned_cell(c, k->name_w + 5 + k->fig_w - uw, y, cp, u);
     if (straggler_row)
         put(c, k->name_w + 2, y, CPT_R_WARN, "!");
     if (last)
@@ -306,8 +384,8 @@ void cpt_view_detail(ctx *c, int y, int y_max)
         if (cp->subs[i].phase == CPW_PH_ACKED && (last < 0 || cp->subs[i].ack_ts > cp->subs[last].ack_ts))
             last = i;
     y = critical_path(c, y, y_max, cp, last);
-    y = timeline_legend(c, y, y_max);
-    detail_cols k = detail_header(c, y++, span);
+    y = timeline_legend(c, y, y_max, cp_unaligned(cp));
+    detail_cols k = detail_header(c, y++, span, cp);
     int rows = y_max - y;
     if (rows <= 0)
         return;
@@ -351,6 +429,23 @@ static void stat_row(ctx *c, int y, const char *label, const cpt_stat *s, bool b
     }
 }
 
+/* How many were aligned, unaligned, switched, and the in-flight bytes the
+ * unaligned ones persisted: in all, and on average per checkpoint of them. */
+static int summary_types(ctx *c, int y, int y_max, const cpt_summary *s)
+{
+    char buf[256], a[32], b[32];
+    put(c, 2, y, CPT_R_LABEL, "checkpoint types");
+    int n = snprintf(buf, sizeof buf, "%d aligned, %d unaligned, %d switched", s->by_type[CPW_CPT_ALIGNED],
+                     s->by_type[CPW_CPT_UNALIGNED], s->by_type[CPW_CPT_SWITCHED]);
+    if (s->persisted.n) {
+        cpt_fmt_bytes(a, sizeof a, s->persisted_total);
+        cpt_fmt_bytes(b, sizeof b, s->persisted_total / s->persisted.n);
+        snprintf(buf + n, sizeof buf - (size_t)n, "; persisted %s in all, avg %s per completed "
+                 "unaligned/switched one", a, b);
+    }
+    return cpt_view_wrapped(c, 22, y, y_max, s->by_type[CPW_CPT_SWITCHED] ? CPT_R_WARN : CPT_R_NORMAL, buf);
+}
+
 void cpt_view_summary(ctx *c, int y, int y_max)
 {
     cpt_model *m = c->m;
@@ -371,6 +466,9 @@ void cpt_view_summary(ctx *c, int y, int y_max)
     stat_row(c, y++, "end-to-end duration", &s->duration_us, false, cw);
     stat_row(c, y++, "checkpointed size", &s->size, true, cw);
     stat_row(c, y++, "alignment (longest)", &s->alignment_us, false, cw);
+    if (s->persisted.n)
+        stat_row(c, y++, "persisted in flight", &s->persisted, true, cw);
+    y = summary_types(c, y, y_max, s);
     y++;
     /* timeout advice: the configured timeout against the observed p99 */
     put(c, 2, y, CPT_R_LABEL, "timeout advice");

@@ -25,6 +25,7 @@ typedef struct cpt_glyphs {
     uint32_t bar, bar_empty, hline, vline, spark[8];
     uint32_t tl_delay, tl_align, tl_held, tl_sync, tl_async, tl_ack;
     uint32_t live, dead, sel, corner_tl, corner_tr, corner_bl, corner_br;
+    uint32_t unaligned;  /* a subtask whose barrier overtook its records */
 } cpt_glyphs;
 
 extern const cpt_role cpt_view_phase_role[PH__SHOWN];
@@ -66,6 +67,18 @@ void cpt_view_box_line(ctx *c, int x, int y, int w, bool sel, const char *text);
 
 /* The phase a subtask is shown in (PH_HELD where its barrier waits). */
 int cpt_view_shown_phase(const cpw_sub *u);
+
+/* Whether a subtask of cp went unaligned: it switched, its ack says so, or
+ * the checkpoint is unaligned from its trigger and its barrier is in. */
+bool cpt_view_sub_unaligned(const cpw_cp *cp, const cpw_sub *u);
+
+/* When it did, in µs after the trigger (its switch, else its first
+ * barrier); -1 when it did not or that is unknown. */
+int64_t cpt_view_unaligned_at(const cpw_cp *cp, const cpw_sub *u);
+
+/* Role of a checkpoint's type: aligned recedes, switched warns (alignment
+ * ran past its timeout: backpressure). */
+cpt_role cpt_view_type_role(const cpw_cp *cp);
 
 /* The subtask holding a checkpoint up, for "waiting on …". */
 typedef struct straggler {

@@ -46,6 +46,8 @@ static int inflight_line(ctx *c, int y, const cpw_cp *cp, bool selected)
     x = tx + (narrow ? 11 : 14);
     snprintf(buf, sizeof buf, narrow ? "%d/%d" : "%d/%d acked", cp->acks, cp->total);
     x = put(c, x, y, cp->declines ? CPT_R_BAD : CPT_R_NORMAL, buf) + 2;
+    if (!narrow && cp->type != CPW_CPT_ALIGNED)
+        x = put(c, x, y, cpt_view_type_role(cp), cpw_cp_type_name((cpw_cp_type)cp->type)) + 2;
     straggler s = cpt_view_slowest(m, cp);
     if (s.op >= 0) {
         char on[CPW_NAME_MAX];
@@ -93,14 +95,19 @@ static int draw_grid(ctx *c, int y, int y_max, const cpw_cp *cp)
         int x = 4 + name_w + 1;
         for (int k = 0; k < par; k += group) {
             int ph = CPW_PH_ACKED;
+            bool unal = false;
             for (int j = k; j < k + group && j < par; j++) {
                 const cpw_sub *u = cp->subs ? &cp->subs[st->op_base[op] + j] : NULL;
                 int p = u ? cpt_view_shown_phase(u) : CPW_PH_PENDING;
                 /* a group shows its least advanced member; a decline wins */
-                if (p == CPW_PH_DECLINED || (ph != CPW_PH_DECLINED && cpt_view_phase_rank[p] < cpt_view_phase_rank[ph]))
+                if (p == CPW_PH_DECLINED || (ph != CPW_PH_DECLINED && cpt_view_phase_rank[p] < cpt_view_phase_rank[ph])) {
                     ph = p;
+                    unal = u && cpt_view_sub_unaligned(cp, u);
+                }
             }
-            cpt_frame_fill(c->f, x++, y, 1, c->g->phase[ph], cpt_view_phase_role[ph]);
+            /* one that went unaligned and is still at it: its own glyph, its phase's colour */
+            bool mark = unal && ph != CPW_PH_ACKED && ph != CPW_PH_DECLINED;
+            cpt_frame_fill(c->f, x++, y, 1, mark ? c->g->unaligned : c->g->phase[ph], cpt_view_phase_role[ph]);
         }
         for (int k = 0; cp->subs && k < par; k++)
             acked += cp->subs[st->op_base[op] + k].phase == CPW_PH_ACKED;
@@ -132,6 +139,14 @@ int cpt_view_inflight(ctx *c, int y, int y_max)
         cpt_frame_fill(c->f, x, y, 1, ' ', CPT_R_NORMAL);
         cpt_frame_fill(c->f, x + 1, y, 1, c->g->phase[p], cpt_view_phase_role[p]);
         x = put(c, x + 2, y, CPT_R_DIM, short_word[p]);
+    }
+    bool any_unaligned = false;
+    for (int i = 0; i < st->n_inflight; i++)
+        any_unaligned |= st->inflight[i].type != CPW_CPT_ALIGNED || st->inflight[i].alignment != CPW_ALIGN_ALIGNED;
+    if (any_unaligned && x + 12 < c->w) { /* only where it can appear */
+        cpt_frame_fill(c->f, x, y, 1, ' ', CPT_R_NORMAL);
+        cpt_frame_fill(c->f, x + 1, y, 1, c->g->unaligned, CPT_R_NORMAL);
+        x = put(c, x + 2, y, CPT_R_DIM, "unaligned");
     }
     if (x < c->w)
         cpt_frame_fill(c->f, x, y, 1, ' ', CPT_R_NORMAL);
@@ -187,25 +202,76 @@ static void sparkline(ctx *c, int x, int y, int width)
     put(c, xs + n, y, CPT_R_DIM, buf);
 }
 
-#define HIST_FMT "%6s %-9s %-8s %-8s %9s %9s %9s "
-#define HIST_REASON_X 65
+/* The history's columns, left to right. A column shows from screen width
+ * min_w on: narrow screens leave out the trigger kind (the detail header
+ * says it) and the persisted bytes (the detail lists them per subtask). */
+typedef enum hist_col {
+    HC_ID, HC_STATUS, HC_TRIGGER, HC_TYPE, HC_TIME, HC_DURATION, HC_SIZE, HC_PERSISTED, HC_ACKS,
+    HC__COUNT
+} hist_col;
+
+static const struct {
+    const char *head;
+    int width, min_w;
+    bool left;
+} hist_cols[HC__COUNT] = {
+    [HC_ID] = {"ID", 6, 0, false},
+    [HC_STATUS] = {"STATUS", 9, 0, true},
+    [HC_TRIGGER] = {"TRIGGER", 8, 100, true},
+    [HC_TYPE] = {"TYPE", 9, 0, true},
+    [HC_TIME] = {"TIME", 8, 0, true},
+    [HC_DURATION] = {"DURATION", 9, 0, false},
+    [HC_SIZE] = {"SIZE", 9, 0, false},
+    [HC_PERSISTED] = {"PERSISTED", 9, 140, false},
+    [HC_ACKS] = {"ACKS", 7, 0, false},
+};
+
+/* Puts one row of cells (roles[i] < 0: the row's role) and returns the
+ * column where the reason goes. */
+static int hist_cells(ctx *c, int y, char cells[HC__COUNT][32], const int roles[HC__COUNT], cpt_role r)
+{
+    char buf[48];
+    int x = 0;
+    for (int i = 0; i < HC__COUNT; i++) {
+        if (c->w < hist_cols[i].min_w)
+            continue;
+        int w = hist_cols[i].width;
+        snprintf(buf, sizeof buf, hist_cols[i].left ? "%-*s" : "%*s", w, cells[i]);
+        put(c, x, y, roles[i] >= 0 ? (cpt_role)roles[i] : r, buf);
+        x += w + 1;
+    }
+    return x;
+}
 
 static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
 {
-    char buf[512], id[24], d[32], sz[32], tm[32], acks[24], msg[CPW_TEXT_MAX];
-    snprintf(id, sizeof id, "%lld", (long long)cp->id);
-    cpt_fmt_dur(d, sizeof d, cp->duration_us);
-    cpt_fmt_bytes(sz, sizeof sz, cp->checkpointed_size);
-    cpt_fmt_clock(tm, sizeof tm, cp->trigger_ts, false);
-    snprintf(acks, sizeof acks, "%d/%d", cp->acks, cp->total);
-    snprintf(buf, sizeof buf, HIST_FMT, id, cpw_cp_status_name(cp->status),
-             cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic", tm,
-             cp->status == CPW_CP_IN_PROGRESS ? "-" : d, sz, acks);
-    put(c, 0, y, CPT_R_NORMAL, buf);
-    cpt_frame_role(c->f, 7, y, 9, cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
-                                   : cp->status == CPW_CP_FAILED ? CPT_R_BAD : CPT_R_ASYNC);
+    char buf[512], cells[HC__COUNT][32], msg[CPW_TEXT_MAX];
+    int roles[HC__COUNT];
+    for (int i = 0; i < HC__COUNT; i++)
+        roles[i] = -1;
+    snprintf(cells[HC_ID], sizeof cells[0], "%lld", (long long)cp->id);
+    snprintf(cells[HC_STATUS], sizeof cells[0], "%s", cpw_cp_status_name(cp->status));
+    roles[HC_STATUS] = cp->status == CPW_CP_COMPLETED ? CPT_R_GOOD
+                     : cp->status == CPW_CP_FAILED ? CPT_R_BAD : CPT_R_ASYNC;
+    snprintf(cells[HC_TRIGGER], sizeof cells[0], "%s", cp->kind == CPW_TRIGGER_MANUAL ? "manual" : "periodic");
+    snprintf(cells[HC_TYPE], sizeof cells[0], "%s", cpw_cp_type_name((cpw_cp_type)cp->type));
+    roles[HC_TYPE] = cpt_view_type_role(cp);
+    cpt_fmt_clock(cells[HC_TIME], sizeof cells[0], cp->trigger_ts, false);
+    if (cp->status == CPW_CP_IN_PROGRESS)
+        snprintf(cells[HC_DURATION], sizeof cells[0], "-");
+    else
+        cpt_fmt_dur(cells[HC_DURATION], sizeof cells[0], cp->duration_us);
+    cpt_fmt_bytes(cells[HC_SIZE], sizeof cells[0], cp->checkpointed_size);
+    if (cp->type == CPW_CPT_ALIGNED && !cp->persisted_data) {
+        snprintf(cells[HC_PERSISTED], sizeof cells[0], "-");
+        roles[HC_PERSISTED] = CPT_R_DIM;
+    } else {
+        cpt_fmt_bytes(cells[HC_PERSISTED], sizeof cells[0], cp->persisted_data);
+    }
+    snprintf(cells[HC_ACKS], sizeof cells[0], "%d/%d", cp->acks, cp->total);
     if (cp->acks < cp->total)
-        cpt_frame_role(c->f, 55, y, 9, CPT_R_WARN);
+        roles[HC_ACKS] = CPT_R_WARN;
+    int rx = hist_cells(c, y, cells, roles, CPT_R_NORMAL);
     if (cp->status == CPW_CP_FAILED) {
         const char *rn = cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : NULL;
         if (!rn)
@@ -216,9 +282,9 @@ static void history_row(ctx *c, int y, const cpw_cp *cp, bool selected)
         if (c->w < 120)
             msg[0] = 0; /* narrow: the reason alone (Enter shows the message) */
         snprintf(buf, sizeof buf, "%s%s%s", rn, msg[0] ? ": " : "", msg);
-        put(c, HIST_REASON_X, y, CPT_R_BAD, buf);
+        put(c, rx, y, CPT_R_BAD, buf);
     } else if (cp->committed) {
-        put(c, HIST_REASON_X, y, CPT_R_DIM, "committed");
+        put(c, rx, y, CPT_R_DIM, "committed");
     }
     if (selected)
         cpt_frame_role(c->f, 0, y, c->w, CPT_R_SELECT);
@@ -239,10 +305,13 @@ int cpt_view_history(ctx *c, int y, int y_max)
     y++;
     if (y >= y_max)
         return y;
-    char hdr[128];
-    snprintf(hdr, sizeof hdr, HIST_FMT "%s", "ID", "STATUS", "TRIGGER", "TIME", "DURATION", "SIZE",
-             "ACKS", "REASON");
-    put(c, 0, y, CPT_R_LABEL, hdr);
+    char cells[HC__COUNT][32];
+    int roles[HC__COUNT];
+    for (int i = 0; i < HC__COUNT; i++) {
+        snprintf(cells[i], sizeof cells[i], "%s", hist_cols[i].head);
+        roles[i] = -1;
+    }
+    put(c, hist_cells(c, y, cells, roles, CPT_R_LABEL), y, CPT_R_LABEL, "REASON");
     y++;
     int rows = y_max - y;
     if (rows < 1)
@@ -264,6 +333,18 @@ int cpt_view_history(ctx *c, int y, int y_max)
 }
 
 /* ------------------------------------------------------------------ events */
+
+/* How an event's line reads; unlisted ones are NORMAL. */
+static const cpt_role event_role[CPW_EV__COUNT] = {
+    [CPW_EV_CP_FAILED] = CPT_R_BAD,
+    [CPW_EV_DECLINE] = CPT_R_BAD,
+    [CPW_EV_TASK_FAILED] = CPT_R_BAD,
+    [CPW_EV_CP_COMPLETED] = CPT_R_GOOD,
+    [CPW_EV_FAILURE_INJECTED] = CPT_R_WARN,
+    [CPW_EV_RESTORED] = CPT_R_WARN,
+    [CPW_EV_JOB_STATUS] = CPT_R_WARN,
+    [CPW_EV_SWITCHED_TO_UNALIGNED] = CPT_R_WARN, /* alignment ran past its timeout */
+};
 
 void cpt_view_events(ctx *c, int y, int y_max, bool focused)
 {
@@ -301,14 +382,8 @@ void cpt_view_events(ctx *c, int y, int y_max, bool focused)
         cpt_role r = CPT_R_NORMAL;
         if (e->kind == CPT_LOG_NOTE)
             r = e->bad ? CPT_R_BAD : CPT_R_WARN;
-        else if (e->u.ev.type == CPW_EV_CP_FAILED || e->u.ev.type == CPW_EV_DECLINE ||
-                 e->u.ev.type == CPW_EV_TASK_FAILED)
-            r = CPT_R_BAD;
-        else if (e->u.ev.type == CPW_EV_CP_COMPLETED)
-            r = CPT_R_GOOD;
-        else if (e->u.ev.type == CPW_EV_FAILURE_INJECTED || e->u.ev.type == CPW_EV_RESTORED ||
-                 e->u.ev.type == CPW_EV_JOB_STATUS)
-            r = CPT_R_WARN;
+        else if ((unsigned)e->u.ev.type < CPW_EV__COUNT)
+            r = event_role[e->u.ev.type];
         put(c, x + 1, row, r, line);
         row--;
     }

@@ -30,22 +30,27 @@ static void print_failures(const cpw_hello *h)
     }
 }
 
+/* One line per checkpoint: in flight first, then the history newest first,
+ * each with its type (aligned / unaligned / switched) and the in-flight
+ * bytes its unaligned subtasks persisted. */
 static void print_checkpoints(const cpw_state *s)
 {
     char msg[CPW_TEXT_MAX], d[32];
     for (int i = 0; i < s->n_inflight; i++) {
         const cpw_cp *cp = &s->inflight[i];
         cpt_fmt_dur(d, sizeof d, cpw_now_us() - cp->trigger_ts);
-        printf("in flight %lld: %d/%d acknowledged, %s elapsed\n", (long long)cp->id, cp->acks,
-               cp->total, d);
+        printf("in flight %lld: %s, %d/%d acknowledged, %s elapsed, %lld B persisted\n", (long long)cp->id,
+               cpw_cp_type_name((cpw_cp_type)cp->type), cp->acks, cp->total, d,
+               (long long)cp->persisted_data);
     }
     for (int i = 0; i < s->n_history; i++) {
         const cpw_cp *cp = cpw_state_history(s, i);
         cpt_fmt_dur(d, sizeof d, cp->duration_us);
         cpw_sanitize(cp->message, msg, sizeof msg);
-        printf("%6lld %-9s %-8s %9s %10lld B  %d/%d acks  %s%s%s\n", (long long)cp->id,
-               cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic", d,
-               (long long)cp->state_size, cp->acks, cp->total,
+        printf("%6lld %-9s %-8s %-9s %9s %10lld B %10lld B persisted  %d/%d acks  %s%s%s\n",
+               (long long)cp->id, cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic",
+               cpw_cp_type_name((cpw_cp_type)cp->type), d, (long long)cp->state_size,
+               (long long)cp->persisted_data, cp->acks, cp->total,
                cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : "",
                msg[0] ? " " : "", msg);
     }
