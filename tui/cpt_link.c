@@ -126,11 +126,13 @@ int cpt_link_send_state(cpt_link *l)
 }
 
 /* Receives a reply on s if one is there: 1 decoded (into *r), -1 bad, 0 none. */
-static int recv_reply(cpw_sock *s, cpw_msg *r, char *err, size_t errsz)
+static int recv_reply(const cpt_link *l, cpw_sock *s, cpw_msg *r, char *err, size_t errsz)
 {
     cpw_sock_msg msg;
     if (cpw_sock_recv(s, &msg, 0) != CPW_SOCK_OK)
         return 0;
+    if (l->reply_tap)
+        l->reply_tap(l->reply_tap_ud, msg.data, msg.len);
     cpw_error e;
     cpw_err rc = cpw_decode_one(msg.data, msg.len, r, &e);
     cpw_sock_msg_free(&msg);
@@ -148,7 +150,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
         return 0;
     cpw_msg r;
     char err[200];
-    int got = recv_reply(l->req_state, &r, err, sizeof err);
+    int got = recv_reply(l, l->req_state, &r, err, sizeof err);
     if (got == 0) {
         if (now_us - l->state_sent_us < (int64_t)timeout_ms * 1000)
             return 0;
@@ -200,7 +202,7 @@ int cpt_link_poll_cmd(cpt_link *l, int64_t now_us, int timeout_ms, bool *ok, cha
         return 0;
     cpw_msg r;
     char err[200];
-    int got = recv_reply(l->req_cmd, &r, err, sizeof err);
+    int got = recv_reply(l, l->req_cmd, &r, err, sizeof err);
     if (got == 0) {
         if (now_us - l->cmd_sent_us < (int64_t)timeout_ms * 1000)
             return 0;

@@ -36,6 +36,10 @@ typedef struct cpt_link {
     int64_t state_sent_us, cmd_sent_us;
     char cmd_name[32];            /* what the pending command was, for its reply */
     uint64_t next_req;
+    /* optional: called with every reply's raw bytes before it is decoded
+     * (a source's recorder); set after cpt_link_open */
+    void (*reply_tap)(void *ud, const void *bytes, size_t len);
+    void *reply_tap_ud;
 } cpt_link;
 
 /* Connects the subscription. 0, or -1 with a message in err. */

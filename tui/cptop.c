@@ -216,57 +216,16 @@ int cptop_find(const cptop_opts *o, cpt_target *t)
     return rc;
 }
 
-int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
+int cptop_open_source(const cptop_opts *o, cpt_source **src)
 {
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
-    cpw_encode_command(&b, &env, cmd, t->secret_len ? t->secret : NULL, t->secret_len);
-    char serr[400], text[600];
-    cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
-    int rc = 1;
-    cpw_sock_err se;
-    cpw_sock_msg msg;
-    if (!s || cpw_sock_dial(s, t->commands, serr, sizeof serr) != CPW_SOCK_OK) {
-        cptop_complain(serr);
-    } else if ((se = cpw_sock_send(s, b.data, b.len, timeout_ms)) != CPW_SOCK_OK) {
-        snprintf(text, sizeof text, "cannot send to %s: %s", t->commands,
-                 se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
-                                        : cpw_sock_strerror(se));
-        cptop_complain(text);
-    } else if (cpw_sock_recv(s, &msg, timeout_ms) != CPW_SOCK_OK) {
-        snprintf(text, sizeof text, "no reply from %s within %d ms", t->commands, timeout_ms);
-        cptop_complain(text);
-    } else {
-        cpw_error err = {0};
-        if (cpw_decode_one(msg.data, msg.len, reply, &err) != CPW_OK ||
-            reply->kind != CPW_K_REPLY) {
-            /* the decoder's text may quote the bad input */
-            snprintf(text, sizeof text, "bad reply: %s", err.text[0] ? err.text : "not a reply");
-            cptop_complain(text);
-            cpw_msg_clear(reply);
-        } else {
-            rc = 0;
-        }
-        cpw_sock_msg_free(&msg);
-    }
-    cpw_sock_destroy(s);
-    cpw_buf_free(&b);
-    return rc;
-}
-
-int cptop_get_state(const cpt_target *t, int history, int timeout_ms, cpw_msg *r)
-{
-    cpw_command cmd = {.req = 1, .history = history};
-    cmd.c.type = CPW_CMD_GET_STATE;
-    cmd.c.op = cmd.c.subtask = -1;
-    if (cptop_request(t, &cmd, timeout_ms, r))
+    cpt_target t;
+    int rc = cptop_find(o, &t);
+    if (rc)
+        return rc;
+    char err[400];
+    if (!(*src = cpt_src_agent_new(&t, o->timeout_ms, err, sizeof err))) {
+        cptop_complain(err);
         return 1;
-    if (r->reply->ok && r->reply->state)
-        return 0;
-    char m[CPW_TEXT_MAX + 40];
-    snprintf(m, sizeof m, "get_state refused: %s", r->reply->message);
-    cptop_complain(m);
-    cpw_msg_clear(r);
-    return 1;
+    }
+    return 0;
 }

@@ -21,6 +21,7 @@
 #include <signal.h>
 
 #include "cpt_link.h"
+#include "cpt_source.h"
 #include "cpt_target.h"
 #include "cpw.h"
 
@@ -58,12 +59,9 @@ cpt_where cptop_where(const cptop_opts *o);
  * is none or several. Returns the exit status to give (0: found). */
 int cptop_find(const cptop_opts *o, cpt_target *t);
 
-/* One request and its reply, blocking up to timeout_ms for each step.
- * 0 with reply filled (cpw_msg_clear() it), or 1 after complaining. */
-int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply);
-
-/* get_state with `history` entries (-1: the agent's default): 0 with *r
- * holding the reply and its state, or 1 after complaining. */
-int cptop_get_state(const cpt_target *t, int history, int timeout_ms, cpw_msg *r);
+/* The source the options name (today: the one job's agent, cptop_find),
+ * complaining when there is none. Returns the exit status to give (0:
+ * *src is open; cpt_source_destroy it). */
+int cptop_open_source(const cptop_opts *o, cpt_source **src);
 
 #endif /* CPTOP_H */

@@ -5,11 +5,13 @@
  * changed (or the clock moved what is shown).
  *
  * The parts: cpt_model (what we know, no curses), cpt_view (a pure render
- * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_link
- * (sockets), cpt_term (the only curses file), cpt_target (finding jobs).
+ * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_source
+ * (where the data comes from: an agent's sockets), cpt_term (the only
+ * curses file), cpt_target (finding jobs).
  */
 #include "cptop.h"
 #include "cpt_model.h"
+#include "cpt_source.h"
 #include "cpt_term.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -24,8 +26,7 @@ typedef struct dash {
     const cptop_opts *o;
     cpt_model *m;
     cpt_ui ui;
-    cpt_link link;
-    bool linked;
+    cpt_source *src;          /* NULL: not watching a job */
     cpt_target cur;
     cpt_target cands[MAX_JOBS];
     int ncand;
@@ -40,9 +41,8 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
 {
     cpt_model_conf mc = {.history_cap = d->o->history, .detail_cap = d->o->detail,
                          .log_cap = d->o->log_lines};
-    if (d->linked)
-        cpt_link_close(&d->link);
-    d->linked = false;
+    cpt_source_destroy(d->src);
+    d->src = NULL;
     bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
     if (!same_job) {
         /* another job: a fresh model (the same job keeps its history) */
@@ -54,13 +54,14 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
     }
     d->cur = *t;
     char err[400];
-    if (cpt_link_open(&d->link, t, err, sizeof err)) {
+    if (!(d->src = cpt_src_agent_new(t, d->o->timeout_ms, err, sizeof err)) ||
+        cpt_source_start(d->src, d->m, now, err, sizeof err)) {
+        cpt_source_destroy(d->src);
+        d->src = NULL;
         cpt_ui_status(&d->ui, true, now, "%s", err);
         return -1;
     }
-    d->linked = true;
     d->ui.cmd_pending = false;
-    cpt_model_connecting(d->m, t->events, now);
     cpt_model_note(d->m, now, false, "watching %s at %s", t->job[0] ? t->job : t->events, t->events);
     d->dirty = true;
     return 0;
@@ -89,7 +90,7 @@ static void discover(dash *d, int64_t now)
     cpt_where w = cptop_where(d->o);
     d->ncand = cpt_target_candidates(&w, d->cands, MAX_JOBS, dir, sizeof dir, err, sizeof err);
     fill_picker(&d->ui, d->cands, d->ncand);
-    if (!d->linked) {
+    if (!d->src) {
         if (d->ncand == 1 || (d->ncand > 1 && d->picked)) {
             attach(d, &d->cands[d->ncand == 1 ? 0 : d->ui.pick_sel], now);
             d->ui.status[0] = 0;
@@ -131,13 +132,14 @@ static void keys(dash *d, int64_t now)
         if (a == CPT_ACT_QUIT) {
             cptop_quit = 1;
         } else if (a == CPT_ACT_COMMAND) {
-            if (!d->linked) {
+            if (!d->src) {
                 cpt_ui_status(&d->ui, true, now, "not connected to a job");
-            } else if (cpt_link_send_cmd(&d->link, &cmd, err, sizeof err)) {
+            } else if (cpt_source_send_cmd(d->src, &cmd, err, sizeof err)) {
                 cpt_ui_status(&d->ui, true, now, "%s", err);
             } else {
                 d->ui.cmd_pending = true;
-                cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply", d->link.cmd_name);
+                cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply",
+                              cpt_source_cmd_name(d->src));
             }
         } else if (a == CPT_ACT_PICK && d->ui.pick_sel < d->ncand) {
             d->picked = true;
@@ -151,13 +153,12 @@ static void keys(dash *d, int64_t now)
 /* What the job sent: events, a state reply, a command's reply. */
 static void job_input(dash *d, int64_t now)
 {
-    if (!d->linked)
+    if (!d->src)
         return;
-    cpt_link_read_events(&d->link, d->m, now);
-    cpt_link_poll_state(&d->link, d->m, now, d->o->timeout_ms);
+    cpt_source_on_ready(d->src, d->m, now);
     bool ok;
     char text[300];
-    if (cpt_link_poll_cmd(&d->link, now, d->o->timeout_ms, &ok, text, sizeof text)) {
+    if (cpt_source_poll_cmd(d->src, now, d->o->timeout_ms, &ok, text, sizeof text)) {
         d->ui.cmd_pending = false;
         cpt_ui_status(&d->ui, !ok, now, "%s", text);
         cpt_model_note(d->m, now, !ok, "%s", text);
@@ -196,8 +197,11 @@ static bool wait_input(dash *d, int64_t now)
         wait = 50000 - (now - d->last_draw);
     if (wait < 0)
         wait = 0;
-    struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};
-    int n = 1 + (d->linked ? cpt_link_pollfds(&d->link, pfd + 1, 3) : 0);
+    struct pollfd pfd[8] = {{.fd = 0, .events = POLLIN}};
+    int64_t next = INT64_MAX;
+    int n = 1 + (d->src ? cpt_source_pollfds(d->src, pfd + 1, 7, &next) : 0);
+    if (next != INT64_MAX && next - now < wait) /* a poller's next request */
+        wait = next > now ? next - now : 0;
     int pr = poll(pfd, (nfds_t)n, (int)(wait / 1000) + (wait % 1000 ? 1 : 0));
     return !(pr > 0 && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)));
 }
@@ -231,12 +235,11 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         int64_t now = cpw_now_us();
         /* looking probes every job's socket: once a second while looking
          * for one, every 5 s (the picker's list) while watching one live */
-        int64_t look = d.linked && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
+        int64_t look = d.src && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
         if (!o->connect && now - d.last_discover >= look)
             discover(&d, now);
-        if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
-            cpt_link_send_state(&d.link) == 0)
-            cpt_model_state_sent(d.m);
+        if (d.src)
+            cpt_source_tick(d.src, d.m, now);
         if (!wait_input(&d, now))
             break; /* the terminal went away */
         now = cpw_now_us();
@@ -246,7 +249,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         draw(&d, now);
     }
     cpt_term_close();
-    /* The link is left to the process's exit (d is static, so it stays
+    /* The source is left to the process's exit (d is static, so it stays
      * reachable): nng 1.5's close of a SUB socket that messages keep
      * arriving on can wait forever, and q must end cptop. */
     cpt_frame_free(&d.f);

@@ -18,17 +18,18 @@
  * announcing another). Every line goes through cpw_json_sanitize().
  */
 #include "cptop.h"
-#include "cpw_sock.h"
+#include "cpt_source.h"
 #include "cpw_state.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct json_run {
     const cptop_opts *o;
     cpt_target t;
-    cpw_sock *sub;
+    cpt_source *src;          /* its messages come to print_msg, no model */
     char instance[CPW_INSTANCE_HEX + 1]; /* the process of the last state line */
     bool attached;            /* a state line was printed */
     bool in_sync;             /* a message after the state's seq was seen */
@@ -96,13 +97,14 @@ static void print_state(json_run *r, const cpw_state *st, const char *reason)
 static bool attach(json_run *r, const char *reason)
 {
     r->last_try_us = cpw_now_us();
-    cpw_msg m;
-    if (cptop_get_state(&r->t, -1, r->o->timeout_ms, &m)) {
+    cpw_state *st;
+    char err[600];
+    if (cpt_source_snapshot(r->src, -1, r->o->timeout_ms, &st, err, sizeof err)) {
+        cptop_complain(err);
         r->want_state = true;
         r->want_reason = reason;
         return false;
     }
-    const cpw_state *st = m.reply->state;
     bool new_process = !r->attached || strcmp(st->hello.instance, r->instance) ||
                        !st->hello.instance[0];
     if (new_process || !strcmp(reason, "gap"))
@@ -112,11 +114,11 @@ static bool attach(json_run *r, const char *reason)
     r->in_sync = false;
     r->skip_to = r->last_seq = st->seq;
     r->want_state = false;
-    cpw_msg_clear(&m);
+    cpw_state_free(st);
     return true;
 }
 
-static int print_msg(void *opaque, cpw_msg *m)
+static int print_msg(void *opaque, const cpw_msg *m)
 {
     json_run *r = opaque;
     r->last_msg_us = cpw_now_us();
@@ -145,6 +147,21 @@ static int print_msg(void *opaque, cpw_msg *m)
     return cptop_quit || r->broken;
 }
 
+static void on_bad(void *opaque, const char *why)
+{
+    (void)opaque;
+    char text[300];
+    snprintf(text, sizeof text, "dropped a bad frame: %s", why);
+    cptop_complain(text);
+}
+
+/* Subscribes through s, its messages to print_msg. */
+static int start(json_run *r, cpt_source *s, char *err, size_t errsz)
+{
+    cpt_source_set_observer(s, print_msg, on_bad, r);
+    return cpt_source_start(s, NULL, cpw_now_us(), err, errsz);
+}
+
 /* A job found in the runtime directory: when its announcement names
  * another process (and this one has gone quiet), follow it there. */
 static void look(json_run *r, int64_t now)
@@ -157,18 +174,18 @@ static void look(json_run *r, int64_t now)
     if (cpt_target_candidates(&w, &n, 1, (char[CPW_PATH_MAX]){0}, CPW_PATH_MAX, msg, sizeof msg) < 1 ||
         !n.instance[0] || !strcmp(n.instance, r->instance))
         return;
-    if (strcmp(n.events, r->t.events)) { /* it listens elsewhere now */
-        char err[400];
-        cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &(cpw_sock_conf){.queue = 8192}, err, sizeof err);
-        if (!s || cpw_sock_dial(s, n.events, err, sizeof err) != CPW_SOCK_OK) {
-            cpw_sock_destroy(s);
-            return;
-        }
-        cpw_sock_destroy(r->sub);
-        r->sub = s;
-    }
     n.secret_len = r->t.secret_len;
     memcpy(n.secret, r->t.secret, sizeof n.secret);
+    if (strcmp(n.events, r->t.events)) { /* it listens elsewhere now */
+        char err[400];
+        cpt_source *s = cpt_src_agent_new(&n, r->o->timeout_ms, err, sizeof err);
+        if (!s || start(r, s, err, sizeof err)) {
+            cpt_source_destroy(s);
+            return;
+        }
+        /* the old one is left to the process's exit (see cptop_json) */
+        r->src = s;
+    }
     r->t = n;
     attach(r, "restarted");
 }
@@ -183,35 +200,32 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
         return rc;
     cpw_buf_init(&r.line);
     char err[400];
-    r.sub = cpw_sock_new(CPW_SOCK_SUB, &(cpw_sock_conf){.queue = 8192}, err, sizeof err);
-    if (!r.sub || cpw_sock_dial(r.sub, r.t.events, err, sizeof err) != CPW_SOCK_OK) {
+    if (!(r.src = cpt_src_agent_new(&r.t, o->timeout_ms, err, sizeof err)) ||
+        start(&r, r.src, err, sizeof err)) {
         cptop_complain(err);
-        cpw_sock_destroy(r.sub);
+        cpt_source_destroy(r.src);
         return 1;
     }
     attach(&r, "connected");
     while (!cptop_quit && !r.broken) {
-        cpw_sock_msg msg;
-        if (cpw_sock_recv(r.sub, &msg, 200) == CPW_SOCK_OK) {
-            /* Decoded and re-encoded: one valid JSON object per line
-             * whatever shape (object, array, NDJSON) or bytes came in. */
-            cpw_error derr;
-            size_t count;
-            if (cpw_decode_frame(msg.data, msg.len, print_msg, &r, &count, &derr) != CPW_OK) {
-                char text[300];
-                snprintf(text, sizeof text, "dropped a bad frame: %s", derr.text);
-                cptop_complain(text);
-            }
-            cpw_sock_msg_free(&msg);
-        }
-        int64_t now = cpw_now_us();
+        struct pollfd pfd[8];
+        int64_t next = INT64_MAX, now = cpw_now_us();
+        int n = cpt_source_pollfds(r.src, pfd, 8, &next);
+        int64_t wait = next == INT64_MAX ? 200000 : next - now;
+        wait = wait < 0 ? 0 : wait > 200000 ? 200000 : wait;
+        poll(pfd, (nfds_t)n, (int)(wait / 1000));
+        now = cpw_now_us();
+        /* Decoded and re-encoded by print_msg: one valid JSON object per
+         * line whatever shape (object, array, NDJSON) or bytes came in. */
+        cpt_source_on_ready(r.src, NULL, now);
+        cpt_source_tick(r.src, NULL, now);
         if (r.want_state && now - r.last_try_us >= 1000000)
             attach(&r, r.want_reason);
         if (r.t.discovered && now - r.last_msg_us > 2000000 && now - r.last_look_us >= 1000000)
             look(&r, now);
     }
-    /* The subscription is left to the process's exit: nng 1.5's close of a
-     * SUB socket that messages keep arriving on can wait forever, and a
+    /* The source is left to the process's exit: nng 1.5's close of a SUB
+     * socket that messages keep arriving on can wait forever, and a
      * Ctrl-C must end cptop. */
     cpw_buf_free(&r.line);
     return 0;
