@@ -27,6 +27,7 @@ static int emit(cpt_flink_feed *f, cpw_msg *m, int64_t now_us)
     if (!m->ts_us)
         m->ts_us = now_us;
     snprintf(m->job, sizeof m->job, "%s", f->jid);
+    snprintf(f->st->job, sizeof f->st->job, "%s", f->jid);
     return f->emit ? f->emit(f->ud, m) : 0;
 }
 

@@ -121,9 +121,22 @@ static cpt_src_cap cmd_cap(cpw_cmd_type t)
 /* A command the source has no op for, or no capability for (failure
  * injection is left to the job: an agent without a table still takes
  * any kind, and says itself what it refuses). */
+static bool wants_full(const cpw_cmd *c)
+{
+    return c->type == CPW_CMD_TRIGGER && c->n_params > 0 && !strcmp(c->keys[0], "type") &&
+           !strcmp(c->values[0], "full");
+}
+
+void cpt_source_cmd_full(cpw_cmd *c)
+{
+    c->n_params = 1;
+    snprintf(c->keys[0], sizeof c->keys[0], "type");
+    snprintf(c->values[0], sizeof c->values[0], "full");
+}
+
 static bool refuse(const cpt_source *s, const cpw_cmd *c, bool has_op, char *err, size_t errsz)
 {
-    cpt_src_cap need = cmd_cap(c->type);
+    cpt_src_cap need = wants_full(c) ? CPT_CAP_FULL : cmd_cap(c->type);
     unsigned caps = cpt_source_caps(s, NULL);
     if (has_op && (!need || need == CPT_CAP_FAIL || (caps & need)))
         return false;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpt_http.h"
 #include "cpt_link.h"
 #include "cpt_model.h"
 #include "cpw.h"
@@ -111,6 +112,10 @@ void cpt_source_on_ready(cpt_source *s, cpt_model *m, int64_t now_us);
 /* Does what is due (a state request, a poll, a timeout). Call every turn. */
 void cpt_source_tick(cpt_source *s, cpt_model *m, int64_t now_us);
 
+/* A trigger asks for a full (not incremental) checkpoint with one
+ * parameter "type" = "full" (cpt_source_cmd_full fills it). */
+void cpt_source_cmd_full(cpw_cmd *c);
+
 /* Sends a user command without blocking: 0, or -1 with the reason in err
  * (the source cannot do it, one is already out, it could not be sent). */
 int cpt_source_send_cmd(cpt_source *s, const cpw_cmd *c, char *err, size_t errsz);
@@ -181,5 +186,17 @@ void cpt_source_bad(cpt_source *s, cpt_model *m, const char *why, int64_t now_us
  * get_state request in the loop. Nothing is connected until start (the
  * blocking calls dial for themselves). NULL with why in err. */
 cpt_source *cpt_src_agent_new(const cpt_target *t, int timeout_ms, char *err, size_t errsz);
+
+/* A job on an Apache Flink cluster, polled through its REST API. */
+typedef struct cpt_src_flink_conf {
+    cpt_http_conf http;       /* base URL, headers, auth, TLS, body bound, timeout */
+    const char *job;          /* a job id or name; NULL: the one running */
+    int poll_ms;              /* /checkpoints every poll_ms (>= 250; default 1000) */
+    int history, detail;      /* the state's caps (cpw_state_new) */
+} cpt_src_flink_conf;
+
+/* NULL with why in err (a bad URL, out of memory). Nothing is requested
+ * until start or a blocking call. */
+cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t errsz);
 
 #endif /* CPT_SOURCE_H */

@@ -34,11 +34,13 @@ static int usage_error(const char *fmt, ...)
 
 static int parse_trigger(int argc, char **argv, ctl_req *r)
 {
-    (void)argv;
     cpw_cmd *cmd = r->cmd;
-    if (argc != 1)
-        return usage_error("ctl trigger takes nothing more");
+    bool full = argc == 2 && !strcmp(argv[1], "--full");
+    if (argc != 1 && !full)
+        return usage_error("ctl trigger takes nothing more than --full");
     cmd->type = CPW_CMD_TRIGGER;
+    if (full)
+        cpt_source_cmd_full(cmd);
     return 0;
 }
 

@@ -67,6 +67,23 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
     return 0;
 }
 
+/* --flink: one source for the whole run (it finds the job itself). */
+static int attach_flink(dash *d, int64_t now)
+{
+    char err[400];
+    cpt_src_flink_conf c = cptop_flink_conf(d->o);
+    if (!(d->src = cpt_src_flink_new(&c, err, sizeof err)) ||
+        cpt_source_start(d->src, d->m, now, err, sizeof err)) {
+        cpt_source_destroy(d->src);
+        d->src = NULL;
+        cpt_ui_status(&d->ui, true, now, "%s", err);
+        return -1;
+    }
+    cpt_model_note(d->m, now, false, "watching Flink at %s", c.http.base);
+    d->dirty = true;
+    return 0;
+}
+
 static void fill_picker(cpt_ui *ui, const cpt_target *c, int n)
 {
     ui->pick_n = n < CPT_PICK_MAX ? n : CPT_PICK_MAX;
@@ -119,6 +136,30 @@ static void discover(dash *d, int64_t now)
     }
 }
 
+/* Keys that ask the job for something its source cannot do: the status
+ * line says why, and no dialog opens (the keys are cpt_ui's). */
+static const struct {
+    int key;
+    cpt_src_cap cap;
+} needs[] = {
+    {'t', CPT_CAP_TRIGGER}, {'a', CPT_CAP_ABORT}, {'f', CPT_CAP_FAIL}, {'c', CPT_CAP_CONFIG},
+};
+
+static bool cannot(dash *d, int k, int64_t now)
+{
+    if (!d->src || d->ui.overlay != CPT_OV_NONE || d->ui.read_only)
+        return false;
+    unsigned caps = cpt_source_caps(d->src, d->m);
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+        if (needs[i].key == k && !(caps & needs[i].cap) &&
+            (needs[i].cap != CPT_CAP_FAIL || strcmp(cpt_source_kind(d->src), "agent"))) {
+            cpt_ui_status(&d->ui, true, now, "%s", cpt_source_cannot(d->src, needs[i].cap));
+            d->dirty = true;
+            return true;
+        }
+    return false;
+}
+
 /* Every key waiting; what it asks for is sent. */
 static void keys(dash *d, int64_t now)
 {
@@ -126,6 +167,8 @@ static void keys(dash *d, int64_t now)
     char err[400];
     while ((k = cpt_term_key()) != CPT_KEY_NONE) {
         cpw_cmd cmd;
+        if (cannot(d, k, now))
+            continue;
         cpt_action a = cpt_ui_key(&d->ui, d->m, k, &cmd, now);
         if (k == CPT_KEY_RESIZE)
             d->dirty = true;
@@ -216,7 +259,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
     d = (dash){.o = o, .drawn_version = UINT64_MAX, .dirty = true};
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
     cpt_target first;
-    int rc = o->connect ? cptop_find(o, &first) : 0;
+    int rc = o->connect && !o->flink ? cptop_find(o, &first) : 0;
     char err[300];
     if (rc || !(d.m = cpt_model_new(&mc))) {
         if (!rc)
@@ -229,14 +272,16 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         return 2;
     }
     cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
-    if (o->connect)
+    if (o->flink)
+        attach_flink(&d, cpw_now_us());
+    else if (o->connect)
         attach(&d, &first, cpw_now_us());
     while (!cptop_quit) {
         int64_t now = cpw_now_us();
         /* looking probes every job's socket: once a second while looking
          * for one, every 5 s (the picker's list) while watching one live */
         int64_t look = d.src && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
-        if (!o->connect && now - d.last_discover >= look)
+        if (!o->connect && !o->flink && now - d.last_discover >= look)
             discover(&d, now);
         if (d.src)
             cpt_source_tick(d.src, d.m, now);

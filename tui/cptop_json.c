@@ -38,6 +38,7 @@ typedef struct json_run {
     uint64_t last_seq, skip_to;
     int64_t last_msg_us, last_try_us, last_look_us;
     bool broken;              /* stdout went away */
+    bool in_attach;           /* asking for the state */
     cpw_buf line;
 } json_run;
 
@@ -99,7 +100,12 @@ static bool attach(json_run *r, const char *reason)
     r->last_try_us = cpw_now_us();
     cpw_state *st;
     char err[600];
-    if (cpt_source_snapshot(r->src, -1, r->o->timeout_ms, &st, err, sizeof err)) {
+    /* a polled source derives messages while it builds the state: those
+     * are in the state line, not printed before it */
+    r->in_attach = true;
+    int rc = cpt_source_snapshot(r->src, -1, r->o->timeout_ms, &st, err, sizeof err);
+    r->in_attach = false;
+    if (rc) {
         cptop_complain(err);
         r->want_state = true;
         r->want_reason = reason;
@@ -122,6 +128,10 @@ static int print_msg(void *opaque, const cpw_msg *m)
 {
     json_run *r = opaque;
     r->last_msg_us = cpw_now_us();
+    if (r->in_attach) {
+        r->last_seq = m->seq; /* covered by the state about to be printed */
+        return 0;
+    }
     bool other = m->kind == CPW_K_HELLO && m->hello->instance[0] && r->instance[0] &&
                  strcmp(m->hello->instance, r->instance);
     if (other || (r->in_sync && m->seq <= r->last_seq))
@@ -195,12 +205,12 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
     (void)argc, (void)argv;
     static json_run r; /* static: what is left open at exit stays reachable */
     r = (json_run){.o = o};
-    int rc = cptop_find(o, &r.t);
+    int rc = o->flink ? cptop_open_source(o, &r.src) : cptop_find(o, &r.t);
     if (rc)
         return rc;
     cpw_buf_init(&r.line);
     char err[400];
-    if (!(r.src = cpt_src_agent_new(&r.t, o->timeout_ms, err, sizeof err)) ||
+    if ((!r.src && !(r.src = cpt_src_agent_new(&r.t, o->timeout_ms, err, sizeof err))) ||
         start(&r, r.src, err, sizeof err)) {
         cptop_complain(err);
         cpt_source_destroy(r.src);
