@@ -132,7 +132,7 @@ static void pick_job(flink_src *f, const cpw_flink_jobs *j)
         return;
     cpt_flink_feed_destroy(f->feed);
     f->feed = nf;
-    f->next_slow = f->next_stats = 0;
+    f->next_config = f->next_slow = f->next_stats = 0;
 }
 
 static void trigger_answer(flink_src *f, const cpt_http_resp *r)

@@ -214,6 +214,11 @@ static bool header_title(ctx *c)
     if (st->hello.pid) {
         snprintf(buf, sizeof buf, "  pid %d", st->hello.pid);
         x = put(c, x, 0, CPT_R_DIM, buf);
+    } else if (m->endpoint[0]) {
+        /* no process of ours (a polled Flink job): where the data comes
+         * from and how old it is (the source keeps it sanitised) */
+        x = put(c, x, 0, CPT_R_NORMAL, "  ");
+        x = put(c, x, 0, CPT_R_DIM, m->endpoint);
     }
     /* link, right-aligned */
     cpt_role lr;
