@@ -219,7 +219,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery fuzz_chanstate
+                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -238,6 +238,14 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)
+
+# cptop's Flink feed: the protocol and the feed's own files (no curses, no curl)
+FLINKFEED_SRC := $(wildcard tui/cpt_flink_feed*.c)
+build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h $(PROTO_SRC) \
+                           $(FLINKFEED_SRC) $(wildcard tui/cpt_flink_feed*.h protocol/*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(PROTO_SRC) $(PKG_LIBS) -lpthread
 
 fuzz-build: $(FUZZ_BIN)
 
