@@ -29,6 +29,10 @@ line() { grep -E '^ +2 completed' "$1" | sed 's/ *$//'; }
 check "checkpoint 2 reads the same through Flink and through the agent" \
   test -n "$(line flink.txt)" -a "$(line flink.txt)" = "$(line agent.txt)"
 
+# ---------------------------------------------------------------- --list
+timeout 10 "$CPTOP" --flink "$URL" --list > list.txt 2>&1
+check "--list through Flink names the cluster's job, running" grep -qE '^[0-9a-f]{32} +hello +RUNNING' list.txt
+
 # ---------------------------------------------------------------- --json
 timeout 4 "$CPTOP" --flink "$URL" --json > json.txt 2>/dev/null
 check "--json starts with the state line" sh -c "head -1 json.txt | grep -q '\"type\":\"state\"'"

@@ -39,6 +39,7 @@
 #include "cpt_link.h"
 #include "cpt_model.h"
 #include "cpw.h"
+#include "cpw_flink.h"
 #include "cpw_state.h"
 
 typedef struct cpt_source cpt_source;
@@ -198,5 +199,8 @@ typedef struct cpt_src_flink_conf {
 /* NULL with why in err (a bad URL, out of memory). Nothing is requested
  * until start or a blocking call. */
 cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t errsz);
+/* Blocking: the cluster's jobs (/jobs/overview), owned by the source and
+ * valid until its next call; NULL with why in err. */
+const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *err, size_t errsz);
 
 #endif /* CPT_SOURCE_H */

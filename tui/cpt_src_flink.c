@@ -31,6 +31,7 @@ typedef struct flink_src {
     int64_t next_config, next_slow, next_stats;
     int64_t last_ok_us;       /* an answer of any kind (the cluster is there) */
     bool synced;              /* a round went through: the state is worth showing */
+    bool overview_seen;       /* /jobs/overview answered */
     char problem[200];        /* the last error, "" when the last answer was fine */
     /* a trigger being followed */
     bool cmd_out;
@@ -200,8 +201,15 @@ static void on_answer(void *ud, const cpt_http_resp *r)
                                         r->status ? r->len : strlen(r->err), r->recv_us, err,
                                         sizeof err);
     snprintf(f->problem, sizeof f->problem, "%s", err);
-    if (k == CPT_FF_OVERVIEW && r->status == 200 && !cpt_flink_feed_jid(f->feed)[0])
-        pick_job(f, cpt_flink_feed_jobs(f->feed));
+    if (k == CPT_FF_OVERVIEW && r->status == 200) {
+        f->overview_seen = !err[0];
+        if (!cpt_flink_feed_jid(f->feed)[0] && !err[0]) {
+            pick_job(f, cpt_flink_feed_jobs(f->feed));
+            /* the new feed reads the same list (the job's state, --list) */
+            cpt_flink_feed_body(f->feed, r->path, r->status, r->body, r->len, r->recv_us, err,
+                                sizeof err);
+        }
+    }
     if (k == CPT_FF_STATS && r->status) {
         cpt_flink_feed_alive(f->feed, r->recv_us);
         if (cpt_flink_feed_state(f->feed)->hello.n_ops)
@@ -383,6 +391,7 @@ static bool run_until(cpt_source *s, int timeout_ms, bool (*done)(flink_src *f))
 }
 
 static bool cmd_finished(flink_src *f) { return f->cmd_done; }
+static bool overview_read(flink_src *f) { return f->overview_seen; }
 static bool job_known(flink_src *f) { return cpt_flink_feed_jid(f->feed)[0] != 0; }
 
 static int flink_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_src_reply *r,
@@ -431,6 +440,23 @@ static int flink_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state 
         return -1;
     }
     return 0;
+}
+
+const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *err, size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    if (strcmp(cpt_source_kind(s), "flink")) {
+        snprintf(err, errsz, "not a Flink source");
+        return NULL;
+    }
+    if (!run_until(s, timeout_ms, overview_read)) {
+        char b[300];
+        cpw_sanitize(cpt_http_base(f->http), b, sizeof b);
+        snprintf(err, errsz, "no job list from %s within %d ms%s%s", b, timeout_ms,
+                 f->problem[0] ? ": " : "", f->problem);
+        return NULL;
+    }
+    return cpt_flink_feed_jobs(f->feed);
 }
 
 static const cpt_source_ops flink_ops = {
