@@ -9,6 +9,7 @@
 export XDG_RUNTIME_DIR=$T_TMP
 HELLO=$top/$BUILD/bin/agent_hello
 CPTOP=$top/$BUILD/bin/cptop
+cd "$T_TMP"
 
 "$HELLO" --job-id fl --interval-ms 300 --rest 127.0.0.1:0 >>"$T_TMP/fl.log" 2>&1 &
 HPID=$!
