@@ -90,6 +90,8 @@ TUI_LIB_SRC := $(filter-out tui/cpt_term.c,$(wildcard tui/cpt_*.c))
 TUI_LIB_OBJ := $(TUI_LIB_SRC:%.c=$(OBJDIR)/%.o)
 TUI_LIB     := $(LIBDIR)/libcptui.a
 CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+# cptop's HTTP client (watching Flink, tui/cpt_http.c); the agent never links it
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
@@ -137,7 +139,7 @@ CPTOP_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,tui/cptop.c $(wildcard tui/cptop_*.c))
 $(CPTOP): $(CPTOP_OBJ) $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
 
 $(TUI_LIB): $(TUI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -168,7 +170,7 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS_ALL)
 
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -178,7 +180,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
 
 # test_interop plays nng's peers against ours (the wire format both speak)
 $(TESTDIR)/test_interop: $(OBJDIR)/tests/test_interop.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) \
@@ -199,7 +201,7 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
 
 # test_auth also checks the replay window's edges (cpa_replay_check), which
 # libcpagent.a keeps to itself
@@ -241,7 +243,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery fuzz_chanstate
+                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -260,6 +262,14 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)
+
+# cptop's Flink feed: the protocol and the feed's own files (no curses, no curl)
+FLINKFEED_SRC := $(wildcard tui/cpt_flink_feed*.c)
+build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h $(PROTO_SRC) \
+                           $(FLINKFEED_SRC) $(wildcard tui/cpt_flink_feed*.h protocol/*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(PROTO_SRC) $(PKG_LIBS) -lpthread
 
 fuzz-build: $(FUZZ_BIN)
 

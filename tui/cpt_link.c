@@ -60,49 +60,12 @@ int cpt_link_wait_ms(const cpt_link *l)
     return w;
 }
 
-typedef struct feed {
-    cpt_link *l;
-    cpt_model *m;
-    int64_t now;
-} feed;
-
-/* What a signed command is bound to: the job and the agent's current run. */
-static void learn(cpt_link *l, const char *job, const char *instance)
+void cpt_link_learn(cpt_link *l, const char *job, const char *instance)
 {
     if (job[0])
         snprintf(l->t.job, sizeof l->t.job, "%s", job);
     if (instance[0])
         snprintf(l->t.instance, sizeof l->t.instance, "%s", instance);
-}
-
-static int on_msg(void *opaque, cpw_msg *msg)
-{
-    feed *f = opaque;
-    if (msg->kind == CPW_K_HELLO)
-        learn(f->l, msg->job, msg->hello->instance);
-    cpt_model_on_msg(f->m, msg, f->now);
-    return 0;
-}
-
-int cpt_link_read_events(cpt_link *l, cpt_model *m, int64_t now_us)
-{
-    int frames = 0;
-    if (!l->sub)
-        return 0;
-    /* bounded per call so that keys stay responsive under a flood */
-    while (frames < 4096) {
-        cpw_sock_msg msg;
-        if (cpw_sock_recv(l->sub, &msg, 0) != CPW_SOCK_OK)
-            break;
-        frames++;
-        feed f = {l, m, now_us};
-        cpw_error err;
-        size_t count = 0;
-        if (cpw_decode_frame(msg.data, msg.len, on_msg, &f, &count, &err) != CPW_OK)
-            cpt_model_on_bad_frame(m, err.text, now_us);
-        cpw_sock_msg_free(&msg);
-    }
-    return frames;
 }
 
 static int send_req(cpt_link *l, const cpw_command *cmd, cpw_sock **sock, char *err,
@@ -151,11 +114,13 @@ int cpt_link_send_state(cpt_link *l)
 }
 
 /* Receives a reply on s if one is there: 1 decoded (into *r), -1 bad, 0 none. */
-static int recv_reply(cpw_sock *s, cpw_msg *r, char *err, size_t errsz)
+static int recv_reply(const cpt_link *l, cpw_sock *s, cpw_msg *r, char *err, size_t errsz)
 {
     cpw_sock_msg msg;
     if (cpw_sock_recv(s, &msg, 0) != CPW_SOCK_OK)
         return 0;
+    if (l->reply_tap)
+        l->reply_tap(l->reply_tap_ud, msg.data, msg.len);
     cpw_error e;
     cpw_err rc = cpw_decode_one(msg.data, msg.len, r, &e);
     cpw_sock_msg_free(&msg);
@@ -173,7 +138,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
         return 0;
     cpw_msg r;
     char err[200];
-    int got = recv_reply(l->req_state, &r, err, sizeof err);
+    int got = recv_reply(l, l->req_state, &r, err, sizeof err);
     if (got == 0) {
         if (now_us - l->state_sent_us < (int64_t)timeout_ms * 1000)
             return 0;
@@ -191,7 +156,7 @@ int cpt_link_poll_state(cpt_link *l, cpt_model *m, int64_t now_us, int timeout_m
     } else {
         cpw_state *st = r.reply->state;
         r.reply->state = NULL; /* the model takes it */
-        learn(l, st->job, st->hello.instance);
+        cpt_link_learn(l, st->job, st->hello.instance);
         cpt_model_on_state(m, st, now_us);
     }
     cpw_msg_clear(&r);
@@ -226,7 +191,7 @@ int cpt_link_poll_cmd(cpt_link *l, int64_t now_us, int timeout_ms, bool *ok, cha
         return 0;
     cpw_msg r;
     char err[200];
-    int got = recv_reply(l->req_cmd, &r, err, sizeof err);
+    int got = recv_reply(l, l->req_cmd, &r, err, sizeof err);
     if (got == 0) {
         if (now_us - l->cmd_sent_us < (int64_t)timeout_ms * 1000)
             return 0;

@@ -36,6 +36,10 @@ typedef struct cpt_link {
     int64_t state_sent_us, cmd_sent_us;
     char cmd_name[32];            /* what the pending command was, for its reply */
     uint64_t next_req;
+    /* optional: called with every reply's raw bytes before it is decoded
+     * (a source's recorder); set after cpt_link_open */
+    void (*reply_tap)(void *ud, const void *bytes, size_t len);
+    void *reply_tap_ud;
 } cpt_link;
 
 /* Connects the subscription. 0, or -1 with a message in err. */
@@ -50,9 +54,10 @@ int cpt_link_pollfds(const cpt_link *l, struct pollfd *pfd, int max);
  * being ready; -1: none does. */
 int cpt_link_wait_ms(const cpt_link *l);
 
-/* Receives every frame waiting on the events socket into the model.
- * Returns the frames read. */
-int cpt_link_read_events(cpt_link *l, cpt_model *m, int64_t now_us);
+/* Notes what signed commands are bound to (PROTOCOL.md §12): the job and
+ * its agent's current run, from a hello or a state. Empty strings are
+ * ignored. */
+void cpt_link_learn(cpt_link *l, const char *job, const char *instance);
 
 /* Sends get_state (all history the agent keeps); the reply is picked up
  * by cpt_link_poll_state. 0, or -1 when it could not be sent. */

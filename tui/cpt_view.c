@@ -240,6 +240,20 @@ static bool header_title(ctx *c)
     if (st->hello.pid) {
         snprintf(buf, sizeof buf, "  pid %d", st->hello.pid);
         x = put(c, x, 0, CPT_R_DIM, buf);
+    } else if (m->endpoint[0]) {
+        /* no process of ours (a polled Flink job): where the data comes
+         * from and how old it is (the source keeps it sanitised) */
+        char ep[sizeof m->endpoint];
+        int room = c->w - x - 30; /* the link's state keeps its place on the right */
+        snprintf(ep, sizeof ep, "%s", m->endpoint);
+        if (room < (int)strlen(ep)) {
+            int cut = room > 0 ? room : 0;
+            while (cut > 0 && ((unsigned char)ep[cut] & 0xC0) == 0x80)
+                cut--; /* not inside a UTF-8 sequence */
+            ep[cut] = 0;
+        }
+        x = put(c, x, 0, CPT_R_NORMAL, "  ");
+        x = put(c, x, 0, CPT_R_DIM, ep);
     }
     /* link, right-aligned */
     cpt_role lr;

@@ -31,7 +31,8 @@ static const mode modes[] = {
      "                         (first, and after each restart of the job, its state)\n"},
     {"--once", false, cptop_once, "  --once                 the current state as text, then exit\n"},
     {"ctl", true, cptop_ctl,
-     "  ctl trigger            trigger a checkpoint now\n"
+     "  ctl trigger [--full]   trigger a checkpoint now (--full: not incremental;\n"
+     "                         Flink 1.17+)\n"
      "  ctl abort ID           abort in-flight checkpoint ID\n"
      "  ctl fail KIND [OP SUBTASK] [KEY=VALUE...]\n"
      "                         inject a failure the job offers (checked first)\n"
@@ -40,7 +41,7 @@ static const mode modes[] = {
 
 /* ------------------------------------------------------------ options */
 
-typedef enum { O_FLAG, O_STR, O_INT } opt_kind;
+typedef enum { O_FLAG, O_STR, O_INT, O_HEADER } opt_kind;
 
 typedef struct opt_spec {
     const char *name;
@@ -65,6 +66,19 @@ static const opt_spec options[] = {
      "                         (default $XDG_RUNTIME_DIR/cptop, else /tmp/cptop-$UID)\n"},
     {"--timeout", O_INT, F(timeout_ms), 1, 3600000, true,
      "  --timeout MS           command reply timeout (default 5000)\n"},
+    {"--flink", O_STR, F(flink), 0, 0, true,
+     "  --flink URL            watch a job on an Apache Flink cluster through its\n"
+     "                         JobManager's REST API (http://HOST:8081)\n"},
+    {"--poll", O_INT, F(poll_ms), 250, 3000, true,
+     "  --poll MS              --flink: read its checkpoints every MS (default 1000)\n"},
+    {"--header", O_HEADER, 0, 0, 0, true,
+     "  --header 'NAME: VALUE' --flink: send with every request (repeatable)\n"},
+    {"--user", O_STR, F(user), 0, 0, true,
+     "  --user USER:PASSWORD   --flink: basic authentication (a proxy's)\n"},
+    {"--cacert", O_STR, F(cacert), 0, 0, true,
+     "  --cacert FILE          --flink: CA certificates to verify https:// with\n"},
+    {"--insecure", O_FLAG, F(insecure), 0, 0, true,
+     "  --insecure             --flink: do not verify the server's certificate\n"},
     {"--read-only", O_FLAG, F(read_only), 0, 0, false,
      "  --read-only            watch only: trigger, abort, fail and config disabled\n"},
     {"--history", O_INT, F(history), 1, CPW_MAX_HISTORY, false,
@@ -83,7 +97,8 @@ static const opt_spec options[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cptop [OPTIONS] [MODE]\n"
-               "Live view of a streaming job's checkpoints, from the agent it embeds.\n"
+               "Live view of a streaming job's checkpoints, from the agent it embeds or\n"
+               "from an Apache Flink cluster's REST API (--flink URL).\n"
                "Without a mode: the interactive dashboard (press ? in it for every key).\n\nModes:\n");
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         fputs(modes[i].usage, f);
@@ -109,7 +124,13 @@ static const opt_spec *find_option(const char *a)
 static int set_option(cptop_opts *o, const opt_spec *s, const char *v)
 {
     char *field = (char *)o + s->off;
-    if (s->kind == O_FLAG) {
+    if (s->kind == O_HEADER) {
+        if (o->n_headers == CPT_HTTP_MAX_HEADERS) {
+            fprintf(stderr, "cptop: at most %d --header\n", CPT_HTTP_MAX_HEADERS);
+            return 2;
+        }
+        o->headers[o->n_headers++] = v;
+    } else if (s->kind == O_FLAG) {
         *(bool *)field = true;
     } else if (s->kind == O_STR) {
         *(const char **)field = v;
@@ -165,7 +186,8 @@ static int parse(int argc, char **argv, cptop_opts *o, const mode **m, int *word
 
 int main(int argc, char **argv)
 {
-    cptop_opts o = {.timeout_ms = 5000, .history = 1000, .detail = 50, .log_lines = 5000};
+    cptop_opts o = {.timeout_ms = 5000, .history = 1000, .detail = 50, .log_lines = 5000,
+                    .poll_ms = 1000};
     const mode *m;
     int words;
     int rc = parse(argc, argv, &o, &m, &words);
@@ -216,97 +238,39 @@ int cptop_find(const cptop_opts *o, cpt_target *t)
     return rc;
 }
 
-/* One request on a connection of its own; the reply decoded into *reply. */
-static int exchange(const cpt_target *t, const cpw_command *cmd, bool sign, int timeout_ms,
-                    cpw_msg *reply)
+cpt_src_flink_conf cptop_flink_conf(const cptop_opts *o)
 {
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpw_envelope env = {.job = t->job, .seq = cmd->req, .ts_us = cpw_now_us()};
-    cpw_encode_command(&b, &env, cmd, sign ? t->secret : NULL, t->secret_len);
-    char serr[400], text[600];
-    cpw_sock *s = cpw_sock_new(CPW_SOCK_REQ, NULL, serr, sizeof serr);
-    int rc = 1;
-    cpw_sock_err se;
-    cpw_sock_msg msg;
-    if (!s || cpw_sock_dial(s, t->commands, serr, sizeof serr) != CPW_SOCK_OK) {
-        cptop_complain(serr);
-    } else if ((se = cpw_sock_send(s, b.data, b.len, timeout_ms)) != CPW_SOCK_OK) {
-        snprintf(text, sizeof text, "cannot send to %s: %s", t->commands,
-                 se == CPW_SOCK_TIMEOUT ? "no connection (is the job running?)"
-                                        : cpw_sock_strerror(se));
-        cptop_complain(text);
-    } else if ((se = cpw_sock_recv(s, &msg, timeout_ms)) != CPW_SOCK_OK) {
-        if (se == CPW_SOCK_CLOSED)
-            snprintf(text, sizeof text, "%s closed the connection before replying", t->commands);
-        else
-            snprintf(text, sizeof text, "no reply from %s within %d ms", t->commands, timeout_ms);
-        cptop_complain(text);
-    } else {
-        cpw_error err = {0};
-        if (cpw_decode_one(msg.data, msg.len, reply, &err) != CPW_OK ||
-            reply->kind != CPW_K_REPLY) {
-            /* the decoder's text may quote the bad input */
-            snprintf(text, sizeof text, "bad reply: %s", err.text[0] ? err.text : "not a reply");
-            cptop_complain(text);
-            cpw_msg_clear(reply);
-        } else {
-            rc = 0;
+    cpt_src_flink_conf c = {.job = o->job, .poll_ms = o->poll_ms, .history = o->history,
+                            .detail = o->detail};
+    c.http.base = o->flink;
+    for (int i = 0; i < o->n_headers; i++)
+        c.http.headers[i] = o->headers[i];
+    c.http.n_headers = o->n_headers;
+    c.http.user = o->user;
+    c.http.cacert = o->cacert;
+    c.http.insecure = o->insecure;
+    c.http.timeout_ms = o->timeout_ms;
+    return c;
+}
+
+int cptop_open_source(const cptop_opts *o, cpt_source **src)
+{
+    char err[400];
+    if (o->flink) {
+        cpt_src_flink_conf c = cptop_flink_conf(o);
+        if (!(*src = cpt_src_flink_new(&c, err, sizeof err))) {
+            cptop_complain(err);
+            return 2;
         }
-        cpw_sock_msg_free(&msg);
-    }
-    cpw_sock_destroy(s);
-    cpw_buf_free(&b);
-    return rc;
-}
-
-/* A signed command is bound to the job and to this run of its agent
- * (PROTOCOL.md §12). What the announcement did not say (--connect), the
- * agent's own state does: get_state needs no token. */
-static int learn_identity(cpt_target *t, int timeout_ms)
-{
-    if (t->instance[0] && t->job[0])
         return 0;
-    cpw_command gs = {.req = 1, .history = 0};
-    gs.c.type = CPW_CMD_GET_STATE;
-    gs.c.op = gs.c.subtask = -1;
-    cpw_msg r;
-    if (exchange(t, &gs, false, timeout_ms, &r))
-        return 1;
-    if (r.reply->ok && r.reply->state) {
-        if (!t->job[0])
-            snprintf(t->job, sizeof t->job, "%s", r.reply->state->job);
-        snprintf(t->instance, sizeof t->instance, "%s", r.reply->state->hello.instance);
     }
-    cpw_msg_clear(&r);
+    cpt_target t;
+    int rc = cptop_find(o, &t);
+    if (rc)
+        return rc;
+    if (!(*src = cpt_src_agent_new(&t, o->timeout_ms, err, sizeof err))) {
+        cptop_complain(err);
+        return 1;
+    }
     return 0;
-}
-
-int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply)
-{
-    /* get_state is never signed (PROTOCOL.md §12): the secret stays home */
-    if (!t->secret_len || cmd->c.type == CPW_CMD_GET_STATE)
-        return exchange(t, cmd, false, timeout_ms, reply);
-    cpt_target id = *t;
-    if (learn_identity(&id, timeout_ms))
-        return 1;
-    cpw_command bound = *cmd;
-    snprintf(bound.instance, sizeof bound.instance, "%s", id.instance);
-    return exchange(&id, &bound, true, timeout_ms, reply);
-}
-
-int cptop_get_state(const cpt_target *t, int history, int timeout_ms, cpw_msg *r)
-{
-    cpw_command cmd = {.req = 1, .history = history};
-    cmd.c.type = CPW_CMD_GET_STATE;
-    cmd.c.op = cmd.c.subtask = -1;
-    if (cptop_request(t, &cmd, timeout_ms, r))
-        return 1;
-    if (r->reply->ok && r->reply->state)
-        return 0;
-    char m[CPW_TEXT_MAX + 40];
-    snprintf(m, sizeof m, "get_state refused: %s", r->reply->message);
-    cptop_complain(m);
-    cpw_msg_clear(r);
-    return 1;
 }

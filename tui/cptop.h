@@ -21,6 +21,7 @@
 #include <signal.h>
 
 #include "cpt_link.h"
+#include "cpt_source.h"
 #include "cpt_target.h"
 #include "cpw.h"
 
@@ -33,6 +34,14 @@ typedef struct cptop_opts {
     const char *secret_file;  /* --secret-file PATH */
     const char *runtime_dir;  /* --runtime-dir DIR */
     int timeout_ms;           /* --timeout MS: each request's reply */
+    /* watching Apache Flink instead of an agent */
+    const char *flink;        /* --flink URL of a JobManager's REST API */
+    int poll_ms;              /* --poll MS: /checkpoints every MS (default 1000) */
+    const char *headers[CPT_HTTP_MAX_HEADERS]; /* --header 'Name: value' (repeatable) */
+    int n_headers;
+    const char *user;         /* --user USER:PASSWORD */
+    const char *cacert;       /* --cacert FILE */
+    bool insecure;            /* --insecure */
 } cptop_opts;
 
 /* A mode: argv[0 … argc) are the words after it (ctl's command). Returns
@@ -58,12 +67,12 @@ cpt_where cptop_where(const cptop_opts *o);
  * is none or several. Returns the exit status to give (0: found). */
 int cptop_find(const cptop_opts *o, cpt_target *t);
 
-/* One request and its reply, blocking up to timeout_ms for each step.
- * 0 with reply filled (cpw_msg_clear() it), or 1 after complaining. */
-int cptop_request(const cpt_target *t, const cpw_command *cmd, int timeout_ms, cpw_msg *reply);
-
-/* get_state with `history` entries (-1: the agent's default): 0 with *r
- * holding the reply and its state, or 1 after complaining. */
-int cptop_get_state(const cpt_target *t, int history, int timeout_ms, cpw_msg *r);
+/* The source the options name (a Flink cluster with --flink, else the one
+ * job's agent, cptop_find),
+ * complaining when there is none. Returns the exit status to give (0:
+ * *src is open; cpt_source_destroy it). */
+int cptop_open_source(const cptop_opts *o, cpt_source **src);
+/* The --flink options as a source's configuration (pointing into o). */
+cpt_src_flink_conf cptop_flink_conf(const cptop_opts *o);
 
 #endif /* CPTOP_H */

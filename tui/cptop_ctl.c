@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A command as parsed from its words. */
 typedef struct ctl_req {
@@ -35,11 +34,13 @@ static int usage_error(const char *fmt, ...)
 
 static int parse_trigger(int argc, char **argv, ctl_req *r)
 {
-    (void)argv;
     cpw_cmd *cmd = r->cmd;
-    if (argc != 1)
-        return usage_error("ctl trigger takes nothing more");
+    bool full = argc == 2 && !strcmp(argv[1], "--full");
+    if (argc != 1 && !full)
+        return usage_error("ctl trigger takes nothing more than --full");
     cmd->type = CPW_CMD_TRIGGER;
+    if (full)
+        cpt_source_cmd_full(cmd);
     return 0;
 }
 
@@ -130,14 +131,17 @@ static int refused(const char *error, const char *message)
 /* Checks an inject_failure against the job's table before it is sent
  * (and makes it canonical, as the agent would). 0 to send, else the exit
  * status after saying why. */
-static int check_failure(const cptop_opts *o, const cpt_target *t, ctl_req *q)
+static int check_failure(const cptop_opts *o, cpt_source *src, ctl_req *q)
 {
     cpw_cmd *cmd = q->cmd;
     const char *op_word = q->op_word;
-    cpw_msg r;
-    if (cptop_get_state(t, 0, o->timeout_ms, &r))
+    cpw_state *st;
+    char err[600];
+    if (cpt_source_snapshot(src, 0, o->timeout_ms, &st, err, sizeof err)) {
+        cptop_complain(err);
         return 1;
-    const cpw_hello *h = &r.reply->state->hello;
+    }
+    const cpw_hello *h = &st->hello;
     int rc = 0;
     if (op_word && cmd->op < 0) { /* an operator by name */
         for (int i = 0; i < h->n_ops; i++)
@@ -155,7 +159,7 @@ static int check_failure(const cptop_opts *o, const cpt_target *t, ctl_req *q)
         rc = refused("bad_command", msg);
         fprintf(stderr, "cptop: checked against the job's failure table; nothing was sent\n");
     }
-    cpw_msg_clear(&r);
+    cpw_state_free(st);
     return rc;
 }
 
@@ -165,9 +169,8 @@ int cptop_ctl(const cptop_opts *o, int argc, char **argv)
         cptop_complain("ctl needs a command (trigger, abort, fail, set)");
         return 2;
     }
-    cpw_command cmd = {.req = (uint64_t)getpid(), .history = -1};
-    cmd.c.op = cmd.c.subtask = -1;
-    ctl_req q = {.cmd = &cmd.c};
+    cpw_cmd cmd = {.op = -1, .subtask = -1};
+    ctl_req q = {.cmd = &cmd};
     int rc = -1;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[0], commands[i].name))
@@ -176,22 +179,26 @@ int cptop_ctl(const cptop_opts *o, int argc, char **argv)
         return usage_error("ctl: unknown command '%s' (see cptop --help)", argv[0]);
     if (rc)
         return rc;
-    cpt_target t;
-    if ((rc = cptop_find(o, &t)))
+    cpt_source *src;
+    if ((rc = cptop_open_source(o, &src)))
         return rc;
-    if (cmd.c.type == CPW_CMD_INJECT_FAILURE && (rc = check_failure(o, &t, &q)))
+    if (cmd.type == CPW_CMD_INJECT_FAILURE && (rc = check_failure(o, src, &q))) {
+        cpt_source_destroy(src);
         return rc;
-    cpw_msg r;
-    if (cptop_request(&t, &cmd, o->timeout_ms, &r))
-        return 1;
-    if (r.reply->ok) {
-        char m[CPW_TEXT_MAX];
-        cpw_sanitize(r.reply->message, m, sizeof m);
-        printf("ok: %s\n", m);
-    } else {
-        refused(r.reply->error, r.reply->message);
     }
-    rc = r.reply->ok ? 0 : 1;
-    cpw_msg_clear(&r);
-    return rc;
+    cpt_src_reply r;
+    char err[600];
+    rc = cpt_source_request(src, &cmd, o->timeout_ms, &r, err, sizeof err);
+    cpt_source_destroy(src);
+    if (rc) {
+        cptop_complain(err);
+        return 1;
+    }
+    if (r.ok) {
+        char m[CPW_TEXT_MAX];
+        cpw_sanitize(r.message, m, sizeof m);
+        printf("ok: %s\n", m);
+        return 0;
+    }
+    return refused(r.error, r.message);
 }

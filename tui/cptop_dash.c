@@ -5,11 +5,13 @@
  * changed (or the clock moved what is shown).
  *
  * The parts: cpt_model (what we know, no curses), cpt_view (a pure render
- * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_link
- * (sockets), cpt_term (the only curses file), cpt_target (finding jobs).
+ * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_source
+ * (where the data comes from: an agent's sockets), cpt_term (the only
+ * curses file), cpt_target (finding jobs).
  */
 #include "cptop.h"
 #include "cpt_model.h"
+#include "cpt_source.h"
 #include "cpt_term.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -24,8 +26,7 @@ typedef struct dash {
     const cptop_opts *o;
     cpt_model *m;
     cpt_ui ui;
-    cpt_link link;
-    bool linked;
+    cpt_source *src;          /* NULL: not watching a job */
     cpt_target cur;
     cpt_target cands[MAX_JOBS];
     int ncand;
@@ -40,9 +41,8 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
 {
     cpt_model_conf mc = {.history_cap = d->o->history, .detail_cap = d->o->detail,
                          .log_cap = d->o->log_lines};
-    if (d->linked)
-        cpt_link_close(&d->link);
-    d->linked = false;
+    cpt_source_destroy(d->src);
+    d->src = NULL;
     bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
     if (!same_job) {
         /* another job: a fresh model (the same job keeps its history) */
@@ -54,14 +54,32 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
     }
     d->cur = *t;
     char err[400];
-    if (cpt_link_open(&d->link, t, err, sizeof err)) {
+    if (!(d->src = cpt_src_agent_new(t, d->o->timeout_ms, err, sizeof err)) ||
+        cpt_source_start(d->src, d->m, now, err, sizeof err)) {
+        cpt_source_destroy(d->src);
+        d->src = NULL;
         cpt_ui_status(&d->ui, true, now, "%s", err);
         return -1;
     }
-    d->linked = true;
     d->ui.cmd_pending = false;
-    cpt_model_connecting(d->m, t->events, now);
     cpt_model_note(d->m, now, false, "watching %s at %s", t->job[0] ? t->job : t->events, t->events);
+    d->dirty = true;
+    return 0;
+}
+
+/* --flink: one source for the whole run (it finds the job itself). */
+static int attach_flink(dash *d, int64_t now)
+{
+    char err[400];
+    cpt_src_flink_conf c = cptop_flink_conf(d->o);
+    if (!(d->src = cpt_src_flink_new(&c, err, sizeof err)) ||
+        cpt_source_start(d->src, d->m, now, err, sizeof err)) {
+        cpt_source_destroy(d->src);
+        d->src = NULL;
+        cpt_ui_status(&d->ui, true, now, "%s", err);
+        return -1;
+    }
+    cpt_model_note(d->m, now, false, "watching Flink at %s", c.http.base);
     d->dirty = true;
     return 0;
 }
@@ -89,7 +107,7 @@ static void discover(dash *d, int64_t now)
     cpt_where w = cptop_where(d->o);
     d->ncand = cpt_target_candidates(&w, d->cands, MAX_JOBS, dir, sizeof dir, err, sizeof err);
     fill_picker(&d->ui, d->cands, d->ncand);
-    if (!d->linked) {
+    if (!d->src) {
         if (d->ncand == 1 || (d->ncand > 1 && d->picked)) {
             attach(d, &d->cands[d->ncand == 1 ? 0 : d->ui.pick_sel], now);
             d->ui.status[0] = 0;
@@ -118,6 +136,30 @@ static void discover(dash *d, int64_t now)
     }
 }
 
+/* Keys that ask the job for something its source cannot do: the status
+ * line says why, and no dialog opens (the keys are cpt_ui's). */
+static const struct {
+    int key;
+    cpt_src_cap cap;
+} needs[] = {
+    {'t', CPT_CAP_TRIGGER}, {'a', CPT_CAP_ABORT}, {'f', CPT_CAP_FAIL}, {'c', CPT_CAP_CONFIG},
+};
+
+static bool cannot(dash *d, int k, int64_t now)
+{
+    if (!d->src || d->ui.overlay != CPT_OV_NONE || d->ui.read_only)
+        return false;
+    unsigned caps = cpt_source_caps(d->src, d->m);
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+        if (needs[i].key == k && !(caps & needs[i].cap) &&
+            (needs[i].cap != CPT_CAP_FAIL || strcmp(cpt_source_kind(d->src), "agent"))) {
+            cpt_ui_status(&d->ui, true, now, "%s", cpt_source_cannot(d->src, needs[i].cap));
+            d->dirty = true;
+            return true;
+        }
+    return false;
+}
+
 /* Every key waiting; what it asks for is sent. */
 static void keys(dash *d, int64_t now)
 {
@@ -125,19 +167,22 @@ static void keys(dash *d, int64_t now)
     char err[400];
     while ((k = cpt_term_key()) != CPT_KEY_NONE) {
         cpw_cmd cmd;
+        if (cannot(d, k, now))
+            continue;
         cpt_action a = cpt_ui_key(&d->ui, d->m, k, &cmd, now);
         if (k == CPT_KEY_RESIZE)
             d->dirty = true;
         if (a == CPT_ACT_QUIT) {
             cptop_quit = 1;
         } else if (a == CPT_ACT_COMMAND) {
-            if (!d->linked) {
+            if (!d->src) {
                 cpt_ui_status(&d->ui, true, now, "not connected to a job");
-            } else if (cpt_link_send_cmd(&d->link, &cmd, err, sizeof err)) {
+            } else if (cpt_source_send_cmd(d->src, &cmd, err, sizeof err)) {
                 cpt_ui_status(&d->ui, true, now, "%s", err);
             } else {
                 d->ui.cmd_pending = true;
-                cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply", d->link.cmd_name);
+                cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply",
+                              cpt_source_cmd_name(d->src));
             }
         } else if (a == CPT_ACT_PICK && d->ui.pick_sel < d->ncand) {
             d->picked = true;
@@ -151,13 +196,12 @@ static void keys(dash *d, int64_t now)
 /* What the job sent: events, a state reply, a command's reply. */
 static void job_input(dash *d, int64_t now)
 {
-    if (!d->linked)
+    if (!d->src)
         return;
-    cpt_link_read_events(&d->link, d->m, now);
-    cpt_link_poll_state(&d->link, d->m, now, d->o->timeout_ms);
+    cpt_source_on_ready(d->src, d->m, now);
     bool ok;
     char text[300];
-    if (cpt_link_poll_cmd(&d->link, now, d->o->timeout_ms, &ok, text, sizeof text)) {
+    if (cpt_source_poll_cmd(d->src, now, d->o->timeout_ms, &ok, text, sizeof text)) {
         d->ui.cmd_pending = false;
         cpt_ui_status(&d->ui, !ok, now, "%s", text);
         cpt_model_note(d->m, now, !ok, "%s", text);
@@ -194,13 +238,13 @@ static bool wait_input(dash *d, int64_t now)
     int64_t wait = draw_period(d) - (now - d->last_draw);
     if (d->m->version != d->drawn_version && wait > 50000)
         wait = 50000 - (now - d->last_draw);
-    int lw = d->linked ? cpt_link_wait_ms(&d->link) : -1;
-    if (lw >= 0 && (int64_t)lw * 1000 < wait)
-        wait = (int64_t)lw * 1000; /* a reconnection is due */
     if (wait < 0)
         wait = 0;
-    struct pollfd pfd[4] = {{.fd = 0, .events = POLLIN}};
-    int n = 1 + (d->linked ? cpt_link_pollfds(&d->link, pfd + 1, 3) : 0);
+    struct pollfd pfd[8] = {{.fd = 0, .events = POLLIN}};
+    int64_t next = INT64_MAX;
+    int n = 1 + (d->src ? cpt_source_pollfds(d->src, pfd + 1, 7, &next) : 0);
+    if (next != INT64_MAX && next - now < wait) /* a poller's next request */
+        wait = next > now ? next - now : 0;
     int pr = poll(pfd, (nfds_t)n, (int)(wait / 1000) + (wait % 1000 ? 1 : 0));
     return !(pr > 0 && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)));
 }
@@ -215,7 +259,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
     d = (dash){.o = o, .drawn_version = UINT64_MAX, .dirty = true};
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
     cpt_target first;
-    int rc = o->connect ? cptop_find(o, &first) : 0;
+    int rc = o->connect && !o->flink ? cptop_find(o, &first) : 0;
     char err[300];
     if (rc || !(d.m = cpt_model_new(&mc))) {
         if (!rc)
@@ -228,18 +272,19 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         return 2;
     }
     cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
-    if (o->connect)
+    if (o->flink)
+        attach_flink(&d, cpw_now_us());
+    else if (o->connect)
         attach(&d, &first, cpw_now_us());
     while (!cptop_quit) {
         int64_t now = cpw_now_us();
         /* looking probes every job's socket: once a second while looking
          * for one, every 5 s (the picker's list) while watching one live */
-        int64_t look = d.linked && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
-        if (!o->connect && now - d.last_discover >= look)
+        int64_t look = d.src && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
+        if (!o->connect && !o->flink && now - d.last_discover >= look)
             discover(&d, now);
-        if (d.linked && d.m->want_state && !d.m->state_pending && !d.link.req_state &&
-            cpt_link_send_state(&d.link) == 0)
-            cpt_model_state_sent(d.m);
+        if (d.src)
+            cpt_source_tick(d.src, d.m, now);
         if (!wait_input(&d, now))
             break; /* the terminal went away */
         now = cpw_now_us();
@@ -249,7 +294,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         draw(&d, now);
     }
     cpt_term_close();
-    /* The link is left to the process's exit (d is static, so it stays
+    /* The source is left to the process's exit (d is static, so it stays
      * reachable): nng 1.5's close of a SUB socket that messages keep
      * arriving on can wait forever, and q must end cptop. */
     cpt_frame_free(&d.f);

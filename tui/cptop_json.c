@@ -18,17 +18,18 @@
  * announcing another). Every line goes through cpw_json_sanitize().
  */
 #include "cptop.h"
-#include "cpw_sock.h"
+#include "cpt_source.h"
 #include "cpw_state.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct json_run {
     const cptop_opts *o;
     cpt_target t;
-    cpw_sock *sub;
+    cpt_source *src;          /* its messages come to print_msg, no model */
     char instance[CPW_INSTANCE_HEX + 1]; /* the process of the last state line */
     bool attached;            /* a state line was printed */
     bool in_sync;             /* a message after the state's seq was seen */
@@ -38,6 +39,7 @@ typedef struct json_run {
     int64_t last_msg_us, last_try_us, last_look_us;
     int64_t skipping_since_us; /* messages dropped as covered by the state since */
     bool broken;              /* stdout went away */
+    bool in_attach;           /* asking for the state */
     cpw_buf line;
 } json_run;
 
@@ -97,13 +99,19 @@ static void print_state(json_run *r, const cpw_state *st, const char *reason)
 static bool attach(json_run *r, const char *reason)
 {
     r->last_try_us = cpw_now_us();
-    cpw_msg m;
-    if (cptop_get_state(&r->t, -1, r->o->timeout_ms, &m)) {
+    cpw_state *st;
+    char err[600];
+    /* a polled source derives messages while it builds the state: those
+     * are in the state line, not printed before it */
+    r->in_attach = true;
+    int rc = cpt_source_snapshot(r->src, -1, r->o->timeout_ms, &st, err, sizeof err);
+    r->in_attach = false;
+    if (rc) {
+        cptop_complain(err);
         r->want_state = true;
         r->want_reason = reason;
         return false;
     }
-    const cpw_state *st = m.reply->state;
     bool new_process = !r->attached || strcmp(st->hello.instance, r->instance) ||
                        !st->hello.instance[0];
     if (new_process || !strcmp(reason, "gap"))
@@ -113,14 +121,18 @@ static bool attach(json_run *r, const char *reason)
     r->in_sync = false;
     r->skip_to = r->last_seq = st->seq;
     r->want_state = false;
-    cpw_msg_clear(&m);
+    cpw_state_free(st);
     return true;
 }
 
-static int print_msg(void *opaque, cpw_msg *m)
+static int print_msg(void *opaque, const cpw_msg *m)
 {
     json_run *r = opaque;
     r->last_msg_us = cpw_now_us();
+    if (r->in_attach) {
+        r->last_seq = m->seq; /* covered by the state about to be printed */
+        return 0;
+    }
     bool other = m->kind == CPW_K_HELLO && m->hello->instance[0] && r->instance[0] &&
                  strcmp(m->hello->instance, r->instance);
     if (other || (r->in_sync && m->seq <= r->last_seq))
@@ -158,8 +170,20 @@ static int print_msg(void *opaque, cpw_msg *m)
     return cptop_quit || r->broken;
 }
 
-/* Room in the kernel for a burst the terminal is slow to take. */
-static const cpw_sock_conf sub_conf = {.rcvbuf = 4 * 1024 * 1024};
+static void on_bad(void *opaque, const char *why)
+{
+    (void)opaque;
+    char text[300];
+    snprintf(text, sizeof text, "dropped a bad frame: %s", why);
+    cptop_complain(text);
+}
+
+/* Subscribes through s, its messages to print_msg. */
+static int start(json_run *r, cpt_source *s, char *err, size_t errsz)
+{
+    cpt_source_set_observer(s, print_msg, on_bad, r);
+    return cpt_source_start(s, NULL, cpw_now_us(), err, errsz);
+}
 
 /* A job found in the runtime directory: when its announcement names
  * another process (and this one has gone quiet), follow it there. */
@@ -173,18 +197,18 @@ static void look(json_run *r, int64_t now)
     if (cpt_target_candidates(&w, &n, 1, (char[CPW_PATH_MAX]){0}, CPW_PATH_MAX, msg, sizeof msg) < 1 ||
         !n.instance[0] || !strcmp(n.instance, r->instance))
         return;
-    if (strcmp(n.events, r->t.events)) { /* it listens elsewhere now */
-        char err[400];
-        cpw_sock *s = cpw_sock_new(CPW_SOCK_SUB, &sub_conf, err, sizeof err);
-        if (!s || cpw_sock_dial(s, n.events, err, sizeof err) != CPW_SOCK_OK) {
-            cpw_sock_destroy(s);
-            return;
-        }
-        cpw_sock_destroy(r->sub);
-        r->sub = s;
-    }
     n.secret_len = r->t.secret_len;
     memcpy(n.secret, r->t.secret, sizeof n.secret);
+    if (strcmp(n.events, r->t.events)) { /* it listens elsewhere now */
+        char err[400];
+        cpt_source *s = cpt_src_agent_new(&n, r->o->timeout_ms, err, sizeof err);
+        if (!s || start(r, s, err, sizeof err)) {
+            cpt_source_destroy(s);
+            return;
+        }
+        cpt_source_destroy(r->src);
+        r->src = s;
+    }
     r->t = n;
     attach(r, "restarted");
 }
@@ -194,39 +218,36 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
     (void)argc, (void)argv;
     static json_run r; /* static: what is left open at exit stays reachable */
     r = (json_run){.o = o};
-    int rc = cptop_find(o, &r.t);
+    int rc = o->flink ? cptop_open_source(o, &r.src) : cptop_find(o, &r.t);
     if (rc)
         return rc;
     cpw_buf_init(&r.line);
     char err[400];
-    r.sub = cpw_sock_new(CPW_SOCK_SUB, &sub_conf, err, sizeof err);
-    if (!r.sub || cpw_sock_dial(r.sub, r.t.events, err, sizeof err) != CPW_SOCK_OK) {
+    if ((!r.src && !(r.src = cpt_src_agent_new(&r.t, o->timeout_ms, err, sizeof err))) ||
+        start(&r, r.src, err, sizeof err)) {
         cptop_complain(err);
-        cpw_sock_destroy(r.sub);
+        cpt_source_destroy(r.src);
         return 1;
     }
     attach(&r, "connected");
     while (!cptop_quit && !r.broken) {
-        cpw_sock_msg msg;
-        if (cpw_sock_recv(r.sub, &msg, 200) == CPW_SOCK_OK) {
-            /* Decoded and re-encoded: one valid JSON object per line
-             * whatever shape (object, array, NDJSON) or bytes came in. */
-            cpw_error derr;
-            size_t count;
-            if (cpw_decode_frame(msg.data, msg.len, print_msg, &r, &count, &derr) != CPW_OK) {
-                char text[300];
-                snprintf(text, sizeof text, "dropped a bad frame: %s", derr.text);
-                cptop_complain(text);
-            }
-            cpw_sock_msg_free(&msg);
-        }
-        int64_t now = cpw_now_us();
+        struct pollfd pfd[8];
+        int64_t next = INT64_MAX, now = cpw_now_us();
+        int n = cpt_source_pollfds(r.src, pfd, 8, &next);
+        int64_t wait = next == INT64_MAX ? 200000 : next - now;
+        wait = wait < 0 ? 0 : wait > 200000 ? 200000 : wait;
+        poll(pfd, (nfds_t)n, (int)(wait / 1000));
+        now = cpw_now_us();
+        /* Decoded and re-encoded by print_msg: one valid JSON object per
+         * line whatever shape (object, array, NDJSON) or bytes came in. */
+        cpt_source_on_ready(r.src, NULL, now);
+        cpt_source_tick(r.src, NULL, now);
         if (r.want_state && now - r.last_try_us >= 1000000)
             attach(&r, r.want_reason);
         if (r.t.discovered && now - r.last_msg_us > 2000000 && now - r.last_look_us >= 1000000)
             look(&r, now);
     }
-    cpw_sock_destroy(r.sub); /* never waits: nothing is left to flush */
+    cpt_source_destroy(r.src); /* never waits: nothing is left to flush */
     cpw_buf_free(&r.line);
     return 0;
 }

@@ -1,7 +1,9 @@
 /* cptop_once.c — `cptop --once`: the job's state as text, every string
- * from the job sanitised. */
+ * from the job sanitised. The state is the source's snapshot, so it reads
+ * the same for an agent and a Flink cluster. */
 #include "cptop.h"
 #include "cpt_fmt.h"
+#include "cpt_source.h"
 #include "cpw_state.h"
 
 #include <stdio.h>
@@ -59,14 +61,18 @@ static void print_checkpoints(const cpw_state *s)
 int cptop_once(const cptop_opts *o, int argc, char **argv)
 {
     (void)argc, (void)argv;
-    cpt_target t;
-    int rc = cptop_find(o, &t);
+    cpt_source *src;
+    int rc = cptop_open_source(o, &src);
     if (rc)
         return rc;
-    cpw_msg r;
-    if (cptop_get_state(&t, 10, o->timeout_ms, &r))
+    cpw_state *s;
+    char err[600];
+    rc = cpt_source_snapshot(src, 10, o->timeout_ms, &s, err, sizeof err);
+    cpt_source_destroy(src);
+    if (rc) {
+        cptop_complain(err);
         return 1;
-    const cpw_state *s = r.reply->state;
+    }
     char name[CPW_NAME_MAX], jobid[CPW_MAX_JOB_ID];
     cpw_sanitize(s->hello.name, name, sizeof name);
     cpw_sanitize(s->job, jobid, sizeof jobid);
@@ -85,6 +91,6 @@ int cptop_once(const cptop_opts *o, int argc, char **argv)
     printf("\n");
     print_failures(&s->hello);
     print_checkpoints(s);
-    cpw_msg_clear(&r);
+    cpw_state_free(s);
     return 0;
 }

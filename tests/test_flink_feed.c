@@ -1,0 +1,403 @@
+/*
+ * test_flink_feed.c — the Flink feed (tui/cpt_flink_feed*.c): recorded
+ * responses (tests/fixtures/flink/) and constructed successive snapshots
+ * (written by the protocol's Flink writer) turned into the agent's
+ * messages, folded by the same cpt_model the dashboard uses.
+ */
+#include "cpt_test.h"
+#include "cpt_flink_feed.h"
+#include "cpt_model.h"
+#include "cpw_flink.h"
+
+#include <math.h>
+
+/* ------------------------------------------------------------------ helpers */
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[512];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir = slash ? (int)(slash - __FILE__ + 1) : 0;
+    snprintf(path, sizeof path, "%.*sfixtures/flink/%s", dir, __FILE__, name);
+    FILE *f = fopen(path, "rb");
+    CPT_ASSERTF(f != NULL, "cannot open fixture %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    CPT_ASSERT(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* What the feed emitted, folded into a model; counts per event type. */
+typedef struct sink {
+    cpt_model *m;
+    int by_type[CPW_EV__COUNT];
+    int hellos, heartbeats;
+    uint64_t last_seq;
+    bool seq_ok;
+} sink;
+
+static int on_msg(void *ud, const cpw_msg *msg)
+{
+    sink *s = ud;
+    if (msg->seq != s->last_seq + 1)
+        s->seq_ok = false;
+    s->last_seq = msg->seq;
+    if (msg->kind == CPW_K_EVENT && (unsigned)msg->ev.type < CPW_EV__COUNT)
+        s->by_type[msg->ev.type]++;
+    s->hellos += msg->kind == CPW_K_HELLO;
+    s->heartbeats += msg->kind == CPW_K_HEARTBEAT;
+    cpt_model_on_msg(s->m, msg, 1);
+    return 0;
+}
+
+#define JID "0123456789abcdef0123456789abcdef"
+#define V0  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define V1  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define T0  1700000000000LL
+
+static cpt_flink_feed *new_feed(sink *s)
+{
+    memset(s, 0, sizeof *s);
+    s->m = cpt_model_new(NULL);
+    s->seq_ok = true;
+    /* the model starts from an empty state, as a source's resync gives it */
+    cpt_model_state_sent(s->m);
+    cpt_model_on_state(s->m, cpw_state_new(100, 100), 1);
+    cpt_flink_feed *f = cpt_flink_feed_new(JID, 100, 100, on_msg, s);
+    CPT_ASSERT(f != NULL);
+    return f;
+}
+
+static void feed(cpt_flink_feed *f, const char *path, int status, const cpw_buf *b)
+{
+    char err[300];
+    cpt_flink_feed_body(f, path, status, b->data, b->len, 1, err, sizeof err);
+    CPT_ASSERTF(!err[0], "%s: %s", path, err);
+}
+
+static void feed_job(cpt_flink_feed *f)
+{
+    cpw_flink_vertex v[2] = {{.id = V0, .name = "source", .parallelism = 2, .status = "RUNNING"},
+                             {.id = V1, .name = "sink", .parallelism = 1, .status = "RUNNING"}};
+    cpw_flink_edge e = {0, 1, "HASH"};
+    cpw_flink_job_details d = {.job = {.jid = JID, .name = "orders", .state = "RUNNING",
+                                       .start_time = T0, .end_time = -1},
+                               .n_vertices = 2, .vertices = v, .n_edges = 1, .edges = &e};
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_job_details(&b, &d);
+    feed(f, "/jobs/" JID, 200, &b);
+    cpw_buf_reset(&b);
+    /* lowercase mode and Long.MAX interval, as real clusters send them */
+    cpw_flink_cp_config c = {.mode = "exactly_once", .interval = INT64_MAX, .timeout = 600000,
+                             .max_concurrent = 1, .tolerable_failed = 3};
+    cpw_flink_write_cp_config(&b, &c);
+    feed(f, "/v1/jobs/" JID "/checkpoints/config", 200, &b);
+    cpw_buf_free(&b);
+}
+
+static cpw_flink_cp cp_of(int64_t id, cpw_flink_status st, int acked)
+{
+    cpw_flink_cp c = {.cls = st, .id = id, .status = st, .trigger_ts = T0 + id * 1000,
+                      .latest_ack_ts = acked ? T0 + id * 1000 + 40 : -1,
+                      .has_checkpointed_size = true, .checkpointed_size = 300,
+                      .state_size = 900, .e2e = st == CPW_FLINK_IN_PROGRESS ? 0 : 40,
+                      .num_subtasks = 3, .num_acked = acked, .checkpoint_type = "CHECKPOINT"};
+    if (st == CPW_FLINK_FAILED) {
+        c.failure_ts = T0 + id * 1000 + 600;
+        c.failure_message = (char *)"Checkpoint expired before completing.";
+    }
+    return c;
+}
+
+/* /checkpoints with these entries (newest first), NaN percentiles. */
+static void feed_stats(cpt_flink_feed *f, cpw_flink_cp *h, int n, cpw_flink_restored *r)
+{
+    cpw_flink_stats s = {.counts = {.total = n}, .has_checkpointed_size = true,
+                         .latest_restored = r, .n_history = n, .history = h};
+    s.checkpointed_size = s.state_size = s.e2e = s.alignment_buffered = s.processed =
+        s.persisted = cpw_flink_stat_empty();
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_stats(&b, &s);
+    CPT_ASSERT(strstr(b.data, "\"NaN\"") != NULL);
+    feed(f, "/jobs/" JID "/checkpoints", 200, &b);
+    cpw_buf_free(&b);
+}
+
+static void feed_details(cpt_flink_feed *f, cpw_flink_cp c, int acked0, int acked1)
+{
+    cpw_flink_task t[2] = {{.vertex = V0, .id = c.id, .status = c.status, .num_subtasks = 2,
+                            .num_acked = acked0, .state_size = 600, .latest_ack_ts = T0},
+                           {.vertex = V1, .id = c.id, .status = c.status, .num_subtasks = 1,
+                            .num_acked = acked1, .state_size = 300, .latest_ack_ts = T0}};
+    c.n_tasks = 2;
+    c.tasks = t;
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_cp(&b, &c);
+    char path[160];
+    snprintf(path, sizeof path, "/jobs/%s/checkpoints/details/%lld", JID, (long long)c.id);
+    feed(f, path, 200, &b);
+    cpw_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+CPT_TEST(routes_read_paths_and_ids)
+{
+    char jid[33], vid[33];
+    int64_t id = 0;
+    CPT_EQ_INT(cpt_flink_feed_route("/config", jid, &id, vid), CPT_FF_CONFIG);
+    CPT_EQ_INT(cpt_flink_feed_route("/v1/jobs/overview?x=1", jid, &id, vid), CPT_FF_OVERVIEW);
+    CPT_EQ_INT(cpt_flink_feed_route("/jobs/" JID "/checkpoints", jid, &id, vid), CPT_FF_STATS);
+    CPT_EQ_STR(jid, JID);
+    CPT_EQ_INT(cpt_flink_feed_route("/jobs/" JID "/checkpoints/details/42/subtasks/" V1, jid, &id,
+                                    vid), CPT_FF_SUBTASKS);
+    CPT_EQ_INT(id, 42);
+    CPT_EQ_STR(vid, V1);
+    CPT_EQ_INT(cpt_flink_feed_route("/jobs/" JID "/checkpoints/" V0, jid, &id, vid), CPT_FF_TRIGGER);
+    CPT_EQ_INT(cpt_flink_feed_route("/jobs/nothex/checkpoints", jid, &id, vid), CPT_FF_UNKNOWN);
+    CPT_EQ_INT(cpt_flink_feed_route("/jobs/" JID "/checkpoints/details/-1", jid, &id, vid),
+               CPT_FF_UNKNOWN);
+    CPT_EQ_INT(cpt_flink_feed_route("", jid, &id, vid), CPT_FF_UNKNOWN);
+}
+
+CPT_TEST(fixture_flink_1_12_history_becomes_completed_checkpoints)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    size_t n;
+    char *body = slurp("checkpoints-flink1.12-production.json", &n);
+    char err[300];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints", 200, body, n, 5, err, sizeof err);
+    CPT_EQ_STR(err, "");
+    const cpw_state *st = cpt_flink_feed_state(f);
+    CPT_ASSERT(st->n_history > 0);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], st->n_history);
+    CPT_EQ_INT(cpw_state_history(st, 0)->id, 1914);
+    CPT_EQ_INT(cpw_state_history(st, 0)->state_size, 31096);
+    CPT_EQ_INT(cpw_state_history(st, 0)->duration_us, 89000);
+    /* before 1.15 there is no checkpointed_size: the full size stands in */
+    CPT_EQ_INT(cpw_state_history(st, 0)->checkpointed_size, 31096);
+    CPT_EQ_INT(st->counts.completed, 1914);
+    CPT_EQ_INT(s.m->st->n_history, st->n_history);
+    /* the same body again (Flink's cache) changes nothing */
+    int before = s.by_type[CPW_EV_CP_COMPLETED];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints", 200, body, n, 6, err, sizeof err);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], before);
+    CPT_EQ_INT(cpt_flink_feed_info(f)->unchanged, 1);
+    CPT_ASSERT(s.seq_ok);
+    free(body);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(checkpointing_off_is_said)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    const char *body = "{\"errors\":[\"Checkpointing is not enabled for this job (" JID ").\"]}";
+    char err[300];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints", 404, body, strlen(body), 1, err,
+                        sizeof err);
+    CPT_ASSERT(cpt_flink_feed_info(f)->checkpointing_off);
+    CPT_EQ_INT(cpt_flink_feed_state(f)->n_history, 0);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(topology_and_config_become_one_hello)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    CPT_EQ_INT(s.hellos, 2); /* the shape, then the config it did not know yet */
+    CPT_EQ_INT(s.m->st->hello.n_ops, 2);
+    CPT_EQ_STR(s.m->st->hello.ops[0].name, "source");
+    CPT_EQ_INT(s.m->st->n_subtasks, 3);
+    CPT_EQ_INT(s.m->st->hello.n_edges, 1);
+    CPT_EQ_STR(s.m->mode, "EXACTLY_ONCE");
+    CPT_EQ_INT(s.m->interval_us, -1); /* Long.MAX: no periodic checkpoints */
+    CPT_EQ_INT(s.m->timeout_us, 600000000);
+    CPT_EQ_INT(s.m->tolerable, 3);
+    feed_job(f); /* unchanged: no new hello */
+    CPT_EQ_INT(s.hellos, 2);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_checkpoint_appears_acks_rise_and_it_completes)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp c = cp_of(7, CPW_FLINK_IN_PROGRESS, 0);
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 1);
+    CPT_EQ_INT(s.m->st->inflight[0].id, 7);
+    CPT_EQ_INT(s.m->st->inflight[0].trigger_ts, (T0 + 7000) * 1000);
+    char paths[8][160];
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* its details, nothing else */
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7");
+    /* the source vertex is done, the sink is not: acks for the source's two */
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0);
+    CPT_EQ_INT(s.m->st->inflight[0].acks, 2);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* nothing new to learn */
+    /* one more ack counted by Flink: details, then the sink's subtasks */
+    c = cp_of(7, CPW_FLINK_IN_PROGRESS, 3);
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1);
+    cpw_flink_cp d = cp_of(7, CPW_FLINK_IN_PROGRESS, 2);
+    d.num_acked = 2; /* an older cache: the sink still shows 0 here */
+    feed_details(f, d, 2, 0);
+    cpw_flink_subtask sub = {.index = 0, .completed = true, .ack_ts = T0 + 7040, .state_size = 300,
+                             .sync = 3, .async = 20, .align_duration = 5, .start_delay = 2};
+    cpw_flink_task_detail td = {.task = {.id = 7, .num_subtasks = 1, .num_acked = 1},
+                                .n_subtasks = 1, .subtasks = &sub};
+    td.checkpointed_size = td.state_size = td.e2e = td.sync = td.async = td.align_buffered =
+        td.align_processed = td.align_persisted = td.align_duration = td.start_delay =
+            cpw_flink_stat_empty();
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_task_detail(&b, &td);
+    feed(f, "/jobs/" JID "/checkpoints/details/7/subtasks/" V1, 200, &b);
+    cpw_buf_free(&b);
+    CPT_EQ_INT(s.m->st->inflight[0].acks, 3);
+    int sink_sub = cpw_state_sub_index(s.m->st, 1, 0);
+    CPT_EQ_INT(s.m->st->inflight[0].subs[sink_sub].async_us, 20000);
+    CPT_EQ_INT(s.m->st->inflight[0].subs[sink_sub].alignment_us, 5000);
+    /* completed */
+    c = cp_of(7, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 0);
+    const cpw_cp *h = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(h->id, 7);
+    CPT_EQ_INT(h->status, CPW_CP_COMPLETED);
+    CPT_EQ_INT(h->acks, 3);
+    CPT_EQ_INT(h->duration_us, 40000);
+    CPT_EQ_INT(h->state_size, 900);
+    CPT_EQ_INT(s.by_type[CPW_EV_ACK], 3); /* each subtask acknowledged once */
+    CPT_ASSERT(s.seq_ok);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(failed_by_expiry_evicted_and_failover)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp h[2] = {cp_of(9, CPW_FLINK_IN_PROGRESS, 0), cp_of(8, CPW_FLINK_IN_PROGRESS, 0)};
+    feed_stats(f, h, 2, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 2);
+    /* 8 expires */
+    h[1] = cp_of(8, CPW_FLINK_FAILED, 0);
+    feed_stats(f, h, 2, NULL);
+    const cpw_cp *x = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(x->id, 8);
+    CPT_EQ_INT(x->status, CPW_CP_FAILED);
+    CPT_EQ_INT(x->reason, CPW_FAIL_EXPIRED);
+    CPT_EQ_STR(x->message, "Checkpoint expired before completing.");
+    /* 9 left Flink's history: its details answer 404 */
+    const char *nf = "{\"errors\":[\"Could not find checkpointing statistics for checkpoint 9.\"]}";
+    char err[300];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints/details/9", 404, nf, strlen(nf), 1, err,
+                        sizeof err);
+    CPT_EQ_INT(s.m->st->n_inflight, 0);
+    CPT_EQ_INT(cpw_state_history(s.m->st, 0)->id, 9);
+    CPT_EQ_INT(cpw_state_history(s.m->st, 0)->status, CPW_CP_FAILED);
+    /* a JobManager failover: history starts empty while 10 was in flight */
+    h[0] = cp_of(10, CPW_FLINK_IN_PROGRESS, 0);
+    feed_stats(f, h, 1, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 1);
+    feed_stats(f, NULL, 0, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 0);
+    CPT_EQ_INT(cpw_state_history(s.m->st, 0)->id, 10);
+    /* cptop keeps what Flink forgot */
+    CPT_EQ_INT(s.m->st->n_history, 3);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_restore_is_followed)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp c = cp_of(5, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, &c, 1, NULL);
+    cpw_flink_restored r = {.id = 5, .restore_ts = T0 + 9000};
+    feed_stats(f, &c, 1, &r);
+    CPT_EQ_INT(s.by_type[CPW_EV_RESTORED], 1);
+    CPT_EQ_INT(s.m->st->restored_from, 5);
+    feed_stats(f, &c, 1, &r); /* the same restore again: once */
+    CPT_EQ_INT(s.by_type[CPW_EV_RESTORED], 1);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(garbage_is_an_error_never_a_change)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    int hellos = s.hellos;
+    const char *bad[] = {"", "{", "[]", "{\"history\":7}", "{\"counts\":\"x\"}", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[300];
+        cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints", 200, bad[i], strlen(bad[i]), 1, err,
+                            sizeof err);
+        CPT_ASSERTF(err[0], "'%s' was accepted", bad[i]);
+        cpt_flink_feed_body(f, "/jobs/" JID, 200, bad[i], strlen(bad[i]), 1, err, sizeof err);
+        CPT_ASSERT(err[0]);
+    }
+    char err[300];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints", 500, "oops", 4, 1, err, sizeof err);
+    CPT_ASSERT(strstr(err, "HTTP 500") != NULL);
+    CPT_EQ_INT(s.hellos, hellos);
+    CPT_EQ_INT(s.m->st->n_history, 0);
+    /* another job's answer is not ours */
+    cpt_flink_feed_body(f, "/jobs/ffffffffffffffffffffffffffffffff/checkpoints", 200, "{}", 2, 1,
+                        err, sizeof err);
+    CPT_EQ_STR(err, "");
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(failure_messages_map_to_reasons)
+{
+    CPT_EQ_INT(cpt_flink_failure_reason("Checkpoint expired before completing."), CPW_FAIL_EXPIRED);
+    CPT_EQ_INT(cpt_flink_failure_reason("Checkpoint was declined."), CPW_FAIL_DECLINED);
+    CPT_EQ_INT(cpt_flink_failure_reason("Checkpoint has been subsumed."), CPW_FAIL_SUBSUMED);
+    CPT_EQ_INT(cpt_flink_failure_reason("Not all required tasks are currently running."),
+               CPW_FAIL_NOT_ALL_RUNNING);
+    CPT_EQ_INT(cpt_flink_failure_reason(NULL), CPW_FAIL_ASYNC_EXCEPTION);
+}
+
+CPT_TEST(a_copy_is_what_a_resync_installs)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp h[2] = {cp_of(2, CPW_FLINK_COMPLETED, 3), cp_of(1, CPW_FLINK_COMPLETED, 3)};
+    feed_stats(f, h, 2, NULL);
+    cpw_state *c = cpt_flink_feed_copy(f, -1);
+    CPT_ASSERT(c != NULL);
+    CPT_EQ_INT(c->n_history, 2);
+    CPT_EQ_INT(c->hello.n_ops, 2);
+    CPT_EQ_STR(c->job, JID);
+    cpt_model *m = cpt_model_new(NULL);
+    cpt_model_state_sent(m);
+    cpt_model_on_state(m, c, 1);
+    CPT_EQ_INT(m->st->n_history, 2);
+    CPT_EQ_INT(cpw_state_history(m->st, 0)->id, 2);
+    cpt_model_free(m);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}

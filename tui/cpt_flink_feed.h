@@ -1,0 +1,109 @@
+/*
+ * cpt_flink_feed.h — Apache Flink's checkpoint REST answers turned into the
+ * messages a job's agent would have sent: a hello with the topology of
+ * /jobs/:jid (one operator per vertex) and the checkpoint config, then
+ * cp_triggered, per-subtask acks (from details/subtasks), cp_completed,
+ * cp_failed, restored and job_status as successive snapshots show them.
+ * Those go to an emit callback (a source feeds them to the unchanged
+ * cpt_model; --json prints them), so every screen works for Flink too.
+ *
+ * Pure and I/O-free: it is given one response at a time (the request path,
+ * the HTTP status, the body) and what time it is, so tests replay recorded
+ * and constructed sequences, a fuzzer feeds it garbage, and a recording
+ * replays through it. It keeps the state its messages built (a cpw_state,
+ * with the cluster's counts), which is what a snapshot or a resync gets,
+ * and it says which detail requests are worth making next (only for
+ * checkpoints in flight, only for vertices whose acks rose).
+ *
+ * Hostile input: bodies go through the bounded cpw_flink readers; counts
+ * and sizes are clamped to the protocol's limits; times saturate. Text is
+ * copied as is (cut to its field): whoever shows it sanitises it.
+ * Not thread-safe: one owner.
+ */
+#ifndef CPT_FLINK_FEED_H
+#define CPT_FLINK_FEED_H
+
+#include "cpw.h"
+#include "cpw_flink.h"
+#include "cpw_state.h"
+
+typedef struct cpt_flink_feed cpt_flink_feed;
+
+/* Receives each derived message (valid for the call). Non-zero: the
+ * receiver is going away (the feed still folds the rest). */
+typedef int (*cpt_ff_emit_fn)(void *ud, const cpw_msg *m);
+
+/* What one response was, for a caller that schedules requests. */
+typedef enum cpt_ff_kind {
+    CPT_FF_UNKNOWN = 0,   /* a path the feed does not read (ignored) */
+    CPT_FF_CONFIG,        /* /config */
+    CPT_FF_OVERVIEW,      /* /jobs/overview */
+    CPT_FF_JOB,           /* /jobs/:jid */
+    CPT_FF_STATS,         /* /jobs/:jid/checkpoints */
+    CPT_FF_CP_CONFIG,     /* /jobs/:jid/checkpoints/config */
+    CPT_FF_DETAILS,       /* /jobs/:jid/checkpoints/details/:id */
+    CPT_FF_SUBTASKS,      /* /jobs/:jid/checkpoints/details/:id/subtasks/:vid */
+    CPT_FF_TRIGGER,       /* /jobs/:jid/checkpoints/:triggerid */
+} cpt_ff_kind;
+
+/* What the feed knows about the cluster and the watched job (for headers). */
+typedef struct cpt_ff_info {
+    bool have_config;
+    char version[64];            /* Flink's, "" until /config */
+    int version_major, version_minor;
+    int64_t refresh_ms;          /* the web refresh interval (/config) */
+    bool checkpointing_off;      /* /checkpoints said it is not enabled */
+    char job_state[16];          /* Flink's JobStatus name, "" unknown */
+    char job_name[CPW_NAME_MAX];
+    int64_t stats_us;            /* when a /checkpoints body last arrived (0: never) */
+    int64_t stats_changed_us;    /* when its content last changed */
+    uint64_t responses, errors, unchanged;
+    cpw_flink_counts counts;     /* Flink's own counts */
+} cpt_ff_info;
+
+/* A feed for job jid (32 hex; "" takes the first job a path names).
+ * history_cap/detail_cap size its state as cpw_state_new's. NULL when out
+ * of memory or jid is not an id. */
+cpt_flink_feed *cpt_flink_feed_new(const char *jid, int history_cap, int detail_cap,
+                                   cpt_ff_emit_fn emit, void *ud);
+void cpt_flink_feed_destroy(cpt_flink_feed *f);
+
+/* What path asks for (an optional /v1 prefix and ?query ignored); *id and
+ * vid (33 bytes, may be NULL) get a checkpoint id and vertex id it names. */
+cpt_ff_kind cpt_flink_feed_route(const char *path, char *jid, int64_t *id, char *vid);
+
+/*
+ * Folds one response: status is the HTTP status (0: no response at all,
+ * body then says why). Emits what changed. Returns the kind of response
+ * it was; a body that could not be read is counted and explained in err
+ * (err[0] 0 when all was well). Never fails otherwise.
+ */
+cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
+                               const char *body, size_t len, int64_t now_us, char *err,
+                               size_t errsz);
+
+/* Emits a heartbeat (a poll round that reached the cluster), so a
+ * receiver knows the source is alive while nothing else changes. */
+void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
+
+/* The detail requests worth making now, as paths (each < 160 bytes):
+ * details of every checkpoint in flight, subtasks of every vertex whose
+ * acknowledged count rose past what the feed has per subtask. Returns how
+ * many were written (at most max). */
+int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max);
+
+/* The job id ("" until known), the info, and the state built so far
+ * (owned by the feed; valid until the next call). */
+const char *cpt_flink_feed_jid(const cpt_flink_feed *f);
+const cpt_ff_info *cpt_flink_feed_info(const cpt_flink_feed *f);
+const cpw_state *cpt_flink_feed_state(const cpt_flink_feed *f);
+/* A copy of that state (for a model's resync or --once), with at most
+ * `history` entries (-1: all). NULL when out of memory. */
+cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history);
+/* The jobs /jobs/overview listed last (owned by the feed). */
+const cpw_flink_jobs *cpt_flink_feed_jobs(const cpt_flink_feed *f);
+
+/* Flink's failure message as one of our reasons (a table of its texts). */
+cpw_failure_reason cpt_flink_failure_reason(const char *message);
+
+#endif /* CPT_FLINK_FEED_H */

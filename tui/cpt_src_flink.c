@@ -1,0 +1,508 @@
+/*
+ * cpt_src_flink.c — the source of a job on an Apache Flink cluster: polls
+ * its JobManager's REST API through cpt_http and hands every answer to a
+ * cpt_flink_feed, whose messages feed the model like an agent's would.
+ *
+ * Polling respects the cluster: /config once a minute, /jobs/overview and
+ * /jobs/:jid (+ checkpoints/config) every 5 s, /jobs/:jid/checkpoints at
+ * the poll interval, details and subtasks only where the feed says acks
+ * are missing. A request still out is never sent again. Triggers go
+ * through POST /jobs/:jid/checkpoints (Flink ≥ 1.17) and are followed by
+ * their trigger id; Flink has no request that aborts one checkpoint, no
+ * failure table and no run-time settings, and the caps say so.
+ */
+#include "cpt_source.h"
+#include "cpt_flink_feed.h"
+#include "cpt_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_POLL = 1, T_TRIGGER, T_TRIGGER_STATUS };
+
+typedef struct flink_src {
+    cpt_source *s;
+    cpt_http *http;
+    cpt_flink_feed *feed;
+    cpt_model *m;             /* fed while started; may be NULL */
+    char want_job[300];       /* --job: an id or a name ("" any) */
+    int poll_ms, timeout_ms;
+    int64_t next_config, next_slow, next_stats;
+    int64_t last_ok_us;       /* an answer of any kind (the cluster is there) */
+    bool synced;              /* a round went through: the state is worth showing */
+    bool overview_seen;       /* /jobs/overview answered */
+    char problem[200];        /* the last error, "" when the last answer was fine */
+    /* a trigger being followed */
+    bool cmd_out;
+    char cmd_name[32];
+    char trigger_id[CPW_FLINK_ID_HEX + 1];
+    int64_t cmd_sent_us, trig_next_us;
+    bool cmd_done, cmd_ok;
+    char cmd_text[300];
+    int64_t cmd_cp;
+    bool full;
+} flink_src;
+
+static const char *const flink_cannot[] = {
+    "this Flink cluster has no REST trigger (Flink 1.17+); take a savepoint with flink savepoint",
+    "Flink has no request that aborts one checkpoint: it ends at its timeout (or cancel the job)",
+    "Flink announces no failure table: cptop injects failures only into jobs that offer them",
+    "Flink's checkpoint settings cannot be changed through its REST API while the job runs",
+    "Flink is polled (see the data's age in the header), not pushed",
+    NULL,
+};
+
+static void flink_destroy(void *impl)
+{
+    flink_src *f = impl;
+    if (!f)
+        return;
+    cpt_http_destroy(f->http);
+    cpt_flink_feed_destroy(f->feed);
+    free(f);
+}
+
+static void flink_describe(const void *impl, char *out, size_t size)
+{
+    const flink_src *f = impl;
+    const cpt_ff_info *i = cpt_flink_feed_info(f->feed);
+    char base[300], ver[64], prob[200];
+    cpw_sanitize(cpt_http_base(f->http), base, sizeof base);
+    cpw_sanitize(i->version, ver, sizeof ver);
+    cpw_sanitize(f->problem, prob, sizeof prob);
+    int64_t now = cpw_now_us();
+    char age[48] = "no data yet";
+    if (i->stats_us)
+        snprintf(age, sizeof age, "data %.1fs old", (double)(now - i->stats_us) / 1e6);
+    bool stale = i->stats_us && now - i->stats_us > 3 * (int64_t)f->poll_ms * 1000 + 2000000;
+    snprintf(out, size, "flink %s%s%s  %s%s  cache %llds%s%s%s", base, ver[0] ? "  Flink " : "",
+             ver, age, stale ? " (stale)" : "", (long long)(i->refresh_ms / 1000),
+             i->checkpointing_off ? "  checkpointing off" : "", prob[0] ? "  ! " : "", prob);
+}
+
+static unsigned flink_caps(const void *impl, const cpt_model *m)
+{
+    (void)m;
+    const flink_src *f = impl;
+    const cpt_ff_info *i = cpt_flink_feed_info(f->feed);
+    bool old = i->version_major && (i->version_major < 1 ||
+                                    (i->version_major == 1 && i->version_minor < 17));
+    return old ? 0 : CPT_CAP_TRIGGER | CPT_CAP_FULL;
+}
+
+static int on_msg(void *ud, const cpw_msg *msg)
+{
+    flink_src *f = ud;
+    return cpt_source_emit(f->s, f->m, msg, cpw_now_us());
+}
+
+static void request(flink_src *f, const char *method, const char *path, const char *body,
+                    uint64_t tag)
+{
+    char err[200];
+    if (cpt_http_pending(f->http, path))
+        return;
+    if (cpt_http_start(f->http, method, path, body, tag, err, sizeof err))
+        snprintf(f->problem, sizeof f->problem, "%s", err);
+}
+
+/* Picks the job among /jobs/overview: --job's id or name, else the one
+ * running (the first when several do). */
+static void pick_job(flink_src *f, const cpw_flink_jobs *j)
+{
+    int best = -1;
+    for (int i = 0; i < j->n; i++) {
+        const cpw_flink_job *x = &j->jobs[i];
+        if (f->want_job[0]) {
+            if (!strcmp(x->jid, f->want_job) || !strcmp(x->name, f->want_job))
+                best = i;
+        } else if (best < 0 || (!strcmp(x->state, "RUNNING") &&
+                                strcmp(j->jobs[best].state, "RUNNING"))) {
+            best = i;
+        }
+    }
+    if (best < 0) {
+        snprintf(f->problem, sizeof f->problem, "%s", f->want_job[0] ? "no such job on the cluster"
+                                                                     : "no job on the cluster");
+        return;
+    }
+    /* a new feed for that job: what the overview said is read again */
+    cpt_flink_feed *nf = cpt_flink_feed_new(j->jobs[best].jid, 1000, 50, on_msg, f);
+    if (!nf)
+        return;
+    cpt_flink_feed_destroy(f->feed);
+    f->feed = nf;
+    f->next_config = f->next_slow = f->next_stats = 0;
+}
+
+static void trigger_answer(flink_src *f, const cpt_http_resp *r)
+{
+    char err[200];
+    if (r->tag == T_TRIGGER) {
+        cpw_error e;
+        if (r->status == 202 || r->status == 200) {
+            if (cpw_flink_read_trigger(r->body, r->len, f->trigger_id, &e) == CPW_OK) {
+                f->trig_next_us = cpw_now_us() + 200000;
+                return;
+            }
+            snprintf(err, sizeof err, "a bad answer: %s", e.text);
+        } else if (r->status) {
+            char msg[CPW_TEXT_MAX] = "";
+            cpw_flink_read_error(r->body, r->len, msg, sizeof msg, &e);
+            snprintf(err, sizeof err, "HTTP %d%s%s", r->status, msg[0] ? ": " : "", msg);
+        } else {
+            snprintf(err, sizeof err, "%s", r->err);
+        }
+        f->cmd_done = true;
+        f->cmd_ok = false;
+        snprintf(f->cmd_text, sizeof f->cmd_text, "%s refused (%s)", f->cmd_name, err);
+        return;
+    }
+    cpw_flink_op op;
+    cpw_error e;
+    if (r->status != 200 || cpw_flink_read_op(r->body, r->len, &op, &e) != CPW_OK) {
+        f->trig_next_us = cpw_now_us() + 500000; /* asked again */
+        return;
+    }
+    if (op.completed) {
+        f->cmd_done = true;
+        f->cmd_ok = !op.failed;
+        f->cmd_cp = op.checkpoint_id;
+        if (op.failed)
+            snprintf(f->cmd_text, sizeof f->cmd_text, "%s failed: %s", f->cmd_name,
+                     op.failure_class ? op.failure_class : "unknown cause");
+        else
+            snprintf(f->cmd_text, sizeof f->cmd_text, "%s: ok, checkpoint %lld completed",
+                     f->cmd_name, (long long)op.checkpoint_id);
+    } else {
+        f->trig_next_us = cpw_now_us() + 500000;
+    }
+    cpw_flink_op_clear(&op);
+}
+
+static void on_answer(void *ud, const cpt_http_resp *r)
+{
+    flink_src *f = ud;
+    char where[300];
+    snprintf(where, sizeof where, "%d %s", r->status, r->path);
+    if (r->status)
+        cpt_source_tap(f->s, CPT_TAP_HTTP_BODY, where, r->body, r->len, r->recv_us);
+    else
+        cpt_source_tap(f->s, CPT_TAP_HTTP_ERROR, r->path, r->err, strlen(r->err), r->recv_us);
+    if (r->status)
+        f->last_ok_us = r->recv_us;
+    if (r->tag == T_TRIGGER || r->tag == T_TRIGGER_STATUS) {
+        trigger_answer(f, r);
+        return;
+    }
+    char err[300];
+    cpt_ff_kind k = cpt_flink_feed_body(f->feed, r->path, r->status, r->status ? r->body : r->err,
+                                        r->status ? r->len : strlen(r->err), r->recv_us, err,
+                                        sizeof err);
+    snprintf(f->problem, sizeof f->problem, "%s", err);
+    if (k == CPT_FF_OVERVIEW && r->status == 200) {
+        f->overview_seen = !err[0];
+        if (!cpt_flink_feed_jid(f->feed)[0] && !err[0]) {
+            pick_job(f, cpt_flink_feed_jobs(f->feed));
+            /* the new feed reads the same list (the job's state, --list) */
+            cpt_flink_feed_body(f->feed, r->path, r->status, r->body, r->len, r->recv_us, err,
+                                sizeof err);
+        }
+    }
+    if (k == CPT_FF_STATS && r->status) {
+        cpt_flink_feed_alive(f->feed, r->recv_us);
+        if (cpt_flink_feed_state(f->feed)->hello.n_ops)
+            f->synced = true;
+    }
+    /* what the answer showed missing */
+    char paths[16][160];
+    int n = cpt_flink_feed_wanted(f->feed, paths, 16);
+    for (int i = 0; i < n; i++)
+        request(f, "GET", paths[i], NULL, T_POLL);
+}
+
+/* The requests due now. */
+static void schedule(flink_src *f, int64_t now)
+{
+    const char *jid = cpt_flink_feed_jid(f->feed);
+    char p[160];
+    if (now >= f->next_config) {
+        request(f, "GET", "/config", NULL, T_POLL);
+        f->next_config = now + 60000000;
+    }
+    if (now >= f->next_slow) {
+        request(f, "GET", "/jobs/overview", NULL, T_POLL);
+        if (jid[0]) {
+            snprintf(p, sizeof p, "/jobs/%s", jid);
+            request(f, "GET", p, NULL, T_POLL);
+            snprintf(p, sizeof p, "/jobs/%s/checkpoints/config", jid);
+            request(f, "GET", p, NULL, T_POLL);
+        }
+        f->next_slow = now + 5000000;
+    }
+    if (jid[0] && now >= f->next_stats) {
+        snprintf(p, sizeof p, "/jobs/%s/checkpoints", jid);
+        request(f, "GET", p, NULL, T_POLL);
+        f->next_stats = now + (int64_t)f->poll_ms * 1000;
+    }
+    if (f->cmd_out && !f->cmd_done && f->trigger_id[0] && now >= f->trig_next_us) {
+        snprintf(p, sizeof p, "/jobs/%s/checkpoints/%s", jid, f->trigger_id);
+        request(f, "GET", p, NULL, T_TRIGGER_STATUS);
+        f->trig_next_us = now + 60000000; /* set again by the answer */
+    }
+}
+
+static int flink_start(cpt_source *s, cpt_model *m, int64_t now_us, char *err, size_t errsz)
+{
+    (void)err, (void)errsz;
+    flink_src *f = cpt_source_impl(s);
+    f->m = m;
+    if (m)
+        cpt_model_connecting(m, cpt_http_base(f->http), now_us);
+    schedule(f, now_us);
+    return 0;
+}
+
+static int flink_pollfds(const void *impl, struct pollfd *pfd, int max, int64_t *next_us)
+{
+    const flink_src *f = impl;
+    int64_t due = f->next_stats < f->next_slow ? f->next_stats : f->next_slow;
+    if (f->cmd_out && !f->cmd_done && f->trig_next_us && f->trig_next_us < due)
+        due = f->trig_next_us;
+    if (next_us && due < *next_us)
+        *next_us = due;
+    return cpt_http_pollfds(f->http, pfd, max, next_us);
+}
+
+static void flink_on_ready(cpt_source *s, cpt_model *m, int64_t now_us)
+{
+    (void)now_us;
+    flink_src *f = cpt_source_impl(s);
+    f->m = m;
+    cpt_http_run(f->http, on_answer, f);
+}
+
+/* The model asks for the state at start and after it lost the thread:
+ * the feed's own, once a round went through. */
+static void give_state(flink_src *f, cpt_model *m, int64_t now_us)
+{
+    if (!m || !m->want_state || m->state_pending || !f->synced)
+        return;
+    cpw_state *st = cpt_flink_feed_copy(f->feed, -1);
+    if (!st)
+        return;
+    cpt_model_state_sent(m);
+    cpt_model_on_state(m, st, now_us);
+}
+
+static void flink_tick(cpt_source *s, cpt_model *m, int64_t now_us)
+{
+    flink_src *f = cpt_source_impl(s);
+    f->m = m;
+    cpt_http_run(f->http, on_answer, f);
+    schedule(f, now_us);
+    give_state(f, m, now_us);
+    if (m) {
+        /* the header's source line: URL, version, the data's age */
+        flink_describe(f, m->endpoint, sizeof m->endpoint);
+    }
+}
+
+static int flink_send_cmd(cpt_source *s, const cpw_cmd *c, char *err, size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    const char *jid = cpt_flink_feed_jid(f->feed);
+    if (c->type != CPW_CMD_TRIGGER) {
+        snprintf(err, errsz, "Flink takes no such request");
+        return -1;
+    }
+    if (f->cmd_out && !f->cmd_done) {
+        snprintf(err, errsz, "still waiting for %s", f->cmd_name);
+        return -1;
+    }
+    if (!jid[0]) {
+        snprintf(err, errsz, "no job chosen yet");
+        return -1;
+    }
+    bool full = c->n_params > 0 && !strcmp(c->keys[0], "type") && !strcmp(c->values[0], "full");
+    char path[160];
+    snprintf(path, sizeof path, "/jobs/%s/checkpoints", jid);
+    f->cmd_out = true;
+    f->cmd_done = false;
+    f->trigger_id[0] = 0;
+    f->cmd_cp = 0;
+    f->cmd_sent_us = cpw_now_us();
+    snprintf(f->cmd_name, sizeof f->cmd_name, "%s", full ? "trigger --full" : "trigger");
+    if (cpt_http_start(f->http, "POST", path,
+                       full ? "{\"checkpointType\":\"FULL\"}" : "{\"checkpointType\":\"CONFIGURED\"}",
+                       T_TRIGGER, err, errsz)) {
+        f->cmd_out = false;
+        return -1;
+    }
+    return 0;
+}
+
+static bool flink_cmd_pending(const void *impl)
+{
+    const flink_src *f = impl;
+    return f->cmd_out && !f->cmd_done;
+}
+
+static const char *flink_cmd_name(const void *impl) { return ((const flink_src *)impl)->cmd_name; }
+
+static int flink_poll_cmd(cpt_source *s, int64_t now_us, int timeout_ms, bool *ok, char *text,
+                          size_t size)
+{
+    flink_src *f = cpt_source_impl(s);
+    if (!f->cmd_out)
+        return 0;
+    if (!f->cmd_done && now_us - f->cmd_sent_us < (int64_t)timeout_ms * 1000)
+        return 0;
+    if (!f->cmd_done) {
+        f->cmd_ok = false;
+        snprintf(f->cmd_text, sizeof f->cmd_text, "%s: not completed within %d ms%s", f->cmd_name,
+                 timeout_ms, f->trigger_id[0] ? " (Flink is still working on it)" : "");
+    }
+    f->cmd_out = false;
+    *ok = f->cmd_ok;
+    cpw_sanitize(f->cmd_text, text, size);
+    return 1;
+}
+
+/* Runs the loop (without a model) until done() or the deadline. */
+static bool run_until(cpt_source *s, int timeout_ms, bool (*done)(flink_src *f))
+{
+    flink_src *f = cpt_source_impl(s);
+    int64_t end = cpw_now_us() + (int64_t)timeout_ms * 1000;
+    while (!done(f)) {
+        int64_t now = cpw_now_us();
+        if (now >= end)
+            return false;
+        struct pollfd pfd[32];
+        int64_t next = end;
+        int n = flink_pollfds(f, pfd, 32, &next);
+        int64_t wait = next - now;
+        wait = wait < 0 ? 0 : wait > 100000 ? 100000 : wait;
+        poll(pfd, (nfds_t)n, (int)(wait / 1000) + 1);
+        flink_tick(s, f->m, cpw_now_us());
+    }
+    return true;
+}
+
+static bool cmd_finished(flink_src *f) { return f->cmd_done; }
+static bool overview_read(flink_src *f) { return f->overview_seen; }
+static bool job_known(flink_src *f) { return cpt_flink_feed_jid(f->feed)[0] != 0; }
+
+static int flink_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_src_reply *r,
+                         char *err, size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    if (!run_until(s, timeout_ms, job_known)) {
+        snprintf(err, errsz, "no job found on the cluster within %d ms%s%s", timeout_ms,
+                 f->problem[0] ? ": " : "", f->problem);
+        return -1;
+    }
+    if (flink_send_cmd(s, c, err, errsz))
+        return -1;
+    run_until(s, timeout_ms, cmd_finished);
+    bool ok;
+    char text[300];
+    f->cmd_sent_us = 0; /* whatever is there now is the outcome */
+    flink_poll_cmd(s, cpw_now_us(), timeout_ms, &ok, text, sizeof text);
+    r->ok = ok;
+    r->cp_id = f->cmd_cp;
+    snprintf(r->error, sizeof r->error, "%s", ok ? "" : "flink");
+    snprintf(r->message, sizeof r->message, "%s", text);
+    return 0;
+}
+
+/* A snapshot is ready when a round went through and nothing it asked for
+ * is still out. */
+static bool round_done(flink_src *f)
+{
+    return f->synced && cpt_http_active(f->http) == 0;
+}
+
+static int flink_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state **out, char *err,
+                          size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    if (!round_done(f) && !run_until(s, timeout_ms, round_done) && !f->synced) {
+        char b[300];
+        cpw_sanitize(cpt_http_base(f->http), b, sizeof b);
+        snprintf(err, errsz, "no checkpoint statistics from %s within %d ms%s%s", b, timeout_ms,
+                 f->problem[0] ? ": " : "", f->problem);
+        return -1;
+    }
+    if (!(*out = cpt_flink_feed_copy(f->feed, history))) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *err, size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    if (strcmp(cpt_source_kind(s), "flink")) {
+        snprintf(err, errsz, "not a Flink source");
+        return NULL;
+    }
+    if (!run_until(s, timeout_ms, overview_read)) {
+        char b[300];
+        cpw_sanitize(cpt_http_base(f->http), b, sizeof b);
+        snprintf(err, errsz, "no job list from %s within %d ms%s%s", b, timeout_ms,
+                 f->problem[0] ? ": " : "", f->problem);
+        return NULL;
+    }
+    return cpt_flink_feed_jobs(f->feed);
+}
+
+static const cpt_source_ops flink_ops = {
+    .kind = "flink",
+    .destroy = flink_destroy,
+    .describe = flink_describe,
+    .caps = flink_caps,
+    .cannot = flink_cannot,
+    .start = flink_start,
+    .pollfds = flink_pollfds,
+    .on_ready = flink_on_ready,
+    .tick = flink_tick,
+    .send_cmd = flink_send_cmd,
+    .cmd_pending = flink_cmd_pending,
+    .cmd_name = flink_cmd_name,
+    .poll_cmd = flink_poll_cmd,
+    .request = flink_request,
+    .snapshot = flink_snapshot,
+};
+
+cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t errsz)
+{
+    flink_src *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    f->poll_ms = c->poll_ms >= 250 ? c->poll_ms : 1000;
+    f->timeout_ms = c->http.timeout_ms > 0 ? c->http.timeout_ms : 5000;
+    snprintf(f->want_job, sizeof f->want_job, "%s", c->job ? c->job : "");
+    char jid[CPW_FLINK_ID_HEX + 1] = "";
+    if (c->job && cpw_flink_parse_id(c->job, jid))
+        f->want_job[0] = 0; /* an id: watched straight away */
+    f->http = cpt_http_new(&c->http, err, errsz);
+    f->feed = cpt_flink_feed_new(jid, c->history > 0 ? c->history : 1000, c->detail, on_msg, f);
+    if (!f->http || !f->feed) {
+        if (f->http && !f->feed)
+            snprintf(err, errsz, "out of memory");
+        flink_destroy(f);
+        return NULL;
+    }
+    cpt_source *s = cpt_source_new(&flink_ops, f);
+    if (!s) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    f->s = s;
+    return s;
+}
