@@ -41,6 +41,7 @@ static job new_job(const char *interval, const char *timeout, const char *tolera
         snprintf(h.ops[i].name, sizeof h.ops[i].name, "%s", names[i]);
         h.ops[i].parallelism = PAR[i];
     }
+    conf(&h, "mode", "EXACTLY_ONCE");
     conf(&h, "interval", interval);
     conf(&h, "timeout", timeout);
     conf(&h, "tolerable-failed-checkpoints", tolerable);
@@ -480,4 +481,190 @@ CPT_TEST(empty_history_says_so)
     CPT_EQ_STR(a.headline, "not enough data yet (timeout 1m, 0 completed)");
     CPT_EQ_INT(item(&a, CPT_ADV_TIMEOUT)->n_settings, 0);
     cpw_state_free(j.st);
+}
+
+/* ------------------------------------------------------------ the screen */
+
+#include "cpt_frame.h"
+#include "cpt_model.h"
+#include "cpt_ui.h"
+#include "cpt_view.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* The job the goldens show: 60 checkpoints, alignment-bound, two expired
+ * at the 5 s timeout, the newest every 10 s; the model live at 2000 rec/s. */
+static cpt_model *screen_model(int64_t *now)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    job j = new_job("10 s", "5 s", "0");
+    cpw_hello h = j.st->hello;
+    h.pid = 4242;
+    h.start_ts_us = T0 - 3600 * S;
+    cpw_state_set_hello(j.st, &h);
+    snprintf(j.st->job, sizeof j.st->job, "payments");
+    j.st->status = CPW_JOB_RUNNING;
+    for (int i = 0; i < 60; i++) {
+        if (i == 20 || i == 50)
+            failed(&j, CPW_FAIL_EXPIRED, 5 * S, 10 * S);
+        else
+            completed(&j, (path){200 * MS, 1400 * MS + (i % 5) * 100 * MS, 200 * MS, 200 * MS,
+                                 i % 8, 0}, 10 * S);
+    }
+    *now = j.t - 4 * S;
+    j.st->seq = j.seq;
+    cpt_model *m = cpt_model_new(NULL);
+    CPT_ASSERT(m);
+    cpt_model_connecting(m, "ipc:///run/cptop/payments.events", *now - 10 * S);
+    cpw_msg hb;
+    memset(&hb, 0, sizeof hb);
+    hb.kind = CPW_K_HEARTBEAT;
+    hb.seq = j.seq;
+    snprintf(hb.job, sizeof hb.job, "payments");
+    cpt_model_on_msg(m, &hb, *now - 1 * S);
+    cpt_model_state_sent(m);
+    cpt_model_on_state(m, j.st, *now - 1 * S);
+    m->records_per_s = 2000;
+    m->events_per_s = 120;
+    cpt_model_tick(m, *now);
+    return m;
+}
+
+static void check_golden(const char *name, const cpt_frame *f)
+{
+    char file_path[512];
+    const char *file = __FILE__, *slash = strrchr(file, '/');
+    int dir = slash ? (int)(slash - file) : 0;
+    snprintf(file_path, sizeof file_path, "%.*s%sgolden/%s.txt", dir, file, dir ? "/" : "", name);
+    char *got = cpt_frame_text(f);
+    CPT_ASSERT(got);
+    if (getenv("CPT_UPDATE_GOLDEN")) {
+        FILE *o = fopen(file_path, "w");
+        CPT_ASSERTF(o, "cannot write %s: %s", file_path, strerror(errno));
+        fputs(got, o);
+        fclose(o);
+        free(got);
+        return;
+    }
+    FILE *in = fopen(file_path, "r");
+    CPT_ASSERTF(in, "missing golden %s (CPT_UPDATE_GOLDEN=1 creates it)", file_path);
+    static char want[1 << 18];
+    size_t n = fread(want, 1, sizeof want - 1, in);
+    fclose(in);
+    want[n] = 0;
+    if (strcmp(got, want)) {
+        char keep[512];
+        snprintf(keep, sizeof keep, "/tmp/cpt-golden-%s.txt", name);
+        FILE *o = fopen(keep, "w");
+        if (o) {
+            fputs(got, o);
+            fclose(o);
+        }
+        free(got);
+        cpt_fail_at(__FILE__, __LINE__, "frame %s differs from %s (got %s; diff the two)", name,
+                    file_path, keep);
+    }
+    free(got);
+}
+
+static void golden(cpt_model *m, cpt_ui *ui, int64_t now, int w, int h, const char *name)
+{
+    cpt_frame f = {0};
+    CPT_EQ_INT(cpt_frame_resize(&f, w, h), 0);
+    cpt_view_render(m, ui, &f, now);
+    check_golden(name, &f);
+    cpt_frame_free(&f);
+}
+
+static bool frame_has(cpt_model *m, cpt_ui *ui, int64_t now, const char *text)
+{
+    cpt_frame f = {0};
+    CPT_EQ_INT(cpt_frame_resize(&f, 80, 24), 0);
+    cpt_view_render(m, ui, &f, now);
+    char *t = cpt_frame_text(&f);
+    bool r = strstr(t, text) != NULL;
+    free(t);
+    cpt_frame_free(&f);
+    return r;
+}
+
+CPT_TEST(advice_screen_golden_frames)
+{
+    int64_t now;
+    cpt_model *m = screen_model(&now);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    cpw_cmd cmd;
+    CPT_EQ_INT(cpt_ui_key(&ui, m, 'A', &cmd, now), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_ADVICE);
+    golden(m, &ui, now, 80, 24, "advice_80x24");
+    golden(m, &ui, now, 160, 50, "advice_160x50");
+    /* down to the alignment advice; for a job that cannot change settings,
+     * its flink-conf lines */
+    while (ui.adv.items[ui.adv_sel].kind != CPT_ADV_ALIGNMENT) {
+        int sel = ui.adv_sel;
+        CPT_EQ_INT(cpt_ui_key(&ui, m, 'j', &cmd, now), CPT_ACT_REDRAW);
+        CPT_ASSERT(ui.adv_sel == sel + 1);
+    }
+    ui.adv_no_set = true;
+    golden(m, &ui, now, 80, 24, "advice_flink_80x24");
+    CPT_ASSERT(frame_has(m, &ui, now, "execution.checkpointing.unaligned.enabled: true"));
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
+    CPT_ASSERT(strstr(ui.status, "cannot change at run time"));
+    ui.adv_no_set = false;
+    ui.status[0] = 0;
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_CONFIRM_APPLY);
+    golden(m, &ui, now, 80, 24, "advice_confirm_80x24");
+    /* the summary's timeout line is the engine's */
+    cpt_ui_init(&ui, false, true);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, 's', &cmd, now), CPT_ACT_REDRAW);
+    const cpt_advice *a = cpt_advice_ui_get(&ui, m, now);
+    CPT_ASSERT(frame_has(m, &ui, now, "timeout 5s is only 2.1x the p99 2.4s: little"));
+    CPT_EQ_STR(a->headline, "timeout 5s is only 2.1x the p99 2.4s: little headroom; 7.2s (3x p99) "
+                            "would absorb a slow upload");
+    cpt_model_free(m);
+}
+
+CPT_TEST(applying_advice_sends_what_changes_after_y)
+{
+    int64_t now;
+    cpt_model *m = screen_model(&now);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    cpw_cmd cmd;
+    cpt_ui_key(&ui, m, 'A', &cmd, now);
+    cpt_advice_ui_get(&ui, m, now);
+    while (ui.adv.items[ui.adv_sel].kind != CPT_ADV_ALIGNMENT)
+        cpt_ui_key(&ui, m, 'j', &cmd, now);
+    /* any key but y keeps the settings */
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, 'n', &cmd, now), CPT_ACT_REDRAW);
+    CPT_EQ_STR(ui.status, "advice not applied");
+    /* y sends both keys the job announced and runs otherwise */
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, 'y', &cmd, now), CPT_ACT_COMMAND);
+    CPT_EQ_INT(cmd.type, CPW_CMD_SET_CONFIG);
+    CPT_EQ_INT(cmd.n_params, 1);
+    CPT_EQ_STR(cmd.keys[0], "execution.checkpointing.unaligned.enabled");
+    CPT_EQ_STR(cmd.values[0], "true");
+    /* the timeout advice: one key, the duration as flink-conf writes it */
+    cpt_ui_key(&ui, m, 'g', &cmd, now);
+    CPT_EQ_INT(ui.adv.items[ui.adv_sel].kind, CPT_ADV_TIMEOUT);
+    cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, 'y', &cmd, now), CPT_ACT_COMMAND);
+    CPT_EQ_INT(cmd.n_params, 1);
+    CPT_EQ_STR(cmd.keys[0], "execution.checkpointing.timeout");
+    CPT_EQ_STR(cmd.values[0], "10 s");
+    /* read-only: refused, nothing sent */
+    cpt_ui_init(&ui, true, true);
+    cpt_ui_key(&ui, m, 'A', &cmd, now);
+    CPT_EQ_INT(cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, now), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
+    CPT_ASSERT(strstr(ui.status, "read-only"));
+    cpt_model_free(m);
 }
