@@ -12,10 +12,16 @@
 #define DOMINANT 0.5
 #define MIN_PATHS 3
 
+/* A phase's share of the checkpoints' time (0 with too few paths, or when
+ * it is too short to matter: a 30 ms start delay in a 50 ms checkpoint is
+ * the topology's depth, not backpressure). */
+#define MIN_PHASE_US 100000
+
 static double share(const adv_ctx *c, int phase)
 {
-    return c->n_path >= MIN_PATHS && c->path_dur > 0
-               ? (double)c->path[phase] / (double)c->path_dur : 0;
+    if (c->n_path < MIN_PATHS || c->path_dur <= 0 || c->path[phase] / c->n_path < MIN_PHASE_US)
+        return 0;
+    return (double)c->path[phase] / (double)c->path_dur;
 }
 
 /* ------------------------------------------------------------ tolerable */
@@ -179,12 +185,17 @@ bool cpt_adv_rule_trend(const adv_ctx *c, cpt_adv_item *it)
     if (n < 10)
         return false;
     fit d = fit_recent(c, n, false), s = fit_recent(c, n, true);
-    bool gd = growing(&d), gs = growing(&s);
+    /* still growing in the newer half: a step (a throttle, a bigger
+     * input) fits a line over the whole window too, but is flat since */
+    fit dh = fit_recent(c, n / 2, false), sh = fit_recent(c, n / 2, true);
+    bool gd = growing(&d) && dh.slope > 0 && dh.r >= 0.6;
+    bool gs = growing(&s) && sh.slope > 0 && sh.r >= 0.6;
     if (!gd && !gs)
         return false;
     char a[32], b[32], e[32];
     cpt_adv_rule(it, "a least-squares fit over the last %d completed; reported when it explains "
-                 "most of it (r >= 0.6) and rose by a quarter or more", n);
+                 "most of it (r >= 0.6), rose by a quarter or more, and still rises in the newer "
+                 "half", n);
     it->level = CPT_ADV_WARN;
     if (gd) {
         cpt_fmt_dur(a, sizeof a, (int64_t)(d.slope * 60e6));
@@ -241,7 +252,9 @@ static void phase_evidence(const adv_ctx *c, cpt_adv_item *it, int phase, const 
     cpt_fmt_dur(a, sizeof a, c->path[phase] / (c->n_path ? c->n_path : 1));
     cpt_fmt_dur(b, sizeof b, c->path_dur / (c->n_path ? c->n_path : 1));
     cpt_adv_evidence(it, "%s is %.0f %% of the checkpoints' time: %s of %s on average, over the "
-                     "%d that kept per-subtask detail", word, share(c, phase) * 100, a, b, c->n_path);
+                     "%d that kept per-subtask detail", word,
+                     c->path_dur > 0 ? 100.0 * (double)c->path[phase] / (double)c->path_dur : 0,
+                     a, b, c->n_path);
 }
 
 bool cpt_adv_rule_alignment(const adv_ctx *c, cpt_adv_item *it)
@@ -296,6 +309,30 @@ static int usual_last(const adv_ctx *c, int *count, int *of)
     return best;
 }
 
+/* How much later s acknowledged than the others of its operator, summed
+ * over the checkpoints where it was last (trigger to ack, µs). */
+static void lateness(const adv_ctx *c, int s, int op, int64_t *own, int64_t *others)
+{
+    *own = *others = 0;
+    const cpw_state *st = c->st;
+    for (int i = 0; i < c->n_done; i++) {
+        if (c->last_sub[i] != s)
+            continue;
+        const cpw_cp *cp = c->done[i];
+        int64_t sum = 0;
+        int no = 0;
+        for (int j = 0; j < st->hello.ops[op].parallelism; j++) {
+            int g = st->op_base[op] + j;
+            if (g != s && cp->subs[g].phase == CPW_PH_ACKED)
+                sum += cp->subs[g].ack_ts - cp->trigger_ts, no++;
+        }
+        if (!no)
+            continue;
+        *own += cp->subs[s].ack_ts - cp->trigger_ts;
+        *others += sum / no;
+    }
+}
+
 bool cpt_adv_rule_skew(const adv_ctx *c, cpt_adv_item *it)
 {
     int k, n;
@@ -307,34 +344,22 @@ bool cpt_adv_rule_skew(const adv_ctx *c, cpt_adv_item *it)
         op++;
     if (op >= c->st->hello.n_ops || c->st->hello.ops[op].parallelism < 2)
         return false; /* alone in its operator: last by position, not by skew */
-    char who[CPW_NAME_MAX + 16];
+    int64_t own, others;
+    lateness(c, s, op, &own, &others);
+    if (own * 2 < others * 3)
+        return false; /* last by a hair: the detail screen's straggler rule, 1.5 x */
+    char who[CPW_NAME_MAX + 16], a[32], b[32];
     cpt_adv_sub_name(c->st, s, who, sizeof who);
     cpt_adv_rule(it, "the same subtask acknowledging last in at least 60 %% of the checkpoints "
-                 "(and 3) is skew: more data, more state or a slower machine there");
+                 "(and 3), 1.5 x later than its operator's others: skew (more data, more state or "
+                 "a slower machine there)");
     it->level = CPT_ADV_WARN;
     cpt_adv_title(it, "%s is the straggler again and again: skew, not a setting", who);
     cpt_adv_evidence(it, "%s acknowledged last in %d of %d checkpoints with detail", who, k, n);
-    /* its own figures against its operator's others, newest checkpoint */
-    for (int i = c->n_done - 1; i >= 0; i--) {
-        if (c->last_sub[i] != s)
-            continue;
-        const cpw_cp *cp = c->done[i];
-        const cpw_sub *u = &cp->subs[s];
-        int64_t other = 0;
-        int no = 0;
-        for (int j = 0; j < c->st->hello.ops[op].parallelism; j++) {
-            int g = c->st->op_base[op] + j;
-            if (g != s && cp->subs[g].phase == CPW_PH_ACKED)
-                other += cp->subs[g].ack_ts - cp->trigger_ts, no++;
-        }
-        char a[32], b[32], d[32];
-        cpt_fmt_dur(a, sizeof a, u->ack_ts - cp->trigger_ts);
-        cpt_fmt_dur(b, sizeof b, no ? other / no : 0);
-        cpt_fmt_bytes(d, sizeof d, u->checkpointed_size);
-        cpt_adv_evidence(it, "in #%lld it acknowledged after %s, the others of its operator after "
-                         "%s on average; it wrote %s", (long long)cp->id, a, b, d);
-        break;
-    }
+    cpt_fmt_dur(a, sizeof a, own / k);
+    cpt_fmt_dur(b, sizeof b, others / k);
+    cpt_adv_evidence(it, "it acknowledged after %s on average in those, the others of its "
+                     "operator after %s", a, b);
     cpt_adv_evidence(it, "rebalance its keys, or look at what that subtask runs on");
     return true;
 }
@@ -356,7 +381,7 @@ bool cpt_adv_rule_storage(const adv_ctx *c, cpt_adv_item *it)
                       io == 1 ? "" : "s");
     else
         cpt_adv_title(it, "uploads dominate: the checkpoint storage is the bottleneck");
-    if (sh >= DOMINANT || c->n_path >= MIN_PATHS)
+    if (c->n_path >= MIN_PATHS)
         phase_evidence(c, it, PATH_ASYNC, "upload");
     int64_t bytes = 0;
     for (int i = 0; i < c->n_done; i++)
