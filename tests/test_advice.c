@@ -284,6 +284,18 @@ CPT_TEST(rising_durations_say_when_the_timeout_is_reached)
     cpw_state_free(j.st);
 }
 
+CPT_TEST(a_step_is_not_a_trend)
+{
+    /* 30 at 300 ms, then a throttle: 30 at 1.5 s. A line fits the whole
+     * window (r ~ 0.87), but nothing has grown since the step. */
+    job j = new_job("1 s", "5 s", "3");
+    for (int i = 0; i < 60; i++)
+        completed(&j, even(i < 30 ? 300 * MS : 1500 * MS, i), 1 * S);
+    cpt_advice a = advise(&j, (cpt_adv_opts){0});
+    CPT_ASSERT(!cpt_advice_find(&a, CPT_ADV_TREND));
+    cpw_state_free(j.st);
+}
+
 /* ------------------------------------------------------------ straggler */
 
 CPT_TEST(one_straggler_is_skew)
@@ -300,6 +312,22 @@ CPT_TEST(one_straggler_is_skew)
     CPT_ASSERT(!cpt_advice_find(&a, CPT_ADV_STORAGE));
     CPT_ASSERT(!cpt_advice_find(&a, CPT_ADV_ALIGNMENT));
     cpw_state_free(j.st);
+    /* last every time, but by a hair: not skew */
+    job h = new_job("10 s", "1 min", "3");
+    for (int i = 0; i < 20; i++) {
+        path p = {20 * MS, 20 * MS, 100 * MS, 60 * MS, 6, 0};
+        completed(&h, p, 10 * S);
+    }
+    /* the others of sink acknowledged at a tenth: make them nearly as late */
+    for (int i = 0; i < h.st->n_history; i++) {
+        cpw_cp *cp = (cpw_cp *)cpw_state_history(h.st, i);
+        for (int g = 4; g < 8; g++)
+            if (g != 6)
+                cp->subs[g].ack_ts = cp->subs[6].ack_ts - 10 * MS;
+    }
+    a = advise(&h, (cpt_adv_opts){0});
+    CPT_ASSERT(!cpt_advice_find(&a, CPT_ADV_SKEW));
+    cpw_state_free(h.st);
 }
 
 /* ------------------------------------------------------------ storage */
