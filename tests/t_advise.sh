@@ -97,6 +97,29 @@ advise --what-if tolerable-failed-checkpoints=0 >whatif.txt 2>/dev/null
 check "--what-if tolerable-failed-checkpoints=0: the job would have restarted at #$xid" \
   grep -Eq "with 0 tolerated, the job would have restarted [1-9][0-9]* times? .*#$xid" whatif.txt
 
+# --- the dashboard's Advice screen applies the backpressure advice after y
+cat >run-cptop.sh <<EOS
+export XDG_RUNTIME_DIR='$T_TMP' LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen
+exec '$CPTOP' --job adv
+EOS
+tui_start dash 120 40 "sh '$T_TMP/run-cptop.sh'"
+tui_expect "the dashboard shows the job" 20 dash "adv" "completed"
+tui_keys dash A
+tui_expect "A opens the Advice screen, the cause listed" 10 dash "Advice from the" \
+  "warn backpressure +start delay dominates"
+tui_keys dash G Enter
+tui_expect "End, Enter: the confirmation names the key to send" 10 dash \
+  "Apply this advice at run time" "execution.checkpointing.unaligned.enabled = true +\(now false\)"
+tui_keys dash y
+tui_expect "y sends set_config: the job's reply says unaligned checkpoints" 10 dash \
+  "unaligned checkpoints"
+unaligned_trigger() {
+  timeout 10 "$CPTOP" --job adv --json 2>/dev/null |
+    grep -m1 -q '"type":"cp_triggered".*"alignment":"unaligned"'
+}
+check "...and the job's next checkpoints are unaligned" unaligned_trigger
+tui_keys dash q
+
 throttle 0
 if [ "$T_FAIL" -gt 0 ]; then
   echo "  --- job log (last 10 lines):"; tail -10 job.log | sed 's/^/  /'
