@@ -229,6 +229,8 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *
     }
     case CPT_OV_CONFIG:
         return config_key(ui, m, key, cmd, now);
+    case CPT_OV_CONFIRM_APPLY:
+        return cpt_advice_ui_confirm(ui, key, cmd, now);
     case CPT_OV_FILTER:
         if (key == CPT_KEY_ESC) {
             ui->filter[0] = 0;
@@ -290,6 +292,13 @@ static cpt_action k_summary(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cm
 {
     (void)m, (void)key, (void)cmd, (void)now;
     ui->screen = ui->screen == CPT_SCR_SUMMARY ? CPT_SCR_MAIN : CPT_SCR_SUMMARY;
+    return CPT_ACT_REDRAW;
+}
+
+static cpt_action k_advice(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)m, (void)key, (void)cmd, (void)now;
+    ui->screen = ui->screen == CPT_SCR_ADVICE ? CPT_SCR_MAIN : CPT_SCR_ADVICE;
     return CPT_ACT_REDRAW;
 }
 
@@ -425,6 +434,7 @@ static const struct {
     {'1', k_main},          {'m', k_main},
     {'s', k_summary},       {'2', k_summary},
     {'e', k_events},        {'3', k_events},
+    {'A', k_advice},        {'4', k_advice},
     {CPT_KEY_TAB, k_pane},  {CPT_KEY_BTAB, k_pane},
     {CPT_KEY_UP, k_move},   {'k', k_move},          {CPT_KEY_DOWN, k_move}, {'j', k_move},
     {CPT_KEY_PGUP, k_move}, {CPT_KEY_PGDN, k_move}, {CPT_KEY_HOME, k_move}, {'g', k_move},
@@ -441,6 +451,11 @@ cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int
         return CPT_ACT_REDRAW;
     if (ui->overlay)
         return overlay_key(ui, m, key, cmd, now);
+    if (ui->screen == CPT_SCR_ADVICE) {
+        cpt_action a = cpt_advice_ui_key(ui, m, key, cmd, now);
+        if (a != CPT_ACT_NONE)
+            return a;
+    }
     for (size_t i = 0; i < sizeof keymap / sizeof keymap[0]; i++)
         if (keymap[i].key == key)
             return keymap[i].fn(ui, m, key, cmd, now);

@@ -10,6 +10,7 @@
 #ifndef CPT_UI_H
 #define CPT_UI_H
 
+#include "cpt_advice.h"
 #include "cpt_model.h"
 
 enum {
@@ -36,6 +37,7 @@ typedef enum cpt_screen {
     CPT_SCR_DETAIL,     /* one checkpoint, per subtask, with a timeline */
     CPT_SCR_SUMMARY,    /* percentiles and timeout advice */
     CPT_SCR_EVENTS,     /* the event log, full screen */
+    CPT_SCR_ADVICE,     /* tuning advice from the history (cpt_advice) */
 } cpt_screen;
 
 typedef enum cpt_pane {
@@ -53,6 +55,7 @@ typedef enum cpt_overlay {
     CPT_OV_CONFIG,      /* interval / timeout / tolerable failures */
     CPT_OV_FILTER,      /* typing the event filter */
     CPT_OV_PICKER,      /* choosing one of several jobs */
+    CPT_OV_CONFIRM_APPLY, /* applying the selected advice: y sends set_config */
 } cpt_overlay;
 
 #define CPT_PICK_MAX 32
@@ -84,6 +87,18 @@ typedef struct cpt_ui {
 
     int pick_n, pick_sel;
     char pick_label[CPT_PICK_MAX][160];
+
+    /* the Advice screen (cpt_advice_ui.c) */
+    int adv_sel;           /* the selected item */
+    bool adv_no_set;       /* the source cannot change settings at run time (a Flink
+                              job): the screen shows flink-conf lines instead */
+    int adv_max_overhead_pct;   /* budgets (cptop --max-overhead, --max-replay); 0: none */
+    int64_t adv_max_replay_us;
+    cpt_advice adv;        /* as last computed; recomputed when the history changes
+                              and once a second (the cost of a failure grows) */
+    const cpt_model *adv_model;
+    uint64_t adv_hist;
+    int64_t adv_sec;
 
     char status[200];      /* the status line: replies, refusals, hints */
     bool status_bad;
@@ -123,6 +138,17 @@ cpt_action cpt_ui_fail_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd
  * bytes); a default still untouched (*fresh) is replaced by the first key.
  * true when the key was consumed. */
 bool cpt_ui_edit(char *buf, size_t size, int key, bool *fresh);
+
+/* The Advice screen (cpt_advice_ui.c): the advice for m at now, from the
+ * ui's cache (the same for the view and the keys, so what is applied is
+ * what was shown); keys on the screen (NONE: not one of its keys); the
+ * y/n answer of the confirmation. */
+const cpt_advice *cpt_advice_ui_get(cpt_ui *ui, const cpt_model *m, int64_t now_us);
+cpt_action cpt_advice_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now_us);
+cpt_action cpt_advice_ui_confirm(cpt_ui *ui, int key, cpw_cmd *cmd, int64_t now_us);
+/* Whether applying s sends it: the job announced the key and runs with
+ * another value (durations compared as durations). */
+bool cpt_advice_ui_sends(const cpt_adv_setting *s);
 
 /* The checkpoint the detail screen shows: in flight or in the history;
  * NULL when it is gone from both. */

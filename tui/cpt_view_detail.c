@@ -450,7 +450,7 @@ void cpt_view_summary(ctx *c, int y, int y_max)
 {
     cpt_model *m = c->m;
     const cpt_summary *s = cpt_model_summary(m);
-    char buf[400], a[32], b[32], d[32];
+    char buf[400], a[32], b[32];
     snprintf(buf, sizeof buf, "Summary of the %d retained checkpoints (%d completed, %d failed)",
              m->st->n_history, s->completed, s->failed);
     cpt_view_rule(c, y++, buf, true);
@@ -470,29 +470,13 @@ void cpt_view_summary(ctx *c, int y, int y_max)
         stat_row(c, y++, "persisted in flight", &s->persisted, true, cw);
     y = summary_types(c, y, y_max, s);
     y++;
-    /* timeout advice: the configured timeout against the observed p99 */
+    /* timeout advice: the advice engine's line (the Advice screen has the rest) */
     put(c, 2, y, CPT_R_LABEL, "timeout advice");
-    cpt_fmt_limit(a, sizeof a, m->timeout_us);
+    const cpt_advice *adv = cpt_advice_ui_get(c->ui, m, c->now);
+    static const cpt_role adv_role[] = {CPT_R_GOOD, CPT_R_DIM, CPT_R_WARN, CPT_R_BAD};
+    cpt_role r = adv_role[adv->headline_level];
+    snprintf(buf, sizeof buf, "%s", adv->headline);
     cpt_fmt_dur(b, sizeof b, s->duration_us.p99);
-    cpt_role r = CPT_R_GOOD;
-    if (m->timeout_us <= 0 || s->duration_us.n == 0) {
-        snprintf(buf, sizeof buf, "not enough data yet (timeout %s, %d completed)", a, s->duration_us.n);
-        r = CPT_R_DIM;
-    } else {
-        double ratio = (double)m->timeout_us / (double)(s->duration_us.p99 > 0 ? s->duration_us.p99 : 1);
-        cpt_fmt_dur(d, sizeof d, s->duration_us.p99 * 3);
-        if (ratio <= 1.0) {
-            snprintf(buf, sizeof buf, "timeout %s is below the p99 %s: checkpoints expire. Raise it "
-                     "above %s, or find the slow phase (Enter on one)", a, b, d);
-            r = CPT_R_BAD;
-        } else if (ratio < 3.0) {
-            snprintf(buf, sizeof buf, "timeout %s is only %.1fx the p99 %s: little headroom; %s (3x p99) "
-                     "would absorb a slow upload", a, ratio, b, d);
-            r = CPT_R_WARN;
-        } else {
-            snprintf(buf, sizeof buf, "timeout %s is %.0fx the p99 %s: ample headroom", a, ratio, b);
-        }
-    }
     y = cpt_view_wrapped(c, 22, y, y_max, r, buf);
     if (m->interval_us > 0 && s->duration_us.n && s->duration_us.p99 > m->interval_us) {
         cpt_fmt_limit(a, sizeof a, m->interval_us);

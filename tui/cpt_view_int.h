@@ -93,6 +93,7 @@ int cpt_view_history(ctx *c, int y, int y_max);
 void cpt_view_events(ctx *c, int y, int y_max, bool focused);
 void cpt_view_detail(ctx *c, int y, int y_max);
 void cpt_view_summary(ctx *c, int y, int y_max);
+void cpt_view_advice(ctx *c, int y, int y_max);   /* cpt_view_advice.c */
 void cpt_view_overlay(ctx *c);
 
 #endif /* CPT_VIEW_INT_H */

@@ -16,6 +16,7 @@ static const char *const help_lines[] = {
     "Enter      details of the selected checkpoint (per subtask, timeline)",
     "s 2        summary: percentiles, failures, timeout advice",
     "e 3        event log, full screen;  /  filter it",
+    "A 4        advice: timeout, interval, tolerance, causes (Enter applies)",
     "Tab S-Tab  next / previous pane (in flight, history, events)",
     "Up/Down j/k  move;  PgUp/PgDn  page;  g/G Home/End  first/last",
     "Esc Left m 1  back to the main screen",

@@ -30,6 +30,10 @@ static const mode modes[] = {
      "  --json                 the live event stream, one JSON object per line\n"
      "                         (first, and after each restart of the job, its state)\n"},
     {"--once", false, cptop_once, "  --once                 the current state as text, then exit\n"},
+    {"--advise", false, cptop_advise,
+     "  --advise               tuning advice from the job's checkpoint history: timeout,\n"
+     "                         interval, tolerable failures, trends, causes (--json: one\n"
+     "                         JSON object; --max-overhead, --max-replay, --what-if)\n"},
     {"ctl", true, cptop_ctl,
      "  ctl trigger [--full]   trigger a checkpoint now (--full: not incremental;\n"
      "                         Flink 1.17+)\n"
@@ -79,6 +83,14 @@ static const opt_spec options[] = {
      "  --cacert FILE          --flink: CA certificates to verify https:// with\n"},
     {"--insecure", O_FLAG, F(insecure), 0, 0, true,
      "  --insecure             --flink: do not verify the server's certificate\n"},
+    {"--max-overhead", O_INT, F(max_overhead), 1, 100, false,
+     "  --max-overhead P       --advise: at most P % of the time checkpointing (default 10)\n"},
+    {"--max-replay", O_STR, F(max_replay), 0, 0, false,
+     "  --max-replay D         --advise: a restart replays at most D of input (e.g. 1 min)\n"},
+    {"--what-if", O_STR, F(what_if), 0, 0, false,
+     "  --what-if KEY=VALUE    --advise: which past checkpoints would have failed with it\n"
+     "                         (timeout, tolerable-failed-checkpoints,\n"
+     "                         aligned-checkpoint-timeout)\n"},
     {"--read-only", O_FLAG, F(read_only), 0, 0, false,
      "  --read-only            watch only: trigger, abort, fail and config disabled\n"},
     {"--history", O_INT, F(history), 1, CPW_MAX_HISTORY, false,
@@ -171,6 +183,11 @@ static int parse(int argc, char **argv, cptop_opts *o, const mode **m, int *word
             *words = i;
             return 0;
         }
+        /* --json after (or before) --advise asks for its JSON form */
+        if (!strcmp(a, "--json") && (*m)->run == cptop_advise) {
+            o->json = true;
+            continue;
+        }
         const mode *found = NULL;
         for (size_t k = 1; k < sizeof modes / sizeof modes[0]; k++)
             if (!strcmp(modes[k].name, a))
@@ -179,6 +196,8 @@ static int parse(int argc, char **argv, cptop_opts *o, const mode **m, int *word
             fprintf(stderr, "cptop: unknown argument '%s' (see cptop --help)\n", a);
             return 2;
         }
+        if (found->run == cptop_advise && (*m)->run == cptop_json)
+            o->json = true;
         *m = found;
     }
     return 0;

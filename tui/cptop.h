@@ -10,6 +10,7 @@
  *   cptop_json.c    --json
  *   cptop_once.c    --once
  *   cptop_ctl.c     ctl trigger | abort | fail | set
+ *   cptop_advise.c  --advise (tuning advice, --what-if)
  *
  * The modes print (they are the program's edge); every string that came
  * from a job or from disk goes through cpw_sanitize() on its way to a
@@ -42,6 +43,10 @@ typedef struct cptop_opts {
     const char *user;         /* --user USER:PASSWORD */
     const char *cacert;       /* --cacert FILE */
     bool insecure;            /* --insecure */
+    bool json;                /* --advise --json: one JSON object */
+    int max_overhead;         /* --max-overhead P: % of time checkpointing (0: 10) */
+    const char *max_replay;   /* --max-replay D: input a restart may replay */
+    const char *what_if;      /* --what-if KEY=VALUE */
 } cptop_opts;
 
 /* A mode: argv[0 … argc) are the words after it (ctl's command). Returns
@@ -53,6 +58,7 @@ int cptop_list(const cptop_opts *o, int argc, char **argv);
 int cptop_json(const cptop_opts *o, int argc, char **argv);
 int cptop_once(const cptop_opts *o, int argc, char **argv);
 int cptop_ctl(const cptop_opts *o, int argc, char **argv);
+int cptop_advise(const cptop_opts *o, int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM: every loop ends soon after. */
 extern volatile sig_atomic_t cptop_quit;

@@ -259,6 +259,11 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
     d = (dash){.o = o, .drawn_version = UINT64_MAX, .dirty = true};
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail, .log_cap = o->log_lines};
     cpt_target first;
+    int64_t replay_us = 0;
+    if (o->max_replay && !cpt_parse_duration_us(o->max_replay, &replay_us)) {
+        cptop_complain("--max-replay takes a duration (e.g. 30s, 2 min)");
+        return 2;
+    }
     int rc = o->connect && !o->flink ? cptop_find(o, &first) : 0;
     char err[300];
     if (rc || !(d.m = cpt_model_new(&mc))) {
@@ -272,6 +277,10 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         return 2;
     }
     cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
+    /* the Advice screen's budgets, as --advise takes them (checked before
+     * the terminal was taken) */
+    d.ui.adv_max_overhead_pct = o->max_overhead;
+    d.ui.adv_max_replay_us = replay_us;
     if (o->flink)
         attach_flink(&d, cpw_now_us());
     else if (o->connect)
@@ -288,6 +297,8 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         if (!wait_input(&d, now))
             break; /* the terminal went away */
         now = cpw_now_us();
+        /* a source that cannot change settings: Advice shows flink-conf lines */
+        d.ui.adv_no_set = d.src && !(cpt_source_caps(d.src, d.m) & CPT_CAP_CONFIG);
         keys(&d, now);
         job_input(&d, now);
         cpt_model_tick(d.m, now);

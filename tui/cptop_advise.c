@@ -1,0 +1,237 @@
+/* cptop_advise.c — `cptop --advise`: the job's state fetched with get_state
+ * from its source (as --once does), the record rate sampled from two
+ * heartbeats when the source pushes them, and the
+ * advice engine's items printed as text, or as one JSON object (--json);
+ * --what-if KEY=VALUE replays the history with that setting. */
+#include "cptop.h"
+#include "cpt_advice.h"
+#include "cpt_model.h"
+#include "cpt_source.h"
+#include "cpw_state.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RATE_WAIT_MS 2500 /* heartbeats come every second: two of them */
+
+typedef struct rate_run {
+    cpt_model *m;
+    int heartbeats;
+} rate_run;
+
+static int on_msg(void *opaque, const cpw_msg *msg)
+{
+    rate_run *r = opaque;
+    if (msg->kind == CPW_K_HEARTBEAT)
+        r->heartbeats++;
+    if (msg->kind == CPW_K_HEARTBEAT || msg->kind == CPW_K_HELLO)
+        cpt_model_on_msg(r->m, msg, cpw_now_us());
+    return 0;
+}
+
+/* Records per second into the sources, from two heartbeats; 0 when the
+ * source sends none in time (the advice then says the rate is unknown).
+ * Only a pushing source has heartbeats to wait for. */
+static double sample_rate(cpt_source *src)
+{
+    char err[300];
+    rate_run r = {.m = cpt_model_new(NULL)};
+    if (!r.m)
+        return 0;
+    cpt_source_set_observer(src, on_msg, NULL, &r);
+    if (!(cpt_source_caps(src, NULL) & CPT_CAP_PUSH) ||
+        cpt_source_start(src, NULL, cpw_now_us(), err, sizeof err)) {
+        cpt_model_free(r.m);
+        return 0;
+    }
+    int64_t end = cpw_now_us() + RATE_WAIT_MS * 1000LL;
+    while (r.heartbeats < 2 && !cptop_quit) {
+        int64_t now = cpw_now_us(), next = end;
+        if (now >= end)
+            break;
+        struct pollfd pfd[8];
+        int n = cpt_source_pollfds(src, pfd, 8, &next);
+        int64_t wait = (next < end ? next : end) - now;
+        poll(pfd, (nfds_t)n, wait > 0 ? (int)(wait / 1000) + 1 : 0);
+        now = cpw_now_us();
+        cpt_source_on_ready(src, NULL, now);
+        cpt_source_tick(src, NULL, now);
+    }
+    double rate = r.heartbeats >= 2 ? r.m->records_per_s : 0;
+    cpt_model_free(r.m);
+    return rate;
+}
+
+/* ------------------------------------------------------------ text */
+
+static void print_item(const cpt_adv_item *it)
+{
+    printf("\n[%s] %s: %s\n", cpt_adv_level_name(it->level), cpt_adv_kind_name(it->kind), it->title);
+    for (int i = 0; i < it->n_settings; i++) {
+        const cpt_adv_setting *s = &it->settings[i];
+        printf("  set   %s: %s%s%s%s\n", s->key, s->value, s->current[0] ? "   (now " : "",
+               s->current, s->current[0] ? ")" : "");
+    }
+    if (!it->n_settings)
+        printf("  set   (no checkpoint setting fixes this)\n");
+    printf("  rule  %s\n", it->rule);
+    for (int i = 0; i < it->n_evidence; i++)
+        printf("  - %s\n", it->evidence[i]);
+}
+
+static void print_text(const cpw_state *st, const cpt_advice *a, const cpt_whatif *w)
+{
+    char name[CPW_NAME_MAX], job[CPW_MAX_JOB_ID];
+    cpw_sanitize(st->hello.name, name, sizeof name);
+    cpw_sanitize(st->job, job, sizeof job);
+    printf("advice for job %s (%s) from %d checkpoints (%d completed, %d failed)\n", job, name,
+           a->completed + a->failed, a->completed, a->failed);
+    printf("summary: %s\n", a->headline);
+    for (int i = 0; i < a->n; i++)
+        print_item(&a->items[i]);
+    if (w) {
+        printf("\nwhat if %s = %s (%d replayed, %d different):\n", w->key, w->value, w->considered,
+               w->changed);
+        for (int i = 0; i < w->n_lines; i++)
+            printf("  %s\n", w->lines[i]);
+    }
+}
+
+/* ------------------------------------------------------------ json */
+
+static json_t *item_json(const cpt_adv_item *it)
+{
+    json_t *o = json_object(), *set = json_array(), *ev = json_array();
+    json_object_set_new(o, "kind", json_string(cpt_adv_kind_name(it->kind)));
+    json_object_set_new(o, "level", json_string(cpt_adv_level_name(it->level)));
+    json_object_set_new(o, "title", json_string(it->title));
+    for (int i = 0; i < it->n_settings; i++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "key", json_string(it->settings[i].key));
+        json_object_set_new(s, "value", json_string(it->settings[i].value));
+        json_object_set_new(s, "current", it->settings[i].current[0]
+                                              ? json_string(it->settings[i].current) : json_null());
+        json_array_append_new(set, s);
+    }
+    json_object_set_new(o, "settings", set);
+    json_object_set_new(o, "rule", json_string(it->rule));
+    for (int i = 0; i < it->n_evidence; i++)
+        json_array_append_new(ev, json_string(it->evidence[i]));
+    json_object_set_new(o, "evidence", ev);
+    return o;
+}
+
+static void print_json(const cpw_state *st, const cpt_advice *a, const cpt_whatif *w)
+{
+    json_t *o = json_object(), *items = json_array();
+    json_object_set_new(o, "job", json_string(st->job));
+    json_object_set_new(o, "completed", json_integer(a->completed));
+    json_object_set_new(o, "failed", json_integer(a->failed));
+    json_object_set_new(o, "summary", json_string(a->headline));
+    for (int i = 0; i < a->n; i++)
+        json_array_append_new(items, item_json(&a->items[i]));
+    json_object_set_new(o, "advice", items);
+    if (w) {
+        json_t *x = json_object(), *ids = json_array(), *lines = json_array();
+        json_object_set_new(x, "key", json_string(w->key));
+        json_object_set_new(x, "value", json_string(w->value));
+        json_object_set_new(x, "considered", json_integer(w->considered));
+        json_object_set_new(x, "changed", json_integer(w->changed));
+        for (int i = 0; i < w->n_ids; i++)
+            json_array_append_new(ids, json_integer(w->ids[i]));
+        for (int i = 0; i < w->n_lines; i++)
+            json_array_append_new(lines, json_string(w->lines[i]));
+        json_object_set_new(x, "ids", ids);
+        json_object_set_new(x, "lines", lines);
+        json_object_set_new(o, "what_if", x);
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    cpw_buf b;
+    cpw_buf_init(&b);
+    if (s)
+        cpw_json_sanitize(&b, s, strlen(s)); /* a job's id may hold anything */
+    if (b.len)
+        printf("%.*s\n", (int)b.len, b.data);
+    cpw_buf_free(&b);
+    free(s);
+}
+
+/* ------------------------------------------------------------ the mode */
+
+/* The budgets and the what-if from the options: 0, or 2 after complaining. */
+static int read_opts(const cptop_opts *o, cpt_adv_opts *ao, char *key, size_t ksz,
+                     const char **value)
+{
+    ao->max_overhead_pct = o->max_overhead;
+    if (o->max_replay && !cpt_parse_duration_us(o->max_replay, &ao->max_replay_us)) {
+        cptop_complain("--max-replay takes a duration (e.g. 30s, 2 min)");
+        return 2;
+    }
+    *value = NULL;
+    if (o->what_if) {
+        const char *eq = strchr(o->what_if, '=');
+        if (!eq || eq == o->what_if || !eq[1] || (size_t)(eq - o->what_if) >= ksz) {
+            cptop_complain("--what-if takes KEY=VALUE, e.g. execution.checkpointing.timeout=5s");
+            return 2;
+        }
+        snprintf(key, ksz, "%.*s", (int)(eq - o->what_if), o->what_if);
+        *value = eq + 1;
+        /* checked before anything is asked of the job: bad usage is 2 */
+        cpw_state *empty = cpw_state_new(1, 0);
+        cpt_whatif w;
+        char err[300];
+        cpt_adv_err e = empty ? cpt_advice_what_if(empty, key, *value, &w, err, sizeof err)
+                              : CPT_ADV_ERR_NOMEM;
+        cpw_state_free(empty);
+        if (e != CPT_ADV_OK) {
+            cptop_complain(e == CPT_ADV_ERR_NOMEM ? "out of memory" : err);
+            return e == CPT_ADV_ERR_NOMEM ? 1 : 2;
+        }
+    }
+    return 0;
+}
+
+int cptop_advise(const cptop_opts *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    cpt_adv_opts ao = {0};
+    char key[80], err[300];
+    const char *value;
+    int rc = read_opts(o, &ao, key, sizeof key, &value);
+    if (rc)
+        return rc;
+    cpt_source *src;
+    if ((rc = cptop_open_source(o, &src)))
+        return rc;
+    cpw_state *st;
+    if (cpt_source_snapshot(src, -1, o->timeout_ms, &st, err, sizeof err)) {
+        cptop_complain(err);
+        cpt_source_destroy(src);
+        return 1;
+    }
+    ao.records_per_s = sample_rate(src);
+    cpt_source_destroy(src);
+    ao.now_us = cpw_now_us();
+    cpt_advice a;
+    cpt_whatif w;
+    cpt_adv_err e = cpt_advice_compute(st, &ao, &a);
+    if (e == CPT_ADV_OK && value)
+        e = cpt_advice_what_if(st, key, value, &w, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "advice: %s", cpt_adv_strerror(e));
+    if (e != CPT_ADV_OK) {
+        cptop_complain(err);
+        cpw_state_free(st);
+        return e == CPT_ADV_ERR_NOMEM ? 1 : 2;
+    }
+    if (o->json)
+        print_json(st, &a, value ? &w : NULL);
+    else
+        print_text(st, &a, value ? &w : NULL);
+    cpw_state_free(st);
+    return 0;
+}
