@@ -238,8 +238,12 @@ CPT_TEST(rep_closes_pipeliners_and_oversize_and_idless_requests)
         /* three requests before reading a reply: a REQ never does that */
         int fd = raw_connect(ipc_url("r.cmd"));
         send_all(fd, REQ_HELLO, 8);
+        /* in one write: the server must see them together, not answer
+         * each before the next arrives (which a REQ may do) */
+        size_t fl = 0;
         for (int i = 0; i < 3; i++)
-            send_all(fd, frame, ipc_frame(frame, req, rl));
+            fl += ipc_frame(frame + fl, req, rl);
+        send_all(fd, frame, fl);
         CPT_ASSERT(closed_by_peer(fd));
         close(fd);
     }
