@@ -86,6 +86,8 @@ TUI_LIB_SRC := $(filter-out tui/cpt_term.c,$(wildcard tui/cpt_*.c))
 TUI_LIB_OBJ := $(TUI_LIB_SRC:%.c=$(OBJDIR)/%.o)
 TUI_LIB     := $(LIBDIR)/libcptui.a
 CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+# recordings (tui/cpt_rec*.c): zstd chunks, zlib's crc32 (and codec, for comparison)
+REC_LIBS  := -lzstd -lz
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
@@ -133,7 +135,7 @@ CPTOP_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,tui/cptop.c $(wildcard tui/cptop_*.c))
 $(CPTOP): $(CPTOP_OBJ) $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 $(TUI_LIB): $(TUI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -164,7 +166,7 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(REC_LIBS) $(LDLIBS_ALL)
 
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -174,7 +176,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 # test_rest reaches the REST endpoint's internals, which the library hides:
 # it links their objects itself, before the libraries they use.
@@ -183,7 +185,7 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 # a job agent whose every string is hostile (tests/t_hostile.sh)
 $(TESTDIR)/fake_agent: $(OBJDIR)/tests/fake_agent.o $(WIRE_A)

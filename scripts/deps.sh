@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 BUILD=(build-essential pkg-config
        libnng-dev libmbedtls-dev libjansson-dev libmicrohttpd-dev libs3-dev librdkafka-dev
-       libncurses-dev libsqlite3-dev libpq-dev libssl-dev ca-certificates)
+       libncurses-dev libsqlite3-dev libpq-dev libssl-dev libzstd-dev zlib1g-dev ca-certificates)
 TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3)
 
 purpose=all check_only=0
