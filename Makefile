@@ -219,7 +219,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery fuzz_chanstate
+                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_rec
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -238,6 +238,12 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Idemo-job -o $@ $< $(FUZZ_DEMO_$*) $(PKG_LIBS)
+
+# the recording reader, with its codecs
+build/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(wildcard tui/cpt_rec*.[ch])
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(wildcard tui/cpt_rec*.c) $(PKG_LIBS) $(REC_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
