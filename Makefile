@@ -102,7 +102,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
-     $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+     $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(BINDIR)/cprecbench
 
 help:
 	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -164,6 +164,11 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(REC_LIBS) $(LDLIBS_ALL)
+
+$(BINDIR)/cprecbench: $(OBJDIR)/bench/rec_bench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(REC_LIBS) $(LDLIBS_ALL)
@@ -256,11 +261,13 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
+bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg \
+       $(BINDIR)/cprecbench
 	$(Q)$(BENCH_BIN)
 	$(Q)$(REST_BENCH)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
+	$(Q)$(BINDIR)/cprecbench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
 	$(Q)BUILD=$(BUILD) bench/recovery_bench.sh
 	$(Q)BUILD=$(BUILD) bench/pg_bench.sh

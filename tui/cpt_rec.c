@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#include <zstd.h>
 
 /* ------------------------------------------------------------------ names */
 
@@ -125,7 +124,7 @@ bool rec_varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
     return false;
 }
 
-size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt)
+size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt, bool head_only)
 {
     size_t k = 0;
     p[k++] = (uint8_t)r->kind;
@@ -136,68 +135,11 @@ size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt)
         k += r->path_len;
     }
     k += rec_varint_put(p + k, r->len);
+    if (head_only)
+        return k;
     if (r->len)
         memcpy(p + k, r->data, r->len);
     return k + r->len;
-}
-
-cpt_rec_err rec_compress(int codec, int level, void **cctx, const void *src, size_t n,
-                         uint8_t **dst, size_t *dst_cap, size_t *dst_len)
-{
-    size_t need = codec == CPT_REC_CODEC_ZSTD   ? ZSTD_compressBound(n)
-                  : codec == CPT_REC_CODEC_ZLIB ? compressBound((uLong)n)
-                                                : n;
-    if (need > *dst_cap) {
-        uint8_t *p = realloc(*dst, need);
-        if (!p)
-            return CPT_REC_ERR_NOMEM;
-        *dst = p;
-        *dst_cap = need;
-    }
-    if (codec == CPT_REC_CODEC_ZSTD) {
-        if (!*cctx && !(*cctx = ZSTD_createCCtx()))
-            return CPT_REC_ERR_NOMEM;
-        size_t r = ZSTD_compressCCtx(*cctx, *dst, need, src, n, level ? level : 3);
-        if (ZSTD_isError(r))
-            return CPT_REC_ERR_CODEC;
-        *dst_len = r;
-    } else if (codec == CPT_REC_CODEC_ZLIB) {
-        uLongf out = (uLongf)need;
-        if (compress2(*dst, &out, src, (uLong)n, level ? level : 6) != Z_OK)
-            return CPT_REC_ERR_CODEC;
-        *dst_len = out;
-    } else {
-        memcpy(*dst, src, n);
-        *dst_len = n;
-    }
-    return CPT_REC_OK;
-}
-
-void rec_codec_free(int codec, void *cctx)
-{
-    if (codec == CPT_REC_CODEC_ZSTD)
-        ZSTD_freeCCtx(cctx);
-}
-
-cpt_rec_err rec_decompress(int codec, const void *src, size_t n, void *dst, size_t raw_len)
-{
-    if (codec == CPT_REC_CODEC_ZSTD) {
-        /* the frame's own content size must agree with the header's */
-        unsigned long long fs = ZSTD_getFrameContentSize(src, n);
-        if (fs != raw_len)
-            return CPT_REC_ERR_CODEC;
-        size_t r = ZSTD_decompress(dst, raw_len, src, n);
-        return ZSTD_isError(r) || r != raw_len ? CPT_REC_ERR_CODEC : CPT_REC_OK;
-    }
-    if (codec == CPT_REC_CODEC_ZLIB) {
-        uLongf out = (uLongf)raw_len;
-        return uncompress(dst, &out, src, (uLong)n) == Z_OK && out == raw_len ? CPT_REC_OK
-                                                                              : CPT_REC_ERR_CODEC;
-    }
-    if (n != raw_len)
-        return CPT_REC_ERR_FORMAT;
-    memcpy(dst, src, n);
-    return CPT_REC_OK;
 }
 
 /* ------------------------------------------------------------------ writer */
@@ -215,16 +157,11 @@ struct cpt_rec_writer {
     uint64_t off;              /* end of the last complete chunk in this file */
     uint64_t prev_bytes;       /* size of path.1 */
     uint32_t seqno;
-    /* the chunk being filled */
-    uint8_t *raw;
-    size_t raw_len, raw_cap;
+    /* the chunk being filled, compressed as it comes */
+    rec_stream st;
     int64_t t_first, t_last;
     uint32_t n;
     uint8_t first_kind;
-    /* compression */
-    void *cctx;
-    uint8_t *comp;
-    size_t comp_cap;
     /* this file's chunks, for the trailing index */
     rec_index_entry *index;
     size_t n_index, index_cap;
@@ -291,25 +228,27 @@ static bool index_add(cpt_rec_writer *w, const rec_index_entry *e)
     return true;
 }
 
-/* Writes one chunk (header + payload compressed from raw) at w->off; on
- * failure the file is cut back to w->off. */
-static cpt_rec_err put_chunk(cpt_rec_writer *w, const uint8_t *raw, size_t raw_len, rec_header *h)
+/* Ends the stream and writes it as one chunk at w->off; on failure the
+ * file is cut back to w->off. The stream is reset either way. */
+static cpt_rec_err put_chunk(cpt_rec_writer *w, rec_header *h)
 {
-    size_t clen;
-    int codec = w->conf.codec;
-    cpt_rec_err e = rec_compress(codec, w->conf.level, &w->cctx, raw, raw_len, &w->comp,
-                                 &w->comp_cap, &clen);
-    if (e)
+    cpt_rec_err e = rec_stream_end(&w->st);
+    if (e) {
+        rec_stream_reset(&w->st);
         return fail(w, e, "cannot compress a chunk for");
+    }
     uint8_t head[REC_HEADER];
     h->version = REC_VERSION;
-    h->flags = (uint8_t)(h->flags | codec);
-    h->raw_len = (uint32_t)raw_len;
-    h->comp_len = (uint32_t)clen;
-    h->payload_crc = rec_crc(w->comp, clen);
+    h->flags = (uint8_t)(h->flags | w->conf.codec);
+    h->raw_len = (uint32_t)w->st.raw_len;
+    h->comp_len = (uint32_t)w->st.len;
+    h->payload_crc = rec_crc(w->st.out, w->st.len);
     h->seqno = w->seqno;
     rec_header_put(head, h);
-    if (!write_all(w->fd, head, sizeof head) || !write_all(w->fd, w->comp, clen)) {
+    bool ok = write_all(w->fd, head, sizeof head) && write_all(w->fd, w->st.out, w->st.len);
+    size_t clen = w->st.len;
+    rec_stream_reset(&w->st);
+    if (!ok) {
         int saved = errno;
         if (ftruncate(w->fd, (off_t)w->off) == 0)
             lseek(w->fd, (off_t)w->off, SEEK_SET);
@@ -344,8 +283,13 @@ static cpt_rec_err put_index(cpt_rec_writer *w)
             h.t_last = e->t_last;
     }
     uint64_t at = w->off;
-    cpt_rec_err e = put_chunk(w, p, len, &h);
+    cpt_rec_err e = rec_stream_feed(&w->st, p, len);
     free(p);
+    if (e) {
+        rec_stream_reset(&w->st);
+        return fail(w, e, "cannot index");
+    }
+    e = put_chunk(w, &h);
     if (e)
         return e;
     w->chunks--; /* not a chunk of records */
@@ -365,8 +309,7 @@ cpt_rec_err cpt_rec_writer_flush(cpt_rec_writer *w)
     rec_header h = {.flags = w->first_kind == CPT_REC_KEYFRAME ? REC_F_KEYFRAME : 0,
                     .t_first = w->t_first, .t_last = w->t_last, .n_records = w->n};
     rec_index_entry ie = {.off = w->off, .t_first = w->t_first, .t_last = w->t_last, .n = w->n};
-    cpt_rec_err e = put_chunk(w, w->raw, w->raw_len, &h);
-    w->raw_len = 0;
+    cpt_rec_err e = put_chunk(w, &h);
     w->n = 0;
     if (e)
         return e; /* this chunk is lost; the next one is tried afresh */
@@ -449,6 +392,8 @@ cpt_rec_writer *cpt_rec_writer_new(const char *path, const cpt_rec_conf *conf, c
         return NULL;
     }
     snprintf(w->path, sizeof w->path, "%s", path);
+    w->st.codec = w->conf.codec;
+    w->st.level = w->conf.level;
     w->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (w->fd < 0 || fstat(w->fd, &st)) {
@@ -470,7 +415,7 @@ cpt_rec_writer *cpt_rec_writer_new(const char *path, const cpt_rec_conf *conf, c
 
 bool cpt_rec_writer_wants_keyframe(cpt_rec_writer *w, int64_t now_us)
 {
-    if (w->n && (now_us - w->t_first >= w->conf.chunk_us || w->raw_len >= w->conf.chunk_bytes))
+    if (w->n && (now_us - w->t_first >= w->conf.chunk_us || w->st.raw_len >= w->conf.chunk_bytes))
         cpt_rec_writer_flush(w);
     return w->n == 0;
 }
@@ -482,27 +427,23 @@ cpt_rec_err cpt_rec_write(cpt_rec_writer *w, const cpt_rec_record *r)
         return fail(w, CPT_REC_ERR_ARG, "a bad record for");
     if (r->len > CPT_REC_MAX_RECORD || r->path_len > CPT_REC_MAX_PATH)
         return fail(w, CPT_REC_ERR_TOO_LARGE, "a record too large for");
-    size_t need = 1 + 10 + 10 + r->path_len + 10 + r->len;
+    size_t need = REC_RECORD_OVERHEAD + r->path_len + r->len;
     cpt_rec_err e;
-    if (w->n && w->raw_len + need > CPT_REC_MAX_RAW && (e = cpt_rec_writer_flush(w)))
+    if (w->n && w->st.raw_len + need > CPT_REC_MAX_RAW && (e = cpt_rec_writer_flush(w)))
         return e;
-    if (w->raw_len + need > w->raw_cap) {
-        size_t cap = w->raw_cap ? w->raw_cap : 65536;
-        while (cap < w->raw_len + need)
-            cap *= 2;
-        uint8_t *p = realloc(w->raw, cap);
-        if (!p)
-            return fail(w, CPT_REC_ERR_NOMEM, "cannot buffer for");
-        w->raw = p;
-        w->raw_cap = cap;
-    }
     int64_t ts = r->ts_us < w->t_last ? w->t_last : r->ts_us;
     if (w->n == 0) {
         w->t_first = ts;
         w->first_kind = (uint8_t)r->kind;
     }
-    w->raw_len += rec_record_put(w->raw + w->raw_len, r,
-                                 (uint64_t)(ts - (w->n ? w->t_last : w->t_first)));
+    uint8_t head[REC_RECORD_OVERHEAD + CPT_REC_MAX_PATH];
+    size_t hl = rec_record_put(head, r, (uint64_t)(ts - (w->n ? w->t_last : w->t_first)), true);
+    if ((e = rec_stream_feed(&w->st, head, hl)) || (e = rec_stream_feed(&w->st, r->data, r->len))) {
+        /* the stream is broken mid-record: this chunk is lost */
+        rec_stream_reset(&w->st);
+        w->n = 0;
+        return fail(w, e, "cannot compress for");
+    }
     w->t_last = ts;
     w->n++;
     w->records++;
@@ -535,9 +476,7 @@ cpt_rec_err cpt_rec_writer_close(cpt_rec_writer *w)
     cpt_rec_err e2 = w->fd >= 0 ? put_index(w) : CPT_REC_OK;
     if (w->fd >= 0 && close(w->fd) && !e && !e2)
         e2 = CPT_REC_ERR_IO;
-    rec_codec_free(w->conf.codec, w->cctx);
-    free(w->raw);
-    free(w->comp);
+    rec_stream_free(&w->st);
     free(w->index);
     free(w);
     return e ? e : e2;

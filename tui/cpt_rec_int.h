@@ -61,17 +61,31 @@ size_t rec_varint_put(uint8_t *p, uint64_t v);
 /* Reads one from p[*pos … len); false when it is truncated or too long. */
 bool rec_varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *v);
 
-/* Encodes r at p (room for 31 + path_len + len bytes), dt µs after the
- * previous record; returns the bytes written. */
-size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt);
+/* Encodes r at p (room for REC_RECORD_OVERHEAD + path_len + len bytes), dt
+ * µs after the previous record; returns the bytes written. With head_only,
+ * only what comes before the data (kind, time, path, length). */
+size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt, bool head_only);
 #define REC_RECORD_OVERHEAD 31
 
-/* Compresses src into *dst (malloc'd, *dst_len bytes) with codec at level.
- * cctx is the codec's reusable context (*cctx NULL the first time; freed by
- * rec_codec_free). */
-cpt_rec_err rec_compress(int codec, int level, void **cctx, const void *src, size_t n,
-                         uint8_t **dst, size_t *dst_cap, size_t *dst_len);
-void rec_codec_free(int codec, void *cctx);
+/* A chunk's payload being compressed as its records arrive. Zeroed to
+ * start; codec and level set once. */
+typedef struct rec_stream {
+    int codec, level;
+    void *zs;                  /* ZSTD_CCtx */
+    struct z_stream_s *z;      /* zlib's deflate stream */
+    bool open;                 /* a frame is started */
+    uint8_t *out;              /* the compressed bytes so far */
+    size_t cap, len;
+    size_t raw_len;            /* the bytes fed */
+} rec_stream;
+
+cpt_rec_err rec_stream_feed(rec_stream *s, const void *p, size_t n);
+/* Ends the frame: s->out[0 … s->len) is the payload. */
+cpt_rec_err rec_stream_end(rec_stream *s);
+/* Ready for the next chunk (keeps the codec's context and buffer). */
+void rec_stream_reset(rec_stream *s);
+void rec_stream_free(rec_stream *s);
+
 /* Decompresses exactly raw_len bytes into dst (raw_len bytes of room). */
 cpt_rec_err rec_decompress(int codec, const void *src, size_t n, void *dst, size_t raw_len);
 

@@ -223,7 +223,7 @@ static int import_one(void *opaque, const cpt_rec_record *rec)
     cpt_rec_reader *r = opaque;
     if (!grow(&r->mem, &r->mem_cap, r->mem_len + REC_RECORD_OVERHEAD + rec->path_len + rec->len))
         return -1;
-    r->mem_len += rec_record_put(r->mem + r->mem_len, rec, 0);
+    r->mem_len += rec_record_put(r->mem + r->mem_len, rec, 0, false);
     rec_chunk *c = &r->ch[0];
     if (c->n++ == 0)
         c->t_first = c->t_last = rec->ts_us;
