@@ -329,6 +329,7 @@ int cpt_replay_play(cpt_replay *rp, cpt_model *m, int64_t mono_us)
 void cpt_replay_pause(cpt_replay *rp, bool paused)
 {
     rp->paused = paused;
+    rp->last_mono = 0; /* the time paused is not played */
 }
 
 void cpt_replay_speed(cpt_replay *rp, int step)

@@ -68,8 +68,9 @@ bool cpt_replay_find_cp(cpt_replay *rp, cpt_model *m, int dir);
 
 /* The playback clock. cpt_replay_play advances the position by the
  * monotonic time since its last call times the speed (every record left,
- * a bounded batch per call, at speed 0) unless paused. Returns the records
- * played. */
+ * a bounded batch per call, at speed 0) unless paused; the first call, and
+ * the first after a pause or resume, only sets the clock. Returns the
+ * records played. */
 int cpt_replay_play(cpt_replay *rp, cpt_model *m, int64_t mono_us);
 void cpt_replay_pause(cpt_replay *rp, bool paused);
 /* Steps the speed up (+1) or down (-1) through 1×, 2×, 10×, 100×, max. */

@@ -10,6 +10,7 @@
  *   cptop_json.c    --json
  *   cptop_once.c    --once
  *   cptop_ctl.c     ctl trigger | abort | fail | set
+ *   cptop_replay.c  --replay FILE (--once, --json)
  *
  * The modes print (they are the program's edge); every string that came
  * from a job or from disk goes through cpw_sanitize() on its way to a
@@ -33,6 +34,8 @@ typedef struct cptop_opts {
     const char *secret_file;  /* --secret-file PATH */
     const char *runtime_dir;  /* --runtime-dir DIR */
     int timeout_ms;           /* --timeout MS: each request's reply */
+    const char *replay;       /* --replay FILE (cptop_replay.c) */
+    const char *at, *from, *to; /* --at / --from / --to TIME in a replay */
 } cptop_opts;
 
 /* A mode: argv[0 … argc) are the words after it (ctl's command). Returns
@@ -44,6 +47,8 @@ int cptop_list(const cptop_opts *o, int argc, char **argv);
 int cptop_json(const cptop_opts *o, int argc, char **argv);
 int cptop_once(const cptop_opts *o, int argc, char **argv);
 int cptop_ctl(const cptop_opts *o, int argc, char **argv);
+/* --replay FILE with --json or --once (cptop_replay.c). */
+int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
 
 /* Set by SIGINT/SIGTERM: every loop ends soon after. */
 extern volatile sig_atomic_t cptop_quit;
