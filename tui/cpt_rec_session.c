@@ -95,9 +95,13 @@ static bool encode_keyframe(cpt_rec_session *s, const cpw_state *st)
 static void keyframes(cpt_rec_session *s, int64_t ts)
 {
     for (int i = 0; i < s->n_follow; i++) {
-        const cpw_state *st = s->follow[i]->st;
-        if (!st->job[0] && !st->hello.n_ops)
-            continue; /* nothing known yet */
+        const cpt_model *m = s->follow[i];
+        const cpw_state *st = m->st;
+        /* nothing known yet, or resyncing (the state is behind what came
+         * in: the reply that ends the resync is recorded, the keyframe of
+         * the next chunk will be right) */
+        if ((!st->job[0] && !st->hello.n_ops) || m->want_state || m->state_pending)
+            continue;
         cpw_buf_reset(&s->kf);
         if (!encode_keyframe(s, st)) {
             snprintf(s->err, sizeof s->err, "out of memory for a keyframe");

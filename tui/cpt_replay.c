@@ -118,10 +118,21 @@ static int on_msg(void *opaque, cpw_msg *msg)
     if (!our_job(rp, msg->job))
         return 0;
     if (msg->kind == CPW_K_REPLY) {
-        /* a get_state reply the live model asked for: this one asks too */
+        /* A get_state reply the live model asked for: this one asks too,
+         * unless what made the live one ask left no trace (a request that
+         * timed out against a process that had died). A reply from another
+         * process is the state of the new one: what the model counted of
+         * the old one's seqs does not apply to it. */
         cpt_model *m = rp->m;
-        if (msg->reply->state && (m->want_state || m->state_pending)) {
-            cpw_state *st = msg->reply->state;
+        cpw_state *st = msg->reply->state;
+        if (!st)
+            return 0;
+        bool other = st->hello.instance[0] && strcmp(st->hello.instance, m->instance);
+        if (m->want_state || m->state_pending || other) {
+            if (other && !m->want_state && !m->state_pending) {
+                m->last_seq = 0;
+                m->pend_n = 0;
+            }
             msg->reply->state = NULL;
             install(rp, st);
         }
