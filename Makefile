@@ -92,6 +92,8 @@ TUI_LIB     := $(LIBDIR)/libcptui.a
 CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 # cptop's HTTP client (watching Flink, tui/cpt_http.c); the agent never links it
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# recordings (tui/cpt_rec*.c): zstd chunks, zlib's crc32 (and codec, for comparison)
+REC_LIBS  := -lzstd -lz
 CPTOP     := $(BINDIR)/cptop
 CPDEMO    := $(BINDIR)/cpdemo
 BENCH_BIN := $(BINDIR)/cpbench
@@ -106,7 +108,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
-     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH)
+     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(BINDIR)/cprecbench
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -139,7 +141,7 @@ CPTOP_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,tui/cptop.c $(wildcard tui/cptop_*.c))
 $(CPTOP): $(CPTOP_OBJ) $(OBJDIR)/tui/cpt_term.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 $(TUI_LIB): $(TUI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -170,7 +172,12 @@ $(REST_BENCH): $(OBJDIR)/bench/rest_bench.o $(OBJDIR)/bench/bench_util.o $(LIB_A
 $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
+
+$(BINDIR)/cprecbench: $(OBJDIR)/bench/rec_bench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 $(DEMO_LIB): $(DEMO_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -180,7 +187,7 @@ $(DEMO_LIB): $(DEMO_LIB_OBJ)
 $(TESTDIR)/%: $(OBJDIR)/tests/%.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 # test_interop plays nng's peers against ours (the wire format both speak)
 $(TESTDIR)/test_interop: $(OBJDIR)/tests/test_interop.o $(TEST_LIB_OBJ) $(TUI_LIB) $(DEMO_LIB) \
@@ -201,7 +208,7 @@ $(TESTDIR)/test_rest: $(OBJDIR)/tests/test_rest.o $(REST_UNIT_OBJ) $(TEST_LIB_OB
                       $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 # test_auth also checks the replay window's edges (cpa_replay_check), which
 # libcpagent.a keeps to itself
@@ -243,7 +250,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed
+                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed fuzz_rec
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
@@ -271,6 +278,12 @@ build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h 
 	$(call msg,FUZZ,$@)
 	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(PROTO_SRC) $(PKG_LIBS) -lpthread
 
+# the recording reader, with its codecs
+build/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(wildcard tui/cpt_rec*.[ch])
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(wildcard tui/cpt_rec*.c) $(PKG_LIBS) $(REC_LIBS)
+
 fuzz-build: $(FUZZ_BIN)
 
 # The libFuzzer targets, then the transport fuzz (tests/t_transport.sh:
@@ -289,11 +302,13 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
-bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg
+bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg \
+       $(BINDIR)/cprecbench
 	$(Q)$(BENCH_BIN)
 	$(Q)$(REST_BENCH)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
+	$(Q)$(BINDIR)/cprecbench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
 	$(Q)BUILD=$(BUILD) bench/recovery_bench.sh
 	$(Q)BUILD=$(BUILD) bench/pg_bench.sh

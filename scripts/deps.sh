@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 BUILD=(build-essential pkg-config
        libjansson-dev libmicrohttpd-dev libs3-dev librdkafka-dev libcurl4-openssl-dev
-       libncurses-dev libsqlite3-dev libpq-dev libssl-dev ca-certificates)
+       libncurses-dev libsqlite3-dev libpq-dev libssl-dev libzstd-dev zlib1g-dev ca-certificates)
 # libnng-dev: the wire format's second implementation, test_interop's peer
 TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3 libnng-dev)
 

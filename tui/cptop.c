@@ -103,6 +103,14 @@ static const opt_spec options[] = {
      "  --no-color             monochrome (NO_COLOR in the environment does the same)\n"},
     {"--ascii", O_FLAG, F(ascii), 0, 0, false,
      "  --ascii                ASCII glyphs only (the default in a non-UTF-8 locale)\n"},
+    {"--replay", O_STR, F(replay), 0, 0, false,
+     "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
+     "                         live job, with --once [--at T] or --json [--from T] [--to T];\n"
+     "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
+     "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
+    {"--at", O_STR, F(at), 0, 0, false, ""},
+    {"--from", O_STR, F(from), 0, 0, false, ""},
+    {"--to", O_STR, F(to), 0, 0, false, ""},
 };
 #undef F
 
@@ -221,6 +229,9 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    if (o.replay)
+        return cptop_replay(&o, argc - words, argv + words, m->run == cptop_json,
+                            m->run == cptop_once);
     return m->run(&o, argc - words, argv + words);
 }
 

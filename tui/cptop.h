@@ -11,6 +11,7 @@
  *   cptop_once.c    --once
  *   cptop_ctl.c     ctl trigger | abort | fail | set
  *   cptop_advise.c  --advise (tuning advice, --what-if)
+ *   cptop_replay.c  --replay FILE (--once, --json)
  *
  * The modes print (they are the program's edge); every string that came
  * from a job or from disk goes through cpw_sanitize() on its way to a
@@ -47,6 +48,8 @@ typedef struct cptop_opts {
     int max_overhead;         /* --max-overhead P: % of time checkpointing (0: 10) */
     const char *max_replay;   /* --max-replay D: input a restart may replay */
     const char *what_if;      /* --what-if KEY=VALUE */
+    const char *replay;       /* --replay FILE (cptop_replay.c) */
+    const char *at, *from, *to; /* --at / --from / --to TIME in a replay */
 } cptop_opts;
 
 /* A mode: argv[0 … argc) are the words after it (ctl's command). Returns
@@ -59,6 +62,8 @@ int cptop_json(const cptop_opts *o, int argc, char **argv);
 int cptop_once(const cptop_opts *o, int argc, char **argv);
 int cptop_ctl(const cptop_opts *o, int argc, char **argv);
 int cptop_advise(const cptop_opts *o, int argc, char **argv);
+/* --replay FILE with --json or --once (cptop_replay.c). */
+int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
 
 /* Set by SIGINT/SIGTERM: every loop ends soon after. */
 extern volatile sig_atomic_t cptop_quit;

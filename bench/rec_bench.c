@@ -1,0 +1,493 @@
+/*
+ * rec_bench.c — recording and replay figures for `make bench` (cprecbench).
+ *
+ * A synthetic job of 8 operators × 128 subtasks checkpointing every second
+ * (every subtask: barrier, alignment start and end, snapshot start, sync,
+ * async, ack; a heartbeat of 1,024 rows a second), as the agent sends it:
+ * NDJSON frames of up to 256 messages. Measured side by side in one run:
+ *
+ *   (a) watching: each frame decoded and folded into a cpt_model, as the
+ *       dashboard does, CPU time per event;
+ *   (b) watching and recording: the same plus cpt_rec_session_input for
+ *       each frame (keyframes every chunk), for zstd and zlib at a few
+ *       levels: the extra CPU over (a) and the bytes per event on disk;
+ *   (c) a one-hour recording (zstd, the default), then seeks to random
+ *       times (keyframe + replay forward into a model) and a replay at
+ *       full speed.
+ *
+ * (a) is less than what a live dashboard spends watching (no socket, no
+ * drawing), so (b)'s ratio is an upper bound. Figures and targets only;
+ * it never fails on a target.
+ *
+ *   cprecbench [--minutes N] [--seconds N]   (hour length; stream of (a)/(b))
+ */
+#include "bench_util.h"
+#include "cpt_model.h"
+#include "cpt_rec_session.h"
+#include "cpt_replay.h"
+#include "cpw_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_OPS 8
+#define PAR 128
+#define BATCH 256
+#define T0 1767225600000000LL      /* 2026-01-01, µs */
+#define JOB "bench-job"
+
+#define TARGET_CPU_PCT 10.0
+#define TARGET_BYTES 20.0
+#define TARGET_SEEK_MS 200.0
+#define TARGET_REPLAY 1000000.0
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ the stream */
+
+typedef struct gen gen;
+typedef void (*frame_fn)(gen *g, const char *data, size_t len, int64_t ts);
+
+struct gen {
+    cpw_buf frame;
+    int n;                      /* messages in the frame */
+    int64_t frame_ts;
+    uint64_t seq, events;
+    frame_fn on_frame;
+    void *ud;
+    /* direct folding (no decode): the frame's messages, applied after it */
+    cpt_model *fold;
+    cpw_event pend[BATCH];
+    uint64_t pend_seq[BATCH];
+};
+
+static void flush(gen *g)
+{
+    if (!g->n)
+        return;
+    g->on_frame(g, g->frame.data, g->frame.len, g->frame_ts + 500);
+    if (g->fold)
+        for (int i = 0; i < g->n; i++) {
+            cpw_msg m = {.v = 1, .kind = CPW_K_EVENT, .seq = g->pend_seq[i], .ev = g->pend[i]};
+            snprintf(m.job, sizeof m.job, JOB);
+            cpt_model_on_msg(g->fold, &m, g->frame_ts + 500);
+        }
+    cpw_buf_reset(&g->frame);
+    g->n = 0;
+}
+
+static void emit(gen *g, const cpw_event *ev)
+{
+    if (g->n && cpw_buf_reserve(&g->frame, 1))
+        g->frame.data[g->frame.len++] = '\n'; /* NDJSON, as the agent batches */
+    cpw_envelope env = {.job = JOB, .seq = ++g->seq, .ts_us = ev->ts_us};
+    cpw_encode_event(&g->frame, &env, ev);
+    if (g->fold) {
+        g->pend[g->n] = *ev;
+        g->pend_seq[g->n] = g->seq;
+    }
+    g->frame_ts = ev->ts_us;
+    g->events++;
+    if (++g->n == BATCH)
+        flush(g);
+}
+
+static void hello_of(cpw_hello *h)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->name, sizeof h->name, "bench");
+    h->pid = 4242;
+    h->start_ts_us = T0;
+    snprintf(h->agent_version, sizeof h->agent_version, "0.2.0");
+    h->n_ops = N_OPS;
+    for (int o = 0; o < N_OPS; o++) {
+        snprintf(h->ops[o].name, sizeof h->ops[o].name, "op-%d", o);
+        h->ops[o].parallelism = PAR;
+    }
+    static const char *const kv[][2] = {{"execution.checkpointing.interval", "1 s"},
+                                        {"execution.checkpointing.timeout", "10 min"},
+                                        {"execution.checkpointing.mode", "EXACTLY_ONCE"}};
+    h->n_config = 3;
+    for (int i = 0; i < 3; i++) {
+        snprintf(h->config_keys[i], sizeof h->config_keys[i], "%s", kv[i][0]);
+        snprintf(h->config_values[i], sizeof h->config_values[i], "%s", kv[i][1]);
+    }
+}
+
+/* The job's start: its hello, and the get_state reply a dashboard asks for. */
+static void start(gen *g, cpt_model *m)
+{
+    cpw_hello h;
+    hello_of(&h);
+    cpw_envelope env = {.job = JOB, .seq = ++g->seq, .ts_us = T0};
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_encode_hello(&b, &env, &h);
+    g->on_frame(g, b.data, b.len, T0);
+    cpw_state *st = cpw_state_new(1000, 50);
+    snprintf(st->job, sizeof st->job, JOB);
+    cpw_state_set_hello(st, &h);
+    st->seq = g->seq;
+    st->status = CPW_JOB_RUNNING;
+    cpw_reply r = {.req = 1, .ok = true};
+    cpw_buf_reset(&b);
+    cpw_encode_reply(&b, &env, &r, st, -1);
+    if (g->fold) {
+        cpw_msg hm = {.v = 1, .kind = CPW_K_HELLO, .seq = g->seq, .hello = &h};
+        snprintf(hm.job, sizeof hm.job, JOB);
+        cpt_model_on_msg(m, &hm, T0);
+    }
+    g->on_frame(g, b.data, b.len, T0 + 1000);
+    if (g->fold) {
+        cpt_model_state_sent(m);
+        cpt_model_on_state(m, st, T0 + 1000);
+    } else {
+        cpw_state_free(st);
+    }
+    cpw_buf_free(&b);
+}
+
+static void heartbeat(gen *g, int64_t ts)
+{
+    static cpw_subtask_metrics rows[N_OPS * PAR];
+    for (int i = 0; i < N_OPS * PAR; i++)
+        rows[i] = (cpw_subtask_metrics){.op = i / PAR, .subtask = i % PAR,
+                                        .records_in = ts / 1000 + i, .records_out = ts / 1000 + i,
+                                        .queue_fill_permille = (int32_t)(i * 7 % 1000)};
+    cpw_heartbeat hb = {.emitted = g->events, .sent = g->events, .n = N_OPS * PAR, .subtasks = rows};
+    flush(g);
+    cpw_envelope env = {.job = JOB, .seq = ++g->seq, .ts_us = ts};
+    cpw_encode_heartbeat(&g->frame, &env, &hb);
+    g->on_frame(g, g->frame.data, g->frame.len, ts + 300);
+    if (g->fold) {
+        cpw_msg m = {.v = 1, .kind = CPW_K_HEARTBEAT, .seq = g->seq, .heartbeat = hb};
+        snprintf(m.job, sizeof m.job, JOB);
+        cpt_model_on_msg(g->fold, &m, ts + 300);
+    }
+    cpw_buf_reset(&g->frame);
+}
+
+/* Second s of the job: checkpoint s+1 from trigger to completion. */
+static void second(gen *g, int s)
+{
+    int64_t t = T0 + (int64_t)s * 1000000 + 1000, id = s + 1;
+    cpw_event ev = {.type = CPW_EV_CP_TRIGGERED, .op = -1, .subtask = -1, .cp_id = id, .ts_us = t};
+    emit(g, &ev);
+    static const cpw_event_type src[] = {CPW_EV_BARRIER_INJECTED, CPW_EV_SNAPSHOT_START,
+                                         CPW_EV_SNAPSHOT_SYNC_DONE, CPW_EV_SNAPSHOT_ASYNC_DONE,
+                                         CPW_EV_ACK};
+    static const cpw_event_type mid[] = {CPW_EV_BARRIER_RECEIVED, CPW_EV_ALIGNMENT_START,
+                                         CPW_EV_ALIGNMENT_END, CPW_EV_SNAPSHOT_START,
+                                         CPW_EV_SNAPSHOT_SYNC_DONE, CPW_EV_SNAPSHOT_ASYNC_DONE,
+                                         CPW_EV_ACK};
+    for (int o = 0; o < N_OPS; o++) {
+        const cpw_event_type *ty = o ? mid : src;
+        int n = o ? 7 : 5;
+        for (int k = 0; k < PAR; k++)
+            for (int e = 0; e < n; e++) {
+                int64_t ts = t + o * 20000 + k * 50 + e * 1500;
+                ev = (cpw_event){.type = ty[e], .op = o, .subtask = k, .cp_id = id, .ts_us = ts};
+                if (ty[e] == CPW_EV_ACK)
+                    ev.u.ack = (cpw_ack_info){.state_size = 1 << 20, .checkpointed_size = 65536 + k,
+                                              .start_delay_us = o * 20000 + k * 50,
+                                              .alignment_us = 1500, .sync_us = 1500,
+                                              .async_us = 1500};
+                else if (ty[e] == CPW_EV_ALIGNMENT_END)
+                    ev.u.alignment.duration_us = 1500;
+                else if (ty[e] == CPW_EV_SNAPSHOT_ASYNC_DONE)
+                    ev.u.async.bytes = 65536 + k, ev.u.async.duration_us = 1500;
+                emit(g, &ev);
+            }
+    }
+    ev = (cpw_event){.type = CPW_EV_CP_COMPLETED, .op = -1, .subtask = -1, .cp_id = id,
+                     .ts_us = t + 200000};
+    ev.u.completed.duration_us = 199000;
+    ev.u.completed.state_size = (int64_t)PAR << 23;
+    ev.u.completed.checkpointed_size = (int64_t)PAR << 19;
+    emit(g, &ev);
+    heartbeat(g, t + 500000);
+}
+
+/* ------------------------------------------------------------ (a), (b) */
+
+typedef struct frame {
+    int64_t ts;
+    size_t off, len;
+} frame;
+
+typedef struct mem {
+    char *data;
+    size_t len, cap;
+    frame *f;
+    size_t n, cap_f;
+} mem;
+
+static void to_mem(gen *g, const char *data, size_t len, int64_t ts)
+{
+    mem *m = g->ud;
+    if (m->len + len > m->cap) {
+        m->cap = (m->len + len) * 2;
+        m->data = realloc(m->data, m->cap);
+    }
+    if (m->n == m->cap_f) {
+        m->cap_f = m->cap_f ? m->cap_f * 2 : 4096;
+        m->f = realloc(m->f, m->cap_f * sizeof *m->f);
+    }
+    if (!m->data || !m->f) {
+        fprintf(stderr, "cprecbench: out of memory\n");
+        exit(1);
+    }
+    memcpy(m->data + m->len, data, len);
+    m->f[m->n++] = (frame){.ts = ts, .off = m->len, .len = len};
+    m->len += len;
+}
+
+typedef struct fold_ctx {
+    cpt_model *m;
+    int64_t ts;
+} fold_ctx;
+
+static int fold_msg(void *opaque, cpw_msg *msg)
+{
+    fold_ctx *c = opaque;
+    if (msg->kind == CPW_K_REPLY) {
+        if (msg->reply->state) {
+            cpt_model_state_sent(c->m);
+            cpt_model_on_state(c->m, msg->reply->state, c->ts);
+            msg->reply->state = NULL;
+        }
+        return 0;
+    }
+    cpt_model_on_msg(c->m, msg, c->ts);
+    return 0;
+}
+
+/* Decodes and folds every frame (and records it when s is not NULL);
+ * returns CPU seconds. */
+static double pass(const mem *in, cpt_rec_session *s)
+{
+    cpt_model *m = cpt_model_new(NULL);
+    if (s)
+        cpt_rec_session_follow(s, m);
+    double c0 = cpu_s();
+    int64_t last_tick = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        const frame *f = &in->f[i];
+        const char *d = in->data + f->off;
+        if (s) {
+            cpt_rec_session_input(s, CPT_REC_AGENT, NULL, d, f->len, f->ts);
+            if (f->ts - last_tick >= 1000000) {
+                cpt_rec_session_tick(s, f->ts);
+                last_tick = f->ts;
+            }
+        }
+        fold_ctx c = {m, f->ts};
+        cpw_error err;
+        size_t count;
+        if (cpw_decode_frame(d, f->len, fold_msg, &c, &count, &err) != CPW_OK) {
+            fprintf(stderr, "cprecbench: a frame does not decode: %s\n", err.text);
+            exit(1);
+        }
+    }
+    double c1 = cpu_s() - c0;
+    if (m->st->counts.completed < 10) {
+        fprintf(stderr, "cprecbench: the model folded only %lld checkpoints\n",
+                (long long)m->st->counts.completed);
+        exit(1);
+    }
+    cpt_model_free(m);
+    return c1;
+}
+
+typedef struct codec_case {
+    const char *name;
+    int codec, level;
+} codec_case;
+
+static const codec_case cases[] = {
+    {"none", -1, 0}, {"zstd --fast=3", 0, -3}, {"zstd --fast=1", 0, -1},
+    {"zstd -1", 0, 1}, {"zstd -3", 0, 3}, {"zstd -9", 0, 9},
+    {"zlib -1", CPT_REC_CODEC_ZLIB, 1}, {"zlib -6", CPT_REC_CODEC_ZLIB, 6},
+};
+
+static void part_ab(const char *dir, int seconds)
+{
+    mem in = {0};
+    gen g = {.on_frame = to_mem, .ud = &in};
+    cpw_buf_init(&g.frame);
+    start(&g, NULL);
+    for (int s = 0; s < seconds; s++)
+        second(&g, s);
+    flush(&g);
+    double ev = (double)g.events;
+    printf("  stream: %d s of a job of %d x %d subtasks, %s events, %s frames, %.0f bytes/event "
+           "as NDJSON\n", seconds, N_OPS, PAR, bench_commas(g.events), bench_commas(in.n),
+           (double)in.len / ev);
+    double base = 1e9;
+    for (int k = 0; k < 3; k++) { /* the best of three: the machine is shared */
+        double c = pass(&in, NULL);
+        if (c < base)
+            base = c;
+    }
+    printf("  (a) watching (decode + fold):        %7.1f ns/event CPU\n", base * 1e9 / ev);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], err[300];
+        double best = 1e9;
+        int64_t bytes = 0;
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "%s/ab-%zu-%d.cprec", dir, i, k);
+            cpt_rec_conf conf = {.codec = cases[i].codec, .level = cases[i].level};
+            cpt_rec_session *s = cpt_rec_session_new(path, &conf, err, sizeof err);
+            if (!s) {
+                fprintf(stderr, "cprecbench: %s\n", err);
+                exit(1);
+            }
+            double c = pass(&in, s);
+            cpt_rec_session_close(s, err, sizeof err);
+            cpt_rec_reader *r = cpt_rec_reader_open(path, NULL, NULL, err, sizeof err);
+            int64_t a, b;
+            cpt_rec_reader_range(r, &a, &b);
+            cpt_rec_reader_close(r);
+            FILE *f = fopen(path, "rb");
+            fseek(f, 0, SEEK_END);
+            bytes = ftell(f);
+            fclose(f);
+            unlink(path);
+            if (c < best)
+                best = c;
+        }
+        double extra = (best - base) / base * 100;
+        printf("  (b) + recording, %-18s %7.1f ns/event CPU (+%5.1f %%, target <= %.0f %%), "
+               "%5.1f bytes/event on disk (target <= %.0f)\n", cases[i].name, best * 1e9 / ev,
+               extra, TARGET_CPU_PCT, (double)bytes / ev, TARGET_BYTES);
+    }
+    free(in.data);
+    free(in.f);
+    cpw_buf_free(&g.frame);
+}
+
+/* ------------------------------------------------------------ (c) */
+
+static void to_session(gen *g, const char *data, size_t len, int64_t ts)
+{
+    cpt_rec_session *s = g->ud;
+    cpt_rec_session_input(s, CPT_REC_AGENT, NULL, data, len, ts);
+    if (ts / 1000000 != g->frame_ts / 1000000 || !g->n)
+        cpt_rec_session_tick(s, ts);
+}
+
+static int count_msg(void *ud, const cpw_msg *m, int64_t recv_us)
+{
+    (void)recv_us;
+    if (m->kind == CPW_K_EVENT)
+        ++*(uint64_t *)ud;
+    return 0;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void part_c(const char *dir, int minutes)
+{
+    char path[512], err[300];
+    snprintf(path, sizeof path, "%s/hour.cprec", dir);
+    cpt_rec_session *s = cpt_rec_session_new(path, NULL, err, sizeof err);
+    cpt_model *m = cpt_model_new(NULL);
+    if (!s || !m) {
+        fprintf(stderr, "cprecbench: %s\n", s ? "out of memory" : err);
+        exit(1);
+    }
+    cpt_rec_session_follow(s, m);
+    gen g = {.on_frame = to_session, .ud = s, .fold = m};
+    cpw_buf_init(&g.frame);
+    int64_t w0 = bench_now_ns();
+    start(&g, m);
+    for (int sec = 0; sec < minutes * 60; sec++)
+        second(&g, sec);
+    flush(&g);
+    int64_t bytes;
+    cpt_rec_session_stats(s, NULL, &bytes);
+    cpt_rec_session_close(s, err, sizeof err);
+    cpt_model_free(m);
+    cpw_buf_free(&g.frame);
+    printf("  (c) a %d-minute recording: %s events, %.1f MB, %.1f bytes/event (written in %.1f s)\n",
+           minutes, bench_commas(g.events), (double)bytes / 1e6, (double)bytes / (double)g.events,
+           (double)(bench_now_ns() - w0) / 1e9);
+
+    cpt_replay *rp = cpt_replay_open(path, NULL, NULL, NULL, err, sizeof err);
+    m = cpt_model_new(NULL);
+    if (!rp || !m) {
+        fprintf(stderr, "cprecbench: %s\n", rp ? "out of memory" : err);
+        exit(1);
+    }
+    enum { SEEKS = 20 };
+    double ms[SEEKS];
+    srand(12345);
+    for (int i = 0; i < SEEKS; i++) {
+        int64_t t = T0 + (int64_t)((double)rand() / RAND_MAX * minutes * 60e6);
+        int64_t a = bench_now_ns();
+        cpt_replay_seek(rp, m, t);
+        ms[i] = (double)(bench_now_ns() - a) / 1e6;
+        if (m->st->counts.completed < (t - T0) / 1000000 - 2) {
+            fprintf(stderr, "cprecbench: after a seek to +%lld s the model has %lld checkpoints\n",
+                    (long long)((t - T0) / 1000000), (long long)m->st->counts.completed);
+            exit(1);
+        }
+    }
+    qsort(ms, SEEKS, sizeof ms[0], cmp_d);
+    printf("      seek to a random time (keyframe + replay forward), %d seeks: median %.0f ms, "
+           "max %.0f ms (target <= %.0f ms)\n", SEEKS, ms[SEEKS / 2], ms[SEEKS - 1], TARGET_SEEK_MS);
+
+    uint64_t n = 0;
+    cpt_replay_set_observer(rp, count_msg, &n);
+    cpt_replay_seek(rp, m, T0);
+    int64_t a = bench_now_ns();
+    double c0 = cpu_s();
+    int64_t span = minutes * 60e6 < 120e6 ? (int64_t)(minutes * 60e6) : 120000000;
+    cpt_replay_run(rp, m, T0 + span, 0);
+    double secs = (double)(bench_now_ns() - a) / 1e9, cpu = cpu_s() - c0;
+    printf("      replay at full speed (read, decompress, decode, fold) over %lld s: %s events/s "
+           "(%s per CPU second; target >= %s)\n", (long long)(span / 1000000),
+           bench_commas((uint64_t)(n / secs)), bench_commas((uint64_t)(n / cpu)),
+           bench_commas((uint64_t)TARGET_REPLAY));
+    cpt_replay_free(rp);
+    cpt_model_free(m);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    int minutes = 60, seconds = 60;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--minutes"))
+            minutes = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atoi(argv[i + 1]);
+    }
+    if (minutes < 1 || seconds < 15) {
+        fprintf(stderr, "usage: cprecbench [--minutes N>=1] [--seconds N>=15]\n");
+        return 2;
+    }
+    bench_origin_ns = bench_now_ns();
+    char dir[] = "/tmp/cprecbench.XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("cprecbench: mkdtemp");
+        return 1;
+    }
+    printf("recording and replay (cprecbench)\n");
+    part_ab(dir, seconds);
+    part_c(dir, minutes);
+    rmdir(dir);
+    return 0;
+}

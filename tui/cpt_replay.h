@@ -1,0 +1,79 @@
+/*
+ * cpt_replay.h — a recording played back into a cpt_model: the same model
+ * the live dashboard folds, fed the recorded inputs at their recorded
+ * times, so every screen shows the state *at* the replay position.
+ *
+ * Seeking installs the nearest keyframe at or before the target into a
+ * fresh model and replays forward from it (at most one chunk, a few
+ * seconds). The playback clock (speed, pause) is here too, as plain
+ * arithmetic on a monotonic time the caller passes in.
+ *
+ * No curses, no sockets; file I/O through the reader (cpt_rec.h). Not
+ * thread-safe: one owner.
+ */
+#ifndef CPT_REPLAY_H
+#define CPT_REPLAY_H
+
+#include "cpt_model.h"
+#include "cpt_rec.h"
+
+typedef struct cpt_replay cpt_replay;
+
+/* What the replay header shows. */
+typedef struct cpt_replay_info {
+    int64_t first_us, last_us;  /* the recording's time range */
+    int64_t pos_us;             /* the replay position (recorded time) */
+    int speed;                  /* 1, 2, 10, 100, or 0: as fast as possible */
+    bool paused, at_end;
+    int skipped;                /* chunks skipped as corrupt */
+    char file[256];             /* the recording's name, sanitised */
+} cpt_replay_info;
+
+/* Sees every message played (not those replayed silently to reach a seek
+ * target), with its receive time. Non-zero: stop the current run. */
+typedef int (*cpt_replay_msg_fn)(void *ud, const cpw_msg *m, int64_t recv_us);
+
+/* Turns a recorded Flink REST body into messages for the model (the Flink
+ * source's translator); where is "STATUS PATH" as recorded. */
+typedef void (*cpt_replay_flink_fn)(void *ud, cpt_model *m, const char *where, size_t where_len,
+                                    const char *body, size_t len, int64_t recv_us);
+
+/* Opens a recording (or a HistoryServer archive) for replay of job (NULL:
+ * the first job it meets). notes gets what the reader skipped. NULL with
+ * why in err. Blocking (file I/O). */
+cpt_replay *cpt_replay_open(const char *path, const char *job, cpt_rec_note_fn notes, void *ud,
+                            char *err, size_t errsz);
+void cpt_replay_free(cpt_replay *rp);
+
+void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud);
+void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
+
+/* The header's figures. */
+void cpt_replay_get_info(const cpt_replay *rp, cpt_replay_info *out);
+
+/* Resets m (keeping its conf) to the state at ts_us: the nearest keyframe
+ * at or before it, then every record up to ts_us. Returns the records
+ * replayed. */
+int cpt_replay_seek(cpt_replay *rp, cpt_model *m, int64_t ts_us);
+
+/* Plays the records up to until_us (at most max of them, 0: no limit) into
+ * m, each through the observer first; the position becomes until_us (or the
+ * last record's time when max stopped it). Returns the records played. */
+int cpt_replay_run(cpt_replay *rp, cpt_model *m, int64_t until_us, int max);
+
+/* The time of a checkpoint starting or ending nearest after (dir > 0) or
+ * before (dir < 0) the position, the position moved there (m replayed to
+ * it). Returns false (nothing moved) when there is none. */
+bool cpt_replay_find_cp(cpt_replay *rp, cpt_model *m, int dir);
+
+/* The playback clock. cpt_replay_play advances the position by the
+ * monotonic time since its last call times the speed (every record left,
+ * a bounded batch per call, at speed 0) unless paused; the first call, and
+ * the first after a pause or resume, only sets the clock. Returns the
+ * records played. */
+int cpt_replay_play(cpt_replay *rp, cpt_model *m, int64_t mono_us);
+void cpt_replay_pause(cpt_replay *rp, bool paused);
+/* Steps the speed up (+1) or down (-1) through 1×, 2×, 10×, 100×, max. */
+void cpt_replay_speed(cpt_replay *rp, int step);
+
+#endif /* CPT_REPLAY_H */
