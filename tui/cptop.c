@@ -108,6 +108,13 @@ static const opt_spec options[] = {
      "                         live job, with --once [--at T] or --json [--from T] [--to T];\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
      "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
+    {"--record", O_STR, F(record), 0, 0, false,
+     "  --record FILE          record what the dashboard receives (continued if FILE is a\n"
+     "                         recording); with --headless no terminal, every job found\n"
+     "                         (or --job / --connect / --flink), until SIGTERM\n"},
+    {"--record-max", O_STR, F(record_max), 0, 0, false,
+     "  --record-max SIZE      keep the newest SIZE (512M, 2G): FILE and FILE.1\n"},
+    {"--headless", O_FLAG, F(headless), 0, 0, false, ""},
     {"--at", O_STR, F(at), 0, 0, false, ""},
     {"--from", O_STR, F(from), 0, 0, false, ""},
     {"--to", O_STR, F(to), 0, 0, false, ""},
@@ -232,7 +239,16 @@ int main(int argc, char **argv)
     if (o.replay)
         return cptop_replay(&o, argc - words, argv + words, m->run == cptop_json,
                             m->run == cptop_once);
-    return m->run(&o, argc - words, argv + words);
+    if (o.headless)
+        return cptop_record_headless(&o);
+    if (o.record && m->run != cptop_dashboard) {
+        fprintf(stderr, "cptop: --record goes with the dashboard or --headless\n");
+        return 2;
+    }
+    if ((rc = cptop_record_open(&o)))
+        return rc;
+    rc = m->run(&o, argc - words, argv + words);
+    return o.record && cptop_record_close() && !rc ? 1 : rc;
 }
 
 /* ------------------------------------------------------------ shared */

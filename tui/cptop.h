@@ -12,6 +12,7 @@
  *   cptop_ctl.c     ctl trigger | abort | fail | set
  *   cptop_advise.c  --advise (tuning advice, --what-if)
  *   cptop_replay.c  --replay FILE (--once, --json)
+ *   cptop_record.c  --record FILE [--headless]
  *
  * The modes print (they are the program's edge); every string that came
  * from a job or from disk goes through cpw_sanitize() on its way to a
@@ -49,6 +50,9 @@ typedef struct cptop_opts {
     const char *max_replay;   /* --max-replay D: input a restart may replay */
     const char *what_if;      /* --what-if KEY=VALUE */
     const char *replay;       /* --replay FILE (cptop_replay.c) */
+    const char *record;       /* --record FILE (cptop_record.c) */
+    const char *record_max;   /* --record-max SIZE */
+    bool headless;            /* --headless: record without a terminal */
     const char *at, *from, *to; /* --at / --from / --to TIME in a replay */
 } cptop_opts;
 
@@ -64,6 +68,18 @@ int cptop_ctl(const cptop_opts *o, int argc, char **argv);
 int cptop_advise(const cptop_opts *o, int argc, char **argv);
 /* --replay FILE with --json or --once (cptop_replay.c). */
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
+
+/* --record (cptop_record.c): opens the recording the options name (0, or
+ * an exit status after complaining); attaches a source's tap and follows
+ * its model; ticks; closes (0, or 1 after complaining). Single-threaded. */
+struct cpt_source;
+int cptop_record_open(const cptop_opts *o);
+void cptop_record_attach(struct cpt_source *src, const cpt_model *m);
+void cptop_record_detach(const cpt_model *m);
+void cptop_record_tick(int64_t now_us);
+int cptop_record_close(void);
+/* --record FILE --headless: the recording service's loop. */
+int cptop_record_headless(const cptop_opts *o);
 
 /* Set by SIGINT/SIGTERM: every loop ends soon after. */
 extern volatile sig_atomic_t cptop_quit;

@@ -49,12 +49,14 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
         cpt_model *m = cpt_model_new(&mc);
         if (!m)
             return -1;
+        cptop_record_detach(d->m);
         cpt_model_free(d->m);
         d->m = m;
     }
     d->cur = *t;
     char err[400];
     if (!(d->src = cpt_src_agent_new(t, d->o->timeout_ms, err, sizeof err)) ||
+        (cptop_record_attach(d->src, d->m), 0) ||
         cpt_source_start(d->src, d->m, now, err, sizeof err)) {
         cpt_source_destroy(d->src);
         d->src = NULL;
@@ -73,6 +75,7 @@ static int attach_flink(dash *d, int64_t now)
     char err[400];
     cpt_src_flink_conf c = cptop_flink_conf(d->o);
     if (!(d->src = cpt_src_flink_new(&c, err, sizeof err)) ||
+        (cptop_record_attach(d->src, d->m), 0) ||
         cpt_source_start(d->src, d->m, now, err, sizeof err)) {
         cpt_source_destroy(d->src);
         d->src = NULL;
@@ -302,6 +305,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         keys(&d, now);
         job_input(&d, now);
         cpt_model_tick(d.m, now);
+        cptop_record_tick(now);
         draw(&d, now);
     }
     cpt_term_close();
@@ -309,6 +313,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
      * reachable): nng 1.5's close of a SUB socket that messages keep
      * arriving on can wait forever, and q must end cptop. */
     cpt_frame_free(&d.f);
+    cptop_record_detach(d.m);
     cpt_model_free(d.m);
     return 0;
 }

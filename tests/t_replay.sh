@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Record a demo job with cptop --record --headless while a barrier stalls
+# until its checkpoint expires and the job process crashes; stop the
+# recorder; then replay: the state at the end, the expired checkpoint in
+# flight just before its expiry with the subtask it still waited on, the
+# recorded events as --json, and a copy cut short (as by kill -9) that
+# replays up to its last complete chunk.
+. "$(dirname "$0")/lib.sh"
+export XDG_RUNTIME_DIR=$T_TMP
+CPDEMO=$top/$BUILD/bin/cpdemo
+CPTOP=$top/$BUILD/bin/cptop
+cd "$T_TMP" && mkdir -p var
+bg "$CPDEMO" kafka --partitions 2 --bootstrap-file var/kafka.bootstrap
+wait_for 10 test -S var/kafka.bootstrap.ctl || fail "cpdemo kafka did not start"
+bg "$CPDEMO" produce --bootstrap-file var/kafka.bootstrap --rate 500 --seed 5 --delivery-timeout 30
+cat > r.json <<'JSON'
+{ "pipeline.name": "rp", "parallelism.default": 2, "source.kafka.bootstrap-file": "var/kafka.bootstrap",
+  "sink.url": "sqlite:var/r.db", "execution.checkpointing.storage": "var/chk",
+  "execution.checkpointing.interval": "500 ms", "execution.checkpointing.timeout": "2 s",
+  "execution.checkpointing.tolerable-failed-checkpoints": 100 }
+JSON
+"$CPDEMO" run --config r.json --supervise >job.log 2>&1 &
+T_PIDS+=($!)
+wait_for 20 test -e "$T_TMP/cptop/rp.json" || fail "the job did not start"
+
+"$CPTOP" --record "$T_TMP/rec.cprec" --headless --job rp 2>rec.err &
+rec=$!
+T_PIDS+=($rec)
+live_completed() { "$CPTOP" --job rp --once | grep -Eq "completed [1-9]"; }
+check "the job checkpoints while it is recorded" wait_for 20 live_completed
+check "a barrier stalls at op 1 subtask 0 for 4 s" "$CPTOP" --job rp ctl fail stall 1 0 ms=4000
+expired() { "$CPTOP" --job rp --once | grep -q "CHECKPOINT_EXPIRED"; }
+check "its checkpoint expires (timeout 2 s)" wait_for 15 expired
+exp_id=$("$CPTOP" --job rp --once | awk '$2 == "failed" && /CHECKPOINT_EXPIRED/ {print $1; exit}')
+one_after() { "$CPTOP" --job rp --once | awk -v e="${exp_id:-0}" '$2 == "completed" && $1 > e {f=1} END {exit !f}'; }
+check "a later checkpoint completes before the crash" wait_for 15 one_after
+pid1=$("$CPTOP" --job rp --once | sed -n 's/.*, pid \([0-9]*\),.*/\1/p')
+check "the job process crashes" "$CPTOP" --job rp ctl fail crash
+new_pid_completes() {
+  local o; o=$("$CPTOP" --job rp --once 2>/dev/null) || return 1
+  ! grep -q "pid $pid1," <<<"$o" && grep -Eq "completed [1-9]" <<<"$o"
+}
+check "it comes back as another process and checkpoints again" wait_for 30 new_pid_completes
+sleep 1
+kill -TERM "$rec"
+check "the recorder ends on SIGTERM" wait_for 5 bash -c "! kill -0 $rec"
+check "the recorder said nothing wrong" bash -c "! grep -q . rec.err"
+
+"$CPTOP" --replay rec.cprec --once >end.txt 2>replay.err
+check "replay --once (the end): the job's new process, restored from a checkpoint" \
+  bash -c "grep -q '^job rp (rp), pid ' end.txt && ! grep -q 'pid $pid1,' end.txt && grep -Eq 'restored [1-9]' end.txt"
+"$CPTOP" --replay rec.cprec --json >all.jsonl 2>>replay.err
+check "replay --json: a state line first, then the recorded events" \
+  bash -c "head -1 all.jsonl | grep -q '\"type\":\"state\",.*\"reason\":\"replay\"' && grep -q '\"type\":\"cp_completed\"' all.jsonl"
+line=$(grep '"type":"cp_failed"' all.jsonl | grep CHECKPOINT_EXPIRED | head -1)
+id=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' <<<"$line")
+ts=$(sed -n 's/.*"ts_us":\([0-9]*\).*/\1/p' <<<"$line")
+check "the expiry is among the recorded events" test -n "$id" -a -n "$ts"
+at=$(( (ts - 1500000) / 1000000 + 1 )) # in (expiry - 1.5 s, expiry - 0.5 s]: in flight
+"$CPTOP" --replay rec.cprec --once --at "@$at" >at.txt 2>>replay.err
+check "just before its expiry, checkpoint $id is in flight, still waiting on the stalled subtask" \
+  grep -Eq "^in flight $id: .*still waiting on [^ ]+\[0\]" at.txt
+"$CPTOP" --replay rec.cprec --once --at "@$((ts / 1000000 + 1))" >after.txt 2>>replay.err
+check "just after, it is in the history as expired" grep -Eq "^ +$id failed .*CHECKPOINT_EXPIRED" after.txt
+check "replay printed no complaint" bash -c "! grep -q . replay.err"
+
+size=$(stat -c %s rec.cprec)
+head -c $((size * 2 / 3)) rec.cprec >cut.cprec
+check "a recording cut short replays up to its last complete chunk, with a note" \
+  bash -c "'$CPTOP' --replay cut.cprec --once 2>cut.err | grep -q '^job rp' && grep -q 'cut short' cut.err"
+check "an unknown time is refused" bash -c "! '$CPTOP' --replay rec.cprec --once --at soon 2>/dev/null"
+check "the job left no sanitizer report" sh -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' job.log"
+t_done
