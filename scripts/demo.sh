@@ -53,6 +53,13 @@ trap cleanup EXIT INT TERM
 export XDG_RUNTIME_DIR=$work          # the job and cptop meet in a private runtime dir
 CPDEMO=$here/build/bin/cpdemo
 CPTOP=$here/build/bin/cptop
+# the session is recorded (cptop --record) outside $work, which is removed
+rec=$here/build/demo-$(date +%Y%m%d-%H%M%S).cprec
+replay_hint() {
+  echo "demo: the session is recorded in ${rec#$here/}; replay it with"
+  echo "    build/bin/cptop --replay ${rec#$here/} --once --at -5s    # the state 5 s before its end"
+  echo "    build/bin/cptop --replay ${rec#$here/} --json | less      # every recorded event"
+}
 cd "$work" && mkdir var
 step() { echo; echo "\$ $*"; }
 
@@ -118,16 +125,20 @@ TOUR
   echo "  A second dashboard, from another terminal:"
   echo "    $CPTOP --runtime-dir $work/cptop"
   sleep 5
-  "$CPTOP" || true
+  "$CPTOP" --record "$rec" || true
   step "stopping the producer; the job commits what it has read"
   kill "$producer"; wait "$producer" 2>/dev/null || true
   sleep 3
   step cpdemo verify --config "${config#$here/}"
   "$CPDEMO" verify --config "$config"
   echo; echo "demo: done; everything it started is stopped and $work removed"
+  replay_hint
   exit 0
 fi
 
+"$CPTOP" --record "$rec" --headless --job payments 2>var/record.log &
+recorder=$!
+pids+=("$recorder")
 step cptop --list;                          "$CPTOP" --list
 sleep 3
 step cptop ctl trigger;                     "$CPTOP" ctl trigger
@@ -144,6 +155,7 @@ step "cptop ctl fail kill 2 0              # a task fails: restart from the last
 "$CPTOP" ctl fail kill 2 0
 step "cptop --json                         # the live event stream, ${seconds}s"
 timeout "$seconds" "$CPTOP" --json | cut -c1-160 || true
+kill "$recorder"; wait "$recorder" 2>/dev/null || true   # SIGTERM: it writes its index
 
 step "stopping the producer; the job commits what it has read"
 kill "$producer"; wait "$producer" 2>/dev/null || true
@@ -151,3 +163,4 @@ sleep 3
 step cpdemo verify --config "${config#$here/}"
 "$CPDEMO" verify --config "$config"
 echo; echo "demo: done; everything it started is stopped and $work removed"
+replay_hint
