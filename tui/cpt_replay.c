@@ -221,6 +221,8 @@ static void reset_model(cpt_replay *rp, cpt_model *m, int64_t ts)
     char ep[300];
     snprintf(ep, sizeof ep, "replay of %s", rp->file);
     cpt_model_connecting(m, ep, ts);
+    if (rp->flink)
+        rp->flink(rp->flink_ud, m, NULL, 0, NULL, 0, ts);
 }
 
 int cpt_replay_seek(cpt_replay *rp, cpt_model *m, int64_t ts_us)

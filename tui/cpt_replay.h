@@ -34,7 +34,8 @@ typedef struct cpt_replay_info {
 typedef int (*cpt_replay_msg_fn)(void *ud, const cpw_msg *m, int64_t recv_us);
 
 /* Turns a recorded Flink REST body into messages for the model (the Flink
- * source's translator); where is "STATUS PATH" as recorded. */
+ * source's translator); where is "STATUS PATH" as recorded. Called with
+ * where and body NULL when the model was reset (a seek): start over. */
 typedef void (*cpt_replay_flink_fn)(void *ud, cpt_model *m, const char *where, size_t where_len,
                                     const char *body, size_t len, int64_t recv_us);
 

@@ -13,11 +13,13 @@
  * sanitised on its way out; notes about damaged chunks go to stderr.
  */
 #include "cptop.h"
+#include "cpt_flink_feed.h"
 #include "cpt_fmt.h"
 #include "cpt_replay.h"
 #include "cpw_state.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void on_note(void *ud, const char *file, uint64_t offset, const char *text)
@@ -108,6 +110,54 @@ static void print_state(const cpt_model *m, int64_t at)
     }
 }
 
+/* ------------------------------------------------------------ Flink */
+
+/* Recorded Flink bodies go through the Flink source's translator, as they
+ * did live; the model gets its messages, and the translator's state when
+ * it asks for one (as the source gives it). */
+typedef struct flink_replay {
+    const cptop_opts *o;
+    cpt_flink_feed *feed;
+    cpt_model *m;
+    int64_t ts;
+} flink_replay;
+
+static int ff_emit(void *ud, const cpw_msg *msg)
+{
+    flink_replay *f = ud;
+    cpt_model_on_msg(f->m, msg, f->ts);
+    return 0;
+}
+
+static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_len,
+                       const char *body, size_t len, int64_t recv_us)
+{
+    flink_replay *f = ud;
+    f->m = m;
+    f->ts = recv_us;
+    if (!where) { /* a seek: the translator starts over */
+        cpt_flink_feed_destroy(f->feed);
+        f->feed = NULL;
+        return;
+    }
+    char w[CPT_REC_MAX_PATH + 1], err[300];
+    snprintf(w, sizeof w, "%.*s", (int)where_len, where);
+    char *path = strchr(w, ' ');
+    int status = atoi(w);
+    if (!path || (!f->feed && !(f->feed = cpt_flink_feed_new(f->o->job ? f->o->job : "",
+                                                              f->o->history, f->o->detail,
+                                                              ff_emit, f))))
+        return;
+    cpt_flink_feed_body(f->feed, path + 1, status, body, len, recv_us, err, sizeof err);
+    if (m->want_state && !m->state_pending) {
+        cpw_state *st = cpt_flink_feed_copy(f->feed, -1);
+        if (st) {
+            cpt_model_state_sent(m);
+            cpt_model_on_state(m, st, recv_us);
+        }
+    }
+}
+
 /* ------------------------------------------------------------ --json */
 
 typedef struct json_out {
@@ -184,6 +234,8 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
                          .log_cap = o->log_lines};
     cpt_model *m = cpt_model_new(&mc);
+    flink_replay fr = {.o = o};
+    cpt_replay_set_flink(rp, flink_body, &fr);
     cpt_replay_info in;
     cpt_replay_get_info(rp, &in);
     int64_t at, from, to;
@@ -208,5 +260,6 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
     }
     cpt_model_free(m);
     cpt_replay_free(rp);
+    cpt_flink_feed_destroy(fr.feed);
     return rc;
 }
