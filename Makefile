@@ -279,10 +279,12 @@ build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h 
 	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(PROTO_SRC) $(PKG_LIBS) -lpthread
 
 # the recording reader, with its codecs
-build/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c $(wildcard tui/cpt_rec*.[ch])
+# (the reader alone: cpt_rec_session.c is the recorder's policy, on the protocol)
+REC_READER_SRC := $(filter-out tui/cpt_rec_session.c,$(wildcard tui/cpt_rec*.c))
+build/fuzz/fuzz_rec: tests/fuzz/fuzz_rec.c tests/fuzz/fuzz_check.h $(wildcard tui/cpt_rec*.[ch])
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(wildcard tui/cpt_rec*.c) $(PKG_LIBS) $(REC_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(REC_READER_SRC) $(PKG_LIBS) $(REC_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -11,6 +11,7 @@
  *   make fuzz-build && build/fuzz/fuzz_aggstate -dict=tests/fuzz/fuzz_aggstate.dict \
  *        build/fuzz/corpus-fuzz_aggstate tests/fuzz/corpus/fuzz_aggstate
  */
+#include "fuzz_check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +19,6 @@
 
 #include "cpd_aggstate.h"
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@
  *   make fuzz-build && build/fuzz/fuzz_chanstate -dict=tests/fuzz/fuzz_chanstate.dict \
  *        build/fuzz/corpus-fuzz_chanstate tests/fuzz/corpus/fuzz_chanstate
  */
+#include "fuzz_check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,6 @@
 
 #include "cpd_chanstate.h"
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 /* the subtasks' shapes: source, parse, aggregate, sink */
 static const cpd_edge shapes[][2] = {{CPD_EDGE_NONE, CPD_EDGE_SRC},

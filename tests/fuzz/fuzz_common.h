@@ -9,6 +9,7 @@
 
 #include "cpw.h"
 #include "cpw_state.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,6 @@
 
 static volatile uint64_t fz_sink;
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 /* A string field: NUL-terminated inside its buffer; read every byte. */
 static inline void fz_str(const char *s, size_t cap)

@@ -13,6 +13,7 @@
  *   make fuzz-build && build/fuzz/fuzz_flink -dict=tests/fuzz/fuzz_flink.dict \
  *        build/fuzz/corpus-fuzz_flink tests/fuzz/corpus/fuzz_flink
  */
+#include "fuzz_check.h"
 #include "cpw_flink.h"
 
 #include <math.h>
@@ -21,14 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 static void fz_str(const char *s, size_t cap) { FZ_CHECK(memchr(s, 0, cap) != NULL); }
 

@@ -15,6 +15,7 @@
  *   make fuzz-build && build/fuzz/fuzz_metadata -dict=tests/fuzz/fuzz_metadata.dict \
  *        build/fuzz/corpus-fuzz_metadata tests/fuzz/corpus/fuzz_metadata
  */
+#include "fuzz_check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +25,6 @@
 
 #include "cpd_metadata.h"
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 static void printable(const char *s)
 {

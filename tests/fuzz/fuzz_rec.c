@@ -5,6 +5,7 @@
  * seeks made; every record must stay within the format's bounds. The time
  * parser gets the input as a string too.
  */
+#include "fuzz_check.h"
 #include "cpt_rec.h"
 
 #include <stdio.h>
@@ -13,14 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 static volatile uint64_t sink;
 

@@ -12,6 +12,7 @@
  *   make fuzz-build && build/fuzz/fuzz_record -dict=tests/fuzz/fuzz_record.dict \
  *        build/fuzz/corpus-fuzz_record tests/fuzz/corpus/fuzz_record
  */
+#include "fuzz_check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,6 @@
 
 #include "cpd_parse.h"
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,20 +16,13 @@
  *   make fuzz-build && build/fuzz/fuzz_rest -dict=tests/fuzz/fuzz_rest.dict \
  *        build/fuzz/corpus-fuzz_rest tests/fuzz/corpus/fuzz_rest
  */
+#include "fuzz_check.h"
 #include "../../agent/cpa_rest_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FZ_CHECK(c)                                                                 \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "fuzz invariant failed: %s (%s:%d)\n", #c, __FILE__,    \
-                    __LINE__);                                                      \
-            abort();                                                                \
-        }                                                                           \
-    } while (0)
 
 static bool lower_hex(const char *s)
 {
