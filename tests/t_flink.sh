@@ -66,7 +66,7 @@ check "  saying what it got" grep -q 'no checkpoint statistics from http://127.0
 tui_start dash 160 30 \
   "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP --flink $URL 2>$T_TMP/dash.err"
 tui_expect "the dashboard shows the Flink job and where its data comes from" 10 dash \
-  "^cptop hello .*RUNNING.*flink http://127.0.0.1:$PORT +Flink 1\.19" "live"
+  "^cptop hello .*RUNNING.*Flink 1\.19[^ ]* +data [0-9.]+s old.*http://127.0.0.1:$PORT" "live"
 tui_expect "its checkpoints complete on screen" 10 dash " completed +periodic"
 tui_keys dash a
 tui_expect "a says Flink has no abort, and opens nothing" 5 dash "Flink has no request that aborts"

@@ -219,6 +219,23 @@ const cpt_ff_info *cpt_flink_feed_info(const cpt_flink_feed *f) { return &f->inf
 const cpw_state *cpt_flink_feed_state(const cpt_flink_feed *f) { return f->st; }
 const cpw_flink_jobs *cpt_flink_feed_jobs(const cpt_flink_feed *f) { return &f->jobs; }
 
+void cpt_flink_feed_describe(const cpt_flink_feed *f, const char *base, int poll_ms,
+                             const char *problem, int64_t now_us, char *out, size_t size)
+{
+    const cpt_ff_info *i = &f->info;
+    char b[300], ver[64], prob[200], age[48] = "no data yet";
+    cpw_sanitize(base, b, sizeof b);
+    cpw_sanitize(i->version, ver, sizeof ver);
+    cpw_sanitize(problem, prob, sizeof prob);
+    if (i->stats_us)
+        snprintf(age, sizeof age, "data %.1fs old", (double)(now_us - i->stats_us) / 1e6);
+    bool stale = i->stats_us && now_us - i->stats_us > 3 * (int64_t)poll_ms * 1000 + 2000000;
+    /* what a narrow header keeps first: the version and the data's age */
+    snprintf(out, size, "Flink%s%s  %s%s  cache %llds%s  %s%s%s", ver[0] ? " " : "", ver, age,
+             stale ? " (stale)" : "", (long long)(i->refresh_ms / 1000),
+             i->checkpointing_off ? "  checkpointing off" : "", b, prob[0] ? "  ! " : "", prob);
+}
+
 cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history)
 {
     cpw_buf b;

@@ -103,6 +103,14 @@ cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history);
 /* The jobs /jobs/overview listed last (owned by the feed). */
 const cpw_flink_jobs *cpt_flink_feed_jobs(const cpt_flink_feed *f);
 
+/* The header's source line for this feed at now_us: Flink's version, the
+ * data's age ("stale" past three polls of poll_ms and 2 s), Flink's cache,
+ * checkpointing off, base (the cluster's URL) and problem (the last error,
+ * "" none), in that order (a narrow header cuts from the end). Pure;
+ * every piece sanitised. */
+void cpt_flink_feed_describe(const cpt_flink_feed *f, const char *base, int poll_ms,
+                             const char *problem, int64_t now_us, char *out, size_t size);
+
 /* Flink's failure message as one of our reasons (a table of its texts). */
 cpw_failure_reason cpt_flink_failure_reason(const char *message);
 

@@ -66,19 +66,8 @@ static void flink_destroy(void *impl)
 static void flink_describe(const void *impl, char *out, size_t size)
 {
     const flink_src *f = impl;
-    const cpt_ff_info *i = cpt_flink_feed_info(f->feed);
-    char base[300], ver[64], prob[200];
-    cpw_sanitize(cpt_http_base(f->http), base, sizeof base);
-    cpw_sanitize(i->version, ver, sizeof ver);
-    cpw_sanitize(f->problem, prob, sizeof prob);
-    int64_t now = cpw_now_us();
-    char age[48] = "no data yet";
-    if (i->stats_us)
-        snprintf(age, sizeof age, "data %.1fs old", (double)(now - i->stats_us) / 1e6);
-    bool stale = i->stats_us && now - i->stats_us > 3 * (int64_t)f->poll_ms * 1000 + 2000000;
-    snprintf(out, size, "flink %s%s%s  %s%s  cache %llds%s%s%s", base, ver[0] ? "  Flink " : "",
-             ver, age, stale ? " (stale)" : "", (long long)(i->refresh_ms / 1000),
-             i->checkpointing_off ? "  checkpointing off" : "", prob[0] ? "  ! " : "", prob);
+    cpt_flink_feed_describe(f->feed, cpt_http_base(f->http), f->poll_ms, f->problem, cpw_now_us(),
+                            out, size);
 }
 
 static unsigned flink_caps(const void *impl, const cpt_model *m)

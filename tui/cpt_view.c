@@ -200,6 +200,30 @@ void cpt_view_box_line(ctx *c, int x, int y, int w, bool sel, const char *text)
 
 /* ------------------------------------------------------------------ header */
 
+/* The link's state, as the header's right end shows it. */
+static cpt_role link_text(ctx *c, char *buf, size_t size)
+{
+    cpt_model *m = c->m;
+    char a[32];
+    cpt_role lr;
+    if (m->link == CPT_LINK_UP) {
+        snprintf(buf, size, "live %.0f ev/s", m->events_per_s);
+        lr = CPT_R_GOOD;
+    } else if (m->link == CPT_LINK_DOWN) {
+        cpt_fmt_dur(a, sizeof a, c->now - (m->last_msg_us ? m->last_msg_us : m->link_since_us));
+        snprintf(buf, size, "DISCONNECTED %s", a);
+        lr = CPT_R_BAD;
+    } else {
+        snprintf(buf, size, "connecting");
+        lr = CPT_R_WARN;
+    }
+    if (m->gaps) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, size - l, "  gaps %llu", (unsigned long long)m->gaps);
+    }
+    return lr;
+}
+
 /* Row 0: the job, its status, uptime, pid; the link right-aligned.
  * false when nothing was heard yet (then it says where it looks). */
 static bool header_title(ctx *c)
@@ -218,7 +242,10 @@ static bool header_title(ctx *c)
         return false;
     }
     x = put(c, x, 0, CPT_R_NORMAL, name);
-    if (strcmp(name, job)) {
+    /* a job without a process of ours (polled) shows where its data comes
+     * from instead of its long id when the row is narrow */
+    bool polled = !st->hello.pid && m->endpoint[0];
+    if (strcmp(name, job) && (!polled || c->w >= 120)) {
         snprintf(buf, sizeof buf, " (%s)", job);
         x = put(c, x, 0, CPT_R_DIM, buf);
     }
@@ -244,34 +271,26 @@ static bool header_title(ctx *c)
         /* no process of ours (a polled Flink job): where the data comes
          * from and how old it is (the source keeps it sanitised) */
         char ep[sizeof m->endpoint];
-        int room = c->w - x - 30; /* the link's state keeps its place on the right */
+        char lt[128];
+        link_text(c, lt, sizeof lt);
+        /* the link's state keeps its place on the right */
+        int room = c->w - x - 2 - (cpt_text_width(lt) + 3);
         snprintf(ep, sizeof ep, "%s", m->endpoint);
         if (room < (int)strlen(ep)) {
             int cut = room > 0 ? room : 0;
             while (cut > 0 && ((unsigned char)ep[cut] & 0xC0) == 0x80)
                 cut--; /* not inside a UTF-8 sequence */
             ep[cut] = 0;
+            for (int i = cut - 1; i > 0; i--) /* between its pieces, not inside one */
+                if (ep[i] == ' ' && ep[i - 1] == ' ') {
+                    ep[i - 1] = 0;
+                    break;
+                }
         }
         x = put(c, x, 0, CPT_R_NORMAL, "  ");
         x = put(c, x, 0, CPT_R_DIM, ep);
     }
-    /* link, right-aligned */
-    cpt_role lr;
-    if (m->link == CPT_LINK_UP) {
-        snprintf(buf, sizeof buf, "live %.0f ev/s", m->events_per_s);
-        lr = CPT_R_GOOD;
-    } else if (m->link == CPT_LINK_DOWN) {
-        cpt_fmt_dur(a, sizeof a, c->now - (m->last_msg_us ? m->last_msg_us : m->link_since_us));
-        snprintf(buf, sizeof buf, "DISCONNECTED %s", a);
-        lr = CPT_R_BAD;
-    } else {
-        snprintf(buf, sizeof buf, "connecting");
-        lr = CPT_R_WARN;
-    }
-    if (m->gaps) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, sizeof buf - l, "  gaps %llu", (unsigned long long)m->gaps);
-    }
+    cpt_role lr = link_text(c, buf, sizeof buf);
     int lw = cpt_text_width(buf) + 2;
     if (c->w - lw > x) {
         int lx = c->w - lw;
