@@ -30,8 +30,8 @@
 #define S_MS 1000LL
 
 #define JID "5f3c0a0de6b94e0a8d7c33c0b1a2f001"
-#define JID2 "5f3c0a0de6b94e0a8d7c33c0b1a2f002"
-#define JID3 "5f3c0a0de6b94e0a8d7c33c0b1a2f003"
+#define JID2 "9b1e77f2c3d84a51b0e6f4a9d2c81e02"
+#define JID3 "c04d5a6b7e8f90a1b2c3d4e5f6a7b803"
 static const char *const vid[3] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01",
                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02",
                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa03"};
@@ -522,6 +522,89 @@ CPT_TEST(flink_summary_covers_what_flink_forgot)
     /* 14 completed and one failed: more than the two Flink still lists */
     CPT_EQ_INT(cpt_model_summary(w.m)->completed, 14);
     CPT_EQ_INT(cpt_model_summary(w.m)->failed, 1);
+    cpt_frame_free(&f);
+    done(&w);
+}
+
+/* No control character reaches the terminal (names come from the cluster). */
+static void assert_clean(const cpt_frame *f)
+{
+    for (int y = 0; y < f->h; y++)
+        for (int x = 0; x < f->w; x++) {
+            uint32_t ch = cpt_frame_at(f, x, y)->ch;
+            CPT_ASSERTF(ch >= 0x20 && ch != 0x7f && !(ch >= 0x80 && ch < 0xa0),
+                        "control character U+%04X at %d,%d", (unsigned)ch, x, y);
+        }
+}
+
+CPT_TEST(flink_overview_lists_the_cluster_and_enter_watches_one)
+{
+    utc();
+    watch w;
+    tell(&w, 19);
+    /* the rows the Flink source lists, as the dashboard puts them in the model */
+    cpt_job_row rows[CPT_JOBS_MAX];
+    int n = cpt_flink_feed_job_rows(w.f, rows, CPT_JOBS_MAX);
+    CPT_EQ_INT(n, 3);
+    CPT_ASSERT(rows[0].watched && !rows[1].watched && !rows[2].watched);
+    uint64_t v = w.m->version;
+    CPT_EQ_INT(cpt_model_set_jobs(w.m, rows, n, ""), 0);
+    CPT_ASSERT(w.m->version > v);
+    v = w.m->version;
+    cpt_model_set_jobs(w.m, rows, n, ""); /* the same list: nothing to draw */
+    CPT_EQ_INT(w.m->version, v);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    cpw_cmd cmd;
+    ui.jobs_sel = 2;
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 'o', &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_JOBS);
+    CPT_EQ_INT(ui.jobs_sel, 0); /* opens on the watched job */
+    cpt_ui_key(&ui, w.m, CPT_KEY_DOWN, &cmd, NOW);
+    cpt_frame f = render(&w, &ui, 80, 24);
+    cpt_golden_check("jobs_flink_80x24", &f);
+    assert_clean(&f);
+    CPT_ASSERT(frame_has(&f, "fraud-scoring"));
+    CPT_ASSERT(frame_has(&f, "last checkpoint #105"));
+    cpt_frame_free(&f);
+    f = render(&w, &ui, 160, 30);
+    CPT_ASSERT(frame_has(&f, JID2)); /* wide: whole ids */
+    cpt_frame_free(&f);
+    /* Enter on another job asks to watch it; on the watched one: back */
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_WATCH);
+    CPT_EQ_INT(ui.jobs_sel, 1);
+    CPT_EQ_INT(ui.screen, CPT_SCR_MAIN);
+    cpt_ui_key(&ui, w.m, 'o', &cmd, NOW);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_MAIN);
+    /* o again and Esc close it; q still quits from it */
+    cpt_ui_key(&ui, w.m, 'o', &cmd, NOW);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 'o', &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_MAIN);
+    cpt_ui_key(&ui, w.m, 'o', &cmd, NOW);
+    cpt_ui_key(&ui, w.m, CPT_KEY_ESC, &cmd, NOW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_MAIN);
+    cpt_ui_key(&ui, w.m, 'o', &cmd, NOW);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 'q', &cmd, NOW), CPT_ACT_QUIT);
+    done(&w);
+}
+
+CPT_TEST(overview_of_a_source_without_a_list_says_why)
+{
+    utc();
+    watch w;
+    tell(&w, 19);
+    cpt_model_set_jobs(w.m, NULL, -1, "this source watches one job and lists no others");
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    cpw_cmd cmd;
+    cpt_ui_key(&ui, w.m, 'o', &cmd, NOW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_JOBS);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.screen, CPT_SCR_JOBS); /* nothing to watch */
+    cpt_frame f = render(&w, &ui, 80, 24);
+    CPT_ASSERT(frame_has(&f, "lists no others"));
+    CPT_ASSERT(frame_has(&f, "Jobs on the cluster (0)"));
     cpt_frame_free(&f);
     done(&w);
 }

@@ -4,6 +4,7 @@
  * status are in cpt_flink_feed_job.c.
  */
 #include "cpt_flink_feed_int.h"
+#include "cpt_model.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -218,6 +219,23 @@ const char *cpt_flink_feed_jid(const cpt_flink_feed *f) { return f->jid; }
 const cpt_ff_info *cpt_flink_feed_info(const cpt_flink_feed *f) { return &f->info; }
 const cpw_state *cpt_flink_feed_state(const cpt_flink_feed *f) { return f->st; }
 const cpw_flink_jobs *cpt_flink_feed_jobs(const cpt_flink_feed *f) { return &f->jobs; }
+
+int cpt_flink_feed_job_rows(const cpt_flink_feed *f, cpt_job_row *out, int max)
+{
+    for (int i = 0; i < f->jobs.n && i < max; i++) {
+        const cpw_flink_job *x = &f->jobs.jobs[i];
+        cpt_job_row *r = &out[i];
+        memset(r, 0, sizeof *r);
+        snprintf(r->id, sizeof r->id, "%s", x->jid);
+        snprintf(r->name, sizeof r->name, "%s", x->name);
+        snprintf(r->state, sizeof r->state, "%s", x->state);
+        r->start_us = x->start_time > 0 ? cpt_ff_us(x->start_time) : 0;
+        r->end_us = x->end_time > 0 ? cpt_ff_us(x->end_time) : 0;
+        r->tasks = x->tasks_total > 0 ? x->tasks_total : 0;
+        r->watched = f->jid[0] && !strcmp(x->jid, f->jid);
+    }
+    return f->jobs.n;
+}
 
 void cpt_flink_feed_describe(const cpt_flink_feed *f, const char *base, int poll_ms,
                              const char *problem, int64_t now_us, char *out, size_t size)

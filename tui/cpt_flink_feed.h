@@ -102,6 +102,10 @@ const cpw_state *cpt_flink_feed_state(const cpt_flink_feed *f);
 cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history);
 /* The jobs /jobs/overview listed last (owned by the feed). */
 const cpw_flink_jobs *cpt_flink_feed_jobs(const cpt_flink_feed *f);
+/* The same as the overview screen's rows (cpt_model.h): up to max into
+ * out, the feed's job marked watched; returns how many jobs there are. */
+typedef struct cpt_job_row cpt_job_row;
+int cpt_flink_feed_job_rows(const cpt_flink_feed *f, cpt_job_row *out, int max);
 
 /* The header's source line for this feed at now_us: Flink's version, the
  * data's age ("stale" past three polls of poll_ms and 2 s), Flink's cache,

@@ -59,7 +59,29 @@ void cpt_model_free(cpt_model *m)
     cpw_state_free(m->st);
     free(m->log);
     free(m->pend);
+    free(m->jobs);
     free(m);
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+int cpt_model_set_jobs(cpt_model *m, const cpt_job_row *rows, int n, const char *note)
+{
+    if (!m->jobs && !(m->jobs = calloc(CPT_JOBS_MAX, sizeof *m->jobs)))
+        return -1;
+    int keep = n < 0 ? 0 : n < CPT_JOBS_MAX ? n : CPT_JOBS_MAX;
+    char nt[sizeof m->jobs_note];
+    snprintf(nt, sizeof nt, "%s", note ? note : "");
+    if (keep == m->n_jobs && n == m->jobs_total && !strcmp(nt, m->jobs_note) &&
+        (!keep || !memcmp(rows, m->jobs, sizeof *rows * (size_t)keep)))
+        return 0;
+    if (keep)
+        memcpy(m->jobs, rows, sizeof *rows * (size_t)keep);
+    m->n_jobs = keep;
+    m->jobs_total = n < 0 ? 0 : n;
+    memcpy(m->jobs_note, nt, sizeof nt);
+    m->version++;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ log */

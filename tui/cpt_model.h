@@ -65,6 +65,19 @@ typedef struct cpt_summary {
     int by_reason[CPW_FAIL__COUNT + 1];  /* failed ones per reason; last: unknown */
 } cpt_summary;
 
+/* One job of the cluster a source watches (a source with CPT_CAP_JOBS
+ * lists them; the overview screen shows them). Text as the cluster sent
+ * it, cut to its field: whoever shows it sanitises it. */
+#define CPT_JOBS_MAX 64
+typedef struct cpt_job_row {
+    char id[CPW_MAX_JOB_ID];
+    char name[128];
+    char state[16];           /* the cluster's word: RUNNING, FINISHED, … */
+    int64_t start_us, end_us; /* wall clock; start 0: unknown; end 0: still running */
+    int tasks;                /* its subtasks, 0: unknown */
+    bool watched;             /* the job this model shows */
+} cpt_job_row;
+
 typedef struct cpt_model_conf {
     int history_cap;   /* finished checkpoints kept (default 1000) */
     int detail_cap;    /* newest of them keeping per-subtask detail (default 50) */
@@ -116,6 +129,11 @@ typedef struct cpt_model {
     int pend_n, pend_cap;
     bool pend_overflow;
 
+    /* the cluster's jobs, as the source last listed them (cpt_model_set_jobs) */
+    cpt_job_row *jobs;        /* CPT_JOBS_MAX rows once listed, else NULL */
+    int n_jobs, jobs_total;   /* shown, and how many the cluster has */
+    char jobs_note[200];      /* why there is no list ("": there is one) */
+
     /* summary cache */
     uint64_t hist_version, summary_version;
     cpt_summary summary;
@@ -159,6 +177,12 @@ void cpt_model_log_text(const cpt_model *m, const cpt_log_entry *e, char *out, s
 
 /* Summary over the retained history (cached until the history changes). */
 const cpt_summary *cpt_model_summary(cpt_model *m);
+
+/* The cluster's jobs as the source lists them now: the first
+ * CPT_JOBS_MAX of n are kept (jobs_total says n). note: why there is no
+ * list when the source cannot give one ("" or NULL otherwise). The version
+ * is bumped only when something changed. 0, or -1 when out of memory. */
+int cpt_model_set_jobs(cpt_model *m, const cpt_job_row *rows, int n, const char *note);
 
 /* Operator name of op (sanitised), or "op<N>". */
 void cpt_model_op_name(const cpt_model *m, int op, char *out, size_t size);

@@ -25,6 +25,7 @@ static const char *const generic_cannot[] = {
     "this source cannot change settings",
     "this source is polled, not pushed",
     "this source cannot ask for a full checkpoint",
+    "this source watches one job and lists no others (J picks among the jobs on this machine)",
 };
 
 cpt_source *cpt_source_new(const cpt_source_ops *ops, void *impl)
@@ -79,8 +80,10 @@ const char *cpt_source_cannot(const cpt_source *s, cpt_src_cap cap)
     const size_t n = sizeof generic_cannot / sizeof generic_cannot[0];
     if (b < 0 || (size_t)b >= n)
         return "this source cannot do that";
-    if (s->ops->cannot && s->ops->cannot[b])
-        return s->ops->cannot[b];
+    /* a kind's sentences end at the first NULL (later caps: the generic one) */
+    for (int i = 0; s->ops->cannot && s->ops->cannot[i]; i++)
+        if (i == b)
+            return s->ops->cannot[b];
     return generic_cannot[b];
 }
 
@@ -190,6 +193,20 @@ int cpt_source_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state **
         return -1;
     }
     return s->ops->snapshot(s, history, timeout_ms, out, err, errsz);
+}
+
+int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max)
+{
+    return s->ops->jobs ? s->ops->jobs(s->impl, out, max) : -1;
+}
+
+int cpt_source_watch(cpt_source *s, const char *job, char *err, size_t errsz)
+{
+    if (!s->ops->watch) {
+        snprintf(err, errsz, "%s", cpt_source_cannot(s, CPT_CAP_JOBS));
+        return -1;
+    }
+    return s->ops->watch(s, job, err, errsz);
 }
 
 void cpt_source_set_tap(cpt_source *s, cpt_tap_fn fn, void *ud)

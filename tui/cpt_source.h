@@ -53,6 +53,7 @@ typedef enum cpt_src_cap {
     CPT_CAP_CONFIG   = 1u << 3, /* change settings at run time */
     CPT_CAP_PUSH     = 1u << 4, /* live push (else polled: figures have an age) */
     CPT_CAP_FULL     = 1u << 5, /* a trigger may ask for a full (not incremental) checkpoint */
+    CPT_CAP_JOBS     = 1u << 6, /* lists the cluster's jobs and watches another on request */
 } cpt_src_cap;
 
 /* What a tap callback receives. */
@@ -138,6 +139,16 @@ int cpt_source_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_src_
 int cpt_source_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state **out, char *err,
                         size_t errsz);
 
+/* The cluster's jobs as the source last heard of them (never blocks): up
+ * to max rows into out, the watched one marked. Returns how many the
+ * cluster has (may exceed max), or -1 when the source cannot list jobs
+ * (cpt_source_cannot(s, CPT_CAP_JOBS) says why). */
+int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max);
+/* Watches another job of the cluster (an id from cpt_source_jobs) from now
+ * on; the caller then starts the source again on a fresh model, since the
+ * state is another job's. 0, or -1 with why in err. */
+int cpt_source_watch(cpt_source *s, const char *job, char *err, size_t errsz);
+
 /* The raw-input tap and the message observer (NULL fn: none). */
 void cpt_source_set_tap(cpt_source *s, cpt_tap_fn fn, void *ud);
 void cpt_source_set_observer(cpt_source *s, cpt_src_msg_fn msg, cpt_src_bad_fn bad, void *ud);
@@ -151,7 +162,8 @@ typedef struct cpt_source_ops {
     void (*destroy)(void *impl);
     void (*describe)(const void *impl, char *out, size_t size);
     unsigned (*caps)(const void *impl, const cpt_model *m);
-    /* indexed by bit position of a cpt_src_cap; NULL: a generic sentence */
+    /* indexed by bit position of a cpt_src_cap, up to a NULL (that cap and
+     * later ones: a generic sentence) */
     const char *const *cannot;
     int (*start)(cpt_source *s, cpt_model *m, int64_t now_us, char *err, size_t errsz);
     int (*pollfds)(const void *impl, struct pollfd *pfd, int max, int64_t *next_us);
@@ -166,6 +178,8 @@ typedef struct cpt_source_ops {
                    size_t errsz);
     int (*snapshot)(cpt_source *s, int history, int timeout_ms, cpw_state **out, char *err,
                     size_t errsz);
+    int (*jobs)(const void *impl, cpt_job_row *out, int max);
+    int (*watch)(cpt_source *s, const char *job, char *err, size_t errsz);
 } cpt_source_ops;
 
 /* Wraps impl (owned from now on: ops->destroy frees it, also on failure).

@@ -28,6 +28,9 @@ typedef struct flink_src {
     cpt_model *m;             /* fed while started; may be NULL */
     char want_job[300];       /* --job: an id or a name ("" any) */
     int poll_ms, timeout_ms;
+    int history, detail;      /* a feed's caps */
+    char *overview;           /* the last /jobs/overview body (a new feed reads it) */
+    size_t overview_len;
     int64_t next_config, next_slow, next_stats;
     int64_t last_ok_us;       /* an answer of any kind (the cluster is there) */
     bool synced;              /* a round went through: the state is worth showing */
@@ -60,6 +63,7 @@ static void flink_destroy(void *impl)
         return;
     cpt_http_destroy(f->http);
     cpt_flink_feed_destroy(f->feed);
+    free(f->overview);
     free(f);
 }
 
@@ -77,7 +81,7 @@ static unsigned flink_caps(const void *impl, const cpt_model *m)
     const cpt_ff_info *i = cpt_flink_feed_info(f->feed);
     bool old = i->version_major && (i->version_major < 1 ||
                                     (i->version_major == 1 && i->version_minor < 17));
-    return old ? 0 : CPT_CAP_TRIGGER | CPT_CAP_FULL;
+    return CPT_CAP_JOBS | (old ? 0 : CPT_CAP_TRIGGER | CPT_CAP_FULL);
 }
 
 static int on_msg(void *ud, const cpw_msg *msg)
@@ -94,6 +98,39 @@ static void request(flink_src *f, const char *method, const char *path, const ch
         return;
     if (cpt_http_start(f->http, method, path, body, tag, err, sizeof err))
         snprintf(f->problem, sizeof f->problem, "%s", err);
+}
+
+/* A new feed for job jid (the state is another job's), which reads the
+ * last overview again; every request is due again. */
+static int use_feed(flink_src *f, const char *jid)
+{
+    cpt_flink_feed *nf = cpt_flink_feed_new(jid, f->history, f->detail, on_msg, f);
+    if (!nf)
+        return -1;
+    cpt_flink_feed_destroy(f->feed);
+    f->feed = nf;
+    f->next_config = f->next_slow = f->next_stats = 0;
+    f->synced = false;
+    f->problem[0] = 0;
+    if (f->overview) {
+        char err[200];
+        cpt_flink_feed_body(nf, "/jobs/overview", 200, f->overview, f->overview_len, cpw_now_us(),
+                            err, sizeof err);
+    }
+    return 0;
+}
+
+/* Keeps the overview's body for a feed made later. */
+static void keep_overview(flink_src *f, const cpt_http_resp *r)
+{
+    char *b = malloc(r->len + 1);
+    if (!b)
+        return;
+    memcpy(b, r->body, r->len);
+    b[r->len] = 0;
+    free(f->overview);
+    f->overview = b;
+    f->overview_len = r->len;
 }
 
 /* Picks the job among /jobs/overview: --job's id or name, else the one
@@ -116,13 +153,7 @@ static void pick_job(flink_src *f, const cpw_flink_jobs *j)
                                                                      : "no job on the cluster");
         return;
     }
-    /* a new feed for that job: what the overview said is read again */
-    cpt_flink_feed *nf = cpt_flink_feed_new(j->jobs[best].jid, 1000, 50, on_msg, f);
-    if (!nf)
-        return;
-    cpt_flink_feed_destroy(f->feed);
-    f->feed = nf;
-    f->next_config = f->next_slow = f->next_stats = 0;
+    use_feed(f, j->jobs[best].jid);
 }
 
 static void trigger_answer(flink_src *f, const cpt_http_resp *r)
@@ -192,12 +223,10 @@ static void on_answer(void *ud, const cpt_http_resp *r)
     snprintf(f->problem, sizeof f->problem, "%s", err);
     if (k == CPT_FF_OVERVIEW && r->status == 200) {
         f->overview_seen = !err[0];
-        if (!cpt_flink_feed_jid(f->feed)[0] && !err[0]) {
-            pick_job(f, cpt_flink_feed_jobs(f->feed));
-            /* the new feed reads the same list (the job's state, --list) */
-            cpt_flink_feed_body(f->feed, r->path, r->status, r->body, r->len, r->recv_us, err,
-                                sizeof err);
-        }
+        if (!err[0])
+            keep_overview(f, r);
+        if (!cpt_flink_feed_jid(f->feed)[0] && !err[0])
+            pick_job(f, cpt_flink_feed_jobs(f->feed)); /* the new feed reads the same list */
     }
     if (k == CPT_FF_STATS && r->status) {
         cpt_flink_feed_alive(f->feed, r->recv_us);
@@ -448,6 +477,33 @@ const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *er
     return cpt_flink_feed_jobs(f->feed);
 }
 
+static int flink_jobs(const void *impl, cpt_job_row *out, int max)
+{
+    const flink_src *f = impl;
+    return cpt_flink_feed_job_rows(f->feed, out, max);
+}
+
+static int flink_watch(cpt_source *s, const char *job, char *err, size_t errsz)
+{
+    flink_src *f = cpt_source_impl(s);
+    char jid[CPW_FLINK_ID_HEX + 1];
+    if (!cpw_flink_parse_id(job, jid)) {
+        snprintf(err, errsz, "not a Flink job id");
+        return -1;
+    }
+    if (f->cmd_out && !f->cmd_done) {
+        snprintf(err, errsz, "still waiting for %s", f->cmd_name);
+        return -1;
+    }
+    if (use_feed(f, jid)) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    f->want_job[0] = 0;
+    f->cmd_out = false;
+    return 0;
+}
+
 static const cpt_source_ops flink_ops = {
     .kind = "flink",
     .destroy = flink_destroy,
@@ -464,6 +520,8 @@ static const cpt_source_ops flink_ops = {
     .poll_cmd = flink_poll_cmd,
     .request = flink_request,
     .snapshot = flink_snapshot,
+    .jobs = flink_jobs,
+    .watch = flink_watch,
 };
 
 cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t errsz)
@@ -475,12 +533,14 @@ cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t err
     }
     f->poll_ms = c->poll_ms >= 250 ? c->poll_ms : 1000;
     f->timeout_ms = c->http.timeout_ms > 0 ? c->http.timeout_ms : 5000;
+    f->history = c->history > 0 ? c->history : 1000;
+    f->detail = c->detail;
     snprintf(f->want_job, sizeof f->want_job, "%s", c->job ? c->job : "");
     char jid[CPW_FLINK_ID_HEX + 1] = "";
     if (c->job && cpw_flink_parse_id(c->job, jid))
         f->want_job[0] = 0; /* an id: watched straight away */
     f->http = cpt_http_new(&c->http, err, errsz);
-    f->feed = cpt_flink_feed_new(jid, c->history > 0 ? c->history : 1000, c->detail, on_msg, f);
+    f->feed = cpt_flink_feed_new(jid, f->history, f->detail, on_msg, f);
     if (!f->http || !f->feed) {
         if (f->http && !f->feed)
             snprintf(err, errsz, "out of memory");

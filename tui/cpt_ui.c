@@ -62,6 +62,10 @@ void cpt_ui_sync(cpt_ui *ui, const cpt_model *m)
         ui->events_scroll = 0;
     if (ui->detail_scroll < 0)
         ui->detail_scroll = 0;
+    if (ui->jobs_sel >= m->n_jobs)
+        ui->jobs_sel = m->n_jobs ? m->n_jobs - 1 : 0;
+    if (ui->jobs_sel < 0)
+        ui->jobs_sel = 0;
 }
 
 const cpw_cp *cpt_ui_detail_cp(const cpt_ui *ui, const cpt_model *m)
@@ -424,6 +428,44 @@ static cpt_action k_jobs(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, 
     return CPT_ACT_REDRAW;
 }
 
+/* o: the cluster's jobs, the watched one selected (again: back). */
+static cpt_action k_overview(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
+{
+    (void)key, (void)cmd, (void)now;
+    if (ui->screen == CPT_SCR_JOBS) {
+        ui->screen = CPT_SCR_MAIN;
+        return CPT_ACT_REDRAW;
+    }
+    ui->screen = CPT_SCR_JOBS;
+    for (int i = 0; i < m->n_jobs; i++)
+        if (m->jobs[i].watched)
+            ui->jobs_sel = i;
+    return CPT_ACT_REDRAW;
+}
+
+/* The overview's own keys: moving, Enter watches the selected job (the
+ * one already watched: back to its main screen). NONE: not one of them. */
+static cpt_action jobs_key(cpt_ui *ui, const cpt_model *m, int key)
+{
+    static const struct {
+        int key, delta;
+    } moves[] = {{CPT_KEY_UP, -1}, {'k', -1}, {CPT_KEY_DOWN, 1}, {'j', 1},
+                 {CPT_KEY_HOME, -1000000}, {'g', -1000000}, {CPT_KEY_END, 1000000},
+                 {'G', 1000000}, {CPT_KEY_PGUP, -10}, {CPT_KEY_PGDN, 10}};
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++)
+        if (moves[i].key == key) {
+            ui->jobs_sel += moves[i].delta;
+            cpt_ui_sync(ui, m);
+            return CPT_ACT_REDRAW;
+        }
+    if (key != CPT_KEY_ENTER && key != CPT_KEY_RIGHT)
+        return CPT_ACT_NONE;
+    if (ui->jobs_sel >= m->n_jobs)
+        return CPT_ACT_REDRAW;
+    ui->screen = CPT_SCR_MAIN;
+    return m->jobs[ui->jobs_sel].watched ? CPT_ACT_REDRAW : CPT_ACT_WATCH;
+}
+
 static const struct {
     int key;
     key_fn fn;
@@ -442,7 +484,7 @@ static const struct {
     {'/', k_filter},
     {CPT_KEY_ENTER, k_detail}, {CPT_KEY_RIGHT, k_detail},
     {'t', k_trigger},       {'a', k_abort},         {'f', k_fail},
-    {'c', k_config},        {'J', k_jobs},
+    {'c', k_config},        {'J', k_jobs},          {'o', k_overview},
 };
 
 cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int64_t now)
@@ -453,6 +495,11 @@ cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int
         return overlay_key(ui, m, key, cmd, now);
     if (ui->screen == CPT_SCR_ADVICE) {
         cpt_action a = cpt_advice_ui_key(ui, m, key, cmd, now);
+        if (a != CPT_ACT_NONE)
+            return a;
+    }
+    if (ui->screen == CPT_SCR_JOBS) {
+        cpt_action a = jobs_key(ui, m, key);
         if (a != CPT_ACT_NONE)
             return a;
     }

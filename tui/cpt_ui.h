@@ -38,6 +38,7 @@ typedef enum cpt_screen {
     CPT_SCR_SUMMARY,    /* percentiles and timeout advice */
     CPT_SCR_EVENTS,     /* the event log, full screen */
     CPT_SCR_ADVICE,     /* tuning advice from the history (cpt_advice) */
+    CPT_SCR_JOBS,       /* the cluster's jobs (a source that lists them); Enter watches one */
 } cpt_screen;
 
 typedef enum cpt_pane {
@@ -86,6 +87,7 @@ typedef struct cpt_ui {
     int64_t abort_id;
 
     int pick_n, pick_sel;
+    int jobs_sel;          /* the overview's selected row (m->jobs) */
     char pick_label[CPT_PICK_MAX][160];
 
     /* the Advice screen (cpt_advice_ui.c) */
@@ -112,6 +114,7 @@ typedef enum cpt_action {
     CPT_ACT_QUIT,
     CPT_ACT_COMMAND,       /* send *cmd */
     CPT_ACT_PICK,          /* switch to job ui->pick_sel */
+    CPT_ACT_WATCH,         /* watch the cluster's job m->jobs[ui->jobs_sel] */
 } cpt_action;
 
 void cpt_ui_init(cpt_ui *ui, bool read_only, bool unicode);

@@ -459,6 +459,9 @@ void cpt_view_render(cpt_model *m, cpt_ui *ui, cpt_frame *f, int64_t now_us)
     case CPT_SCR_ADVICE:
         cpt_view_advice(&c, y, body_end);
         break;
+    case CPT_SCR_JOBS:
+        cpt_view_jobs(&c, y, body_end);
+        break;
     case CPT_SCR_EVENTS:
         ui->page = body_end - y - 1;
         cpt_view_events(&c, y, body_end, true);

@@ -6,6 +6,7 @@
  *   cpt_view_main.c     the main screen's panes: in flight, history, events
  *   cpt_view_detail.c   one checkpoint's detail, and the summary screen
  *   cpt_view_overlay.c  help, confirmations, the failure menu, settings, picker
+ *   cpt_view_jobs.c     the cluster overview: the jobs a source lists
  *
  * Everything here is pure like the view: it writes into the frame and
  * reads the model and the ui state; nothing else.
@@ -95,5 +96,6 @@ void cpt_view_detail(ctx *c, int y, int y_max);
 void cpt_view_summary(ctx *c, int y, int y_max);
 void cpt_view_advice(ctx *c, int y, int y_max);   /* cpt_view_advice.c */
 void cpt_view_overlay(ctx *c);
+void cpt_view_jobs(ctx *c, int y, int y_max);     /* cpt_view_jobs.c */
 
 #endif /* CPT_VIEW_INT_H */

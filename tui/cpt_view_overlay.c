@@ -21,6 +21,7 @@ static const char *const help_lines[] = {
     "Up/Down j/k  move;  PgUp/PgDn  page;  g/G Home/End  first/last",
     "Esc Left m 1  back to the main screen",
     "J          choose another job (when several run)",
+    "o          the cluster's jobs (Enter watches one)",
     "? h F1     this help;  q  quit",
     "",
     "cells: barrier awaited, aligning, sync, upload, acked, declined",

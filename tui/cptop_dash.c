@@ -31,6 +31,7 @@ typedef struct dash {
     cpt_target cands[MAX_JOBS];
     int ncand;
     bool picked;              /* the user chose a job in the picker */
+    bool overview_shown;      /* the overview opened by itself once (several jobs) */
     bool dirty;               /* draw now */
     int64_t last_discover, last_draw;
     uint64_t drawn_version;
@@ -85,6 +86,55 @@ static int attach_flink(dash *d, int64_t now)
     cpt_model_note(d->m, now, false, "watching Flink at %s", c.http.base);
     d->dirty = true;
     return 0;
+}
+
+/* The cluster's jobs into the model, for the overview screen: what the
+ * source lists, or why it lists none. */
+static void sync_jobs(dash *d)
+{
+    static cpt_job_row rows[CPT_JOBS_MAX];
+    int n = d->src ? cpt_source_jobs(d->src, rows, CPT_JOBS_MAX) : -1;
+    const char *why = !d->src ? "not watching a job yet"
+                    : n < 0 ? cpt_source_cannot(d->src, CPT_CAP_JOBS) : "";
+    cpt_model_set_jobs(d->m, rows, n, why);
+    /* a cluster running several jobs opens on its list (--job: on that job) */
+    if (!d->overview_shown && d->m->jobs_total > 1 && !d->o->job) {
+        d->overview_shown = true;
+        if (d->ui.screen == CPT_SCR_MAIN && d->ui.overlay == CPT_OV_NONE) {
+            d->ui.screen = CPT_SCR_JOBS;
+            d->dirty = true;
+        }
+    }
+}
+
+/* Enter on the overview: the source watches that job, into a fresh model
+ * (the history shown is the new job's). */
+static void watch_job(dash *d, int row, int64_t now)
+{
+    char id[CPW_MAX_JOB_ID], err[400];
+    if (!d->src || row >= d->m->n_jobs)
+        return;
+    snprintf(id, sizeof id, "%s", d->m->jobs[row].id);
+    cpt_model_conf mc = {.history_cap = d->o->history, .detail_cap = d->o->detail,
+                         .log_cap = d->o->log_lines};
+    cpt_model *m = cpt_model_new(&mc);
+    if (!m || cpt_source_watch(d->src, id, err, sizeof err)) {
+        cpt_model_free(m);
+        cpt_ui_status(&d->ui, true, now, "%s", m ? err : "out of memory");
+        return;
+    }
+    cptop_record_detach(d->m);
+    cpt_model_free(d->m);
+    d->m = m;
+    d->overview_shown = true;
+    cptop_record_attach(d->src, d->m);
+    if (cpt_source_start(d->src, d->m, now, err, sizeof err))
+        cpt_ui_status(&d->ui, true, now, "%s", err);
+    char clean[CPW_MAX_JOB_ID];
+    cpw_sanitize(id, clean, sizeof clean);
+    cpt_model_note(d->m, now, false, "watching job %s", clean);
+    sync_jobs(d);
+    d->ui.cmd_pending = false;
 }
 
 static void fill_picker(cpt_ui *ui, const cpt_target *c, int n)
@@ -190,6 +240,8 @@ static void keys(dash *d, int64_t now)
         } else if (a == CPT_ACT_PICK && d->ui.pick_sel < d->ncand) {
             d->picked = true;
             attach(d, &d->cands[d->ui.pick_sel], now);
+        } else if (a == CPT_ACT_WATCH) {
+            watch_job(d, d->ui.jobs_sel, now);
         }
         if (a != CPT_ACT_NONE)
             d->dirty = true;
@@ -304,6 +356,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         d.ui.adv_no_set = d.src && !(cpt_source_caps(d.src, d.m) & CPT_CAP_CONFIG);
         keys(&d, now);
         job_input(&d, now);
+        sync_jobs(&d);
         cpt_model_tick(d.m, now);
         cptop_record_tick(now);
         draw(&d, now);
