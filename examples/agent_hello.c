@@ -143,8 +143,8 @@ static void one_checkpoint(cpa_agent *a, int64_t id, cpa_trigger_kind kind)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: agent_hello [--seconds N] [--interval-ms MS] [--job-id ID] [--listen L]\n"
-            "                   [--rest HOST:PORT]\n"
+            "usage: agent_hello [--seconds N] [--interval-ms MS] [--job-id ID] [--name NAME]\n"
+            "                   [--listen L] [--rest HOST:PORT]\n"
             "Embeds libcpagent in a pretend job and runs a checkpoint every interval\n"
             "(default 1000 ms) for N seconds (default 0: until Ctrl-C). Watch it with cptop.\n"
             "  --listen ipc | tcp://127.0.0.1:PORT   where dashboards connect (default ipc)\n"
@@ -155,7 +155,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     int seconds = 0, interval_ms = 1000;
-    const char *job_id = NULL, *listen = NULL, *rest = NULL;
+    const char *job_id = NULL, *listen = NULL, *rest = NULL, *name = "hello";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -166,6 +166,8 @@ int main(int argc, char **argv)
             interval_ms = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--job-id") && i + 1 < argc) {
             job_id = argv[++i];
+        } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+            name = argv[++i];
         } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
             listen = argv[++i];
         } else if (!strcmp(argv[i], "--rest") && i + 1 < argc) {
@@ -183,8 +185,8 @@ int main(int argc, char **argv)
 
     char err[256];
     cpa_conf *conf = cpa_conf_new();
-    cpa_conf_set(conf, "job.name", "hello", err, sizeof err);
-    if ((job_id && cpa_conf_set(conf, "job.id", job_id, err, sizeof err)) ||
+    if (cpa_conf_set(conf, "job.name", name, err, sizeof err) ||
+        (job_id && cpa_conf_set(conf, "job.id", job_id, err, sizeof err)) ||
         (listen && cpa_conf_set(conf, "listen", listen, err, sizeof err)) ||
         (rest && cpa_conf_set(conf, "rest.listen", rest, err, sizeof err))) {
         fprintf(stderr, "agent_hello: %s\n", err);
