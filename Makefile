@@ -108,7 +108,7 @@ LIB_SO := $(LIBDIR)/libcpagent.so
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(CPTOP) $(CPDEMO) $(EXAMPLES) $(TEST_BIN) $(TESTDIR)/fake_agent \
-     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(BINDIR)/cprecbench
+     $(SPFUZZ) $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(BINDIR)/cprecbench $(BINDIR)/cpflinkbench
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -175,6 +175,12 @@ $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 $(BINDIR)/cprecbench: $(OBJDIR)/bench/rec_bench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
+
+# the Flink translator's per-poll cost (bench/flink_bench.c)
+$(BINDIR)/cpflinkbench: $(OBJDIR)/bench/flink_bench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
@@ -305,13 +311,15 @@ $(SQLBENCH): $(OBJDIR)/bench/sqlbench.o
 
 # The agent's figures, then the job's (bench/job_bench.sh: ceilings, checkpoint cost).
 bench: $(BENCH_BIN) $(REST_BENCH) $(SQLBENCH) $(CPDEMO) $(CPTOP) $(BINDIR)/cptuibench $(TESTDIR)/test_sink_pg \
-       $(BINDIR)/cprecbench
+       $(BINDIR)/cprecbench $(BINDIR)/cpflinkbench
 	$(Q)$(BENCH_BIN)
 	$(Q)$(REST_BENCH)
 	$(Q)BUILD=$(BUILD) bench/job_bench.sh
 	$(Q)$(BINDIR)/cptuibench
 	$(Q)$(BINDIR)/cprecbench
 	$(Q)BUILD=$(BUILD) bench/tui_idle.sh
+	$(Q)$(BINDIR)/cpflinkbench
+	$(Q)BUILD=$(BUILD) bench/flink_bench.sh
 	$(Q)BUILD=$(BUILD) bench/recovery_bench.sh
 	$(Q)BUILD=$(BUILD) bench/pg_bench.sh
 	$(Q)BUILD=$(BUILD) bench/s3_bench.sh

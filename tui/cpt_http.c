@@ -19,6 +19,7 @@
 #include <sys/select.h>
 
 #define MAX_ACTIVE 32
+#define MAX_IDLE 4     /* easy handles kept for the next requests */
 
 typedef struct xfer {
     CURL *easy;
@@ -44,6 +45,8 @@ struct cpt_http {
     int timeout_ms;
     xfer *active[MAX_ACTIVE];
     int n_active;
+    CURL *idle[MAX_IDLE];     /* finished handles, reset: a poll reuses one */
+    int n_idle;
 };
 
 /* libcurl's global init, once per process (it is not thread-safe; cptop
@@ -119,7 +122,12 @@ static void xfer_free(cpt_http *h, xfer *x)
 {
     if (x->easy) {
         curl_multi_remove_handle(h->multi, x->easy);
-        curl_easy_cleanup(x->easy);
+        if (h->n_idle < MAX_IDLE) {
+            curl_easy_reset(x->easy); /* options gone; connections stay in the multi's cache */
+            h->idle[h->n_idle++] = x->easy;
+        } else {
+            curl_easy_cleanup(x->easy);
+        }
     }
     free(x->req_body);
     curl_slist_free_all(x->hdrs);
@@ -133,6 +141,8 @@ void cpt_http_destroy(cpt_http *h)
         return;
     for (int i = 0; i < h->n_active; i++)
         xfer_free(h, h->active[i]);
+    for (int i = 0; i < h->n_idle; i++)
+        curl_easy_cleanup(h->idle[i]);
     curl_multi_cleanup(h->multi);
     curl_slist_free_all(h->headers);
     free(h->user);
@@ -220,7 +230,9 @@ int cpt_http_start(cpt_http *h, const char *method, const char *path, const char
         return -1;
     }
     xfer *x = calloc(1, sizeof *x);
-    if (!x || !(x->easy = curl_easy_init())) {
+    if (x && h->n_idle)
+        x->easy = h->idle[--h->n_idle];
+    if (!x || (!x->easy && !(x->easy = curl_easy_init()))) {
         free(x);
         snprintf(err, errsz, "out of memory");
         return -1;

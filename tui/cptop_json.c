@@ -234,9 +234,11 @@ int cptop_json(const cptop_opts *o, int argc, char **argv)
         struct pollfd pfd[8];
         int64_t next = INT64_MAX, now = cpw_now_us();
         int n = cpt_source_pollfds(r.src, pfd, 8, &next);
+        /* a polled source says when it next wants time; the agent's
+         * retries and looks run once a second */
         int64_t wait = next == INT64_MAX ? 200000 : next - now;
-        wait = wait < 0 ? 0 : wait > 200000 ? 200000 : wait;
-        poll(pfd, (nfds_t)n, (int)(wait / 1000));
+        wait = wait < 0 ? 0 : wait > 1000000 ? 1000000 : wait;
+        poll(pfd, (nfds_t)n, (int)((wait + 999) / 1000));
         now = cpw_now_us();
         /* Decoded and re-encoded by print_msg: one valid JSON object per
          * line whatever shape (object, array, NDJSON) or bytes came in. */
