@@ -206,6 +206,8 @@ cpt_flink_feed *cpt_flink_feed_new(const char *jid, int history_cap, int detail_
 
 void cpt_flink_feed_destroy(cpt_flink_feed *f)
 {
+    if (f)
+        free(f->fin_ids);
     if (!f)
         return;
     cpw_state_free(f->st);

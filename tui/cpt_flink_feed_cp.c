@@ -4,6 +4,7 @@
 #include "cpt_flink_feed_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Newest history entries looked at per body: Flink keeps 10 by default; a
@@ -15,10 +16,45 @@ static cpw_cp *inflight(cpt_flink_feed *f, int64_t id)
     return (cpw_cp *)cpw_state_find_inflight(f->st, id);
 }
 
-static bool finished(const cpt_flink_feed *f, int64_t id)
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The history's ids, sorted again when the history changed since (an
+ * entry added: its newest entry or its length differ). false when out of
+ * memory. */
+static bool fin_ids(cpt_flink_feed *f)
+{
+    const cpw_state *st = f->st;
+    const cpw_cp *top = st->n_history ? cpw_state_history(st, 0) : NULL;
+    int64_t key[3] = {st->n_history, top ? top->id : 0, top ? top->end_ts : 0};
+    if (f->fin_ids && !memcmp(key, f->fin_key, sizeof key))
+        return true;
+    if (st->n_history > f->fin_cap) {
+        int64_t *n = realloc(f->fin_ids, sizeof *n * (size_t)st->n_history);
+        if (!n)
+            return false;
+        f->fin_ids = n;
+        f->fin_cap = st->n_history;
+    }
+    if (!f->fin_ids && !(f->fin_ids = malloc(sizeof *f->fin_ids)))
+        return false;
+    for (int i = 0; i < st->n_history; i++)
+        f->fin_ids[i] = cpw_state_history(st, i)->id;
+    f->n_fin = st->n_history;
+    qsort(f->fin_ids, (size_t)f->n_fin, sizeof *f->fin_ids, cmp_id);
+    memcpy(f->fin_key, key, sizeof key);
+    return true;
+}
+
+static bool finished(cpt_flink_feed *f, int64_t id)
 {
     if (id > f->st->history_max_id)
         return false;
+    if (fin_ids(f))
+        return bsearch(&id, f->fin_ids, (size_t)f->n_fin, sizeof id, cmp_id) != NULL;
     for (int i = 0; i < f->st->n_history; i++)
         if (cpw_state_history(f->st, i)->id == id)
             return true;

@@ -40,6 +40,12 @@ struct cpt_flink_feed {
     cpt_ff_track track[CPW_MAX_INFLIGHT];
     uint64_t fp[CPT_FF__SKIPPABLE];
     bool fp_set[CPT_FF__SKIPPABLE];
+
+    /* the ids of f->st's history, sorted, while the history is as it was
+     * when they were taken (a long /checkpoints asks about each entry) */
+    int64_t *fin_ids;
+    int n_fin, fin_cap;
+    int64_t fin_key[3];              /* n_history, newest id, its end */
 };
 
 int64_t cpt_ff_us(int64_t ms);
