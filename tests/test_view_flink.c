@@ -570,6 +570,11 @@ CPT_TEST(flink_overview_lists_the_cluster_and_enter_watches_one)
     f = render(&w, &ui, 160, 30);
     CPT_ASSERT(frame_has(&f, JID2)); /* wide: whole ids */
     cpt_frame_free(&f);
+    for (int h = 4; h <= 12; h += 4) { /* small terminals: still drawn, nothing spills */
+        f = render(&w, &ui, 40, h);
+        assert_clean(&f);
+        cpt_frame_free(&f);
+    }
     /* Enter on another job asks to watch it; on the watched one: back */
     CPT_EQ_INT(cpt_ui_key(&ui, w.m, CPT_KEY_ENTER, &cmd, NOW), CPT_ACT_WATCH);
     CPT_EQ_INT(ui.jobs_sel, 1);

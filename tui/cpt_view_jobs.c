@@ -134,8 +134,9 @@ void cpt_view_jobs(ctx *c, int y, int y_max)
         snprintf(buf, sizeof buf, "  ... and %d more", m->jobs_total - m->n_jobs);
         put(c, 2, y++, CPT_R_DIM, buf);
     }
-    if (y + 2 < y_max + 1)
-        watched_line(c, ++y);
-    if (++y < y_max)
+    y++; /* a blank row */
+    if (y < y_max)
+        watched_line(c, y++);
+    if (y < y_max)
         put(c, 2, y, CPT_R_DIM, "Up/Down choose  Enter watch it  o Esc back");
 }
