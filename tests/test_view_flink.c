@@ -487,6 +487,14 @@ CPT_TEST(flink_main_screens_of_three_versions)
         snprintf(ver, sizeof ver, "Flink 1.%d.", v[i].minor);
         CPT_ASSERTF(frame_has(&f, ver), "no '%s' in the header", ver);
         cpt_frame_free(&f);
+        if (v[i].minor == 19) { /* wide: the job's id, the URL, the restore's origin */
+            f = render(&w, &ui, 160, 50);
+            cpt_golden_check("main_flink119_160x50", &f);
+            CPT_ASSERT(frame_has(&f, "(" JID ")"));
+            CPT_ASSERT(frame_has(&f, "http://jobmanager:8081"));
+            CPT_ASSERT(frame_has(&f, "(from #103)"));
+            cpt_frame_free(&f);
+        }
         done(&w);
     }
 }
