@@ -99,6 +99,11 @@ expect "a replay is read-only: abort says why" 5 '^a replay shows a recording: i
 keys q
 check "q ends the replay, exit status 0" wait_for 5 grep -qx 0 replay-tui.rc
 check "the replay dashboard complained of nothing" bash -c "! grep -q . replay-tui.err"
+"$CPTOP" --replay rec.cprec --at soon </dev/null >/dev/null 2>at.err
+check "an interactive replay from a time that is not one: refused before the terminal (exit 2)" \
+  bash -c "test $? -eq 2 && grep -q \"'soon' is not a time\" at.err"
+"$CPTOP" --replay rec.cprec --record again.cprec </dev/null >/dev/null 2>rec2.err
+check "--replay with --record is a usage error" bash -c "test $? -eq 2 && test ! -e again.cprec"
 
 size=$(stat -c %s rec.cprec)
 head -c $((size * 2 / 3)) rec.cprec >cut.cprec

@@ -370,6 +370,29 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     close_dash(&d);
 }
 
+/* Small terminals: the replay line gives up its bar, then its right part,
+ * and nothing is drawn outside the frame. */
+CPT_TEST(replay_line_in_small_terminals)
+{
+    utc();
+    dash d;
+    open_dash(&d);
+    press(&d, ' ');
+    static const int sizes[][2] = {{60, 16}, {40, 10}, {20, 6}, {20, 5}, {8, 4}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        cpt_frame f = render(&d, sizes[i][0], sizes[i][1]);
+        char *t = cpt_frame_text(&f);
+        CPT_ASSERT(t);
+        /* from 6 rows up (below, the status line takes its row) */
+        CPT_ASSERTF(sizes[i][0] < 16 || sizes[i][1] < 6 || strstr(t, "REPLAY 08:00:00"),
+                    "%dx%d:\n%s", sizes[i][0], sizes[i][1], t);
+        CPT_ASSERT(sizes[i][0] < 40 || strstr(t, "PAUSED"));
+        free(t);
+        cpt_frame_free(&f);
+    }
+    close_dash(&d);
+}
+
 CPT_TEST(replay_keys_move_the_position)
 {
     utc();

@@ -438,6 +438,8 @@ void cpt_view_render(cpt_model *m, cpt_ui *ui, cpt_frame *f, int64_t now_us)
     draw_header(&c);
     int body_end = c.h - 2; /* status line and footer */
     int y = ui->replay ? cpt_view_replay_bar(&c, 3) : 3;
+    if (y > body_end)
+        y = body_end; /* a terminal too short for any body */
     ui->events_pane = false;
     switch (ui->screen) {
     case CPT_SCR_DETAIL:
