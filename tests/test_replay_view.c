@@ -536,3 +536,39 @@ CPT_TEST(live_keys_are_untouched_outside_a_replay)
     CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
     cpt_model_free(m);
 }
+
+/* Recorded Flink REST bodies (here a HistoryServer archive, imported as
+ * such) replay through the Flink translator into the same model: the job,
+ * its state and topology, on the same screens. */
+CPT_TEST(a_flink_archive_replays_through_the_translator)
+{
+    utc();
+    const char *slash = strrchr(__FILE__, '/');
+    int dir = slash ? (int)(slash - __FILE__ + 1) : 0;
+    char path[512], err[600];
+    snprintf(path, sizeof path,
+             "%.*sfixtures/flink/historyserver-archive-flink1.15-checkpointing-off.json", dir,
+             __FILE__);
+    cpt_src_replay_conf c = {.path = path, .history = 100, .detail = 50};
+    dash d = {.src = cpt_src_replay_new(&c, err, sizeof err)};
+    CPT_ASSERTF(d.src, "%s", err);
+    d.rp = cpt_src_replay_player(d.src);
+    d.m = cpt_model_new(NULL);
+    CPT_EQ_INT(cpt_source_start(d.src, d.m, 0, err, sizeof err), 0);
+    cpt_ui_init(&d.ui, false, true);
+    d.ui.replay = true;
+    cpt_replay_get_info(d.rp, &d.ui.rp);
+    CPT_EQ_STR(d.m->st->hello.name, "test555");
+    CPT_EQ_INT(d.m->st->status, CPW_JOB_FAILED);
+    CPT_EQ_INT(d.m->st->hello.n_ops, 1);
+    cpt_frame f = render(&d, 100, 24);
+    CPT_ASSERT(has(&f, "cptop test555"));
+    CPT_ASSERT(has(&f, "FAILED"));
+    CPT_ASSERT(has(&f, "REPLAY 03:58:22"));
+    cpt_frame_free(&f);
+    /* a seek starts the translator over: the same state again */
+    press(&d, 'r');
+    CPT_EQ_STR(d.m->st->hello.name, "test555");
+    CPT_EQ_INT(d.m->st->status, CPW_JOB_FAILED);
+    close_dash(&d);
+}

@@ -138,12 +138,14 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
     }
     char w[CPT_REC_MAX_PATH + 1], err[300];
     snprintf(w, sizeof w, "%.*s", (int)where_len, where);
-    char *path = strchr(w, ' ');
-    int status = atoi(w);
+    /* "STATUS PATH" as the source saw it; a bare PATH (an imported
+     * HistoryServer archive) was a 200 */
+    char *path = w[0] == '/' ? w : strchr(w, ' ');
+    int status = w[0] == '/' ? 200 : atoi(w);
     if (!path ||
         (!r->feed && !(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r))))
         return;
-    cpt_flink_feed_body(r->feed, path + 1, status, body, len, recv_us, err, sizeof err);
+    cpt_flink_feed_body(r->feed, path + (path != w), status, body, len, recv_us, err, sizeof err);
     if (m->want_state && !m->state_pending) {
         cpw_state *st = cpt_flink_feed_copy(r->feed, -1);
         if (st) {
