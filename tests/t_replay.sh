@@ -99,6 +99,10 @@ expect "a replay is read-only: abort says why" 5 '^a replay shows a recording: i
 keys q
 check "q ends the replay, exit status 0" wait_for 5 grep -qx 0 replay-tui.rc
 check "the replay dashboard complained of nothing" bash -c "! grep -q . replay-tui.err"
+tui_start rp2 100 30 "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen TZ=UTC '$CPTOP' --replay '$T_TMP/rec.cprec' --at @$at"
+tui_expect "--at starts the interactive replay there, paused: checkpoint $id in flight at $hms" 10 rp2 \
+  "^REPLAY $hms .*PAUSED" "^▶ #$id .* waiting on [a-z]+#0 "
+tui_keys rp2 q
 "$CPTOP" --replay rec.cprec --at soon </dev/null >/dev/null 2>at.err
 check "an interactive replay from a time that is not one: refused before the terminal (exit 2)" \
   bash -c "test $? -eq 2 && grep -q \"'soon' is not a time\" at.err"

@@ -105,9 +105,9 @@ static const opt_spec options[] = {
      "  --ascii                ASCII glyphs only (the default in a non-UTF-8 locale)\n"},
     {"--replay", O_STR, F(replay), 0, 0, false,
      "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
-     "                         live job: the dashboard from its start (or --at T; Space,\n"
-     "                         t/T, [/], b, r, Z, +/- move through it: ? in it), or --once\n"
-     "                         [--at T], or --json [--from T] [--to T];\n"
+     "                         live job: the dashboard, playing from its start or paused at\n"
+     "                         --at T (Space, t/T, [/], b, r, Z, +/- move through it: ? in\n"
+     "                         it), or --once [--at T], or --json [--from T] [--to T];\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
      "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
     {"--record", O_STR, F(record), 0, 0, false,

@@ -90,8 +90,8 @@ static int attach_flink(dash *d, int64_t now)
     return 0;
 }
 
-/* --replay FILE: the recording as the source, at its start (or --at),
- * before the terminal is taken (a bad file or time is complained about
+/* --replay FILE: the recording as the source, playing from its start (or
+ * paused at --at), before the terminal is taken (a bad file or time is complained about
  * normally). 0, or the exit status. */
 static int attach_replay(dash *d, int64_t now)
 {
@@ -111,6 +111,7 @@ static int attach_replay(dash *d, int64_t now)
             cptop_complain(err);
             return 2;
         }
+        cpt_replay_pause(d->rp, true); /* that moment was asked for: it stays */
     }
     d->ui.replay = true;
     cpt_replay_get_info(d->rp, &d->ui.rp);
