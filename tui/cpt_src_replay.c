@@ -160,7 +160,6 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
 static int observe(void *ud, const cpw_msg *msg, int64_t recv_us)
 {
     replay_src *r = ud;
-    (void)recv_us;
     return cpt_source_emit(r->s, NULL, msg, recv_us);
 }
 
