@@ -90,9 +90,10 @@ static int attach_flink(dash *d, int64_t now)
     return 0;
 }
 
-/* --replay FILE: the recording as the source, playing from its start (or
- * paused at --at), before the terminal is taken (a bad file or time is complained about
- * normally). 0, or the exit status. */
+/* --replay FILE: the recording as the source (instead of --flink or
+ * --connect), playing from its start or paused at --at; before the
+ * terminal is taken, so that a bad file or time is complained about
+ * normally. 0, or the exit status. */
 static int attach_replay(dash *d, int64_t now)
 {
     char err[600];
@@ -344,7 +345,9 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
      * the terminal was taken) */
     d.ui.adv_max_overhead_pct = o->max_overhead;
     d.ui.adv_max_replay_us = replay_us;
-    if (o->flink)
+    if (o->replay)
+        ; /* the recording is the source (attached above) */
+    else if (o->flink)
         attach_flink(&d, cpw_now_us());
     else if (o->connect)
         attach(&d, &first, cpw_now_us());
