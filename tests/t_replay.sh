@@ -60,7 +60,17 @@ at=$(( (ts - 1500000) / 1000000 + 1 )) # in (expiry - 1.5 s, expiry - 0.5 s]: in
 "$CPTOP" --replay rec.cprec --once --at "@$at" >at.txt 2>>replay.err
 check "just before its expiry, checkpoint $id is in flight, still waiting on the stalled subtask" \
   grep -Eq "^in flight $id: .*still waiting on [^ ]+\[0\]" at.txt
-"$CPTOP" --replay rec.cprec --once --at "@$((ts / 1000000 + 1))" >after.txt 2>>replay.err
+# The new process, as live --json shows it: a state line "restarted".
+restart=$(grep '"type":"state"' all.jsonl | grep '"reason":"restarted"' | head -1)
+restart_ts=$(sed -n 's/.*"ts_us":\([0-9]*\).*/\1/p' <<<"$restart")
+check "replay --json: the crash's new process is a state line 'restarted' with its pid" \
+  bash -c "[ -n '$restart_ts' ] && [ '$restart_ts' -gt '$ts' ] && grep -q '\"pid\":[1-9]' <<<'${restart:0:200}' && ! grep -q '\"pid\":$pid1,' <<<'${restart:0:200}'"
+# "Just after" in recorded time, which is when cptop received a frame (a
+# loaded machine can hold one back a second): halfway from the expiry to
+# the new process's state, while the old process was still the one shown.
+mid=$(( (ts + ${restart_ts:-$((ts + 2000000))}) / 2 ))
+"$CPTOP" --replay rec.cprec --once --at "@$((mid / 1000000)).$(printf %06d $((mid % 1000000)))" \
+  >after.txt 2>>replay.err
 check "just after, it is in the history as expired" grep -Eq "^ +$id failed .*CHECKPOINT_EXPIRED" after.txt
 check "replay printed no complaint" bash -c "! grep -q . replay.err"
 

@@ -28,6 +28,8 @@ struct cpt_replay {
     bool have, end;
     cpt_replay_msg_fn obs;
     void *obs_ud;
+    cpt_replay_state_fn restart_obs;
+    void *restart_ud;
     cpt_replay_flink_fn flink;
     void *flink_ud;
     /* the clock */
@@ -68,6 +70,12 @@ void cpt_replay_free(cpt_replay *rp)
         return;
     cpt_rec_reader_close(rp->rd);
     free(rp);
+}
+
+void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud)
+{
+    rp->restart_obs = fn;
+    rp->restart_ud = ud;
 }
 
 void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud)
@@ -134,8 +142,11 @@ static int on_msg(void *opaque, cpw_msg *msg)
                 m->last_seq = 0;
                 m->pend_n = 0;
             }
+            bool had = m->instance[0];
             msg->reply->state = NULL;
             install(rp, st);
+            if (other && rp->observe && rp->restart_obs && rp->m->st)
+                rp->restart_obs(rp->restart_ud, rp->m->st, had, rp->ts);
         }
         return 0;
     }

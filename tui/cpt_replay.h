@@ -47,6 +47,15 @@ cpt_replay *cpt_replay_open(const char *path, const char *job, cpt_rec_note_fn n
 void cpt_replay_free(cpt_replay *rp);
 
 void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud);
+
+/* Sees, in a played (observed) stretch, the state of a new process of the
+ * job as the recording got it (a get_state reply from another instance),
+ * just after the model installed it: --json prints it as live --json does.
+ * restarted: another process came before it (else it is the first one the
+ * replay meets). st is the model's; valid during the call. */
+typedef void (*cpt_replay_state_fn)(void *ud, const cpw_state *st, bool restarted,
+                                    int64_t recv_us);
+void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud);
 void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
 
 /* The header's figures. */

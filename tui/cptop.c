@@ -109,7 +109,8 @@ static const opt_spec options[] = {
      "                         --at T (Space, t/T, [/], b, r, Z, +/- move through it: ? in\n"
      "                         it), or --once [--at T], or --json [--from T] [--to T];\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
-     "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
+     "                         @EPOCH[.FRACTION], YYYY-MM-DDTHH:MM[:SS]\n"
+     "                         (protocol/RECORDING.md)\n"},
     {"--record", O_STR, F(record), 0, 0, false,
      "  --record FILE          record what the dashboard receives (continued if FILE is a\n"
      "                         recording); with --headless no terminal, every job found\n"

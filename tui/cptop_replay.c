@@ -131,14 +131,14 @@ static bool emit(json_out *j, const char *json, size_t len)
     return !j->broken;
 }
 
-static void state_line(json_out *j, const cpw_state *st, int64_t at)
+static void state_line(json_out *j, const cpw_state *st, int64_t at, const char *reason)
 {
     cpw_buf *b = &j->enc;
     cpw_buf_reset(b);
     char head[512];
     int n = snprintf(head, sizeof head, "{\"v\":1,\"type\":\"state\",\"seq\":%llu,\"ts_us\":%lld,"
-                     "\"reason\":\"replay\",\"pid\":%d,\"result\":",
-                     (unsigned long long)st->seq, (long long)at, st->hello.pid);
+                     "\"reason\":\"%s\",\"pid\":%d,\"result\":",
+                     (unsigned long long)st->seq, (long long)at, reason, st->hello.pid);
     if (!cpw_buf_reserve(b, (size_t)n + 1))
         return;
     memcpy(b->data, head, (size_t)n);
@@ -166,6 +166,12 @@ static int print_msg(void *ud, const cpw_msg *m, int64_t recv_us)
     if (b->len && !b->failed)
         emit(j, b->data, b->len);
     return j->broken || cptop_quit;
+}
+
+/* A new process of the job: its state, as live --json prints it. */
+static void print_restart(void *ud, const cpw_state *st, bool restarted, int64_t recv_us)
+{
+    state_line(ud, st, recv_us, restarted ? "restarted" : "connected");
 }
 
 /* ------------------------------------------------------------ the mode */
@@ -204,8 +210,9 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
         cpw_buf_init(&j.line);
         cpw_buf_init(&j.enc);
         cpt_replay_seek(rp, m, from);
-        state_line(&j, m->st, from);
+        state_line(&j, m->st, from, "replay");
         cpt_replay_set_observer(rp, print_msg, &j);
+        cpt_replay_set_restart_observer(rp, print_restart, &j);
         while (!j.broken && !cptop_quit && cpt_replay_run(rp, m, to, 100000) > 0)
             ;
         cpw_buf_free(&j.line);
