@@ -230,17 +230,20 @@ $(TESTDIR)/fake_agent: $(OBJDIR)/tests/fake_agent.o $(WIRE_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# T=name filters tests by substring; TIMEOUT=seconds per C test (default 60).
+# T=name filters tests by substring; TIMEOUT=seconds per C test (default 60);
+# TEST_JOBS=N script tests at a time (default 2: they mostly wait on the
+# processes they drive).
 # `make test` first makes sure the packages the suite needs are there
 # (installing them as root, else naming the command), then builds in a fresh
 # make, whose pkg-config lookups see them, and runs the suite.
 TIMEOUT ?= 60
+TEST_JOBS ?= 2
 test:
 	$(Q)scripts/deps.sh --for test
 	$(Q)$(MAKE) --no-print-directory test-run
 
 test-run: $(TEST_BIN) $(TESTDIR)/fake_agent $(SPFUZZ) $(EXAMPLES) $(CPTOP) $(CPDEMO)
-	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) tests/run.sh $(T)
+	$(Q)BUILD=$(BUILD) CPT_TIMEOUT=$(TIMEOUT) TEST_JOBS=$(TEST_JOBS) tests/run.sh $(T)
 
 check: test
 

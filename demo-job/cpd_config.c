@@ -28,6 +28,7 @@ void cpd_config_defaults(cpd_config *c)
     c->min_pause_ms = 0;
     c->max_concurrent = 1;
     c->num_retained = 1;
+    c->web_history = 10;
     c->unaligned = false;
     c->aligned_timeout_ms = 0;
     snprintf(c->name, sizeof c->name, "cpdemo");
@@ -382,6 +383,8 @@ static const key keys[] = {
     /* checked by the agent (cpa_conf_set "rest.listen") when the job starts it */
     {"agent.rest.listen", K_STRING, F(agent_rest_listen), S(agent_rest_listen), 1, 0, NULL, NULL,
      KF_OPTIONAL, NULL, NULL},
+    /* Flink's key: how many checkpoints the REST history keeps */
+    {"web.checkpoints.history", K_INT, F(web_history), 0, 1, 10000, NULL, NULL, 0, NULL, NULL},
     {"restart-strategy.fixed-delay.attempts", K_INT, F(restart_attempts), 0, 0, 2147483647,
      NULL, NULL, 0, NULL, NULL},
     {"restart-strategy.fixed-delay.delay", K_DURATION, F(restart_delay_ms), 0, 0, YEAR_MS, NULL,

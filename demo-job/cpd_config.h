@@ -58,6 +58,7 @@ typedef struct cpd_config {
     char agent_listen[128];     /* agent.listen ("ipc") */
     char agent_job_id[64];      /* agent.job-id ("": derived from pipeline.name) */
     char agent_rest_listen[128]; /* agent.rest.listen ("": no REST endpoint) */
+    int web_history;            /* web.checkpoints.history: the REST history's length (10) */
     int restart_attempts;       /* restart-strategy.fixed-delay.attempts (2147483647) */
     int64_t restart_delay_ms;   /* restart-strategy.fixed-delay.delay (1 s) */
     /* S3 checkpoint storage (Flink's keys); unset: from the environment */

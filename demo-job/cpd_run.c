@@ -227,6 +227,9 @@ static bool make_agent(cpd_job *j)
         cpa_conf_destroy(ac);
         return false;
     }
+    char hist[16];
+    snprintf(hist, sizeof hist, "%d", j->cfg.web_history);
+    cpa_conf_set(ac, "web.checkpoints.history", hist, err, sizeof err); /* range checked above */
     cpa_conf_set_log_cb(ac, agent_log, NULL);
     /* the commands this job serves (not cancel: it has no way to stop that
      * a dashboard should trigger, so Flink's tools are told so) */

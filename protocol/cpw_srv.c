@@ -297,32 +297,42 @@ static void accept_all(cpw_srv *s, int64_t now_ms)
     }
 }
 
+/* One send of what is left of buf[0, len) after *done: 1 when some went
+ * (*done grows), 0 when the kernel takes no more now, -1 when the
+ * connection is dead. */
+static int send_more(int fd, const uint8_t *buf, size_t len, size_t *done)
+{
+    for (;;) {
+        ssize_t n = send(fd, buf + *done, len - *done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0)
+            return -1;
+        *done += (size_t)n;
+        return 1;
+    }
+}
+
 /* Writes our handshake and queued frames until the kernel stops taking
  * them. false: the connection is dead (and dropped). */
 static bool flush(cpw_srv *s, conn *c)
 {
     uint8_t hs[8] = {0, 'S', 'P', 0, 0, (uint8_t)(s->kind == CPW_SRV_PUB ? SP_PUB : SP_REP), 0, 0};
+    int r;
     while (c->hs_out_sent < 8) {
-        ssize_t n = send(c->fd, hs + c->hs_out_sent, 8u - c->hs_out_sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return true;
-        if (n <= 0)
-            goto dead;
-        c->hs_out_sent = (uint8_t)(c->hs_out_sent + n);
+        size_t done = c->hs_out_sent;
+        if ((r = send_more(c->fd, hs, 8, &done)) <= 0)
+            goto stop;
+        c->hs_out_sent = (uint8_t)done;
     }
     while (c->q_n) {
         srv_msg *m = c->q[c->q_head];
-        ssize_t n = send(c->fd, m->data + c->q_off, m->len - c->q_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return true;
-        if (n <= 0)
-            goto dead;
-        c->q_off += (size_t)n;
-        c->q_bytes -= (size_t)n;
+        size_t before = c->q_off;
+        if ((r = send_more(c->fd, (const uint8_t *)m->data, m->len, &c->q_off)) <= 0)
+            goto stop;
+        c->q_bytes -= c->q_off - before;
         if (c->q_off < m->len)
             continue;
         msg_unref(m);
@@ -333,7 +343,9 @@ static bool flush(cpw_srv *s, conn *c)
             c->pending--;
     }
     return true;
-dead:
+stop:
+    if (r == 0) /* the kernel's buffer is full: the rest waits for POLLOUT */
+        return true;
     drop(s, c);
     return false;
 }

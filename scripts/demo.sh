@@ -57,6 +57,7 @@ CPTOP=$here/build/bin/cptop
 rec=$here/build/demo-$(date +%Y%m%d-%H%M%S).cprec
 replay_hint() {
   echo "demo: the session is recorded in ${rec#$here/}; replay it with"
+  echo "    build/bin/cptop --replay ${rec#$here/}                    # the dashboard, as it was (? for the keys)"
   echo "    build/bin/cptop --replay ${rec#$here/} --once --at -5s    # the state 5 s before its end"
   echo "    build/bin/cptop --replay ${rec#$here/} --json | less      # every recorded event"
 }

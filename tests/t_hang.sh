@@ -10,6 +10,8 @@
 # records/s stay at >= 50 % of what they were before. Afterwards a
 # checkpoint completes, and after a --drain `cpdemo verify` finds nothing
 # lost or duplicated.
+# Its checks time answers in milliseconds: nothing else runs beside it.
+# run.sh: alone
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo

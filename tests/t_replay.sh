@@ -60,9 +60,64 @@ at=$(( (ts - 1500000) / 1000000 + 1 )) # in (expiry - 1.5 s, expiry - 0.5 s]: in
 "$CPTOP" --replay rec.cprec --once --at "@$at" >at.txt 2>>replay.err
 check "just before its expiry, checkpoint $id is in flight, still waiting on the stalled subtask" \
   grep -Eq "^in flight $id: .*still waiting on [^ ]+\[0\]" at.txt
-"$CPTOP" --replay rec.cprec --once --at "@$((ts / 1000000 + 1))" >after.txt 2>>replay.err
+# The new process, as live --json shows it: a state line "restarted".
+restart=$(grep '"type":"state"' all.jsonl | grep '"reason":"restarted"' | head -1)
+restart_ts=$(sed -n 's/.*"ts_us":\([0-9]*\).*/\1/p' <<<"$restart")
+check "replay --json: the crash's new process is a state line 'restarted' with its pid" \
+  bash -c "[ -n '$restart_ts' ] && [ '$restart_ts' -gt '$ts' ] && grep -q '\"pid\":[1-9]' <<<'${restart:0:200}' && ! grep -q '\"pid\":$pid1,' <<<'${restart:0:200}'"
+# "Just after" in recorded time, which is when cptop received a frame (a
+# loaded machine can hold one back a second): halfway from the expiry to
+# the new process's state, while the old process was still the one shown.
+mid=$(( (ts + ${restart_ts:-$((ts + 2000000))}) / 2 ))
+"$CPTOP" --replay rec.cprec --once --at "@$((mid / 1000000)).$(printf %06d $((mid % 1000000)))" \
+  >after.txt 2>>replay.err
 check "just after, it is in the history as expired" grep -Eq "^ +$id failed .*CHECKPOINT_EXPIRED" after.txt
 check "replay printed no complaint" bash -c "! grep -q . replay.err"
+
+# ---------------------------------------------------------------- the dashboard
+# cptop --replay FILE in tmux: paused, b to the time just before the expiry:
+# the checkpoint in flight, waiting on the stalled subtask (its detail: still
+# waiting on it); Z: the end, where it expired; read-only; q ends it.
+export LC_ALL=C.UTF-8
+cat > run-replay.sh <<SH
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen TZ=UTC
+'$CPTOP' --replay '$T_TMP/rec.cprec' 2> '$T_TMP/replay-tui.err'
+echo \$? > '$T_TMP/replay-tui.rc'
+SH
+keys() { tui_keys rp "$@"; }
+expect() { local n=$1 sec=$2; shift 2; tui_expect "$n" "$sec" rp "$@"; }
+tui_start rp 100 30 "sh '$T_TMP/run-replay.sh'"
+expect "the dashboard replays the recording: the job, the replay header, the replay keys" 10 \
+  '^cptop rp  RUNNING' '^REPLAY [0-9:]{8}  [0-9:]{8} .+ [0-9:]{8} +1x' '^\? help  q quit  Space pause  t/T'
+keys Space
+expect "Space pauses it" 5 '^REPLAY [0-9:]{8} .* +1x  PAUSED'
+hms=$(TZ=UTC date -d "@$at" +%H:%M:%S)
+keys b
+tui_text rp "$hms"
+expect "b opens the jump prompt" 5 "^jump to: ${hms}_ "
+keys Enter
+expect "b $hms: checkpoint $id in flight, waiting on the stalled subtask (the header at $hms)" 5 \
+  "^REPLAY $hms .*PAUSED" "^▶ #$id .* waiting on [a-z]+#0 " "^jumped to '$hms': at $hms"
+keys Enter
+expect "its detail at that time: still waiting on the stalled subtask" 5 \
+  "Checkpoint #$id in progress " "still waiting on [0-9]+ subtasks?; the furthest behind: [a-z]+#0"
+keys Escape Z
+expect "Z: the end of the recording, where checkpoint $id expired" 5 \
+  "^ +$id failed +periodic +aligned .* EXPIRED" '^the end of the recording: at '
+keys a
+expect "a replay is read-only: abort says why" 5 '^a replay shows a recording: it cannot abort a checkpoint'
+keys q
+check "q ends the replay, exit status 0" wait_for 5 grep -qx 0 replay-tui.rc
+check "the replay dashboard complained of nothing" bash -c "! grep -q . replay-tui.err"
+tui_start rp2 100 30 "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen TZ=UTC '$CPTOP' --replay '$T_TMP/rec.cprec' --at @$at"
+tui_expect "--at starts the interactive replay there, paused: checkpoint $id in flight at $hms" 10 rp2 \
+  "^REPLAY $hms .*PAUSED" "^▶ #$id .* waiting on [a-z]+#0 "
+tui_keys rp2 q
+"$CPTOP" --replay rec.cprec --at soon </dev/null >/dev/null 2>at.err
+check "an interactive replay from a time that is not one: refused before the terminal (exit 2)" \
+  bash -c "test $? -eq 2 && grep -q \"'soon' is not a time\" at.err"
+"$CPTOP" --replay rec.cprec --record again.cprec </dev/null >/dev/null 2>rec2.err
+check "--replay with --record is a usage error" bash -c "test $? -eq 2 && test ! -e again.cprec"
 
 size=$(stat -c %s rec.cprec)
 head -c $((size * 2 / 3)) rec.cprec >cut.cprec

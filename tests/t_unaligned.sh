@@ -68,7 +68,9 @@ watch() { # a dashboard's event stream of the job, one file per process of it
   --bad-every 250 >produce.log 2>&1 &
 producer=$!
 T_PIDS+=("$producer")
-config uc '"agent.rest.listen": "127.0.0.1:0"'
+# (the REST history keeps every checkpoint: on a loaded machine the first
+# unaligned one must still be there when the REST checks look at it)
+config uc '"agent.rest.listen": "127.0.0.1:0", "web.checkpoints.history": 1000'
 "$CPDEMO" run --config uc.json --supervise >job.log 2>&1 &
 job=$!
 T_PIDS+=("$job")
@@ -86,9 +88,10 @@ check "ctl set turns unaligned checkpoints on" ctl set execution.checkpointing.u
 check "checkpoints are then triggered unaligned" wait_for 10 triggered_since "$mark" unaligned
 persisting() { events | grep '"type":"ack"' | grep '"unaligned":true' | grep -Eq '"persisted_data":[1-9]'; }
 check "their acks say unaligned and persist in-flight bytes" wait_for 10 persisting
-ucp() { # an unaligned checkpoint that completed
+ucp() { # the newest unaligned checkpoint that completed (the agent keeps
+  # per-subtask detail for its newest few, which the REST checks read)
   local id
-  for id in $(triggered unaligned "$mark"); do
+  for id in $(triggered unaligned "$mark" | tac); do
     events | grep '"type":"cp_completed"' | grep -q "\"id\":$id," && { echo "$id"; return 0; }
   done
   return 1
@@ -115,12 +118,19 @@ curl -s -m 10 "$rest/jobs/$jid/checkpoints/details/$cp/subtasks/$vertex" >subtas
 check "REST: its subtasks are unaligned_checkpoint, and persisted in-flight bytes" \
   jq -e '(.subtasks | all(.unaligned_checkpoint)) and ([.subtasks[].alignment.persisted] | add > 0)' \
   subtasks.json
+more_than_10() { curl -s -m 10 "$rest/jobs/$jid/checkpoints" >hist.json && jq -e '.counts.total > 10' hist.json >/dev/null; }
+wait_for 20 more_than_10
+check "REST: web.checkpoints.history 1000 keeps every checkpoint, more than Flink's default 10" \
+  jq -e '.counts.total > 10 and (.history | length) == .counts.total and
+         (.history | length) == ([.history[].id] | max - min + 1)' hist.json
 check "REST: the checkpoint configuration says unaligned" \
   bash -c "curl -s -m 10 '$rest/jobs/$jid/checkpoints/config' | jq -e '.unaligned_checkpoints'"
 
 # --- kill -9 while an unaligned checkpoint is in flight
 before=$(grep -c 'restored from checkpoint' job.log)
-ctl fail stall 3 0 ms=4000 >/dev/null
+# the pid first: nothing slow between seeing the victim in flight and the kill
+pid=$(timeout 10 "$CPTOP" --job uc --once 2>/dev/null | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2)
+ctl fail stall 3 0 ms=8000 >/dev/null
 inflight() { # an unaligned checkpoint triggered after the stall, acknowledged with channel state, not complete
   # one pass over the stream (it grows by thousands of lines a second)
   events | tail -n +"$stall_mark" | awk '
@@ -133,7 +143,6 @@ inflight() { # an unaligned checkpoint triggered after the stall, acknowledged w
 stall_mark=$(events | wc -l)
 check "an unaligned checkpoint in flight, acknowledged with channel state" wait_for 10 inflight
 victim=$(inflight)
-pid=$(timeout 10 "$CPTOP" --job uc --once 2>/dev/null | grep -Eo 'pid [0-9]+' | head -1 | cut -d' ' -f2)
 kill9() { [ -n "$1" ] && [ "$1" -gt 1 ] && kill -9 "$1"; } # never a process group
 check "kill -9 the job (pid ${pid:-?}) during checkpoint ${victim:-?}" kill9 "$pid"
 check "it comes back restored" \

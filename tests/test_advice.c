@@ -454,6 +454,35 @@ CPT_TEST(tolerance_against_hiccups_and_real_problems)
     cpw_state_free(k.st);
 }
 
+/* The job stamps its trigger event a little after arming the expiry timer:
+ * an expiry's measured duration can fall inside the timeout it ran out. */
+CPT_TEST(an_expiry_stamped_inside_its_timeout_counts_against_it)
+{
+    job j = new_job("10 s", "5 s", "10");
+    for (int i = 0; i < 20; i++) {
+        if (i == 10)
+            failed(&j, CPW_FAIL_EXPIRED, 5 * S - 3 * MS, 10 * S);
+        else
+            completed(&j, even(1 * S, i), 10 * S);
+    }
+    cpt_advice a = advise(&j, (cpt_adv_opts){0});
+    const cpt_adv_item *to = item(&a, CPT_ADV_TIMEOUT);
+    has_evidence(to, "with 5s (now), 1 of the last 20 would have expired");
+    cpw_state_free(j.st);
+
+    /* one that failed well inside the timeout is not taken for an expiry at it */
+    job k = new_job("10 s", "5 s", "10");
+    for (int i = 0; i < 20; i++) {
+        if (i == 10)
+            failed(&k, CPW_FAIL_EXPIRED, 4 * S, 10 * S);
+        else
+            completed(&k, even(1 * S, i), 10 * S);
+    }
+    a = advise(&k, (cpt_adv_opts){0});
+    has_evidence(item(&a, CPT_ADV_TIMEOUT), "with 5s (now), 0 of the last 20 would have expired");
+    cpw_state_free(k.st);
+}
+
 /* ------------------------------------------------------------ what-if, rounding */
 
 CPT_TEST(what_if_refuses_what_it_cannot_replay)

@@ -412,6 +412,10 @@ CPT_TEST(replay_times_parse)
     CPT_EQ_INT(out, now - 3600000000LL);
     CPT_ASSERT(cpt_rec_parse_time("@1700000100", ref, now, &out));
     CPT_EQ_INT(out, 1700000100000000LL);
+    CPT_ASSERT(cpt_rec_parse_time("@1700000100.25", ref, now, &out));
+    CPT_EQ_INT(out, 1700000100250000LL);
+    CPT_ASSERT(cpt_rec_parse_time("@1700000100.123456789", ref, now, &out)); /* cut to µs */
+    CPT_EQ_INT(out, 1700000100123456LL);
     /* a time of day: the first at or after the recording's start minute */
     time_t t = (time_t)(T0 / 1000000) + 180;
     struct tm tm;
@@ -424,7 +428,8 @@ CPT_TEST(replay_times_parse)
     CPT_ASSERT(cpt_rec_parse_time(hm, ref, now, &out));
     CPT_EQ_INT(out, (int64_t)t * 1000000);
     static const char *const bad[] = {"", "x", "25:00", "12:60", "-5y", "--5m", "@", "12:3x",
-                                      "-", "2023-13-01T00:00"};
+                                      "-", "2023-13-01T00:00", "@1.", "@.5", "@-1", "@1.5x",
+                                      "@ 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CPT_ASSERTF(!cpt_rec_parse_time(bad[i], ref, now, &out), "'%s'", bad[i]);
 }

@@ -98,6 +98,21 @@ cpt_rec_err rec_header_get(const uint8_t *p, rec_header *h)
         return CPT_REC_ERR_FORMAT;
     return CPT_REC_OK;
 }
+bool rec_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : 256;
+    if (c > CPT_REC_MAX_CHUNKS)
+        return false;
+    void *p = realloc(*arr, c * elem);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
 
 size_t rec_varint_put(uint8_t *p, uint64_t v)
 {
@@ -214,16 +229,10 @@ static bool read_at(int fd, void *p, size_t n, uint64_t off)
 
 static bool index_add(cpt_rec_writer *w, const rec_index_entry *e)
 {
-    if (w->n_index == w->index_cap) {
-        size_t cap = w->index_cap ? w->index_cap * 2 : 256;
-        if (cap > CPT_REC_MAX_CHUNKS)
-            return false;
-        rec_index_entry *p = realloc(w->index, cap * sizeof *p);
-        if (!p)
-            return false;
-        w->index = p;
-        w->index_cap = cap;
-    }
+    void *p = w->index;
+    if (!rec_grow(&p, &w->index_cap, w->n_index, sizeof *w->index))
+        return false;
+    w->index = p;
     w->index[w->n_index++] = *e;
     return true;
 }

@@ -139,12 +139,25 @@ bool cpt_rec_parse_time(const char *s, int64_t ref_us, int64_t now_us, int64_t *
         *out = s[0] == '-' ? now_us - span : now_us + span;
         return true;
     }
-    if (s[0] == '@') {
+    if (s[0] == '@') { /* epoch seconds, with up to 6 decimals (date +%s.%N cut short) */
         char *end;
-        long long secs = strtoll(s + 1, &end, 10);
-        if (end == s + 1 || *end || secs < 0 || secs > 7258118400LL)
+        long long secs = strtoll(s + 1, &end, 10), us = 0;
+        if (end == s + 1 || !isdigit((unsigned char)s[1]) || secs < 0 || secs > 7258118400LL)
             return false;
-        *out = secs * 1000000;
+        if (*end == '.') {
+            int k = 0;
+            for (end++; isdigit((unsigned char)*end) && k < 6; end++, k++)
+                us = us * 10 + (*end - '0');
+            if (!k)
+                return false;
+            for (; k < 6; k++)
+                us *= 10;
+            while (isdigit((unsigned char)*end)) /* below a microsecond: cut */
+                end++;
+        }
+        if (*end)
+            return false;
+        *out = secs * 1000000 + us;
         return true;
     }
     int y, mo, d, h, mi, sec = 0, n = 0;

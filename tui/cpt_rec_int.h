@@ -56,6 +56,11 @@ uint32_t rec_crc(const void *p, size_t n);
 void rec_header_put(uint8_t *p, const rec_header *h);
 cpt_rec_err rec_header_get(const uint8_t *p, rec_header *h);
 
+/* Makes room for one more element of size elem in *arr (holding n of
+ * *cap): doubles it, from 256, up to CPT_REC_MAX_CHUNKS; false when that
+ * limit or memory runs out (*arr is left as it was). */
+bool rec_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
 /* Appends a LEB128 varint at p (room for 10 bytes); returns bytes written. */
 size_t rec_varint_put(uint8_t *p, uint64_t v);
 /* Reads one from p[*pos … len); false when it is truncated or too long. */

@@ -90,16 +90,10 @@ static bool grow(uint8_t **p, size_t *cap, size_t need)
 
 static bool add_chunk(cpt_rec_reader *r, const rec_chunk *c)
 {
-    if (r->n_ch == r->cap_ch) {
-        size_t cap = r->cap_ch ? r->cap_ch * 2 : 256;
-        if (cap > CPT_REC_MAX_CHUNKS)
-            return false;
-        rec_chunk *p = realloc(r->ch, cap * sizeof *p);
-        if (!p)
-            return false;
-        r->ch = p;
-        r->cap_ch = cap;
-    }
+    void *p = r->ch;
+    if (!rec_grow(&p, &r->cap_ch, r->n_ch, sizeof *r->ch))
+        return false;
+    r->ch = p;
     r->ch[r->n_ch++] = *c;
     return true;
 }

@@ -5,6 +5,7 @@
  * through cpt_model_on_state, a Flink body through the Flink translator.
  */
 #include "cpt_replay.h"
+#include "cpt_fmt.h"
 #include "cpw_state.h"
 
 #include <jansson.h>
@@ -27,6 +28,8 @@ struct cpt_replay {
     bool have, end;
     cpt_replay_msg_fn obs;
     void *obs_ud;
+    cpt_replay_state_fn restart_obs;
+    void *restart_ud;
     cpt_replay_flink_fn flink;
     void *flink_ud;
     /* the clock */
@@ -67,6 +70,12 @@ void cpt_replay_free(cpt_replay *rp)
         return;
     cpt_rec_reader_close(rp->rd);
     free(rp);
+}
+
+void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud)
+{
+    rp->restart_obs = fn;
+    rp->restart_ud = ud;
 }
 
 void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud)
@@ -133,8 +142,11 @@ static int on_msg(void *opaque, cpw_msg *msg)
                 m->last_seq = 0;
                 m->pend_n = 0;
             }
+            bool had = m->instance[0];
             msg->reply->state = NULL;
             install(rp, st);
+            if (other && rp->observe && rp->restart_obs && rp->m->st)
+                rp->restart_obs(rp->restart_ud, rp->m->st, had, rp->ts);
         }
         return 0;
     }
@@ -349,4 +361,113 @@ void cpt_replay_speed(cpt_replay *rp, int step)
 {
     int s = rp->speed + (step > 0 ? 1 : -1);
     rp->speed = s < 0 ? 0 : s >= N_SPEEDS ? N_SPEEDS - 1 : s;
+}
+
+/* ------------------------------------------------------------ the keys */
+
+#define EDGE_SLACK 60000000 /* µs: HH:MM names the start's minute, not its second */
+
+static void landed(const cpt_replay *rp, const char *what, char *msg, size_t size)
+{
+    char at[32];
+    cpt_fmt_clock(at, sizeof at, rp->pos, false);
+    snprintf(msg, size, "%s: at %s", what, at);
+}
+
+/* A typed time: within the recording (a minute's slack at its edges), or
+ * refused with what was typed and the range. */
+static bool jump(cpt_replay *rp, cpt_model *m, const char *typed, char *msg, size_t size)
+{
+    char text[sizeof ((cpt_replay_req *)0)->text], a[32], b[32];
+    int64_t t;
+    cpw_sanitize(typed, text, sizeof text);
+    cpt_fmt_clock(a, sizeof a, rp->first, false);
+    cpt_fmt_clock(b, sizeof b, rp->last, false);
+    if (!text[0]) {
+        snprintf(msg, size, "no time typed: the replay stays where it was");
+        return false;
+    }
+    if (!cpt_rec_parse_time(text, rp->first, text[0] == '+' ? rp->first : rp->last, &t)) {
+        snprintf(msg, size, "'%s' is not a time (HH:MM[:SS], -5m before the end, +30s after "
+                 "the start, @EPOCH)", text);
+        return false;
+    }
+    if (t < rp->first - EDGE_SLACK || t > rp->last + EDGE_SLACK) {
+        snprintf(msg, size, "'%s' is outside the recording (%s to %s)", text, a, b);
+        return false;
+    }
+    cpt_replay_seek(rp, m, t);
+    char what[96];
+    snprintf(what, sizeof what, "jumped to '%s'", text);
+    landed(rp, what, msg, size);
+    return true;
+}
+
+static bool step(cpt_replay *rp, cpt_model *m, int64_t d, char *msg, size_t size)
+{
+    char what[64];
+    if (d > 0)
+        cpt_replay_run(rp, m, rp->pos + d, 0); /* forward: played on, no keyframe needed */
+    else
+        cpt_replay_seek(rp, m, rp->pos + d);
+    snprintf(what, sizeof what, "%lld s %s", (long long)((d < 0 ? -d : d) / 1000000),
+             d < 0 ? "back" : "forward");
+    landed(rp, what, msg, size);
+    return true;
+}
+
+static bool find(cpt_replay *rp, cpt_model *m, int dir, char *msg, size_t size)
+{
+    char at[32];
+    if (cpt_replay_find_cp(rp, m, dir)) {
+        landed(rp, dir > 0 ? "next checkpoint event" : "previous checkpoint event", msg, size);
+        return true;
+    }
+    cpt_fmt_clock(at, sizeof at, rp->pos, false);
+    snprintf(msg, size, "no checkpoint event %s %s", dir > 0 ? "after" : "before", at);
+    return false;
+}
+
+static void said_speed(const cpt_replay *rp, char *msg, size_t size)
+{
+    int sp = speeds[rp->speed];
+    if (sp)
+        snprintf(msg, size, "speed %dx%s", sp, rp->paused ? " (paused)" : "");
+    else
+        snprintf(msg, size, "speed: as fast as possible%s", rp->paused ? " (paused)" : "");
+}
+
+bool cpt_replay_do(cpt_replay *rp, cpt_model *m, const cpt_replay_req *req, char *msg,
+                   size_t size)
+{
+    switch (req->op) {
+    case CPT_RP_PAUSE:
+        cpt_replay_pause(rp, !rp->paused);
+        landed(rp, rp->paused ? "paused" : "playing", msg, size);
+        return true;
+    case CPT_RP_NEXT_CP:
+        return find(rp, m, 1, msg, size);
+    case CPT_RP_PREV_CP:
+        return find(rp, m, -1, msg, size);
+    case CPT_RP_STEP:
+        return step(rp, m, req->step_us, msg, size);
+    case CPT_RP_JUMP:
+        return jump(rp, m, req->text, msg, size);
+    case CPT_RP_START:
+        cpt_replay_seek(rp, m, rp->first);
+        landed(rp, "rewound to the start", msg, size);
+        return true;
+    case CPT_RP_END:
+        cpt_replay_seek(rp, m, rp->last);
+        landed(rp, "the end of the recording", msg, size);
+        return true;
+    case CPT_RP_FASTER:
+    case CPT_RP_SLOWER:
+        cpt_replay_speed(rp, req->op == CPT_RP_FASTER ? 1 : -1);
+        said_speed(rp, msg, size);
+        return true;
+    default:
+        snprintf(msg, size, "not a replay request");
+        return false;
+    }
 }

@@ -47,6 +47,15 @@ cpt_replay *cpt_replay_open(const char *path, const char *job, cpt_rec_note_fn n
 void cpt_replay_free(cpt_replay *rp);
 
 void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud);
+
+/* Sees, in a played (observed) stretch, the state of a new process of the
+ * job as the recording got it (a get_state reply from another instance),
+ * just after the model installed it: --json prints it as live --json does.
+ * restarted: another process came before it (else it is the first one the
+ * replay meets). st is the model's; valid during the call. */
+typedef void (*cpt_replay_state_fn)(void *ud, const cpw_state *st, bool restarted,
+                                    int64_t recv_us);
+void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud);
 void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
 
 /* The header's figures. */
@@ -76,5 +85,35 @@ int cpt_replay_play(cpt_replay *rp, cpt_model *m, int64_t mono_us);
 void cpt_replay_pause(cpt_replay *rp, bool paused);
 /* Steps the speed up (+1) or down (-1) through 1×, 2×, 10×, 100×, max. */
 void cpt_replay_speed(cpt_replay *rp, int step);
+
+/* ------------------------------------------------------------ the keys */
+
+/* What a replay key asks for (cpt_ui fills one, cpt_replay_do does it). */
+typedef enum cpt_replay_op {
+    CPT_RP_NONE = 0,
+    CPT_RP_PAUSE,       /* pause, or resume */
+    CPT_RP_NEXT_CP,     /* to the next checkpoint event (one started or ended) */
+    CPT_RP_PREV_CP,     /* to the previous one */
+    CPT_RP_STEP,        /* step_us forward (negative: back) */
+    CPT_RP_JUMP,        /* to the time typed in text */
+    CPT_RP_START,       /* rewind to the start */
+    CPT_RP_END,         /* to the end */
+    CPT_RP_FASTER,      /* the next speed up */
+    CPT_RP_SLOWER,      /* the next speed down */
+} cpt_replay_op;
+
+typedef struct cpt_replay_req {
+    int op;             /* cpt_replay_op */
+    int64_t step_us;    /* CPT_RP_STEP */
+    char text[64];      /* CPT_RP_JUMP: HH:MM[:SS], -5m (before the end), +30s (after
+                           the start), @EPOCH, YYYY-MM-DDTHH:MM[:SS] */
+} cpt_replay_req;
+
+/* Does what req asks to rp and m (m is replayed to the new position). msg
+ * (size bytes) gets a line for the status bar: where it went, or why not
+ * (a time that is not one, or outside the recording, names itself).
+ * Returns true when it moved or changed the clock, false when refused. */
+bool cpt_replay_do(cpt_replay *rp, cpt_model *m, const cpt_replay_req *req, char *msg,
+                   size_t size);
 
 #endif /* CPT_REPLAY_H */

@@ -87,6 +87,11 @@ const char *cpt_source_cannot(const cpt_source *s, cpt_src_cap cap)
     return generic_cannot[b];
 }
 
+int64_t cpt_source_clock(const cpt_source *s, int64_t now_us)
+{
+    return s->ops->clock ? s->ops->clock(s->impl, now_us) : now_us;
+}
+
 int cpt_source_start(cpt_source *s, cpt_model *m, int64_t now_us, char *err, size_t errsz)
 {
     return s->ops->start ? s->ops->start(s, m, now_us, err, errsz) : 0;

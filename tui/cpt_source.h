@@ -38,6 +38,7 @@
 #include "cpt_http.h"
 #include "cpt_link.h"
 #include "cpt_model.h"
+#include "cpt_replay.h"
 #include "cpw.h"
 #include "cpw_flink.h"
 #include "cpw_state.h"
@@ -99,6 +100,11 @@ unsigned cpt_source_caps(const cpt_source *s, const cpt_model *m);
 /* Why the source cannot do cap, in a line for the status bar ("Flink has
  * no request that aborts a checkpoint; …"). Static text. */
 const char *cpt_source_cannot(const cpt_source *s, cpt_src_cap cap);
+
+/* The time the data the source feeds is at: now_us for a live source, the
+ * replay position (recorded time) for a replay. The model's clock and the
+ * screens' "now" are this. */
+int64_t cpt_source_clock(const cpt_source *s, int64_t now_us);
 
 /* Starts feeding m (which the caller owns and keeps until the next start
  * or destroy; NULL: only the observer sees the messages): connects, notes
@@ -180,6 +186,8 @@ typedef struct cpt_source_ops {
                     size_t errsz);
     int (*jobs)(const void *impl, cpt_job_row *out, int max);
     int (*watch)(cpt_source *s, const char *job, char *err, size_t errsz);
+    /* NULL: the wall clock (live) */
+    int64_t (*clock)(const void *impl, int64_t now_us);
 } cpt_source_ops;
 
 /* Wraps impl (owned from now on: ops->destroy frees it, also on failure).
@@ -216,5 +224,27 @@ cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t err
 /* Blocking: the cluster's jobs (/jobs/overview), owned by the source and
  * valid until its next call; NULL with why in err. */
 const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *err, size_t errsz);
+
+/* A recording played back (cpt_src_replay.c, over cpt_replay): read-only
+ * (no capability at all; every refusal says it is a replay), no
+ * descriptors; each tick plays the records due at the replay clock's speed
+ * into the model. Agent frames go through the protocol's decoder, recorded
+ * Flink REST bodies through the Flink translator (cpt_flink_feed), as they
+ * did live. */
+typedef struct cpt_src_replay_conf {
+    const char *path;         /* a recording, or a Flink HistoryServer archive */
+    const char *job;          /* which job; NULL: the first one met */
+    int history, detail;      /* the Flink translator's state caps (cpw_state_new) */
+    cpt_rec_note_fn notes;    /* what the reader skipped (a damaged chunk); may be NULL */
+    void *notes_ud;
+} cpt_src_replay_conf;
+
+/* Opens the recording (blocking file I/O); start puts the model at its
+ * beginning, playing at 1x. NULL with why in err (it may quote the path:
+ * sanitise it on its way to a terminal). */
+cpt_source *cpt_src_replay_new(const cpt_src_replay_conf *c, char *err, size_t errsz);
+/* The player behind a replay source (borrowed: the source owns it), for
+ * the replay keys and the header; NULL when s is not a replay. */
+cpt_replay *cpt_src_replay_player(cpt_source *s);
 
 #endif /* CPT_SOURCE_H */

@@ -235,6 +235,8 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *
         return config_key(ui, m, key, cmd, now);
     case CPT_OV_CONFIRM_APPLY:
         return cpt_advice_ui_confirm(ui, key, cmd, now);
+    case CPT_OV_JUMP:
+        return cpt_ui_jump_key(ui, key, now);
     case CPT_OV_FILTER:
         if (key == CPT_KEY_ESC) {
             ui->filter[0] = 0;
@@ -493,6 +495,11 @@ cpt_action cpt_ui_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cmd, int
         return CPT_ACT_REDRAW;
     if (ui->overlay)
         return overlay_key(ui, m, key, cmd, now);
+    if (ui->replay) {
+        cpt_action a = cpt_ui_replay_key(ui, key, now);
+        if (a != CPT_ACT_NONE)
+            return a;
+    }
     if (ui->screen == CPT_SCR_ADVICE) {
         cpt_action a = cpt_advice_ui_key(ui, m, key, cmd, now);
         if (a != CPT_ACT_NONE)

@@ -12,6 +12,7 @@
 
 #include "cpt_advice.h"
 #include "cpt_model.h"
+#include "cpt_replay.h"
 
 enum {
     CPT_KEY_NONE = -1,
@@ -57,6 +58,7 @@ typedef enum cpt_overlay {
     CPT_OV_FILTER,      /* typing the event filter */
     CPT_OV_PICKER,      /* choosing one of several jobs */
     CPT_OV_CONFIRM_APPLY, /* applying the selected advice: y sends set_config */
+    CPT_OV_JUMP,        /* a replay: typing the time to jump to */
 } cpt_overlay;
 
 #define CPT_PICK_MAX 32
@@ -102,9 +104,15 @@ typedef struct cpt_ui {
     uint64_t adv_hist;
     int64_t adv_sec;
 
+    /* a replay (cpt_ui_replay.c): its keys, its header line */
+    bool replay;           /* showing a recording, not a live job */
+    cpt_replay_info rp;    /* the player's figures, as the loop last read them */
+    cpt_replay_req rp_req; /* what CPT_ACT_REPLAY asks the loop to do */
+
     char status[200];      /* the status line: replies, refusals, hints */
     bool status_bad;
-    int64_t status_ts;
+    int64_t status_ts;     /* shown 15 s; in a replay, "now" is recorded time: the loop
+                              clears the status itself, the view shows it while set */
     bool cmd_pending;      /* a command is waiting for its reply */
 } cpt_ui;
 
@@ -115,6 +123,7 @@ typedef enum cpt_action {
     CPT_ACT_COMMAND,       /* send *cmd */
     CPT_ACT_PICK,          /* switch to job ui->pick_sel */
     CPT_ACT_WATCH,         /* watch the cluster's job m->jobs[ui->jobs_sel] */
+    CPT_ACT_REPLAY,        /* a replay: do ui->rp_req (cpt_replay_do) */
 } cpt_action;
 
 void cpt_ui_init(cpt_ui *ui, bool read_only, bool unicode);
@@ -152,6 +161,19 @@ cpt_action cpt_advice_ui_confirm(cpt_ui *ui, int key, cpw_cmd *cmd, int64_t now_
 /* Whether applying s sends it: the job announced the key and runs with
  * another value (durations compared as durations). */
 bool cpt_advice_ui_sends(const cpt_adv_setting *s);
+
+/* The replay's keys (cpt_ui_replay.c), only when ui->replay: Space pause,
+ * t/T next/previous checkpoint event, ]/[ ±10 s, b jump to a typed time
+ * (opens CPT_OV_JUMP), r rewind, Z end, +/- speed. A key that asks the
+ * player for something returns CPT_ACT_REPLAY with ui->rp_req filled;
+ * NONE: not a replay key (the live keys take it). */
+cpt_action cpt_ui_replay_key(cpt_ui *ui, int key, int64_t now_us);
+/* A key while the jump prompt is open: the line editor, Enter asks for the
+ * jump, Esc cancels. */
+cpt_action cpt_ui_jump_key(cpt_ui *ui, int key, int64_t now_us);
+/* Whether key is one of the replay's in this ui's state (the loop lets it
+ * through instead of refusing it as a command the source cannot do). */
+bool cpt_ui_replay_takes(const cpt_ui *ui, int key);
 
 /* The checkpoint the detail screen shows: in flight or in the history;
  * NULL when it is gone from both. */

@@ -207,7 +207,8 @@ static cpt_role link_text(ctx *c, char *buf, size_t size)
     char a[32];
     cpt_role lr;
     if (m->link == CPT_LINK_UP) {
-        snprintf(buf, size, "live %.0f ev/s", m->events_per_s);
+        snprintf(buf, size, "%s %.0f ev/s", c->ui->replay ? "replayed" : "live",
+                 m->events_per_s);
         lr = CPT_R_GOOD;
     } else if (m->link == CPT_LINK_DOWN) {
         cpt_fmt_dur(a, sizeof a, c->now - (m->last_msg_us ? m->last_msg_us : m->link_since_us));
@@ -405,18 +406,26 @@ static void draw_header(ctx *c)
 
 /* ------------------------------------------------------------------ footer */
 
+static const char *const live_keys[][2] = {
+    {"?", "help"}, {"q", "quit"}, {"t", "trigger"}, {"a", "abort"}, {"f", "fail"},
+    {"c", "config"}, {"Enter", "detail"}, {"s", "summary"}, {"e", "events"}, {"/", "filter"},
+    {"Tab", "pane"}, {NULL, NULL},
+};
+
+static const char *const replay_keys[][2] = {
+    {"?", "help"}, {"q", "quit"}, {"Space", "pause"}, {"t/T", "next/prev"}, {"[/]", "10s"},
+    {"b", "jump"}, {"+/-", "speed"}, {"Enter", "detail"}, {"s", "summary"}, {"e", "events"},
+    {"/", "filter"}, {"Tab", "pane"}, {NULL, NULL},
+};
+
 static void draw_footer(ctx *c)
 {
     cpt_ui *ui = c->ui;
     int y = c->h - 1;
-    static const char *const keys[][2] = {
-        {"?", "help"}, {"q", "quit"}, {"t", "trigger"}, {"a", "abort"}, {"f", "fail"},
-        {"c", "config"}, {"Enter", "detail"}, {"s", "summary"}, {"e", "events"}, {"/", "filter"},
-        {"Tab", "pane"},
-    };
+    const char *const (*keys)[2] = ui->replay ? replay_keys : live_keys;
     int x = 0;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (ui->read_only && i >= 2 && i < 5)
+    for (size_t i = 0; keys[i][0]; i++) {
+        if (ui->read_only && !ui->replay && i >= 2 && i < 5)
             continue;
         int need = (int)strlen(keys[i][0]) + 1 + (int)strlen(keys[i][1]) + 2;
         if (x + need > c->w)
@@ -424,10 +433,10 @@ static void draw_footer(ctx *c)
         x = put(c, x, y, CPT_R_KEY, keys[i][0]);
         x = put(c, x + 1, y, CPT_R_DIM, keys[i][1]) + 2;
     }
-    if (ui->read_only && x + 10 <= c->w)
+    if (ui->read_only && !ui->replay && x + 10 <= c->w)
         put(c, c->w - 9, y, CPT_R_WARN, "read-only");
     /* the status line: a reply stays 15 s; a long one takes a second row */
-    if (ui->status[0] && c->now - ui->status_ts < 15000000) {
+    if (ui->status[0] && (ui->replay || c->now - ui->status_ts < 15000000)) {
         int rows = cpt_text_width(ui->status) > c->w ? 2 : 1;
         for (int r = 0; r < rows; r++)
             cpt_frame_fill(c->f, 0, y - 1 - r, c->w, ' ', CPT_R_NORMAL);
@@ -447,7 +456,9 @@ void cpt_view_render(cpt_model *m, cpt_ui *ui, cpt_frame *f, int64_t now_us)
     cpt_ui_sync(ui, m);
     draw_header(&c);
     int body_end = c.h - 2; /* status line and footer */
-    int y = 3;
+    int y = ui->replay ? cpt_view_replay_bar(&c, 3) : 3;
+    if (y > body_end)
+        y = body_end; /* a terminal too short for any body */
     ui->events_pane = false;
     switch (ui->screen) {
     case CPT_SCR_DETAIL:

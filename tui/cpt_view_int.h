@@ -7,6 +7,7 @@
  *   cpt_view_detail.c   one checkpoint's detail, and the summary screen
  *   cpt_view_overlay.c  help, confirmations, the failure menu, settings, picker
  *   cpt_view_jobs.c     the cluster overview: the jobs a source lists
+ *   cpt_view_replay.c   a replay's header line and jump prompt
  *
  * Everything here is pure like the view: it writes into the frame and
  * reads the model and the ui state; nothing else.
@@ -97,5 +98,9 @@ void cpt_view_summary(ctx *c, int y, int y_max);
 void cpt_view_advice(ctx *c, int y, int y_max);   /* cpt_view_advice.c */
 void cpt_view_overlay(ctx *c);
 void cpt_view_jobs(ctx *c, int y, int y_max);     /* cpt_view_jobs.c */
+/* A replay's header line at row y (position, bar, speed, PAUSED); returns
+ * the row after it. The jump key's prompt, on the bottom row. */
+int cpt_view_replay_bar(ctx *c, int y);
+void cpt_view_jump_prompt(ctx *c);
 
 #endif /* CPT_VIEW_INT_H */

@@ -8,11 +8,25 @@
 
 /* ------------------------------------------------------------------ overlays */
 
-static const char *const help_lines[] = {
+/* The keys that act: on the job live, on the player in a replay. */
+static const char *const live_lines[] = {
     "t          trigger a checkpoint now",
     "a          abort the selected in-flight checkpoint (asks first)",
     "f          inject a failure (the kinds this job offers)",
     "c          show and change interval, timeout, tolerable failures",
+    "o          the cluster's jobs (Enter watches one)",
+};
+
+static const char *const replay_lines[] = {
+    "Space      pause / resume the replay",
+    "t T        next / previous checkpoint event (one starts or ends)",
+    "] [        10 s forward / back;  r  rewind to the start;  Z  the end",
+    "b          jump to a time: 03:12, 03:12:05, -5m (before the end), +30s",
+    "+ -        speed: 1x, 2x, 10x, 100x, as fast as possible",
+};
+
+/* The keys that look, the same in both. */
+static const char *const help_lines[] = {
     "Enter      details of the selected checkpoint (per subtask, timeline)",
     "s 2        summary: percentiles, failures, timeout advice",
     "e 3        event log, full screen;  /  filter it",
@@ -21,7 +35,6 @@ static const char *const help_lines[] = {
     "Up/Down j/k  move;  PgUp/PgDn  page;  g/G Home/End  first/last",
     "Esc Left m 1  back to the main screen",
     "J          choose another job (when several run)",
-    "o          the cluster's jobs (Enter watches one)",
     "? h F1     this help;  q  quit",
     "",
     "cells: barrier awaited, aligning, sync, upload, acked, declined",
@@ -39,14 +52,22 @@ static area centred(const ctx *c)
     return (area){(c->w - w) / 2, w};
 }
 
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
+
 static void draw_help(ctx *c, area a)
 {
-    int n = (int)(sizeof help_lines / sizeof help_lines[0]);
+    bool rp = c->ui->replay;
+    const char *const *act = rp ? replay_lines : live_lines;
+    int na = rp ? N_OF(replay_lines) : N_OF(live_lines);
+    int n = na + N_OF(help_lines);
     int h = n + 4 < c->h ? n + 4 : c->h;
     int y = (c->h - h) / 2;
-    cpt_view_box(c, a.x, y, a.w, h, c->ui->read_only ? "Keys (read-only: actions disabled)" : "Keys");
+    cpt_view_box(c, a.x, y, a.w, h,
+                 rp ? "Keys (a replay: the recording, read-only)"
+                 : c->ui->read_only ? "Keys (read-only: actions disabled)" : "Keys");
     for (int i = 0; i < n && i < h - 3; i++)
-        cpt_view_box_line(c, a.x, y + 1 + i, a.w, false, help_lines[i]);
+        cpt_view_box_line(c, a.x, y + 1 + i, a.w, false,
+                          i < na ? act[i] : help_lines[i - na]);
     cpt_view_box_line(c, a.x, y + h - 2, a.w, false, "any key closes this");
 }
 
@@ -218,10 +239,17 @@ static void draw_picker(ctx *c, area a)
     cpt_view_box_line(c, a.x, y + h - 2, a.w, false, "Enter: watch it   q: quit");
 }
 
+static void draw_jump(ctx *c, area a)
+{
+    (void)a;
+    cpt_view_jump_prompt(c);
+}
+
 static void (*const drawers[])(ctx *, area) = {
     [CPT_OV_HELP] = draw_help,     [CPT_OV_CONFIRM_ABORT] = draw_confirm_abort,
     [CPT_OV_FAIL] = draw_fail,     [CPT_OV_CONFIG] = draw_config,
     [CPT_OV_FILTER] = draw_filter, [CPT_OV_PICKER] = draw_picker,
+    [CPT_OV_JUMP] = draw_jump,
 };
 
 void cpt_view_overlay(ctx *c)

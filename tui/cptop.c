@@ -105,9 +105,12 @@ static const opt_spec options[] = {
      "  --ascii                ASCII glyphs only (the default in a non-UTF-8 locale)\n"},
     {"--replay", O_STR, F(replay), 0, 0, false,
      "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
-     "                         live job, with --once [--at T] or --json [--from T] [--to T];\n"
+     "                         live job: the dashboard, playing from its start or paused at\n"
+     "                         --at T (Space, t/T, [/], b, r, Z, +/- move through it: ? in\n"
+     "                         it), or --once [--at T], or --json [--from T] [--to T];\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
-     "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
+     "                         @EPOCH[.FRACTION], YYYY-MM-DDTHH:MM[:SS]\n"
+     "                         (protocol/RECORDING.md)\n"},
     {"--record", O_STR, F(record), 0, 0, false,
      "  --record FILE          record what the dashboard receives (continued if FILE is a\n"
      "                         recording); with --headless no terminal, every job found\n"
@@ -236,9 +239,14 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (o.replay)
+    if (o.replay && m->run != cptop_dashboard)
         return cptop_replay(&o, argc - words, argv + words, m->run == cptop_json,
                             m->run == cptop_once);
+    if (o.replay && (o.record || o.headless)) {
+        fprintf(stderr, "cptop: --replay shows a recording: --record and --headless are for a "
+                        "live job\n");
+        return 2;
+    }
     if (o.headless)
         return cptop_record_headless(&o);
     if (o.record && m->run != cptop_dashboard) {

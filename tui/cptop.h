@@ -5,7 +5,7 @@
  * A new mode is a new file and a row in that table.
  *
  *   cptop.c         main: options, the mode table, usage; shared helpers
- *   cptop_dash.c    the interactive dashboard (its event loop)
+ *   cptop_dash.c    the interactive dashboard (its event loop), live or --replay
  *   cptop_list.c    --list
  *   cptop_json.c    --json
  *   cptop_once.c    --once
@@ -66,7 +66,8 @@ int cptop_json(const cptop_opts *o, int argc, char **argv);
 int cptop_once(const cptop_opts *o, int argc, char **argv);
 int cptop_ctl(const cptop_opts *o, int argc, char **argv);
 int cptop_advise(const cptop_opts *o, int argc, char **argv);
-/* --replay FILE with --json or --once (cptop_replay.c). */
+/* --replay FILE with --json or --once (cptop_replay.c); without them the
+ * dashboard replays (cptop_dash.c). */
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
 
 /* --record (cptop_record.c): opens the recording the options name (0, or

@@ -6,7 +6,8 @@
  *
  * The parts: cpt_model (what we know, no curses), cpt_view (a pure render
  * into a cpt_frame), cpt_ui (keys -> state and commands), cpt_source
- * (where the data comes from: an agent's sockets), cpt_term (the only
+ * (where the data comes from: an agent's sockets, a Flink cluster, or a
+ * recording with --replay, whose keys move its player), cpt_term (the only
  * curses file), cpt_target (finding jobs).
  */
 #include "cptop.h"
@@ -36,6 +37,8 @@ typedef struct dash {
     int64_t last_discover, last_draw;
     uint64_t drawn_version;
     cpt_frame f;
+    cpt_replay *rp;           /* --replay: the player behind the source */
+    cpt_replay_info shown;    /* its figures when last drawn */
 } dash;
 
 static int attach(dash *d, const cpt_target *t, int64_t now)
@@ -137,6 +140,51 @@ static void watch_job(dash *d, int row, int64_t now)
     d->ui.cmd_pending = false;
 }
 
+/* --replay FILE: the recording as the source (instead of --flink or
+ * --connect), playing from its start or paused at --at; before the
+ * terminal is taken, so that a bad file or time is complained about
+ * normally. 0, or the exit status. */
+static int attach_replay(dash *d, int64_t now)
+{
+    char err[600];
+    cpt_src_replay_conf c = {.path = d->o->replay, .job = d->o->job, .history = d->o->history,
+                             .detail = d->o->detail};
+    if (!(d->src = cpt_src_replay_new(&c, err, sizeof err))) {
+        cptop_complain(err);
+        return 1;
+    }
+    d->rp = cpt_src_replay_player(d->src);
+    cpt_source_start(d->src, d->m, now, err, sizeof err);
+    if (d->o->at) {
+        cpt_replay_req jump = {.op = CPT_RP_JUMP};
+        snprintf(jump.text, sizeof jump.text, "%s", d->o->at);
+        if (!cpt_replay_do(d->rp, d->m, &jump, err, sizeof err)) {
+            cptop_complain(err);
+            return 2;
+        }
+        cpt_replay_pause(d->rp, true); /* that moment was asked for: it stays */
+    }
+    d->ui.replay = true;
+    cpt_replay_get_info(d->rp, &d->ui.rp);
+    return 0;
+}
+
+/* Each turn of a replay: the player's figures for the header (a redraw
+ * when what it shows changed), and the status line cleared after 15 s of
+ * the wall clock (the screens' clock is the recording's). */
+static void replay_turn(dash *d, int64_t now)
+{
+    cpt_replay_get_info(d->rp, &d->ui.rp);
+    const cpt_replay_info *a = &d->ui.rp, *b = &d->shown;
+    if (a->pos_us / 1000000 != b->pos_us / 1000000 || a->paused != b->paused ||
+        a->speed != b->speed || a->at_end != b->at_end)
+        d->dirty = true;
+    if (d->ui.status[0] && now - d->ui.status_ts >= 15000000) {
+        d->ui.status[0] = 0;
+        d->dirty = true;
+    }
+}
+
 static void fill_picker(cpt_ui *ui, const cpt_target *c, int n)
 {
     ui->pick_n = n < CPT_PICK_MAX ? n : CPT_PICK_MAX;
@@ -200,7 +248,8 @@ static const struct {
 
 static bool cannot(dash *d, int k, int64_t now)
 {
-    if (!d->src || d->ui.overlay != CPT_OV_NONE || d->ui.read_only)
+    if (!d->src || d->ui.overlay != CPT_OV_NONE || d->ui.read_only ||
+        cpt_ui_replay_takes(&d->ui, k))
         return false;
     unsigned caps = cpt_source_caps(d->src, d->m);
     for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
@@ -237,6 +286,10 @@ static void keys(dash *d, int64_t now)
                 cpt_ui_status(&d->ui, false, now, "%s: sent, waiting for the reply",
                               cpt_source_cmd_name(d->src));
             }
+        } else if (a == CPT_ACT_REPLAY && d->rp) {
+            bool went = cpt_replay_do(d->rp, d->m, &d->ui.rp_req, err, sizeof err);
+            cpt_ui_status(&d->ui, !went, now, "%s", err);
+            cpt_replay_get_info(d->rp, &d->ui.rp);
         } else if (a == CPT_ACT_PICK && d->ui.pick_sel < d->ncand) {
             d->picked = true;
             attach(d, &d->cands[d->ui.pick_sel], now);
@@ -271,7 +324,8 @@ static int64_t draw_period(const dash *d)
     return d->m->st->n_inflight || d->ui.screen == CPT_SCR_DETAIL ? 250000 : 1000000;
 }
 
-static void draw(dash *d, int64_t now)
+/* now: the wall clock (when to draw); at: the time shown (the source's). */
+static void draw(dash *d, int64_t now, int64_t at)
 {
     int64_t since = now - d->last_draw;
     if (!d->dirty && since < draw_period(d) && (d->m->version == d->drawn_version || since < 50000))
@@ -280,11 +334,12 @@ static void draw(dash *d, int64_t now)
     cpt_term_size(&w, &h);
     if (w != d->f.w || h != d->f.h || !d->f.cells)
         cpt_frame_resize(&d->f, w, h);
-    cpt_view_render(d->m, &d->ui, &d->f, now);
+    cpt_view_render(d->m, &d->ui, &d->f, at);
     cpt_term_draw(&d->f);
     d->last_draw = now;
     d->drawn_version = d->m->version;
     d->dirty = false;
+    d->shown = d->ui.rp;
 }
 
 /* Waits for a key, a message or the next draw; false when the terminal went. */
@@ -319,24 +374,32 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         cptop_complain("--max-replay takes a duration (e.g. 30s, 2 min)");
         return 2;
     }
-    int rc = o->connect && !o->flink ? cptop_find(o, &first) : 0;
+    int rc = o->connect && !o->flink && !o->replay ? cptop_find(o, &first) : 0;
     char err[300];
     if (rc || !(d.m = cpt_model_new(&mc))) {
         if (!rc)
             cptop_complain("out of memory");
         return rc ? rc : 1;
     }
+    cpt_ui_init(&d.ui, o->read_only, false);
+    if (o->replay && (rc = attach_replay(&d, cpw_now_us()))) {
+        cpt_source_destroy(d.src);
+        cpt_model_free(d.m);
+        return rc;
+    }
     if (cpt_term_open(!o->no_color, err, sizeof err)) {
         cptop_complain(err);
         cpt_model_free(d.m);
         return 2;
     }
-    cpt_ui_init(&d.ui, o->read_only, !o->ascii && cpt_term_unicode());
+    d.ui.unicode = !o->ascii && cpt_term_unicode();
     /* the Advice screen's budgets, as --advise takes them (checked before
      * the terminal was taken) */
     d.ui.adv_max_overhead_pct = o->max_overhead;
     d.ui.adv_max_replay_us = replay_us;
-    if (o->flink)
+    if (o->replay)
+        ; /* the recording is the source (attached above) */
+    else if (o->flink)
         attach_flink(&d, cpw_now_us());
     else if (o->connect)
         attach(&d, &first, cpw_now_us());
@@ -345,7 +408,7 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         /* looking probes every job's socket: once a second while looking
          * for one, every 5 s (the picker's list) while watching one live */
         int64_t look = d.src && d.m->link == CPT_LINK_UP ? 5000000 : 1000000;
-        if (!o->connect && !o->flink && now - d.last_discover >= look)
+        if (!o->connect && !o->flink && !o->replay && now - d.last_discover >= look)
             discover(&d, now);
         if (d.src)
             cpt_source_tick(d.src, d.m, now);
@@ -357,9 +420,12 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         keys(&d, now);
         job_input(&d, now);
         sync_jobs(&d);
-        cpt_model_tick(d.m, now);
+        if (d.rp)
+            replay_turn(&d, now);
+        int64_t at = d.src ? cpt_source_clock(d.src, now) : now;
+        cpt_model_tick(d.m, at);
         cptop_record_tick(now);
-        draw(&d, now);
+        draw(&d, now, at);
     }
     cpt_term_close();
     /* The source is left to the process's exit (d is static, so it stays

@@ -139,6 +139,18 @@ static int print_msg(void *opaque, const cpw_msg *m)
         attach(r, "restarted");
     else if (r->in_sync && m->seq > r->last_seq + 1 && m->seq > r->skip_to)
         attach(r, "gap");
+    if (r->attached && m->seq <= r->skip_to && !r->in_sync && m->kind == CPW_K_HELLO &&
+        (!m->hello->instance[0] || !r->instance[0])) {
+        /* A hello the state cannot be shown to cover: one of the two names
+         * no process instance, so this may be a new process whose seqs
+         * started again below the state's. Fetch the state again (at most
+         * once a second: a publisher that says hello in a loop gets no more). */
+        if (r->last_msg_us - r->last_try_us >= 1000000)
+            attach(r, "restarted");
+        else
+            r->want_state = true, r->want_reason = "restarted";
+        return cptop_quit || r->broken;
+    }
     if (r->attached && m->seq <= r->skip_to && !r->in_sync) {
         /* Already in the state line. Only what was queued before the state
          * was read can be: a stream that stays below a seq the state

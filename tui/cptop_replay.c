@@ -1,5 +1,7 @@
 /*
- * cptop_replay.c — `cptop --replay FILE` in the script modes:
+ * cptop_replay.c — `cptop --replay FILE` in the script modes (the
+ * interactive replay is the dashboard's, cptop_dash.c), through the replay
+ * source (cpt_src_replay.c) and its player:
  *
  *   --replay FILE --once [--at TIME]        the state at TIME (default: the
  *                                           end) as --once prints it live
@@ -13,7 +15,6 @@
  * sanitised on its way out; notes about damaged chunks go to stderr.
  */
 #include "cptop.h"
-#include "cpt_flink_feed.h"
 #include "cpt_fmt.h"
 #include "cpt_replay.h"
 #include "cpw_state.h"
@@ -110,54 +111,6 @@ static void print_state(const cpt_model *m, int64_t at)
     }
 }
 
-/* ------------------------------------------------------------ Flink */
-
-/* Recorded Flink bodies go through the Flink source's translator, as they
- * did live; the model gets its messages, and the translator's state when
- * it asks for one (as the source gives it). */
-typedef struct flink_replay {
-    const cptop_opts *o;
-    cpt_flink_feed *feed;
-    cpt_model *m;
-    int64_t ts;
-} flink_replay;
-
-static int ff_emit(void *ud, const cpw_msg *msg)
-{
-    flink_replay *f = ud;
-    cpt_model_on_msg(f->m, msg, f->ts);
-    return 0;
-}
-
-static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_len,
-                       const char *body, size_t len, int64_t recv_us)
-{
-    flink_replay *f = ud;
-    f->m = m;
-    f->ts = recv_us;
-    if (!where) { /* a seek: the translator starts over */
-        cpt_flink_feed_destroy(f->feed);
-        f->feed = NULL;
-        return;
-    }
-    char w[CPT_REC_MAX_PATH + 1], err[300];
-    snprintf(w, sizeof w, "%.*s", (int)where_len, where);
-    char *path = strchr(w, ' ');
-    int status = atoi(w);
-    if (!path || (!f->feed && !(f->feed = cpt_flink_feed_new(f->o->job ? f->o->job : "",
-                                                              f->o->history, f->o->detail,
-                                                              ff_emit, f))))
-        return;
-    cpt_flink_feed_body(f->feed, path + 1, status, body, len, recv_us, err, sizeof err);
-    if (m->want_state && !m->state_pending) {
-        cpw_state *st = cpt_flink_feed_copy(f->feed, -1);
-        if (st) {
-            cpt_model_state_sent(m);
-            cpt_model_on_state(m, st, recv_us);
-        }
-    }
-}
-
 /* ------------------------------------------------------------ --json */
 
 typedef struct json_out {
@@ -178,14 +131,14 @@ static bool emit(json_out *j, const char *json, size_t len)
     return !j->broken;
 }
 
-static void state_line(json_out *j, const cpw_state *st, int64_t at)
+static void state_line(json_out *j, const cpw_state *st, int64_t at, const char *reason)
 {
     cpw_buf *b = &j->enc;
     cpw_buf_reset(b);
     char head[512];
     int n = snprintf(head, sizeof head, "{\"v\":1,\"type\":\"state\",\"seq\":%llu,\"ts_us\":%lld,"
-                     "\"reason\":\"replay\",\"pid\":%d,\"result\":",
-                     (unsigned long long)st->seq, (long long)at, st->hello.pid);
+                     "\"reason\":\"%s\",\"pid\":%d,\"result\":",
+                     (unsigned long long)st->seq, (long long)at, reason, st->hello.pid);
     if (!cpw_buf_reserve(b, (size_t)n + 1))
         return;
     memcpy(b->data, head, (size_t)n);
@@ -215,27 +168,33 @@ static int print_msg(void *ud, const cpw_msg *m, int64_t recv_us)
     return j->broken || cptop_quit;
 }
 
+/* A new process of the job: its state, as live --json prints it. */
+static void print_restart(void *ud, const cpw_state *st, bool restarted, int64_t recv_us)
+{
+    state_line(ud, st, recv_us, restarted ? "restarted" : "connected");
+}
+
 /* ------------------------------------------------------------ the mode */
 
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once)
 {
     (void)argc, (void)argv;
     if (!json && !once) {
-        cptop_complain("--replay needs --once or --json for now (the interactive replay is not "
-                       "built yet)");
+        cptop_complain("--replay goes with the dashboard, --once or --json");
         return 2;
     }
     char err[600];
-    cpt_replay *rp = cpt_replay_open(o->replay, o->job, on_note, NULL, err, sizeof err);
-    if (!rp) {
+    cpt_src_replay_conf rc_ = {.path = o->replay, .job = o->job, .history = o->history,
+                               .detail = o->detail, .notes = on_note};
+    cpt_source *src = cpt_src_replay_new(&rc_, err, sizeof err);
+    if (!src) {
         cptop_complain(err);
         return 1;
     }
+    cpt_replay *rp = cpt_src_replay_player(src);
     cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
                          .log_cap = o->log_lines};
     cpt_model *m = cpt_model_new(&mc);
-    flink_replay fr = {.o = o};
-    cpt_replay_set_flink(rp, flink_body, &fr);
     cpt_replay_info in;
     cpt_replay_get_info(rp, &in);
     int64_t at, from, to;
@@ -251,15 +210,15 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
         cpw_buf_init(&j.line);
         cpw_buf_init(&j.enc);
         cpt_replay_seek(rp, m, from);
-        state_line(&j, m->st, from);
+        state_line(&j, m->st, from, "replay");
         cpt_replay_set_observer(rp, print_msg, &j);
+        cpt_replay_set_restart_observer(rp, print_restart, &j);
         while (!j.broken && !cptop_quit && cpt_replay_run(rp, m, to, 100000) > 0)
             ;
         cpw_buf_free(&j.line);
         cpw_buf_free(&j.enc);
     }
     cpt_model_free(m);
-    cpt_replay_free(rp);
-    cpt_flink_feed_destroy(fr.feed);
+    cpt_source_destroy(src);
     return rc;
 }
