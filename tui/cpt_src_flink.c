@@ -3,10 +3,12 @@
  * its JobManager's REST API through cpt_http and hands every answer to a
  * cpt_flink_feed, whose messages feed the model like an agent's would.
  *
- * Polling respects the cluster: /config once a minute, /jobs/overview and
- * /jobs/:jid (+ checkpoints/config) every 5 s, /jobs/:jid/checkpoints at
- * the poll interval, details and subtasks only where the feed says acks
- * are missing. A request still out is never sent again. Triggers go
+ * Polling respects the cluster: /config once a minute, /jobs/overview (the
+ * jobs and their states) every 5 s, /jobs/:jid (its vertices) and its
+ * checkpoints/config every 5 s until the job's shape is known, then every
+ * 30 s and 60 s (a rescale or a resubmission changes them, nothing else
+ * does), /jobs/:jid/checkpoints at the poll interval, details and subtasks
+ * only where the feed says acks are missing. A request still out is never sent again. Triggers go
  * through POST /jobs/:jid/checkpoints (Flink ≥ 1.17) and are followed by
  * their trigger id; Flink has no request that aborts one checkpoint, no
  * failure table and no run-time settings, and the caps say so.
@@ -31,7 +33,7 @@ typedef struct flink_src {
     int history, detail;      /* a feed's caps */
     char *overview;           /* the last /jobs/overview body (a new feed reads it) */
     size_t overview_len;
-    int64_t next_config, next_slow, next_stats;
+    int64_t next_config, next_slow, next_stats, next_job, next_cp_config;
     int64_t last_ok_us;       /* an answer of any kind (the cluster is there) */
     bool synced;              /* a round went through: the state is worth showing */
     bool overview_seen;       /* /jobs/overview answered */
@@ -109,7 +111,7 @@ static int use_feed(flink_src *f, const char *jid)
         return -1;
     cpt_flink_feed_destroy(f->feed);
     f->feed = nf;
-    f->next_config = f->next_slow = f->next_stats = 0;
+    f->next_config = f->next_slow = f->next_stats = f->next_job = f->next_cp_config = 0;
     f->synced = false;
     f->problem[0] = 0;
     if (f->overview) {
@@ -251,13 +253,20 @@ static void schedule(flink_src *f, int64_t now)
     }
     if (now >= f->next_slow) {
         request(f, "GET", "/jobs/overview", NULL, T_POLL);
-        if (jid[0]) {
-            snprintf(p, sizeof p, "/jobs/%s", jid);
-            request(f, "GET", p, NULL, T_POLL);
-            snprintf(p, sizeof p, "/jobs/%s/checkpoints/config", jid);
-            request(f, "GET", p, NULL, T_POLL);
-        }
         f->next_slow = now + 5000000;
+    }
+    /* the job's shape and settings: again soon until both arrived */
+    const cpw_hello *h = &cpt_flink_feed_state(f->feed)->hello;
+    bool settled = h->n_ops > 0 && h->n_config > 0;
+    if (jid[0] && now >= f->next_job) {
+        snprintf(p, sizeof p, "/jobs/%s", jid);
+        request(f, "GET", p, NULL, T_POLL);
+        f->next_job = now + (settled ? 30000000 : 5000000);
+    }
+    if (jid[0] && now >= f->next_cp_config) {
+        snprintf(p, sizeof p, "/jobs/%s/checkpoints/config", jid);
+        request(f, "GET", p, NULL, T_POLL);
+        f->next_cp_config = now + (settled ? 60000000 : 5000000);
     }
     if (jid[0] && now >= f->next_stats) {
         snprintf(p, sizeof p, "/jobs/%s/checkpoints", jid);
@@ -285,9 +294,15 @@ static int flink_start(cpt_source *s, cpt_model *m, int64_t now_us, char *err, s
 static int flink_pollfds(const void *impl, struct pollfd *pfd, int max, int64_t *next_us)
 {
     const flink_src *f = impl;
-    int64_t due = f->next_stats < f->next_slow ? f->next_stats : f->next_slow;
-    if (f->cmd_out && !f->cmd_done && f->trig_next_us && f->trig_next_us < due)
-        due = f->trig_next_us;
+    /* the job's requests are due only once there is a job to ask about */
+    bool job = cpt_flink_feed_jid(f->feed)[0] != 0;
+    const int64_t at[] = {f->next_slow, f->next_config, job ? f->next_stats : INT64_MAX,
+                          job ? f->next_job : INT64_MAX, job ? f->next_cp_config : INT64_MAX,
+                          f->cmd_out && !f->cmd_done && f->trig_next_us ? f->trig_next_us
+                                                                        : INT64_MAX};
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        due = at[i] < due ? at[i] : due;
     if (next_us && due < *next_us)
         *next_us = due;
     return cpt_http_pollfds(f->http, pfd, max, next_us);
