@@ -4,7 +4,9 @@
 # recorder; then replay: the state at the end, the expired checkpoint in
 # flight just before its expiry with the subtask it still waited on, the
 # recorded events as --json, and a copy cut short (as by kill -9) that
-# replays up to its last complete chunk.
+# replays up to its last complete chunk; --advise from the recording at a
+# time, and --what-if timeouts against it (which checkpoints would have
+# failed, by id).
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
@@ -63,6 +65,43 @@ check "just before its expiry, checkpoint $id is in flight, still waiting on the
 "$CPTOP" --replay rec.cprec --once --at "@$((ts / 1000000 + 1))" >after.txt 2>>replay.err
 check "just after, it is in the history as expired" grep -Eq "^ +$id failed .*CHECKPOINT_EXPIRED" after.txt
 check "replay printed no complaint" bash -c "! grep -q . replay.err"
+
+# --- tuning advice from the recording, as its history stood at a time
+if command -v jq >/dev/null; then
+  "$CPTOP" --advise --replay rec.cprec >adv.txt 2>adv.err
+  check "--advise --replay: advice from the recording's history at its end" \
+    grep -q "^from the recording rec.cprec as it stood at " adv.txt
+  last_x=$(grep '"type":"cp_failed"' all.jsonl | grep CHECKPOINT_EXPIRED | tail -1 | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+  check "...naming the newest expired checkpoint, #$last_x, and why no timeout is sure to save it" \
+    grep -q "no timeout is sure to let #$last_x through" adv.txt
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$at" >adv_before.json 2>>adv.err
+  check "--advise --replay --at before the expiry: that history has no failure yet" \
+    jq -e --argjson at "$at" '.failed == 0 and .completed >= 1 and .replay.at_us == $at * 1000000' adv_before.json
+  t_after=$((ts / 1000000 + 1))
+  n_done=$(jq -s --argjson t "$((t_after * 1000000))" \
+    '(.[0].result.counts.completed // 0) + (map(select(.type == "cp_completed" and .ts_us <= $t)) | length)' all.jsonl)
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_after" --what-if execution.checkpointing.timeout=1ms \
+    >wi1.json 2>>adv.err
+  check "...just after it: the expiry is in it, with the $n_done completed recorded by then" \
+    jq -e --argjson n "$n_done" '.failed >= 1 and .completed == $n' wi1.json
+  check "--what-if timeout=1ms: each of those $n_done would have expired" \
+    jq -e --argjson n "$n_done" '.what_if.changed == $n and (.what_if.ids | length) == $n' wi1.json
+  # the slowest checkpoint completed by then: half its duration fails it, 1 ms more lets it through
+  slow=$(jq -sc --argjson t "$((t_after * 1000000))" \
+    'map(select(.type == "cp_completed" and .ts_us <= $t)) | max_by(.duration_us) | [.id, .duration_us / 1000 | floor]' all.jsonl)
+  slow_id=$(jq '.[0]' <<<"$slow") slow_ms=$(jq '.[1]' <<<"$slow")
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_after" \
+    --what-if "execution.checkpointing.timeout=$((slow_ms / 2))ms" >wi2.json 2>>adv.err
+  check "--what-if timeout=$((slow_ms / 2))ms: the slowest, #$slow_id (${slow_ms}ms), would have expired" \
+    jq -e --argjson id "$slow_id" '.what_if.ids | index($id) != null' wi2.json
+  "$CPTOP" --advise --replay rec.cprec --at "@$t_after" \
+    --what-if "execution.checkpointing.timeout=$((slow_ms + 1))ms" >wi3.txt 2>>adv.err
+  check "--what-if timeout=$((slow_ms + 1))ms lets #$slow_id through: none of the completed would have expired" \
+    grep -Eq "^  with a timeout of $((slow_ms + 1))ms, 0 of the [0-9]+ completed would have expired$" wi3.txt
+  check "advice from a recording printed no complaint" bash -c "! grep -q . adv.err"
+else
+  fail "jq is required for the advice checks (scripts/deps.sh --for test)"
+fi
 
 size=$(stat -c %s rec.cprec)
 head -c $((size * 2 / 3)) rec.cprec >cut.cprec

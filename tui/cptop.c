@@ -236,7 +236,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (o.replay)
+    if (o.replay && m->run != cptop_advise) /* --advise reads a replay itself */
         return cptop_replay(&o, argc - words, argv + words, m->run == cptop_json,
                             m->run == cptop_once);
     if (o.headless)

@@ -1,10 +1,12 @@
 /* cptop_advise.c — `cptop --advise`: the job's state fetched with get_state
  * from its source (as --once does), the record rate sampled from two
- * heartbeats when the source pushes them, and the
+ * heartbeats when the source pushes them, or with --replay FILE [--at T]
+ * the state a recording held at T (the replay's model), and the
  * advice engine's items printed as text, or as one JSON object (--json);
  * --what-if KEY=VALUE replays the history with that setting. */
 #include "cptop.h"
 #include "cpt_advice.h"
+#include "cpt_fmt.h"
 #include "cpt_model.h"
 #include "cpt_source.h"
 #include "cpw_state.h"
@@ -65,6 +67,13 @@ static double sample_rate(cpt_source *src)
     return rate;
 }
 
+/* Where the history came from: a recording (file, at_us) or the live job
+ * (file NULL). */
+typedef struct adv_from {
+    const char *file;
+    int64_t at_us;
+} adv_from;
+
 /* ------------------------------------------------------------ text */
 
 static void print_item(const cpt_adv_item *it)
@@ -82,13 +91,21 @@ static void print_item(const cpt_adv_item *it)
         printf("  - %s\n", it->evidence[i]);
 }
 
-static void print_text(const cpw_state *st, const cpt_advice *a, const cpt_whatif *w)
+static void print_text(const cpw_state *st, const adv_from *from, const cpt_advice *a,
+                       const cpt_whatif *w)
 {
     char name[CPW_NAME_MAX], job[CPW_MAX_JOB_ID];
     cpw_sanitize(st->hello.name, name, sizeof name);
     cpw_sanitize(st->job, job, sizeof job);
     printf("advice for job %s (%s) from %d checkpoints (%d completed, %d failed)\n", job, name,
            a->completed + a->failed, a->completed, a->failed);
+    if (from->file) {
+        char file[256], at[32];
+        cpw_sanitize(from->file, file, sizeof file);
+        cpt_fmt_clock(at, sizeof at, from->at_us, false);
+        printf("from the recording %s as it stood at %s (@%lld)\n", file, at,
+               (long long)(from->at_us / 1000000));
+    }
     printf("summary: %s\n", a->headline);
     for (int i = 0; i < a->n; i++)
         print_item(&a->items[i]);
@@ -124,10 +141,17 @@ static json_t *item_json(const cpt_adv_item *it)
     return o;
 }
 
-static void print_json(const cpw_state *st, const cpt_advice *a, const cpt_whatif *w)
+static void print_json(const cpw_state *st, const adv_from *from, const cpt_advice *a,
+                       const cpt_whatif *w)
 {
     json_t *o = json_object(), *items = json_array();
     json_object_set_new(o, "job", json_string(st->job));
+    if (from->file) {
+        json_t *r = json_object();
+        json_object_set_new(r, "file", json_string(from->file));
+        json_object_set_new(r, "at_us", json_integer(from->at_us));
+        json_object_set_new(o, "replay", r);
+    }
     json_object_set_new(o, "completed", json_integer(a->completed));
     json_object_set_new(o, "failed", json_integer(a->failed));
     json_object_set_new(o, "summary", json_string(a->headline));
@@ -195,6 +219,36 @@ static int read_opts(const cptop_opts *o, cpt_adv_opts *ao, char *key, size_t ks
     return 0;
 }
 
+/* The live job's state (its source's get_state) and its record rate. */
+static int from_live(const cptop_opts *o, cpw_state **st, cpt_adv_opts *ao)
+{
+    char err[300];
+    cpt_source *src;
+    int rc = cptop_open_source(o, &src);
+    if (rc)
+        return rc;
+    if (cpt_source_snapshot(src, -1, o->timeout_ms, st, err, sizeof err)) {
+        cptop_complain(err);
+        cpt_source_destroy(src);
+        return 1;
+    }
+    ao->records_per_s = sample_rate(src);
+    cpt_source_destroy(src);
+    ao->now_us = cpw_now_us();
+    return 0;
+}
+
+/* The state a recording held at --at (default: its end), through the
+ * replay's own model (cptop_replay_state): "now" is that time, the record
+ * rate what its heartbeats said then. */
+static int from_replay(const cptop_opts *o, cpt_model **m, cpt_adv_opts *ao)
+{
+    int rc = cptop_replay_state(o, NULL, NULL, m, &ao->now_us);
+    if (!rc)
+        ao->records_per_s = (*m)->records_per_s;
+    return rc;
+}
+
 int cptop_advise(const cptop_opts *o, int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -204,34 +258,28 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv)
     int rc = read_opts(o, &ao, key, sizeof key, &value);
     if (rc)
         return rc;
-    cpt_source *src;
-    if ((rc = cptop_open_source(o, &src)))
+    cpw_state *st = NULL;
+    cpt_model *m = NULL;
+    if ((rc = o->replay ? from_replay(o, &m, &ao) : from_live(o, &st, &ao)))
         return rc;
-    cpw_state *st;
-    if (cpt_source_snapshot(src, -1, o->timeout_ms, &st, err, sizeof err)) {
-        cptop_complain(err);
-        cpt_source_destroy(src);
-        return 1;
-    }
-    ao.records_per_s = sample_rate(src);
-    cpt_source_destroy(src);
-    ao.now_us = cpw_now_us();
+    const cpw_state *hist = m ? m->st : st;
+    adv_from from = {.file = o->replay, .at_us = ao.now_us};
     cpt_advice a;
     cpt_whatif w;
-    cpt_adv_err e = cpt_advice_compute(st, &ao, &a);
+    cpt_adv_err e = cpt_advice_compute(hist, &ao, &a);
     if (e == CPT_ADV_OK && value)
-        e = cpt_advice_what_if(st, key, value, &w, err, sizeof err);
+        e = cpt_advice_what_if(hist, key, value, &w, err, sizeof err);
     else
         snprintf(err, sizeof err, "advice: %s", cpt_adv_strerror(e));
     if (e != CPT_ADV_OK) {
         cptop_complain(err);
-        cpw_state_free(st);
-        return e == CPT_ADV_ERR_NOMEM ? 1 : 2;
+        rc = e == CPT_ADV_ERR_NOMEM ? 1 : 2;
+    } else if (o->json) {
+        print_json(hist, &from, &a, value ? &w : NULL);
+    } else {
+        print_text(hist, &from, &a, value ? &w : NULL);
     }
-    if (o->json)
-        print_json(st, &a, value ? &w : NULL);
-    else
-        print_text(st, &a, value ? &w : NULL);
     cpw_state_free(st);
-    return 0;
+    cpt_model_free(m);
+    return rc;
 }

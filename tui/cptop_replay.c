@@ -263,3 +263,39 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
     cpt_flink_feed_destroy(fr.feed);
     return rc;
 }
+
+/* ------------------------------------------------------------ --advise */
+
+int cptop_replay_state(const cptop_opts *o, cpt_replay_msg_fn obs, void *ud, cpt_model **out,
+                       int64_t *at)
+{
+    char err[600];
+    *out = NULL;
+    cpt_replay *rp = cpt_replay_open(o->replay, o->job, on_note, NULL, err, sizeof err);
+    if (!rp) {
+        cptop_complain(err);
+        return 1;
+    }
+    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
+                         .log_cap = o->log_lines};
+    cpt_model *m = cpt_model_new(&mc);
+    flink_replay fr = {.o = o};
+    cpt_replay_set_flink(rp, flink_body, &fr);
+    cpt_replay_info in;
+    cpt_replay_get_info(rp, &in);
+    int rc = m ? when(o->at, in.first_us, in.last_us, in.last_us, at) : 1;
+    if (!rc) {
+        /* from the start, so that obs sees every message up to *at */
+        *at = *at < in.first_us ? in.first_us : *at > in.last_us ? in.last_us : *at;
+        cpt_replay_seek(rp, m, in.first_us);
+        cpt_replay_set_observer(rp, obs, ud);
+        while (!cptop_quit && cpt_replay_run(rp, m, *at, 100000) > 0)
+            ;
+        *out = m;
+        m = NULL;
+    }
+    cpt_model_free(m);
+    cpt_replay_free(rp);
+    cpt_flink_feed_destroy(fr.feed);
+    return rc;
+}
