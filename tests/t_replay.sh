@@ -98,6 +98,22 @@ if command -v jq >/dev/null; then
     --what-if "execution.checkpointing.timeout=$((slow_ms + 1))ms" >wi3.txt 2>>adv.err
   check "--what-if timeout=$((slow_ms + 1))ms lets #$slow_id through: none of the completed would have expired" \
     grep -Eq "^  with a timeout of $((slow_ms + 1))ms, 0 of the [0-9]+ completed would have expired$" wi3.txt
+  # what the recording saw of the expired one after it expired: the stalled
+  # barrier moving on (4 s stall, 2 s timeout): it needed at least that long
+  trig=$(jq -s --argjson id "$id" 'map(select(.type == "cp_triggered" and .id == $id))[0].ts_us' all.jsonl)
+  last=$(jq -s --argjson id "$id" '[.[] | select(.id == $id and .op != null) | .ts_us] | max' all.jsonl)
+  busy_ms=$(( (last - trig) / 1000 ))
+  check "the recording saw #$id still in progress ${busy_ms}ms after its trigger, past its expiry" \
+    test "$busy_ms" -gt 2500
+  t_late=$((last / 1000000 + 1))
+  "$CPTOP" --advise --replay rec.cprec --at "@$t_late" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms - 300))ms" >wi4.txt 2>>adv.err
+  check "--what-if timeout=$((busy_ms - 300))ms: #$id would have expired anyway, seen in progress past it" \
+    grep -Eq "^  [0-9]+ that expired would have expired with [^ ]+ too: .*#$id \(at " wi4.txt
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_late" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms + 1000))ms" >wi5.json 2>>adv.err
+  check "--what-if timeout=$((busy_ms + 1000))ms, longer than it was seen busy: #$id might have completed" \
+    jq -e --argjson id "$id" '.what_if.might_complete | index($id) != null' wi5.json
   check "advice from a recording printed no complaint" bash -c "! grep -q . adv.err"
 else
   fail "jq is required for the advice checks (scripts/deps.sh --for test)"

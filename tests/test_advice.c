@@ -481,6 +481,60 @@ CPT_TEST(what_if_refuses_what_it_cannot_replay)
     cpw_state_free(j.st);
 }
 
+/* From a recording: an expired checkpoint the recording saw still in
+ * progress after it expired (a stalled barrier that moved on at 4.5 s)
+ * would have expired with any timeout up to that too; one it saw nothing
+ * more of might have completed with a longer one; what another process
+ * did with the same id says nothing about it. */
+CPT_TEST(what_if_timeout_uses_what_a_recording_saw_after_an_expiry)
+{
+    job j = new_job("10 s", "2 s", "10");
+    for (int i = 0; i < 10; i++) {
+        if (i == 3 || i == 6)
+            failed(&j, CPW_FAIL_EXPIRED, 2 * S, 10 * S);
+        else
+            completed(&j, even(i == 8 ? 1500 * MS : 300 * MS, i), 10 * S);
+    }
+    int64_t trig4 = T0 + 3 * 10 * S, trig7 = T0 + 6 * 10 * S;
+    const cpt_adv_seen seen[] = {
+        {4, trig4 + 1000, trig4 + 4500 * MS},     /* #4: still moving at 4.5 s */
+        {7, trig7 + 500 * S, trig7 + 520 * S},    /* not #7: a later process's */
+        {9, T0 + 8 * 10 * S, T0 + 8 * 10 * S + 1500 * MS},
+    };
+    cpt_whatif w;
+    char err[200];
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "3s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.considered, 10);
+    CPT_EQ_INT(w.changed, 0);
+    CPT_EQ_INT(w.n_maybe, 1);
+    CPT_EQ_INT(w.maybe[0], 7);
+    CPT_EQ_STR(w.lines[0], "with a timeout of 3s, 0 of the 8 completed would have expired");
+    CPT_EQ_STR(w.lines[1], "1 that expired might have completed with 3s: #7 (expired at 2.0s); how "
+                           "long it needed is unknown");
+    CPT_EQ_STR(w.lines[2], "1 that expired would have expired with 3s too: the recording saw it "
+                           "still in progress past it: #4 (at 4.5s)");
+    /* 5 s is past what was seen of #4: both might have completed; 1 s fails #9 */
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "5s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.n_maybe, 2);
+    CPT_EQ_INT(w.maybe[0], 7);
+    CPT_EQ_INT(w.maybe[1], 4);
+    CPT_EQ_STR(w.lines[1], "2 that expired might have completed with 5s: #7 (expired at 2.0s), #4 "
+                           "(expired at 2.0s, in progress at 4.5s); how long they needed is unknown");
+    CPT_EQ_INT(w.n_lines, 2);
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "1s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.changed, 1);
+    CPT_EQ_INT(w.ids[0], 9);
+    CPT_EQ_INT(w.n_maybe, 0);
+    CPT_EQ_INT(w.n_lines, 1);
+    /* without a recording, as live: nothing is known after an expiry */
+    CPT_EQ_INT(cpt_advice_what_if(j.st, "timeout", "3s", &w, err, sizeof err), CPT_ADV_OK);
+    CPT_EQ_INT(w.n_maybe, 2);
+    cpw_state_free(j.st);
+}
+
 CPT_TEST(durations_round_to_what_flink_conf_says)
 {
     char b[32];

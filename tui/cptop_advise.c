@@ -169,6 +169,10 @@ static void print_json(const cpw_state *st, const adv_from *from, const cpt_advi
         for (int i = 0; i < w->n_lines; i++)
             json_array_append_new(lines, json_string(w->lines[i]));
         json_object_set_new(x, "ids", ids);
+        json_t *maybe = json_array();
+        for (int i = 0; i < w->n_maybe; i++)
+            json_array_append_new(maybe, json_integer(w->maybe[i]));
+        json_object_set_new(x, "might_complete", maybe);
         json_object_set_new(x, "lines", lines);
         json_object_set_new(o, "what_if", x);
     }
@@ -238,12 +242,62 @@ static int from_live(const cptop_opts *o, cpw_state **st, cpt_adv_opts *ao)
     return 0;
 }
 
+/* What the replay saw of each checkpoint's subtask events, per process of
+ * the job (a new process may count its checkpoints from 1 again). */
+typedef struct seen_log {
+    cpt_adv_seen *v;
+    int n, cap;
+    int *gen;                 /* the process each entry is of */
+    int cur;                  /* the process now: hellos of new instances seen */
+    char instance[sizeof ((cpw_hello *)0)->instance];
+    bool nomem;
+} seen_log;
+
+static int on_replayed(void *ud, const cpw_msg *msg, int64_t recv_us)
+{
+    (void)recv_us;
+    seen_log *l = ud;
+    if (msg->kind == CPW_K_HELLO && strcmp(msg->hello->instance, l->instance)) {
+        snprintf(l->instance, sizeof l->instance, "%s", msg->hello->instance);
+        l->cur++;
+    }
+    const cpw_event *e = &msg->ev;
+    if (msg->kind != CPW_K_EVENT || e->cp_id <= 0 || e->op < 0 || l->nomem)
+        return 0;
+    int i = l->n - 1; /* events are of the newest few checkpoints: from the end */
+    while (i >= 0 && l->v[i].id != e->cp_id)
+        i--;
+    if (i < 0) {
+        if (l->n == l->cap) {
+            int cap = l->cap ? l->cap * 2 : 256;
+            cpt_adv_seen *v = realloc(l->v, (size_t)cap * sizeof *v);
+            int *g = v ? realloc(l->gen, (size_t)cap * sizeof *g) : NULL;
+            if (v)
+                l->v = v;
+            if (!v || !g) {
+                l->nomem = true;
+                return 0;
+            }
+            l->gen = g, l->cap = cap;
+        }
+        i = l->n++;
+        l->v[i] = (cpt_adv_seen){.id = e->cp_id, .first_us = e->ts_us};
+        l->gen[i] = l->cur;
+    } else if (l->gen[i] != l->cur) { /* another process's checkpoint of that id */
+        l->v[i].first_us = e->ts_us;
+        l->gen[i] = l->cur;
+    }
+    l->v[i].last_us = e->ts_us;
+    return 0;
+}
+
 /* The state a recording held at --at (default: its end), through the
  * replay's own model (cptop_replay_state): "now" is that time, the record
- * rate what its heartbeats said then. */
-static int from_replay(const cptop_opts *o, cpt_model **m, cpt_adv_opts *ao)
+ * rate what its heartbeats said then; l gets what it saw of each
+ * checkpoint on the way. */
+static int from_replay(const cptop_opts *o, cpt_model **m, cpt_adv_opts *ao, seen_log *l)
 {
-    int rc = cptop_replay_state(o, NULL, NULL, m, &ao->now_us);
+    int rc = cptop_replay_state(o, on_replayed, l, m, &ao->now_us);
     if (!rc)
         ao->records_per_s = (*m)->records_per_s;
     return rc;
@@ -260,15 +314,18 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv)
         return rc;
     cpw_state *st = NULL;
     cpt_model *m = NULL;
-    if ((rc = o->replay ? from_replay(o, &m, &ao) : from_live(o, &st, &ao)))
+    seen_log seen = {0};
+    if ((rc = o->replay ? from_replay(o, &m, &ao, &seen) : from_live(o, &st, &ao))) {
+        free(seen.v), free(seen.gen);
         return rc;
+    }
     const cpw_state *hist = m ? m->st : st;
     adv_from from = {.file = o->replay, .at_us = ao.now_us};
     cpt_advice a;
     cpt_whatif w;
     cpt_adv_err e = cpt_advice_compute(hist, &ao, &a);
     if (e == CPT_ADV_OK && value)
-        e = cpt_advice_what_if(hist, key, value, &w, err, sizeof err);
+        e = cpt_advice_what_if_seen(hist, seen.v, seen.n, key, value, &w, err, sizeof err);
     else
         snprintf(err, sizeof err, "advice: %s", cpt_adv_strerror(e));
     if (e != CPT_ADV_OK) {
@@ -281,5 +338,6 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv)
     }
     cpw_state_free(st);
     cpt_model_free(m);
+    free(seen.v), free(seen.gen);
     return rc;
 }
