@@ -33,7 +33,8 @@ static const mode modes[] = {
     {"--advise", false, cptop_advise,
      "  --advise               tuning advice from the job's checkpoint history: timeout,\n"
      "                         interval, tolerable failures, trends, causes (--json: one\n"
-     "                         JSON object; --max-overhead, --max-replay, --what-if)\n"},
+     "                         JSON object; --max-overhead, --max-replay, --what-if;\n"
+     "                         --replay FILE [--at T]: a recording's history at T)\n"},
     {"ctl", true, cptop_ctl,
      "  ctl trigger [--full]   trigger a checkpoint now (--full: not incremental;\n"
      "                         Flink 1.17+)\n"
@@ -105,7 +106,8 @@ static const opt_spec options[] = {
      "  --ascii                ASCII glyphs only (the default in a non-UTF-8 locale)\n"},
     {"--replay", O_STR, F(replay), 0, 0, false,
      "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
-     "                         live job, with --once [--at T] or --json [--from T] [--to T];\n"
+     "                         live job, with --once [--at T], --json [--from T] [--to T]\n"
+     "                         or --advise [--at T] (T by default: its end);\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
      "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
     {"--record", O_STR, F(record), 0, 0, false,

@@ -194,6 +194,10 @@ static void print_json(const cpw_state *st, const adv_from *from, const cpt_advi
 static int read_opts(const cptop_opts *o, cpt_adv_opts *ao, char *key, size_t ksz,
                      const char **value)
 {
+    if ((o->at || o->from || o->to) && !o->replay) {
+        cptop_complain("--advise takes --at with --replay FILE (a time in the recording)");
+        return 2;
+    }
     ao->max_overhead_pct = o->max_overhead;
     if (o->max_replay && !cpt_parse_duration_us(o->max_replay, &ao->max_replay_us)) {
         cptop_complain("--max-replay takes a duration (e.g. 30s, 2 min)");
