@@ -295,13 +295,18 @@ static int on_replayed(void *ud, const cpw_msg *msg, int64_t recv_us)
     return 0;
 }
 
+/* How far before --at the replay looks for what happened after expiries
+ * (the history before that comes whole from a keyframe): an hour of a big
+ * job replays in seconds, a day would take minutes. */
+#define LOOK_BACK_US (3600 * 1000000LL)
+
 /* The state a recording held at --at (default: its end), through the
  * replay's own model (cptop_replay_state): "now" is that time, the record
  * rate what its heartbeats said then; l gets what it saw of each
- * checkpoint on the way. */
+ * checkpoint in the hour before. */
 static int from_replay(const cptop_opts *o, cpt_model **m, cpt_adv_opts *ao, seen_log *l)
 {
-    int rc = cptop_replay_state(o, on_replayed, l, m, &ao->now_us);
+    int rc = cptop_replay_state(o, LOOK_BACK_US, on_replayed, l, m, &ao->now_us);
     if (!rc)
         ao->records_per_s = (*m)->records_per_s;
     return rc;

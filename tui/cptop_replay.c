@@ -266,8 +266,8 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
 
 /* ------------------------------------------------------------ --advise */
 
-int cptop_replay_state(const cptop_opts *o, cpt_replay_msg_fn obs, void *ud, cpt_model **out,
-                       int64_t *at)
+int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg_fn obs, void *ud,
+                       cpt_model **out, int64_t *at)
 {
     char err[600];
     *out = NULL;
@@ -285,9 +285,11 @@ int cptop_replay_state(const cptop_opts *o, cpt_replay_msg_fn obs, void *ud, cpt
     cpt_replay_get_info(rp, &in);
     int rc = m ? when(o->at, in.first_us, in.last_us, in.last_us, at) : 1;
     if (!rc) {
-        /* from the start, so that obs sees every message up to *at */
+        /* from look_back_us before (a keyframe holds the history before
+         * that), so that obs sees every message of that stretch */
         *at = *at < in.first_us ? in.first_us : *at > in.last_us ? in.last_us : *at;
-        cpt_replay_seek(rp, m, in.first_us);
+        cpt_replay_seek(rp, m, look_back_us > 0 && *at - look_back_us > in.first_us
+                                   ? *at - look_back_us : in.first_us);
         cpt_replay_set_observer(rp, obs, ud);
         while (!cptop_quit && cpt_replay_run(rp, m, *at, 100000) > 0)
             ;
