@@ -114,6 +114,12 @@ if command -v jq >/dev/null; then
     --what-if "execution.checkpointing.timeout=$((busy_ms + 1000))ms" >wi5.json 2>>adv.err
   check "--what-if timeout=$((busy_ms + 1000))ms, longer than it was seen busy: #$id might have completed" \
     jq -e --argjson id "$id" '.what_if.might_complete | index($id) != null' wi5.json
+  # --from after the expiry: the late events are there, the checkpoint's start is not:
+  # nothing ties them to #$id (a later process may count its checkpoints again)
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_late" --from "@$((ts / 1000000 + 1))" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms - 300))ms" >wi6.json 2>>adv.err
+  check "--from after its expiry: what came later is not tied to #$id, which might have completed" \
+    jq -e --argjson id "$id" '.what_if.might_complete | index($id) != null' wi6.json
   check "advice from a recording printed no complaint" bash -c "! grep -q . adv.err"
 else
   fail "jq is required for the advice checks (scripts/deps.sh --for test)"

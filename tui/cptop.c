@@ -107,7 +107,8 @@ static const opt_spec options[] = {
     {"--replay", O_STR, F(replay), 0, 0, false,
      "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
      "                         live job, with --once [--at T], --json [--from T] [--to T]\n"
-     "                         or --advise [--at T] (T by default: its end);\n"
+     "                         or --advise [--at T] [--from T] (--at: by default its\n"
+     "                         end; --from: an hour before --at);\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
      "                         @EPOCH, YYYY-MM-DDTHH:MM[:SS] (protocol/RECORDING.md)\n"},
     {"--record", O_STR, F(record), 0, 0, false,

@@ -70,9 +70,9 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv);
 /* --replay FILE with --json or --once (cptop_replay.c). */
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
 /* --advise --replay FILE [--at T]: the model as it stood at T (default:
- * the recording's end; *at gets it), played from look_back_us before T (0:
- * from the recording's start) so that obs (NULL: none) sees every recorded
- * message of that stretch. 0, or an exit status after complaining; *m is
+ * the recording's end; *at gets it), played from --from, else from
+ * look_back_us before T (0: from the recording's start), so that obs (NULL:
+ * none) sees every recorded message of that stretch. 0, or an exit status after complaining; *m is
  * then the caller's to cpt_model_free. */
 int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg_fn obs, void *ud,
                        cpt_model **m, int64_t *at);

@@ -195,7 +195,12 @@ static int read_opts(const cptop_opts *o, cpt_adv_opts *ao, char *key, size_t ks
                      const char **value)
 {
     if ((o->at || o->from || o->to) && !o->replay) {
-        cptop_complain("--advise takes --at with --replay FILE (a time in the recording)");
+        cptop_complain("--advise takes --at and --from with --replay FILE (times in the "
+                       "recording)");
+        return 2;
+    }
+    if (o->to) {
+        cptop_complain("--advise --replay takes --at T (the history as it stood then), not --to");
         return 2;
     }
     ao->max_overhead_pct = o->max_overhead;
@@ -296,8 +301,9 @@ static int on_replayed(void *ud, const cpw_msg *msg, int64_t recv_us)
 }
 
 /* How far before --at the replay looks for what happened after expiries
- * (the history before that comes whole from a keyframe): an hour of a big
- * job replays in seconds, a day would take minutes. */
+ * unless --from says (the history before that comes whole from a
+ * keyframe): an hour of 8 x 128 subtasks replays in 20 s, a day would take
+ * minutes. */
 #define LOOK_BACK_US (3600 * 1000000LL)
 
 /* The state a recording held at --at (default: its end), through the

@@ -283,13 +283,18 @@ int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg
     cpt_replay_set_flink(rp, flink_body, &fr);
     cpt_replay_info in;
     cpt_replay_get_info(rp, &in);
+    int64_t from = in.first_us;
     int rc = m ? when(o->at, in.first_us, in.last_us, in.last_us, at) : 1;
     if (!rc) {
-        /* from look_back_us before (a keyframe holds the history before
-         * that), so that obs sees every message of that stretch */
         *at = *at < in.first_us ? in.first_us : *at > in.last_us ? in.last_us : *at;
-        cpt_replay_seek(rp, m, look_back_us > 0 && *at - look_back_us > in.first_us
-                                   ? *at - look_back_us : in.first_us);
+        if (look_back_us > 0 && *at - look_back_us > in.first_us)
+            from = *at - look_back_us;
+        rc = when(o->from, in.first_us, in.last_us, from, &from);
+    }
+    if (!rc) {
+        /* from `from` (a keyframe holds the history before it), so that
+         * obs sees every message of that stretch */
+        cpt_replay_seek(rp, m, from < *at ? from : *at);
         cpt_replay_set_observer(rp, obs, ud);
         while (!cptop_quit && cpt_replay_run(rp, m, *at, 100000) > 0)
             ;
