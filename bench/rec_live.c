@@ -141,6 +141,43 @@ static bool announced(const char *rt, const char *job)
     return false;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Both dashboards' CPU over window_s, in REC_LIVE_SLICES slices; the
+ * ratio of each slice, their median. */
+static bool measure(dash *d, int window_s, rec_live_res *out)
+{
+    double *r = &out->resolution_s, extra[REC_LIVE_SLICES];
+    double a0 = cpu_of(d[0].pid, r), b0 = cpu_of(d[1].pid, r), a = a0, b = b0;
+    int64_t t0 = bench_now_ns();
+    for (int i = 0; i < REC_LIVE_SLICES && a >= 0 && b >= 0; i++) {
+        drain(d, 2, window_s * 1000 / REC_LIVE_SLICES);
+        double a1 = cpu_of(d[0].pid, r), b1 = cpu_of(d[1].pid, r);
+        extra[i] = a1 > a ? ((b1 - b) - (a1 - a)) / (a1 - a) * 100 : 0;
+        a = a1, b = b1;
+    }
+    out->window_s = (double)(bench_now_ns() - t0) / 1e9;
+    if (a0 < 0 || b0 < 0 || a < 0 || b < 0) {
+        snprintf(out->err, sizeof out->err, "a dashboard exited during the window");
+        return false;
+    }
+    if (!d[0].live || !d[1].live) {
+        snprintf(out->err, sizeof out->err, "a dashboard never drew a completed checkpoint");
+        return false;
+    }
+    out->plain_s = a - a0;
+    out->rec_s = b - b0;
+    qsort(extra, REC_LIVE_SLICES, sizeof extra[0], cmp_d);
+    out->extra_min = extra[0];
+    out->extra_max = extra[REC_LIVE_SLICES - 1];
+    out->extra_median = (extra[REC_LIVE_SLICES / 2 - 1] + extra[REC_LIVE_SLICES / 2]) / 2;
+    return true;
+}
+
 bool rec_live_measure(const char *cptop, const char *dir, const char *job, int warm_s,
                       int window_s, rec_live_pub_fn pub, rec_live_res *out)
 {
@@ -175,21 +212,7 @@ bool rec_live_measure(const char *cptop, const char *dir, const char *job, int w
     }
     if (ok) {
         drain(d, 2, warm_s * 1000);
-        double *r = &out->resolution_s;
-        double a0 = cpu_of(d[0].pid, r), b0 = cpu_of(d[1].pid, r);
-        int64_t t0 = bench_now_ns();
-        drain(d, 2, window_s * 1000);
-        double a1 = cpu_of(d[0].pid, r), b1 = cpu_of(d[1].pid, r);
-        out->window_s = (double)(bench_now_ns() - t0) / 1e9;
-        if (a0 < 0 || b0 < 0 || a1 < 0 || b1 < 0) {
-            snprintf(out->err, sizeof out->err, "a dashboard exited during the window");
-            ok = false;
-        } else if (!d[0].live || !d[1].live) {
-            snprintf(out->err, sizeof out->err, "a dashboard never drew a completed checkpoint");
-            ok = false;
-        }
-        out->plain_s = a1 - a0;
-        out->rec_s = b1 - b0;
+        ok = measure(d, window_s, out);
     }
     for (int i = 0; i < 2; i++) {
         stop(d[i].pid);

@@ -18,8 +18,13 @@
  * until SIGTERM; runs in a child process of its own. */
 typedef void (*rec_live_pub_fn)(const char *rt, const char *job);
 
+#define REC_LIVE_SLICES 6     /* the window is read in this many slices */
+
 typedef struct rec_live_res {
     double plain_s, rec_s;   /* CPU seconds of each dashboard over the window */
+    /* the recording one's extra CPU, %, over the slices: a busy neighbour
+     * on a shared machine skews a slice, the median resists it */
+    double extra_median, extra_min, extra_max;
     double window_s;         /* wall seconds of the window */
     double resolution_s;     /* of the CPU times (a clock tick, or 1 ns) */
     int64_t rec_bytes;       /* the recording's size at the end */
