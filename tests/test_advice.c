@@ -535,6 +535,37 @@ CPT_TEST(what_if_timeout_uses_what_a_recording_saw_after_an_expiry)
     cpw_state_free(j.st);
 }
 
+/* The timeout advice from a recording: an expired checkpoint seen still in
+ * progress 9 s after its trigger would have expired with the recommended
+ * 5 s too, and the evidence says how long it was seen busy. */
+CPT_TEST(timeout_advice_uses_what_a_recording_saw_after_an_expiry)
+{
+    job j = new_job("10 s", "2 s", "10");
+    for (int i = 0; i < 10; i++) {
+        if (i == 3 || i == 6)
+            failed(&j, CPW_FAIL_EXPIRED, 2 * S, 10 * S);
+        else
+            completed(&j, even(i == 8 ? 1500 * MS : 300 * MS, i), 10 * S);
+    }
+    int64_t trig7 = T0 + 6 * 10 * S;
+    const cpt_adv_seen seen[] = {{7, trig7 + 1000, trig7 + 9 * S}};
+    cpt_advice a = advise(&j, (cpt_adv_opts){.seen = seen, .n_seen = 1});
+    const cpt_adv_item *t = item(&a, CPT_ADV_TIMEOUT);
+    CPT_EQ_STR(setting(t, "execution.checkpointing.timeout")->value, "5 s");
+    has_evidence(t, "with 2s (now), 2 of the last 10 would have expired");
+    has_evidence(t, "with 5 s, 1 of the last 10 would have expired (and the expired ones might "
+                    "have completed)");
+    has_evidence(t, "2 expired; the newest, #7, after 2.0s with 1/8 acks, waiting on source#1: the "
+                    "recording saw it still in progress at 9.0s, so it needed more than that, how "
+                    "much more is unknown");
+    /* live (nothing seen after the expiry): both might have completed with 5 s */
+    a = advise(&j, (cpt_adv_opts){0});
+    t = item(&a, CPT_ADV_TIMEOUT);
+    has_evidence(t, "with 5 s, 0 of the last 10 would have expired (and the expired ones might "
+                    "have completed)");
+    cpw_state_free(j.st);
+}
+
 CPT_TEST(durations_round_to_what_flink_conf_says)
 {
     char b[32];

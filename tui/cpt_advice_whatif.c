@@ -62,11 +62,7 @@ static void id_list(const cpt_whatif *w, const cpw_state *st, bool with_dur, cha
         snprintf(out + len, size - len, ", ...");
 }
 
-/* How long after its trigger the recording saw expired checkpoint cp still
- * in progress, when that was after it expired; else 0. An entry whose
- * first event is outside cp's life is another process's checkpoint of
- * that id. */
-static int64_t seen_busy(const cpw_cp *cp, const cpt_adv_seen *seen, int n_seen)
+int64_t cpt_adv_seen_busy(const cpw_cp *cp, const cpt_adv_seen *seen, int n_seen)
 {
     for (int i = 0; i < n_seen; i++) {
         const cpt_adv_seen *s = &seen[i];
@@ -106,7 +102,7 @@ static void what_if_timeout(const cpw_state *st, int64_t t, const cpt_adv_seen *
                 changed(w, cp->id);
         } else if (cp->reason == CPW_FAIL_EXPIRED && cp->duration_us < t) {
             char a[32], b[32], text[80];
-            int64_t busy = seen_busy(cp, seen, n_seen);
+            int64_t busy = cpt_adv_seen_busy(cp, seen, n_seen);
             cpt_fmt_dur(a, sizeof a, cp->duration_us);
             cpt_fmt_dur(b, sizeof b, busy);
             if (busy >= t) {

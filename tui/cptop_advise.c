@@ -335,6 +335,7 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv)
         return rc;
     }
     const cpw_state *hist = m ? m->st : st;
+    ao.seen = seen.v, ao.n_seen = seen.n;
     adv_from from = {.file = o->replay, .at_us = ao.now_us};
     cpt_advice a;
     cpt_whatif w;
