@@ -26,9 +26,10 @@
  *   (1) recording's extra CPU, measured twice. Live, (d): what a user
  *       pays, the dashboard's own socket reads and drawing included; this
  *       is the figure the target is about (the median over slices of the
- *       window: a busy neighbour skews a slice, not the median). In-process, (b) against (a)
- *       for the default codec: an upper bound on that ratio. Both
- *       passes process the same frames in this process, the recording one
+ *       window: a busy neighbour skews a slice, not the median).
+ *       In-process, (b) against (a) for the default codec: an upper bound
+ *       on that ratio. Both passes process the same frames in this
+ *       process, the recording one
  *       adding exactly what a live cptop --record adds per frame (the
  *       tap's cpt_rec_session_input, a session tick a second, keyframes of
  *       the followed model, the final chunk written at close); CPU is the
@@ -41,6 +42,9 @@
  *   (2) bytes per event on disk: the hour-long recording of (c).
  *   (3) seek to any time: the slowest of the seeks of (c).
  *   (4) replay at full speed: events per wall-clock second in (c).
+ *   (3) and (4) are wall-clock figures, so their CPU time is printed too:
+ *   on a machine busy with other work the wall clock says more about the
+ *   neighbours than about the replay.
  *
  * Figures and targets only; it never fails on a target (exit 0).
  *
