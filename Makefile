@@ -174,7 +174,7 @@ $(BINDIR)/cptuibench: $(OBJDIR)/bench/tuibench.o $(OBJDIR)/bench/bench_util.o $(
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
-$(BINDIR)/cprecbench: $(OBJDIR)/bench/rec_bench.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
+$(BINDIR)/cprecbench: $(OBJDIR)/bench/rec_bench.o $(OBJDIR)/bench/rec_live.o $(OBJDIR)/bench/bench_util.o $(TUI_LIB) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)

@@ -22,6 +22,13 @@ check "...naming what it can replay" grep -q "it can replay execution.checkpoint
 check "--what-if without =VALUE is a usage error" test $? -eq 2
 "$CPTOP" --advise --max-replay soon >usage.out 2>&1
 check "--max-replay that is not a duration is a usage error" test $? -eq 2
+"$CPTOP" --advise --at -5m >usage.out 2>&1
+check "--at without --replay is a usage error" test $? -eq 2
+"$CPTOP" --advise --replay no-such.cprec >usage.out 2>&1
+check "--replay of a file that is not there: exit 1, naming it" \
+  bash -c "test $? -eq 1 && grep -q no-such.cprec usage.out"
+"$CPTOP" --advise --replay no-such.cprec --what-if timeout=soon >usage.out 2>&1
+check "...a bad --what-if is a usage error before the file is read" test $? -eq 2
 
 bg "$CPDEMO" kafka --partitions 4 --bootstrap-file var/kafka.bootstrap
 wait_for 10 test -s var/kafka.bootstrap || fail "cpdemo kafka did not start"

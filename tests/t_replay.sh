@@ -4,7 +4,9 @@
 # recorder; then replay: the state at the end, the expired checkpoint in
 # flight just before its expiry with the subtask it still waited on, the
 # recorded events as --json, and a copy cut short (as by kill -9) that
-# replays up to its last complete chunk.
+# replays up to its last complete chunk; --advise from the recording at a
+# time, and --what-if timeouts against it (which checkpoints would have
+# failed, by id).
 . "$(dirname "$0")/lib.sh"
 export XDG_RUNTIME_DIR=$T_TMP
 CPDEMO=$top/$BUILD/bin/cpdemo
@@ -118,6 +120,67 @@ check "an interactive replay from a time that is not one: refused before the ter
   bash -c "test $? -eq 2 && grep -q \"'soon' is not a time\" at.err"
 "$CPTOP" --replay rec.cprec --record again.cprec </dev/null >/dev/null 2>rec2.err
 check "--replay with --record is a usage error" bash -c "test $? -eq 2 && test ! -e again.cprec"
+
+# --- tuning advice from the recording, as its history stood at a time
+if command -v jq >/dev/null; then
+  "$CPTOP" --advise --replay rec.cprec >adv.txt 2>adv.err
+  check "--advise --replay: advice from the recording's history at its end" \
+    grep -q "^from the recording rec.cprec as it stood at " adv.txt
+  last_x=$(grep '"type":"cp_failed"' all.jsonl | grep CHECKPOINT_EXPIRED | tail -1 | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+  check "...naming the newest expired checkpoint, #$last_x, and why no timeout is sure to save it" \
+    grep -q "no timeout is sure to let #$last_x through" adv.txt
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$at" >adv_before.json 2>>adv.err
+  check "--advise --replay --at before the expiry: that history has no failure yet" \
+    jq -e --argjson at "$at" '.failed == 0 and .completed >= 1 and .replay.at_us == $at * 1000000' adv_before.json
+  # just after the expiry (mid, above): what the replay holds then, as --once says
+  t_after="$((mid / 1000000)).$(printf %06d $((mid % 1000000)))"
+  n_done=$(sed -n 's/.*, completed \([0-9]*\),.*/\1/p' after.txt)
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_after" --what-if execution.checkpointing.timeout=1ms \
+    >wi1.json 2>>adv.err
+  check "...just after it: the expiry is in it, with the $n_done completed recorded by then" \
+    jq -e --argjson n "$n_done" '.failed >= 1 and .completed == $n' wi1.json
+  check "--what-if timeout=1ms: each of those $n_done would have expired" \
+    jq -e --argjson n "$n_done" '.what_if.changed == $n and (.what_if.ids | length) == $n' wi1.json
+  # the slowest checkpoint completed by then: half its duration fails it, 1 ms more lets it through
+  # (which completed by then: those --once listed at that time; their durations: the events)
+  done_ids=$(awk '$2 == "completed" {printf "%s%s", sep, $1; sep = ","}' after.txt)
+  slow=$(jq -sc "map(select(.type == \"cp_completed\" and (.id as \$i | [$done_ids] | index(\$i) != null)))
+    | max_by(.duration_us) | [.id, .duration_us / 1000 | floor]" all.jsonl)
+  slow_id=$(jq '.[0]' <<<"$slow") slow_ms=$(jq '.[1]' <<<"$slow")
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_after" \
+    --what-if "execution.checkpointing.timeout=$((slow_ms / 2))ms" >wi2.json 2>>adv.err
+  check "--what-if timeout=$((slow_ms / 2))ms: the slowest, #$slow_id (${slow_ms}ms), would have expired" \
+    jq -e --argjson id "$slow_id" '.what_if.ids | index($id) != null' wi2.json
+  "$CPTOP" --advise --replay rec.cprec --at "@$t_after" \
+    --what-if "execution.checkpointing.timeout=$((slow_ms + 1))ms" >wi3.txt 2>>adv.err
+  check "--what-if timeout=$((slow_ms + 1))ms lets #$slow_id through: none of the completed would have expired" \
+    grep -Eq "^  with a timeout of $((slow_ms + 1))ms, 0 of the [0-9]+ completed would have expired$" wi3.txt
+  # what the recording saw of the expired one after it expired: the stalled
+  # barrier moving on (4 s stall, 2 s timeout): it needed at least that long
+  trig=$(jq -s --argjson id "$id" 'map(select(.type == "cp_triggered" and .id == $id))[0].ts_us' all.jsonl)
+  last=$(jq -s --argjson id "$id" '[.[] | select(.id == $id and .op != null) | .ts_us] | max' all.jsonl)
+  busy_ms=$(( (last - trig) / 1000 ))
+  check "the recording saw #$id still in progress ${busy_ms}ms after its trigger, past its expiry" \
+    test "$busy_ms" -gt 2500
+  t_late=$((last / 1000000 + 3)) # (recorded time is receive time: a margin)
+  "$CPTOP" --advise --replay rec.cprec --at "@$t_late" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms - 300))ms" >wi4.txt 2>>adv.err
+  check "--what-if timeout=$((busy_ms - 300))ms: #$id would have expired anyway, seen in progress past it" \
+    grep -Eq "^  [0-9]+ that expired would have expired with [^ ]+ too: .*#$id \(at " wi4.txt
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_late" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms + 1000))ms" >wi5.json 2>>adv.err
+  check "--what-if timeout=$((busy_ms + 1000))ms, longer than it was seen busy: #$id might have completed" \
+    jq -e --argjson id "$id" '.what_if.might_complete | index($id) != null' wi5.json
+  # --from after the expiry: the late events are there, the checkpoint's start is not:
+  # nothing ties them to #$id (a later process may count its checkpoints again)
+  "$CPTOP" --advise --json --replay rec.cprec --at "@$t_late" --from "@$((ts / 1000000 + 1))" \
+    --what-if "execution.checkpointing.timeout=$((busy_ms - 300))ms" >wi6.json 2>>adv.err
+  check "--from after its expiry: what came later is not tied to #$id, which might have completed" \
+    jq -e --argjson id "$id" '.what_if.might_complete | index($id) != null' wi6.json
+  check "advice from a recording printed no complaint" bash -c "! grep -q . adv.err"
+else
+  fail "jq is required for the advice checks (scripts/deps.sh --for test)"
+fi
 
 size=$(stat -c %s rec.cprec)
 head -c $((size * 2 / 3)) rec.cprec >cut.cprec

@@ -510,6 +510,91 @@ CPT_TEST(what_if_refuses_what_it_cannot_replay)
     cpw_state_free(j.st);
 }
 
+/* From a recording: an expired checkpoint the recording saw still in
+ * progress after it expired (a stalled barrier that moved on at 4.5 s)
+ * would have expired with any timeout up to that too; one it saw nothing
+ * more of might have completed with a longer one; what another process
+ * did with the same id says nothing about it. */
+CPT_TEST(what_if_timeout_uses_what_a_recording_saw_after_an_expiry)
+{
+    job j = new_job("10 s", "2 s", "10");
+    for (int i = 0; i < 10; i++) {
+        if (i == 3 || i == 6)
+            failed(&j, CPW_FAIL_EXPIRED, 2 * S, 10 * S);
+        else
+            completed(&j, even(i == 8 ? 1500 * MS : 300 * MS, i), 10 * S);
+    }
+    int64_t trig4 = T0 + 3 * 10 * S, trig7 = T0 + 6 * 10 * S;
+    const cpt_adv_seen seen[] = {
+        {4, trig4 + 1000, trig4 + 4500 * MS},     /* #4: still moving at 4.5 s */
+        {7, trig7 + 500 * S, trig7 + 520 * S},    /* not #7: a later process's */
+        {9, T0 + 8 * 10 * S, T0 + 8 * 10 * S + 1500 * MS},
+    };
+    cpt_whatif w;
+    char err[200];
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "3s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.considered, 10);
+    CPT_EQ_INT(w.changed, 0);
+    CPT_EQ_INT(w.n_maybe, 1);
+    CPT_EQ_INT(w.maybe[0], 7);
+    CPT_EQ_STR(w.lines[0], "with a timeout of 3s, 0 of the 8 completed would have expired");
+    CPT_EQ_STR(w.lines[1], "1 that expired might have completed with 3s: #7 (expired at 2.0s); how "
+                           "long it needed is unknown");
+    CPT_EQ_STR(w.lines[2], "1 that expired would have expired with 3s too: the recording saw it "
+                           "still in progress past it: #4 (at 4.5s)");
+    /* 5 s is past what was seen of #4: both might have completed; 1 s fails #9 */
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "5s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.n_maybe, 2);
+    CPT_EQ_INT(w.maybe[0], 7);
+    CPT_EQ_INT(w.maybe[1], 4);
+    CPT_EQ_STR(w.lines[1], "2 that expired might have completed with 5s: #7 (expired at 2.0s), #4 "
+                           "(expired at 2.0s, in progress at 4.5s); how long they needed is unknown");
+    CPT_EQ_INT(w.n_lines, 2);
+    CPT_EQ_INT(cpt_advice_what_if_seen(j.st, seen, 3, "timeout", "1s", &w, err, sizeof err),
+               CPT_ADV_OK);
+    CPT_EQ_INT(w.changed, 1);
+    CPT_EQ_INT(w.ids[0], 9);
+    CPT_EQ_INT(w.n_maybe, 0);
+    CPT_EQ_INT(w.n_lines, 1);
+    /* without a recording, as live: nothing is known after an expiry */
+    CPT_EQ_INT(cpt_advice_what_if(j.st, "timeout", "3s", &w, err, sizeof err), CPT_ADV_OK);
+    CPT_EQ_INT(w.n_maybe, 2);
+    cpw_state_free(j.st);
+}
+
+/* The timeout advice from a recording: an expired checkpoint seen still in
+ * progress 9 s after its trigger would have expired with the recommended
+ * 5 s too, and the evidence says how long it was seen busy. */
+CPT_TEST(timeout_advice_uses_what_a_recording_saw_after_an_expiry)
+{
+    job j = new_job("10 s", "2 s", "10");
+    for (int i = 0; i < 10; i++) {
+        if (i == 3 || i == 6)
+            failed(&j, CPW_FAIL_EXPIRED, 2 * S, 10 * S);
+        else
+            completed(&j, even(i == 8 ? 1500 * MS : 300 * MS, i), 10 * S);
+    }
+    int64_t trig7 = T0 + 6 * 10 * S;
+    const cpt_adv_seen seen[] = {{7, trig7 + 1000, trig7 + 9 * S}};
+    cpt_advice a = advise(&j, (cpt_adv_opts){.seen = seen, .n_seen = 1});
+    const cpt_adv_item *t = item(&a, CPT_ADV_TIMEOUT);
+    CPT_EQ_STR(setting(t, "execution.checkpointing.timeout")->value, "5 s");
+    has_evidence(t, "with 2s (now), 2 of the last 10 would have expired");
+    has_evidence(t, "with 5 s, 1 of the last 10 would have expired (and the expired ones might "
+                    "have completed)");
+    has_evidence(t, "2 expired; the newest, #7, after 2.0s with 1/8 acks, waiting on source#1: the "
+                    "recording saw it still in progress at 9.0s, so it needed more than that, how "
+                    "much more is unknown");
+    /* live (nothing seen after the expiry): both might have completed with 5 s */
+    a = advise(&j, (cpt_adv_opts){0});
+    t = item(&a, CPT_ADV_TIMEOUT);
+    has_evidence(t, "with 5 s, 0 of the last 10 would have expired (and the expired ones might "
+                    "have completed)");
+    cpw_state_free(j.st);
+}
+
 CPT_TEST(durations_round_to_what_flink_conf_says)
 {
     char b[32];

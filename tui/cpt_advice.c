@@ -285,7 +285,8 @@ static int64_t expired_after(const adv_ctx *c, const cpw_cp *cp)
 
 /* How many finished checkpoints would have expired with timeout t: the
  * completed ones that took longer, and the expired ones that had not
- * finished by t either (they expired at or after it). */
+ * finished by t either (they expired at or after it, or a recording saw
+ * them in progress then). */
 static int would_expire(const adv_ctx *c, int64_t t, int *unknown)
 {
     int n = 0;
@@ -295,7 +296,8 @@ static int would_expire(const adv_ctx *c, int64_t t, int *unknown)
         if (cp->status == CPW_CP_COMPLETED && cp->duration_us > t)
             n++;
         else if (cp->status == CPW_CP_FAILED && cp->reason == CPW_FAIL_EXPIRED) {
-            if (expired_after(c, cp) >= t)
+            /* a recording may have seen it still in progress past t */
+            if (expired_after(c, cp) >= t || cpt_adv_seen_busy(cp, c->o->seen, c->o->n_seen) >= t)
                 n++;
             else
                 (*unknown)++;
@@ -354,9 +356,19 @@ static void expired_evidence(const adv_ctx *c, cpt_adv_item *it)
                 cpt_adv_sub_name(c->st, i, s, sizeof s);
                 snprintf(who, sizeof who, ", waiting on %s", s);
             }
-    cpt_adv_evidence(it, "%d expired; the newest, #%lld, after %s with %d/%d acks%s: it needed "
-                     "more than %s, how much more is unknown", n, (long long)x->id, d, x->acks,
-                     x->total, who, d);
+    int64_t busy = cpt_adv_seen_busy(x, c->o->seen, c->o->n_seen);
+    if (busy) {
+        char b[32];
+        cpt_fmt_dur(b, sizeof b, busy);
+        cpt_adv_evidence(it, "%d expired; the newest, #%lld, after %s with %d/%d acks%s: the "
+                         "recording saw it still in progress at %s, so it needed more than that, "
+                         "how much more is unknown", n, (long long)x->id, d, x->acks, x->total,
+                         who, b);
+    } else {
+        cpt_adv_evidence(it, "%d expired; the newest, #%lld, after %s with %d/%d acks%s: it "
+                         "needed more than %s, how much more is unknown", n, (long long)x->id, d,
+                         x->acks, x->total, who, d);
+    }
     cpt_adv_evidence(it, "so no timeout is sure to let #%lld through: a longer one helps a slow "
                      "checkpoint, not a stuck subtask", (long long)x->id);
 }

@@ -84,12 +84,25 @@ typedef struct cpt_adv_item {
     char evidence[CPT_ADV_MAX_EVIDENCE][CPT_ADV_TEXT];
 } cpt_adv_item;
 
+/* What a recording saw of checkpoint id: the wall times of the first and
+ * the last of its subtasks' events (barriers, snapshots, acknowledgements)
+ * within one process of the job. Events after a checkpoint expired (a
+ * stalled barrier that moved on, a late snapshot) say it was still in
+ * progress then: it needed at least that long. A live history keeps none
+ * of this; a replay sees it (cptop --advise --replay). */
+typedef struct cpt_adv_seen {
+    int64_t id;
+    int64_t first_us, last_us;
+} cpt_adv_seen;
+
 /* What the caller knows beyond the state, and the user's budgets. */
 typedef struct cpt_adv_opts {
     int64_t now_us;              /* wall clock µs (for "a restart now replays …") */
     double records_per_s;        /* into the sources, from heartbeats; 0: unknown */
     int max_overhead_pct;        /* --max-overhead: share of time checkpointing (0: 10 %) */
     int64_t max_replay_us;       /* --max-replay: input a restart may replay (0: no budget) */
+    const cpt_adv_seen *seen;    /* what a recording saw of checkpoints (NULL: nothing): */
+    int n_seen;                  /* the timeout advice uses it on expired ones */
 } cpt_adv_opts;
 
 /* The job's checkpoint configuration as its hello announced it. */
@@ -135,6 +148,10 @@ typedef struct cpt_whatif {
     int changed;                     /* of them: the outcome differs */
     int n_ids;                       /* the first CPT_WHATIF_IDS of those ids, newest first */
     int64_t ids[CPT_WHATIF_IDS];
+    /* timeout: the expired ones that might have completed with it (they
+     * expired before it), newest first; not counted in changed */
+    int n_maybe;
+    int64_t maybe[CPT_WHATIF_IDS];
     int n_lines;
     char lines[CPT_ADV_MAX_EVIDENCE][CPT_ADV_TEXT];
 } cpt_whatif;
@@ -147,5 +164,13 @@ typedef struct cpt_whatif {
  * KEY, VALUE or a NOMEM error; err names the bad input. */
 cpt_adv_err cpt_advice_what_if(const cpw_state *st, const char *key, const char *value,
                                cpt_whatif *out, char *err, size_t err_size);
+
+/* cpt_advice_what_if with what a recording saw (seen[0 … n_seen), in any
+ * order; NULL, 0: nothing): a timeout what-if then tells an expired
+ * checkpoint that was still in progress past the value (it would have
+ * expired anyway) from one that might have completed. */
+cpt_adv_err cpt_advice_what_if_seen(const cpw_state *st, const cpt_adv_seen *seen, int n_seen,
+                                    const char *key, const char *value, cpt_whatif *out,
+                                    char *err, size_t err_size);
 
 #endif /* CPT_ADVICE_H */

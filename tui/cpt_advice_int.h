@@ -48,6 +48,11 @@ void cpt_adv_rule(cpt_adv_item *it, const char *fmt, ...) __attribute__((format(
 void cpt_adv_evidence(cpt_adv_item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cpt_adv_set(cpt_adv_item *it, const char *key, const char *value, const char *current);
 
+/* How long after its trigger a recording saw failed checkpoint cp still in
+ * progress, when that was after it ended; else 0. An entry whose first
+ * event is outside cp's life is another process's checkpoint of that id. */
+int64_t cpt_adv_seen_busy(const cpw_cp *cp, const cpt_adv_seen *seen, int n_seen);
+
 /* "source#2" (sanitised) for a global subtask index. */
 void cpt_adv_sub_name(const cpw_state *st, int global, char *out, size_t size);
 

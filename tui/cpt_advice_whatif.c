@@ -1,4 +1,5 @@
-/* cpt_advice_whatif.c — the history replayed with one setting changed. */
+/* cpt_advice_whatif.c — the history replayed with one setting changed (and,
+ * from a recording, what it saw of expired checkpoints after they expired). */
 #include "cpt_advice_int.h"
 #include "cpt_fmt.h"
 #include "cpt_model.h"
@@ -61,10 +62,35 @@ static void id_list(const cpt_whatif *w, const cpw_state *st, bool with_dur, cha
         snprintf(out + len, size - len, ", ...");
 }
 
-static void what_if_timeout(const cpw_state *st, int64_t t, cpt_whatif *w)
+int64_t cpt_adv_seen_busy(const cpw_cp *cp, const cpt_adv_seen *seen, int n_seen)
 {
-    int unknown = 0, done = 0;
-    int64_t at = 0;
+    for (int i = 0; i < n_seen; i++) {
+        const cpt_adv_seen *s = &seen[i];
+        if (s->id != cp->id || s->first_us < cp->trigger_ts - 1000000 ||
+            s->first_us > cp->trigger_ts + cp->duration_us)
+            continue;
+        int64_t busy = s->last_us - cp->trigger_ts;
+        return busy > cp->duration_us ? busy : 0;
+    }
+    return 0;
+}
+
+/* Appends "#ID (TEXT)" to a list of at most 4 (then ", ..."). */
+static void list_add(char *out, size_t size, int *n, int64_t id, const char *text)
+{
+    size_t len = strlen(out);
+    if (*n == 4 && len + 6 < size)
+        snprintf(out + len, size - len, ", ...");
+    else if (*n < 4 && len < size)
+        snprintf(out + len, size - len, "%s#%lld (%s)", *n ? ", " : "", (long long)id, text);
+    ++*n;
+}
+
+static void what_if_timeout(const cpw_state *st, int64_t t, const cpt_adv_seen *seen, int n_seen,
+                            cpt_whatif *w)
+{
+    int done = 0, n_maybe = 0, n_still = 0;
+    char maybe[160] = "", still[160] = "";
     for (int i = 0; i < st->n_history; i++) { /* newest first */
         const cpw_cp *cp = cpw_state_history(st, i);
         if (cp->status == CPW_CP_IN_PROGRESS)
@@ -75,8 +101,20 @@ static void what_if_timeout(const cpw_state *st, int64_t t, cpt_whatif *w)
             if (cp->duration_us > t)
                 changed(w, cp->id);
         } else if (cp->reason == CPW_FAIL_EXPIRED && cp->duration_us < t) {
-            unknown++;
-            at = cp->duration_us;
+            char a[32], b[32], text[80];
+            int64_t busy = cpt_adv_seen_busy(cp, seen, n_seen);
+            cpt_fmt_dur(a, sizeof a, cp->duration_us);
+            cpt_fmt_dur(b, sizeof b, busy);
+            if (busy >= t) {
+                snprintf(text, sizeof text, "at %s", b);
+                list_add(still, sizeof still, &n_still, cp->id, text);
+                continue;
+            }
+            if (w->n_maybe < CPT_WHATIF_IDS)
+                w->maybe[w->n_maybe++] = cp->id;
+            snprintf(text, sizeof text, "expired at %s%s%s", a, busy ? ", in progress at " : "",
+                     busy ? b : "");
+            list_add(maybe, sizeof maybe, &n_maybe, cp->id, text);
         }
     }
     char ids[400], v[32];
@@ -84,12 +122,12 @@ static void what_if_timeout(const cpw_state *st, int64_t t, cpt_whatif *w)
     id_list(w, st, true, ids, sizeof ids);
     line(w, "with a timeout of %s, %d of the %d completed would have expired%s%s", v, w->changed,
          done, w->changed ? ": " : "", ids);
-    if (unknown) {
-        char a[32];
-        cpt_fmt_dur(a, sizeof a, at);
-        line(w, "%d that expired (the oldest after %s) might have completed: how long they needed "
-             "is unknown", unknown, a);
-    }
+    if (n_maybe)
+        line(w, "%d that expired might have completed with %s: %s; how long %s needed is unknown",
+             n_maybe, v, maybe, n_maybe == 1 ? "it" : "they");
+    if (n_still)
+        line(w, "%d that expired would have expired with %s too: the recording saw %s still in "
+             "progress past it: %s", n_still, v, n_still == 1 ? "it" : "them", still);
 }
 
 static void what_if_tolerable(const cpw_state *st, int t, cpt_whatif *w)
@@ -139,6 +177,13 @@ static void what_if_aligned(const cpw_state *st, int64_t t, cpt_whatif *w)
 cpt_adv_err cpt_advice_what_if(const cpw_state *st, const char *key, const char *value,
                                cpt_whatif *w, char *err, size_t err_size)
 {
+    return cpt_advice_what_if_seen(st, NULL, 0, key, value, w, err, err_size);
+}
+
+cpt_adv_err cpt_advice_what_if_seen(const cpw_state *st, const cpt_adv_seen *seen, int n_seen,
+                                    const char *key, const char *value, cpt_whatif *w,
+                                    char *err, size_t err_size)
+{
     memset(w, 0, sizeof *w);
     static const char pre[] = "execution.checkpointing.";
     const char *k = !strncmp(key, pre, sizeof pre - 1) ? key + sizeof pre - 1 : key;
@@ -169,7 +214,7 @@ cpt_adv_err cpt_advice_what_if(const cpw_state *st, const char *key, const char 
     snprintf(w->key, sizeof w->key, "%s%s", pre, keys[found].name);
     cpw_sanitize(value, w->value, sizeof w->value);
     if (keys[found].key == WI_TIMEOUT)
-        what_if_timeout(st, us, w);
+        what_if_timeout(st, us, seen, n_seen, w);
     else if (keys[found].key == WI_TOLERABLE)
         what_if_tolerable(st, (int)(n > 1000000 ? 1000000 : n), w);
     else

@@ -33,7 +33,8 @@ static const mode modes[] = {
     {"--advise", false, cptop_advise,
      "  --advise               tuning advice from the job's checkpoint history: timeout,\n"
      "                         interval, tolerable failures, trends, causes (--json: one\n"
-     "                         JSON object; --max-overhead, --max-replay, --what-if)\n"},
+     "                         JSON object; --max-overhead, --max-replay, --what-if;\n"
+     "                         --replay FILE [--at T]: a recording's history at T)\n"},
     {"ctl", true, cptop_ctl,
      "  ctl trigger [--full]   trigger a checkpoint now (--full: not incremental;\n"
      "                         Flink 1.17+)\n"
@@ -107,7 +108,9 @@ static const opt_spec options[] = {
      "  --replay FILE          a recording (or a Flink HistoryServer archive) instead of a\n"
      "                         live job: the dashboard, playing from its start or paused at\n"
      "                         --at T (Space, t/T, [/], b, r, Z, +/- move through it: ? in\n"
-     "                         it), or --once [--at T], or --json [--from T] [--to T];\n"
+     "                         it), or --once [--at T], or --json [--from T] [--to T], or\n"
+     "                         --advise [--at T] [--from T] (--at: by default its end;\n"
+     "                         --from: an hour before --at);\n"
      "                         T: HH:MM[:SS], -5m (before its end), +30s (after its start),\n"
      "                         @EPOCH[.FRACTION], YYYY-MM-DDTHH:MM[:SS]\n"
      "                         (protocol/RECORDING.md)\n"},
@@ -239,7 +242,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (o.replay && m->run != cptop_dashboard)
+    /* the dashboard and --advise read a replay themselves */
+    if (o.replay && m->run != cptop_dashboard && m->run != cptop_advise)
         return cptop_replay(&o, argc - words, argv + words, m->run == cptop_json,
                             m->run == cptop_once);
     if (o.replay && (o.record || o.headless)) {

@@ -11,7 +11,7 @@
  *   cptop_once.c    --once
  *   cptop_ctl.c     ctl trigger | abort | fail | set
  *   cptop_advise.c  --advise (tuning advice, --what-if)
- *   cptop_replay.c  --replay FILE (--once, --json)
+ *   cptop_replay.c  --replay FILE (--once, --json; the state --advise reads)
  *   cptop_record.c  --record FILE [--headless]
  *
  * The modes print (they are the program's edge); every string that came
@@ -24,6 +24,7 @@
 #include <signal.h>
 
 #include "cpt_link.h"
+#include "cpt_replay.h"
 #include "cpt_source.h"
 #include "cpt_target.h"
 #include "cpw.h"
@@ -69,6 +70,13 @@ int cptop_advise(const cptop_opts *o, int argc, char **argv);
 /* --replay FILE with --json or --once (cptop_replay.c); without them the
  * dashboard replays (cptop_dash.c). */
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once);
+/* --advise --replay FILE [--at T]: the model as it stood at T (default:
+ * the recording's end; *at gets it), played from --from, else from
+ * look_back_us before T (0: from the recording's start), so that obs (NULL:
+ * none) sees every recorded message of that stretch. 0, or an exit status after complaining; *m is
+ * then the caller's to cpt_model_free. */
+int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg_fn obs, void *ud,
+                       cpt_model **m, int64_t *at);
 
 /* --record (cptop_record.c): opens the recording the options name (0, or
  * an exit status after complaining); attaches a source's tap and follows

@@ -222,3 +222,47 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
     cpt_source_destroy(src);
     return rc;
 }
+
+/* ------------------------------------------------------------ --advise */
+
+int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg_fn obs, void *ud,
+                       cpt_model **out, int64_t *at)
+{
+    char err[600];
+    *out = NULL;
+    /* the replay source: its player, with recorded Flink bodies translated */
+    cpt_src_replay_conf rc_ = {.path = o->replay, .job = o->job, .history = o->history,
+                               .detail = o->detail, .notes = on_note};
+    cpt_source *src = cpt_src_replay_new(&rc_, err, sizeof err);
+    if (!src) {
+        cptop_complain(err);
+        return 1;
+    }
+    cpt_replay *rp = cpt_src_replay_player(src);
+    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
+                         .log_cap = o->log_lines};
+    cpt_model *m = cpt_model_new(&mc);
+    cpt_replay_info in;
+    cpt_replay_get_info(rp, &in);
+    int64_t from = in.first_us;
+    int rc = m ? when(o->at, in.first_us, in.last_us, in.last_us, at) : 1;
+    if (!rc) {
+        *at = *at < in.first_us ? in.first_us : *at > in.last_us ? in.last_us : *at;
+        if (look_back_us > 0 && *at - look_back_us > in.first_us)
+            from = *at - look_back_us;
+        rc = when(o->from, in.first_us, in.last_us, from, &from);
+    }
+    if (!rc) {
+        /* from `from` (a keyframe holds the history before it), so that
+         * obs sees every message of that stretch */
+        cpt_replay_seek(rp, m, from < *at ? from : *at);
+        cpt_replay_set_observer(rp, obs, ud);
+        while (!cptop_quit && cpt_replay_run(rp, m, *at, 100000) > 0)
+            ;
+        *out = m;
+        m = NULL;
+    }
+    cpt_model_free(m);
+    cpt_source_destroy(src);
+    return rc;
+}
