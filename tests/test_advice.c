@@ -3,6 +3,7 @@
  * straggler, storage-bound, alignment-bound, failures; the what-if replay;
  * the rounding to Flink durations. */
 #include "cpt_advice.h"
+#include "cpt_golden.h"
 #include "cpt_test.h"
 
 #include <string.h>
@@ -675,49 +676,12 @@ static cpt_model *screen_model(int64_t *now)
     return m;
 }
 
-static void check_golden(const char *name, const cpt_frame *f)
-{
-    char file_path[512];
-    const char *file = __FILE__, *slash = strrchr(file, '/');
-    int dir = slash ? (int)(slash - file) : 0;
-    snprintf(file_path, sizeof file_path, "%.*s%sgolden/%s.txt", dir, file, dir ? "/" : "", name);
-    char *got = cpt_frame_text(f);
-    CPT_ASSERT(got);
-    if (getenv("CPT_UPDATE_GOLDEN")) {
-        FILE *o = fopen(file_path, "w");
-        CPT_ASSERTF(o, "cannot write %s: %s", file_path, strerror(errno));
-        fputs(got, o);
-        fclose(o);
-        free(got);
-        return;
-    }
-    FILE *in = fopen(file_path, "r");
-    CPT_ASSERTF(in, "missing golden %s (CPT_UPDATE_GOLDEN=1 creates it)", file_path);
-    static char want[1 << 18];
-    size_t n = fread(want, 1, sizeof want - 1, in);
-    fclose(in);
-    want[n] = 0;
-    if (strcmp(got, want)) {
-        char keep[512];
-        snprintf(keep, sizeof keep, "/tmp/cpt-golden-%s.txt", name);
-        FILE *o = fopen(keep, "w");
-        if (o) {
-            fputs(got, o);
-            fclose(o);
-        }
-        free(got);
-        cpt_fail_at(__FILE__, __LINE__, "frame %s differs from %s (got %s; diff the two)", name,
-                    file_path, keep);
-    }
-    free(got);
-}
-
 static void golden(cpt_model *m, cpt_ui *ui, int64_t now, int w, int h, const char *name)
 {
     cpt_frame f = {0};
     CPT_EQ_INT(cpt_frame_resize(&f, w, h), 0);
     cpt_view_render(m, ui, &f, now);
-    check_golden(name, &f);
+    cpt_golden_check(name, &f);
     cpt_frame_free(&f);
 }
 

@@ -14,6 +14,7 @@
  */
 #include "cpt_rec_session.h"
 #include "cpt_source.h"
+#include "cpt_golden.h"
 #include "cpt_test.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -274,42 +275,6 @@ static bool has(const cpt_frame *f, const char *needle)
     return found;
 }
 
-static void check_golden(const char *name, const cpt_frame *f)
-{
-    const char *slash = strrchr(__FILE__, '/');
-    int dir = slash ? (int)(slash - __FILE__ + 1) : 0;
-    char path[512], keep[512];
-    snprintf(path, sizeof path, "%.*sgolden/%s.txt", dir, __FILE__, name);
-    char *got = cpt_frame_text(f);
-    CPT_ASSERT(got);
-    if (getenv("CPT_UPDATE_GOLDEN")) {
-        FILE *o = fopen(path, "w");
-        CPT_ASSERTF(o, "cannot write %s: %s", path, strerror(errno));
-        fputs(got, o);
-        fclose(o);
-        free(got);
-        return;
-    }
-    FILE *in = fopen(path, "r");
-    CPT_ASSERTF(in, "missing golden %s (CPT_UPDATE_GOLDEN=1 creates it)", path);
-    static char want[1 << 20];
-    size_t n = fread(want, 1, sizeof want - 1, in);
-    fclose(in);
-    want[n] = 0;
-    if (strcmp(got, want)) {
-        snprintf(keep, sizeof keep, "/tmp/cpt-golden-%s.txt", name);
-        FILE *o = fopen(keep, "w");
-        if (o) {
-            fputs(got, o);
-            fclose(o);
-        }
-        free(got);
-        cpt_fail_at(__FILE__, __LINE__, "frame %s differs from %s (got %s; diff the two)", name,
-                    path, keep);
-    }
-    free(got);
-}
-
 /* ------------------------------------------------------------ the tests */
 
 CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
@@ -319,7 +284,7 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     open_dash(&d);
     CPT_EQ_INT(pos(&d), T0);
     cpt_frame f = render(&d, 80, 24);
-    check_golden("replay_start_80x24", &f);
+    cpt_golden_check("replay_start_80x24", &f);
     CPT_ASSERT(has(&f, "REPLAY 08:00:00"));
     cpt_frame_free(&f);
 
@@ -330,7 +295,7 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     CPT_EQ_INT(d.ui.overlay, CPT_OV_JUMP);
     type(&d, "08:00:07");
     f = render(&d, 80, 24);
-    check_golden("replay_jump_prompt_80x24", &f);
+    cpt_golden_check("replay_jump_prompt_80x24", &f);
     CPT_ASSERT(has(&f, "jump to: 08:00:07_"));
     cpt_frame_free(&f);
     CPT_EQ_INT(press(&d, CPT_KEY_ENTER), CPT_ACT_REPLAY);
@@ -341,14 +306,14 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     CPT_EQ_INT(d.m->st->inflight[0].acks, 3);
     CPT_EQ_STR(d.ui.status, "jumped to '08:00:07': at 08:00:07");
     f = render(&d, 80, 24);
-    check_golden("replay_paused_80x24", &f);
+    cpt_golden_check("replay_paused_80x24", &f);
     CPT_ASSERT(has(&f, "PAUSED"));
     cpt_frame_free(&f);
     /* its detail, at the position */
     CPT_EQ_INT(press(&d, CPT_KEY_ENTER), CPT_ACT_REDRAW);
     CPT_EQ_INT(d.ui.screen, CPT_SCR_DETAIL);
     f = render(&d, 80, 24);
-    check_golden("replay_detail_paused_80x24", &f);
+    cpt_golden_check("replay_detail_paused_80x24", &f);
     cpt_frame_free(&f);
     press(&d, CPT_KEY_ESC);
 
@@ -358,14 +323,14 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     CPT_EQ_INT(d.m->st->n_inflight, 0);
     CPT_EQ_INT(d.m->st->counts.failed, 1);
     f = render(&d, 80, 24);
-    check_golden("replay_end_80x24", &f);
+    cpt_golden_check("replay_end_80x24", &f);
     CPT_ASSERT(has(&f, "     5 failed    aligned   08:00:05      3.0s"));
     CPT_ASSERT(has(&f, "EXPIRED"));
     cpt_frame_free(&f);
 
     press(&d, '?');
     f = render(&d, 80, 24);
-    check_golden("replay_help_80x24", &f);
+    cpt_golden_check("replay_help_80x24", &f);
     cpt_frame_free(&f);
     close_dash(&d);
 }

@@ -6,6 +6,7 @@
  * and review the diff. */
 #include "cpt_frame.h"
 #include "cpt_model.h"
+#include "cpt_golden.h"
 #include "cpt_test.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -311,58 +312,6 @@ static cpt_model *demo_model(const char *evil_op, const char *evil_msg)
 
 /* ------------------------------------------------------------------ goldens */
 
-static void golden_path(char *out, size_t n, const char *name)
-{
-    const char *file = __FILE__;
-    const char *slash = strrchr(file, '/');
-    int dir = slash ? (int)(slash - file) : 0;
-    snprintf(out, n, "%.*s%sgolden/%s.txt", dir, file, dir ? "/" : "", name);
-}
-
-static void check_golden(const char *name, const cpt_frame *f)
-{
-    char path[512];
-    golden_path(path, sizeof path, name);
-    char *got = cpt_frame_text(f);
-    CPT_ASSERT(got);
-    if (getenv("CPT_UPDATE_GOLDEN")) {
-        FILE *o = fopen(path, "w");
-        CPT_ASSERTF(o, "cannot write %s: %s", path, strerror(errno));
-        fputs(got, o);
-        fclose(o);
-        free(got);
-        return;
-    }
-    FILE *in = fopen(path, "r");
-    CPT_ASSERTF(in, "missing golden %s (CPT_UPDATE_GOLDEN=1 creates it)", path);
-    static char want[1 << 20];
-    size_t n = fread(want, 1, sizeof want - 1, in);
-    fclose(in);
-    want[n] = 0;
-    if (strcmp(got, want)) {
-        /* name the first differing line and keep the frame for a diff */
-        int line = 1;
-        const char *a = got, *b = want;
-        while (*a && *a == *b) {
-            if (*a == '\n')
-                line++;
-            a++, b++;
-        }
-        char keep[512];
-        snprintf(keep, sizeof keep, "/tmp/cpt-golden-%s.txt", name);
-        FILE *o = fopen(keep, "w");
-        if (o) {
-            fputs(got, o);
-            fclose(o);
-        }
-        const char *ge = strchr(a - (a > got ? 1 : 0), '\n');
-        (void)ge;
-        cpt_fail_at(__FILE__, __LINE__, "frame %s differs from %s at line %d (got %s; diff the two)",
-                    name, path, line, keep);
-    }
-    free(got);
-}
-
 static cpt_frame render(cpt_model *m, cpt_ui *ui, int w, int h)
 {
     cpt_frame f = {0};
@@ -411,15 +360,15 @@ CPT_TEST(golden_main_screen)
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("main_80x24", &f);
+    cpt_golden_check("main_80x24", &f);
     assert_clean(&f);
     cpt_frame_free(&f);
     f = render(m, &ui, 160, 50);
-    check_golden("main_160x50", &f);
+    cpt_golden_check("main_160x50", &f);
     cpt_frame_free(&f);
     cpt_ui_init(&ui, true, false); /* ASCII, read-only */
     f = render(m, &ui, 80, 24);
-    check_golden("main_ascii_readonly_80x24", &f);
+    cpt_golden_check("main_ascii_readonly_80x24", &f);
     for (int y = 0; y < f.h; y++)
         for (int x = 0; x < f.w; x++)
             CPT_ASSERT(cpt_frame_at(&f, x, y)->ch < 0x80);
@@ -439,7 +388,7 @@ CPT_TEST(golden_unaligned_and_switched)
     cpt_ui_init(&ui, false, true);
     int x, y;
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("main_unaligned_80x24", &f);
+    cpt_golden_check("main_unaligned_80x24", &f);
     assert_clean(&f);
     CPT_ASSERT(find_text(&f, "    40 completed unaligned", &x, &y));
     CPT_EQ_INT(cpt_frame_at(&f, 17, y)->role, CPT_R_NORMAL);
@@ -456,7 +405,7 @@ CPT_TEST(golden_unaligned_and_switched)
     CPT_EQ_INT(cpt_frame_at(&f, x + 13, y)->ch, 0x25D1);
     cpt_frame_free(&f);
     f = render(m, &ui, 160, 50);
-    check_golden("main_unaligned_160x50", &f);
+    cpt_golden_check("main_unaligned_160x50", &f);
     CPT_ASSERT(find_text(&f, "7/16 acked  switched  waiting on aggregate#0", &x, &y));
     CPT_ASSERT(find_text(&f, "switched_to_unaligned cp 41 aggregate#1 after 1.0s aligning (timeout 1s)", &x, &y));
     CPT_ASSERT(find_text(&f, "    40 completed manual   unaligned 07:59:56     108ms  40.5 KiB  82.3 KiB", &x, &y));
@@ -475,7 +424,7 @@ CPT_TEST(golden_unaligned_and_switched)
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     CPT_EQ_INT(ui.detail_id, 39);
     f = render(m, &ui, 160, 50);
-    check_golden("detail_switched_160x50", &f);
+    cpt_golden_check("detail_switched_160x50", &f);
     CPT_ASSERT(find_text(&f, "completed periodic switched 07:59:54.000, 90ms, 40.5 KiB, 13.2 KiB persisted", &x, &y));
     /* aggregate#1: persisted bytes, the glyph and when it switched, the switch on its timeline */
     CPT_ASSERT(find_text(&f, "aggregate     1 ", &x, &y));
@@ -485,7 +434,7 @@ CPT_TEST(golden_unaligned_and_switched)
     CPT_ASSERT(find_text(&f, "aggregate     0 ", &x, &y));
     cpt_frame_free(&f);
     f = render(m, &ui, 80, 24);
-    check_golden("detail_switched_80x24", &f);
+    cpt_golden_check("detail_switched_80x24", &f);
     assert_clean(&f);
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW);
@@ -493,10 +442,10 @@ CPT_TEST(golden_unaligned_and_switched)
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     CPT_EQ_INT(ui.detail_id, 40);
     f = render(m, &ui, 80, 24);
-    check_golden("detail_unaligned_80x24", &f);
+    cpt_golden_check("detail_unaligned_80x24", &f);
     cpt_frame_free(&f);
     f = render(m, &ui, 160, 50);
-    check_golden("detail_unaligned_160x50", &f);
+    cpt_golden_check("detail_unaligned_160x50", &f);
     cpt_frame_free(&f);
 
     cpt_model_free(m);
@@ -514,12 +463,12 @@ CPT_TEST(golden_unaligned_summary_and_events)
     cpt_ui_init(&ui, false, true);
     cpt_ui_key(&ui, m, 's', &cmd, NOW);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("summary_unaligned_80x24", &f);
+    cpt_golden_check("summary_unaligned_80x24", &f);
     CPT_ASSERT(find_text(&f, "persisted in flight", &x, &y));
     CPT_ASSERT(find_text(&f, "35 aligned, 3 unaligned, 2 switched; persisted 273.4 KiB", &x, &y));
     cpt_frame_free(&f);
     f = render(m, &ui, 160, 50);
-    check_golden("summary_unaligned_160x50", &f);
+    cpt_golden_check("summary_unaligned_160x50", &f);
     CPT_ASSERT(find_text(&f, "persisted 273.4 KiB in all, avg 54.7 KiB per completed unaligned/switched one", &x, &y));
     cpt_frame_free(&f);
 
@@ -530,7 +479,7 @@ CPT_TEST(golden_unaligned_summary_and_events)
         cpt_ui_key(&ui, m, *p, &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("events_switched_80x24", &f);
+    cpt_golden_check("events_switched_80x24", &f);
     CPT_ASSERT(find_text(&f, "switched_to_unaligned cp 41 aggregate#2 after 1.0s aligning", &x, &y));
     CPT_EQ_INT(cpt_frame_at(&f, x, y)->role, CPT_R_WARN);
     cpt_frame_free(&f);
@@ -597,7 +546,7 @@ CPT_TEST(golden_detail_screens)
     CPT_EQ_INT(ui.screen, CPT_SCR_DETAIL);
     CPT_EQ_INT(ui.detail_id, 41);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("detail_inflight_80x24", &f);
+    cpt_golden_check("detail_inflight_80x24", &f);
     cpt_frame_free(&f);
     /* a finished one: Tab to the history, down to #39, Enter */
     cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW);
@@ -607,7 +556,7 @@ CPT_TEST(golden_detail_screens)
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     CPT_EQ_INT(ui.detail_id, 39);
     f = render(m, &ui, 160, 50);
-    check_golden("detail_done_160x50", &f);
+    cpt_golden_check("detail_done_160x50", &f);
     int x, y;
     /* the critical path: sink#2's slow upload */
     CPT_ASSERT(find_text(&f, "critical path: sink#2 acknowledged last", &x, &y));
@@ -625,14 +574,14 @@ CPT_TEST(golden_summary_events_and_overlays)
     cpw_cmd cmd;
     cpt_ui_key(&ui, m, 's', &cmd, NOW);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("summary_80x24", &f);
+    cpt_golden_check("summary_80x24", &f);
     int x, y;
     CPT_ASSERT(find_text(&f, "timeout advice", &x, &y));
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, 'e', &cmd, NOW);
     CPT_EQ_INT(ui.screen, CPT_SCR_EVENTS);
     f = render(m, &ui, 160, 50);
-    check_golden("events_160x50", &f);
+    cpt_golden_check("events_160x50", &f);
     cpt_frame_free(&f);
     /* filtered to the declines */
     cpt_ui_key(&ui, m, '/', &cmd, NOW);
@@ -641,34 +590,34 @@ CPT_TEST(golden_summary_events_and_overlays)
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     CPT_EQ_STR(ui.filter, "decline");
     f = render(m, &ui, 80, 24);
-    check_golden("events_filtered_80x24", &f);
+    cpt_golden_check("events_filtered_80x24", &f);
     cpt_frame_free(&f);
     cpt_ui_init(&ui, false, true);
     cpt_ui_key(&ui, m, '?', &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("help_80x24", &f);
+    cpt_golden_check("help_80x24", &f);
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, 'x', &cmd, NOW); /* any key closes help */
     CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("fail_menu_80x24", &f);
+    cpt_golden_check("fail_menu_80x24", &f);
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, '2', &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("fail_param_80x24", &f);
+    cpt_golden_check("fail_param_80x24", &f);
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, CPT_KEY_ESC, &cmd, NOW);
     cpt_ui_key(&ui, m, 'a', &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("confirm_abort_80x24", &f);
+    cpt_golden_check("confirm_abort_80x24", &f);
     cpt_frame_free(&f);
     cpt_ui_key(&ui, m, 'n', &cmd, NOW);
     cpt_ui_key(&ui, m, 'c', &cmd, NOW);
     f = render(m, &ui, 80, 24);
-    check_golden("config_80x24", &f);
+    cpt_golden_check("config_80x24", &f);
     cpt_frame_free(&f);
     cpt_model_free(m);
 }
@@ -684,7 +633,7 @@ CPT_TEST(hostile_strings_render_as_harmless_text)
     cpt_ui_init(&ui, false, true);
     cpt_frame f = render(m, &ui, 160, 50);
     assert_clean(&f);
-    check_golden("hostile_160x50", &f);
+    cpt_golden_check("hostile_160x50", &f);
     cpt_frame_free(&f);
     cpw_cmd cmd;
     cpt_ui_key(&ui, m, CPT_KEY_ENTER, &cmd, NOW);
@@ -726,7 +675,7 @@ CPT_TEST(failure_menu_without_a_table_explains)
     cpt_ui_init(&ui, false, true);
     cpt_ui_key(&ui, m, 'f', &cmd, NOW);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("fail_none_80x24", &f);
+    cpt_golden_check("fail_none_80x24", &f);
     CPT_ASSERT(find_text(&f, "this job declares no failure kinds;", &x, &y));
     CPT_ASSERT(find_text(&f, "`cptop ctl fail KIND ...` sends one as is", &x, &y));
     cpt_frame_free(&f);
@@ -750,7 +699,7 @@ CPT_TEST(empty_disconnected_and_tiny_screens)
     cpt_ui ui;
     cpt_ui_init(&ui, false, true);
     cpt_frame f = render(m, &ui, 80, 24);
-    check_golden("connecting_80x24", &f);
+    cpt_golden_check("connecting_80x24", &f);
     cpt_frame_free(&f);
     cpt_model_free(m);
 
@@ -760,7 +709,7 @@ CPT_TEST(empty_disconnected_and_tiny_screens)
     cpt_frame g = {0};
     cpt_frame_resize(&g, 80, 24);
     cpt_view_render(m, &ui, &g, NOW + 12 * S);
-    check_golden("disconnected_80x24", &g);
+    cpt_golden_check("disconnected_80x24", &g);
     cpt_frame_free(&g);
     /* every screen at sizes down to 1x1 stays inside the frame */
     static const int sizes[][2] = {{1, 1}, {20, 5}, {40, 10}, {79, 23}, {300, 120}};
