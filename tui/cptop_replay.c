@@ -174,6 +174,25 @@ static void print_restart(void *ud, const cpw_state *st, bool restarted, int64_t
     state_line(ud, st, recv_us, restarted ? "restarted" : "connected");
 }
 
+/* The replay source of --replay FILE (its player plays recorded Flink
+ * bodies through the translator) and a model for it, sized by the options;
+ * NULL after complaining. *m is NULL when memory ran out. */
+static cpt_source *open_replay(const cptop_opts *o, cpt_model **m)
+{
+    char err[600];
+    cpt_src_replay_conf c = {.path = o->replay, .job = o->job, .history = o->history,
+                             .detail = o->detail, .notes = on_note};
+    cpt_source *src = cpt_src_replay_new(&c, err, sizeof err);
+    if (!src) {
+        cptop_complain(err);
+        return NULL;
+    }
+    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
+                         .log_cap = o->log_lines};
+    *m = cpt_model_new(&mc);
+    return src;
+}
+
 /* ------------------------------------------------------------ the mode */
 
 int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool once)
@@ -183,18 +202,11 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
         cptop_complain("--replay goes with the dashboard, --once or --json");
         return 2;
     }
-    char err[600];
-    cpt_src_replay_conf rc_ = {.path = o->replay, .job = o->job, .history = o->history,
-                               .detail = o->detail, .notes = on_note};
-    cpt_source *src = cpt_src_replay_new(&rc_, err, sizeof err);
-    if (!src) {
-        cptop_complain(err);
+    cpt_model *m;
+    cpt_source *src = open_replay(o, &m);
+    if (!src)
         return 1;
-    }
     cpt_replay *rp = cpt_src_replay_player(src);
-    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
-                         .log_cap = o->log_lines};
-    cpt_model *m = cpt_model_new(&mc);
     cpt_replay_info in;
     cpt_replay_get_info(rp, &in);
     int64_t at, from, to;
@@ -228,20 +240,12 @@ int cptop_replay(const cptop_opts *o, int argc, char **argv, bool json, bool onc
 int cptop_replay_state(const cptop_opts *o, int64_t look_back_us, cpt_replay_msg_fn obs, void *ud,
                        cpt_model **out, int64_t *at)
 {
-    char err[600];
     *out = NULL;
-    /* the replay source: its player, with recorded Flink bodies translated */
-    cpt_src_replay_conf rc_ = {.path = o->replay, .job = o->job, .history = o->history,
-                               .detail = o->detail, .notes = on_note};
-    cpt_source *src = cpt_src_replay_new(&rc_, err, sizeof err);
-    if (!src) {
-        cptop_complain(err);
+    cpt_model *m;
+    cpt_source *src = open_replay(o, &m);
+    if (!src)
         return 1;
-    }
     cpt_replay *rp = cpt_src_replay_player(src);
-    cpt_model_conf mc = {.history_cap = o->history, .detail_cap = o->detail,
-                         .log_cap = o->log_lines};
-    cpt_model *m = cpt_model_new(&mc);
     cpt_replay_info in;
     cpt_replay_get_info(rp, &in);
     int64_t from = in.first_us;
