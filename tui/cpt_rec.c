@@ -211,7 +211,7 @@ static bool write_all(int fd, const void *p, size_t n)
     return true;
 }
 
-static bool read_at(int fd, void *p, size_t n, uint64_t off)
+bool rec_read_at(int fd, void *p, size_t n, uint64_t off)
 {
     uint8_t *b = p;
     while (n > 0) {
@@ -353,7 +353,7 @@ static cpt_rec_err find_end(cpt_rec_writer *w, uint64_t size)
     uint64_t off = 0;
     uint8_t hb[REC_HEADER];
     rec_header h;
-    while (off + REC_HEADER <= size && read_at(w->fd, hb, sizeof hb, off) &&
+    while (off + REC_HEADER <= size && rec_read_at(w->fd, hb, sizeof hb, off) &&
            rec_header_get(hb, &h) == CPT_REC_OK && off + REC_HEADER + h.comp_len <= size) {
         if (h.flags & REC_F_INDEX)
             break;

@@ -61,6 +61,10 @@ cpt_rec_err rec_header_get(const uint8_t *p, rec_header *h);
  * limit or memory runs out (*arr is left as it was). */
 bool rec_grow(void **arr, size_t *cap, size_t n, size_t elem);
 
+/* Reads n bytes at off of fd (pread, EINTR retried); false on an error
+ * or when the file ends first. Blocking. */
+bool rec_read_at(int fd, void *p, size_t n, uint64_t off);
+
 /* Appends a LEB128 varint at p (room for 10 bytes); returns bytes written. */
 size_t rec_varint_put(uint8_t *p, uint64_t v);
 /* Reads one from p[*pos … len); false when it is truncated or too long. */

@@ -60,22 +60,6 @@ static void note(cpt_rec_reader *r, int seg, uint64_t off, const char *fmt, ...)
     r->notes(r->opaque, seg < SEG_MAX ? r->name[seg] : "(archive)", off, text);
 }
 
-static bool read_at(int fd, void *p, size_t n, uint64_t off)
-{
-    uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = pread(fd, b, n, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return false;
-        b += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return true;
-}
-
 static bool grow(uint8_t **p, size_t *cap, size_t need)
 {
     if (need <= *cap)
@@ -109,7 +93,7 @@ static uint64_t resync(cpt_rec_reader *r, int seg, uint64_t off)
         return size;
     for (uint64_t at = off + 1; at + REC_HEADER <= size; at += SCAN_WIN) {
         size_t n = (size_t)(size - at < SCAN_WIN + REC_HEADER ? size - at : SCAN_WIN + REC_HEADER);
-        if (!read_at(r->fd[seg], win, n, at))
+        if (!rec_read_at(r->fd[seg], win, n, at))
             break;
         for (size_t i = 0; i + REC_HEADER <= n && i < SCAN_WIN; i++) {
             rec_header h;
@@ -130,7 +114,7 @@ static void scan(cpt_rec_reader *r, int seg)
     uint8_t hb[REC_HEADER];
     while (off + REC_HEADER <= size) {
         rec_header h;
-        cpt_rec_err e = read_at(r->fd[seg], hb, sizeof hb, off) ? rec_header_get(hb, &h)
+        cpt_rec_err e = rec_read_at(r->fd[seg], hb, sizeof hb, off) ? rec_header_get(hb, &h)
                                                                 : CPT_REC_ERR_FORMAT;
         if (e) {
             uint64_t next = resync(r, seg, off);
@@ -165,18 +149,18 @@ static bool load_index(cpt_rec_reader *r, int seg)
     uint8_t t[REC_TRAILER_LEN], hb[REC_HEADER];
     rec_header h;
     if (size < REC_TRAILER_LEN + REC_HEADER ||
-        !read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) || memcmp(t, REC_TRAILER, 4) ||
+        !rec_read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) || memcmp(t, REC_TRAILER, 4) ||
         rec_get32(t + 12) != rec_crc(t, 12))
         return false;
     uint64_t at = rec_get64(t + 4);
-    if (at > size - REC_TRAILER_LEN - REC_HEADER || !read_at(r->fd[seg], hb, sizeof hb, at) ||
+    if (at > size - REC_TRAILER_LEN - REC_HEADER || !rec_read_at(r->fd[seg], hb, sizeof hb, at) ||
         rec_header_get(hb, &h) || !(h.flags & REC_F_INDEX) ||
         at + REC_HEADER + h.comp_len != size - REC_TRAILER_LEN ||
         (uint64_t)h.n_records * REC_INDEX_ENTRY != h.raw_len || h.n_records > CPT_REC_MAX_CHUNKS)
         return false;
     if (!grow(&r->comp, &r->comp_cap, h.comp_len ? h.comp_len : 1) ||
         !grow(&r->raw, &r->raw_cap, h.raw_len ? h.raw_len : 1) ||
-        !read_at(r->fd[seg], r->comp, h.comp_len, at + REC_HEADER) ||
+        !rec_read_at(r->fd[seg], r->comp, h.comp_len, at + REC_HEADER) ||
         rec_crc(r->comp, h.comp_len) != h.payload_crc ||
         rec_decompress(h.flags & REC_F_CODEC_MASK, r->comp, h.comp_len, r->raw, h.raw_len))
         return false;
@@ -232,7 +216,7 @@ static int open_archive(cpt_rec_reader *r, int fd, uint64_t size, char *err, siz
     int rc = -1;
     if (!buf) {
         snprintf(err, errsz, "a HistoryServer archive larger than %u bytes", CPT_REC_MAX_RAW);
-    } else if (!read_at(fd, buf, size, 0)) {
+    } else if (!rec_read_at(fd, buf, size, 0)) {
         snprintf(err, errsz, "cannot read: %s", strerror(errno));
     } else if (add_chunk(r, &c)) {
         struct stat st;
@@ -272,7 +256,7 @@ cpt_rec_reader *cpt_rec_reader_open(const char *path, cpt_rec_note_fn notes, voi
         snprintf(err, errsz, "%s: %s", path, strerror(errno));
         goto fail;
     }
-    if (st.st_size > 0 && !read_at(fd, head, 1, 0)) {
+    if (st.st_size > 0 && !rec_read_at(fd, head, 1, 0)) {
         snprintf(err, errsz, "%s: cannot read", path);
         goto fail;
     }
@@ -373,7 +357,7 @@ static bool load_chunk(cpt_rec_reader *r, size_t i)
         uint8_t hb[REC_HEADER];
         rec_header h;
         int fd = r->fd[c->seg];
-        if (!read_at(fd, hb, sizeof hb, c->off) || rec_header_get(hb, &h))
+        if (!rec_read_at(fd, hb, sizeof hb, c->off) || rec_header_get(hb, &h))
             why = "no valid chunk header";
         else if (h.t_first != c->t_first || h.n_records != c->n || (h.flags & REC_F_INDEX))
             why = "the chunk does not match the index";
@@ -382,7 +366,7 @@ static bool load_chunk(cpt_rec_reader *r, size_t i)
         else if (!grow(&r->comp, &r->comp_cap, h.comp_len + 1) ||
                  !grow(&r->raw, &r->raw_cap, h.raw_len + 1))
             why = "out of memory";
-        else if (!read_at(fd, r->comp, h.comp_len, c->off + REC_HEADER))
+        else if (!rec_read_at(fd, r->comp, h.comp_len, c->off + REC_HEADER))
             why = "cannot read the chunk";
         else if (rec_crc(r->comp, h.comp_len) != h.payload_crc)
             why = "checksum mismatch";
