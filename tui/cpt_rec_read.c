@@ -149,8 +149,8 @@ static bool load_index(cpt_rec_reader *r, int seg)
     uint8_t t[REC_TRAILER_LEN], hb[REC_HEADER];
     rec_header h;
     if (size < REC_TRAILER_LEN + REC_HEADER ||
-        !rec_read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) || memcmp(t, REC_TRAILER, 4) ||
-        rec_get32(t + 12) != rec_crc(t, 12))
+        !rec_read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) ||
+        memcmp(t, REC_TRAILER, 4) || rec_get32(t + 12) != rec_crc(t, 12))
         return false;
     uint64_t at = rec_get64(t + 4);
     if (at > size - REC_TRAILER_LEN - REC_HEADER || !rec_read_at(r->fd[seg], hb, sizeof hb, at) ||
