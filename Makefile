@@ -200,7 +200,7 @@ $(TESTDIR)/test_interop: $(OBJDIR)/tests/test_interop.o $(TEST_LIB_OBJ) $(TUI_LI
                          $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(NNG_LIBS) $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 $(SPFUZZ): $(OBJDIR)/tests/fuzz/cpspfuzz.o $(WIRE_A)
 	@mkdir -p $(dir $@)
@@ -222,7 +222,7 @@ $(TESTDIR)/test_auth: $(OBJDIR)/tests/test_auth.o $(OBJDIR)/agent/cpa_security.o
                       $(TUI_LIB) $(DEMO_LIB) $(LIB_A) $(WIRE_A)
 	@mkdir -p $(dir $@)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(CURL_LIBS) $(REC_LIBS) $(LDLIBS_ALL)
 
 # a job agent whose every string is hostile (tests/t_hostile.sh)
 $(TESTDIR)/fake_agent: $(OBJDIR)/tests/fake_agent.o $(WIRE_A)

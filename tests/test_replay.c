@@ -10,6 +10,7 @@
  */
 #include "cpt_rec_session.h"
 #include "cpt_replay.h"
+#include "cpt_recfix.h"
 #include "cpt_test.h"
 #include "cpw_state.h"
 
@@ -18,62 +19,15 @@
 #define JOB "replay-job"
 #define STALL_CP 5         /* op 1 subtask 2 never acks; expires 3 s later */
 
-typedef struct rec {
-    cpt_rec_session *s;
-    cpt_model *live;       /* the model a live dashboard would have */
-    uint64_t seq;
-    cpw_buf frame;
-    int n;
-    int64_t frame_ts;
-} rec;
-
-static int fold(void *ud, cpw_msg *m)
-{
-    rec *r = ud;
-    if (m->kind == CPW_K_REPLY) {
-        cpt_model_state_sent(r->live);
-        cpt_model_on_state(r->live, m->reply->state, r->frame_ts);
-        m->reply->state = NULL;
-    } else {
-        cpt_model_on_msg(r->live, m, r->frame_ts);
-    }
-    return 0;
-}
-
-/* What the tap does, then what the source does: record, decode, fold. */
-static void deliver(rec *r, const char *data, size_t len, int64_t ts)
-{
-    cpt_rec_session_input(r->s, CPT_REC_AGENT, NULL, data, len, ts);
-    cpt_rec_session_tick(r->s, ts);
-    r->frame_ts = ts;
-    cpw_error err;
-    size_t count;
-    CPT_EQ_INT(cpw_decode_frame(data, len, fold, r, &count, &err), CPW_OK);
-}
-
-static void flush(rec *r)
-{
-    if (r->n)
-        deliver(r, r->frame.data, r->frame.len, r->frame_ts + 300);
-    cpw_buf_reset(&r->frame);
-    r->n = 0;
-}
-
-static void ev(rec *r, cpw_event_type t, int op, int sub, int64_t cp, int64_t ts)
+static void ev(cpt_recfix *r, cpw_event_type t, int op, int sub, int64_t cp, int64_t ts)
 {
     cpw_event e = {.type = t, .op = op, .subtask = sub, .cp_id = cp, .ts_us = ts};
     if (t == CPW_EV_CP_FAILED)
         e.u.failed.reason = CPW_FAIL_EXPIRED;
-    if (r->n && cpw_buf_reserve(&r->frame, 1))
-        r->frame.data[r->frame.len++] = '\n';
-    cpw_envelope env = {.job = JOB, .seq = ++r->seq, .ts_us = ts};
-    cpw_encode_event(&r->frame, &env, &e);
-    r->frame_ts = ts;
-    if (++r->n == 16)
-        flush(r);
+    cpt_recfix_event(r, &e);
 }
 
-static void start(rec *r)
+static void start(cpt_recfix *r)
 {
     cpw_hello h = {.pid = 77, .n_ops = 2};
     snprintf(h.name, sizeof h.name, "replayed");
@@ -81,27 +35,12 @@ static void start(rec *r)
         snprintf(h.ops[o].name, sizeof h.ops[o].name, o ? "sink" : "source");
         h.ops[o].parallelism = 4;
     }
-    cpw_envelope env = {.job = JOB, .seq = ++r->seq, .ts_us = T0};
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpw_encode_hello(&b, &env, &h);
-    deliver(r, b.data, b.len, T0);
-    cpw_state *st = cpw_state_new(100, 50);
-    snprintf(st->job, sizeof st->job, JOB);
-    cpw_state_set_hello(st, &h);
-    st->seq = r->seq;
-    st->status = CPW_JOB_RUNNING;
-    cpw_reply rep = {.req = 1, .ok = true};
-    cpw_buf_reset(&b);
-    cpw_encode_reply(&b, &env, &rep, st, -1);
-    cpw_state_free(st);
-    deliver(r, b.data, b.len, T0 + 1000);
-    cpw_buf_free(&b);
+    cpt_recfix_start(r, &h, T0);
 }
 
 /* Checkpoint id, triggered at second id: every subtask acks within 0.5 s,
  * except the stalled one. */
-static void checkpoint(rec *r, int64_t id)
+static void checkpoint(cpt_recfix *r, int64_t id)
 {
     int64_t t = T0 + id * SEC;
     ev(r, CPW_EV_CP_TRIGGERED, -1, -1, id, t);
@@ -115,24 +54,20 @@ static void checkpoint(rec *r, int64_t id)
             ev(r, CPW_EV_ACK, o, k, id, ts + 200);
         }
     if (id == STALL_CP) {
-        flush(r);
+        cpt_recfix_flush(r);
         ev(r, CPW_EV_CP_FAILED, -1, -1, id, t + 3 * SEC);
     } else {
         ev(r, CPW_EV_CP_COMPLETED, -1, -1, id, t + 400000);
     }
-    flush(r);
+    cpt_recfix_flush(r);
 }
 
 /* Records 20 checkpoints (the stalled one holds the next three back) and
  * returns the live model's completed count at each whole second. */
 static void make_recording(const char *path, int64_t *completed_at)
 {
-    char err[300];
-    cpt_rec_conf conf = {.chunk_us = 2 * SEC};
-    rec r = {.s = cpt_rec_session_new(path, &conf, err, sizeof err), .live = cpt_model_new(NULL)};
-    CPT_ASSERTF(r.s, "%s", err);
-    cpt_rec_session_follow(r.s, r.live);
-    cpw_buf_init(&r.frame);
+    cpt_recfix r;
+    cpt_recfix_open(&r, path, 2 * SEC, JOB);
     start(&r);
     for (int64_t id = 1; id <= 20; id++) {
         if (id > STALL_CP && id <= STALL_CP + 3)
@@ -141,9 +76,7 @@ static void make_recording(const char *path, int64_t *completed_at)
         completed_at[id] = r.live->st->counts.completed;
     }
     CPT_EQ_INT(r.live->st->counts.failed, 1);
-    CPT_EQ_INT(cpt_rec_session_close(r.s, err, sizeof err), 0);
-    cpt_model_free(r.live);
-    cpw_buf_free(&r.frame);
+    cpt_recfix_close(&r);
 }
 
 static const char *rec_path(void)

@@ -15,6 +15,7 @@
 #include "cpt_rec_session.h"
 #include "cpt_source.h"
 #include "cpt_golden.h"
+#include "cpt_recfix.h"
 #include "cpt_test.h"
 #include "cpt_ui.h"
 #include "cpt_view.h"
@@ -33,48 +34,7 @@
 
 /* ------------------------------------------------------------ the recording */
 
-typedef struct rec {
-    cpt_rec_session *s;
-    cpt_model *live;          /* what a live dashboard folded (keyframes follow it) */
-    uint64_t seq;
-    cpw_buf frame;
-    int n;
-    int64_t frame_ts;
-} rec;
-
-static int fold(void *ud, cpw_msg *m)
-{
-    rec *r = ud;
-    if (m->kind == CPW_K_REPLY) {
-        cpt_model_state_sent(r->live);
-        cpt_model_on_state(r->live, m->reply->state, r->frame_ts);
-        m->reply->state = NULL;
-    } else {
-        cpt_model_on_msg(r->live, m, r->frame_ts);
-    }
-    return 0;
-}
-
-/* What the agent source's tap and decoder do with one frame. */
-static void deliver(rec *r, const char *data, size_t len, int64_t ts)
-{
-    cpt_rec_session_input(r->s, CPT_REC_AGENT, NULL, data, len, ts);
-    cpt_rec_session_tick(r->s, ts);
-    r->frame_ts = ts;
-    cpw_error err;
-    size_t count;
-    CPT_EQ_INT(cpw_decode_frame(data, len, fold, r, &count, &err), CPW_OK);
-}
-
-static void flush(rec *r)
-{
-    if (r->n)
-        deliver(r, r->frame.data, r->frame.len, r->frame_ts + 300);
-    cpw_buf_reset(&r->frame);
-    r->n = 0;
-}
-
-static void ev(rec *r, cpw_event_type t, int op, int sub, int64_t cp, int64_t ts)
+static void ev(cpt_recfix *r, cpw_event_type t, int op, int sub, int64_t cp, int64_t ts)
 {
     cpw_event e = {.type = t, .op = op, .subtask = sub, .cp_id = cp, .ts_us = ts};
     if (t == CPW_EV_CP_FAILED) {
@@ -87,27 +47,21 @@ static void ev(rec *r, cpw_event_type t, int op, int sub, int64_t cp, int64_t ts
         e.u.completed.duration_us = 400000;
         e.u.completed.state_size = 2 * (4096 + 8192);
     }
-    if (r->n && cpw_buf_reserve(&r->frame, 1))
-        r->frame.data[r->frame.len++] = '\n';
-    cpw_envelope env = {.job = JOB, .seq = ++r->seq, .ts_us = ts};
-    cpw_encode_event(&r->frame, &env, &e);
-    r->frame_ts = ts;
-    if (++r->n == 16)
-        flush(r);
+    cpt_recfix_event(r, &e);
 }
 
-static void heartbeat(rec *r, int64_t ts)
+static void heartbeat(cpt_recfix *r, int64_t ts)
 {
-    flush(r);
+    cpt_recfix_flush(r);
     cpw_heartbeat hb = {.emitted = (uint64_t)r->seq, .sent = (uint64_t)r->seq};
     cpw_envelope env = {.job = JOB, .seq = ++r->seq, .ts_us = ts};
     cpw_buf_reset(&r->frame);
     cpw_encode_heartbeat(&r->frame, &env, &hb);
-    deliver(r, r->frame.data, r->frame.len, ts);
+    cpt_recfix_deliver(r, r->frame.data, r->frame.len, ts);
     cpw_buf_reset(&r->frame);
 }
 
-static void start(rec *r)
+static void start(cpt_recfix *r)
 {
     static const char *const conf[][2] = {
         {"execution.checkpointing.mode", "EXACTLY_ONCE"},
@@ -125,31 +79,16 @@ static void start(rec *r)
         snprintf(h.config_keys[i], sizeof h.config_keys[i], "%s", conf[i][0]);
         snprintf(h.config_values[i], sizeof h.config_values[i], "%s", conf[i][1]);
     }
-    cpw_envelope env = {.job = JOB, .seq = ++r->seq, .ts_us = T0};
-    cpw_buf b;
-    cpw_buf_init(&b);
-    cpw_encode_hello(&b, &env, &h);
-    deliver(r, b.data, b.len, T0);
-    cpw_state *st = cpw_state_new(100, 50);
-    snprintf(st->job, sizeof st->job, JOB);
-    cpw_state_set_hello(st, &h);
-    st->seq = r->seq;
-    st->status = CPW_JOB_RUNNING;
-    cpw_reply rep = {.req = 1, .ok = true};
-    cpw_buf_reset(&b);
-    cpw_encode_reply(&b, &env, &rep, st, -1);
-    cpw_state_free(st);
-    deliver(r, b.data, b.len, T0 + 1000);
-    cpw_buf_free(&b);
+    cpt_recfix_start(r, &h, T0);
 }
 
 /* Checkpoint id, triggered at second id: every subtask acks within 0.3 s,
  * except sink#1 of the stalled one. */
-static void checkpoint(rec *r, int64_t id)
+static void checkpoint(cpt_recfix *r, int64_t id)
 {
     int64_t t = T0 + id * SEC + 20000;
     ev(r, CPW_EV_CP_TRIGGERED, -1, -1, id, t);
-    flush(r); /* frames as the agent batches them: a millisecond each */
+    cpt_recfix_flush(r); /* frames as the agent batches them: a millisecond each */
     for (int o = 0; o < 2; o++)
         for (int k = 0; k < 2; k++) {
             int64_t ts = t + 100000 + o * 50000 + k * 1000;
@@ -159,36 +98,30 @@ static void checkpoint(rec *r, int64_t id)
             ev(r, CPW_EV_SNAPSHOT_START, o, k, id, ts + 100);
             ev(r, CPW_EV_ACK, o, k, id, ts + 200);
         }
-    flush(r);
+    cpt_recfix_flush(r);
     if (id != STALL_CP)
         ev(r, CPW_EV_CP_COMPLETED, -1, -1, id, t + 400000);
-    flush(r);
+    cpt_recfix_flush(r);
 }
 
 /* A heartbeat every second, a checkpoint every second but while the
  * stalled one is in flight (it expires at second 8). */
 static void make_recording(const char *path)
 {
-    char err[300];
-    cpt_rec_conf conf = {.chunk_us = 2 * SEC};
-    rec r = {.s = cpt_rec_session_new(path, &conf, err, sizeof err), .live = cpt_model_new(NULL)};
-    CPT_ASSERTF(r.s, "%s", err);
-    cpt_rec_session_follow(r.s, r.live);
-    cpw_buf_init(&r.frame);
+    cpt_recfix r;
+    cpt_recfix_open(&r, path, 2 * SEC, JOB);
     start(&r);
     for (int64_t sec = 1; sec <= LAST_SEC; sec++) {
         heartbeat(&r, T0 + sec * SEC);
         if (sec == STALL_CP + 3) {
             ev(&r, CPW_EV_CP_FAILED, -1, -1, STALL_CP, T0 + sec * SEC + 20000);
-            flush(&r);
+            cpt_recfix_flush(&r);
         }
         if (sec <= STALL_CP || sec > STALL_CP + 3)
             checkpoint(&r, sec);
     }
     CPT_EQ_INT(r.live->st->counts.failed, 1);
-    CPT_EQ_INT(cpt_rec_session_close(r.s, err, sizeof err), 0);
-    cpt_model_free(r.live);
-    cpw_buf_free(&r.frame);
+    cpt_recfix_close(&r);
 }
 
 /* ------------------------------------------------------------ the dashboard */
