@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test binary under $BUILD/tests (and tests/t_*.sh scripts), each
-# test forked with a timeout; prints one summary line last: "N passed, N failed".
-#   tests/run.sh [FILTER]     FILTER: substring of "binary.test" names
-#   TEST_JOBS=N               scripts run N at a time (default 1); most of a
-#                             script's time is spent waiting on the processes
-#                             it drives, so two share two cores well. Each
-#                             script's output is printed whole when it ends;
-#                             the longest (by the last run here) start first;
-#                             a script with the line "# run.sh: alone" runs
-#                             with no other beside it.
+# Runs every test binary under $BUILD/tests and every tests/t_*.sh script,
+# each forked with a timeout; prints one summary line last: "N passed, N failed".
+#   tests/run.sh [FILTER]     FILTER: substring of "binary.test" names (the
+#                             binaries' tests) and of script names
+#   TEST_JOBS=N               N at a time (default 1); most of a test's time
+#                             is spent waiting on the processes it drives, so
+#                             two share two cores well. Each one's output is
+#                             printed whole when it ends; the longest (by the
+#                             last run here, else tests/durations) start
+#                             first; a test whose source has the line
+#                             "run.sh: alone" (a comment) runs with no other
+#                             beside it.
 set -u
 BUILD=${BUILD:-build}
 filter=${1:-}
@@ -17,7 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-times=$BUILD/tests/.script-seconds   # "name seconds" lines from the last run
+times=$BUILD/tests/.durations   # "name seconds" lines from the last run here
+[ -f "$times" ] || times=$here/durations
 
 # tally NAME LOG RC: adds the log's "N passed, N failed" line to the totals
 tally() {
@@ -34,35 +37,42 @@ tally() {
   fi
 }
 
+# What to run: every binary (the filter picks among its tests), the scripts
+# whose names hold the filter; longest first by the figures at hand.
+names=()
 for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  name=$(basename "$t")
-  echo "== $name"
-  t0=$SECONDS
-  CPT_FILTER="$filter" "$t" >"$work/log" 2>&1
-  rc=$?
-  cat "$work/log"
-  tally "$name" "$work/log" $rc
-  echo "-- $name: $((SECONDS - t0)) s"
+  [ -x "$t" ] && names+=("$(basename "$t")")
 done
-
-# The scripts to run, longest first by the last run's figures.
-scripts=()
 for s in "$here"/t_*.sh; do
   name=$(basename "$s" .sh)
   if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
-  scripts+=("$name")
+  names+=("$name")
 done
-if [ -f "$times" ] && [ ${#scripts[@]} -gt 0 ]; then
-  mapfile -t scripts < <(for n in "${scripts[@]}"; do
+if [ -f "$times" ] && [ ${#names[@]} -gt 0 ]; then
+  mapfile -t names < <(for n in "${names[@]}"; do
     echo "$(awk -v n="$n" '$1 == n { s = $2 } END { print s + 0 }' "$times") $n"
   done | sort -k1,1nr -k2 | cut -d' ' -f2)
 fi
 
-# one_script NAME: runs it into $work/NAME.log, its status and seconds beside
-one_script() {
+source_of() { # NAME: the file that says whether it runs alone
+  if [[ $1 == test_* ]]; then echo "$here/$1.c"; else echo "$here/$1.sh"; fi
+}
+alone() { grep -q 'run.sh: alone' "$(source_of "$1")" 2>/dev/null; }
+# those that run alone first: later, the pool would idle while they wait
+solo=() pool=()
+for n in "${names[@]}"; do
+  if alone "$n"; then solo+=("$n"); else pool+=("$n"); fi
+done
+names=("${solo[@]}" "${pool[@]}")
+
+# one NAME: runs it into $work/NAME.log, its status and seconds beside
+one() {
   local name=$1 t0=$SECONDS
-  BUILD=$BUILD timeout "${SCRIPT_TIMEOUT:-600}" bash "$here/$name.sh" >"$work/$name.log" 2>&1
+  if [[ $name == test_* ]]; then
+    CPT_FILTER="$filter" "$BUILD/tests/$name" >"$work/$name.log" 2>&1
+  else
+    BUILD=$BUILD timeout "${SCRIPT_TIMEOUT:-600}" bash "$here/$name.sh" >"$work/$name.log" 2>&1
+  fi
   echo $? >"$work/$name.rc.tmp"
   echo $((SECONDS - t0)) >"$work/$name.sec"
   mv "$work/$name.rc.tmp" "$work/$name.rc"
@@ -70,43 +80,43 @@ one_script() {
 
 declare -A reported=()
 : >"$work/seconds"
-# report: prints and tallies every script that has ended and was not reported
+# report: prints and tallies every test that has ended and was not reported
 report() {
   local n
-  for n in "${scripts[@]}"; do
+  for n in "${names[@]}"; do
     [ -z "${reported[$n]:-}" ] && [ -f "$work/$n.rc" ] || continue
     reported[$n]=1
     echo "== $n"
     cat "$work/$n.log"
     tally "$n" "$work/$n.log" "$(cat "$work/$n.rc")"
     echo "-- $n: $(cat "$work/$n.sec") s"
-    echo "$n $(cat "$work/$n.sec")" >>"$work/seconds"
+    # (a binary run with a filter ran a few of its tests: not its figure)
+    if [ -z "$filter" ] || [[ $n != test_* ]]; then echo "$n $(cat "$work/$n.sec")" >>"$work/seconds"; fi
   done
 }
 
 running=0
-for n in "${scripts[@]}"; do
-  # A script whose checks time answers in milliseconds says "run.sh: alone"
-  # (a line of its own): it runs with no other script beside it.
+for n in "${names[@]}"; do
   limit=$jobs_max
-  grep -qx '# run.sh: alone' "$here/$n.sh" && limit=1
+  alone "$n" && limit=1
   while [ "$running" -ge "$limit" ]; do
     wait -n
     running=$((running - 1))
     report
   done
-  one_script "$n" &
+  one "$n" &
   running=$((running + 1))
   if [ "$limit" -eq 1 ]; then wait; running=0; report; fi
 done
 wait
 report
-# Keep the figures of scripts not run this time (a filtered run).
-if [ -f "$times" ]; then
-  awk 'NR == FNR { seen[$1] = 1; print; next } !($1 in seen)' "$work/seconds" "$times" >"$work/all"
+# Keep the figures of what did not run this time (a filtered run).
+if [ -f "$BUILD/tests/.durations" ]; then
+  awk 'NR == FNR { seen[$1] = 1; print; next } !($1 in seen)' "$work/seconds" \
+    "$BUILD/tests/.durations" >"$work/all"
 else
   cp "$work/seconds" "$work/all"
 fi
-[ -d "$BUILD/tests" ] && cp "$work/all" "$times"
+[ -d "$BUILD/tests" ] && cp "$work/all" "$BUILD/tests/.durations"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
