@@ -413,6 +413,10 @@ CPT_TEST(a_replay_is_read_only_and_says_so)
     CPT_EQ_STR(err, "a replay shows a recording: it cannot abort a checkpoint");
     CPT_EQ_STR(cpt_source_cannot(d.src, CPT_CAP_CONFIG),
                "a replay shows a recording: it cannot change settings");
+    /* every capability has a sentence (the dashboard asks for the job list's) */
+    CPT_EQ_STR(cpt_source_cannot(d.src, CPT_CAP_JOBS), "a replay shows the one job it recorded");
+    for (unsigned cap = 1; cap <= CPT_CAP_JOBS; cap <<= 1)
+        CPT_ASSERT(cpt_source_cannot(d.src, (cpt_src_cap)cap)[0] != 0);
     CPT_ASSERT(cpt_ui_replay_takes(&d.ui, 't'));
     CPT_ASSERT(!cpt_ui_replay_takes(&d.ui, 'a'));
     close_dash(&d);

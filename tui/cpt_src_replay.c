@@ -32,6 +32,8 @@ static const char *const replay_cannot[] = {
     "a replay shows a recording: it cannot change settings",
     "a replay plays recorded input back at its own clock",
     "a replay shows a recording: it cannot trigger a checkpoint",
+    "a replay shows the one job it recorded",
+    NULL, /* cpt_source_cannot reads up to here */
 };
 
 static void replay_destroy(void *impl)
