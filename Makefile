@@ -264,10 +264,21 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol
 
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(wildcard protocol/*.h agent/*.h agent/include/*.h)
+# the protocol and the agent, compiled once for every target that links them
+FUZZ_LIB := build/fuzz/libfuzzlib.a
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c $(wildcard protocol/*.h agent/*.h agent/include/*.h)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -c -o $@ $<
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_check.h $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread
 
 # the demo job's parsers, each with the job's sources it needs (no agent, no protocol)
 FUZZ_DEMO_fuzz_metadata := demo-job/cpd_metadata.c demo-job/cpd_storage_rc.c
@@ -281,11 +292,11 @@ build/fuzz/fuzz_metadata build/fuzz/fuzz_record build/fuzz/fuzz_aggstate build/f
 
 # cptop's Flink feed: the protocol and the feed's own files (no curses, no curl)
 FLINKFEED_SRC := $(wildcard tui/cpt_flink_feed*.c)
-build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h $(PROTO_SRC) \
+build/fuzz/fuzz_flinkfeed: tests/fuzz/fuzz_flinkfeed.c tests/fuzz/fuzz_common.h $(FUZZ_LIB) \
                            $(FLINKFEED_SRC) $(wildcard tui/cpt_flink_feed*.h protocol/*.h)
 	@mkdir -p $(dir $@)
 	$(call msg,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(PROTO_SRC) $(PKG_LIBS) -lpthread
+	$(Q)clang $(FUZZ_CFLAGS) -Itui -o $@ $< $(FLINKFEED_SRC) $(FUZZ_LIB) $(PKG_LIBS) -lpthread
 
 # the recording reader, with its codecs
 # (the reader alone: cpt_rec_session.c is the recorder's policy, on the protocol)
