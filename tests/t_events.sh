@@ -90,8 +90,12 @@ check "the new settings reach dashboards (hello republished)" \
 # hold a barrier, trigger, abort the checkpoint in flight
 "$CPTOP" --job ev ctl fail stall 2 0 ms=3000 >/dev/null
 "$CPTOP" --job ev ctl trigger >/dev/null
-sleep 0.5
-inflight=$("$CPTOP" --job ev --once | sed -n 's/^in flight \([0-9]*\):.*/\1/p' | head -1)
+# the held one: in flight for a second already (one triggered just before
+# the stall may still be finishing, slowly on a loaded machine)
+held() { "$CPTOP" --job ev --once | sed -nE 's/^in flight ([0-9]+):.*, [0-9.]+s elapsed,.*/\1/p' | head -1; }
+some_held() { [ -n "$(held)" ]; }
+wait_for 5 some_held
+inflight=$(held)
 check "a checkpoint is in flight behind the stalled barrier" test -n "$inflight"
 check "ctl abort aborts it" bash -c "'$CPTOP' --job ev ctl abort '$inflight' | grep -q aborted"
 check "it is failed as aborted by the user" \

@@ -6,7 +6,8 @@
 # (SIGSTOP) and PostgreSQL's staged_rows table is held by an ACCESS
 # EXCLUSIVE lock. Meanwhile, for each job: every checkpoint in flight
 # expires within timeout + 10 %, heartbeats reach the dashboard at least
-# every 1.5 s, `cptop ctl trigger` and `ctl abort` answer within 200 ms, and
+# every 1.5 s, `cptop ctl trigger` and `ctl abort` answer within 200 ms
+# (the round trip cptop --verbose times), and
 # records/s stay at >= 50 % of what they were before. Afterwards a
 # checkpoint completes, and after a --drain `cpdemo verify` finds nothing
 # lost or duplicated.
@@ -110,16 +111,16 @@ check "PostgreSQL's staged_rows is locked" wait_for 10 locked
 pg_from=$(now_ms)
 echo "  s3rver stopped, staged_rows locked $(( pg_from - s3_from )) ms later, for $HANG_S s"
 
-# ctl NAME ARGS...: runs cptop ctl, appends "MS<TAB>REPLY" to var/NAME.ctl:
-# how long until the reply was printed (the process's exit, with a
-# sanitizer's leak check, is not part of the answer)
+# ctl NAME ARGS...: runs cptop ctl --verbose, appends "MS<TAB>REPLY" to
+# var/NAME.ctl: MS is the request's round trip as cptop timed it (cptop's
+# own start, tens of ms under a sanitizer, is not the job's answer), or
+# 99999 when there was no reply
 ctl() {
-  local name=$1 t0 out; shift
-  t0=$(now_ms)
-  out=$("$CPTOP" --job "$name" --timeout 2000 ctl "$@" 2>&1 |
-        perl -MTime::HiRes=time -ne 'printf "%d\t%s", time * 1000, $_ if $. == 1')
-  [ -n "$out" ] || out="$(( t0 + 99999 ))"$'\t'"(no reply)"
-  printf '%s\t%s\n' "$(( ${out%%$'\t'*} - t0 ))" "${out#*$'\t'}" >>"var/$name.ctl"
+  local name=$1 out ms; shift
+  out=$("$CPTOP" --job "$name" --timeout 2000 --verbose ctl "$@" 2>&1)
+  ms=$(printf '%s\n' "$out" | sed -nE 's/^cptop: answered in ([0-9]+)\.[0-9] ms$/\1/p')
+  printf '%s\t%s\n' "${ms:-99999}" "$(printf '%s\n' "$out" | grep -v '^cptop: answered in' | head -1)" \
+    >>"var/$name.ctl"
 }
 newest() { grep '"cp_triggered"' "var/$1.events" | tail -1 | sed 's/.*"id":\([0-9]*\).*/\1/'; }
 sleep_until() { local d=$(( $1 - $(now_ms) )); [ "$d" -gt 0 ] && sleep "$(( d / 1000 )).$(printf %03d $(( d % 1000 )))"; }

@@ -71,6 +71,8 @@ static const opt_spec options[] = {
      "                         (default $XDG_RUNTIME_DIR/cptop, else /tmp/cptop-$UID)\n"},
     {"--timeout", O_INT, F(timeout_ms), 1, 3600000, true,
      "  --timeout MS           command reply timeout (default 5000)\n"},
+    {"--verbose", O_FLAG, F(verbose), 0, 0, true,
+     "  --verbose              ctl: also say on stderr how long the answer took\n"},
     {"--flink", O_STR, F(flink), 0, 0, true,
      "  --flink URL            watch a job on an Apache Flink cluster through its\n"
      "                         JobManager's REST API (http://HOST:8081)\n"},

@@ -38,6 +38,7 @@ typedef struct cptop_opts {
     const char *secret_file;  /* --secret-file PATH */
     const char *runtime_dir;  /* --runtime-dir DIR */
     int timeout_ms;           /* --timeout MS: each request's reply */
+    bool verbose;             /* --verbose: ctl says how long the answer took */
     /* watching Apache Flink instead of an agent */
     const char *flink;        /* --flink URL of a JobManager's REST API */
     int poll_ms;              /* --poll MS: /checkpoints every MS (default 1000) */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A command as parsed from its words. */
 typedef struct ctl_req {
@@ -188,8 +189,16 @@ int cptop_ctl(const cptop_opts *o, int argc, char **argv)
     }
     cpt_src_reply r;
     char err[600];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = cpt_source_request(src, &cmd, o->timeout_ms, &r, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     cpt_source_destroy(src);
+    /* the request's round trip alone: what the job took to answer, without
+     * cptop's own start (tens of ms under a sanitizer) */
+    if (o->verbose)
+        fprintf(stderr, "cptop: answered in %.1f ms\n",
+                (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
     if (rc) {
         cptop_complain(err);
         return 1;
