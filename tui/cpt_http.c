@@ -19,7 +19,7 @@
 #include <sys/select.h>
 
 #define MAX_ACTIVE 32
-#define MAX_IDLE 4     /* easy handles kept for the next requests */
+#define MAX_IDLE 8     /* easy handles kept for the next requests */
 
 typedef struct xfer {
     CURL *easy;
@@ -45,7 +45,14 @@ struct cpt_http {
     int timeout_ms;
     xfer *active[MAX_ACTIVE];
     int n_active;
-    CURL *idle[MAX_IDLE];     /* finished handles, reset: a poll reuses one */
+    /* finished handles, newest last. A GET's keeps its options and names
+     * its path: the next GET of that path (a poll, every second) reuses it
+     * as it is, which spares resetting and setting every option and parsing
+     * the URL again; others are reset before their next use. */
+    struct idle {
+        CURL *easy;
+        char path[256];       /* "" when reset */
+    } idle[MAX_IDLE];
     int n_idle;
 };
 
@@ -95,6 +102,11 @@ cpt_http *cpt_http_new(const cpt_http_conf *c, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
+    /* one server: two connections at most, both kept. Each cached
+     * connection is polled for liveness before every reuse, and a watcher
+     * asks a request or two a second: more would cost wakeups, not time. */
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 2L);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 2L);
     snprintf(h->base, sizeof h->base, "%s", c->base);
     size_t n = strlen(h->base);
     while (n > 0 && h->base[n - 1] == '/')
@@ -122,12 +134,18 @@ static void xfer_free(cpt_http *h, xfer *x)
 {
     if (x->easy) {
         curl_multi_remove_handle(h->multi, x->easy);
-        if (h->n_idle < MAX_IDLE) {
-            curl_easy_reset(x->easy); /* options gone; connections stay in the multi's cache */
-            h->idle[h->n_idle++] = x->easy;
-        } else {
-            curl_easy_cleanup(x->easy);
+        if (h->n_idle == MAX_IDLE) { /* the oldest goes */
+            curl_easy_cleanup(h->idle[0].easy);
+            memmove(h->idle, h->idle + 1, sizeof h->idle[0] * (MAX_IDLE - 1));
+            h->n_idle--;
         }
+        struct idle *i = &h->idle[h->n_idle++];
+        i->easy = x->easy;
+        /* a POST's body and headers are freed below: its options go */
+        bool keep = !strcmp(x->method, "GET") && !x->hdrs && !x->req_body;
+        snprintf(i->path, sizeof i->path, "%s", keep ? x->path : "");
+        if (!keep)
+            curl_easy_reset(x->easy); /* connections stay in the multi's cache */
     }
     free(x->req_body);
     curl_slist_free_all(x->hdrs);
@@ -142,7 +160,7 @@ void cpt_http_destroy(cpt_http *h)
     for (int i = 0; i < h->n_active; i++)
         xfer_free(h, h->active[i]);
     for (int i = 0; i < h->n_idle; i++)
-        curl_easy_cleanup(h->idle[i]);
+        curl_easy_cleanup(h->idle[i].easy);
     curl_multi_cleanup(h->multi);
     curl_slist_free_all(h->headers);
     free(h->user);
@@ -222,6 +240,28 @@ static void set_common(cpt_http *h, xfer *x)
     }
 }
 
+/* An idle handle for the request: one that did this GET already (true:
+ * ready as it is), else the oldest, reset (false); *easy NULL when none. */
+static bool take_idle(cpt_http *h, const char *method, const char *path, CURL **easy)
+{
+    *easy = NULL;
+    if (!h->n_idle)
+        return false;
+    int k = 0;
+    bool same = false;
+    for (int i = h->n_idle - 1; i >= 0 && !strcmp(method, "GET"); i--)
+        if (!strcmp(h->idle[i].path, path)) {
+            k = i, same = true;
+            break;
+        }
+    *easy = h->idle[k].easy;
+    if (!same && h->idle[k].path[0])
+        curl_easy_reset(*easy);
+    memmove(h->idle + k, h->idle + k + 1, sizeof h->idle[0] * (size_t)(h->n_idle - k - 1));
+    h->n_idle--;
+    return same;
+}
+
 int cpt_http_start(cpt_http *h, const char *method, const char *path, const char *body,
                    uint64_t tag, char *err, size_t errsz)
 {
@@ -230,8 +270,7 @@ int cpt_http_start(cpt_http *h, const char *method, const char *path, const char
         return -1;
     }
     xfer *x = calloc(1, sizeof *x);
-    if (x && h->n_idle)
-        x->easy = h->idle[--h->n_idle];
+    bool ready = x && take_idle(h, method, path, &x->easy);
     if (!x || (!x->easy && !(x->easy = curl_easy_init()))) {
         free(x);
         snprintf(err, errsz, "out of memory");
@@ -241,10 +280,16 @@ int cpt_http_start(cpt_http *h, const char *method, const char *path, const char
     x->max = h->max_body;
     snprintf(x->method, sizeof x->method, "%s", method);
     snprintf(x->path, sizeof x->path, "%s", path);
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", h->base, path);
-    set_common(h, x);
-    curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    if (ready) {
+        /* configured for this very request: only where its answer goes */
+        curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    } else {
+        char url[1024];
+        snprintf(url, sizeof url, "%s%s", h->base, path);
+        set_common(h, x);
+        curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    }
     if (!strcmp(method, "POST")) {
         x->req_body = strdup(body ? body : "{}");
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body);

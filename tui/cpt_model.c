@@ -609,10 +609,9 @@ void cpt_model_tick(cpt_model *m, int64_t now_us)
         /* smoothed over ~5 s: a job checkpointing every few seconds sends its
          * events in bursts, and a per-second figure would flicker to 0 */
         double r = (double)(m->events - m->rate_n0) * 1e6 / (double)(now_us - m->rate_t0);
-        double v = m->rate_t0 && m->events_per_s > 0 ? 0.8 * m->events_per_s + 0.2 * r : r;
-        if (v != m->events_per_s)
-            touch(m);
-        m->events_per_s = v;
+        /* not a change to draw at once: the next periodic draw (at most a
+         * second away) shows it, and a poller's turn need not draw twice */
+        m->events_per_s = m->rate_t0 && m->events_per_s > 0 ? 0.8 * m->events_per_s + 0.2 * r : r;
         m->rate_t0 = now_us;
         m->rate_n0 = m->events;
     }

@@ -205,6 +205,11 @@ int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max)
     return s->ops->jobs ? s->ops->jobs(s->impl, out, max) : -1;
 }
 
+uint64_t cpt_source_jobs_gen(const cpt_source *s)
+{
+    return s->ops->jobs_gen ? s->ops->jobs_gen(s->impl) : 0;
+}
+
 int cpt_source_watch(cpt_source *s, const char *job, char *err, size_t errsz)
 {
     if (!s->ops->watch) {

@@ -150,6 +150,9 @@ int cpt_source_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state **
  * cluster has (may exceed max), or -1 when the source cannot list jobs
  * (cpt_source_cannot(s, CPT_CAP_JOBS) says why). */
 int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max);
+/* A number that changes whenever cpt_source_jobs' answer may have; 0 when
+ * the source cannot tell (ask each time). */
+uint64_t cpt_source_jobs_gen(const cpt_source *s);
 /* Watches another job of the cluster (an id from cpt_source_jobs) from now
  * on; the caller then starts the source again on a fresh model, since the
  * state is another job's. 0, or -1 with why in err. */
@@ -185,6 +188,7 @@ typedef struct cpt_source_ops {
     int (*snapshot)(cpt_source *s, int history, int timeout_ms, cpw_state **out, char *err,
                     size_t errsz);
     int (*jobs)(const void *impl, cpt_job_row *out, int max);
+    uint64_t (*jobs_gen)(const void *impl); /* NULL: cannot tell (0) */
     int (*watch)(cpt_source *s, const char *job, char *err, size_t errsz);
     /* NULL: the wall clock (live) */
     int64_t (*clock)(const void *impl, int64_t now_us);

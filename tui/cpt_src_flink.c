@@ -47,6 +47,7 @@ typedef struct flink_src {
     char cmd_text[300];
     int64_t cmd_cp;
     bool full;
+    uint64_t jobs_gen;        /* changes with each answer (cpt_source_jobs_gen) */
 } flink_src;
 
 static const char *const flink_cannot[] = {
@@ -207,6 +208,7 @@ static void on_answer(void *ud, const cpt_http_resp *r)
 {
     flink_src *f = ud;
     char where[300];
+    f->jobs_gen++; /* the job list, or which of them is watched, may differ */
     snprintf(where, sizeof where, "%d %s", r->status, r->path);
     if (r->status)
         cpt_source_tap(f->s, CPT_TAP_HTTP_BODY, where, r->body, r->len, r->recv_us);
@@ -334,7 +336,12 @@ static void flink_tick(cpt_source *s, cpt_model *m, int64_t now_us)
     flink_src *f = cpt_source_impl(s);
     f->m = m;
     cpt_http_run(f->http, on_answer, f);
+    int before = cpt_http_active(f->http);
     schedule(f, now_us);
+    /* what was just asked goes out now, not after a wait of libcurl's
+     * "at once" (a wakeup more per request) */
+    if (cpt_http_active(f->http) > before)
+        cpt_http_run(f->http, on_answer, f);
     give_state(f, m, now_us);
     if (m) {
         /* the header's source line: URL, version, the data's age */
@@ -498,6 +505,8 @@ static int flink_jobs(const void *impl, cpt_job_row *out, int max)
     return cpt_flink_feed_job_rows(f->feed, out, max);
 }
 
+static uint64_t flink_jobs_gen(const void *impl) { return ((const flink_src *)impl)->jobs_gen; }
+
 static int flink_watch(cpt_source *s, const char *job, char *err, size_t errsz)
 {
     flink_src *f = cpt_source_impl(s);
@@ -516,6 +525,7 @@ static int flink_watch(cpt_source *s, const char *job, char *err, size_t errsz)
     }
     f->want_job[0] = 0;
     f->cmd_out = false;
+    f->jobs_gen++;
     return 0;
 }
 
@@ -536,6 +546,7 @@ static const cpt_source_ops flink_ops = {
     .request = flink_request,
     .snapshot = flink_snapshot,
     .jobs = flink_jobs,
+    .jobs_gen = flink_jobs_gen,
     .watch = flink_watch,
 };
 

@@ -14,6 +14,12 @@
 
 static bool open_;
 static attr_t role_attr[CPT_R__COUNT];
+/* The frame last given to curses: a row that has not changed since is not
+ * given again (turning UTF-8 into curses' cells for every cell of every
+ * row was most of a draw's cost; curses then sends only what differs). */
+static cpt_cell *shown;
+static int shown_w, shown_h;
+
 
 /* role -> (foreground, attributes) when colours are available */
 static void setup_roles(bool color)
@@ -78,6 +84,13 @@ int cpt_term_open(bool use_color, char *err, size_t errsz)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
+    /* no look for typed-ahead keys during each update (a poll of the
+     * keyboard per draw): the loop reads keys as soon as there are some */
+    typeahead(-1);
+    /* rows that moved are written again rather than scrolled: a dashboard
+     * of a few dozen rows gains nothing from curses' search for scrolls,
+     * which cost more than the rest of a draw */
+    idlok(stdscr, FALSE);
     curs_set(0);
     const char *nc = getenv("NO_COLOR"); /* no-color.org: set and not empty */
     bool color = use_color && has_colors() && !(nc && *nc);
@@ -94,6 +107,9 @@ void cpt_term_close(void)
     if (!open_)
         return;
     open_ = false;
+    free(shown);
+    shown = NULL;
+    shown_w = shown_h = 0;
     curs_set(1);
     endwin();
 }
@@ -112,27 +128,56 @@ void cpt_term_size(int *w, int *h)
     *h = y;
 }
 
+static bool row_same(const cpt_frame *f, int y)
+{
+    if (!shown || f->w != shown_w || f->h != shown_h)
+        return false;
+    const cpt_cell *a = f->cells + (size_t)y * f->w, *b = shown + (size_t)y * f->w;
+    for (int x = 0; x < f->w; x++)
+        if (a[x].ch != b[x].ch || a[x].role != b[x].role)
+            return false;
+    return true;
+}
+
+static void keep_shown(const cpt_frame *f)
+{
+    size_t n = (size_t)f->w * f->h;
+    if (f->w != shown_w || f->h != shown_h) {
+        free(shown);
+        shown = malloc(n * sizeof *shown);
+        shown_w = shown ? f->w : 0;
+        shown_h = shown ? f->h : 0;
+    }
+    if (shown)
+        memcpy(shown, f->cells, n * sizeof *shown);
+}
+
 void cpt_term_draw(const cpt_frame *f)
 {
-    char buf[4096 * 4];
+    wchar_t buf[1024];
     int rows = f->h < LINES ? f->h : LINES, cols = f->w < COLS ? f->w : COLS;
     for (int y = 0; y < rows; y++) {
+        if (row_same(f, y))
+            continue;
+        const cpt_cell *row = f->cells + (size_t)y * f->w;
         int x = 0;
         while (x < cols) {
-            /* one run of cells with the same role */
-            int r = cpt_frame_at(f, x, y)->role, x1 = x;
-            while (x1 < cols && cpt_frame_at(f, x1, y)->role == r)
-                x1++;
-            cpt_frame_row_utf8(f, y, x, x1 - x, buf, sizeof buf);
+            /* one run of cells with the same role, as wide characters: the
+             * cells hold code points, and curses takes them without a
+             * round trip through UTF-8 */
+            int r = row[x].role, n = 0;
+            while (x + n < cols && row[x + n].role == r && n < (int)(sizeof buf / sizeof buf[0]))
+                buf[n] = (wchar_t)row[x + n].ch, n++;
             attrset(role_attr[r < CPT_R__COUNT ? r : 0]);
             /* the last cell of the screen: curses would scroll; it is
              * written anyway, and the error that reports it is ignored */
-            mvaddstr(y, x, buf);
-            x = x1;
+            mvaddnwstr(y, x, buf, n);
+            x += n;
         }
     }
     attrset(A_NORMAL);
     refresh();
+    keep_shown(f);
 }
 
 int cpt_term_key(void)
@@ -150,7 +195,9 @@ int cpt_term_key(void)
     case KEY_END: return CPT_KEY_END;
     case KEY_F(1): return CPT_KEY_F1;
     case KEY_BTAB: return CPT_KEY_BTAB;
-    case KEY_RESIZE: return CPT_KEY_RESIZE;
+    case KEY_RESIZE:
+        shown_w = shown_h = 0; /* curses' screen was made again: every row */
+        return CPT_KEY_RESIZE;
     case KEY_ENTER: case '\r': case '\n': return CPT_KEY_ENTER;
     case KEY_BACKSPACE: case 8: case 127: return CPT_KEY_BACKSPACE;
     default: return c >= 0 && c < 256 ? c : CPT_KEY_NONE;

@@ -36,6 +36,10 @@ typedef struct dash {
     bool dirty;               /* draw now */
     int64_t last_discover, last_draw;
     uint64_t drawn_version;
+    bool key_ready;           /* the keyboard (or a signal) woke the loop */
+    uint64_t jobs_gen;        /* the source's job list last given to the model, */
+    const cpt_source *jobs_src; /* from that source, to that model (0: none yet) */
+    const cpt_model *jobs_model;
     cpt_frame f;
     cpt_replay *rp;           /* --replay: the player behind the source */
     cpt_replay_info shown;    /* its figures when last drawn */
@@ -47,6 +51,7 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
                          .log_cap = d->o->log_lines};
     cpt_source_destroy(d->src);
     d->src = NULL;
+    d->jobs_gen = 0;
     bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
     if (!same_job) {
         /* another job: a fresh model (the same job keeps its history) */
@@ -56,6 +61,7 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
         cptop_record_detach(d->m);
         cpt_model_free(d->m);
         d->m = m;
+        d->jobs_gen = 0; /* a new model: its job list is given again */
     }
     d->cur = *t;
     char err[400];
@@ -96,6 +102,13 @@ static int attach_flink(dash *d, int64_t now)
 static void sync_jobs(dash *d)
 {
     static cpt_job_row rows[CPT_JOBS_MAX];
+    /* the rows are made again only when the source says they may differ */
+    uint64_t gen = d->src ? cpt_source_jobs_gen(d->src) : 0;
+    if (gen && gen == d->jobs_gen && d->src == d->jobs_src && d->m == d->jobs_model)
+        return;
+    d->jobs_gen = gen;
+    d->jobs_src = d->src;
+    d->jobs_model = d->m;
     int n = d->src ? cpt_source_jobs(d->src, rows, CPT_JOBS_MAX) : -1;
     const char *why = !d->src ? "not watching a job yet"
                     : n < 0 ? cpt_source_cannot(d->src, CPT_CAP_JOBS) : "";
@@ -129,6 +142,7 @@ static void watch_job(dash *d, int row, int64_t now)
     cptop_record_detach(d->m);
     cpt_model_free(d->m);
     d->m = m;
+    d->jobs_gen = 0; /* a new model: its job list is given again */
     d->overview_shown = true;
     cptop_record_attach(d->src, d->m);
     if (cpt_source_start(d->src, d->m, now, err, sizeof err))
@@ -324,11 +338,24 @@ static int64_t draw_period(const dash *d)
     return d->m->st->n_inflight || d->ui.screen == CPT_SCR_DETAIL ? 250000 : 1000000;
 }
 
+/* When the next draw is due: at once when asked (a key, a resize), a
+ * period after the last, or on a change not yet drawn, but not within
+ * DRAW_GAP_US of the last draw. */
+#define DRAW_GAP_US 50000
+static int64_t draw_due(const dash *d)
+{
+    if (d->dirty)
+        return 0;
+    int64_t due = d->last_draw + draw_period(d);
+    if (d->m->version != d->drawn_version && d->last_draw + DRAW_GAP_US < due)
+        due = d->last_draw + DRAW_GAP_US;
+    return due;
+}
+
 /* now: the wall clock (when to draw); at: the time shown (the source's). */
 static void draw(dash *d, int64_t now, int64_t at)
 {
-    int64_t since = now - d->last_draw;
-    if (!d->dirty && since < draw_period(d) && (d->m->version == d->drawn_version || since < 50000))
+    if (now < draw_due(d))
         return;
     int w, h;
     cpt_term_size(&w, &h);
@@ -345,9 +372,7 @@ static void draw(dash *d, int64_t now, int64_t at)
 /* Waits for a key, a message or the next draw; false when the terminal went. */
 static bool wait_input(dash *d, int64_t now)
 {
-    int64_t wait = draw_period(d) - (now - d->last_draw);
-    if (d->m->version != d->drawn_version && wait > 50000)
-        wait = 50000 - (now - d->last_draw);
+    int64_t wait = draw_due(d) - now;
     if (wait < 0)
         wait = 0;
     struct pollfd pfd[8] = {{.fd = 0, .events = POLLIN}};
@@ -356,6 +381,9 @@ static bool wait_input(dash *d, int64_t now)
     if (next != INT64_MAX && next - now < wait) /* a poller's next request */
         wait = next > now ? next - now : 0;
     int pr = poll(pfd, (nfds_t)n, (int)(wait / 1000) + (wait % 1000 ? 1 : 0));
+    /* keys are read when there are some, or a signal (SIGWINCH: a resize,
+     * which curses turns into a key) cut the wait short */
+    d->key_ready = pr < 0 || (pr > 0 && pfd[0].revents);
     return !(pr > 0 && (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)));
 }
 
@@ -417,7 +445,8 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         now = cpw_now_us();
         /* a source that cannot change settings: Advice shows flink-conf lines */
         d.ui.adv_no_set = d.src && !(cpt_source_caps(d.src, d.m) & CPT_CAP_CONFIG);
-        keys(&d, now);
+        if (d.key_ready)
+            keys(&d, now);
         job_input(&d, now);
         sync_jobs(&d);
         if (d.rp)
