@@ -76,8 +76,9 @@ bool rec_varint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *v);
 size_t rec_record_put(uint8_t *p, const cpt_rec_record *r, uint64_t dt, bool head_only);
 #define REC_RECORD_OVERHEAD 31
 
-/* A chunk's payload being compressed as its records arrive. Zeroed to
- * start; codec and level set once. */
+/* A chunk's payload being compressed: zlib as its records arrive, zstd
+ * in one call when the chunk ends (its raw bytes kept until then: see
+ * cpt_rec_codec.c). Zeroed to start; codec and level set once. */
 typedef struct rec_stream {
     int codec, level;
     void *zs;                  /* ZSTD_CCtx */
@@ -86,6 +87,8 @@ typedef struct rec_stream {
     uint8_t *out;              /* the compressed bytes so far */
     size_t cap, len;
     size_t raw_len;            /* the bytes fed */
+    uint8_t *raw;              /* zstd: the bytes fed, raw_len of them */
+    size_t raw_cap;
 } rec_stream;
 
 cpt_rec_err rec_stream_feed(rec_stream *s, const void *p, size_t n);
