@@ -21,36 +21,32 @@
 #include <zlib.h>
 #include <zstd.h>
 
+/* Room in a byte buffer for `more` past len, doubling from `first`. */
+static bool room(uint8_t **buf, size_t *cap, size_t len, size_t more, size_t first)
+{
+    if (len + more <= *cap)
+        return true;
+    size_t c = *cap ? *cap : first;
+    while (c < len + more)
+        c *= 2;
+    uint8_t *p = realloc(*buf, c);
+    if (!p)
+        return false;
+    *buf = p;
+    *cap = c;
+    return true;
+}
+
 /* Room for at least `more` bytes of output. */
 static bool out_room(rec_stream *s, size_t more)
 {
-    if (s->len + more <= s->cap)
-        return true;
-    size_t cap = s->cap ? s->cap : 65536;
-    while (cap < s->len + more)
-        cap *= 2;
-    uint8_t *p = realloc(s->out, cap);
-    if (!p)
-        return false;
-    s->out = p;
-    s->cap = cap;
-    return true;
+    return room(&s->out, &s->cap, s->len, more, 65536);
 }
 
 /* Room for `more` raw bytes (zstd), doubling from 1 MiB. */
 static bool raw_room(rec_stream *s, size_t more)
 {
-    if (s->raw_len + more <= s->raw_cap)
-        return true;
-    size_t cap = s->raw_cap ? s->raw_cap : 1u << 20;
-    while (cap < s->raw_len + more)
-        cap *= 2;
-    uint8_t *p = realloc(s->raw, cap);
-    if (!p)
-        return false;
-    s->raw = p;
-    s->raw_cap = cap;
-    return true;
+    return room(&s->raw, &s->raw_cap, s->raw_len, more, 1u << 20);
 }
 
 /* The chunk's raw bytes as one zstd frame (declaring raw_len). */

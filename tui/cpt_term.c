@@ -20,7 +20,6 @@ static attr_t role_attr[CPT_R__COUNT];
 static cpt_cell *shown;
 static int shown_w, shown_h;
 
-
 /* role -> (foreground, attributes) when colours are available */
 static void setup_roles(bool color)
 {

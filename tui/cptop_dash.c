@@ -37,9 +37,8 @@ typedef struct dash {
     int64_t last_discover, last_draw;
     uint64_t drawn_version;
     bool key_ready;           /* the keyboard (or a signal) woke the loop */
-    uint64_t jobs_gen;        /* the source's job list last given to the model, */
-    const cpt_source *jobs_src; /* from that source, to that model (0: none yet) */
-    const cpt_model *jobs_model;
+    uint64_t jobs_gen;        /* the source's job list last given to the model
+                               * (0: not yet; reset with the source or model) */
     cpt_frame f;
     cpt_replay *rp;           /* --replay: the player behind the source */
     cpt_replay_info shown;    /* its figures when last drawn */
@@ -51,7 +50,7 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
                          .log_cap = d->o->log_lines};
     cpt_source_destroy(d->src);
     d->src = NULL;
-    d->jobs_gen = 0;
+    d->jobs_gen = 0; /* a new source (and maybe model): the job list again */
     bool same_job = d->cur.job[0] && !strcmp(d->cur.job, t->job);
     if (!same_job) {
         /* another job: a fresh model (the same job keeps its history) */
@@ -61,7 +60,6 @@ static int attach(dash *d, const cpt_target *t, int64_t now)
         cptop_record_detach(d->m);
         cpt_model_free(d->m);
         d->m = m;
-        d->jobs_gen = 0; /* a new model: its job list is given again */
     }
     d->cur = *t;
     char err[400];
@@ -104,11 +102,9 @@ static void sync_jobs(dash *d)
     static cpt_job_row rows[CPT_JOBS_MAX];
     /* the rows are made again only when the source says they may differ */
     uint64_t gen = d->src ? cpt_source_jobs_gen(d->src) : 0;
-    if (gen && gen == d->jobs_gen && d->src == d->jobs_src && d->m == d->jobs_model)
+    if (gen && gen == d->jobs_gen)
         return;
     d->jobs_gen = gen;
-    d->jobs_src = d->src;
-    d->jobs_model = d->m;
     int n = d->src ? cpt_source_jobs(d->src, rows, CPT_JOBS_MAX) : -1;
     const char *why = !d->src ? "not watching a job yet"
                     : n < 0 ? cpt_source_cannot(d->src, CPT_CAP_JOBS) : "";
