@@ -11,7 +11,8 @@ history keeps the newest 10 (web.checkpoints.history).
   flink_server.py PORTFILE JOBS [INTERVAL_MS]
 
 Listens on 127.0.0.1 (a free port, written to PORTFILE once it listens);
-counts the requests it answered per path kind in PORTFILE.stats on SIGTERM.
+counts the requests it answered per path kind in PORTFILE.stats on SIGUSR1
+(and goes on) and on SIGTERM (and ends).
 """
 import http.server
 import json
@@ -239,10 +240,16 @@ def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
 
+    def dump(*_):
+        with open(sys.argv[1] + ".stats.tmp", "w") as f:
+            json.dump(dict(COUNTS), f)
+        import os
+        os.rename(sys.argv[1] + ".stats.tmp", sys.argv[1] + ".stats")
+
     def stop(*_):
-        with open(sys.argv[1] + ".stats", "w") as f:
-            json.dump(COUNTS, f)
+        dump()
         sys.exit(0)
+    signal.signal(signal.SIGUSR1, dump)
     signal.signal(signal.SIGTERM, stop)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

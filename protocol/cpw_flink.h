@@ -254,7 +254,9 @@ typedef struct cpw_flink_job_details {
 typedef struct cpw_flink_op {
     bool completed;                     /* status.id COMPLETED, else IN_PROGRESS */
     bool failed;                        /* completed with a failureCause */
-    int64_t checkpoint_id;              /* completed && !failed */
+    int64_t checkpoint_id;              /* completed && !failed, a checkpoint's */
+    char *location;                     /* completed && !failed, a savepoint's: where it is
+                                         * (NULL otherwise); owned by a reader's value */
     char *failure_class, *failure_stack; /* failed; owned by a reader's value */
 } cpw_flink_op;
 

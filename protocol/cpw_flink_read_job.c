@@ -247,7 +247,9 @@ static cpw_err r_op(json_t *j, cpw_flink_op *op, cpw_error *err)
         TRY(cpw_fx_strdup(fc, "class", &op->failure_class, err));
         return cpw_fx_strdup(fc, "stack-trace", &op->failure_stack, err);
     }
-    return cpw_fx_int(o, "checkpointId", &op->checkpoint_id, true, err);
+    /* a savepoint's answer names where it went, a checkpoint's its id */
+    TRY(cpw_fx_strdup(o, "location", &op->location, err));
+    return cpw_fx_int(o, "checkpointId", &op->checkpoint_id, !op->location, err);
 }
 
 void cpw_flink_op_clear(cpw_flink_op *op)
@@ -256,6 +258,7 @@ void cpw_flink_op_clear(cpw_flink_op *op)
         return;
     free(op->failure_class);
     free(op->failure_stack);
+    free(op->location);
     memset(op, 0, sizeof *op);
 }
 

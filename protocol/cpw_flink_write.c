@@ -481,6 +481,9 @@ void cpw_flink_write_op(cpw_buf *b, const cpw_flink_op *op)
         cpj_str(b, op->failure_class ? op->failure_class : "");
         cpj_kv_str(b, "stack-trace", op->failure_stack ? op->failure_stack : "");
         cpj_char(b, '}');
+    } else if (op->location) {
+        cpj_lit(b, "\"location\":");
+        cpj_str(b, op->location);
     } else {
         cpj_lit(b, "\"checkpointId\":");
         cpj_i64(b, op->checkpoint_id);

@@ -27,20 +27,31 @@ URL=http://127.0.0.1:$(cat "$T_TMP/router.port")
 timeout 10 "$CPTOP" --flink "$URL" --list > list.txt 2>&1
 check "--list through the router names both jobs" \
   sh -c "grep -qE '^[0-9a-f]{32} +alpha +RUNNING' list.txt && grep -qE '^[0-9a-f]{32} +beta +RUNNING' list.txt"
+# uptime, last checkpoint's age, its duration, failed, in flight: each job's own
+check "  with each job's last checkpoint, failed and in flight" \
+  sh -c "grep -qE '^[0-9a-f]{32} +alpha +RUNNING +[0-9]+s +[0-9]+s +[0-9]+ms +0 +[0-9]+\$' list.txt &&
+         grep -qE '^[0-9a-f]{32} +beta +RUNNING +[0-9]+s +[0-9]+s +[0-9]+ms +0 +[0-9]+\$' list.txt"
 
 tui_start dash 100 30 \
   "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP --flink $URL 2>$T_TMP/dash.err"
 tui_expect "two jobs: the dashboard opens on the cluster overview" 10 dash \
   "Jobs on the cluster \(2\)" "^▶ \* alpha +RUNNING" "^ +beta +RUNNING"
-tui_expect "  with the watched job's checkpoints under it" 10 dash \
-  "\* watched: last checkpoint #[0-9]+ .* ago, took"
+# LAST CP (its age), TOOK, FAILED, IN FLIGHT: the watched job's from the
+# model, the other's from its own /checkpoints
+tui_expect "  with each job's last checkpoint, failed and in flight" 10 dash \
+  "^▶ \* alpha +RUNNING +[0-9.hms]+ +[0-9.]+s +[0-9.]+m?s +0 +[0-9]" \
+  "^ +beta +RUNNING +[0-9.hms]+ +[0-9.]+s +[0-9.]+m?s +0 +[0-9]"
+sleep 10
+tui_expect "  and the other job's stays seconds old (it is asked again)" 5 dash \
+  "^ +beta +RUNNING +[0-9.hms]+ +[0-9]\.[0-9]s "
 tui_keys dash Down
 tui_expect "Down selects the other job" 5 dash "^▶ +beta +RUNNING"
 tui_keys dash Enter
 tui_expect "Enter watches it: its own header and checkpoints" 10 dash \
   "^cptop beta .*RUNNING.*Flink 1\.19" "^ +[0-9]+ completed +periodic"
 tui_keys dash o
-tui_expect "o shows it watched now" 10 dash "^▶ \* beta +RUNNING" "^ +alpha +RUNNING"
+tui_expect "o shows it watched now" 10 dash "^▶ \* beta +RUNNING" \
+  "^ +alpha +RUNNING +[0-9.hms]+ +[0-9.]+s +[0-9.]+m?s +0 +[0-9]"
 tui_keys dash Escape
 tui_expect "Esc goes back to the job" 5 dash "History \("
 tui_keys dash Tab

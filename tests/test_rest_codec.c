@@ -363,7 +363,9 @@ CPT_TEST(config_dashboard_jobs_op_round_trip)
                                 {.completed = true, .checkpoint_id = 42},
                                 {.completed = true, .failed = true,
                                  .failure_class = "org.apache.flink.runtime.checkpoint.CheckpointException",
-                                 .failure_stack = "refused: \"busy\""}};
+                                 .failure_stack = "refused: \"busy\""},
+                                /* a savepoint's: where it went, no checkpoint id */
+                                {.completed = true, .location = "file:/data/sp/savepoint-0a1b2c-7"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         cpw_flink_op r;
         cpw_buf_reset(&b);
@@ -373,6 +375,7 @@ CPT_TEST(config_dashboard_jobs_op_round_trip)
         CPT_EQ_INT(r.failed, ops[i].failed);
         CPT_EQ_INT(r.checkpoint_id, ops[i].checkpoint_id);
         eq_str_or_null(r.failure_stack, ops[i].failure_stack);
+        eq_str_or_null(r.location, ops[i].location);
         cpw_flink_op_clear(&r);
     }
     char id[CPW_FLINK_ID_HEX + 1], back[CPW_FLINK_ID_HEX + 1], msg[64];

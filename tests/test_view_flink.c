@@ -555,6 +555,12 @@ CPT_TEST(flink_overview_lists_the_cluster_and_enter_watches_one)
     int n = cpt_flink_feed_job_rows(w.f, rows, CPT_JOBS_MAX);
     CPT_EQ_INT(n, 3);
     CPT_ASSERT(rows[0].watched && !rows[1].watched && !rows[2].watched);
+    /* the other jobs' own figures, as the source's rows give them */
+    rows[1].cp = (cpt_job_cp){.known = true, .last_id = 4410, .last_end_us = NOW - 12000000,
+                              .last_dur_us = 3400000, .failed = 7, .inflight = 1,
+                              .inflight_since_us = NOW - 40000000};
+    rows[2].cp = (cpt_job_cp){.known = true};
+    snprintf(rows[2].cp.note, sizeof rows[2].cp.note, "checkpointing off");
     uint64_t v = w.m->version;
     CPT_EQ_INT(cpt_model_set_jobs(w.m, rows, n, ""), 0);
     CPT_ASSERT(w.m->version > v);
@@ -573,7 +579,10 @@ CPT_TEST(flink_overview_lists_the_cluster_and_enter_watches_one)
     cpt_golden_check("jobs_flink_80x24", &f);
     assert_clean(&f);
     CPT_ASSERT(frame_has(&f, "fraud-scoring"));
-    CPT_ASSERT(frame_has(&f, "last checkpoint #105"));
+    /* each job's last checkpoint (age, took), failed, in flight (how long) */
+    CPT_ASSERT(frame_has(&f, "2m09s    2.3s      1 1 25.0s")); /* the watched one: the model's */
+    CPT_ASSERT(frame_has(&f, "12.0s    3.4s      7 1 40.0s")); /* fraud-scoring's row */
+    CPT_ASSERT(frame_has(&f, "checkpointing off"));
     cpt_frame_free(&f);
     f = render(&w, &ui, 160, 30);
     CPT_ASSERT(frame_has(&f, JID2)); /* wide: whole ids */
@@ -619,5 +628,38 @@ CPT_TEST(overview_of_a_source_without_a_list_says_why)
     CPT_ASSERT(frame_has(&f, "lists no others"));
     CPT_ASSERT(frame_has(&f, "Jobs on the cluster (0)"));
     cpt_frame_free(&f);
+    done(&w);
+}
+
+/* A cluster without a REST checkpoint trigger (Flink < 1.17): t asks
+ * whether to take a savepoint instead; anything but y takes none. */
+CPT_TEST(t_offers_a_savepoint_where_flink_has_no_trigger)
+{
+    utc();
+    watch w;
+    tell(&w, 15);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    ui.t_savepoint = true;
+    cpw_cmd cmd;
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 't', &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_CONFIRM_SAVEPOINT);
+    cpt_frame f = render(&w, &ui, 80, 24);
+    CPT_ASSERT(frame_has(&f, "no REST checkpoint trigger (Flink 1.17+)"));
+    CPT_ASSERT(frame_has(&f, "Take a savepoint instead?  y: take it"));
+    cpt_frame_free(&f);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 'n', &cmd, NOW), CPT_ACT_REDRAW);
+    CPT_EQ_INT(ui.overlay, CPT_OV_NONE);
+    CPT_ASSERT(strstr(ui.status, "no savepoint taken") != NULL);
+    cpt_ui_key(&ui, w.m, 't', &cmd, NOW);
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 'y', &cmd, NOW), CPT_ACT_COMMAND);
+    CPT_EQ_INT(cmd.type, CPW_CMD_TRIGGER);
+    CPT_EQ_INT(cmd.n_params, 1);
+    CPT_EQ_STR(cmd.keys[0], "type");
+    CPT_EQ_STR(cmd.values[0], "savepoint");
+    /* where the trigger exists, t sends it straight away */
+    ui.t_savepoint = false;
+    CPT_EQ_INT(cpt_ui_key(&ui, w.m, 't', &cmd, NOW), CPT_ACT_COMMAND);
+    CPT_EQ_INT(cmd.n_params, 0);
     done(&w);
 }

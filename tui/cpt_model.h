@@ -69,6 +69,22 @@ typedef struct cpt_summary {
  * lists them; the overview screen shows them). Text as the cluster sent
  * it, cut to its field: whoever shows it sanitises it. */
 #define CPT_JOBS_MAX 64
+
+/* A job's checkpoints as its overview row shows them (a source that polls
+ * them fills it; known false: not heard of yet). Built from zeroed memory:
+ * rows are compared bytewise. */
+typedef struct cpt_job_cp {
+    bool known;
+    char note[24];              /* why there are no figures ("checkpointing off",
+                                 * "HTTP 500", …), "" when there are */
+    int64_t last_id;            /* the newest completed checkpoint, 0: none yet */
+    int64_t last_end_us;        /* its last acknowledgement (wall clock) */
+    int64_t last_dur_us;        /* its end-to-end duration */
+    int64_t failed;             /* failed checkpoints, as the cluster counts them */
+    int inflight;               /* checkpoints in flight now */
+    int64_t inflight_since_us;  /* trigger of the oldest in flight, 0: none */
+} cpt_job_cp;
+
 typedef struct cpt_job_row {
     char id[CPW_MAX_JOB_ID];
     char name[128];
@@ -76,6 +92,7 @@ typedef struct cpt_job_row {
     int64_t start_us, end_us; /* wall clock; start 0: unknown; end 0: still running */
     int tasks;                /* its subtasks, 0: unknown */
     bool watched;             /* the job this model shows */
+    cpt_job_cp cp;            /* its checkpoints (not the watched one's: the model has those) */
 } cpt_job_row;
 
 typedef struct cpt_model_conf {

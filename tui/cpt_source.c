@@ -26,6 +26,7 @@ static const char *const generic_cannot[] = {
     "this source is polled, not pushed",
     "this source cannot ask for a full checkpoint",
     "this source watches one job and lists no others (J picks among the jobs on this machine)",
+    "this source takes no savepoints (a Flink cluster does: cptop --flink URL ctl savepoint)",
 };
 
 cpt_source *cpt_source_new(const cpt_source_ops *ops, void *impl)
@@ -129,10 +130,10 @@ static cpt_src_cap cmd_cap(cpw_cmd_type t)
 /* A command the source has no op for, or no capability for (failure
  * injection is left to the job: an agent without a table still takes
  * any kind, and says itself what it refuses). */
-static bool wants_full(const cpw_cmd *c)
+static bool wants_type(const cpw_cmd *c, const char *type)
 {
     return c->type == CPW_CMD_TRIGGER && c->n_params > 0 && !strcmp(c->keys[0], "type") &&
-           !strcmp(c->values[0], "full");
+           !strcmp(c->values[0], type);
 }
 
 void cpt_source_cmd_full(cpw_cmd *c)
@@ -142,9 +143,23 @@ void cpt_source_cmd_full(cpw_cmd *c)
     snprintf(c->values[0], sizeof c->values[0], "full");
 }
 
+void cpt_source_cmd_savepoint(cpw_cmd *c, const char *dir)
+{
+    c->n_params = 1;
+    snprintf(c->keys[0], sizeof c->keys[0], "type");
+    snprintf(c->values[0], sizeof c->values[0], "savepoint");
+    if (dir) {
+        c->n_params = 2;
+        snprintf(c->keys[1], sizeof c->keys[1], "dir");
+        snprintf(c->values[1], sizeof c->values[1], "%s", dir);
+    }
+}
+
 static bool refuse(const cpt_source *s, const cpw_cmd *c, bool has_op, char *err, size_t errsz)
 {
-    cpt_src_cap need = wants_full(c) ? CPT_CAP_FULL : cmd_cap(c->type);
+    cpt_src_cap need = wants_type(c, "full")        ? CPT_CAP_FULL
+                       : wants_type(c, "savepoint") ? CPT_CAP_SAVEPOINT
+                                                    : cmd_cap(c->type);
     unsigned caps = cpt_source_caps(s, NULL);
     if (has_op && (!need || need == CPT_CAP_FAIL || (caps & need)))
         return false;
@@ -208,6 +223,12 @@ int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max)
 uint64_t cpt_source_jobs_gen(const cpt_source *s)
 {
     return s->ops->jobs_gen ? s->ops->jobs_gen(s->impl) : 0;
+}
+
+void cpt_source_want_jobs(cpt_source *s, bool on)
+{
+    if (s->ops->want_jobs)
+        s->ops->want_jobs(s->impl, on);
 }
 
 int cpt_source_watch(cpt_source *s, const char *job, char *err, size_t errsz)

@@ -55,6 +55,7 @@ typedef enum cpt_src_cap {
     CPT_CAP_PUSH     = 1u << 4, /* live push (else polled: figures have an age) */
     CPT_CAP_FULL     = 1u << 5, /* a trigger may ask for a full (not incremental) checkpoint */
     CPT_CAP_JOBS     = 1u << 6, /* lists the cluster's jobs and watches another on request */
+    CPT_CAP_SAVEPOINT = 1u << 7, /* takes a savepoint now (a Flink cluster) */
 } cpt_src_cap;
 
 /* What a tap callback receives. */
@@ -123,6 +124,10 @@ void cpt_source_tick(cpt_source *s, cpt_model *m, int64_t now_us);
 /* A trigger asks for a full (not incremental) checkpoint with one
  * parameter "type" = "full" (cpt_source_cmd_full fills it). */
 void cpt_source_cmd_full(cpw_cmd *c);
+/* A savepoint is asked for as a trigger with "type" = "savepoint" and,
+ * when dir is not NULL, "dir" = dir (the target directory; else the
+ * cluster's default). Needs CPT_CAP_SAVEPOINT. */
+void cpt_source_cmd_savepoint(cpw_cmd *c, const char *dir);
 
 /* Sends a user command without blocking: 0, or -1 with the reason in err
  * (the source cannot do it, one is already out, it could not be sent). */
@@ -153,6 +158,10 @@ int cpt_source_jobs(const cpt_source *s, cpt_job_row *out, int max);
 /* A number that changes whenever cpt_source_jobs' answer may have; 0 when
  * the source cannot tell (ask each time). */
 uint64_t cpt_source_jobs_gen(const cpt_source *s);
+/* Whether the jobs' own checkpoint figures (cpt_job_row.cp) are wanted
+ * now, e.g. while the overview is on screen: a source that polls them
+ * for each job does so only then. Never blocks; cheap to call each turn. */
+void cpt_source_want_jobs(cpt_source *s, bool on);
 /* Watches another job of the cluster (an id from cpt_source_jobs) from now
  * on; the caller then starts the source again on a fresh model, since the
  * state is another job's. 0, or -1 with why in err. */
@@ -189,6 +198,7 @@ typedef struct cpt_source_ops {
                     size_t errsz);
     int (*jobs)(const void *impl, cpt_job_row *out, int max);
     uint64_t (*jobs_gen)(const void *impl); /* NULL: cannot tell (0) */
+    void (*want_jobs)(void *impl, bool on); /* NULL: no per-job figures */
     int (*watch)(cpt_source *s, const char *job, char *err, size_t errsz);
     /* NULL: the wall clock (live) */
     int64_t (*clock)(const void *impl, int64_t now_us);
@@ -228,6 +238,12 @@ cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t err
 /* Blocking: the cluster's jobs (/jobs/overview), owned by the source and
  * valid until its next call; NULL with why in err. */
 const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *err, size_t errsz);
+/* Blocking: the cluster's jobs with each one's checkpoint figures, asked
+ * for every job; waits until every job answered or timeout_ms passed (a
+ * job that did not answer by then keeps cp.known false). Up to max rows
+ * into out; how many the cluster has, or -1 with why in err. */
+int cpt_src_flink_job_rows(cpt_source *s, int timeout_ms, cpt_job_row *out, int max, char *err,
+                           size_t errsz);
 
 /* A recording played back (cpt_src_replay.c, over cpt_replay): read-only
  * (no capability at all; every refusal says it is a replay), no

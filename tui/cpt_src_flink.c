@@ -8,25 +8,34 @@
  * checkpoints/config every 5 s until the job's shape is known, then every
  * 30 s and 60 s (a rescale or a resubmission changes them, nothing else
  * does), /jobs/:jid/checkpoints at the poll interval, details and subtasks
- * only where the feed says acks are missing. A request still out is never sent again. Triggers go
- * through POST /jobs/:jid/checkpoints (Flink ≥ 1.17) and are followed by
- * their trigger id; Flink has no request that aborts one checkpoint, no
+ * only where the feed says acks are missing. A request still out is never sent again.
+ * While the overview wants them, every other listed job's /checkpoints too,
+ * for its row (cpt_flink_rows), no faster than Flink's statistics cache
+ * refreshes (/config's refresh interval) nor the poll. Triggers go
+ * through POST /jobs/:jid/checkpoints (Flink ≥ 1.17), savepoints through
+ * POST /jobs/:jid/savepoints (any version; what `t` offers on a cluster
+ * older than 1.17), each followed by its trigger id; Flink has no request
+ * that aborts one checkpoint, no
  * failure table and no run-time settings, and the caps say so.
  */
 #include "cpt_source.h"
 #include "cpt_flink_feed.h"
+#include "cpt_flink_rows.h"
 #include "cpt_http.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_POLL = 1, T_TRIGGER, T_TRIGGER_STATUS };
+enum { T_POLL = 1, T_TRIGGER, T_TRIGGER_STATUS, T_ROW };
 
 typedef struct flink_src {
     cpt_source *s;
     cpt_http *http;
     cpt_flink_feed *feed;
+    cpt_flink_rows *rows;     /* the other jobs' figures, for the overview */
+    bool want_rows;           /* the overview is shown: poll them */
     cpt_model *m;             /* fed while started; may be NULL */
     char want_job[300];       /* --job: an id or a name ("" any) */
     int poll_ms, timeout_ms;
@@ -46,12 +55,13 @@ typedef struct flink_src {
     bool cmd_done, cmd_ok;
     char cmd_text[300];
     int64_t cmd_cp;
-    bool full;
-    uint64_t jobs_gen;        /* changes with each answer (cpt_source_jobs_gen) */
+    bool savepoint;           /* the command out is a savepoint */
+    uint64_t jobs_gen;        /* changes with the list, the watched job or a row's figures */
 } flink_src;
 
 static const char *const flink_cannot[] = {
-    "this Flink cluster has no REST trigger (Flink 1.17+); take a savepoint with flink savepoint",
+    "this Flink cluster has no REST checkpoint trigger (Flink 1.17+); a savepoint can be taken "
+    "instead (t offers one; cptop --flink URL ctl savepoint)",
     "Flink has no request that aborts one checkpoint: it ends at its timeout (or cancel the job)",
     "Flink announces no failure table: cptop injects failures only into jobs that offer them",
     "Flink's checkpoint settings cannot be changed through its REST API while the job runs",
@@ -66,6 +76,7 @@ static void flink_destroy(void *impl)
         return;
     cpt_http_destroy(f->http);
     cpt_flink_feed_destroy(f->feed);
+    cpt_flink_rows_destroy(f->rows);
     free(f->overview);
     free(f);
 }
@@ -84,7 +95,7 @@ static unsigned flink_caps(const void *impl, const cpt_model *m)
     const cpt_ff_info *i = cpt_flink_feed_info(f->feed);
     bool old = i->version_major && (i->version_major < 1 ||
                                     (i->version_major == 1 && i->version_minor < 17));
-    return CPT_CAP_JOBS | (old ? 0 : CPT_CAP_TRIGGER | CPT_CAP_FULL);
+    return CPT_CAP_JOBS | CPT_CAP_SAVEPOINT | (old ? 0 : CPT_CAP_TRIGGER | CPT_CAP_FULL);
 }
 
 static int on_msg(void *ud, const cpw_msg *msg)
@@ -115,6 +126,7 @@ static int use_feed(flink_src *f, const char *jid)
     f->next_config = f->next_slow = f->next_stats = f->next_job = f->next_cp_config = 0;
     f->synced = false;
     f->problem[0] = 0;
+    f->jobs_gen++; /* another job is the watched one */
     if (f->overview) {
         char err[200];
         cpt_flink_feed_body(nf, "/jobs/overview", 200, f->overview, f->overview_len, cpw_now_us(),
@@ -159,6 +171,27 @@ static void pick_job(flink_src *f, const cpw_flink_jobs *j)
     use_feed(f, j->jobs[best].jid);
 }
 
+/* How often another job's row is asked: the poll, but never faster than
+ * Flink refreshes its statistics (asking sooner gets the same body). */
+static int64_t row_period(const flink_src *f)
+{
+    int64_t ms = cpt_flink_feed_info(f->feed)->refresh_ms;
+    ms = ms > f->poll_ms ? ms : f->poll_ms;
+    return (ms < 60000 ? ms : 60000) * 1000;
+}
+
+/* Rows due together are spread over this (a second at most): figures
+ * appear soon, and the cluster is not asked fifty things at once. */
+static int64_t row_spread(const flink_src *f)
+{
+    int64_t p = row_period(f);
+    return p < 1000000 ? p : 1000000;
+}
+
+/* The watched job's rows are the feed's while a model is fed; without
+ * one (--list) every job is asked. */
+static const char *row_skip(const flink_src *f) { return f->m ? cpt_flink_feed_jid(f->feed) : ""; }
+
 static void trigger_answer(flink_src *f, const cpt_http_resp *r)
 {
     char err[200];
@@ -195,6 +228,9 @@ static void trigger_answer(flink_src *f, const cpt_http_resp *r)
         if (op.failed)
             snprintf(f->cmd_text, sizeof f->cmd_text, "%s failed: %s", f->cmd_name,
                      op.failure_class ? op.failure_class : "unknown cause");
+        else if (op.location)
+            snprintf(f->cmd_text, sizeof f->cmd_text, "%s: ok, written to %s", f->cmd_name,
+                     op.location);
         else
             snprintf(f->cmd_text, sizeof f->cmd_text, "%s: ok, checkpoint %lld completed",
                      f->cmd_name, (long long)op.checkpoint_id);
@@ -208,7 +244,15 @@ static void on_answer(void *ud, const cpt_http_resp *r)
 {
     flink_src *f = ud;
     char where[300];
-    f->jobs_gen++; /* the job list, or which of them is watched, may differ */
+    if (r->tag == T_ROW) {
+        /* another job's row: not the watched job's, not recorded */
+        if (r->status)
+            f->last_ok_us = r->recv_us;
+        if (cpt_flink_rows_answer(f->rows, r->path, r->status, r->status ? r->body : r->err,
+                                  r->status ? r->len : strlen(r->err), r->recv_us))
+            f->jobs_gen++;
+        return;
+    }
     snprintf(where, sizeof where, "%d %s", r->status, r->path);
     if (r->status)
         cpt_source_tap(f->s, CPT_TAP_HTTP_BODY, where, r->body, r->len, r->recv_us);
@@ -227,8 +271,11 @@ static void on_answer(void *ud, const cpt_http_resp *r)
     snprintf(f->problem, sizeof f->problem, "%s", err);
     if (k == CPT_FF_OVERVIEW && r->status == 200) {
         f->overview_seen = !err[0];
-        if (!err[0])
+        if (!err[0]) {
             keep_overview(f, r);
+            cpt_flink_rows_sync(f->rows, cpt_flink_feed_jobs(f->feed), row_spread(f), r->recv_us);
+            f->jobs_gen++; /* the list may differ */
+        }
         if (!cpt_flink_feed_jid(f->feed)[0] && !err[0])
             pick_job(f, cpt_flink_feed_jobs(f->feed)); /* the new feed reads the same list */
     }
@@ -275,8 +322,15 @@ static void schedule(flink_src *f, int64_t now)
         request(f, "GET", p, NULL, T_POLL);
         f->next_stats = now + (int64_t)f->poll_ms * 1000;
     }
+    if (f->want_rows) {
+        char rp[8][160];
+        int n = cpt_flink_rows_due(f->rows, now, row_period(f), row_skip(f), rp, 8);
+        for (int i = 0; i < n; i++)
+            request(f, "GET", rp[i], NULL, T_ROW);
+    }
     if (f->cmd_out && !f->cmd_done && f->trigger_id[0] && now >= f->trig_next_us) {
-        snprintf(p, sizeof p, "/jobs/%s/checkpoints/%s", jid, f->trigger_id);
+        snprintf(p, sizeof p, "/jobs/%s/%s/%s", jid, f->savepoint ? "savepoints" : "checkpoints",
+                 f->trigger_id);
         request(f, "GET", p, NULL, T_TRIGGER_STATUS);
         f->trig_next_us = now + 60000000; /* set again by the answer */
     }
@@ -301,7 +355,8 @@ static int flink_pollfds(const void *impl, struct pollfd *pfd, int max, int64_t 
     const int64_t at[] = {f->next_slow, f->next_config, job ? f->next_stats : INT64_MAX,
                           job ? f->next_job : INT64_MAX, job ? f->next_cp_config : INT64_MAX,
                           f->cmd_out && !f->cmd_done && f->trig_next_us ? f->trig_next_us
-                                                                        : INT64_MAX};
+                                                                        : INT64_MAX,
+                          f->want_rows ? cpt_flink_rows_next(f->rows, row_skip(f)) : INT64_MAX};
     int64_t due = INT64_MAX;
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
         due = at[i] < due ? at[i] : due;
@@ -349,6 +404,32 @@ static void flink_tick(cpt_source *s, cpt_model *m, int64_t now_us)
     }
 }
 
+/* The POST a trigger is: its path and body (malloc'd), by its "type"
+ * parameter: a checkpoint (configured or full) or a savepoint (to "dir",
+ * else the cluster's state.savepoints.dir; the job keeps running). */
+static char *trigger_post(const cpw_cmd *c, const char *jid, char *path, size_t size,
+                          const char **name)
+{
+    const char *type = c->n_params > 0 && !strcmp(c->keys[0], "type") ? c->values[0] : "";
+    json_t *b;
+    if (!strcmp(type, "savepoint")) {
+        const char *dir = c->n_params > 1 && !strcmp(c->keys[1], "dir") ? c->values[1] : NULL;
+        snprintf(path, size, "/jobs/%s/savepoints", jid);
+        b = json_pack("{s:b}", "cancel-job", 0);
+        if (b && dir)
+            json_object_set_new(b, "target-directory", json_string(dir));
+        *name = "savepoint";
+    } else {
+        bool full = !strcmp(type, "full");
+        snprintf(path, size, "/jobs/%s/checkpoints", jid);
+        b = json_pack("{s:s}", "checkpointType", full ? "FULL" : "CONFIGURED");
+        *name = full ? "trigger --full" : "trigger";
+    }
+    char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    return body;
+}
+
 static int flink_send_cmd(cpt_source *s, const cpw_cmd *c, char *err, size_t errsz)
 {
     flink_src *f = cpt_source_impl(s);
@@ -365,18 +446,23 @@ static int flink_send_cmd(cpt_source *s, const cpw_cmd *c, char *err, size_t err
         snprintf(err, errsz, "no job chosen yet");
         return -1;
     }
-    bool full = c->n_params > 0 && !strcmp(c->keys[0], "type") && !strcmp(c->values[0], "full");
     char path[160];
-    snprintf(path, sizeof path, "/jobs/%s/checkpoints", jid);
+    const char *name;
+    char *body = trigger_post(c, jid, path, sizeof path, &name);
+    if (!body) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
     f->cmd_out = true;
     f->cmd_done = false;
     f->trigger_id[0] = 0;
     f->cmd_cp = 0;
     f->cmd_sent_us = cpw_now_us();
-    snprintf(f->cmd_name, sizeof f->cmd_name, "%s", full ? "trigger --full" : "trigger");
-    if (cpt_http_start(f->http, "POST", path,
-                       full ? "{\"checkpointType\":\"FULL\"}" : "{\"checkpointType\":\"CONFIGURED\"}",
-                       T_TRIGGER, err, errsz)) {
+    f->savepoint = !strcmp(name, "savepoint");
+    snprintf(f->cmd_name, sizeof f->cmd_name, "%s", name);
+    int rc = cpt_http_start(f->http, "POST", path, body, T_TRIGGER, err, errsz);
+    free(body);
+    if (rc) {
         f->cmd_out = false;
         return -1;
     }
@@ -433,6 +519,7 @@ static bool run_until(cpt_source *s, int timeout_ms, bool (*done)(flink_src *f))
 static bool cmd_finished(flink_src *f) { return f->cmd_done; }
 static bool overview_read(flink_src *f) { return f->overview_seen; }
 static bool job_known(flink_src *f) { return cpt_flink_feed_jid(f->feed)[0] != 0; }
+static bool config_known(flink_src *f) { return cpt_flink_feed_info(f->feed)->have_config; }
 
 static int flink_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_src_reply *r,
                          char *err, size_t errsz)
@@ -442,6 +529,16 @@ static int flink_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_sr
         snprintf(err, errsz, "no job found on the cluster within %d ms%s%s", timeout_ms,
                  f->problem[0] ? ": " : "", f->problem);
         return -1;
+    }
+    /* the cluster's version says whether it has a REST trigger (a proxy
+     * that hides /config: the POST itself will say) */
+    run_until(s, timeout_ms < 2000 ? timeout_ms : 2000, config_known);
+    if (!(flink_caps(f, NULL) & CPT_CAP_TRIGGER) &&
+        !(c->n_params > 0 && !strcmp(c->values[0], "savepoint"))) {
+        r->ok = false;
+        snprintf(r->error, sizeof r->error, "unsupported");
+        snprintf(r->message, sizeof r->message, "%s", flink_cannot[0]);
+        return 0;
     }
     if (flink_send_cmd(s, c, err, errsz))
         return -1;
@@ -502,7 +599,39 @@ const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *er
 static int flink_jobs(const void *impl, cpt_job_row *out, int max)
 {
     const flink_src *f = impl;
-    return cpt_flink_feed_job_rows(f->feed, out, max);
+    int n = cpt_flink_feed_job_rows(f->feed, out, max);
+    for (int i = 0; i < n && i < max; i++) {
+        const cpt_job_cp *cp = cpt_flink_rows_get(f->rows, out[i].id);
+        if (cp)
+            memcpy(&out[i].cp, cp, sizeof *cp);
+    }
+    return n;
+}
+
+static void flink_want_jobs(void *impl, bool on)
+{
+    flink_src *f = impl;
+    if (on && !f->want_rows)
+        cpt_flink_rows_resume(f->rows, row_spread(f), cpw_now_us());
+    f->want_rows = on;
+}
+
+static bool rows_heard(flink_src *f)
+{
+    return f->overview_seen && cpt_flink_rows_unheard(f->rows, row_skip(f)) == 0;
+}
+
+int cpt_src_flink_job_rows(cpt_source *s, int timeout_ms, cpt_job_row *out, int max, char *err,
+                           size_t errsz)
+{
+    int64_t end = cpw_now_us() + (int64_t)timeout_ms * 1000;
+    if (!cpt_src_flink_jobs(s, timeout_ms, err, errsz))
+        return -1;
+    flink_src *f = cpt_source_impl(s);
+    flink_want_jobs(f, true);
+    int left = (int)((end - cpw_now_us()) / 1000);
+    run_until(s, left > 0 ? left : 0, rows_heard); /* who did not answer stays unknown */
+    return flink_jobs(f, out, max);
 }
 
 static uint64_t flink_jobs_gen(const void *impl) { return ((const flink_src *)impl)->jobs_gen; }
@@ -547,6 +676,7 @@ static const cpt_source_ops flink_ops = {
     .snapshot = flink_snapshot,
     .jobs = flink_jobs,
     .jobs_gen = flink_jobs_gen,
+    .want_jobs = flink_want_jobs,
     .watch = flink_watch,
 };
 
@@ -567,8 +697,9 @@ cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t err
         f->want_job[0] = 0; /* an id: watched straight away */
     f->http = cpt_http_new(&c->http, err, errsz);
     f->feed = cpt_flink_feed_new(jid, f->history, f->detail, on_msg, f);
-    if (!f->http || !f->feed) {
-        if (f->http && !f->feed)
+    f->rows = cpt_flink_rows_new();
+    if (!f->http || !f->feed || !f->rows) {
+        if (f->http)
             snprintf(err, errsz, "out of memory");
         flink_destroy(f);
         return NULL;

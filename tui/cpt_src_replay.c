@@ -33,6 +33,7 @@ static const char *const replay_cannot[] = {
     "a replay plays recorded input back at its own clock",
     "a replay shows a recording: it cannot trigger a checkpoint",
     "a replay shows the one job it recorded",
+    "a replay shows a recording: it cannot take a savepoint",
     NULL, /* cpt_source_cannot reads up to here */
 };
 

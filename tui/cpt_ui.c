@@ -225,6 +225,21 @@ static cpt_action overlay_key(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *
         cmd->cp_id = ui->abort_id;
         cmd->op = cmd->subtask = -1;
         return CPT_ACT_COMMAND;
+    case CPT_OV_CONFIRM_SAVEPOINT:
+        ui->overlay = CPT_OV_NONE;
+        if (key != 'y' && key != 'Y') {
+            cpt_ui_status(ui, false, now, "no savepoint taken");
+            return CPT_ACT_REDRAW;
+        }
+        if (busy(ui, now))
+            return CPT_ACT_REDRAW;
+        memset(cmd, 0, sizeof *cmd);
+        cmd->type = CPW_CMD_TRIGGER;
+        cmd->op = cmd->subtask = -1;
+        cmd->n_params = 1;
+        snprintf(cmd->keys[0], sizeof cmd->keys[0], "type");
+        snprintf(cmd->values[0], sizeof cmd->values[0], "savepoint");
+        return CPT_ACT_COMMAND;
     case CPT_OV_FAIL: {
         cpt_action a = cpt_ui_fail_key(ui, m, key, cmd, now);
         if (a == CPT_ACT_COMMAND && busy(ui, now))
@@ -372,6 +387,10 @@ static cpt_action k_trigger(cpt_ui *ui, const cpt_model *m, int key, cpw_cmd *cm
     (void)m, (void)key;
     if (refuse_read_only(ui, now) || busy(ui, now))
         return CPT_ACT_REDRAW;
+    if (ui->t_savepoint) { /* asked first: a savepoint is not a checkpoint */
+        ui->overlay = CPT_OV_CONFIRM_SAVEPOINT;
+        return CPT_ACT_REDRAW;
+    }
     memset(cmd, 0, sizeof *cmd);
     cmd->type = CPW_CMD_TRIGGER;
     cmd->op = cmd->subtask = -1;

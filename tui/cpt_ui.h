@@ -59,6 +59,7 @@ typedef enum cpt_overlay {
     CPT_OV_PICKER,      /* choosing one of several jobs */
     CPT_OV_CONFIRM_APPLY, /* applying the selected advice: y sends set_config */
     CPT_OV_JUMP,        /* a replay: typing the time to jump to */
+    CPT_OV_CONFIRM_SAVEPOINT, /* t where no checkpoint trigger exists: y takes a savepoint */
 } cpt_overlay;
 
 #define CPT_PICK_MAX 32
@@ -94,6 +95,8 @@ typedef struct cpt_ui {
 
     /* the Advice screen (cpt_advice_ui.c) */
     int adv_sel;           /* the selected item */
+    bool t_savepoint;      /* t offers a savepoint instead (a Flink cluster older than
+                            * 1.17: no REST checkpoint trigger; set by the loop) */
     bool adv_no_set;       /* the source cannot change settings at run time (a Flink
                               job): the screen shows flink-conf lines instead */
     int adv_max_overhead_pct;   /* budgets (cptop --max-overhead, --max-replay); 0: none */

@@ -82,6 +82,18 @@ static void draw_confirm_abort(ctx *c, area a)
     cpt_view_box_line(c, a.x, y + 2, a.w, false, "It fails as aborted by the user; the job keeps running.");
 }
 
+static void draw_confirm_savepoint(ctx *c, area a)
+{
+    int y = c->h / 2 - 3;
+    cpt_view_box(c, a.x, y, a.w, 5, "Savepoint");
+    cpt_view_box_line(c, a.x, y + 1, a.w, false,
+                      "This Flink cluster has no REST checkpoint trigger (Flink 1.17+).");
+    cpt_view_box_line(c, a.x, y + 2, a.w, false,
+                      "Take a savepoint instead?  y: take it   any other key: no");
+    cpt_view_box_line(c, a.x, y + 3, a.w, false,
+                      "It goes to the cluster's state.savepoints.dir; the job keeps running.");
+}
+
 /* The job's failure table: "N  kind  label", scrolled to keep the selection. */
 static void fail_kinds(ctx *c, area a)
 {
@@ -249,7 +261,7 @@ static void (*const drawers[])(ctx *, area) = {
     [CPT_OV_HELP] = draw_help,     [CPT_OV_CONFIRM_ABORT] = draw_confirm_abort,
     [CPT_OV_FAIL] = draw_fail,     [CPT_OV_CONFIG] = draw_config,
     [CPT_OV_FILTER] = draw_filter, [CPT_OV_PICKER] = draw_picker,
-    [CPT_OV_JUMP] = draw_jump,
+    [CPT_OV_JUMP] = draw_jump,     [CPT_OV_CONFIRM_SAVEPOINT] = draw_confirm_savepoint,
 };
 
 void cpt_view_overlay(ctx *c)

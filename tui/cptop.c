@@ -38,6 +38,9 @@ static const mode modes[] = {
     {"ctl", true, cptop_ctl,
      "  ctl trigger [--full]   trigger a checkpoint now (--full: not incremental;\n"
      "                         Flink 1.17+)\n"
+     "  ctl savepoint [--dir DIR]\n"
+     "                         take a savepoint (Flink, any version; the job keeps\n"
+     "                         running; DIR, else the cluster's state.savepoints.dir)\n"
      "  ctl abort ID           abort in-flight checkpoint ID\n"
      "  ctl fail KIND [OP SUBTASK] [KEY=VALUE...]\n"
      "                         inject a failure the job offers (checked first)\n"

@@ -45,6 +45,21 @@ static int parse_trigger(int argc, char **argv, ctl_req *r)
     return 0;
 }
 
+static int parse_savepoint(int argc, char **argv, ctl_req *r)
+{
+    const char *dir = NULL;
+    if (argc == 3 && !strcmp(argv[1], "--dir"))
+        dir = argv[2];
+    else if (argc != 1)
+        return usage_error("ctl savepoint takes nothing more than --dir DIR");
+    if (dir && (!dir[0] || strlen(dir) >= CPW_VALUE_MAX))
+        return usage_error("savepoint: --dir needs a directory of 1 to %d bytes",
+                           CPW_VALUE_MAX - 1);
+    r->cmd->type = CPW_CMD_TRIGGER;
+    cpt_source_cmd_savepoint(r->cmd, dir);
+    return 0;
+}
+
 static int parse_abort(int argc, char **argv, ctl_req *r)
 {
     cpw_cmd *cmd = r->cmd;
@@ -114,6 +129,7 @@ static const struct {
     ctl_parse_fn parse;
 } commands[] = {
     {"trigger", parse_trigger},
+    {"savepoint", parse_savepoint},
     {"abort", parse_abort},
     {"fail", parse_fail},
     {"set", parse_set},
@@ -167,7 +183,7 @@ static int check_failure(const cptop_opts *o, cpt_source *src, ctl_req *q)
 int cptop_ctl(const cptop_opts *o, int argc, char **argv)
 {
     if (argc < 1) {
-        cptop_complain("ctl needs a command (trigger, abort, fail, set)");
+        cptop_complain("ctl needs a command (trigger, savepoint, abort, fail, set)");
         return 2;
     }
     cpw_cmd cmd = {.op = -1, .subtask = -1};

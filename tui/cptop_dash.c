@@ -251,9 +251,10 @@ static void discover(dash *d, int64_t now)
  * line says why, and no dialog opens (the keys are cpt_ui's). */
 static const struct {
     int key;
-    cpt_src_cap cap;
+    cpt_src_cap cap, instead; /* instead: the key still works (it offers that) */
 } needs[] = {
-    {'t', CPT_CAP_TRIGGER}, {'a', CPT_CAP_ABORT}, {'f', CPT_CAP_FAIL}, {'c', CPT_CAP_CONFIG},
+    {'t', CPT_CAP_TRIGGER, CPT_CAP_SAVEPOINT}, {'a', CPT_CAP_ABORT, 0},
+    {'f', CPT_CAP_FAIL, 0}, {'c', CPT_CAP_CONFIG, 0},
 };
 
 static bool cannot(dash *d, int k, int64_t now)
@@ -263,7 +264,7 @@ static bool cannot(dash *d, int k, int64_t now)
         return false;
     unsigned caps = cpt_source_caps(d->src, d->m);
     for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
-        if (needs[i].key == k && !(caps & needs[i].cap) &&
+        if (needs[i].key == k && !(caps & needs[i].cap) && !(caps & needs[i].instead) &&
             (needs[i].cap != CPT_CAP_FAIL || strcmp(cpt_source_kind(d->src), "agent"))) {
             cpt_ui_status(&d->ui, true, now, "%s", cpt_source_cannot(d->src, needs[i].cap));
             d->dirty = true;
@@ -440,10 +441,14 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
             break; /* the terminal went away */
         now = cpw_now_us();
         /* a source that cannot change settings: Advice shows flink-conf lines */
-        d.ui.adv_no_set = d.src && !(cpt_source_caps(d.src, d.m) & CPT_CAP_CONFIG);
+        unsigned caps = d.src ? cpt_source_caps(d.src, d.m) : 0;
+        d.ui.adv_no_set = d.src && !(caps & CPT_CAP_CONFIG);
+        d.ui.t_savepoint = !(caps & CPT_CAP_TRIGGER) && (caps & CPT_CAP_SAVEPOINT);
         if (d.key_ready)
             keys(&d, now);
         job_input(&d, now);
+        if (d.src) /* the other jobs' figures are polled only while shown */
+            cpt_source_want_jobs(d.src, d.ui.screen == CPT_SCR_JOBS);
         sync_jobs(&d);
         if (d.rp)
             replay_turn(&d, now);

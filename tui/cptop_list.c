@@ -5,6 +5,25 @@
 
 #include <stdio.h>
 
+/* A row's checkpoint cells: the last one's age and duration, failed, in
+ * flight; or why there are none. */
+static void cp_cells(const cpt_job_cp *cp, int64_t now_us, char *out, size_t size)
+{
+    char note[32];
+    if (!cp->known || cp->note[0]) {
+        cpw_sanitize(cp->known ? cp->note : "no answer in time", note, sizeof note);
+        snprintf(out, size, "%s", note);
+        return;
+    }
+    char age[24] = "-", took[24] = "-";
+    if (cp->last_id > 0) {
+        snprintf(age, sizeof age, "%llds",
+                 (long long)(now_us > cp->last_end_us ? (now_us - cp->last_end_us) / 1000000 : 0));
+        snprintf(took, sizeof took, "%lldms", (long long)(cp->last_dur_us / 1000));
+    }
+    snprintf(out, size, "%-8s %-9s %6lld %9d", age, took, (long long)cp->failed, cp->inflight);
+}
+
 static int list_flink(const cptop_opts *o)
 {
     cpt_source *src;
@@ -12,23 +31,31 @@ static int list_flink(const cptop_opts *o)
     if (rc)
         return rc;
     char err[600];
-    const cpw_flink_jobs *j = cpt_src_flink_jobs(src, o->timeout_ms, err, sizeof err);
-    if (!j) {
+    static cpt_job_row rows[CPT_JOBS_MAX];
+    int n = cpt_src_flink_job_rows(src, o->timeout_ms, rows, CPT_JOBS_MAX, err, sizeof err);
+    if (n < 0) {
         cptop_complain(err);
         cpt_source_destroy(src);
         return 1;
     }
-    printf("%-32s %-24s %-11s %s\n", "JOB", "NAME", "STATE", "UPTIME");
-    int64_t now_ms = cpw_now_us() / 1000;
-    for (int i = 0; i < j->n; i++) {
-        const cpw_flink_job *x = &j->jobs[i];
-        char id[CPW_FLINK_ID_HEX + 1], name[256], state[16];
-        cpw_sanitize(x->jid, id, sizeof id);
+    printf("%-32s %-24s %-11s %-8s %-8s %-9s %6s %9s\n", "JOB", "NAME", "STATE", "UPTIME",
+           "LAST_CP", "TOOK", "FAILED", "IN_FLIGHT");
+    int64_t now = cpw_now_us();
+    for (int i = 0; i < n && i < CPT_JOBS_MAX; i++) {
+        const cpt_job_row *x = &rows[i];
+        char id[CPW_MAX_JOB_ID], name[128], state[16], up[24], cells[96];
+        cpw_sanitize(x->id, id, sizeof id);
         cpw_sanitize(x->name, name, sizeof name);
         cpw_sanitize(x->state, state, sizeof state);
-        int64_t up = x->end_time > 0 ? x->duration : now_ms - x->start_time;
-        printf("%-32s %-24s %-11s %llds\n", id, name, state, (long long)(up > 0 ? up / 1000 : 0));
+        int64_t end = x->end_us > 0 ? x->end_us : now;
+        snprintf(up, sizeof up, "%llds",
+                 (long long)(x->start_us > 0 && end > x->start_us ? (end - x->start_us) / 1000000
+                                                                   : 0));
+        cp_cells(&x->cp, now, cells, sizeof cells);
+        printf("%-32s %-24s %-11s %-8s %s\n", id, name, state, up, cells);
     }
+    if (n > CPT_JOBS_MAX)
+        printf("... and %d more\n", n - CPT_JOBS_MAX);
     cpt_source_destroy(src);
     return 0;
 }

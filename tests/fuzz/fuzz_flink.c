@@ -192,7 +192,9 @@ static void small_ones(const char *buf, size_t len)
         cpw_flink_write_op(&b, &op);
         FZ_CHECK(cpw_flink_read_op(b.data, b.len, &op2, &e) == CPW_OK);
         FZ_CHECK(op.completed == op2.completed && op.failed == op2.failed);
-        FZ_CHECK(op.failed || !op.completed || op.checkpoint_id == op2.checkpoint_id);
+        FZ_CHECK(op.failed || !op.completed || op.location || op.checkpoint_id == op2.checkpoint_id);
+        FZ_CHECK(!op.location == !op2.location);
+        FZ_CHECK(!op.location || !strcmp(op.location, op2.location));
         cpw_flink_op_clear(&op2);
     }
     cpw_flink_op_clear(&op);
