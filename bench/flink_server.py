@@ -8,7 +8,9 @@ writes them: /config, /jobs/overview, /jobs/:jid,
 /jobs/:jid/checkpoints[/config|/details/:id[/subtasks/:vid]]; Flink's
 history keeps the newest 10 (web.checkpoints.history).
 
-  flink_server.py PORTFILE JOBS [INTERVAL_MS]
+  flink_server.py PORTFILE JOBS [INTERVAL_MS [REFRESH_MS]]
+
+REFRESH_MS (3000) is what /config says of Flink's statistics cache.
 
 Listens on 127.0.0.1 (a free port, written to PORTFILE once it listens);
 counts the requests it answered per path kind in PORTFILE.stats on SIGUSR1
@@ -23,6 +25,7 @@ import time
 
 N = int(sys.argv[2])
 INTERVAL = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
+REFRESH = int(sys.argv[4]) if len(sys.argv) > 4 else 3000
 T0 = int(time.time() * 1000) - 3600 * 1000
 VERTS = [("source", 2, [100, 150]), ("map", 2, [400, 450]), ("sink", 1, [800])]
 DONE_MS = 800
@@ -182,7 +185,7 @@ CP_CONFIG = {"mode": "exactly_once", "interval": INTERVAL, "timeout": 600000, "m
              "unaligned_checkpoints": False, "tolerable_failed_checkpoints": 0,
              "aligned_checkpoint_timeout": 0, "checkpoints_after_tasks_finish": True,
              "state_changelog_enabled": False}
-CONFIG = {"refresh-interval": 3000, "timezone-name": "UTC", "timezone-offset": 0,
+CONFIG = {"refresh-interval": REFRESH, "timezone-name": "UTC", "timezone-offset": 0,
           "flink-version": "1.19.1-benchserver", "flink-revision": "bench",
           "features": {"web-submit": False, "web-cancel": False, "web-history": False}}
 

@@ -84,6 +84,13 @@ void cpt_replay_set_observer(cpt_replay *rp, cpt_replay_msg_fn fn, void *ud)
     rp->obs_ud = ud;
 }
 
+const char *cpt_replay_job(const cpt_replay *rp) { return rp->job; }
+
+void cpt_replay_set_job(cpt_replay *rp, const char *job)
+{
+    snprintf(rp->job, sizeof rp->job, "%s", job);
+}
+
 void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud)
 {
     rp->flink = fn;

@@ -57,6 +57,11 @@ typedef void (*cpt_replay_state_fn)(void *ud, const cpw_state *st, bool restarte
                                     int64_t recv_us);
 void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud);
 void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
+/* The job replayed ("" until the first one met, when none was named) and,
+ * for a Flink translator that resolved a name to its id or met the first
+ * job itself, the job from now on (so that keyframes and bodies agree). */
+const char *cpt_replay_job(const cpt_replay *rp);
+void cpt_replay_set_job(cpt_replay *rp, const char *job);
 
 /* The header's figures. */
 void cpt_replay_get_info(const cpt_replay *rp, cpt_replay_info *out);

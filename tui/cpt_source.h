@@ -230,6 +230,9 @@ typedef struct cpt_src_flink_conf {
     const char *job;          /* a job id or name; NULL: the one running */
     int poll_ms;              /* /checkpoints every poll_ms (>= 250; default 1000) */
     int history, detail;      /* the state's caps (cpw_state_new) */
+    bool one_job;             /* another source lists the cluster: no /jobs/overview of
+                               * its own, the job's /jobs/:jid every 5 s instead (a
+                               * recorder following every job of a cluster) */
 } cpt_src_flink_conf;
 
 /* NULL with why in err (a bad URL, out of memory). Nothing is requested

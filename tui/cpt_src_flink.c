@@ -39,6 +39,7 @@ typedef struct flink_src {
     cpt_model *m;             /* fed while started; may be NULL */
     char want_job[300];       /* --job: an id or a name ("" any) */
     int poll_ms, timeout_ms;
+    bool one_job;             /* no /jobs/overview: another source lists the cluster */
     int history, detail;      /* a feed's caps */
     char *overview;           /* the last /jobs/overview body (a new feed reads it) */
     size_t overview_len;
@@ -300,7 +301,7 @@ static void schedule(flink_src *f, int64_t now)
         request(f, "GET", "/config", NULL, T_POLL);
         f->next_config = now + 60000000;
     }
-    if (now >= f->next_slow) {
+    if (now >= f->next_slow && !f->one_job) {
         request(f, "GET", "/jobs/overview", NULL, T_POLL);
         f->next_slow = now + 5000000;
     }
@@ -310,7 +311,8 @@ static void schedule(flink_src *f, int64_t now)
     if (jid[0] && now >= f->next_job) {
         snprintf(p, sizeof p, "/jobs/%s", jid);
         request(f, "GET", p, NULL, T_POLL);
-        f->next_job = now + (settled ? 30000000 : 5000000);
+        /* one job alone learns its state here, at the overview's pace */
+        f->next_job = now + (settled && !f->one_job ? 30000000 : 5000000);
     }
     if (jid[0] && now >= f->next_cp_config) {
         snprintf(p, sizeof p, "/jobs/%s/checkpoints/config", jid);
@@ -352,7 +354,7 @@ static int flink_pollfds(const void *impl, struct pollfd *pfd, int max, int64_t 
     const flink_src *f = impl;
     /* the job's requests are due only once there is a job to ask about */
     bool job = cpt_flink_feed_jid(f->feed)[0] != 0;
-    const int64_t at[] = {f->next_slow, f->next_config, job ? f->next_stats : INT64_MAX,
+    const int64_t at[] = {f->one_job ? INT64_MAX : f->next_slow, f->next_config, job ? f->next_stats : INT64_MAX,
                           job ? f->next_job : INT64_MAX, job ? f->next_cp_config : INT64_MAX,
                           f->cmd_out && !f->cmd_done && f->trig_next_us ? f->trig_next_us
                                                                         : INT64_MAX,
@@ -691,6 +693,7 @@ cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t err
     f->timeout_ms = c->http.timeout_ms > 0 ? c->http.timeout_ms : 5000;
     f->history = c->history > 0 ? c->history : 1000;
     f->detail = c->detail;
+    f->one_job = c->one_job;
     snprintf(f->want_job, sizeof f->want_job, "%s", c->job ? c->job : "");
     char jid[CPW_FLINK_ID_HEX + 1] = "";
     if (c->job && cpw_flink_parse_id(c->job, jid))

@@ -125,6 +125,54 @@ static int ff_emit(void *ud, const cpw_msg *msg)
     return cpt_source_emit(r->s, r->m, msg, r->ts);
 }
 
+/* The id of the job named name in a recorded /jobs/overview body; false
+ * when the body is no such list or names no such job. */
+static bool named_in(const char *where, size_t where_len, const char *body, size_t len,
+                     const char *name, char *jid)
+{
+    char w[CPT_REC_MAX_PATH + 1], id[CPW_FLINK_ID_HEX + 1];
+    int64_t cp;
+    snprintf(w, sizeof w, "%.*s", (int)where_len, where);
+    const char *path = w[0] == '/' ? w : strchr(w, ' ');
+    if (!path || (w[0] != '/' && atoi(w) != 200) ||
+        cpt_flink_feed_route(path + (path != w), id, &cp, NULL) != CPT_FF_OVERVIEW)
+        return false;
+    cpw_flink_jobs j;
+    cpw_error e;
+    bool found = false;
+    if (cpw_flink_read_jobs(body, len, &j, &e) != CPW_OK)
+        return false;
+    for (int i = 0; i < j.n && !found; i++)
+        if ((found = !strcmp(j.jobs[i].name, name)))
+            snprintf(jid, CPW_FLINK_ID_HEX + 1, "%s", j.jobs[i].jid);
+    cpw_flink_jobs_clear(&j);
+    return found;
+}
+
+/* --job NAME of a Flink recording (a cluster's jobs, each under its id):
+ * the id, from the first recorded job list that names it, so that the
+ * player's keyframes and the translator's bodies are that job's from the
+ * start. Stops at an agent record (an agent recording names jobs by id)
+ * and after a bounded number of records. Blocking (file I/O). */
+static void resolve_name(const char *path, char *job, size_t size)
+{
+    char err[300], jid[CPW_FLINK_ID_HEX + 1];
+    if (!job[0] || cpw_flink_parse_id(job, NULL))
+        return;
+    cpt_rec_reader *rd = cpt_rec_reader_open(path, NULL, NULL, err, sizeof err);
+    cpt_rec_record r;
+    for (int n = 0; rd && n < 200000 && cpt_rec_reader_next(rd, &r) == 1; n++) {
+        if (r.kind == CPT_REC_AGENT)
+            break;
+        if (r.kind == CPT_REC_FLINK &&
+            named_in(r.path, r.path_len, r.data, r.len, job, jid)) {
+            snprintf(job, size, "%s", jid);
+            break;
+        }
+    }
+    cpt_rec_reader_close(rd);
+}
+
 /* A recorded body through the translator, as the Flink source fed it; the
  * model gets the translator's state when it asks (as from the source).
  * where NULL: a seek reset the model, the translator starts over. */
@@ -145,10 +193,20 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
      * HistoryServer archive) was a 200 */
     char *path = w[0] == '/' ? w : strchr(w, ' ');
     int status = w[0] == '/' ? 200 : atoi(w);
-    if (!path ||
-        (!r->feed && !(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r))))
+    if (!path)
         return;
-    cpt_flink_feed_body(r->feed, path + (path != w), status, body, len, recv_us, err, sizeof err);
+    path += path != w;
+    /* one job for the player's keyframes and the translator's bodies: the
+     * player's when it met one first */
+    if (!r->job[0])
+        snprintf(r->job, sizeof r->job, "%s", cpt_replay_job(r->rp));
+    if (!r->feed && !(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r)))
+        return;
+    cpt_flink_feed_body(r->feed, path, status, body, len, recv_us, err, sizeof err);
+    if (!r->job[0] && cpt_flink_feed_jid(r->feed)[0]) {
+        snprintf(r->job, sizeof r->job, "%s", cpt_flink_feed_jid(r->feed));
+        cpt_replay_set_job(r->rp, r->job);
+    }
     if (m->want_state && !m->state_pending) {
         cpw_state *st = cpt_flink_feed_copy(r->feed, -1);
         if (st) {
@@ -173,12 +231,13 @@ cpt_source *cpt_src_replay_new(const cpt_src_replay_conf *c, char *err, size_t e
         snprintf(err, errsz, "out of memory");
         return NULL;
     }
-    r->rp = cpt_replay_open(c->path, c->job, c->notes, c->notes_ud, err, errsz);
+    snprintf(r->job, sizeof r->job, "%s", c->job ? c->job : "");
+    resolve_name(c->path, r->job, sizeof r->job);
+    r->rp = cpt_replay_open(c->path, r->job, c->notes, c->notes_ud, err, errsz);
     if (!r->rp) {
         free(r);
         return NULL;
     }
-    snprintf(r->job, sizeof r->job, "%s", c->job ? c->job : "");
     r->history = c->history;
     r->detail = c->detail;
     cpt_source *s = cpt_source_new(&replay_ops, r);

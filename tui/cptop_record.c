@@ -7,6 +7,11 @@
  *
  * One recording per process (a static session: the dashboard and the
  * headless loop are the only users, on the one thread).
+ *
+ * Headless on a Flink cluster without --job: the first source lists the
+ * cluster (and watches the job it picks); every other running job gets a
+ * source of its own that leaves the listing to the first (one_job), so the
+ * recording holds each job's checkpoints and the cluster's job list once.
  */
 #include "cptop.h"
 #include "cpt_rec_session.h"
@@ -124,6 +129,8 @@ typedef struct headless {
     int n;
 } headless;
 
+/* Starts (or restarts) w's source; a Flink job of a cluster followed
+ * whole when w->t.job names it (not the first, listing, source). */
 static bool start(headless *h, watched *w, int64_t now)
 {
     char err[400];
@@ -135,6 +142,10 @@ static bool start(headless *h, watched *w, int64_t now)
     w->src = h->o->flink ? NULL : cpt_src_agent_new(&w->t, h->o->timeout_ms, err, sizeof err);
     if (h->o->flink) {
         cpt_src_flink_conf c = cptop_flink_conf(h->o);
+        if (w->t.job[0]) {
+            c.job = w->t.job;
+            c.one_job = true;
+        }
         w->src = cpt_src_flink_new(&c, err, sizeof err);
     }
     if (w->src)
@@ -145,8 +156,35 @@ static bool start(headless *h, watched *w, int64_t now)
         w->src = NULL;
         return false;
     }
-    cpt_rec_session_marker(rec, now, "watching %s", h->o->flink ? h->o->flink : w->t.job);
+    cpt_rec_session_marker(rec, now, "watching %s%s%s", h->o->flink ? h->o->flink : w->t.job,
+                           h->o->flink && w->t.job[0] ? " job " : "",
+                           h->o->flink ? w->t.job : "");
     return true;
+}
+
+/* Every 5 s (the cluster's list is that fresh): each running job of the
+ * cluster that no source follows yet gets one. */
+static void follow_cluster(headless *h, int64_t now)
+{
+    static cpt_job_row rows[CPT_JOBS_MAX];
+    int n = cpt_source_jobs(h->w[0].src, rows, CPT_JOBS_MAX);
+    for (int i = 0; i < n && i < CPT_JOBS_MAX && h->n < HEADLESS_JOBS; i++) {
+        const cpt_job_row *r = &rows[i];
+        bool known = r->watched || r->end_us > 0; /* the lister's own, or over */
+        for (int k = 1; k < h->n && !known; k++)
+            known = !strcmp(h->w[k].t.job, r->id);
+        if (known)
+            continue;
+        cpt_model_conf mc = {.history_cap = h->o->history, .detail_cap = h->o->detail,
+                             .log_cap = 100};
+        watched *w = &h->w[h->n];
+        *w = (watched){.m = cpt_model_new(&mc)};
+        if (!w->m)
+            return;
+        snprintf(w->t.job, sizeof w->t.job, "%s", r->id);
+        h->n++;
+        start(h, w, now);
+    }
 }
 
 /* Once a second: a job not followed yet gets a model and a source; one
@@ -228,6 +266,10 @@ int cptop_record_headless(const cptop_opts *o)
         int64_t now = cpw_now_us();
         if (!o->flink && !o->connect && now - last_look >= 1000000) {
             discover(&h, now);
+            last_look = now;
+        }
+        if (o->flink && !o->job && h.w[0].src && now - last_look >= 5000000) {
+            follow_cluster(&h, now);
             last_look = now;
         }
         turn(&h, now);
