@@ -13,11 +13,13 @@
 #include "cpw.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #define MAX_ACTIVE 32
 #define MAX_IDLE 8     /* easy handles kept for the next requests */
@@ -153,6 +155,13 @@ cpt_http *cpt_http_new(const cpt_http_conf *c, char *err, size_t errsz)
         struct curl_slist *l = curl_slist_append(h->headers, c->headers[i]);
         if (l)
             h->headers = l;
+    }
+    /* a CA file that cannot be read would fail every request later, each
+     * after a connection: said now, naming it */
+    if (c->cacert && access(c->cacert, R_OK)) {
+        snprintf(err, errsz, "--cacert %s: %s", c->cacert, strerror(errno));
+        cpt_http_destroy(h);
+        return NULL;
     }
     h->user = c->user ? strdup(c->user) : NULL;
     h->cacert = c->cacert ? strdup(c->cacert) : NULL;
