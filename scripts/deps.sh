@@ -20,7 +20,7 @@ BUILD=(build-essential pkg-config
        libjansson-dev libmicrohttpd-dev libs3-dev librdkafka-dev libcurl4-openssl-dev
        libncurses-dev libsqlite3-dev libpq-dev libssl-dev libzstd-dev zlib1g-dev ca-certificates)
 # libnng-dev: the wire format's second implementation, test_interop's peer
-TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3 libnng-dev)
+TEST=(clang libclang-rt-14-dev kcat tmux postgresql curl python3 openssl libnng-dev)
 
 purpose=all check_only=0
 while [ $# -gt 0 ]; do

@@ -342,6 +342,55 @@ CPT_TEST(a_restore_is_followed)
     cpt_model_free(s.m);
 }
 
+/* A restore ends what was in flight: each such checkpoint gets its end as
+ * an event before restored (as a job reports them), never a silent close
+ * in the fold that a reader of the events would miss: Flink's own end when
+ * the history lists it, else failed by the restart (a JobManager failover:
+ * the new history is empty, ids go on). */
+CPT_TEST(a_restore_ends_what_was_in_flight_with_events)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp h[2] = {cp_of(6, CPW_FLINK_IN_PROGRESS, 0), cp_of(5, CPW_FLINK_COMPLETED, 3)};
+    feed_stats(f, h, 2, NULL);
+    CPT_EQ_INT(s.m->st->n_inflight, 1);
+    /* a task failure: Flink restored 5, and lists 6 as failed with its reason */
+    h[0] = cp_of(6, CPW_FLINK_FAILED, 0);
+    h[0].failure_message = (char *)"Checkpoint was declined (task failure)";
+    cpw_flink_restored r = {.id = 5, .restore_ts = T0 + 6500};
+    feed_stats(f, h, 2, &r);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_FAILED], 1);
+    CPT_EQ_INT(s.by_type[CPW_EV_RESTORED], 1);
+    const cpw_cp *x = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(x->id, 6);
+    CPT_EQ_STR(x->message, "Checkpoint was declined (task failure)");
+    /* 7 in flight, then the JobManager fails over: an empty history, a
+     * newer restore (of 5), 7 never listed again */
+    cpw_flink_cp g[3] = {cp_of(7, CPW_FLINK_IN_PROGRESS, 1), h[0], h[1]};
+    feed_stats(f, g, 3, &r);
+    CPT_EQ_INT(s.m->st->n_inflight, 1);
+    cpw_flink_restored r2 = {.id = 5, .restore_ts = T0 + 7900};
+    feed_stats(f, NULL, 0, &r2);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_FAILED], 2); /* 7's end is an event */
+    CPT_EQ_INT(s.by_type[CPW_EV_RESTORED], 2);
+    CPT_EQ_INT(s.m->st->n_inflight, 0);
+    x = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(x->id, 7);
+    CPT_EQ_INT(x->status, CPW_CP_FAILED);
+    CPT_EQ_INT(x->reason, CPW_FAIL_TASK_FAILURE);
+    CPT_ASSERT(strstr(x->message, "restarted (from checkpoint 5)") != NULL);
+    /* ids go on after the failover; nothing is ended twice */
+    cpw_flink_cp n = cp_of(8, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, &n, 1, &r2);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 2);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_FAILED], 2);
+    CPT_EQ_INT(s.m->st->n_history, 4);
+    CPT_ASSERT(s.seq_ok);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
 CPT_TEST(garbage_is_an_error_never_a_change)
 {
     sink s;

@@ -239,21 +239,49 @@ int cpt_flink_feed_job_rows(const cpt_flink_feed *f, cpt_job_row *out, int max)
     return f->jobs.n;
 }
 
+/* A problem for the header, sanitised: the job's 32-hex id in a path
+ * ("/jobs/ID/checkpoints: HTTP 500") as "…" (the header names the job). */
+static void short_problem(const char *problem, char *out, size_t size)
+{
+    char buf[400];
+    size_t n = 0;
+    const char *p = problem ? problem : "";
+    while (*p && n + 4 < sizeof buf) {
+        char id[CPW_FLINK_ID_HEX + 1];
+        if (n + 10 < sizeof buf && !strncmp(p, "/jobs/", 6) &&
+            strnlen(p + 6, CPW_FLINK_ID_HEX) == CPW_FLINK_ID_HEX) {
+            memcpy(id, p + 6, CPW_FLINK_ID_HEX);
+            id[CPW_FLINK_ID_HEX] = 0;
+            if (cpw_flink_parse_id(id, NULL)) {
+                memcpy(buf + n, "/jobs/\xe2\x80\xa6", 9); /* "/jobs/…" */
+                n += 9;
+                p += 6 + CPW_FLINK_ID_HEX;
+                continue;
+            }
+        }
+        buf[n++] = *p++;
+    }
+    buf[n] = 0;
+    cpw_sanitize(buf, out, size);
+}
+
 void cpt_flink_feed_describe(const cpt_flink_feed *f, const char *base, int poll_ms,
                              const char *problem, int64_t now_us, char *out, size_t size)
 {
     const cpt_ff_info *i = &f->info;
-    char b[300], ver[64], prob[200], age[48] = "no data yet";
+    char b[300], ver[64], prob[320], age[48] = "no data yet";
     cpw_sanitize(base, b, sizeof b);
     cpw_sanitize(i->version, ver, sizeof ver);
-    cpw_sanitize(problem, prob, sizeof prob);
+    short_problem(problem, prob, sizeof prob);
     if (i->stats_us)
         snprintf(age, sizeof age, "data %.1fs old", (double)(now_us - i->stats_us) / 1e6);
     bool stale = i->stats_us && now_us - i->stats_us > 3 * (int64_t)poll_ms * 1000 + 2000000;
-    /* what a narrow header keeps first: the version and the data's age */
-    snprintf(out, size, "Flink%s%s  %s%s  cache %llds%s  %s%s%s", ver[0] ? " " : "", ver, age,
-             stale ? " (stale)" : "", (long long)(i->refresh_ms / 1000),
-             i->checkpointing_off ? "  checkpointing off" : "", b, prob[0] ? "  ! " : "", prob);
+    /* what a narrow header keeps first: the version, the data's age and
+     * what is wrong (why the data is old) */
+    snprintf(out, size, "Flink%s%s  %s%s%s%s  cache %llds%s  %s", ver[0] ? " " : "", ver, age,
+             stale ? " (stale)" : "", prob[0] ? "  ! " : "", prob,
+             (long long)(i->refresh_ms / 1000), i->checkpointing_off ? "  checkpointing off" : "",
+             b);
 }
 
 cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history)
@@ -297,8 +325,9 @@ static const ff_read_fn readers[] = {
 };
 
 /* A response that is not a 2xx: what Flink said, and what it means here. */
-static void on_error_status(cpt_flink_feed *f, cpt_ff_kind k, int status, const char *body,
-                            size_t len, int64_t id, int64_t now_us, char *err, size_t errsz)
+static void on_error_status(cpt_flink_feed *f, cpt_ff_kind k, const char *path, int status,
+                            const char *body, size_t len, int64_t id, int64_t now_us, char *err,
+                            size_t errsz)
 {
     char msg[CPW_TEXT_MAX] = "";
     cpw_error e;
@@ -317,10 +346,12 @@ static void on_error_status(cpt_flink_feed *f, cpt_ff_kind k, int status, const 
         return;
     }
     f->info.errors++;
+    /* which request, as the reader's errors say it: a cluster answers each
+     * path differently (a proxy may guard some) */
     if (status)
-        snprintf(err, errsz, "HTTP %d%s%s", status, msg[0] ? ": " : "", msg);
+        snprintf(err, errsz, "%s: HTTP %d%s%s", path, status, msg[0] ? ": " : "", msg);
     else
-        snprintf(err, errsz, "%s", msg[0] ? msg : "no response");
+        snprintf(err, errsz, "%s: %s", path, msg[0] ? msg : "no response");
 }
 
 cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
@@ -341,7 +372,7 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
     }
     f->info.responses++;
     if (status < 200 || status > 299) {
-        on_error_status(f, k, status, body, len, id, now_us, err, errsz);
+        on_error_status(f, k, path, status, body, len, id, now_us, err, errsz);
         return k;
     }
     if (k == CPT_FF_STATS) {

@@ -108,10 +108,10 @@ typedef struct cpt_job_row cpt_job_row;
 int cpt_flink_feed_job_rows(const cpt_flink_feed *f, cpt_job_row *out, int max);
 
 /* The header's source line for this feed at now_us: Flink's version, the
- * data's age ("stale" past three polls of poll_ms and 2 s), Flink's cache,
- * checkpointing off, base (the cluster's URL) and problem (the last error,
- * "" none), in that order (a narrow header cuts from the end). Pure;
- * every piece sanitised. */
+ * data's age ("stale" past three polls of poll_ms and 2 s), problem (the
+ * last error, "" none; a job id in its path elided), Flink's cache,
+ * checkpointing off and base (the cluster's URL), in that order (a narrow
+ * header cuts from the end). Pure; every piece sanitised. */
 void cpt_flink_feed_describe(const cpt_flink_feed *f, const char *base, int poll_ms,
                              const char *problem, int64_t now_us, char *out, size_t size);
 

@@ -195,12 +195,38 @@ void cpt_ff_gone(cpt_flink_feed *f, int64_t id, int64_t now_us)
          "left Flink's checkpoint history before cptop saw how it ended", now_us);
 }
 
+/* A new restore: the restart ended every checkpoint still in flight here.
+ * Each gets its end as an event first, as a job reports them before its
+ * restored (PROTOCOL.md: what it did not report the fold closes silently,
+ * and a reader of the events would see a checkpoint begin and never end):
+ * Flink's own when the history lists it ended (expired, declined…), else
+ * failed by the restart (a JobManager failover takes the ones in flight
+ * with it; the new one's history never lists them). */
 static void restored(cpt_flink_feed *f, const cpw_flink_stats *s, int64_t now_us)
 {
     const cpw_flink_restored *r = s->latest_restored;
     if (!r || r->restore_ts <= f->restore_ts)
         return;
     f->restore_ts = r->restore_ts;
+    int64_t ids[CPW_MAX_INFLIGHT];
+    int n = 0;
+    for (int k = 0; k < f->st->n_inflight && n < CPW_MAX_INFLIGHT; k++)
+        ids[n++] = f->st->inflight[k].id;
+    for (int k = 0; k < n; k++) {
+        const cpw_flink_cp *c = NULL;
+        for (int i = 0; i < s->n_history && i < FF_MAX_SCAN && !c; i++)
+            if (s->history[i].id == ids[k])
+                c = &s->history[i];
+        if (c && c->status != CPW_FLINK_IN_PROGRESS) {
+            reconcile(f, c, now_us);
+        } else if (inflight(f, ids[k])) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "the job restarted (from checkpoint %lld) before this checkpoint ended",
+                     (long long)r->id);
+            fail(f, ids[k], cpt_ff_us(r->restore_ts), CPW_FAIL_TASK_FAILURE, msg, now_us);
+        }
+    }
     cpw_event ev = {.type = CPW_EV_RESTORED, .op = -1, .subtask = -1, .cp_id = r->id,
                     .ts_us = cpt_ff_us(r->restore_ts)};
     ev.u.restored.attempt = (int32_t)(s->counts.restored > INT32_MAX ? INT32_MAX : s->counts.restored);

@@ -13,10 +13,13 @@
 #include "cpw.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #define MAX_ACTIVE 32
 #define MAX_IDLE 8     /* easy handles kept for the next requests */
@@ -31,6 +34,8 @@ typedef struct xfer {
     char *buf;                /* the answer so far */
     size_t len, cap, max;
     bool too_big;
+    int hops;                 /* redirects followed */
+    char refused[400];        /* a redirect not followed, and why */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
@@ -38,6 +43,8 @@ struct cpt_http {
     CURLM *multi;
     char base[512];           /* as given, for requests */
     char shown[512];          /* without credentials */
+    char host[256];           /* the base's host, lowercase: redirects stay on it */
+    bool tls;                 /* the base is https: redirects stay there */
     struct curl_slist *headers;
     char *user, *cacert;
     bool insecure;
@@ -82,6 +89,27 @@ static void strip_credentials(const char *url, char *out, size_t size)
         out[--n] = 0;
 }
 
+/* The host of an absolute URL, lowercase (libcurl's parser, the one that
+ * will connect to it); -1 when it has none. */
+static int url_host(const char *url, char *out, size_t size)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
+        strlen(host) < size) {
+        size_t i = 0;
+        for (; host[i]; i++)
+            out[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] | 0x20 : host[i]);
+        out[i] = 0;
+        rc = 0;
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 cpt_http *cpt_http_new(const cpt_http_conf *c, char *err, size_t errsz)
 {
     if (!c->base || (strncmp(c->base, "http://", 7) && strncmp(c->base, "https://", 8))) {
@@ -112,6 +140,12 @@ cpt_http *cpt_http_new(const cpt_http_conf *c, char *err, size_t errsz)
     while (n > 0 && h->base[n - 1] == '/')
         h->base[--n] = 0;
     strip_credentials(h->base, h->shown, sizeof h->shown);
+    h->tls = !strncmp(h->base, "https://", 8);
+    if (url_host(h->base, h->host, sizeof h->host)) {
+        snprintf(err, errsz, "'%s' names no host", h->shown);
+        cpt_http_destroy(h);
+        return NULL;
+    }
     for (int i = 0; i < c->n_headers && i < CPT_HTTP_MAX_HEADERS; i++) {
         if (!strchr(c->headers[i], ':') || strpbrk(c->headers[i], "\r\n")) {
             snprintf(err, errsz, "header '%s' is not 'Name: value'", c->headers[i]);
@@ -121,6 +155,13 @@ cpt_http *cpt_http_new(const cpt_http_conf *c, char *err, size_t errsz)
         struct curl_slist *l = curl_slist_append(h->headers, c->headers[i]);
         if (l)
             h->headers = l;
+    }
+    /* a CA file that cannot be read would fail every request later, each
+     * after a connection: said now, naming it */
+    if (c->cacert && access(c->cacert, R_OK)) {
+        snprintf(err, errsz, "--cacert %s: %s", c->cacert, strerror(errno));
+        cpt_http_destroy(h);
+        return NULL;
     }
     h->user = c->user ? strdup(c->user) : NULL;
     h->cacert = c->cacert ? strdup(c->cacert) : NULL;
@@ -141,8 +182,9 @@ static void xfer_free(cpt_http *h, xfer *x)
         }
         struct idle *i = &h->idle[h->n_idle++];
         i->easy = x->easy;
-        /* a POST's body and headers are freed below: its options go */
-        bool keep = !strcmp(x->method, "GET") && !x->hdrs && !x->req_body;
+        /* a POST's body and headers are freed below: its options go; a
+         * redirected GET's URL is no longer its path's */
+        bool keep = !strcmp(x->method, "GET") && !x->hdrs && !x->req_body && !x->hops;
         snprintf(i->path, sizeof i->path, "%s", keep ? x->path : "");
         if (!keep)
             curl_easy_reset(x->easy); /* connections stay in the multi's cache */
@@ -179,6 +221,20 @@ bool cpt_http_pending(const cpt_http *h, const char *path)
     return false;
 }
 
+int cpt_http_waiting(const cpt_http *h, char *out, size_t size)
+{
+    out[0] = 0;
+    if (!h->n_active)
+        return 0;
+    const xfer *x = h->active[0];
+    for (int i = 1; i < h->n_active; i++) /* the one that got furthest says most */
+        if (h->active[i]->len > x->len)
+            x = h->active[i];
+    snprintf(out, size, "no complete answer to %s %s (%zu bytes received)%s", x->method, x->path,
+             x->len, h->n_active > 1 ? ", nor to the other requests" : "");
+    return h->n_active;
+}
+
 /* Keeps the answer, up to max_body bytes: past that, the transfer fails. */
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
@@ -213,16 +269,13 @@ static void set_common(cpt_http *h, xfer *x)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(h->timeout_ms < 3000 ? h->timeout_ms : 3000));
-    /* a proxy in front of Flink may redirect (to a login page, to https):
-     * a few hops, http(s) only; credentials are not sent to another host */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L);
+    /* redirects are followed here (follow()), not by libcurl: it has no
+     * rule "the same host only" */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
     curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* whatever libcurl can decode */
     curl_easy_setopt(e, CURLOPT_USERAGENT, "cptop");
@@ -339,11 +392,62 @@ int cpt_http_pollfds(cpt_http *h, struct pollfd *pfd, int max, int64_t *next_us)
     return n;
 }
 
+/* A redirect x received, followed when it stays on the base's host and
+ * scheme family (http(s); https not left for http), at most MAX_HOPS:
+ * true when the request went out again. Otherwise x->refused says why.
+ * A proxy in front of Flink may redirect (to https, to another prefix);
+ * one that sends cptop elsewhere (a login page on another host, ftp://)
+ * is named, and no header or password of ours follows it. */
+#define MAX_HOPS 3
+static bool follow(cpt_http *h, xfer *x)
+{
+    long status = 0;
+    char *loc = NULL;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+        return false;
+    if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc || !loc[0])
+        return false; /* no Location: the 3xx itself is the answer */
+    char to[300], host[256];
+    strip_credentials(loc, to, sizeof to);
+    bool https = !strncasecmp(loc, "https://", 8);
+    if (!https && strncasecmp(loc, "http://", 7))
+        snprintf(x->refused, sizeof x->refused, "redirected (HTTP %ld) to %s, which is not http(s)",
+                 status, to);
+    else if (h->tls && !https)
+        snprintf(x->refused, sizeof x->refused,
+                 "redirected (HTTP %ld) from https to plain http (%s): not followed", status, to);
+    else if (url_host(loc, host, sizeof host) || strcmp(host, h->host))
+        snprintf(x->refused, sizeof x->refused,
+                 "redirected (HTTP %ld) to another host (%s): cptop follows redirects only on %s",
+                 status, to, h->host);
+    else if (x->hops >= MAX_HOPS)
+        snprintf(x->refused, sizeof x->refused, "more than %d redirects (the last to %s)",
+                 MAX_HOPS, to);
+    if (x->refused[0])
+        return false;
+    char url[1024];
+    snprintf(url, sizeof url, "%s", loc); /* loc is the handle's, valid until the next setopt */
+    curl_multi_remove_handle(h->multi, x->easy);
+    curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    x->hops++;
+    x->len = 0;
+    x->too_big = false;
+    x->errbuf[0] = 0;
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        snprintf(x->refused, sizeof x->refused, "libcurl refused the redirect to %s", to);
+        return false;
+    }
+    return true;
+}
+
 static void finish(cpt_http *h, xfer *x, CURLcode rc, cpt_http_done_fn done, void *ud)
 {
     long status = 0;
-    char why[CURL_ERROR_SIZE + 64] = "";
-    if (rc == CURLE_OK) {
+    char why[512] = "";
+    if (x->refused[0]) {
+        snprintf(why, sizeof why, "%s", x->refused);
+    } else if (rc == CURLE_OK) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     } else if (x->too_big) {
         snprintf(why, sizeof why, "the answer is larger than %zu bytes", x->max);
@@ -374,6 +478,8 @@ void cpt_http_run(cpt_http *h, cpt_http_done_fn done, void *ud)
             if (x->easy != m->easy_handle)
                 continue;
             CURLcode rc = m->data.result;
+            if (rc == CURLE_OK && follow(h, x))
+                break; /* out again, to where it was sent */
             /* out of the list first: done() may start the next request */
             h->active[i] = h->active[--h->n_active];
             finish(h, x, rc, done, ud);

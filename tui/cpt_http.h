@@ -1,9 +1,13 @@
 /*
  * cpt_http.h — a small non-blocking HTTP client for cptop's one poll loop,
  * over libcurl's multi interface (TLS, proxies from the environment,
- * redirects, timeouts are libcurl's). Requests go to one base URL; each
+ * timeouts are libcurl's). Requests go to one base URL; each
  * answer is handed to a callback with its status and a body bounded to
  * max_body bytes.
+ *
+ * Redirects are followed (at most 3) only while they stay on the base
+ * URL's host and on http(s), never from https to http; any other is an
+ * error naming where it pointed.
  *
  * The loop asks cpt_http_pollfds() for the descriptors and the deadline
  * libcurl wants, polls, then calls cpt_http_run(). Not thread-safe: one
@@ -57,6 +61,11 @@ int cpt_http_start(cpt_http *h, const char *method, const char *path, const char
 /* Requests started and not answered yet; whether one for path is. */
 int cpt_http_active(const cpt_http *h);
 bool cpt_http_pending(const cpt_http *h, const char *path);
+
+/* What is still out, for a message when a caller stops waiting: "no
+ * complete answer to GET PATH (N bytes received)…" into out; returns how
+ * many requests are out (0: out is ""). */
+int cpt_http_waiting(const cpt_http *h, char *out, size_t size);
 
 /* Up to max descriptors libcurl waits on; *next_us lowered to the wall
  * clock of its next timeout. */

@@ -47,7 +47,8 @@ typedef struct flink_src {
     int64_t last_ok_us;       /* an answer of any kind (the cluster is there) */
     bool synced;              /* a round went through: the state is worth showing */
     bool overview_seen;       /* /jobs/overview answered */
-    char problem[200];        /* the last error, "" when the last answer was fine */
+    char problem[300];        /* the last error, "" once that request was answered well */
+    int problem_kind;         /* the cpt_ff_kind whose answer said it (-1: no answer's) */
     /* a trigger being followed */
     bool cmd_out;
     char cmd_name[32];
@@ -111,8 +112,10 @@ static void request(flink_src *f, const char *method, const char *path, const ch
     char err[200];
     if (cpt_http_pending(f->http, path))
         return;
-    if (cpt_http_start(f->http, method, path, body, tag, err, sizeof err))
+    if (cpt_http_start(f->http, method, path, body, tag, err, sizeof err)) {
         snprintf(f->problem, sizeof f->problem, "%s", err);
+        f->problem_kind = -1;
+    }
 }
 
 /* A new feed for job jid (the state is another job's), which reads the
@@ -167,6 +170,7 @@ static void pick_job(flink_src *f, const cpw_flink_jobs *j)
     if (best < 0) {
         snprintf(f->problem, sizeof f->problem, "%s", f->want_job[0] ? "no such job on the cluster"
                                                                      : "no job on the cluster");
+        f->problem_kind = CPT_FF_OVERVIEW;
         return;
     }
     use_feed(f, j->jobs[best].jid);
@@ -269,7 +273,14 @@ static void on_answer(void *ud, const cpt_http_resp *r)
     cpt_ff_kind k = cpt_flink_feed_body(f->feed, r->path, r->status, r->status ? r->body : r->err,
                                         r->status ? r->len : strlen(r->err), r->recv_us, err,
                                         sizeof err);
-    snprintf(f->problem, sizeof f->problem, "%s", err);
+    /* A problem stays until the kind of request that had it is answered
+     * well: a good /config does not make a failing /checkpoints fine. */
+    if (err[0]) {
+        snprintf(f->problem, sizeof f->problem, "%s", err);
+        f->problem_kind = (int)k;
+    } else if (f->problem_kind == (int)k || f->problem_kind < 0) {
+        f->problem[0] = 0;
+    }
     if (k == CPT_FF_OVERVIEW && r->status == 200) {
         f->overview_seen = !err[0];
         if (!err[0]) {
@@ -280,7 +291,10 @@ static void on_answer(void *ud, const cpt_http_resp *r)
         if (!cpt_flink_feed_jid(f->feed)[0] && !err[0])
             pick_job(f, cpt_flink_feed_jobs(f->feed)); /* the new feed reads the same list */
     }
-    if (k == CPT_FF_STATS && r->status) {
+    /* A round went through only when its statistics were read: an error
+     * status or a body that is not Flink's shows nothing of the job, and a
+     * dashboard kept "live" by it would let checkpoints in flight run on. */
+    if (k == CPT_FF_STATS && r->status && !err[0]) {
         cpt_flink_feed_alive(f->feed, r->recv_us);
         if (cpt_flink_feed_state(f->feed)->hello.n_ops)
             f->synced = true;
@@ -518,6 +532,19 @@ static bool run_until(cpt_source *s, int timeout_ms, bool (*done)(flink_src *f))
     return true;
 }
 
+/* Why a wait ended empty, as ": …" (or ""): the last problem, else the
+ * request still out (a deadline of ours came before libcurl's). */
+static void why_not(const flink_src *f, char *out, size_t size)
+{
+    char w[400];
+    if (f->problem[0])
+        snprintf(out, size, ": %s", f->problem);
+    else if (cpt_http_waiting(f->http, w, sizeof w))
+        snprintf(out, size, ": %s", w);
+    else
+        out[0] = 0;
+}
+
 static bool cmd_finished(flink_src *f) { return f->cmd_done; }
 static bool overview_read(flink_src *f) { return f->overview_seen; }
 static bool job_known(flink_src *f) { return cpt_flink_feed_jid(f->feed)[0] != 0; }
@@ -528,8 +555,9 @@ static int flink_request(cpt_source *s, const cpw_cmd *c, int timeout_ms, cpt_sr
 {
     flink_src *f = cpt_source_impl(s);
     if (!run_until(s, timeout_ms, job_known)) {
-        snprintf(err, errsz, "no job found on the cluster within %d ms%s%s", timeout_ms,
-                 f->problem[0] ? ": " : "", f->problem);
+        char why[420];
+        why_not(f, why, sizeof why);
+        snprintf(err, errsz, "no job found on the cluster within %d ms%s", timeout_ms, why);
         return -1;
     }
     /* the cluster's version says whether it has a REST trigger (a proxy
@@ -568,10 +596,10 @@ static int flink_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state 
 {
     flink_src *f = cpt_source_impl(s);
     if (!round_done(f) && !run_until(s, timeout_ms, round_done) && !f->synced) {
-        char b[300];
+        char b[300], why[420];
         cpw_sanitize(cpt_http_base(f->http), b, sizeof b);
-        snprintf(err, errsz, "no checkpoint statistics from %s within %d ms%s%s", b, timeout_ms,
-                 f->problem[0] ? ": " : "", f->problem);
+        why_not(f, why, sizeof why);
+        snprintf(err, errsz, "no checkpoint statistics from %s within %d ms%s", b, timeout_ms, why);
         return -1;
     }
     if (!(*out = cpt_flink_feed_copy(f->feed, history))) {
@@ -589,10 +617,10 @@ const cpw_flink_jobs *cpt_src_flink_jobs(cpt_source *s, int timeout_ms, char *er
         return NULL;
     }
     if (!run_until(s, timeout_ms, overview_read)) {
-        char b[300];
+        char b[300], why[420];
         cpw_sanitize(cpt_http_base(f->http), b, sizeof b);
-        snprintf(err, errsz, "no job list from %s within %d ms%s%s", b, timeout_ms,
-                 f->problem[0] ? ": " : "", f->problem);
+        why_not(f, why, sizeof why);
+        snprintf(err, errsz, "no job list from %s within %d ms%s", b, timeout_ms, why);
         return NULL;
     }
     return cpt_flink_feed_jobs(f->feed);

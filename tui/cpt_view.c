@@ -239,7 +239,15 @@ static bool header_title(ctx *c)
     if (!st->hello.name[0] && !st->hello.pid) {
         /* nothing heard yet: say where we are looking */
         put(c, x, 0, CPT_R_DIM, m->endpoint[0] ? m->endpoint : "looking for a job");
-        put(c, 0, 1, CPT_R_DIM, m->link == CPT_LINK_CONNECTING ? "connecting..." : "");
+        if (m->link == CPT_LINK_DOWN) {
+            /* never heard from, and given up waiting: said as loudly as a
+             * link that went down (the endpoint above says why, if it knows) */
+            char lt[128];
+            cpt_role lr = link_text(c, lt, sizeof lt);
+            put(c, 0, 1, lr, lt);
+        } else {
+            put(c, 0, 1, CPT_R_DIM, m->link == CPT_LINK_CONNECTING ? "connecting..." : "");
+        }
         return false;
     }
     x = put(c, x, 0, CPT_R_NORMAL, name);
@@ -284,7 +292,15 @@ static bool header_title(ctx *c)
             ep[cut] = 0;
             for (int i = cut - 1; i > 0; i--) /* between its pieces, not inside one */
                 if (ep[i] == ' ' && ep[i - 1] == ' ') {
-                    ep[i - 1] = 0;
+                    /* but a problem ("! why") is worth its first words */
+                    if (ep[i + 1] == '!' && cut - i > 20) {
+                        int e = cut - 3;
+                        while (e > i && ((unsigned char)ep[e] & 0xC0) == 0x80)
+                            e--;
+                        memcpy(ep + e, "\xe2\x80\xa6", 4); /* "…" and the end */
+                    } else {
+                        ep[i - 1] = 0;
+                    }
                     break;
                 }
         }
