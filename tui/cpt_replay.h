@@ -57,6 +57,13 @@ typedef void (*cpt_replay_state_fn)(void *ud, const cpw_state *st, bool restarte
                                     int64_t recv_us);
 void cpt_replay_set_restart_observer(cpt_replay *rp, cpt_replay_state_fn fn, void *ud);
 void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
+/* For the Flink callback: a message it derived from the body being fed,
+ * folded into the model as a decoded agent frame's messages are, and seen
+ * first by the observer when the record is played (not when it is replayed
+ * silently to reach a seek target), so --json and --advise see Flink's
+ * derived events as they see an agent's. Non-zero: the observer asked to
+ * stop (the run ends after this record). */
+int cpt_replay_derived(cpt_replay *rp, const cpw_msg *msg);
 
 /* The header's figures. */
 void cpt_replay_get_info(const cpt_replay *rp, cpt_replay_info *out);
