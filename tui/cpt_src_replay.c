@@ -143,9 +143,14 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
      * HistoryServer archive) was a 200 */
     char *path = w[0] == '/' ? w : strchr(w, ' ');
     int status = w[0] == '/' ? 200 : atoi(w);
-    if (!path ||
-        (!r->feed && !(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r))))
+    if (!path)
         return;
+    if (!r->feed) {
+        if (!(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r)))
+            return;
+        /* after a seek the model holds a keyframe: number on from it */
+        cpt_flink_feed_continue(r->feed, m->st->seq);
+    }
     cpt_flink_feed_body(r->feed, path + (path != w), status, body, len, recv_us, err, sizeof err);
     if (m->want_state && !m->state_pending) {
         cpw_state *st = cpt_flink_feed_copy(r->feed, -1);
