@@ -82,7 +82,7 @@ PY
 # Samples FILE and FILE.1 every 0.1 s until STOPFILE exists: the largest
 # total of the two against SIZE plus the largest chunk met so far (header
 # and payload) plus each file's index and trailer; the first times of the
-# FILE.1s seen; the first time any file held.
+# FILE.1s seen (also in PATH.olds as it runs); the first time any file held.
 cat > sample.py <<'PY'
 import os, struct, sys, time
 path, size, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -118,6 +118,8 @@ while not os.path.exists(stop):
         if p.endswith(".1") and cs:
             olds.add(cs[0][1])
     worst = max(worst, total - over - size - big)
+    with open(path + ".olds", "w") as f:
+        f.write("%d\n" % len(olds))
     time.sleep(0.1)
 print(worst, big, len(olds), first)
 PY
@@ -132,8 +134,9 @@ T_PIDS+=($sampler)
 "$CPTOP" --flink "$PURL" --poll 250 --record max.cprec --record-max 1M --headless 2>max.err &
 mrec=$!
 T_PIDS+=($mrec)
-# two rotations (a chunk is cut every 5 s; the first FILE.1 replaced by a newer one)
-sleep 16
+# two rotations (a chunk is cut every 5 s, ~500 KB here: the first FILE.1
+# replaced by a newer one after 10 s or so; slower on a loaded machine)
+wait_for 60 bash -c '[ "$(cat max.cprec.olds 2>/dev/null || echo 0)" -ge 2 ]'
 last=$(timeout 10 "$CPTOP" --flink "$PURL" --once 2>/dev/null | awk '$2 == "completed" {print $1; exit}')
 sleep 1
 kill -TERM "$mrec"

@@ -58,10 +58,12 @@ check "replay --json prints cp_completed for every checkpoint live --json did" \
   bash -c "test -z \"\$(comm -23 live.done rep.done)\""
 check "  and cp_triggered for every one live --json did" \
   bash -c "test -z \"\$(comm -23 live.trig rep.trig)\""
+# (a checkpoint in flight when live --json started has its cp_triggered in
+# the state line, not on a line of its own)
 for id in $(cat live.done); do
   for t in cp_triggered cp_completed; do
-    [ -n "$(same $t "$id" live.jsonl)" ] && [ "$(same $t "$id" live.jsonl)" = "$(same $t "$id" rep.jsonl)" ] ||
-      echo "$t $id: $(same $t "$id" live.jsonl) | $(same $t "$id" rep.jsonl)"
+    l=$(same $t "$id" live.jsonl)
+    [ -z "$l" ] || [ "$l" = "$(same $t "$id" rep.jsonl)" ] || echo "$t $id: $l | $(same $t "$id" rep.jsonl)"
   done
 done >differ.txt
 check "  each the same event (but for seq and the time it was received)" bash -c "! grep . differ.txt"
