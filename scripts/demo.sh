@@ -4,7 +4,8 @@
 # dashboard on it (t trigger, f inject a failure, a abort, ? every key, q
 # quit); then proves the results are exactly once with `cpdemo verify`.
 # Without a terminal (or with --scripted) it tours cptop's script modes
-# instead. Everything it starts is stopped on exit (also on Ctrl-C).
+# instead. Everything it starts is stopped on exit (also on Ctrl-C), and
+# the commands that replay its recording printed (scripts/demo_lib.sh).
 # --s3 keeps the checkpoints on S3 (an s3rver it starts on 127.0.0.1);
 # --pg writes the results to PostgreSQL (a private cluster it starts).
 #
@@ -40,27 +41,13 @@ work=$(mktemp -d /tmp/cptop-demo.XXXXXX)
 chmod 700 "$work"
 pids=()
 pgdir=
-cleanup() {
-  local i
-  # newest first: the job before its Kafka, S3 and database
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null || true
-  done
-  [ -n "$pgdir" ] && "$here/tests/pg.sh" stop "$pgdir"
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+# the session is recorded (cptop --record) outside $work, which is removed
+rec=$here/build/demo-$(date +%Y%m%d-%H%M%S).cprec
+. "$here/scripts/demo_lib.sh"
+demo_traps   # however it ends: everything stopped, the replay commands printed
 export XDG_RUNTIME_DIR=$work          # the job and cptop meet in a private runtime dir
 CPDEMO=$here/build/bin/cpdemo
 CPTOP=$here/build/bin/cptop
-# the session is recorded (cptop --record) outside $work, which is removed
-rec=$here/build/demo-$(date +%Y%m%d-%H%M%S).cprec
-replay_hint() {
-  echo "demo: the session is recorded in ${rec#$here/}; replay it with"
-  echo "    build/bin/cptop --replay ${rec#$here/}                    # the dashboard, as it was (? for the keys)"
-  echo "    build/bin/cptop --replay ${rec#$here/} --once --at -5s    # the state 5 s before its end"
-  echo "    build/bin/cptop --replay ${rec#$here/} --json | less      # every recorded event"
-}
 cd "$work" && mkdir var
 step() { echo; echo "\$ $*"; }
 
@@ -133,7 +120,6 @@ TOUR
   step cpdemo verify --config "${config#$here/}"
   "$CPDEMO" verify --config "$config"
   echo; echo "demo: done; everything it started is stopped and $work removed"
-  replay_hint
   exit 0
 fi
 
@@ -149,8 +135,8 @@ step "cptop ctl fail stall 2 1 ms=3000    # hold the barrier at aggregate#1"
 "$CPTOP" ctl fail stall 2 1 ms=3000
 "$CPTOP" ctl trigger >/dev/null
 sleep 1.5
-step "cptop --once                         # in flight, still waiting on aggregate#1"
-"$CPTOP" --once | head -5
+step "cptop --once                         # in flight, still waiting on aggregate[1]"
+"$CPTOP" --once | grep -E '^(job |checkpoints:|in flight )' || true
 sleep 3
 step "cptop ctl fail kill 2 0              # a task fails: restart from the last checkpoint"
 "$CPTOP" ctl fail kill 2 0
@@ -164,4 +150,3 @@ sleep 3
 step cpdemo verify --config "${config#$here/}"
 "$CPDEMO" verify --config "$config"
 echo; echo "demo: done; everything it started is stopped and $work removed"
-replay_hint

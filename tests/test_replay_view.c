@@ -6,8 +6,9 @@
  * keys as the event loop does (cpt_ui_key, then cpt_replay_do), and drawn
  * by the pure view at the replay position: golden frames of the header at
  * the start, paused mid-way with the stalled checkpoint in flight (main and
- * detail screens), at the end, the replay's help and its jump prompt; the
- * keys' effects and refusals; the live keys untouched outside a replay.
+ * detail screens), the summary screen mid-way (the checkpoints up to
+ * there), at the end, the replay's help and its jump prompt; the keys'
+ * effects and refusals; the live keys untouched outside a replay.
  *
  * Golden frames are tests/golden/replay_*.txt; regenerate them after an
  * intended change with CPT_UPDATE_GOLDEN=1 build/tests/test_replay_view.
@@ -264,6 +265,38 @@ CPT_TEST(golden_replay_at_the_start_paused_mid_way_and_at_the_end)
     press(&d, '?');
     f = render(&d, 80, 24);
     cpt_golden_check("replay_help_80x24", &f);
+    cpt_frame_free(&f);
+    close_dash(&d);
+}
+
+/* The summary screen (s) at a position mid-way shows the checkpoints up to
+ * there, not the whole recording's: at 08:00:10, 1-4 and 9 completed and
+ * 5 expired (the end has 16 completed). */
+CPT_TEST(golden_replay_summary_mid_way)
+{
+    utc();
+    dash d;
+    open_dash(&d);
+    press(&d, ' ');
+    press(&d, 'b');
+    type(&d, "08:00:10");
+    CPT_EQ_INT(press(&d, CPT_KEY_ENTER), CPT_ACT_REPLAY);
+    CPT_EQ_INT(pos(&d), T0 + 10 * SEC);
+    CPT_EQ_INT(d.m->st->counts.completed, 5);
+    CPT_EQ_INT(d.m->st->counts.failed, 1);
+    CPT_EQ_INT(press(&d, 's'), CPT_ACT_REDRAW);
+    CPT_EQ_INT(d.ui.screen, CPT_SCR_SUMMARY);
+    cpt_frame f = render(&d, 80, 24);
+    cpt_golden_check("replay_summary_mid_80x24", &f);
+    CPT_ASSERT(has(&f, "REPLAY 08:00:10"));
+    CPT_ASSERT(has(&f, "Summary of the 6 retained checkpoints (5 completed, 1 failed)"));
+    CPT_ASSERT(has(&f, "1  CHECKPOINT_EXPIRED"));
+    cpt_frame_free(&f);
+    /* Z: the same screen at the end covers the whole recording */
+    CPT_EQ_INT(press(&d, 'Z'), CPT_ACT_REPLAY);
+    CPT_EQ_INT(d.ui.screen, CPT_SCR_SUMMARY);
+    f = render(&d, 80, 24);
+    CPT_ASSERT(has(&f, "Summary of the 17 retained checkpoints (16 completed, 1 failed)"));
     cpt_frame_free(&f);
     close_dash(&d);
 }

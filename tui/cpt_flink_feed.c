@@ -49,6 +49,12 @@ void cpt_ff_hello(cpt_flink_feed *f, int64_t now_us)
     emit(f, &m, now_us);
 }
 
+void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq)
+{
+    f->seq = seq;
+    f->st->seq = seq;
+}
+
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us)
 {
     cpw_msg m = {.kind = CPW_K_HEARTBEAT};

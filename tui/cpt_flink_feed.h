@@ -82,6 +82,12 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
                                const char *body, size_t len, int64_t now_us, char *err,
                                size_t errsz);
 
+/* Numbers the messages from seq + 1: a feed that takes over from a state
+ * of that seq (a replay's keyframe, after a seek) continues its numbering,
+ * so a model holding the state folds them rather than taking them for
+ * messages the state already covers. Call before the first body. */
+void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq);
+
 /* Emits a heartbeat (a poll round that reached the cluster), so a
  * receiver knows the source is alive while nothing else changes. */
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);

@@ -128,6 +128,15 @@ static void install(cpt_replay *rp, cpw_state *st)
     cpt_model_on_state(rp->m, st, rp->ts);
 }
 
+/* A message for the model, the observer seeing it first when it is played
+ * (not replayed silently towards a seek target). */
+static void play_msg(cpt_replay *rp, const cpw_msg *msg)
+{
+    if (rp->observe && rp->obs && rp->obs(rp->obs_ud, msg, rp->ts))
+        rp->stop = 1;
+    cpt_model_on_msg(rp->m, msg, rp->ts);
+}
+
 static int on_msg(void *opaque, cpw_msg *msg)
 {
     cpt_replay *rp = opaque;
@@ -157,10 +166,16 @@ static int on_msg(void *opaque, cpw_msg *msg)
         }
         return 0;
     }
-    if (rp->observe && rp->obs && rp->obs(rp->obs_ud, msg, rp->ts))
-        rp->stop = 1;
-    cpt_model_on_msg(rp->m, msg, rp->ts);
+    play_msg(rp, msg);
     return 0;
+}
+
+int cpt_replay_derived(cpt_replay *rp, const cpw_msg *msg)
+{
+    if (!rp->m)
+        return 1; /* not within a Flink callback: nowhere to fold it */
+    play_msg(rp, msg);
+    return rp->stop;
 }
 
 static void keyframe(cpt_replay *rp, const cpt_rec_record *r, bool force)

@@ -62,6 +62,13 @@ void cpt_replay_set_flink(cpt_replay *rp, cpt_replay_flink_fn fn, void *ud);
  * job itself, the job from now on (so that keyframes and bodies agree). */
 const char *cpt_replay_job(const cpt_replay *rp);
 void cpt_replay_set_job(cpt_replay *rp, const char *job);
+/* For the Flink callback: a message it derived from the body being fed,
+ * folded into the model as a decoded agent frame's messages are, and seen
+ * first by the observer when the record is played (not when it is replayed
+ * silently to reach a seek target), so --json and --advise see Flink's
+ * derived events as they see an agent's. Non-zero: the observer asked to
+ * stop (the run ends after this record). */
+int cpt_replay_derived(cpt_replay *rp, const cpw_msg *msg);
 
 /* The header's figures. */
 void cpt_replay_get_info(const cpt_replay *rp, cpt_replay_info *out);

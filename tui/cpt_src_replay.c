@@ -21,8 +21,6 @@ typedef struct replay_src {
     int history, detail;
     /* the Flink translator, made at the first recorded body */
     cpt_flink_feed *feed;
-    cpt_model *m;             /* while a body is fed */
-    int64_t ts;
 } replay_src;
 
 static const char *const replay_cannot[] = {
@@ -119,10 +117,12 @@ static const cpt_source_ops replay_ops = {
 
 /* ------------------------------------------------------------ Flink */
 
+/* Through the player, as an agent frame's messages go: its observer (the
+ * source's, --json's printer, --advise's log) sees them when played. */
 static int ff_emit(void *ud, const cpw_msg *msg)
 {
     replay_src *r = ud;
-    return cpt_source_emit(r->s, r->m, msg, r->ts);
+    return cpt_replay_derived(r->rp, msg);
 }
 
 /* The id of the job named name in a recorded /jobs/overview body; false
@@ -180,8 +180,6 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
                        const char *body, size_t len, int64_t recv_us)
 {
     replay_src *r = ud;
-    r->m = m;
-    r->ts = recv_us;
     if (!where) {
         cpt_flink_feed_destroy(r->feed);
         r->feed = NULL;
@@ -200,8 +198,12 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
      * player's when it met one first */
     if (!r->job[0])
         snprintf(r->job, sizeof r->job, "%s", cpt_replay_job(r->rp));
-    if (!r->feed && !(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r)))
-        return;
+    if (!r->feed) {
+        if (!(r->feed = cpt_flink_feed_new(r->job, r->history, r->detail, ff_emit, r)))
+            return;
+        /* after a seek the model holds a keyframe: number on from it */
+        cpt_flink_feed_continue(r->feed, m->st->seq);
+    }
     cpt_flink_feed_body(r->feed, path, status, body, len, recv_us, err, sizeof err);
     if (!r->job[0] && cpt_flink_feed_jid(r->feed)[0]) {
         snprintf(r->job, sizeof r->job, "%s", cpt_flink_feed_jid(r->feed));

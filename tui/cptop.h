@@ -66,6 +66,11 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv);
 int cptop_list(const cptop_opts *o, int argc, char **argv);
 int cptop_json(const cptop_opts *o, int argc, char **argv);
 int cptop_once(const cptop_opts *o, int argc, char **argv);
+/* --once's text for state s at now_us (elapsed times of checkpoints in
+ * flight), its newest max_history history entries (-1: all); the live
+ * --once and --replay FILE --once both print through it. */
+#define CPTOP_ONCE_HISTORY 10
+void cptop_once_print(const cpw_state *s, int64_t now_us, int max_history);
 int cptop_ctl(const cptop_opts *o, int argc, char **argv);
 int cptop_advise(const cptop_opts *o, int argc, char **argv);
 /* --replay FILE with --json or --once (cptop_replay.c); without them the

@@ -47,68 +47,13 @@ static int when(const char *arg, int64_t first, int64_t last, int64_t dflt, int6
     return 2;
 }
 
-/* "waiting on op[3], op[7]" for a checkpoint in flight: who has not acked. */
-static void waiting_on(const cpt_model *m, const cpw_cp *cp, char *out, size_t size)
-{
-    const cpw_state *s = m->st;
-    size_t k = 0;
-    int shown = 0, more = 0;
-    out[0] = 0;
-    if (!cp->subs || cp->total != s->n_subtasks)
-        return;
-    for (int op = 0; op < s->hello.n_ops; op++)
-        for (int i = 0; i < s->hello.ops[op].parallelism; i++) {
-            const cpw_sub *u = &cp->subs[s->op_base[op] + i];
-            if (u->phase == CPW_PH_ACKED || u->phase == CPW_PH_DECLINED)
-                continue;
-            if (shown == 4) {
-                more++;
-                continue;
-            }
-            char name[CPW_NAME_MAX];
-            cpt_model_op_name(m, op, name, sizeof name);
-            int w = snprintf(out + k, size - k, "%s%s[%d] %s", shown ? ", " : "", name, i,
-                             cpw_phase_name((cpw_phase)u->phase));
-            if (w > 0 && (size_t)w < size - k)
-                k += (size_t)w;
-            shown++;
-        }
-    if (more && k < size)
-        snprintf(out + k, size - k, " and %d more", more);
-}
-
+/* The state at `at` as live --once prints it, under a line naming the time. */
 static void print_state(const cpt_model *m, int64_t at)
 {
-    const cpw_state *s = m->st;
-    char name[CPW_NAME_MAX], jobid[CPW_MAX_JOB_ID], msg[CPW_TEXT_MAX], d[32], wait[400];
-    cpw_sanitize(s->hello.name, name, sizeof name);
-    cpw_sanitize(s->job, jobid, sizeof jobid);
+    char d[32];
     cpt_fmt_clock(d, sizeof d, at, false);
     printf("replay at %s (%lld)\n", d, (long long)(at / 1000000));
-    printf("job %s (%s), pid %d, status %s\n", jobid, name, s->hello.pid,
-           cpw_job_status_name((cpw_job_status)s->status));
-    printf("checkpoints: total %lld, in progress %lld, completed %lld, failed %lld, restored %lld;"
-           " consecutive failures %d\n",
-           (long long)s->counts.total, (long long)s->counts.in_progress,
-           (long long)s->counts.completed, (long long)s->counts.failed,
-           (long long)s->counts.restored, s->consecutive_failures);
-    for (int i = 0; i < s->n_inflight; i++) {
-        const cpw_cp *cp = &s->inflight[i];
-        cpt_fmt_dur(d, sizeof d, at - cp->trigger_ts);
-        waiting_on(m, cp, wait, sizeof wait);
-        printf("in flight %lld: %d/%d acknowledged, %s elapsed%s%s\n", (long long)cp->id, cp->acks,
-               cp->total, d, wait[0] ? "; still waiting on " : "", wait);
-    }
-    for (int i = 0; i < s->n_history && i < 10; i++) {
-        const cpw_cp *cp = cpw_state_history(s, i);
-        cpt_fmt_dur(d, sizeof d, cp->duration_us);
-        cpw_sanitize(cp->message, msg, sizeof msg);
-        printf("%6lld %-9s %-8s %9s %10lld B  %d/%d acks  %s%s%s\n", (long long)cp->id,
-               cpw_cp_status_name(cp->status), cp->kind ? "manual" : "periodic", d,
-               (long long)cp->state_size, cp->acks, cp->total,
-               cp->reason >= 0 ? cpw_failure_reason_name((cpw_failure_reason)cp->reason) : "",
-               msg[0] ? " " : "", msg);
-    }
+    cptop_once_print(m->st, at, CPTOP_ONCE_HISTORY);
 }
 
 /* ------------------------------------------------------------ --json */
