@@ -305,9 +305,14 @@ CPT_TEST(a_checkpoint_appears_acks_rise_and_it_completes)
     char paths[8][160];
     CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* its details, nothing else */
     CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7");
-    /* the source vertex is done, the sink is not: acks for the source's two */
+    /* the source vertex is done, the sink is not: the source's subtasks
+     * are asked for, and their acks carry Flink's figures */
     feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1);
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7/subtasks/" V0);
+    feed_subtasks(f, 7, V0);
     CPT_EQ_INT(s.m->st->inflight[0].acks, 2);
+    CPT_EQ_INT(s.real_acks, 2);
     CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* nothing new to learn */
     /* one more ack counted by Flink: details, then the sink's subtasks */
     c = cp_of(7, CPW_FLINK_IN_PROGRESS, 3);
@@ -514,6 +519,7 @@ CPT_TEST(one_in_flight_that_ended_between_polls_is_held_for_its_missing_vertex)
     cpw_flink_cp c = cp_of(7, CPW_FLINK_IN_PROGRESS, 0);
     feed_stats(f, &c, 1, NULL);
     feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0); /* the sources acked */
+    feed_subtasks(f, 7, V0);
     c = cp_of(7, CPW_FLINK_COMPLETED, 3);
     feed_stats(f, &c, 1, NULL);
     char paths[8][160];

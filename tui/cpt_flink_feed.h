@@ -91,9 +91,10 @@ void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
  * details of every checkpoint in flight, subtasks of every vertex whose
  * acknowledged count rose past what the feed has per subtask; subtasks of
  * the vertices still missing acks of a checkpoint Flink showed finished
- * while acks were missing here (it started and ended between two polls:
- * only the newest two of a /checkpoints body, each asked once; its end
- * is emitted after their acks, or after 2 s without an answer); and those
+ * while acks were missing here (it ended between two polls: of those
+ * first seen finished only the newest two of a /checkpoints body, at most
+ * four at once, each vertex asked once; its end is emitted after their
+ * acks, or after 2 s without an answer); and those
  * of the checkpoint cpt_flink_feed_want_detail named. Returns how many
  * were written (at most max). */
 int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max);

@@ -168,7 +168,9 @@ static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, bool may_hold, i
     if (c->status != CPW_FLINK_IN_PROGRESS &&
         (cpt_ff_held(f, c->id) || (may_hold && cpt_ff_hold_start(f, c, now_us))))
         return; /* ends once its subtasks answered */
-    for (int i = 0; i < c->n_tasks; i++) {
+    /* in flight, a vertex's subtasks are asked for (cpt_flink_feed_wanted):
+     * its share of the vertex's figures only stands in at an end */
+    for (int i = 0; c->status != CPW_FLINK_IN_PROGRESS && i < c->n_tasks; i++) {
         const cpw_flink_task *t = &c->tasks[i];
         int op = cpt_ff_op_of(f, t->vertex);
         if (op >= 0 && t->num_subtasks > 0 && t->num_acked >= t->num_subtasks)
@@ -236,14 +238,15 @@ cpw_err cpt_ff_read_stats(cpt_flink_feed *f, const char *b, size_t n, int64_t id
     restored(f, &s, now_us);
     int scan = s.n_history < FF_MAX_SCAN ? s.n_history : FF_MAX_SCAN;
     /* the newest ends not folded yet may wait for their figures */
-    int64_t newest[CPT_FF_HOLDS] = {0};
-    for (int i = 0, k = 0; i < scan && k < CPT_FF_HOLDS; i++)
-        if (s.history[i].status != CPW_FLINK_IN_PROGRESS && !finished(f, s.history[i].id))
+    int64_t newest[CPT_FF_HOLD_NEW] = {0};
+    for (int i = 0, k = 0; i < scan && k < CPT_FF_HOLD_NEW; i++)
+        if (s.history[i].status != CPW_FLINK_IN_PROGRESS && !finished(f, s.history[i].id) &&
+            !inflight(f, s.history[i].id))
             newest[k++] = s.history[i].id;
     for (int i = scan - 1; i >= 0; i--) { /* oldest first, as they happened */
         const cpw_flink_cp *c = &s.history[i];
-        bool may_hold = false;
-        for (int k = 0; k < CPT_FF_HOLDS; k++)
+        bool may_hold = c->id > 0 && inflight(f, c->id);
+        for (int k = 0; k < CPT_FF_HOLD_NEW; k++)
             may_hold |= c->id > 0 && newest[k] == c->id;
         reconcile(f, c, may_hold, now_us);
         cpt_ff_track *t = c->status == CPW_FLINK_IN_PROGRESS ? track_of(f, c->id, true) : NULL;
@@ -352,8 +355,12 @@ int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max)
         for (int i = 0; i < CPW_MAX_INFLIGHT && !t; i++)
             if (f->track[i].id == cp->id)
                 t = &f->track[i];
-        /* details only when Flink counts acks we have not placed yet */
-        if (!t || !t->seen || t->hist_acked > cp->acks)
+        /* details only when Flink counts acks that neither we placed nor
+         * the last details placed on a vertex (its subtasks are asked) */
+        int32_t known = 0;
+        for (int op = 0; t && op < f->n_vertex; op++)
+            known += t->acked[op];
+        if (!t || !t->seen || t->hist_acked > (known > cp->acks ? known : cp->acks))
             snprintf(paths[n++], 160, "/jobs/%s/checkpoints/details/%lld", f->jid,
                      (long long)cp->id);
         for (int op = 0; t && t->seen && op < f->n_vertex && n < max; op++)

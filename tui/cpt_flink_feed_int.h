@@ -20,9 +20,11 @@ typedef struct cpt_ff_track {
 /* Checkpoints held back at once: a checkpoint Flink shows finished while
  * acks are missing here keeps its end until its vertices' subtasks
  * answered, so its acks carry Flink's figures and precede the end (the
- * fold drops acks after it). Only the newest CPT_FF_HOLDS of a body: a
- * backlog after a disconnect costs no more requests. */
-#define CPT_FF_HOLDS 2
+ * fold drops acks after it). One in flight here may be held; of those
+ * first seen finished only the newest CPT_FF_HOLD_NEW of a body: a backlog
+ * after a disconnect costs no more requests. */
+#define CPT_FF_HOLDS 4
+#define CPT_FF_HOLD_NEW 2
 #define CPT_FF_HOLD_US 2000000      /* a hold not answered by then ends anyway */
 
 typedef struct cpt_ff_hold {
