@@ -109,6 +109,16 @@ tui_start dash 160 30 \
 tui_expect "the dashboard shows the Flink job and where its data comes from" 10 dash \
   "^cptop hello .*RUNNING.*Flink 1\.19[^ ]* +data [0-9.]+s old.*http://127.0.0.1:$PORT" "live"
 tui_expect "its checkpoints complete on screen" 10 dash " completed +periodic"
+# the oldest one ended before cptop looked (beyond the two held for their
+# figures): opened, its subtasks are asked for and shown, or, when it has
+# left Flink's history since, the screen says so
+tui_keys dash Tab
+tui_keys dash G
+tui_keys dash Enter
+tui_expect "a checkpoint that ended unseen opens with Flink's figures (or why not)" 10 dash \
+  "Checkpoint #[0-9]+ completed" \
+  "(^sum +\*? +0 +[0-9.]+[mu]?s +20ms +[0-9.]+[mu]?s +30ms|left Flink's checkpoint history)"
+tui_keys dash Escape
 tui_keys dash a
 tui_expect "a says Flink has no abort, and opens nothing" 5 dash "Flink has no request that aborts"
 tui_keys dash t
