@@ -167,18 +167,20 @@ static void feed_details(cpt_flink_feed *f, cpw_flink_cp c, int acked0, int acke
     cpw_buf_free(&b);
 }
 
-/* A subtasks answer for checkpoint id's vertex vid: every subtask
- * completed, with figures that name it (state 100 + index, sync 3 ms,
- * async 20 ms, start delay 2 ms). */
-static void feed_subtasks(cpt_flink_feed *f, int64_t id, const char *vid)
+/* A subtasks answer for checkpoint id's vertex vid: the first `done`
+ * subtasks completed, with figures that name them (state 100 + index,
+ * sync 3 ms, async 20 ms, start delay 2 ms). */
+static void feed_subtasks_done(cpt_flink_feed *f, int64_t id, const char *vid, int done)
 {
     int n = strcmp(vid, V0) ? 1 : 2;
     cpw_flink_subtask sub[2];
     for (int i = 0; i < n; i++)
-        sub[i] = (cpw_flink_subtask){.index = i, .completed = true, .ack_ts = T0 + id * 1000 + 30,
+        sub[i] = (cpw_flink_subtask){.index = i, .completed = i < done,
+                                     .ack_ts = i < done ? T0 + id * 1000 + 30 : -1,
                                      .state_size = 100 + i, .sync = 3, .async = 20,
                                      .start_delay = 2};
-    cpw_flink_task_detail td = {.task = {.id = id, .num_subtasks = n, .num_acked = n},
+    cpw_flink_task_detail td = {.task = {.id = id, .num_subtasks = n,
+                                         .num_acked = done < n ? done : n},
                                 .n_subtasks = n, .subtasks = sub};
     td.checkpointed_size = td.state_size = td.e2e = td.sync = td.async = td.align_buffered =
         td.align_processed = td.align_persisted = td.align_duration = td.start_delay =
@@ -191,6 +193,11 @@ static void feed_subtasks(cpt_flink_feed *f, int64_t id, const char *vid)
              (long long)id, vid);
     feed(f, path, 200, &b);
     cpw_buf_free(&b);
+}
+
+static void feed_subtasks(cpt_flink_feed *f, int64_t id, const char *vid)
+{
+    feed_subtasks_done(f, id, vid, 2);
 }
 
 /* Answers every subtasks request the feed wants now; how many it wanted. */
@@ -616,6 +623,33 @@ CPT_TEST(an_opened_checkpoint_without_figures_gets_them_or_says_flink_forgot_it)
     CPT_ASSERT(strstr(note, "left Flink's checkpoint history") != NULL);
     CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 0);
     CPT_ASSERT(!cpt_flink_feed_want_detail(f, 11)); /* not asked again */
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_stale_answer_is_not_asked_again_until_flink_counts_more)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp c = cp_of(7, CPW_FLINK_IN_PROGRESS, 2);
+    feed_stats(f, &c, 1, NULL);
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0);
+    char paths[8][160];
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* the sources' subtasks */
+    /* Flink's cache answers an older view: one of the two completed */
+    feed_subtasks_done(f, 7, V0, 1);
+    CPT_EQ_INT(s.m->st->inflight[0].acks, 1);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* not again at once */
+    feed_stats(f, &c, 1, NULL);                        /* the same count: still not */
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0);
+    c = cp_of(7, CPW_FLINK_IN_PROGRESS, 3); /* Flink counts more: details again */
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1);
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7");
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 3), 2, 1);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* the sink's rose */
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7/subtasks/" V1);
     cpt_flink_feed_destroy(f);
     cpt_model_free(s.m);
 }

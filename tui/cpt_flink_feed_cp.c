@@ -287,7 +287,7 @@ cpw_err cpt_ff_read_details(cpt_flink_feed *f, const char *b, size_t n, int64_t 
     cpt_ff_track *t = track_of(f, id, c.status == CPW_FLINK_IN_PROGRESS);
     if (t) {
         t->seen = true;
-        t->hist_acked = c.num_acked;
+        t->hist_acked = t->det_at = c.num_acked;
         for (int i = 0; i < c.n_tasks; i++) {
             int op = cpt_ff_op_of(f, c.tasks[i].vertex);
             if (op >= 0)
@@ -339,6 +339,8 @@ cpw_err cpt_ff_read_subtasks(cpt_flink_feed *f, const char *b, size_t n, int64_t
     cpt_ff_track *t = track_of(f, id, false);
     if (t && op >= 0 && d.task.num_acked > t->acked[op])
         t->acked[op] = d.task.num_acked;
+    if (t && op >= 0)
+        t->sub_at[op] = t->acked[op];
     cpw_flink_task_detail_clear(&d);
     cpt_ff_late_answer(f, id, op, 200, "", now_us);
     return CPW_OK;
@@ -360,11 +362,12 @@ int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max)
         int32_t known = 0;
         for (int op = 0; t && op < f->n_vertex; op++)
             known += t->acked[op];
-        if (!t || !t->seen || t->hist_acked > (known > cp->acks ? known : cp->acks))
+        if (!t || !t->seen ||
+            (t->hist_acked > t->det_at && t->hist_acked > (known > cp->acks ? known : cp->acks)))
             snprintf(paths[n++], 160, "/jobs/%s/checkpoints/details/%lld", f->jid,
                      (long long)cp->id);
         for (int op = 0; t && t->seen && op < f->n_vertex && n < max; op++)
-            if (t->acked[op] > cpt_ff_acked_of(f, cp, op))
+            if (t->acked[op] > cpt_ff_acked_of(f, cp, op) && t->acked[op] > t->sub_at[op])
                 snprintf(paths[n++], 160, "/jobs/%s/checkpoints/details/%lld/subtasks/%s",
                          f->jid, (long long)cp->id, f->vertex[op]);
     }

@@ -15,6 +15,10 @@ typedef struct cpt_ff_track {
     bool seen;                       /* details arrived at least once */
     int32_t hist_acked;              /* num_acknowledged_subtasks in /checkpoints */
     int32_t acked[CPW_MAX_OPERATORS];/* num_acknowledged_subtasks per vertex (details) */
+    /* what was known when details / a vertex's subtasks last answered: an
+     * answer staler than that count (Flink's cache) is not asked again
+     * until the count rises */
+    int32_t det_at, sub_at[CPW_MAX_OPERATORS];
 } cpt_ff_track;
 
 /* Checkpoints held back at once: a checkpoint Flink shows finished while
