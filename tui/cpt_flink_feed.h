@@ -88,15 +88,17 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
 
 /* The detail requests worth making now, as paths (each < 160 bytes):
- * details of every checkpoint in flight, subtasks of every vertex whose
- * acknowledged count rose past what the feed has per subtask; subtasks of
- * the vertices still missing acks of a checkpoint Flink showed finished
- * while acks were missing here (it ended between two polls: of those
- * first seen finished only the newest two of a /checkpoints body, at most
- * four at once, each vertex asked once; its end is emitted after their
- * acks, or after 2 s without an answer); and those
- * of the checkpoint cpt_flink_feed_want_detail named. Returns how many
- * were written (at most max). */
+ * details of every checkpoint in flight whose acknowledged count rose,
+ * subtasks of every vertex whose count rose past what the feed has per
+ * subtask (acks carry the subtasks' figures, never a share of the
+ * vertex's); subtasks of the vertices still missing acks of a checkpoint
+ * Flink showed finished while acks were missing here (it ended between
+ * two polls: of those first seen finished only the newest two of a
+ * /checkpoints body, at most four at once, each vertex asked once; its
+ * end is emitted after their acks, or after 2 s without an answer); and
+ * those of the checkpoint cpt_flink_feed_want_detail named. An answer
+ * staler than what was known is not asked again until the count rises.
+ * Returns how many were written (at most max). */
 int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max);
 
 /* The user looks at finished checkpoint id's detail. When its acks were
