@@ -45,12 +45,43 @@ timeout 10 "$CPTOP" --flink "$URL" --list > list.txt 2>&1
 check "--list through Flink names the cluster's job, running" grep -qE '^[0-9a-f]{32} +hello +RUNNING' list.txt
 
 # ---------------------------------------------------------------- --json
+# both sources' streams over the same seconds (the interval is 1 s here)
+timeout 5 "$CPTOP" --job fl --json > ajson.txt 2>/dev/null &
+APID=$!
 timeout 4 "$CPTOP" --flink "$URL" --json > json.txt 2>/dev/null
+wait "$APID"
 check "--json starts with the state line" sh -c "head -1 json.txt | grep -q '\"type\":\"state\"'"
 check "--json then prints derived events" grep -q '"type":"cp_completed"' json.txt
 check "--json: one valid JSON object per line" python3 -c '
 import json,sys
 for l in open("json.txt"): json.loads(l)'
+# checkpoints that started and ended between two polls: their acks carry
+# Flink's per-subtask figures (before their end), the agent's for the same
+# subtasks, to Flink's milliseconds
+cat > acks.py <<'PY'
+import json
+def acks(fn):
+    out, ended = {}, set()
+    for l in open(fn):
+        e = json.loads(l)
+        if e["type"] in ("cp_completed", "cp_failed"):
+            ended.add(e["id"])
+        if e["type"] == "ack":
+            assert e["id"] not in ended, f"{fn}: ack after the end of {e['id']}"
+            out[(e["id"], e["op"], e["subtask"])] = e
+    return out
+f, a = acks("json.txt"), acks("ajson.txt")
+ms = lambda us: us // 1000
+same = [k for k in f if k in a and f[k]["async_us"] > 0]
+for k in same:
+    for x in ("state_size", "checkpointed_size"):
+        assert f[k][x] == a[k][x], (k, x, f[k], a[k])
+    for x in ("async_us", "sync_us", "start_delay_us", "alignment_us"):
+        assert ms(f[k][x]) == ms(a[k][x]), (k, x, f[k], a[k])
+assert len({k[0] for k in same}) >= 2, f"real figures for {sorted({k[0] for k in same})}"
+print(len(same), "acks alike")
+PY
+check "--json through Flink: acks with the agent's figures, before their checkpoint's end" python3 acks.py
 
 # ---------------------------------------------------------------- ctl
 timeout 20 "$CPTOP" --flink "$URL" ctl trigger > trig.txt 2>&1; rc=$?
@@ -78,6 +109,16 @@ tui_start dash 160 30 \
 tui_expect "the dashboard shows the Flink job and where its data comes from" 10 dash \
   "^cptop hello .*RUNNING.*Flink 1\.19[^ ]* +data [0-9.]+s old.*http://127.0.0.1:$PORT" "live"
 tui_expect "its checkpoints complete on screen" 10 dash " completed +periodic"
+# the oldest one ended before cptop looked (beyond the two held for their
+# figures): opened, its subtasks are asked for and shown, or, when it has
+# left Flink's history since, the screen says so
+tui_keys dash Tab
+tui_keys dash G
+tui_keys dash Enter
+tui_expect "a checkpoint that ended unseen opens with Flink's figures (or why not)" 10 dash \
+  "Checkpoint #[0-9]+ completed" \
+  "(^sum +\*? +0 +[0-9.]+[mu]?s +20ms +[0-9.]+[mu]?s +30ms|left Flink's checkpoint history)"
+tui_keys dash Escape
 tui_keys dash a
 tui_expect "a says Flink has no abort, and opens nothing" 5 dash "Flink has no request that aborts"
 tui_keys dash t

@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#define CPT_FF_HOLD_TEST_US 2000001 /* past the feed's 2 s hold */
+
 /* ------------------------------------------------------------------ helpers */
 
 static char *slurp(const char *name, size_t *len)
@@ -39,7 +41,23 @@ typedef struct sink {
     int hellos, heartbeats;
     uint64_t last_seq;
     bool seq_ok;
+    int64_t ended[64];          /* checkpoints whose end was emitted */
+    int n_ended;
+    int late_acks;              /* acks emitted after their checkpoint's end */
+    int real_acks;              /* acks with Flink's per-subtask timings */
 } sink;
+
+static void note_order(sink *s, const cpw_event *ev)
+{
+    if (ev->type == CPW_EV_CP_COMPLETED || ev->type == CPW_EV_CP_FAILED) {
+        if (s->n_ended < 64)
+            s->ended[s->n_ended++] = ev->cp_id;
+    } else if (ev->type == CPW_EV_ACK) {
+        for (int i = 0; i < s->n_ended; i++)
+            s->late_acks += s->ended[i] == ev->cp_id;
+        s->real_acks += ev->u.ack.async_us > 0 && ev->u.ack.start_delay_us > 0;
+    }
+}
 
 static int on_msg(void *ud, const cpw_msg *msg)
 {
@@ -47,8 +65,10 @@ static int on_msg(void *ud, const cpw_msg *msg)
     if (msg->seq != s->last_seq + 1)
         s->seq_ok = false;
     s->last_seq = msg->seq;
-    if (msg->kind == CPW_K_EVENT && (unsigned)msg->ev.type < CPW_EV__COUNT)
+    if (msg->kind == CPW_K_EVENT && (unsigned)msg->ev.type < CPW_EV__COUNT) {
         s->by_type[msg->ev.type]++;
+        note_order(s, &msg->ev);
+    }
     s->hellos += msg->kind == CPW_K_HELLO;
     s->heartbeats += msg->kind == CPW_K_HEARTBEAT;
     cpt_model_on_msg(s->m, msg, 1);
@@ -145,6 +165,69 @@ static void feed_details(cpt_flink_feed *f, cpw_flink_cp c, int acked0, int acke
     snprintf(path, sizeof path, "/jobs/%s/checkpoints/details/%lld", JID, (long long)c.id);
     feed(f, path, 200, &b);
     cpw_buf_free(&b);
+}
+
+/* A subtasks answer for checkpoint id's vertex vid: the first `done`
+ * subtasks completed, with figures that name them (state 100 + index,
+ * sync 3 ms, async 20 ms, start delay 2 ms). */
+static void feed_subtasks_done(cpt_flink_feed *f, int64_t id, const char *vid, int done)
+{
+    int n = strcmp(vid, V0) ? 1 : 2;
+    cpw_flink_subtask sub[2];
+    for (int i = 0; i < n; i++)
+        sub[i] = (cpw_flink_subtask){.index = i, .completed = i < done,
+                                     .ack_ts = i < done ? T0 + id * 1000 + 30 : -1,
+                                     .state_size = 100 + i, .sync = 3, .async = 20,
+                                     .start_delay = 2};
+    cpw_flink_task_detail td = {.task = {.id = id, .num_subtasks = n,
+                                         .num_acked = done < n ? done : n},
+                                .n_subtasks = n, .subtasks = sub};
+    td.checkpointed_size = td.state_size = td.e2e = td.sync = td.async = td.align_buffered =
+        td.align_processed = td.align_persisted = td.align_duration = td.start_delay =
+            cpw_flink_stat_empty();
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_task_detail(&b, &td);
+    char path[160];
+    snprintf(path, sizeof path, "/jobs/%s/checkpoints/details/%lld/subtasks/%s", JID,
+             (long long)id, vid);
+    feed(f, path, 200, &b);
+    cpw_buf_free(&b);
+}
+
+static void feed_subtasks(cpt_flink_feed *f, int64_t id, const char *vid)
+{
+    feed_subtasks_done(f, id, vid, 2);
+}
+
+/* Answers every subtasks request the feed wants now; how many it wanted. */
+static int answer_subtasks(cpt_flink_feed *f)
+{
+    char paths[16][160];
+    int n = cpt_flink_feed_wanted(f, paths, 16);
+    for (int i = 0; i < n; i++) {
+        char jid[33], vid[33];
+        int64_t id;
+        CPT_EQ_INT(cpt_flink_feed_route(paths[i], jid, &id, vid), CPT_FF_SUBTASKS);
+        feed_subtasks(f, id, vid);
+    }
+    return n;
+}
+
+/* Answers what the feed wants (details of c, then subtasks) until it
+ * wants nothing more, four rounds at most. */
+static void answer_all(cpt_flink_feed *f, cpw_flink_cp c)
+{
+    char paths[16][160];
+    for (int round = 0, n; round < 4 && (n = cpt_flink_feed_wanted(f, paths, 16)) > 0; round++)
+        for (int i = 0; i < n; i++) {
+            char jid[33], vid[33];
+            int64_t id;
+            if (cpt_flink_feed_route(paths[i], jid, &id, vid) == CPT_FF_DETAILS)
+                feed_details(f, c, 2, 1);
+            else
+                feed_subtasks(f, id, vid);
+        }
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -245,9 +328,14 @@ CPT_TEST(a_checkpoint_appears_acks_rise_and_it_completes)
     char paths[8][160];
     CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* its details, nothing else */
     CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7");
-    /* the source vertex is done, the sink is not: acks for the source's two */
+    /* the source vertex is done, the sink is not: the source's subtasks
+     * are asked for, and their acks carry Flink's figures */
     feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1);
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7/subtasks/" V0);
+    feed_subtasks(f, 7, V0);
     CPT_EQ_INT(s.m->st->inflight[0].acks, 2);
+    CPT_EQ_INT(s.real_acks, 2);
     CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* nothing new to learn */
     /* one more ack counted by Flink: details, then the sink's subtasks */
     c = cp_of(7, CPW_FLINK_IN_PROGRESS, 3);
@@ -354,6 +442,10 @@ CPT_TEST(a_restore_ends_what_was_in_flight_with_events)
     feed_job(f);
     cpw_flink_cp h[2] = {cp_of(6, CPW_FLINK_IN_PROGRESS, 0), cp_of(5, CPW_FLINK_COMPLETED, 3)};
     feed_stats(f, h, 2, NULL);
+    /* 5 ended before the first poll: its end waits for its details and
+     * subtasks, which the cluster answers */
+    answer_all(f, h[1]);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 1);
     CPT_EQ_INT(s.m->st->n_inflight, 1);
     /* a task failure: Flink restored 5, and lists 6 as failed with its reason */
     h[0] = cp_of(6, CPW_FLINK_FAILED, 0);
@@ -383,6 +475,7 @@ CPT_TEST(a_restore_ends_what_was_in_flight_with_events)
     /* ids go on after the failover; nothing is ended twice */
     cpw_flink_cp n = cp_of(8, CPW_FLINK_COMPLETED, 3);
     feed_stats(f, &n, 1, &r2);
+    answer_all(f, n);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 2);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_FAILED], 2);
     CPT_EQ_INT(s.m->st->n_history, 4);
@@ -436,6 +529,8 @@ CPT_TEST(a_copy_is_what_a_resync_installs)
     feed_job(f);
     cpw_flink_cp h[2] = {cp_of(2, CPW_FLINK_COMPLETED, 3), cp_of(1, CPW_FLINK_COMPLETED, 3)};
     feed_stats(f, h, 2, NULL);
+    /* both ended between polls: they end once their subtasks answered */
+    CPT_EQ_INT(answer_subtasks(f), 4);
     cpw_state *c = cpt_flink_feed_copy(f, -1);
     CPT_ASSERT(c != NULL);
     CPT_EQ_INT(c->n_history, 2);
@@ -447,6 +542,184 @@ CPT_TEST(a_copy_is_what_a_resync_installs)
     CPT_EQ_INT(m->st->n_history, 2);
     CPT_EQ_INT(cpw_state_history(m->st, 0)->id, 2);
     cpt_model_free(m);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_checkpoint_ended_between_polls_gets_its_real_figures_before_its_end)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    /* first seen completed: triggered, its end held for its subtasks */
+    cpw_flink_cp c = cp_of(35, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_TRIGGERED], 1);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0);
+    char paths[8][160];
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 2); /* each vertex's subtasks, no details */
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/35/subtasks/" V0);
+    CPT_EQ_STR(paths[1], "/jobs/" JID "/checkpoints/details/35/subtasks/" V1);
+    feed_stats(f, &c, 1, NULL); /* the same body again: still held, nothing twice */
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_TRIGGERED], 1);
+    feed_subtasks(f, 35, V0);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0); /* the sink has not answered */
+    feed_subtasks(f, 35, V1);
+    CPT_EQ_INT(s.by_type[CPW_EV_ACK], 3);
+    CPT_EQ_INT(s.real_acks, 3);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 1);
+    CPT_EQ_INT(s.late_acks, 0);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* asked once */
+    /* the model (and so --json's and the screens' state) has the figures */
+    const cpw_cp *h = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(h->id, 35);
+    CPT_EQ_INT(h->status, CPW_CP_COMPLETED);
+    CPT_EQ_INT(h->acks, 3);
+    CPT_EQ_INT(h->state_size, 900); /* the end's figures, as Flink gave them */
+    CPT_EQ_INT(h->duration_us, 40000);
+    CPT_ASSERT(h->subs != NULL);
+    int k = cpw_state_sub_index(s.m->st, 0, 1);
+    CPT_EQ_INT(h->subs[k].state_size, 101);
+    CPT_EQ_INT(h->subs[k].sync_us, 3000);
+    CPT_EQ_INT(h->subs[k].async_us, 20000);
+    CPT_EQ_INT(h->subs[k].start_delay_us, 2000);
+    CPT_ASSERT(s.seq_ok);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(one_in_flight_that_ended_between_polls_is_held_for_its_missing_vertex)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp c = cp_of(7, CPW_FLINK_IN_PROGRESS, 0);
+    feed_stats(f, &c, 1, NULL);
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0); /* the sources acked */
+    feed_subtasks(f, 7, V0);
+    c = cp_of(7, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, &c, 1, NULL);
+    char paths[8][160];
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* only the sink's */
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7/subtasks/" V1);
+    feed_subtasks(f, 7, V1);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 1);
+    CPT_EQ_INT(s.by_type[CPW_EV_ACK], 3);
+    CPT_EQ_INT(s.late_acks, 0);
+    const cpw_cp *h = cpw_state_history(s.m->st, 0);
+    CPT_EQ_INT(h->subs[cpw_state_sub_index(s.m->st, 1, 0)].async_us, 20000);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_backlog_of_ends_asks_for_the_newest_two_only_and_a_hold_is_bounded)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    /* ten ended while cptop was away (newest first) */
+    cpw_flink_cp h[10];
+    for (int i = 0; i < 10; i++)
+        h[i] = cp_of(20 - i, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, h, 10, NULL);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 8); /* the older ones end at once */
+    char paths[16][160];
+    int n = cpt_flink_feed_wanted(f, paths, 16);
+    CPT_EQ_INT(n, 4); /* 2 checkpoints x 2 vertices, nothing for the other 8 */
+    for (int i = 0; i < n; i++)
+        CPT_ASSERTF(strstr(paths[i], "/details/20/") || strstr(paths[i], "/details/19/"), "%s",
+                    paths[i]);
+    /* nobody answers: a body 2 s later ends them with what is known */
+    char err[300];
+    cpt_flink_feed_body(f, "/config", 200, "{}", 2, 1 + CPT_FF_HOLD_TEST_US, err, sizeof err);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 10);
+    CPT_EQ_INT(s.m->st->n_inflight, 0);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 0);
+    CPT_EQ_INT(s.late_acks, 0);
+    /* a failure answered instead: a 404 ends it too */
+    cpw_flink_cp c = cp_of(21, CPW_FLINK_FAILED, 2);
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 2);
+    const char *nf = "{\"errors\":[\"Could not find checkpointing statistics.\"]}";
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints/details/21/subtasks/" V0, 404, nf,
+                        strlen(nf), 2, err, sizeof err);
+    feed_subtasks(f, 21, V1);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_FAILED], 1);
+    CPT_EQ_INT(cpw_state_history(s.m->st, 0)->reason, CPW_FAIL_EXPIRED);
+    CPT_EQ_INT(cpw_state_history(s.m->st, 0)->acks, 1); /* the sink's, before its end */
+    CPT_ASSERT(s.seq_ok);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(an_opened_checkpoint_without_figures_gets_them_or_says_flink_forgot_it)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = cp_of(14 - i, CPW_FLINK_COMPLETED, 3);
+    feed_stats(f, h, 4, NULL); /* 11 and 12 end without figures */
+    answer_subtasks(f);        /* 13 and 14 end with theirs */
+    char paths[16][160], note[200];
+    CPT_ASSERT(!cpt_flink_feed_want_detail(f, 14)); /* it has its figures */
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 0);
+    uint64_t gen = cpt_flink_feed_filled(f, NULL);
+    CPT_ASSERT(cpt_flink_feed_want_detail(f, 12));
+    cpt_flink_feed_detail_note(f, 12, note, sizeof note);
+    CPT_ASSERT(strstr(note, "asking Flink") != NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 2);
+    int events = s.by_type[CPW_EV_ACK];
+    CPT_EQ_INT(answer_subtasks(f), 2);
+    CPT_EQ_INT(s.by_type[CPW_EV_ACK], events); /* filled in the state, no late event */
+    int64_t id = 0;
+    CPT_ASSERT(cpt_flink_feed_filled(f, &id) != gen);
+    CPT_EQ_INT(id, 12);
+    const cpw_state *st = cpt_flink_feed_state(f);
+    const cpw_cp *x = cpw_state_history(st, 2);
+    CPT_EQ_INT(x->id, 12);
+    CPT_EQ_INT(x->subs[cpw_state_sub_index(st, 0, 1)].async_us, 20000);
+    cpt_flink_feed_detail_note(f, 12, note, sizeof note);
+    CPT_EQ_STR(note, "");
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 0); /* once */
+    /* 11 left Flink's history: a 404, said on its detail screen */
+    CPT_ASSERT(cpt_flink_feed_want_detail(f, 11));
+    const char *nf = "{\"errors\":[\"Could not find checkpointing statistics.\"]}";
+    char err[300];
+    cpt_flink_feed_body(f, "/jobs/" JID "/checkpoints/details/11/subtasks/" V0, 404, nf,
+                        strlen(nf), 2, err, sizeof err);
+    cpt_flink_feed_detail_note(f, 11, note, sizeof note);
+    CPT_ASSERT(strstr(note, "left Flink's checkpoint history") != NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 16), 0);
+    CPT_ASSERT(!cpt_flink_feed_want_detail(f, 11)); /* not asked again */
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
+
+CPT_TEST(a_stale_answer_is_not_asked_again_until_flink_counts_more)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp c = cp_of(7, CPW_FLINK_IN_PROGRESS, 2);
+    feed_stats(f, &c, 1, NULL);
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 2), 2, 0);
+    char paths[8][160];
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* the sources' subtasks */
+    /* Flink's cache answers an older view: one of the two completed */
+    feed_subtasks_done(f, 7, V0, 1);
+    CPT_EQ_INT(s.m->st->inflight[0].acks, 1);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0); /* not again at once */
+    feed_stats(f, &c, 1, NULL);                        /* the same count: still not */
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 0);
+    c = cp_of(7, CPW_FLINK_IN_PROGRESS, 3); /* Flink counts more: details again */
+    feed_stats(f, &c, 1, NULL);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1);
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7");
+    feed_details(f, cp_of(7, CPW_FLINK_IN_PROGRESS, 3), 2, 1);
+    CPT_EQ_INT(cpt_flink_feed_wanted(f, paths, 8), 1); /* the sink's rose */
+    CPT_EQ_STR(paths[0], "/jobs/" JID "/checkpoints/details/7/subtasks/" V1);
     cpt_flink_feed_destroy(f);
     cpt_model_free(s.m);
 }

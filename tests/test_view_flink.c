@@ -663,3 +663,69 @@ CPT_TEST(t_offers_a_savepoint_where_flink_has_no_trigger)
     CPT_EQ_INT(cmd.n_params, 0);
     done(&w);
 }
+
+static const cpw_cp *model_cp(const cpt_model *m, int64_t id)
+{
+    for (int i = 0; i < m->st->n_history; i++)
+        if (cpw_state_history(m->st, i)->id == id)
+            return cpw_state_history(m->st, i);
+    return NULL;
+}
+
+/* What the Flink source does for the detail screen's checkpoint (the
+ * dashboard's cpt_source_want_detail): asks the feed, answers what it
+ * wants, hands the model the note and the figures filled in. */
+static void open_detail(watch *w, cpt_ui *ui, int64_t id)
+{
+    const cpw_cp *cp = model_cp(w->m, id);
+    CPT_ASSERT(cp != NULL);
+    ui->screen = CPT_SCR_DETAIL;
+    ui->detail_id = id;
+    ui->detail_trigger_ts = cp->trigger_ts;
+    CPT_ASSERT(cpt_flink_feed_want_detail(w->f, id));
+    char paths[16][160], note[200];
+    int n = cpt_flink_feed_wanted(w->f, paths, 16);
+    CPT_EQ_INT(n, 3); /* one per vertex */
+    for (int i = 0; i < n; i++)
+        ask(w, paths[i]);
+    cpt_flink_feed_detail_note(w->f, id, note, sizeof note);
+    cpt_model_detail_note(w->m, id, note);
+    const cpw_state *st = cpt_flink_feed_state(w->f);
+    for (int i = 0; i < st->n_history; i++)
+        if (cpw_state_history(st, i)->id == id)
+            cpt_model_fill_detail(w->m, cpw_state_history(st, i));
+}
+
+CPT_TEST(flink_detail_of_a_checkpoint_ended_unseen_gets_its_figures_or_says_flink_forgot_it)
+{
+    utc();
+    watch w;
+    tell(&w, 19);
+    /* three end between two polls: the newest two are held for their
+     * subtasks, 107 ends without figures */
+    for (int64_t id = 107; id <= 109; id++) {
+        fake_cp *x = push_cp(&w.c, id, NOW_MS - 900 + (id - 107) * 100);
+        complete(&w.c, x, x->trigger_ms + 300);
+    }
+    round_at(&w, NOW_MS - 200);
+    const cpw_cp *cp = model_cp(w.m, 107);
+    int src0 = cpw_state_sub_index(w.m->st, 0, 0);
+    CPT_ASSERT(cp && cp->subs && cp->subs[src0].async_us == 0);
+    CPT_EQ_INT(model_cp(w.m, 109)->subs[src0].async_us, 150000);
+    cpt_ui ui;
+    cpt_ui_init(&ui, false, true);
+    open_detail(&w, &ui, 107);
+    CPT_EQ_INT(model_cp(w.m, 107)->subs[src0].async_us, 150000);
+    CPT_EQ_STR(w.m->detail_note, "");
+    cpt_frame f = render(&w, &ui, 120, 30);
+    CPT_ASSERT(frame_has(&f, "Checkpoint #107"));
+    CPT_ASSERT(frame_has(&f, "150ms"));
+    cpt_frame_free(&f);
+    /* 95 ended before cptop looked and left Flink's history at the failover */
+    open_detail(&w, &ui, 95);
+    f = render(&w, &ui, 160, 30);
+    CPT_ASSERT(frame_has(&f, "Checkpoint #95"));
+    CPT_ASSERT(frame_has(&f, "left Flink's checkpoint history"));
+    cpt_frame_free(&f);
+    done(&w);
+}

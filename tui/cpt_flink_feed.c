@@ -332,8 +332,8 @@ static const ff_read_fn readers[] = {
 
 /* A response that is not a 2xx: what Flink said, and what it means here. */
 static void on_error_status(cpt_flink_feed *f, cpt_ff_kind k, const char *path, int status,
-                            const char *body, size_t len, int64_t id, int64_t now_us, char *err,
-                            size_t errsz)
+                            const char *body, size_t len, int64_t id, const char *vid,
+                            int64_t now_us, char *err, size_t errsz)
 {
     char msg[CPW_TEXT_MAX] = "";
     cpw_error e;
@@ -342,6 +342,11 @@ static void on_error_status(cpt_flink_feed *f, cpt_ff_kind k, const char *path, 
     if (!status)
         snprintf(msg, sizeof msg, "%.*s", (int)(len < sizeof msg ? len : sizeof msg - 1),
                  body ? body : "");
+    if (k == CPT_FF_SUBTASKS) {
+        cpt_ff_late_answer(f, id, cpt_ff_op_of(f, vid), status, msg, now_us);
+        if (status == 404)
+            return; /* it left Flink's history: said where it matters */
+    }
     if (k == CPT_FF_DETAILS && status == 404) {
         /* it left Flink's history (web.checkpoints.history): decide now */
         cpt_ff_gone(f, id, now_us);
@@ -377,8 +382,9 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
             return CPT_FF_UNKNOWN; /* another job's */
     }
     f->info.responses++;
+    cpt_ff_hold_expire(f, false, now_us); /* a hold waits a bounded time */
     if (status < 200 || status > 299) {
-        on_error_status(f, k, path, status, body, len, id, now_us, err, errsz);
+        on_error_status(f, k, path, status, body, len, id, vid, now_us, err, errsz);
         return k;
     }
     if (k == CPT_FF_STATS) {
@@ -394,6 +400,8 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
     cpw_err rc = readers[k](f, body ? body : "", len, id, vid, now_us, &e);
     if (rc != CPW_OK) {
         f->info.errors++;
+        if (k == CPT_FF_SUBTASKS) /* asked once: a bad answer is an answer */
+            cpt_ff_late_answer(f, id, cpt_ff_op_of(f, vid), 0, "a body it could not read", now_us);
         snprintf(err, errsz, "%s: %s%s%s", path, e.field[0] ? e.field : "",
                  e.field[0] ? ": " : "", e.text[0] ? e.text : cpw_strerror(rc));
         return k;

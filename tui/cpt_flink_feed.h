@@ -13,7 +13,8 @@
  * replays through it. It keeps the state its messages built (a cpw_state,
  * with the cluster's counts), which is what a snapshot or a resync gets,
  * and it says which detail requests are worth making next (only for
- * checkpoints in flight, only for vertices whose acks rose).
+ * checkpoints in flight, only for vertices whose acks rose, and for the
+ * newest checkpoints that ended between two polls, or one the user opens).
  *
  * Hostile input: bodies go through the bounded cpw_flink readers; counts
  * and sizes are clamped to the protocol's limits; times saturate. Text is
@@ -93,10 +94,32 @@ void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq);
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
 
 /* The detail requests worth making now, as paths (each < 160 bytes):
- * details of every checkpoint in flight, subtasks of every vertex whose
- * acknowledged count rose past what the feed has per subtask. Returns how
- * many were written (at most max). */
+ * details of every checkpoint in flight whose acknowledged count rose,
+ * subtasks of every vertex whose count rose past what the feed has per
+ * subtask (acks carry the subtasks' figures, never a share of the
+ * vertex's); subtasks of the vertices still missing acks of a checkpoint
+ * Flink showed finished while acks were missing here (it ended between
+ * two polls: of those first seen finished only the newest two of a
+ * /checkpoints body, at most four at once, each vertex asked once; its
+ * end is emitted after their acks, or after 2 s without an answer); and
+ * those of the checkpoint cpt_flink_feed_want_detail named. An answer
+ * staler than what was known is not asked again until the count rises.
+ * Returns how many were written (at most max). */
 int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max);
+
+/* The user looks at finished checkpoint id's detail. When its acks were
+ * placed without Flink's figures (more ended between two polls than are
+ * held, or a hold was not answered), its subtasks are asked for once
+ * (cpt_flink_feed_wanted) and fill the state's entry after its end: no
+ * event (the fold takes no ack after an end), cpt_flink_feed_filled's
+ * count moves instead. Returns whether they are being asked for. */
+bool cpt_flink_feed_want_detail(cpt_flink_feed *f, int64_t id);
+/* Bumped whenever a finished checkpoint's detail was filled; *id (may be
+ * NULL) gets the checkpoint asked for last. */
+uint64_t cpt_flink_feed_filled(const cpt_flink_feed *f, int64_t *id);
+/* What a detail screen says of checkpoint id's per-subtask figures: being
+ * asked for, gone from Flink's history (a 404), not given; "" nothing. */
+void cpt_flink_feed_detail_note(const cpt_flink_feed *f, int64_t id, char *out, size_t size);
 
 /* The job id ("" until known), the info, and the state built so far
  * (owned by the feed; valid until the next call). */

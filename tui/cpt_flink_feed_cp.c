@@ -78,8 +78,7 @@ static cpt_ff_track *track_of(cpt_flink_feed *f, int64_t id, bool make)
     return free_slot;
 }
 
-/* Subtasks of op acknowledged in what was emitted. */
-static int acked_of(const cpt_flink_feed *f, const cpw_cp *cp, int op)
+int cpt_ff_acked_of(const cpt_flink_feed *f, const cpw_cp *cp, int op)
 {
     if (!cp->subs || op < 0 || op >= f->st->hello.n_ops)
         return 0;
@@ -117,6 +116,7 @@ static void ack_rest(cpt_flink_feed *f, int64_t id, int op, int64_t ts_ms,
                 ev.u.ack.persisted_data = t->persisted / n;
             }
             cpt_ff_event(f, &ev, now_us);
+            cpt_ff_blind(f, id); /* its figures are a share, or none */
         }
     }
 }
@@ -131,8 +131,8 @@ static void trigger(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
     cpt_ff_event(f, &ev, now_us);
 }
 
-static void complete(cpt_flink_feed *f, int64_t id, int64_t ack_ms, int64_t e2e_ms,
-                     int64_t size, int64_t cpsize, int64_t now_us)
+void cpt_ff_complete(cpt_flink_feed *f, int64_t id, int64_t ack_ms, int64_t e2e_ms, int64_t size,
+                     int64_t cpsize, int64_t now_us)
 {
     ack_rest(f, id, -1, ack_ms, NULL, now_us);
     cpw_event ev = {.type = CPW_EV_CP_COMPLETED, .op = -1, .subtask = -1, .cp_id = id,
@@ -143,7 +143,7 @@ static void complete(cpt_flink_feed *f, int64_t id, int64_t ack_ms, int64_t e2e_
     cpt_ff_event(f, &ev, now_us);
 }
 
-static void fail(cpt_flink_feed *f, int64_t id, int64_t ts_us, cpw_failure_reason r,
+void cpt_ff_fail(cpt_flink_feed *f, int64_t id, int64_t ts_us, cpw_failure_reason r,
                  const char *msg, int64_t now_us)
 {
     cpw_event ev = {.type = CPW_EV_CP_FAILED, .op = -1, .subtask = -1, .cp_id = id, .ts_us = ts_us};
@@ -152,8 +152,9 @@ static void fail(cpt_flink_feed *f, int64_t id, int64_t ts_us, cpw_failure_reaso
     cpt_ff_event(f, &ev, now_us);
 }
 
-/* One checkpoint as Flink shows it now against what was emitted. */
-static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
+/* One checkpoint as Flink shows it now against what was emitted;
+ * may_hold: its end may wait for its subtasks' figures. */
+static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, bool may_hold, int64_t now_us)
 {
     if (c->id <= 0)
         return;
@@ -164,7 +165,12 @@ static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
         if (!inflight(f, c->id))
             return; /* refused (more in flight than we track) */
     }
-    for (int i = 0; i < c->n_tasks; i++) {
+    if (c->status != CPW_FLINK_IN_PROGRESS &&
+        (cpt_ff_held(f, c->id) || (may_hold && cpt_ff_hold_start(f, c, now_us))))
+        return; /* ends once its subtasks answered */
+    /* in flight, a vertex's subtasks are asked for (cpt_flink_feed_wanted):
+     * its share of the vertex's figures only stands in at an end */
+    for (int i = 0; c->status != CPW_FLINK_IN_PROGRESS && i < c->n_tasks; i++) {
         const cpw_flink_task *t = &c->tasks[i];
         int op = cpt_ff_op_of(f, t->vertex);
         if (op >= 0 && t->num_subtasks > 0 && t->num_acked >= t->num_subtasks)
@@ -172,11 +178,11 @@ static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
     }
     if (c->status == CPW_FLINK_COMPLETED) {
         int64_t ack = c->latest_ack_ts > 0 ? c->latest_ack_ts : c->trigger_ts + c->e2e;
-        complete(f, c->id, ack, c->e2e, c->state_size,
+        cpt_ff_complete(f, c->id, ack, c->e2e, c->state_size,
                  c->has_checkpointed_size ? c->checkpointed_size : c->state_size, now_us);
     } else if (c->status == CPW_FLINK_FAILED) {
         const char *m = c->failure_message ? c->failure_message : "";
-        fail(f, c->id, cpt_ff_us(c->failure_ts > 0 ? c->failure_ts : c->trigger_ts + c->e2e),
+        cpt_ff_fail(f, c->id, cpt_ff_us(c->failure_ts > 0 ? c->failure_ts : c->trigger_ts + c->e2e),
              cpt_flink_failure_reason(m), m, now_us);
     }
 }
@@ -185,13 +191,18 @@ void cpt_ff_gone(cpt_flink_feed *f, int64_t id, int64_t now_us)
 {
     if (!inflight(f, id))
         return;
+    cpt_ff_hold *h = cpt_ff_held(f, id);
+    if (h) {
+        cpt_ff_hold_end(f, h, now_us); /* Flink said how it ended */
+        return;
+    }
     if (id == f->latest_completed_id) {
-        complete(f, id, f->latest_completed_ack, f->latest_completed_e2e,
+        cpt_ff_complete(f, id, f->latest_completed_ack, f->latest_completed_e2e,
                  f->latest_completed_size, f->latest_completed_cpsize, now_us);
         return;
     }
     bool later = f->latest_completed_id > id;
-    fail(f, id, now_us, later ? CPW_FAIL_SUBSUMED : CPW_FAIL_DECLINED,
+    cpt_ff_fail(f, id, now_us, later ? CPW_FAIL_SUBSUMED : CPW_FAIL_DECLINED,
          "left Flink's checkpoint history before cptop saw how it ended", now_us);
 }
 
@@ -208,6 +219,7 @@ static void restored(cpt_flink_feed *f, const cpw_flink_stats *s, int64_t now_us
     if (!r || r->restore_ts <= f->restore_ts)
         return;
     f->restore_ts = r->restore_ts;
+    cpt_ff_hold_expire(f, true, now_us); /* a restore fails what is in flight */
     int64_t ids[CPW_MAX_INFLIGHT];
     int n = 0;
     for (int k = 0; k < f->st->n_inflight && n < CPW_MAX_INFLIGHT; k++)
@@ -218,13 +230,13 @@ static void restored(cpt_flink_feed *f, const cpw_flink_stats *s, int64_t now_us
             if (s->history[i].id == ids[k])
                 c = &s->history[i];
         if (c && c->status != CPW_FLINK_IN_PROGRESS) {
-            reconcile(f, c, now_us);
+            reconcile(f, c, false, now_us); /* no hold: the restart ends it now */
         } else if (inflight(f, ids[k])) {
             char msg[160];
             snprintf(msg, sizeof msg,
                      "the job restarted (from checkpoint %lld) before this checkpoint ended",
                      (long long)r->id);
-            fail(f, ids[k], cpt_ff_us(r->restore_ts), CPW_FAIL_TASK_FAILURE, msg, now_us);
+            cpt_ff_fail(f, ids[k], cpt_ff_us(r->restore_ts), CPW_FAIL_TASK_FAILURE, msg, now_us);
         }
     }
     cpw_event ev = {.type = CPW_EV_RESTORED, .op = -1, .subtask = -1, .cp_id = r->id,
@@ -251,9 +263,18 @@ cpw_err cpt_ff_read_stats(cpt_flink_feed *f, const char *b, size_t n, int64_t id
     }
     restored(f, &s, now_us);
     int scan = s.n_history < FF_MAX_SCAN ? s.n_history : FF_MAX_SCAN;
+    /* the newest ends not folded yet may wait for their figures */
+    int64_t newest[CPT_FF_HOLD_NEW] = {0};
+    for (int i = 0, k = 0; i < scan && k < CPT_FF_HOLD_NEW; i++)
+        if (s.history[i].status != CPW_FLINK_IN_PROGRESS && !finished(f, s.history[i].id) &&
+            !inflight(f, s.history[i].id))
+            newest[k++] = s.history[i].id;
     for (int i = scan - 1; i >= 0; i--) { /* oldest first, as they happened */
         const cpw_flink_cp *c = &s.history[i];
-        reconcile(f, c, now_us);
+        bool may_hold = c->id > 0 && inflight(f, c->id);
+        for (int k = 0; k < CPT_FF_HOLD_NEW; k++)
+            may_hold |= c->id > 0 && newest[k] == c->id;
+        reconcile(f, c, may_hold, now_us);
         cpt_ff_track *t = c->status == CPW_FLINK_IN_PROGRESS ? track_of(f, c->id, true) : NULL;
         if (t)
             t->hist_acked = c->num_acked;
@@ -292,14 +313,14 @@ cpw_err cpt_ff_read_details(cpt_flink_feed *f, const char *b, size_t n, int64_t 
     cpt_ff_track *t = track_of(f, id, c.status == CPW_FLINK_IN_PROGRESS);
     if (t) {
         t->seen = true;
-        t->hist_acked = c.num_acked;
+        t->hist_acked = t->det_at = c.num_acked;
         for (int i = 0; i < c.n_tasks; i++) {
             int op = cpt_ff_op_of(f, c.tasks[i].vertex);
             if (op >= 0)
                 t->acked[op] = c.tasks[i].num_acked;
         }
     }
-    reconcile(f, &c, now_us);
+    reconcile(f, &c, true, now_us);
     cpw_flink_cp_clear(&c);
     return CPW_OK;
 }
@@ -330,6 +351,8 @@ cpw_err cpt_ff_read_subtasks(cpt_flink_feed *f, const char *b, size_t n, int64_t
     if (rc)
         return rc;
     int op = cpt_ff_op_of(f, vid);
+    if (op >= 0 && !inflight(f, id))
+        cpt_ff_late_fill(f, id, op, &d); /* a finished one's detail, asked for */
     for (int i = 0; op >= 0 && i < d.n_subtasks; i++) {
         const cpw_flink_subtask *x = &d.subtasks[i];
         cpw_cp *cp = inflight(f, id);
@@ -342,7 +365,10 @@ cpw_err cpt_ff_read_subtasks(cpt_flink_feed *f, const char *b, size_t n, int64_t
     cpt_ff_track *t = track_of(f, id, false);
     if (t && op >= 0 && d.task.num_acked > t->acked[op])
         t->acked[op] = d.task.num_acked;
+    if (t && op >= 0)
+        t->sub_at[op] = t->acked[op];
     cpw_flink_task_detail_clear(&d);
+    cpt_ff_late_answer(f, id, op, 200, "", now_us);
     return CPW_OK;
 }
 
@@ -352,17 +378,24 @@ int cpt_flink_feed_wanted(const cpt_flink_feed *f, char (*paths)[160], int max)
     for (int k = 0; k < f->st->n_inflight && n < max; k++) {
         const cpw_cp *cp = &f->st->inflight[k];
         const cpt_ff_track *t = NULL;
+        if (cpt_ff_held(f, cp->id))
+            continue; /* asked below */
         for (int i = 0; i < CPW_MAX_INFLIGHT && !t; i++)
             if (f->track[i].id == cp->id)
                 t = &f->track[i];
-        /* details only when Flink counts acks we have not placed yet */
-        if (!t || !t->seen || t->hist_acked > cp->acks)
+        /* details only when Flink counts acks that neither we placed nor
+         * the last details placed on a vertex (its subtasks are asked) */
+        int32_t known = 0;
+        for (int op = 0; t && op < f->n_vertex; op++)
+            known += t->acked[op];
+        if (!t || !t->seen ||
+            (t->hist_acked > t->det_at && t->hist_acked > (known > cp->acks ? known : cp->acks)))
             snprintf(paths[n++], 160, "/jobs/%s/checkpoints/details/%lld", f->jid,
                      (long long)cp->id);
         for (int op = 0; t && t->seen && op < f->n_vertex && n < max; op++)
-            if (t->acked[op] > acked_of(f, cp, op))
+            if (t->acked[op] > cpt_ff_acked_of(f, cp, op) && t->acked[op] > t->sub_at[op])
                 snprintf(paths[n++], 160, "/jobs/%s/checkpoints/details/%lld/subtasks/%s",
                          f->jid, (long long)cp->id, f->vertex[op]);
     }
-    return n;
+    return cpt_ff_late_wanted(f, paths, n, max);
 }

@@ -591,6 +591,40 @@ void cpt_model_on_state(cpt_model *m, cpw_state *st, int64_t now_us)
     touch(m);
 }
 
+void cpt_model_detail_note(cpt_model *m, int64_t id, const char *text)
+{
+    char clean[sizeof m->detail_note];
+    cpw_sanitize(text ? text : "", clean, sizeof clean);
+    if (m->detail_note_id == id && !strcmp(m->detail_note, clean))
+        return;
+    m->detail_note_id = id;
+    memcpy(m->detail_note, clean, sizeof clean);
+    touch(m);
+}
+
+bool cpt_model_fill_detail(cpt_model *m, const cpw_cp *from)
+{
+    cpw_state *s = m->st;
+    if (!from->subs || from->total != s->n_subtasks || from->total <= 0)
+        return false;
+    for (int i = 0; i < s->n_history; i++) {
+        cpw_cp *cp = (cpw_cp *)cpw_state_history(s, i);
+        if (cp->id != from->id || cp->trigger_ts != from->trigger_ts)
+            continue;
+        if (cp->total != from->total)
+            return false;
+        if (!cp->subs && !(cp->subs = malloc((size_t)cp->total * sizeof *cp->subs)))
+            return false;
+        memcpy(cp->subs, from->subs, (size_t)cp->total * sizeof *cp->subs);
+        cp->persisted_data = from->persisted_data;
+        cp->alignment_us = from->alignment_us;
+        m->hist_version++;
+        touch(m);
+        return true;
+    }
+    return false;
+}
+
 void cpt_model_tick(cpt_model *m, int64_t now_us)
 {
     if (m->link == CPT_LINK_CONNECTING && m->link_since_us &&

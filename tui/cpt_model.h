@@ -151,6 +151,11 @@ typedef struct cpt_model {
     int n_jobs, jobs_total;   /* shown, and how many the cluster has */
     char jobs_note[200];      /* why there is no list ("": there is one) */
 
+    /* what the source says of a checkpoint's per-subtask figures (shown
+     * on its detail screen; cpt_model_detail_note) */
+    int64_t detail_note_id;
+    char detail_note[200];
+
     /* summary cache */
     uint64_t hist_version, summary_version;
     cpt_summary summary;
@@ -200,6 +205,14 @@ const cpt_summary *cpt_model_summary(cpt_model *m);
  * list when the source cannot give one ("" or NULL otherwise). The version
  * is bumped only when something changed. 0, or -1 when out of memory. */
 int cpt_model_set_jobs(cpt_model *m, const cpt_job_row *rows, int n, const char *note);
+
+/* The source's note on checkpoint id's per-subtask figures ("" none);
+ * sanitised here. The version is bumped when it changed. */
+void cpt_model_detail_note(cpt_model *m, int64_t id, const char *text);
+/* Per-subtask detail a source got after checkpoint from ended (the fold
+ * takes no ack after an end): copied into the history entry with its id
+ * and trigger time. false when there is none, or the shapes differ. */
+bool cpt_model_fill_detail(cpt_model *m, const cpw_cp *from);
 
 /* Operator name of op (sanitised), or "op<N>". */
 void cpt_model_op_name(const cpt_model *m, int op, char *out, size_t size);

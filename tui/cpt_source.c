@@ -231,6 +231,12 @@ void cpt_source_want_jobs(cpt_source *s, bool on)
         s->ops->want_jobs(s->impl, on);
 }
 
+void cpt_source_want_detail(cpt_source *s, cpt_model *m, int64_t cp_id)
+{
+    if (s->ops->want_detail)
+        s->ops->want_detail(s, m, cp_id);
+}
+
 int cpt_source_watch(cpt_source *s, const char *job, char *err, size_t errsz)
 {
     if (!s->ops->watch) {

@@ -162,6 +162,11 @@ uint64_t cpt_source_jobs_gen(const cpt_source *s);
  * now, e.g. while the overview is on screen: a source that polls them
  * for each job does so only then. Never blocks; cheap to call each turn. */
 void cpt_source_want_jobs(cpt_source *s, bool on);
+/* The checkpoint whose detail is on screen (0: none), each turn (cheap).
+ * A polled source whose figures for a finished one are missing asks for
+ * them once, fills them into m's entry when they come, and says on the
+ * screen's note (m->detail_note) while it asks or when it cannot. */
+void cpt_source_want_detail(cpt_source *s, cpt_model *m, int64_t cp_id);
 /* Watches another job of the cluster (an id from cpt_source_jobs) from now
  * on; the caller then starts the source again on a fresh model, since the
  * state is another job's. 0, or -1 with why in err. */
@@ -200,6 +205,8 @@ typedef struct cpt_source_ops {
     uint64_t (*jobs_gen)(const void *impl); /* NULL: cannot tell (0) */
     void (*want_jobs)(void *impl, bool on); /* NULL: no per-job figures */
     int (*watch)(cpt_source *s, const char *job, char *err, size_t errsz);
+    /* NULL: every figure a source has arrives by itself */
+    void (*want_detail)(cpt_source *s, cpt_model *m, int64_t cp_id);
     /* NULL: the wall clock (live) */
     int64_t (*clock)(const void *impl, int64_t now_us);
 } cpt_source_ops;

@@ -8,7 +8,9 @@
  * checkpoints/config every 5 s until the job's shape is known, then every
  * 30 s and 60 s (a rescale or a resubmission changes them, nothing else
  * does), /jobs/:jid/checkpoints at the poll interval, details and subtasks
- * only where the feed says acks are missing. A request still out is never sent again.
+ * only where the feed says acks are missing (in flight, ended between two
+ * polls, or finished and opened on the detail screen). A request still
+ * out is never sent again.
  * While the overview wants them, every other listed job's /checkpoints too,
  * for its row (cpt_flink_rows), no faster than Flink's statistics cache
  * refreshes (/config's refresh interval) nor the poll. Triggers go
@@ -59,6 +61,9 @@ typedef struct flink_src {
     int64_t cmd_cp;
     bool savepoint;           /* the command out is a savepoint */
     uint64_t jobs_gen;        /* changes with the list, the watched job or a row's figures */
+    int64_t detail_id;        /* the checkpoint on the detail screen (0: none) */
+    uint64_t filled_seen;     /* the feed's filled count the model has */
+    bool detail_asking;       /* the feed asks for the detail's figures */
 } flink_src;
 
 static const char *const flink_cannot[] = {
@@ -118,6 +123,49 @@ static void request(flink_src *f, const char *method, const char *path, const ch
     }
 }
 
+/* What the answers showed missing (the feed says; one of each at a time). */
+static void ask_wanted(flink_src *f)
+{
+    char paths[16][160];
+    int n = cpt_flink_feed_wanted(f->feed, paths, 16);
+    for (int i = 0; i < n; i++)
+        request(f, "GET", paths[i], NULL, T_POLL);
+}
+
+/* The detail screen's checkpoint in the model: figures the feed filled
+ * in after its end, and what to say while it asks or when it cannot. */
+static void sync_detail(flink_src *f, cpt_model *m)
+{
+    int64_t id = 0;
+    uint64_t gen = cpt_flink_feed_filled(f->feed, &id);
+    if (!m || !f->detail_id)
+        return;
+    char note[200];
+    cpt_flink_feed_detail_note(f->feed, f->detail_id, note, sizeof note);
+    cpt_model_detail_note(m, f->detail_id, note);
+    if (gen == f->filled_seen)
+        return;
+    f->filled_seen = gen;
+    const cpw_state *st = cpt_flink_feed_state(f->feed);
+    for (int i = 0; i < st->n_history; i++)
+        if (cpw_state_history(st, i)->id == id)
+            cpt_model_fill_detail(m, cpw_state_history(st, i));
+}
+
+static void flink_want_detail(cpt_source *s, cpt_model *m, int64_t cp_id)
+{
+    flink_src *f = cpt_source_impl(s);
+    /* asked each turn: one opened in flight may end without figures */
+    bool asking = cpt_flink_feed_want_detail(f->feed, cp_id);
+    if (asking && !f->detail_asking)
+        ask_wanted(f);
+    f->detail_asking = asking;
+    if (cp_id == f->detail_id && !asking)
+        return;
+    f->detail_id = cp_id;
+    sync_detail(f, m);
+}
+
 /* A new feed for job jid (the state is another job's), which reads the
  * last overview again; every request is due again. */
 static int use_feed(flink_src *f, const char *jid)
@@ -127,6 +175,9 @@ static int use_feed(flink_src *f, const char *jid)
         return -1;
     cpt_flink_feed_destroy(f->feed);
     f->feed = nf;
+    f->detail_id = 0;
+    f->filled_seen = 0;
+    f->detail_asking = false;
     f->next_config = f->next_slow = f->next_stats = f->next_job = f->next_cp_config = 0;
     f->synced = false;
     f->problem[0] = 0;
@@ -299,11 +350,8 @@ static void on_answer(void *ud, const cpt_http_resp *r)
         if (cpt_flink_feed_state(f->feed)->hello.n_ops)
             f->synced = true;
     }
-    /* what the answer showed missing */
-    char paths[16][160];
-    int n = cpt_flink_feed_wanted(f->feed, paths, 16);
-    for (int i = 0; i < n; i++)
-        request(f, "GET", paths[i], NULL, T_POLL);
+    ask_wanted(f);
+    sync_detail(f, f->m);
 }
 
 /* The requests due now. */
@@ -708,6 +756,7 @@ static const cpt_source_ops flink_ops = {
     .jobs_gen = flink_jobs_gen,
     .want_jobs = flink_want_jobs,
     .watch = flink_watch,
+    .want_detail = flink_want_detail,
 };
 
 cpt_source *cpt_src_flink_new(const cpt_src_flink_conf *c, char *err, size_t errsz)

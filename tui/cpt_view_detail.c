@@ -375,6 +375,8 @@ void cpt_view_detail(ctx *c, int y, int y_max)
     if (span <= 0)
         span = cp->duration_us > 0 ? cp->duration_us : 1;
     y = detail_heading(c, y, cp, span);
+    if (m->detail_note_id == cp->id && m->detail_note[0] && y < y_max)
+        put(c, 2, y++, CPT_R_DIM, m->detail_note); /* the source's word on its figures */
     if (!cp->subs || cp->total != st->n_subtasks) {
         put(c, 2, y, CPT_R_DIM, "per-subtask detail is kept for the newest checkpoints only (see --detail)");
         return;

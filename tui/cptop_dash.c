@@ -447,8 +447,11 @@ int cptop_dashboard(const cptop_opts *o, int argc, char **argv)
         if (d.key_ready)
             keys(&d, now);
         job_input(&d, now);
-        if (d.src) /* the other jobs' figures are polled only while shown */
+        if (d.src) { /* the other jobs' figures are polled only while shown */
             cpt_source_want_jobs(d.src, d.ui.screen == CPT_SCR_JOBS);
+            /* a finished checkpoint opened: its figures, if the source lacks them */
+            cpt_source_want_detail(d.src, d.m, d.ui.screen == CPT_SCR_DETAIL ? d.ui.detail_id : 0);
+        }
         sync_jobs(&d);
         if (d.rp)
             replay_turn(&d, now);

@@ -26,6 +26,7 @@ static const char *const paths[] = {
     "/jobs/" JID "/checkpoints/details/1",
     "/jobs/" JID "/checkpoints/details/2",
     "/jobs/" JID "/checkpoints/details/1/subtasks/" VID,
+    "/jobs/" JID "/checkpoints/details/2/subtasks/" VID,
 };
 
 typedef struct seen {
@@ -64,7 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cpt_flink_feed_body(f, path, status, (const char *)p + 1, (size_t)(q - p - 1),
                                 (int64_t)(q - data) * 1000, err, sizeof err);
             fz_str(err, sizeof err);
-            char want[16][160];
+            /* the detail screen on checkpoint 1 or 2 (figures asked for late) */
+            char want[16][160], note[200];
+            cpt_flink_feed_want_detail(f, 1 + (p[0] & 1));
+            cpt_flink_feed_detail_note(f, 1 + (p[0] & 1), note, sizeof note);
+            fz_str(note, sizeof note);
             int n = cpt_flink_feed_wanted(f, want, 16);
             FZ_CHECK(n >= 0 && n <= 16);
         }
