@@ -723,3 +723,29 @@ CPT_TEST(a_stale_answer_is_not_asked_again_until_flink_counts_more)
     cpt_flink_feed_destroy(f);
     cpt_model_free(s.m);
 }
+
+/* A held end is counted once: Flink's counts already hold it when the
+ * body shows it finished, and the fold of its late end adds nothing. */
+CPT_TEST(a_held_end_is_counted_once)
+{
+    sink s;
+    cpt_flink_feed *f = new_feed(&s);
+    feed_job(f);
+    cpw_flink_cp h[1] = {cp_of(4, CPW_FLINK_COMPLETED, 3)};
+    cpw_flink_stats st = {.counts = {.total = 4, .completed = 4}, .has_checkpointed_size = true,
+                          .n_history = 1, .history = h};
+    st.checkpointed_size = st.state_size = st.e2e = st.alignment_buffered = st.processed =
+        st.persisted = cpw_flink_stat_empty();
+    cpw_buf b;
+    cpw_buf_init(&b);
+    cpw_flink_write_stats(&b, &st);
+    feed(f, "/jobs/" JID "/checkpoints", 200, &b);
+    cpw_buf_free(&b);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0); /* held for its subtasks */
+    answer_all(f, h[0]);
+    CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 1);
+    CPT_EQ_INT(cpt_flink_feed_state(f)->counts.completed, 4);
+    CPT_EQ_INT(cpt_flink_feed_state(f)->counts.total, 4);
+    cpt_flink_feed_destroy(f);
+    cpt_model_free(s.m);
+}
