@@ -40,7 +40,12 @@ for j in alpha beta; do
   tui_start "r$j" 120 30 \
     "env XDG_RUNTIME_DIR=$T_TMP LANG=C.UTF-8 TERM=screen $CPTOP --replay $T_TMP/c.cprec --job $j --at +13s 2>$T_TMP/r$j.err"
   tui_expect "--replay --job $j: that job, under its cluster id, with its checkpoints" 10 "r$j" \
-    "^cptop $j \($id\) +RUNNING" "^ +[0-9]+ completed periodic .* [0-9]+/3 *$"
+    "^cptop $j \($id\) +RUNNING" "^ +[0-9]+ completed periodic .* 3/3 *$"
+  # the seek lands on a keyframe; the checkpoints after it have their acks
+  # (the recording repeats the job's shape after each keyframe)
+  tui_cap "r$j"
+  check "  every checkpoint shown has its acks, those after the keyframe too" \
+    sh -c "! grep -qE ' [0-2]/3 *\$' '$SCREEN'"
   tui_keys "r$j" q
   wait_for 5 tui_dead "r$j"
 done

@@ -123,7 +123,10 @@ for src in f a; do
 done
 # a seek lands on a keyframe, then plays the Flink bodies after it: the
 # state at the end holds the last checkpoint the whole replay derived
+# (its total counts one still in flight at the end, as the last trigger did)
 check "replay --once at the end: its newest checkpoint is the last replay --json completed ($(sort -n rep.done | tail -1))" \
-  bash -c "grep -Eq '^ +$(sort -n rep.done | tail -1) completed ' frep.body && grep -q '^checkpoints: total $n,' frep.body"
+  bash -c "grep -Eq '^ +$(sort -n rep.done | tail -1) completed ' frep.body &&
+    grep -q '^checkpoints: total $(sort -n rep.trig | tail -1),' frep.body ||
+    { grep -E '^checkpoints|^ +[0-9]+ ' frep.body | head -3; false; }"
 check "replay --once printed no complaint" bash -c "! grep -q . frep.err arep.err"
 t_done

@@ -742,6 +742,12 @@ CPT_TEST(a_held_end_is_counted_once)
     feed(f, "/jobs/" JID "/checkpoints", 200, &b);
     cpw_buf_free(&b);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0); /* held for its subtasks */
+    /* a copy taken meanwhile (a resync, a dashboard's first state) has it
+     * in flight, so not among the completed: its end will count it */
+    cpw_state *c = cpt_flink_feed_copy(f, -1);
+    CPT_ASSERT(c && cpw_state_find_inflight(c, 4));
+    CPT_EQ_INT(c->counts.completed, 3);
+    cpw_state_free(c);
     answer_all(f, h[0]);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 1);
     CPT_EQ_INT(cpt_flink_feed_state(f)->counts.completed, 4);

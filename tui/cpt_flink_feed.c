@@ -55,6 +55,8 @@ void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq)
     f->st->seq = seq;
 }
 
+void cpt_flink_feed_replaying(cpt_flink_feed *f) { f->no_holds = true; }
+
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us)
 {
     cpw_msg m = {.kind = CPW_K_HEARTBEAT};
@@ -303,6 +305,15 @@ cpw_state *cpt_flink_feed_copy(const cpt_flink_feed *f, int history)
         json_decref(j);
     }
     cpw_buf_free(&b);
+    /* Flink's counts hold the ends kept back for their subtasks; here they
+     * are still in flight, and their events will count them */
+    for (int i = 0; s && i < CPT_FF_HOLDS; i++) {
+        const cpt_ff_hold *h = &f->hold[i];
+        if (h->id && h->completed && s->counts.completed > 0)
+            s->counts.completed--;
+        else if (h->id && !h->completed && s->counts.failed > 0)
+            s->counts.failed--;
+    }
     return s;
 }
 

@@ -89,6 +89,11 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
  * messages the state already covers. Call before the first body. */
 void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq);
 
+/* The bodies come from a recording: no end is held for answers (nobody
+ * asks them, and after a seek every finished checkpoint is new to this
+ * feed while the recording holds no answer for it). */
+void cpt_flink_feed_replaying(cpt_flink_feed *f);
+
 /* Emits a heartbeat (a poll round that reached the cluster), so a
  * receiver knows the source is alive while nothing else changes. */
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);

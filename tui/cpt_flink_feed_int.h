@@ -68,6 +68,7 @@ struct cpt_flink_feed {
     cpw_flink_jobs jobs;             /* /jobs/overview */
 
     int64_t restore_ts;              /* latest.restored's timestamp folded (ms) */
+    bool no_holds;                   /* replaying: ends are never held */
     int64_t latest_completed_id;     /* latest.completed as Flink said */
     int64_t latest_completed_e2e, latest_completed_size, latest_completed_cpsize,
         latest_completed_ack;

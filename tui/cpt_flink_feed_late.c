@@ -47,7 +47,7 @@ bool cpt_ff_hold_start(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
     const cpw_cp *cp = cpw_state_find_inflight(f->st, c->id);
     bool completed = c->status == CPW_FLINK_COMPLETED;
     /* subtasks are asked by vertex id: the job's shape must be known */
-    if (!cp || !cp->subs || f->n_vertex != f->st->hello.n_ops || f->n_vertex == 0 ||
+    if (f->no_holds || !cp || !cp->subs || f->n_vertex != f->st->hello.n_ops || f->n_vertex == 0 ||
         cp->acks + cp->declines >= cp->total || (!completed && c->num_acked <= cp->acks))
         return false;
     cpt_ff_hold *h = NULL;

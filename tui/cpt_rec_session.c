@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A Flink body that sets the scene (cpt_rec_session_scene): the newest
+ * for its "STATUS PATH". */
+#define SCENE_MAX 256
+#define SCENE_BYTES (16u << 20)  /* all of them together */
+typedef struct scene_body {
+    char *where;
+    char *body;
+    size_t len;
+} scene_body;
+
 struct cpt_rec_session {
     cpt_rec_writer *w;
     const cpt_model *follow[CPT_REC_FOLLOW_MAX];
@@ -14,6 +24,9 @@ struct cpt_rec_session {
     cpw_buf kf;               /* a keyframe being encoded, reused */
     cpw_sub **hidden;         /* detail set aside while encoding one */
     int hidden_cap;
+    scene_body scene[SCENE_MAX];
+    int n_scene;
+    size_t scene_bytes;
     char err[300];
 };
 
@@ -91,7 +104,32 @@ static bool encode_keyframe(cpt_rec_session *s, const cpw_state *st)
     return !s->kf.failed;
 }
 
-/* A new chunk starts: the state of every followed job that has one. */
+void cpt_rec_session_scene(cpt_rec_session *s, const char *where, const void *bytes, size_t len)
+{
+    int i = 0;
+    while (i < s->n_scene && strcmp(s->scene[i].where, where))
+        i++;
+    size_t old = i < s->n_scene ? s->scene[i].len : 0;
+    if ((i == s->n_scene && i == SCENE_MAX) || len > SCENE_BYTES ||
+        s->scene_bytes - old + len > SCENE_BYTES)
+        return; /* a seek then waits for the next such body, as before */
+    char *b = malloc(len ? len : 1), *w = i < s->n_scene ? NULL : strdup(where);
+    if (!b || (i == s->n_scene && !w)) {
+        free(b);
+        free(w);
+        return;
+    }
+    memcpy(b, bytes, len);
+    if (i == s->n_scene)
+        s->scene[s->n_scene++].where = w;
+    free(s->scene[i].body);
+    s->scene[i].body = b;
+    s->scene[i].len = len;
+    s->scene_bytes = s->scene_bytes - old + len;
+}
+
+/* A new chunk starts: the state of every followed job that has one, then
+ * the Flink bodies a translator made at a seek needs to go on from it. */
 static void keyframes(cpt_rec_session *s, int64_t ts)
 {
     for (int i = 0; i < s->n_follow; i++) {
@@ -109,6 +147,12 @@ static void keyframes(cpt_rec_session *s, int64_t ts)
         }
         cpt_rec_record r = {.kind = CPT_REC_KEYFRAME, .ts_us = ts, .data = s->kf.data,
                             .len = s->kf.len};
+        put(s, &r);
+    }
+    for (int i = 0; i < s->n_scene; i++) {
+        cpt_rec_record r = {.kind = CPT_REC_FLINK, .ts_us = ts, .data = s->scene[i].body,
+                            .len = s->scene[i].len, .path = s->scene[i].where,
+                            .path_len = strlen(s->scene[i].where)};
         put(s, &r);
     }
 }
@@ -172,6 +216,10 @@ int cpt_rec_session_close(cpt_rec_session *s, char *err, size_t errsz)
         snprintf(err, errsz, "closing the recording: %s", cpt_rec_strerror(e));
     cpw_buf_free(&s->kf);
     free(s->hidden);
+    for (int i = 0; i < s->n_scene; i++) {
+        free(s->scene[i].where);
+        free(s->scene[i].body);
+    }
     free(s);
     return e ? -1 : 0;
 }

@@ -41,6 +41,14 @@ void cpt_rec_session_marker(cpt_rec_session *s, int64_t now_us, const char *fmt,
 /* Once a second: writes a chunk that is old enough. */
 void cpt_rec_session_tick(cpt_rec_session *s, int64_t now_us);
 
+/* A Flink body (already recorded through cpt_rec_session_input) that a
+ * translator made at a seek needs to go on from a keyframe: the cluster's
+ * /config, a job's /jobs/:jid, its checkpoint config and its newest
+ * /checkpoints. The newest per "STATUS PATH" is kept (copied; bounded in
+ * count and bytes) and recorded again after each chunk's keyframes. */
+void cpt_rec_session_scene(cpt_rec_session *s, const char *where, const void *bytes,
+                           size_t len);
+
 /* "REC 12.4 MB" or the last error ("REC: cannot write to …: No space
  * left on device"), for a header or a log; *bad when it is an error. */
 void cpt_rec_session_status(const cpt_rec_session *s, char *out, size_t size, bool *bad);

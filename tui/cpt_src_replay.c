@@ -203,6 +203,7 @@ static void flink_body(void *ud, cpt_model *m, const char *where, size_t where_l
             return;
         /* after a seek the model holds a keyframe: number on from it */
         cpt_flink_feed_continue(r->feed, m->st->seq);
+        cpt_flink_feed_replaying(r->feed);
     }
     cpt_flink_feed_body(r->feed, path, status, body, len, recv_us, err, sizeof err);
     if (!r->job[0] && cpt_flink_feed_jid(r->feed)[0]) {

@@ -14,6 +14,7 @@
  * recording holds each job's checkpoints and the cluster's job list once.
  */
 #include "cptop.h"
+#include "cpt_flink_feed.h"
 #include "cpt_rec_session.h"
 #include "cpt_source.h"
 
@@ -65,6 +66,22 @@ int cptop_record_open(const cptop_opts *o)
     return 0;
 }
 
+/* A good answer a Flink translator made at a seek needs (the cluster's
+ * version, the job's vertices and settings, what its checkpoints are). */
+static bool sets_scene(const char *where)
+{
+    static const cpt_ff_kind kinds[] = {CPT_FF_CONFIG, CPT_FF_JOB, CPT_FF_CP_CONFIG, CPT_FF_STATS};
+    char jid[CPW_FLINK_ID_HEX + 1];
+    int64_t id;
+    if (strncmp(where, "200 ", 4))
+        return false;
+    cpt_ff_kind k = cpt_flink_feed_route(where + 4, jid, &id, NULL);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (k == kinds[i])
+            return true;
+    return false;
+}
+
 static void tap(void *ud, cpt_tap_kind kind, const char *where, const void *bytes, size_t len,
                 int64_t recv_us)
 {
@@ -77,6 +94,8 @@ static void tap(void *ud, cpt_tap_kind kind, const char *where, const void *byte
         break;
     case CPT_TAP_HTTP_BODY:
         cpt_rec_session_input(rec, CPT_REC_FLINK, where, bytes, len, recv_us);
+        if (sets_scene(where))
+            cpt_rec_session_scene(rec, where, bytes, len);
         break;
     case CPT_TAP_HTTP_ERROR: /* status 0: no response, the body says why */
         snprintf(w, sizeof w, "0 %s", where);
