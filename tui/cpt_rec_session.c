@@ -110,13 +110,19 @@ void cpt_rec_session_scene(cpt_rec_session *s, const char *where, const void *by
     while (i < s->n_scene && strcmp(s->scene[i].where, where))
         i++;
     size_t old = i < s->n_scene ? s->scene[i].len : 0;
+    char *b = NULL, *w = NULL;
     if ((i == s->n_scene && i == SCENE_MAX) || len > SCENE_BYTES ||
-        s->scene_bytes - old + len > SCENE_BYTES)
-        return; /* a seek then waits for the next such body, as before */
-    char *b = malloc(len ? len : 1), *w = i < s->n_scene ? NULL : strdup(where);
-    if (!b || (i == s->n_scene && !w)) {
+        s->scene_bytes - old + len > SCENE_BYTES || !(b = malloc(len ? len : 1)) ||
+        (i == s->n_scene && !(w = strdup(where)))) {
+        /* a seek then waits for the path's next body, as without the scene;
+         * an older body kept in its place would take the translator back */
         free(b);
-        free(w);
+        if (i < s->n_scene) {
+            free(s->scene[i].where);
+            free(s->scene[i].body);
+            s->scene_bytes -= old;
+            s->scene[i] = s->scene[--s->n_scene];
+        }
         return;
     }
     memcpy(b, bytes, len);
