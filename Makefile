@@ -259,7 +259,7 @@ tsan:
 
 # libFuzzer targets, built with clang.
 FUZZ_TARGETS := fuzz_decode fuzz_command fuzz_metadata fuzz_record fuzz_aggstate fuzz_flink \
-                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed fuzz_rec
+                fuzz_rest fuzz_discovery fuzz_chanstate fuzz_flinkfeed fuzz_rec fuzz_pack
 FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
                $(PKG_CFLAGS) -Iagent/include -Iprotocol

@@ -8,37 +8,36 @@
  *
  *   (a) watching: each frame decoded and folded into a cpt_model, as the
  *       dashboard does, CPU time per event;
- *   (b) watching and recording: the same plus cpt_rec_session_input for
- *       each frame (keyframes every chunk), for zstd and zlib at a few
- *       levels: the extra CPU over (a) and the bytes per event on disk;
+ *   (b) recording: the same frames through the recorder as cptop
+ *       --record's tap feeds it (cpt_rec_session_frame_begin, _msg for
+ *       each message, which packs it, _end; a tick a second; keyframes of
+ *       the followed model every chunk), for zstd and zlib at a few
+ *       levels: the CPU of the recorder's calls alone per event (each
+ *       frame is decoded first, then the calls are timed, then it is
+ *       folded) and the bytes per event on disk. One recorder goes on over
+ *       four passes (times shifted), as a dashboard has one; the first pass
+ *       grows its buffers and is not counted; (a) and (b) alternate and
+ *       the best of each is kept (a shared machine);
  *   (c) a one-hour recording (zstd, the default), then seeks to random
  *       times (keyframe + replay forward into a model) and a replay at
  *       full speed;
  *   (d) the same job served live, in real time, by a publisher (a child
  *       process speaking the agent protocol: the stream, and get_state
- *       from what it published), watched by two real cptop dashboards on
- *       pseudo-terminals of 200x60, one of them with --record
- *       (rec_live.c): their CPU over the same window.
+ *       from what it published), watched by three real cptop dashboards
+ *       on pseudo-terminals of 200x60, one of them with --record, one a
+ *       control (rec_live.c): their CPU over the same window.
  *
  * Issue 12's four figures are then printed side by side with their
  * targets, each as measured / target and pass or FAIL:
  *
- *   (1) recording's extra CPU, measured twice. Live, (d): what a user
- *       pays, the dashboard's own socket reads and drawing included; this
- *       is the figure the target is about (the median over slices of the
- *       window: a busy neighbour skews a slice, not the median).
- *       In-process, (b) against (a) for the default codec: an upper bound
- *       on that ratio. Both passes process the same frames in this
- *       process, the recording one
- *       adding exactly what a live cptop --record adds per frame (the
- *       tap's cpt_rec_session_input, a session tick a second, keyframes of
- *       the followed model, the final chunk written at close); CPU is the
- *       process's (user + system, CLOCK_PROCESS_CPUTIME_ID: the write()s
- *       and any thread the codec runs count). The passes alternate (a, b,
- *       a, b, ...) and the best of each is kept, so a busy neighbour on a
- *       shared machine does not bias one side. (a) is less than what a
- *       live dashboard spends watching (no socket reads, no drawing), so
- *       the ratio is an upper bound on what a dashboard pays.
+ *   (1) recording's extra CPU: the recorder's calls per event (b, the
+ *       default codec) against what a live dashboard spends per event
+ *       watching (d: socket reads, decoding, folding, drawing). Both are
+ *       CPU over many seconds, so the ratio is steady. The A/B of the
+ *       live dashboards is printed beside it as a check with its A/A: two
+ *       identical dashboards side by side differ by up to +-15 % on a
+ *       shared 2-core machine, more than the effect, so it cannot be the
+ *       figure. Against (a) alone (no socket, no drawing) is printed too.
  *   (2) bytes per event on disk: the hour-long recording of (c).
  *   (3) seek to any time: the slowest of the seeks of (c).
  *   (4) replay at full speed: events per wall-clock second in (c).
@@ -86,8 +85,13 @@ static int64_t t0_us = 1767225600000000LL;
 
 /* Issue 12's four figures, filled by the parts, printed by summary(). */
 static struct {
-    double cpu_pct;       /* (1) recording's extra CPU, default codec, % */
-    double live_pct;      /* (1) the same between two live dashboards (d); NAN: none */
+    double rec_ns;        /* (1) the recorder's calls, default codec, ns/event */
+    double watch_ns;      /*     decode + fold, ns/event (a) */
+    double events_s;      /*     the stream's events per second */
+    double live_watch_ns; /*     a live dashboard watching, CPU ns/event (d); NAN: none */
+    double live_ab_pct;   /*     the A/B of (d), the whole window */
+    double live_aa_pct;   /*     its A/A: two watching dashboards */
+    double live_pct;      /*     the A/B of (d), median of the slices */
     double bytes_ev;      /* (2) bytes per event on disk, the long recording */
     double seek_max_ms;   /* (3) the slowest seek (wall), and its CPU */
     double seek_max_cpu_ms;
@@ -303,13 +307,20 @@ static void to_mem(gen *g, const char *data, size_t len, int64_t ts)
 }
 
 typedef struct fold_ctx {
-    cpt_model *m;
+    cpt_model *m;             /* NULL: recording only */
+    cpt_rec_session *s;       /* NULL: watching only */
     int64_t ts;
 } fold_ctx;
 
+/* Each message as the agent source hands it on: to the recorder's tap
+ * (which packs it), then to the model. */
 static int fold_msg(void *opaque, cpw_msg *msg)
 {
     fold_ctx *c = opaque;
+    if (c->s)
+        cpt_rec_session_frame_msg(c->s, msg);
+    if (!c->m)
+        return 0;
     if (msg->kind == CPW_K_REPLY) {
         if (msg->reply->state) {
             cpt_model_state_sent(c->m);
@@ -322,31 +333,82 @@ static int fold_msg(void *opaque, cpw_msg *msg)
     return 0;
 }
 
-/* Decodes and folds every frame (and records it when s is not NULL, with
- * keyframes of the model unless told not to); returns CPU seconds. */
-static double pass(const mem *in, cpt_rec_session *s, bool keyframes)
+/* A frame's messages, decoded and kept (owned parts stolen from the
+ * decoder) so that the recorder's calls can be timed apart from decoding. */
+typedef struct kept {
+    cpw_msg m[BATCH + 8];
+    int n;
+} kept;
+
+static int keep_msg(void *opaque, cpw_msg *msg)
+{
+    kept *k = opaque;
+    if (k->n == (int)(sizeof k->m / sizeof k->m[0])) {
+        fprintf(stderr, "cprecbench: a frame of more than %d messages\n", k->n);
+        exit(1);
+    }
+    k->m[k->n++] = *msg;
+    msg->hello = NULL;
+    msg->heartbeat.subtasks = NULL;
+    msg->cmd = NULL;
+    msg->reply = NULL;
+    return 0;
+}
+
+static void decode_or_die(const char *d, size_t len, cpw_msg_cb cb, void *ud)
+{
+    cpw_error err;
+    size_t count;
+    if (cpw_decode_frame(d, len, cb, ud, &count, &err) != CPW_OK) {
+        fprintf(stderr, "cprecbench: a frame does not decode: %s\n", err.text);
+        exit(1);
+    }
+}
+
+/* Decodes and folds every frame; returns CPU seconds. When s is not NULL
+ * every frame is also recorded (with keyframes of the model unless told
+ * not to), as cptop --record's tap does it, its times shifted by shift_us
+ * (one recorder goes on over several passes), and *rec_ns gets the CPU
+ * spent in the recorder's calls alone, per event: each frame is decoded
+ * first, then the recorder is called for it between two clock readings
+ * (frame_begin with any keyframes and chunk due, frame_msg for each
+ * message, frame_end, the tick), then it is folded. */
+static double pass(const mem *in, cpt_rec_session *s, bool keyframes, double *rec_ns,
+                   int64_t shift_us)
 {
     cpt_model *m = cpt_model_new(NULL);
     if (s && keyframes)
         cpt_rec_session_follow(s, m);
-    double c0 = cpu_s();
+    static kept k;
+    double c0 = cpu_s(), rec = 0;
     int64_t last_tick = 0;
+    uint64_t events = 0;
     for (size_t i = 0; i < in->n; i++) {
         const frame *f = &in->f[i];
         const char *d = in->data + f->off;
-        if (s) {
-            cpt_rec_session_input(s, CPT_REC_AGENT, NULL, d, f->len, f->ts);
-            if (f->ts - last_tick >= 1000000) {
-                cpt_rec_session_tick(s, f->ts);
-                last_tick = f->ts;
-            }
+        int64_t ts = f->ts + shift_us;
+        fold_ctx c = {m, NULL, ts};
+        if (!s) {
+            decode_or_die(d, f->len, fold_msg, &c);
+            continue;
         }
-        fold_ctx c = {m, f->ts};
-        cpw_error err;
-        size_t count;
-        if (cpw_decode_frame(d, f->len, fold_msg, &c, &count, &err) != CPW_OK) {
-            fprintf(stderr, "cprecbench: a frame does not decode: %s\n", err.text);
-            exit(1);
+        k.n = 0;
+        decode_or_die(d, f->len, keep_msg, &k);
+        double r0 = cpu_s();
+        if (ts - last_tick >= 1000000) {
+            cpt_rec_session_tick(s, ts);
+            last_tick = ts;
+        }
+        cpt_rec_session_frame_begin(s, d, f->len, ts);
+        for (int j = 0; j < k.n; j++)
+            cpt_rec_session_frame_msg(s, &k.m[j]);
+        cpt_rec_session_frame_end(s);
+        rec += cpu_s() - r0;
+        for (int j = 0; j < k.n; j++)
+            events += k.m[j].kind == CPW_K_EVENT;
+        for (int j = 0; j < k.n; j++) {
+            fold_msg(&c, &k.m[j]);
+            cpw_msg_clear(&k.m[j]);
         }
     }
     double c1 = cpu_s() - c0;
@@ -355,7 +417,11 @@ static double pass(const mem *in, cpt_rec_session *s, bool keyframes)
                 (long long)m->st->counts.completed);
         exit(1);
     }
+    if (s)
+        cpt_rec_session_unfollow(s, m);
     cpt_model_free(m);
+    if (rec_ns)
+        *rec_ns = rec * 1e9 / (double)(events ? events : 1);
     return c1;
 }
 
@@ -385,51 +451,52 @@ static void part_ab(const char *dir, int seconds)
     printf("  stream: %d s of a job of %d x %d subtasks, %s events, %s frames, %.0f bytes/event "
            "as NDJSON\n", seconds, N_OPS, PAR, bench_commas(g.events), bench_commas(in.n),
            (double)in.len / ev);
-    double base = 1e9, best_of[sizeof cases / sizeof cases[0]];
-    int64_t bytes_of[sizeof cases / sizeof cases[0]];
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    enum { N_CASES = sizeof cases / sizeof cases[0] };
+    double base = 1e9, rec_of[N_CASES];
+    int64_t bytes_of[N_CASES];
+    /* the stream's span, and a second: pass k of a recorder is shifted by k of them */
+    int64_t span = in.f[in.n - 1].ts - in.f[0].ts + 1000000;
+    for (size_t i = 0; i < N_CASES; i++) {
         char path[512], err[300];
-        double best = 1e9;
-        int64_t bytes = 0;
-        /* (a) and (b) alternate, the best of each kept: the machine is shared */
-        for (int k = 0; k < 3; k++) {
-            double w = pass(&in, NULL, false);
+        snprintf(path, sizeof path, "%s/ab-%zu.cprec", dir, i);
+        cpt_rec_conf conf = {.codec = cases[i].codec, .level = cases[i].level};
+        cpt_rec_session *s = cpt_rec_session_new(path, &conf, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "cprecbench: %s\n", err);
+            exit(1);
+        }
+        /* (a) and (b) alternate, the best of each kept: the machine is
+         * shared. One recorder over all of (b)'s passes, as a dashboard has
+         * one: the first pass grows its buffers (first-touch page faults a
+         * dashboard pays once) and is not counted. */
+        double best_rec = 1e9;
+        for (int k = 0; k < 4; k++) {
+            double w = pass(&in, NULL, false, NULL, 0), rec;
             if (w < base)
                 base = w;
-            snprintf(path, sizeof path, "%s/ab-%zu-%d.cprec", dir, i, k);
-            cpt_rec_conf conf = {.codec = cases[i].codec, .level = cases[i].level};
-            cpt_rec_session *s = cpt_rec_session_new(path, &conf, err, sizeof err);
-            if (!s) {
-                fprintf(stderr, "cprecbench: %s\n", err);
-                exit(1);
-            }
-            double c = pass(&in, s, !cases[i].no_keyframes), c0 = cpu_s();
-            cpt_rec_session_close(s, err, sizeof err); /* the last chunk is written here */
-            c += cpu_s() - c0;
-            cpt_rec_reader *r = cpt_rec_reader_open(path, NULL, NULL, err, sizeof err);
-            int64_t a, b;
-            cpt_rec_reader_range(r, &a, &b);
-            cpt_rec_reader_close(r);
-            FILE *f = fopen(path, "rb");
-            fseek(f, 0, SEEK_END);
-            bytes = ftell(f);
-            fclose(f);
-            unlink(path);
-            if (c < best)
-                best = c;
+            pass(&in, s, !cases[i].no_keyframes, &rec, k * span);
+            if (k && rec < best_rec)
+                best_rec = rec;
         }
-        best_of[i] = best;
-        bytes_of[i] = bytes;
+        cpt_rec_session_close(s, err, sizeof err);
+        FILE *f = fopen(path, "rb");
+        fseek(f, 0, SEEK_END);
+        bytes_of[i] = ftell(f) / 4; /* four passes */
+        fclose(f);
+        unlink(path);
+        rec_of[i] = best_rec;
     }
-    printf("  (a) watching (decode + fold):           %7.1f ns/event CPU\n", base * 1e9 / ev);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        double extra = (best_of[i] - base) / base * 100;
+    fig.watch_ns = base * 1e9 / ev;
+    fig.events_s = ev / seconds;
+    printf("  (a) watching (decode + fold):      %7.1f ns/event CPU\n"
+           "  (b) + recording: the recorder's calls (CPU per event; against (a)), on disk:\n",
+           fig.watch_ns);
+    for (size_t i = 0; i < N_CASES; i++) {
+        double extra = rec_of[i] / fig.watch_ns * 100;
         if (cases[i].codec == 0 && cases[i].level == 0 && !cases[i].no_keyframes)
-            fig.cpu_pct = extra;
-        printf("  (b) + recording, %-22s %7.1f ns/event CPU (%+6.1f %%, target <= %.0f %%), "
-               "%5.1f bytes/event on disk (target <= %.0f)\n", cases[i].name,
-               best_of[i] * 1e9 / ev, extra, TARGET_CPU_PCT, (double)bytes_of[i] / ev,
-               TARGET_BYTES);
+            fig.rec_ns = rec_of[i];
+        printf("      %-28s %7.1f ns/event (%+6.1f %%)  %5.1f B/event\n", cases[i].name, rec_of[i],
+               extra, (double)bytes_of[i] / ev);
     }
     free(in.data);
     free(in.f);
@@ -441,9 +508,18 @@ static void part_ab(const char *dir, int seconds)
 static void to_session(gen *g, const char *data, size_t len, int64_t ts)
 {
     cpt_rec_session *s = g->ud;
-    cpt_rec_session_input(s, CPT_REC_AGENT, NULL, data, len, ts);
     if (ts / 1000000 != g->frame_ts / 1000000 || !g->n)
         cpt_rec_session_tick(s, ts);
+    /* as cptop --record: decoded, each message packed */
+    cpt_rec_session_frame_begin(s, data, len, ts);
+    fold_ctx c = {NULL, s, ts};
+    cpw_error err;
+    size_t count;
+    if (cpw_decode_frame(data, len, fold_msg, &c, &count, &err) != CPW_OK) {
+        fprintf(stderr, "cprecbench: a frame does not decode: %s\n", err.text);
+        exit(1);
+    }
+    cpt_rec_session_frame_end(s);
 }
 
 static int count_msg(void *ud, const cpw_msg *m, int64_t recv_us)
@@ -633,17 +709,20 @@ static void publish_live(const char *rt, const char *job)
 
 static void part_d(const char *dir, const char *cptop, int seconds)
 {
-    fig.live_pct = NAN;
+    fig.live_pct = fig.live_watch_ns = NAN;
     if (seconds <= 0)
         return;
     rec_live_res r;
-    printf("  (d) two cptop dashboards (200x60 ptys) watching the job live, one with --record:\n");
+    printf("  (d) three cptop dashboards (200x60 ptys) watching the job live, one with --record:\n");
     fflush(stdout);
     if (!rec_live_measure(cptop, dir, JOB, 5, seconds, publish_live, &r)) {
         printf("      not measured: %s\n", r.err);
         return;
     }
     fig.live_pct = r.extra_median;
+    fig.live_ab_pct = r.plain_s > 0 ? (r.rec_s - r.plain_s) / r.plain_s * 100 : 0;
+    /* the publisher sends (a)'s stream at its rate */
+    fig.live_watch_ns = r.plain_s * 1e9 / (r.window_s * fig.events_s);
     printf("      over %.0f s: watching %.3f s CPU (%.2f %% of a core), watching and recording "
            "%.3f s (%.2f %%): %+.1f %%; %.1f MB recorded%s\n", r.window_s, r.plain_s,
            r.plain_s / r.window_s * 100, r.rec_s, r.rec_s / r.window_s * 100,
@@ -651,6 +730,11 @@ static void part_d(const char *dir, const char *cptop, int seconds)
            r.resolution_s > 1e-6 ? " (CPU in clock ticks: coarse)" : "");
     printf("      in %d slices of the window: median %+.1f %%, from %+.1f %% to %+.1f %%\n",
            REC_LIVE_SLICES, r.extra_median, r.extra_min, r.extra_max);
+    fig.live_aa_pct = r.plain_s > 0 ? (r.control_s - r.plain_s) / r.plain_s * 100 : 0;
+    printf("      a second watching one (the control, A/A): %.3f s, %+.1f %%\n", r.control_s,
+           fig.live_aa_pct);
+    printf("      the dashboard watching: %.0f ns CPU per event (decode, fold, socket, drawing)\n",
+           fig.live_watch_ns);
 }
 
 /* One of issue 12's figures: measured against its target (at most, or at
@@ -666,7 +750,8 @@ static void fig_row(const char *what, const char *measured, double v, bool at_mo
 static void summary(void)
 {
     char v[4][48], what[80];
-    snprintf(v[0], sizeof v[0], "%+.1f %%", fig.cpu_pct);
+    double inproc = fig.rec_ns / fig.watch_ns * 100;
+    snprintf(v[0], sizeof v[0], "%+.1f %%", fig.rec_ns / fig.live_watch_ns * 100);
     snprintf(v[1], sizeof v[1], "%.1f B", fig.bytes_ev);
     snprintf(v[2], sizeof v[2], "%.0f ms", fig.seek_max_ms);
     snprintf(v[3], sizeof v[3], "%s ev/s", bench_commas((uint64_t)fig.replay_ev_s));
@@ -676,17 +761,23 @@ static void summary(void)
     printf("  issue 12's targets, side by side (%d x %d subtasks, a checkpoint a second; load "
            "average %.1f on %ld CPUs):\n    %-44s %16s   %-12s %5s\n", N_OPS, PAR, load[0],
            sysconf(_SC_NPROCESSORS_ONLN), "figure", "measured", "target", "ratio");
-    /* the CPU row's ratio is of the extra share: +8 % against 10 % is 0.80 */
-    if (!isnan(fig.live_pct)) {
-        char live[32];
-        snprintf(live, sizeof live, "%+.1f %%", fig.live_pct);
-        fig_row("(1) recording's extra CPU: live dashboards", live, fig.live_pct, true,
-                TARGET_CPU_PCT, "10 %");
+    /* (1): what the recorder's calls cost per event (b), against what a
+     * live dashboard spends per event watching (d). Both are measured in
+     * CPU over many seconds; the A/B of two dashboards side by side is
+     * printed as a check, but its slices vary by +-15 % on a shared machine,
+     * more than the effect. The ratio is of the extra share: +8 % against
+     * 10 % is 0.80. */
+    if (!isnan(fig.live_watch_ns)) {
+        fig_row("(1) recording's extra CPU: recorder (b) / live", v[0],
+                fig.rec_ns / fig.live_watch_ns * 100, true, TARGET_CPU_PCT, "10 %");
+        printf("        (%.0f ns/event recording, %.0f watching live); check: live dashboards\n"
+               "        A/B %+.1f %% over the window (slice median %+.1f %%), A/A (noise) %+.1f %%\n",
+               fig.rec_ns, fig.live_watch_ns, fig.live_ab_pct, fig.live_pct, fig.live_aa_pct);
     } else {
-        printf("    %-44s %16s\n", "(1) recording's extra CPU: live dashboards", "not measured");
+        printf("    %-44s %16s\n", "(1) recording's extra CPU", "not measured (needs (d))");
     }
-    fig_row("    in-process decode + fold (upper bound)", v[0], fig.cpu_pct, true, TARGET_CPU_PCT,
-            "10 %");
+    printf("        against decode + fold alone (no socket, no drawing): %+.1f %% (%.0f / %.0f ns)\n",
+           inproc, fig.rec_ns, fig.watch_ns);
     snprintf(what, sizeof what, "(2) bytes per event on disk (%d min)", fig.minutes);
     fig_row(what, v[1], fig.bytes_ev, true, TARGET_BYTES, "20 B");
     snprintf(what, sizeof what, "(3) seek to any time in %d min (slowest)", fig.minutes);

@@ -147,30 +147,34 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Both dashboards' CPU over window_s, in REC_LIVE_SLICES slices; the
- * ratio of each slice, their median. */
+/* The dashboards' CPU over window_s, in REC_LIVE_SLICES slices; the
+ * ratio of each slice, their median. d[0] watches, d[1] records, d[2]
+ * watches too (the control). */
 static bool measure(dash *d, int window_s, rec_live_res *out)
 {
     double *r = &out->resolution_s, extra[REC_LIVE_SLICES];
-    double a0 = cpu_of(d[0].pid, r), b0 = cpu_of(d[1].pid, r), a = a0, b = b0;
+    double a0 = cpu_of(d[0].pid, r), b0 = cpu_of(d[1].pid, r), c0 = cpu_of(d[2].pid, r);
+    double a = a0, b = b0;
     int64_t t0 = bench_now_ns();
     for (int i = 0; i < REC_LIVE_SLICES && a >= 0 && b >= 0; i++) {
-        drain(d, 2, window_s * 1000 / REC_LIVE_SLICES);
+        drain(d, 3, window_s * 1000 / REC_LIVE_SLICES);
         double a1 = cpu_of(d[0].pid, r), b1 = cpu_of(d[1].pid, r);
         extra[i] = a1 > a ? ((b1 - b) - (a1 - a)) / (a1 - a) * 100 : 0;
         a = a1, b = b1;
     }
+    double c = cpu_of(d[2].pid, r);
     out->window_s = (double)(bench_now_ns() - t0) / 1e9;
-    if (a0 < 0 || b0 < 0 || a < 0 || b < 0) {
+    if (a0 < 0 || b0 < 0 || c0 < 0 || a < 0 || b < 0 || c < 0) {
         snprintf(out->err, sizeof out->err, "a dashboard exited during the window");
         return false;
     }
-    if (!d[0].live || !d[1].live) {
+    if (!d[0].live || !d[1].live || !d[2].live) {
         snprintf(out->err, sizeof out->err, "a dashboard never drew a completed checkpoint");
         return false;
     }
     out->plain_s = a - a0;
     out->rec_s = b - b0;
+    out->control_s = c - c0;
     qsort(extra, REC_LIVE_SLICES, sizeof extra[0], cmp_d);
     out->extra_min = extra[0];
     out->extra_max = extra[REC_LIVE_SLICES - 1];
@@ -199,22 +203,23 @@ bool rec_live_measure(const char *cptop, const char *dir, const char *job, int w
         pub(rt, job);
         _exit(0);
     }
-    dash d[2] = {{-1, -1, false}, {-1, -1, false}};
+    dash d[3] = {{-1, -1, false}, {-1, -1, false}, {-1, -1, false}};
     bool ok = p > 0 && announced(rt, job);
     char *plain[] = {(char *)cptop, "--runtime-dir", rt, "--job", (char *)job, NULL};
     char *recording[] = {(char *)cptop, "--runtime-dir", rt, "--job", (char *)job, "--record",
                          rec, NULL};
     if (!ok)
         snprintf(out->err, sizeof out->err, "the publisher did not announce itself");
-    else if (!spawn_on_pty(plain, &d[0]) || !spawn_on_pty(recording, &d[1])) {
+    else if (!spawn_on_pty(plain, &d[0]) || !spawn_on_pty(recording, &d[1]) ||
+             !spawn_on_pty(plain, &d[2])) {
         snprintf(out->err, sizeof out->err, "cannot start cptop on a pty: %s", strerror(errno));
         ok = false;
     }
     if (ok) {
-        drain(d, 2, warm_s * 1000);
+        drain(d, 3, warm_s * 1000);
         ok = measure(d, window_s, out);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         stop(d[i].pid);
         if (d[i].master >= 0)
             close(d[i].master);

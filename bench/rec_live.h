@@ -1,8 +1,9 @@
 /*
- * rec_live.h — cprecbench's live figure for recording's CPU cost: two real
- * cptop dashboards, each on a pseudo-terminal of 200x60 (drawing as they
- * do for a user), watch the same publisher of the same synthetic job; one
- * of them also records (--record FILE). Their CPU (the scheduler's time on
+ * rec_live.h — cprecbench's live figure for recording's CPU cost: three
+ * real cptop dashboards, each on a pseudo-terminal of 200x60 (drawing as
+ * they do for a user), watch the same publisher of the same synthetic job;
+ * one of them also records (--record FILE), the third is a control (what
+ * two identical dashboards differ by: the measurement's noise). Their CPU (the scheduler's time on
  * a CPU from /proc/PID/schedstat, else utime + stime) is read over the same
  * window, so the machine's load weighs on both alike. Everything it starts is stopped by pid.
  *
@@ -22,6 +23,7 @@ typedef void (*rec_live_pub_fn)(const char *rt, const char *job);
 
 typedef struct rec_live_res {
     double plain_s, rec_s;   /* CPU seconds of each dashboard over the window */
+    double control_s;        /* the second watching one's (A/A) */
     /* the recording one's extra CPU, %, over the slices: a busy neighbour
      * on a shared machine skews a slice, the median resists it */
     double extra_median, extra_min, extra_max;

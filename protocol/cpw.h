@@ -345,6 +345,11 @@ typedef struct cpw_msg {
     cpw_heartbeat heartbeat;      /* CPW_K_HEARTBEAT */
     cpw_command *cmd;             /* CPW_K_COMMAND, owned */
     cpw_reply *reply;             /* CPW_K_REPLY, owned */
+    /* Set by cpw_decode_frame: the message's object is bytes [at, at+span)
+     * of its frame; whole when it is an event with no member this build
+     * does not read (a recorder may then keep its fields, cpw_pack.h). */
+    size_t at, span;
+    bool whole;
 } cpw_msg;
 
 /* Releases what a decoded message owns and zeroes it. NULL is fine. */

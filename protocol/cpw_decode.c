@@ -7,6 +7,7 @@
 #include "cpw_hello.h"
 #include "cpw_json.h"
 #include "cpw_jx.h"
+#include "cpw_pack.h"
 #include "cpw_state.h"
 
 #include <jansson.h>
@@ -649,6 +650,10 @@ static cpw_err decode_obj(const char *buf, const cpj_obj *o, cpw_msg *m, cpw_err
         m->kind = CPW_K_EVENT;
         cpw_err e = decode_event(o, buf, (cpw_event_type)et, &m->ev, err);
         m->ev.ts_us = m->ts_us; /* an event's time is its envelope's */
+        int want = cpw_pack_members((cpw_event_type)et);
+        if (et == CPW_EV_CP_TRIGGERED && !cpj_get(o, "alignment"))
+            want--; /* optional: absent reads as aligned, as packed */
+        m->whole = !e && o->n == want;
         return e;
     }
     cpw_err (*fn)(json_t *, cpw_msg *, cpw_error *) = NULL;
@@ -764,6 +769,8 @@ static cpw_err frame_next(frame *f, const char *buf, size_t len, size_t *p, cpw_
     cpw_error scratch;
     cpw_msg *m = &f->msgs[f->n];
     cpw_err e = decode_obj(buf, f->o, m, f->first ? &scratch : err);
+    m->at = f->o->start;
+    m->span = f->o->end - f->o->start;
     if (e == CPW_ERR_UNKNOWN_TYPE && m->kind == CPW_K_UNKNOWN) {
         f->n++;
     } else if (e) {

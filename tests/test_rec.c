@@ -129,7 +129,7 @@ static int chunk_offsets(const uint8_t *b, size_t n, size_t *off, int max)
 {
     int k = 0;
     for (size_t i = 0; i + 48 <= n && k < max; i++)
-        if (!memcmp(b + i, "CPRC", 4) && b[i + 4] == 1) {
+        if (!memcmp(b + i, "CPRC", 4) && (b[i + 4] == 1 || b[i + 4] == 2)) {
             off[k++] = i;
             uint32_t comp = (uint32_t)b[i + 32] | (uint32_t)b[i + 33] << 8 |
                             (uint32_t)b[i + 34] << 16 | (uint32_t)b[i + 35] << 24;

@@ -22,7 +22,7 @@
 
 static const char *const kind_names[CPT_REC__COUNT] = {
     [CPT_REC_AGENT] = "agent", [CPT_REC_FLINK] = "flink", [CPT_REC_KEYFRAME] = "keyframe",
-    [CPT_REC_MARKER] = "marker",
+    [CPT_REC_MARKER] = "marker", [CPT_REC_EVENTS] = "events",
 };
 
 const char *cpt_rec_kind_name(int kind)
@@ -84,7 +84,7 @@ cpt_rec_err rec_header_get(const uint8_t *p, rec_header *h)
         return CPT_REC_ERR_FORMAT;
     h->version = p[4];
     h->flags = p[5];
-    if (h->version != REC_VERSION)
+    if (h->version < REC_VERSION_MIN || h->version > REC_VERSION)
         return CPT_REC_ERR_VERSION;
     h->t_first = (int64_t)rec_get64(p + 8);
     h->t_last = (int64_t)rec_get64(p + 16);

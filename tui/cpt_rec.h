@@ -33,10 +33,12 @@ typedef enum cpt_rec_kind {
     CPT_REC_FLINK = 2,     /* one Flink REST response body, with its request path */
     CPT_REC_KEYFRAME = 3,  /* the folded state (get_state "result" JSON, PROTOCOL.md §11) */
     CPT_REC_MARKER = 4,    /* a note of cptop's own (text): started, rotated, … */
+    CPT_REC_EVENTS = 5,    /* an agent frame of events, packed (cpw_pack.h): the same
+                              messages in about a tenth of the bytes */
     CPT_REC__COUNT
 } cpt_rec_kind;
 
-/* Name of a kind ("agent", "flink", "keyframe", "marker"), "?" out of range. */
+/* Name of a kind ("agent", "flink", "keyframe", "marker", "events"), "?" out of range. */
 const char *cpt_rec_kind_name(int kind);
 
 /* One record. Pointers are borrowed: a writer copies them, a reader's stay

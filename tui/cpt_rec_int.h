@@ -13,7 +13,8 @@
 
 #define REC_MAGIC       "CPRC"     /* a chunk */
 #define REC_TRAILER     "CPRI"     /* the trailer naming the index chunk */
-#define REC_VERSION     1
+#define REC_VERSION     2          /* written; 2 added packed frames (kind 5) */
+#define REC_VERSION_MIN 1          /* the oldest read */
 #define REC_HEADER      48         /* bytes of a chunk header */
 #define REC_TRAILER_LEN 16         /* "CPRI", u64 index offset, u32 crc */
 #define REC_INDEX_ENTRY 32         /* bytes of one index entry */

@@ -1,5 +1,6 @@
 /* cpt_rec_session.c — see cpt_rec_session.h. */
 #include "cpt_rec_session.h"
+#include "cpw_pack.h"
 #include "cpw_state.h"
 
 #include <stdarg.h>
@@ -27,6 +28,10 @@ struct cpt_rec_session {
     scene_body scene[SCENE_MAX];
     int n_scene;
     size_t scene_bytes;
+    cpw_pack pack;            /* the agent frame being tapped */
+    const char *frame;        /* its bytes (the source's, until its end) */
+    size_t frame_len;
+    int64_t frame_us;
     char err[300];
 };
 
@@ -44,6 +49,7 @@ cpt_rec_session *cpt_rec_session_new(const char *path, const cpt_rec_conf *conf,
         return NULL;
     }
     cpw_buf_init(&s->kf);
+    cpw_pack_init(&s->pack);
     return s;
 }
 
@@ -176,6 +182,37 @@ void cpt_rec_session_input(cpt_rec_session *s, int kind, const char *where, cons
     put(s, &r);
 }
 
+void cpt_rec_session_frame_begin(cpt_rec_session *s, const void *bytes, size_t len,
+                                 int64_t recv_us)
+{
+    if (cpt_rec_writer_wants_keyframe(s->w, recv_us))
+        keyframes(s, recv_us);
+    s->frame = bytes;
+    s->frame_len = len;
+    s->frame_us = recv_us;
+    cpw_pack_reset(&s->pack);
+}
+
+void cpt_rec_session_frame_msg(cpt_rec_session *s, const cpw_msg *m)
+{
+    if (s->frame)
+        cpw_pack_add(&s->pack, m, s->frame, s->frame_len);
+}
+
+void cpt_rec_session_frame_end(cpt_rec_session *s)
+{
+    if (!s->frame)
+        return;
+    /* a frame with no event packed (a hello, a bad frame) is kept as it
+     * came: packing would only add bytes */
+    bool packed = s->pack.events && !s->pack.failed;
+    cpt_rec_record r = {.kind = packed ? CPT_REC_EVENTS : CPT_REC_AGENT, .ts_us = s->frame_us,
+                        .data = packed ? s->pack.out.data : s->frame,
+                        .len = packed ? s->pack.out.len : s->frame_len};
+    put(s, &r);
+    s->frame = NULL;
+}
+
 void cpt_rec_session_marker(cpt_rec_session *s, int64_t now_us, const char *fmt, ...)
 {
     char text[CPW_TEXT_MAX];
@@ -221,6 +258,7 @@ int cpt_rec_session_close(cpt_rec_session *s, char *err, size_t errsz)
     if (e)
         snprintf(err, errsz, "closing the recording: %s", cpt_rec_strerror(e));
     cpw_buf_free(&s->kf);
+    cpw_pack_free(&s->pack);
     free(s->hidden);
     for (int i = 0; i < s->n_scene; i++) {
         free(s->scene[i].where);

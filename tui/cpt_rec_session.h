@@ -34,6 +34,16 @@ void cpt_rec_session_unfollow(cpt_rec_session *s, const cpt_model *m);
 void cpt_rec_session_input(cpt_rec_session *s, int kind, const char *where, const void *bytes,
                            size_t len, int64_t recv_us);
 
+/* An agent's frame, as the source taps it (cpt_source.h): begins it
+ * (keyframes first, when a chunk is due, so that they hold the state
+ * before it), adds each message the source decoded from it, ends it:
+ * written as one CPT_REC_EVENTS record when it held events, else as it
+ * came (CPT_REC_AGENT). bytes stay valid until the end; recorded once. */
+void cpt_rec_session_frame_begin(cpt_rec_session *s, const void *bytes, size_t len,
+                                 int64_t recv_us);
+void cpt_rec_session_frame_msg(cpt_rec_session *s, const cpw_msg *m);
+void cpt_rec_session_frame_end(cpt_rec_session *s);
+
 /* A note of cptop's own in the recording (a marker record). */
 void cpt_rec_session_marker(cpt_rec_session *s, int64_t now_us, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

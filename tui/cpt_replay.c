@@ -6,6 +6,7 @@
  */
 #include "cpt_replay.h"
 #include "cpt_fmt.h"
+#include "cpw_pack.h"
 #include "cpw_state.h"
 
 #include <jansson.h>
@@ -205,6 +206,13 @@ static void feed(cpt_replay *rp, cpt_model *m, const cpt_rec_record *r, bool obs
         cpw_error err;
         size_t count;
         if (cpw_decode_frame(r->data, r->len, on_msg, rp, &count, &err) != CPW_OK)
+            cpt_model_on_bad_frame(m, err.text, r->ts_us);
+        break;
+    }
+    case CPT_REC_EVENTS: {
+        cpw_error err;
+        size_t count;
+        if (cpw_unpack(r->data, r->len, on_msg, rp, &count, &err) != CPW_OK)
             cpt_model_on_bad_frame(m, err.text, r->ts_us);
         break;
     }

@@ -60,14 +60,21 @@ typedef enum cpt_src_cap {
 
 /* What a tap callback receives. */
 typedef enum cpt_tap_kind {
-    CPT_TAP_AGENT_FRAME = 1,    /* one SP message from the events socket; where: its URL */
+    CPT_TAP_AGENT_FRAME = 1,    /* one SP message from the events socket; where: its URL.
+                                   Its bytes stay valid until its CPT_TAP_AGENT_END */
     CPT_TAP_AGENT_REPLY,        /* a reply on a request socket; where: the commands URL */
     CPT_TAP_HTTP_BODY,          /* a REST response body; where: "STATUS PATH" ("200 /config") */
     CPT_TAP_HTTP_ERROR,         /* a request that got no response; bytes: why; where: its path */
+    CPT_TAP_AGENT_MSG,          /* a message decoded from the frame being tapped, before the
+                                   model sees it: bytes is a const cpw_msg *, len its size.
+                                   Every message of a frame that decodes comes, in order
+                                   (none when it does not decode) */
+    CPT_TAP_AGENT_END,          /* the frame being tapped is done; bytes, len: the frame */
 } cpt_tap_kind;
 
 /* Called with every raw input, before it is decoded; bytes are valid for
- * the call only. recv_us: wall clock when it arrived. */
+ * the call only (a frame's: until its end). recv_us: wall clock when it
+ * arrived. */
 typedef void (*cpt_tap_fn)(void *ud, cpt_tap_kind kind, const char *where, const void *bytes,
                            size_t len, int64_t recv_us);
 

@@ -83,20 +83,26 @@ typedef struct feed {
     cpt_source *s;
     cpt_model *m;
     int64_t now;
+    bool stopped;   /* the observer is going away: the rest is only tapped */
 } feed;
 
 static int on_msg(void *opaque, cpw_msg *msg)
 {
     feed *f = opaque;
+    cpt_source_tap(f->s, CPT_TAP_AGENT_MSG, NULL, msg, sizeof *msg, f->now);
+    if (f->stopped)
+        return 0;
     if (msg->kind == CPW_K_HELLO) {
         agent_src *a = cpt_source_impl(f->s);
         cpt_link_learn(&a->link, msg->job, msg->hello->instance);
     }
-    return cpt_source_emit(f->s, f->m, msg, f->now);
+    f->stopped = cpt_source_emit(f->s, f->m, msg, f->now) != 0;
+    return 0;
 }
 
 /* Every frame waiting on the events socket (bounded per call, so that keys
- * stay responsive under a flood): tapped raw, then decoded. */
+ * stay responsive under a flood): tapped raw, then decoded, each message
+ * tapped (a recorder packs them) before the model folds it. */
 static void read_events(cpt_source *s, agent_src *a, cpt_model *m, int64_t now_us)
 {
     for (int frames = 0; a->link.sub && frames < 4096; frames++) {
@@ -104,11 +110,12 @@ static void read_events(cpt_source *s, agent_src *a, cpt_model *m, int64_t now_u
         if (cpw_sock_recv(a->link.sub, &msg, 0) != CPW_SOCK_OK)
             break;
         cpt_source_tap(s, CPT_TAP_AGENT_FRAME, a->t.events, msg.data, msg.len, now_us);
-        feed f = {s, m, now_us};
+        feed f = {s, m, now_us, false};
         cpw_error err;
         size_t count = 0;
         if (cpw_decode_frame(msg.data, msg.len, on_msg, &f, &count, &err) != CPW_OK)
             cpt_source_bad(s, m, err.text, now_us);
+        cpt_source_tap(s, CPT_TAP_AGENT_END, a->t.events, msg.data, msg.len, now_us);
         cpw_sock_msg_free(&msg);
     }
 }

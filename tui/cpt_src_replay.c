@@ -162,7 +162,7 @@ static void resolve_name(const char *path, char *job, size_t size)
     cpt_rec_reader *rd = cpt_rec_reader_open(path, NULL, NULL, err, sizeof err);
     cpt_rec_record r;
     for (int n = 0; rd && n < 200000 && cpt_rec_reader_next(rd, &r) == 1; n++) {
-        if (r.kind == CPT_REC_AGENT)
+        if (r.kind == CPT_REC_AGENT || r.kind == CPT_REC_EVENTS)
             break;
         if (r.kind == CPT_REC_FLINK &&
             named_in(r.path, r.path_len, r.data, r.len, job, jid)) {

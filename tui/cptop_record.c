@@ -89,6 +89,14 @@ static void tap(void *ud, cpt_tap_kind kind, const char *where, const void *byte
     char w[CPT_REC_MAX_PATH];
     switch (kind) {
     case CPT_TAP_AGENT_FRAME:
+        cpt_rec_session_frame_begin(rec, bytes, len, recv_us);
+        break;
+    case CPT_TAP_AGENT_MSG:
+        cpt_rec_session_frame_msg(rec, bytes);
+        break;
+    case CPT_TAP_AGENT_END:
+        cpt_rec_session_frame_end(rec);
+        break;
     case CPT_TAP_AGENT_REPLY:
         cpt_rec_session_input(rec, CPT_REC_AGENT, NULL, bytes, len, recv_us);
         break;
