@@ -24,7 +24,13 @@ T_PIDS+=($!)
 wait_for 10 test -s "$T_TMP/router.port" || fail "the router did not start"
 URL=http://127.0.0.1:$(cat "$T_TMP/router.port")
 
-timeout 10 "$CPTOP" --flink "$URL" --list > list.txt 2>&1
+# both jobs have completed a checkpoint (under a loaded suite the first one
+# can take a while): the listing shows them once they have
+listed() {
+  timeout 10 "$CPTOP" --flink "$URL" --list > list.txt 2>&1 &&
+    [ "$(grep -cE ' RUNNING +[0-9]+s +[0-9]+s ' list.txt)" -ge 2 ]
+}
+wait_for 20 listed
 check "--list through the router names both jobs" \
   sh -c "grep -qE '^[0-9a-f]{32} +alpha +RUNNING' list.txt && grep -qE '^[0-9a-f]{32} +beta +RUNNING' list.txt"
 # uptime, last checkpoint's age, its duration, failed, in flight: each job's own
