@@ -357,8 +357,10 @@ static bool load_chunk(cpt_rec_reader *r, size_t i)
         uint8_t hb[REC_HEADER];
         rec_header h;
         int fd = r->fd[c->seg];
-        if (!rec_read_at(fd, hb, sizeof hb, c->off) || rec_header_get(hb, &h))
-            why = "no valid chunk header";
+        cpt_rec_err he = CPT_REC_ERR_IO;
+        if (!rec_read_at(fd, hb, sizeof hb, c->off) || (he = rec_header_get(hb, &h)))
+            why = he == CPT_REC_ERR_VERSION ? "a chunk of a format version this cptop does not read"
+                                             : "no valid chunk header";
         else if (h.t_first != c->t_first || h.n_records != c->n || (h.flags & REC_F_INDEX))
             why = "the chunk does not match the index";
         else if (c->off + REC_HEADER + h.comp_len > r->size[c->seg])
