@@ -169,7 +169,12 @@ static int cpd_pg_fail(cpd_pg *pg, const PGresult *res, char *err, size_t errsz,
     char *bp = strstr(detail, cpd_pg_boilerplate);
     if (bp)
         memmove(bp, bp + strlen(cpd_pg_boilerplate), strlen(bp + strlen(cpd_pg_boilerplate)) + 1);
-    bool lost = pg->conn && PQstatus(pg->conn) == CONNECTION_BAD;
+    /* a server that ends the session (pg_terminate_backend, a shutdown:
+     * SQLSTATE 57P0x) or a connection exception (08xxx) says so before
+     * libpq has seen the socket close: lost either way */
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool lost = (pg->conn && PQstatus(pg->conn) == CONNECTION_BAD) ||
+                (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4)));
     snprintf(err, errsz, "%s: %s: %s%s", pg->name, what, lost ? "connection lost: " : "",
              detail[0] ? detail : "unknown error");
     return -1;
