@@ -85,6 +85,16 @@ JSON
     pick 0 "$k"; local tmp=${deck[k]}; deck[k]=${deck[P]}; deck[P]=$tmp
   done
   local i accepted=0 kinds=""
+  if [ "$name" = timeout ]; then
+    # what the timeout is for, first, while the producer still runs: a
+    # throttled parse subtask holds its barrier behind its records, so
+    # the aggregates it feeds wait past 200 ms and go unaligned (drawn
+    # at random, the throttles may all land on sources, which inject
+    # barriers without waiting, or come after the last record)
+    ctl fail throttle 1 0 per-record-us=3000 >/dev/null
+    wait_for 20 grep -q '"type":"switched_to_unaligned"' events.jsonl
+    ctl fail throttle 1 0 per-record-us=0 >/dev/null
+  fi
   for ((i = 1; i <= nfail; i++)); do
     pick 3 9; local pause=0.$P
     pick 0 3; local op=$P
