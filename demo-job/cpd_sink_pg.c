@@ -170,8 +170,8 @@ static int cpd_pg_fail(cpd_pg *pg, const PGresult *res, char *err, size_t errsz,
     if (bp)
         memmove(bp, bp + strlen(cpd_pg_boilerplate), strlen(bp + strlen(cpd_pg_boilerplate)) + 1);
     /* a server that ends the session (pg_terminate_backend, a shutdown:
-     * SQLSTATE 57P0x) or a connection exception (08xxx) says so before
-     * libpq has seen the socket close: lost either way */
+     * SQLSTATE 57P01 to 57P04) or a connection exception (class 08) says
+     * so before libpq has seen the socket close: lost either way */
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool lost = (pg->conn && PQstatus(pg->conn) == CONNECTION_BAD) ||
                 (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4)));

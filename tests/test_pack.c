@@ -122,6 +122,7 @@ static int collect(void *ud, cpw_msg *m)
 /* An NDJSON frame of the samples. */
 static void frame_of(cpw_buf *b, const cpw_event *ev, int n)
 {
+    CPT_ASSERT(n <= (int)(sizeof SEQS / sizeof SEQS[0]));
     for (int i = 0; i < n; i++) {
         cpw_envelope env = {JOB, SEQS[i], TS[i]};
         cpw_encode_event(b, &env, &ev[i]);
@@ -144,6 +145,18 @@ static void pack_frame(const cpw_buf *frame, cpw_pack *p, seen *dec)
     CPT_ASSERT(!p->failed);
 }
 
+/* Every sample, one NDJSON frame, decoded and packed; how many. */
+static int packed_samples(cpw_buf *frame, cpw_pack *p, seen *dec)
+{
+    cpw_event ev[32];
+    int n = samples(ev);
+    cpw_buf_init(frame);
+    frame_of(frame, ev, n);
+    cpw_pack_init(p);
+    pack_frame(frame, p, dec);
+    return n;
+}
+
 static void same_msg(const cpw_msg *got, const cpw_msg *want, int i)
 {
     CPT_ASSERTF(got->kind == want->kind, "message %d: kind %d, expected %d", i, got->kind,
@@ -161,19 +174,13 @@ static void same_msg(const cpw_msg *got, const cpw_msg *want, int i)
 
 CPT_TEST(every_event_type_comes_back_as_the_decoder_gave_it)
 {
-    cpw_event ev[32];
-    int n = samples(ev);
-    CPT_ASSERT(n <= 20);
     cpw_buf frame;
-    cpw_buf_init(&frame);
-    frame_of(&frame, ev, n);
     cpw_pack p;
-    cpw_pack_init(&p);
     seen dec, got = {0};
-    pack_frame(&frame, &p, &dec);
+    int n = packed_samples(&frame, &p, &dec);
     CPT_EQ_INT(dec.n, n);
     for (int i = 0; i < n; i++)
-        CPT_ASSERTF(dec.m[i].whole, "%s: not read whole", cpw_event_type_name(ev[i].type));
+        CPT_ASSERTF(dec.m[i].whole, "%s: not read whole", cpw_event_type_name(dec.m[i].ev.type));
     CPT_EQ_INT(p.events, n);
     CPT_EQ_INT(p.raw, 0);
     size_t count = 0;
@@ -270,15 +277,10 @@ CPT_TEST(hellos_heartbeats_unknown_types_and_other_jobs_keep_their_bytes)
 
 CPT_TEST(a_stop_from_the_callback_stops_delivery)
 {
-    cpw_event ev[32];
-    int n = samples(ev);
     cpw_buf frame;
-    cpw_buf_init(&frame);
-    frame_of(&frame, ev, n);
     cpw_pack p;
-    cpw_pack_init(&p);
     seen dec, got = {.stop_at = 3};
-    pack_frame(&frame, &p, &dec);
+    packed_samples(&frame, &p, &dec);
     cpw_error err;
     size_t count = 0;
     CPT_EQ_INT(cpw_unpack(p.out.data, p.out.len, collect, &got, &count, &err), CPW_OK);
@@ -293,15 +295,10 @@ CPT_TEST(a_stop_from_the_callback_stops_delivery)
  * refused one delivers nothing. */
 CPT_TEST(hostile_packed_frames_are_refused_whole)
 {
-    cpw_event ev[32];
-    int n = samples(ev);
     cpw_buf frame;
-    cpw_buf_init(&frame);
-    frame_of(&frame, ev, n);
     cpw_pack p;
-    cpw_pack_init(&p);
     seen dec;
-    pack_frame(&frame, &p, &dec);
+    int n = packed_samples(&frame, &p, &dec);
     cpw_error err;
     size_t cuts = 0;
     for (size_t cut = 0; cut < p.out.len; cut++) {

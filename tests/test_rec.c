@@ -441,9 +441,7 @@ static void set_versions(uint8_t *b, const size_t *off, int k, uint8_t v)
     for (int i = 0; i < k; i++) {
         uint8_t *h = b + off[i];
         h[4] = v;
-        uint32_t c = rec_crc(h, 44);
-        h[44] = (uint8_t)c, h[45] = (uint8_t)(c >> 8), h[46] = (uint8_t)(c >> 16);
-        h[47] = (uint8_t)(c >> 24);
+        rec_put32(h + 44, rec_crc(h, 44));
     }
 }
 

@@ -169,11 +169,17 @@ static void keyframes(cpt_rec_session *s, int64_t ts)
     }
 }
 
+/* Before a record at ts: the keyframes, when it starts a chunk. */
+static void keyframes_if_due(cpt_rec_session *s, int64_t ts)
+{
+    if (cpt_rec_writer_wants_keyframe(s->w, ts))
+        keyframes(s, ts);
+}
+
 void cpt_rec_session_input(cpt_rec_session *s, int kind, const char *where, const void *bytes,
                            size_t len, int64_t recv_us)
 {
-    if (cpt_rec_writer_wants_keyframe(s->w, recv_us))
-        keyframes(s, recv_us);
+    keyframes_if_due(s, recv_us);
     cpt_rec_record r = {.kind = kind, .ts_us = recv_us, .data = bytes, .len = len};
     if (kind == CPT_REC_FLINK) {
         r.path = where ? where : "";
@@ -185,8 +191,7 @@ void cpt_rec_session_input(cpt_rec_session *s, int kind, const char *where, cons
 void cpt_rec_session_frame_begin(cpt_rec_session *s, const void *bytes, size_t len,
                                  int64_t recv_us)
 {
-    if (cpt_rec_writer_wants_keyframe(s->w, recv_us))
-        keyframes(s, recv_us);
+    keyframes_if_due(s, recv_us);
     s->frame = bytes;
     s->frame_len = len;
     s->frame_us = recv_us;
@@ -220,8 +225,7 @@ void cpt_rec_session_marker(cpt_rec_session *s, int64_t now_us, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (cpt_rec_writer_wants_keyframe(s->w, now_us))
-        keyframes(s, now_us);
+    keyframes_if_due(s, now_us);
     cpt_rec_record r = {.kind = CPT_REC_MARKER, .ts_us = now_us, .data = text, .len = strlen(text)};
     put(s, &r);
 }

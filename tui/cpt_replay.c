@@ -202,17 +202,14 @@ static void feed(cpt_replay *rp, cpt_model *m, const cpt_rec_record *r, bool obs
     rp->ts = r->ts_us;
     rp->observe = observe;
     switch (r->kind) {
-    case CPT_REC_AGENT: {
+    case CPT_REC_AGENT:
+    case CPT_REC_EVENTS: { /* a frame as it came, or packed: the same messages */
         cpw_error err;
         size_t count;
-        if (cpw_decode_frame(r->data, r->len, on_msg, rp, &count, &err) != CPW_OK)
-            cpt_model_on_bad_frame(m, err.text, r->ts_us);
-        break;
-    }
-    case CPT_REC_EVENTS: {
-        cpw_error err;
-        size_t count;
-        if (cpw_unpack(r->data, r->len, on_msg, rp, &count, &err) != CPW_OK)
+        cpw_err e = r->kind == CPT_REC_AGENT
+                        ? cpw_decode_frame(r->data, r->len, on_msg, rp, &count, &err)
+                        : cpw_unpack(r->data, r->len, on_msg, rp, &count, &err);
+        if (e != CPW_OK)
             cpt_model_on_bad_frame(m, err.text, r->ts_us);
         break;
     }
