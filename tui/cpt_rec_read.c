@@ -111,6 +111,7 @@ static uint64_t resync(cpt_rec_reader *r, int seg, uint64_t off)
 static void scan(cpt_rec_reader *r, int seg)
 {
     uint64_t off = 0, size = r->size[seg];
+    int64_t prev_last = INT64_MIN;
     uint8_t hb[REC_HEADER];
     while (off + REC_HEADER <= size) {
         rec_header h;
@@ -131,9 +132,17 @@ static void scan(cpt_rec_reader *r, int seg)
         }
         rec_chunk c = {.off = off, .t_first = h.t_first, .t_last = h.t_last, .n = h.n_records,
                        .flags = h.flags, .seg = (uint8_t)seg};
-        if (!(h.flags & REC_F_INDEX) && !add_chunk(r, &c)) {
+        if (h.flags & REC_F_INDEX) {
+        } else if (h.t_first < prev_last) {
+            /* the writer clamps time to go forward: this is damage, and a
+             * table out of order would break seeking and the range */
+            note(r, seg, off, "chunk skipped: it starts earlier than the chunk before it ended");
+            r->skipped++;
+        } else if (!add_chunk(r, &c)) {
             note(r, seg, off, "too many chunks: the rest is not read");
             return;
+        } else {
+            prev_last = h.t_last;
         }
         off += REC_HEADER + h.comp_len;
     }
@@ -166,17 +175,21 @@ static bool load_index(cpt_rec_reader *r, int seg)
         return false;
     size_t first = r->n_ch;
     uint64_t end = 0;
+    int64_t prev_last = INT64_MIN;
     for (uint32_t i = 0; i < h.n_records; i++) {
         const uint8_t *q = r->raw + (size_t)i * REC_INDEX_ENTRY;
         rec_chunk c = {.off = rec_get64(q), .t_first = (int64_t)rec_get64(q + 8),
                        .t_last = (int64_t)rec_get64(q + 16), .n = rec_get32(q + 24),
                        .flags = (uint8_t)rec_get32(q + 28), .seg = (uint8_t)seg};
-        /* in order, inside the file, no overlap: else walk the headers */
-        if (c.off < end || c.off + REC_HEADER > at || c.t_last < c.t_first || !add_chunk(r, &c)) {
+        /* in order on disk and in time, inside the file: else walk the
+         * headers (which names the chunk that is out of place) */
+        if (c.off < end || c.off + REC_HEADER > at || c.t_last < c.t_first ||
+            c.t_first < prev_last || !add_chunk(r, &c)) {
             r->n_ch = first;
             return false;
         }
         end = c.off + REC_HEADER;
+        prev_last = c.t_last;
     }
     return true;
 }
