@@ -7,6 +7,7 @@ per GET /jobs/:jid/checkpoints, in the REST shapes of Flink 1.12, 1.15 or
 
   flink_script.py PORTFILE --version 1.12|1.15|1.19 [--gate FILE]
                   [--bearer TOKEN] [--basic USER:PASSWORD] [--tls CERT KEY]
+                  [--stall REGEX]
 
   --gate FILE   stay at step 0 until FILE exists (a test first reads the
                 state its client printed, then lets the script run)
@@ -15,6 +16,8 @@ per GET /jobs/:jid/checkpoints, in the REST shapes of Flink 1.12, 1.15 or
                 Basic pair) is answered 401, as a proxy in front of Flink does
   --tls CERT KEY
                 HTTPS with that certificate and key
+  --stall REGEX a request whose path matches is never answered (a JobManager
+                stuck on it)
 
 Steps (ids as Flink gives them; history newest first, at most 10):
    0  1 completed                                      (held at the gate)
@@ -55,7 +58,8 @@ import time
 
 ARGS = sys.argv[1:]
 PORTFILE = ARGS.pop(0)
-OPT = {"--version": "1.19", "--gate": None, "--bearer": None, "--basic": None, "--tls": None}
+OPT = {"--version": "1.19", "--gate": None, "--bearer": None, "--basic": None, "--tls": None,
+       "--stall": None}
 while ARGS:
     k = ARGS.pop(0)
     if k not in OPT:
@@ -376,6 +380,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(PORTFILE + ".log", "a") as f:
             f.write("%s %s\n" % (self.path, "auth" if self.headers.get("Authorization") else "-"))
+        if OPT["--stall"] and re.search(OPT["--stall"], self.path):
+            time.sleep(60)  # a JobManager that never answers this (ends with the process)
+            return
         if not authorized(self):
             status, body = 401, {"errors": ["Unauthorized"]}
         else:

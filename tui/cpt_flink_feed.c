@@ -57,6 +57,11 @@ void cpt_flink_feed_continue(cpt_flink_feed *f, uint64_t seq)
 
 void cpt_flink_feed_replaying(cpt_flink_feed *f) { f->no_holds = true; }
 
+void cpt_flink_feed_release(cpt_flink_feed *f, bool all, int64_t now_us)
+{
+    cpt_ff_hold_release(f, all ? INT64_MAX : 0, now_us);
+}
+
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us)
 {
     cpw_msg m = {.kind = CPW_K_HEARTBEAT};
@@ -393,7 +398,7 @@ cpt_ff_kind cpt_flink_feed_body(cpt_flink_feed *f, const char *path, int status,
             return CPT_FF_UNKNOWN; /* another job's */
     }
     f->info.responses++;
-    cpt_ff_hold_expire(f, false, now_us); /* a hold waits a bounded time */
+    cpt_ff_hold_release(f, 0, now_us); /* a hold waits a bounded time */
     if (status < 200 || status > 299) {
         on_error_status(f, k, path, status, body, len, id, vid, now_us, err, errsz);
         return k;

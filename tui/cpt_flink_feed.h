@@ -98,6 +98,14 @@ void cpt_flink_feed_replaying(cpt_flink_feed *f);
  * receiver knows the source is alive while nothing else changes. */
 void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
 
+/* Ends the checkpoints whose end waits for their subtasks' figures
+ * (cpt_flink_feed_wanted: held) with Flink's own figures: those held 2 s
+ * or more, or every one when `all`. An answer also ends them; call this
+ * from the loop too, so that a JobManager that stopped answering leaves no
+ * ended checkpoint in flight, and with `all` before a snapshot that will
+ * not wait longer (--once at its timeout). */
+void cpt_flink_feed_release(cpt_flink_feed *f, bool all, int64_t now_us);
+
 /* The detail requests worth making now, as paths (each < 160 bytes):
  * details of every checkpoint in flight whose acknowledged count rose,
  * subtasks of every vertex whose count rose past what the feed has per
@@ -106,7 +114,8 @@ void cpt_flink_feed_alive(cpt_flink_feed *f, int64_t now_us);
  * Flink showed finished while acks were missing here (it ended between
  * two polls: of those first seen finished only the newest two of a
  * /checkpoints body, at most four at once, each vertex asked once; its
- * end is emitted after their acks, or after 2 s without an answer); and
+ * end is emitted after their acks, or after 2 s without an answer, and
+ * never before an older checkpoint's held end); and
  * those of the checkpoint cpt_flink_feed_want_detail named. An answer
  * staler than what was known is not asked again until the count rises.
  * Returns how many were written (at most max). */

@@ -176,6 +176,8 @@ static void reconcile(cpt_flink_feed *f, const cpw_flink_cp *c, bool may_hold, i
         if (op >= 0 && t->num_subtasks > 0 && t->num_acked >= t->num_subtasks)
             ack_rest(f, c->id, op, t->latest_ack_ts, t, now_us);
     }
+    if (c->status != CPW_FLINK_IN_PROGRESS && cpt_ff_hold_behind(f, c, now_us))
+        return; /* ends after the older ones held */
     if (c->status == CPW_FLINK_COMPLETED) {
         int64_t ack = c->latest_ack_ts > 0 ? c->latest_ack_ts : c->trigger_ts + c->e2e;
         cpt_ff_complete(f, c->id, ack, c->e2e, c->state_size,
@@ -191,9 +193,8 @@ void cpt_ff_gone(cpt_flink_feed *f, int64_t id, int64_t now_us)
 {
     if (!inflight(f, id))
         return;
-    cpt_ff_hold *h = cpt_ff_held(f, id);
-    if (h) {
-        cpt_ff_hold_end(f, h, now_us); /* Flink said how it ended */
+    if (cpt_ff_held(f, id)) {
+        cpt_ff_hold_release(f, id, now_us); /* Flink said how it (and older) ended */
         return;
     }
     if (id == f->latest_completed_id) {
@@ -219,7 +220,7 @@ static void restored(cpt_flink_feed *f, const cpw_flink_stats *s, int64_t now_us
     if (!r || r->restore_ts <= f->restore_ts)
         return;
     f->restore_ts = r->restore_ts;
-    cpt_ff_hold_expire(f, true, now_us); /* a restore fails what is in flight */
+    cpt_ff_hold_release(f, INT64_MAX, now_us); /* a restore fails what is in flight */
     int64_t ids[CPW_MAX_INFLIGHT];
     int n = 0;
     for (int k = 0; k < f->st->n_inflight && n < CPW_MAX_INFLIGHT; k++)

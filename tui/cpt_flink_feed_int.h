@@ -35,6 +35,7 @@ typedef struct cpt_ff_hold {
     int64_t id;                      /* 0: free */
     int64_t since_us;
     uint64_t done;                   /* vertices answered (bit per op) */
+    bool ready;                      /* may end: waits only on older holds */
     bool completed;                  /* else failed */
     int64_t ack_ms, e2e_ms, size, cpsize;    /* cp_completed's figures */
     int64_t fail_us;                 /* cp_failed's */
@@ -113,10 +114,15 @@ int cpt_ff_acked_of(const cpt_flink_feed *f, const cpw_cp *cp, int op);
  * in flight here) when acks are missing and a slot is free: true when
  * its end is held (now or already). */
 bool cpt_ff_hold_start(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us);
+/* A hold for c, which asks nothing, when an older checkpoint's end is
+ * held: Flink ended them in id order, and so are their ends told. True
+ * when its end is held. */
+bool cpt_ff_hold_behind(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us);
 cpt_ff_hold *cpt_ff_held(const cpt_flink_feed *f, int64_t id);
-/* Ends a hold with the end Flink gave; all: every hold, else the expired. */
-void cpt_ff_hold_end(cpt_flink_feed *f, cpt_ff_hold *h, int64_t now_us);
-void cpt_ff_hold_expire(cpt_flink_feed *f, bool all, int64_t now_us);
+/* Ends holds with the ends Flink gave, oldest (smallest id) first, while
+ * the oldest may end: answered, held CPT_FF_HOLD_US, or its id <= upto
+ * (INT64_MAX: all; 0: none by id). A newer one never ends before an older. */
+void cpt_ff_hold_release(cpt_flink_feed *f, int64_t upto, int64_t now_us);
 /* Vertex op of checkpoint id answered (ok: with its subtasks; else with
  * status, 0 meaning no response): holds and the pick note it. */
 void cpt_ff_late_answer(cpt_flink_feed *f, int64_t id, int op, int status, const char *why,

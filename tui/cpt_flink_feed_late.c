@@ -42,6 +42,31 @@ cpt_ff_hold *cpt_ff_held(const cpt_flink_feed *f, int64_t id)
     return NULL;
 }
 
+static cpt_ff_hold *free_hold(cpt_flink_feed *f)
+{
+    for (int i = 0; i < CPT_FF_HOLDS; i++)
+        if (!f->hold[i].id)
+            return &f->hold[i];
+    return NULL;
+}
+
+/* h holds c's end, as Flink gave it, from now. */
+static void hold_fill(cpt_ff_hold *h, const cpw_flink_cp *c, uint64_t done, int64_t now_us)
+{
+    memset(h, 0, sizeof *h);
+    h->id = c->id;
+    h->since_us = now_us;
+    h->done = done;
+    h->completed = c->status == CPW_FLINK_COMPLETED;
+    h->ack_ms = c->latest_ack_ts > 0 ? c->latest_ack_ts : c->trigger_ts + c->e2e;
+    h->e2e_ms = c->e2e;
+    h->size = c->state_size;
+    h->cpsize = c->has_checkpointed_size ? c->checkpointed_size : c->state_size;
+    h->fail_us = cpt_ff_us(c->failure_ts > 0 ? c->failure_ts : c->trigger_ts + c->e2e);
+    snprintf(h->message, sizeof h->message, "%s", c->failure_message ? c->failure_message : "");
+    h->reason = cpt_flink_failure_reason(h->message);
+}
+
 bool cpt_ff_hold_start(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
 {
     const cpw_cp *cp = cpw_state_find_inflight(f->st, c->id);
@@ -50,28 +75,28 @@ bool cpt_ff_hold_start(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
     if (f->no_holds || !cp || !cp->subs || f->n_vertex != f->st->hello.n_ops || f->n_vertex == 0 ||
         cp->acks + cp->declines >= cp->total || (!completed && c->num_acked <= cp->acks))
         return false;
-    cpt_ff_hold *h = NULL;
-    for (int i = 0; i < CPT_FF_HOLDS && !h; i++)
-        if (!f->hold[i].id)
-            h = &f->hold[i];
+    cpt_ff_hold *h = free_hold(f);
     if (!h)
         return false;
-    memset(h, 0, sizeof *h);
-    h->id = c->id;
-    h->since_us = now_us;
-    h->done = acked_ops(f, cp);
-    h->completed = completed;
-    h->ack_ms = c->latest_ack_ts > 0 ? c->latest_ack_ts : c->trigger_ts + c->e2e;
-    h->e2e_ms = c->e2e;
-    h->size = c->state_size;
-    h->cpsize = c->has_checkpointed_size ? c->checkpointed_size : c->state_size;
-    h->fail_us = cpt_ff_us(c->failure_ts > 0 ? c->failure_ts : c->trigger_ts + c->e2e);
-    snprintf(h->message, sizeof h->message, "%s", c->failure_message ? c->failure_message : "");
-    h->reason = cpt_flink_failure_reason(h->message);
+    hold_fill(h, c, acked_ops(f, cp), now_us);
     return true;
 }
 
-void cpt_ff_hold_end(cpt_flink_feed *f, cpt_ff_hold *h, int64_t now_us)
+bool cpt_ff_hold_behind(cpt_flink_feed *f, const cpw_flink_cp *c, int64_t now_us)
+{
+    bool older = false;
+    for (int i = 0; i < CPT_FF_HOLDS; i++)
+        older |= f->hold[i].id && f->hold[i].id < c->id;
+    cpt_ff_hold *h = older && !cpt_ff_held(f, c->id) && cpw_state_find_inflight(f->st, c->id)
+                         ? free_hold(f) : NULL;
+    if (!h)
+        return false;
+    hold_fill(h, c, UINT64_MAX, now_us); /* asks nothing */
+    h->ready = true;
+    return true;
+}
+
+static void hold_end(cpt_flink_feed *f, cpt_ff_hold *h, int64_t now_us)
 {
     cpt_ff_hold x = *h;
     h->id = 0; /* free before emitting: the end must not be held again */
@@ -89,11 +114,17 @@ void cpt_ff_hold_end(cpt_flink_feed *f, cpt_ff_hold *h, int64_t now_us)
     }
 }
 
-void cpt_ff_hold_expire(cpt_flink_feed *f, bool all, int64_t now_us)
+void cpt_ff_hold_release(cpt_flink_feed *f, int64_t upto, int64_t now_us)
 {
-    for (int i = 0; i < CPT_FF_HOLDS; i++)
-        if (f->hold[i].id && (all || now_us - f->hold[i].since_us > CPT_FF_HOLD_US))
-            cpt_ff_hold_end(f, &f->hold[i], now_us);
+    for (;;) {
+        cpt_ff_hold *h = NULL;
+        for (int i = 0; i < CPT_FF_HOLDS; i++)
+            if (f->hold[i].id && (!h || f->hold[i].id < h->id))
+                h = &f->hold[i];
+        if (!h || !(h->id <= upto || h->ready || now_us - h->since_us > CPT_FF_HOLD_US))
+            return;
+        hold_end(f, h, now_us);
+    }
 }
 
 void cpt_ff_late_answer(cpt_flink_feed *f, int64_t id, int op, int status, const char *why,
@@ -105,8 +136,10 @@ void cpt_ff_late_answer(cpt_flink_feed *f, int64_t id, int op, int status, const
         /* answered either way: asked once, never again */
         h->done |= bit;
         const cpw_cp *cp = cpw_state_find_inflight(f->st, id);
-        if (all_done(f, h->done) || !cp || cp->acks + cp->declines >= cp->total)
-            cpt_ff_hold_end(f, h, now_us);
+        if (all_done(f, h->done) || !cp || cp->acks + cp->declines >= cp->total) {
+            h->ready = true;
+            cpt_ff_hold_release(f, 0, now_us); /* after the older ones */
+        }
     }
     if (id != f->pick_id || f->pick_state != CPT_FF_PICK_ASKING)
         return;

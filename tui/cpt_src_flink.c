@@ -455,6 +455,7 @@ static void flink_tick(cpt_source *s, cpt_model *m, int64_t now_us)
     flink_src *f = cpt_source_impl(s);
     f->m = m;
     cpt_http_run(f->http, on_answer, f);
+    cpt_flink_feed_release(f->feed, false, now_us);
     int before = cpt_http_active(f->http);
     schedule(f, now_us);
     /* what was just asked goes out now, not after a wait of libcurl's
@@ -650,6 +651,9 @@ static int flink_snapshot(cpt_source *s, int history, int timeout_ms, cpw_state 
         snprintf(err, errsz, "no checkpoint statistics from %s within %d ms%s", b, timeout_ms, why);
         return -1;
     }
+    /* Flink said how the held ones ended; a snapshot waits no longer for
+     * their subtasks (none are left held when the round went through) */
+    cpt_flink_feed_release(f->feed, true, cpw_now_us());
     if (!(*out = cpt_flink_feed_copy(f->feed, history))) {
         snprintf(err, errsz, "out of memory");
         return -1;
