@@ -145,6 +145,10 @@ static void scan(cpt_rec_reader *r, int seg)
             prev_last = h.t_last;
         }
         off += REC_HEADER + h.comp_len;
+        uint8_t t[REC_TRAILER_LEN];
+        if ((h.flags & REC_F_INDEX) && size - off == REC_TRAILER_LEN &&
+            rec_read_at(r->fd[seg], t, sizeof t, off) && !memcmp(t, REC_TRAILER, 4))
+            return; /* the index's trailer (an index not trusted is walked past) */
     }
     if (off < size)
         note(r, seg, off, "the file ends inside a chunk header (cut short)");
