@@ -200,6 +200,13 @@ static void feed_subtasks(cpt_flink_feed *f, int64_t id, const char *vid)
     feed_subtasks_done(f, id, vid, 2);
 }
 
+/* Both vertices' subtasks of checkpoint id answered, V0's first. */
+static void feed_vertices(cpt_flink_feed *f, int64_t id)
+{
+    feed_subtasks(f, id, V0);
+    feed_subtasks(f, id, V1);
+}
+
 /* Answers every subtasks request the feed wants now; how many it wanted. */
 static int answer_subtasks(cpt_flink_feed *f)
 {
@@ -769,8 +776,7 @@ CPT_TEST(held_ends_are_told_oldest_first_whichever_answers_first)
     cpw_flink_cp h[2] = {cp_of(9, CPW_FLINK_COMPLETED, 3), cp_of(8, CPW_FLINK_COMPLETED, 3)};
     feed_stats(f, h, 2, NULL);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0); /* both held */
-    feed_subtasks(f, 9, V0);
-    feed_subtasks(f, 9, V1);
+    feed_vertices(f, 9);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 0); /* 9 waits for 8 */
     feed_subtasks(f, 8, V1);
     feed_subtasks(f, 8, V0);
@@ -785,8 +791,7 @@ CPT_TEST(held_ends_are_told_oldest_first_whichever_answers_first)
     cpw_flink_cp g[2] = {cp_of(12, CPW_FLINK_IN_PROGRESS, 0), cp_of(11, CPW_FLINK_COMPLETED, 3)};
     feed_stats(f, g, 2, NULL);
     feed_details(f, cp_of(12, CPW_FLINK_IN_PROGRESS, 3), 2, 1);
-    feed_subtasks(f, 12, V0);
-    feed_subtasks(f, 12, V1);
+    feed_vertices(f, 12);
     g[0] = cp_of(12, CPW_FLINK_COMPLETED, 3);
     feed_stats(f, g, 2, NULL);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 2); /* 12 waits behind 11 */
@@ -795,8 +800,7 @@ CPT_TEST(held_ends_are_told_oldest_first_whichever_answers_first)
     CPT_EQ_INT(n, 2); /* 11's two vertices; 12 asks nothing more */
     for (int i = 0; i < n; i++)
         CPT_ASSERTF(strstr(paths[i], "/details/11/"), "%s", paths[i]);
-    feed_subtasks(f, 11, V0);
-    feed_subtasks(f, 11, V1);
+    feed_vertices(f, 11);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 4);
     CPT_EQ_INT(s.ended[2], 11);
     CPT_EQ_INT(s.ended[3], 12);
@@ -806,8 +810,7 @@ CPT_TEST(held_ends_are_told_oldest_first_whichever_answers_first)
     /* nobody answers the older: at its bound, both end, in order */
     cpw_flink_cp k[2] = {cp_of(14, CPW_FLINK_COMPLETED, 3), cp_of(13, CPW_FLINK_COMPLETED, 3)};
     feed_stats(f, k, 2, NULL);
-    feed_subtasks(f, 14, V0);
-    feed_subtasks(f, 14, V1);
+    feed_vertices(f, 14);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 4);
     cpt_flink_feed_release(f, false, 1 + CPT_FF_HOLD_TEST_US);
     CPT_EQ_INT(s.by_type[CPW_EV_CP_COMPLETED], 6);

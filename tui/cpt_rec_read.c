@@ -107,6 +107,19 @@ static uint64_t resync(cpt_rec_reader *r, int seg, uint64_t off)
     return size;
 }
 
+/* The trailer that ends segment seg (magic and CRC good): the index's
+ * offset in *at. */
+static bool trailer(const cpt_rec_reader *r, int seg, uint64_t *at)
+{
+    uint8_t t[REC_TRAILER_LEN];
+    uint64_t size = r->size[seg];
+    if (size < REC_TRAILER_LEN || !rec_read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) ||
+        memcmp(t, REC_TRAILER, 4) || rec_get32(t + 12) != rec_crc(t, 12))
+        return false;
+    *at = rec_get64(t + 4);
+    return true;
+}
+
 /* Walks the chunk headers of segment seg from the start. */
 static void scan(cpt_rec_reader *r, int seg)
 {
@@ -132,7 +145,12 @@ static void scan(cpt_rec_reader *r, int seg)
         }
         rec_chunk c = {.off = off, .t_first = h.t_first, .t_last = h.t_last, .n = h.n_records,
                        .flags = h.flags, .seg = (uint8_t)seg};
+        uint64_t index_at;
         if (h.flags & REC_F_INDEX) {
+            /* an index not trusted is walked past; its trailer ends the file */
+            if (size - (off + REC_HEADER + h.comp_len) == REC_TRAILER_LEN &&
+                trailer(r, seg, &index_at) && index_at == off)
+                return;
         } else if (h.t_first < prev_last) {
             /* the writer clamps time to go forward: this is damage, and a
              * table out of order would break seeking and the range */
@@ -145,10 +163,6 @@ static void scan(cpt_rec_reader *r, int seg)
             prev_last = h.t_last;
         }
         off += REC_HEADER + h.comp_len;
-        uint8_t t[REC_TRAILER_LEN];
-        if ((h.flags & REC_F_INDEX) && size - off == REC_TRAILER_LEN &&
-            rec_read_at(r->fd[seg], t, sizeof t, off) && !memcmp(t, REC_TRAILER, 4))
-            return; /* the index's trailer (an index not trusted is walked past) */
     }
     if (off < size)
         note(r, seg, off, "the file ends inside a chunk header (cut short)");
@@ -158,14 +172,11 @@ static void scan(cpt_rec_reader *r, int seg)
  * none or it does not hold together. */
 static bool load_index(cpt_rec_reader *r, int seg)
 {
-    uint64_t size = r->size[seg];
-    uint8_t t[REC_TRAILER_LEN], hb[REC_HEADER];
+    uint64_t size = r->size[seg], at;
+    uint8_t hb[REC_HEADER];
     rec_header h;
-    if (size < REC_TRAILER_LEN + REC_HEADER ||
-        !rec_read_at(r->fd[seg], t, sizeof t, size - REC_TRAILER_LEN) ||
-        memcmp(t, REC_TRAILER, 4) || rec_get32(t + 12) != rec_crc(t, 12))
+    if (size < REC_TRAILER_LEN + REC_HEADER || !trailer(r, seg, &at))
         return false;
-    uint64_t at = rec_get64(t + 4);
     if (at > size - REC_TRAILER_LEN - REC_HEADER || !rec_read_at(r->fd[seg], hb, sizeof hb, at) ||
         rec_header_get(hb, &h) || !(h.flags & REC_F_INDEX) ||
         at + REC_HEADER + h.comp_len != size - REC_TRAILER_LEN ||
