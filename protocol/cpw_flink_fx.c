@@ -44,6 +44,16 @@ cpw_err cpw_fx_int(json_t *o, const char *k, int64_t *out, bool required, cpw_er
     return CPW_OK;
 }
 
+cpw_err cpw_fx_count(json_t *o, const char *k, int64_t *out, bool required, cpw_error *err)
+{
+    int64_t v = *out;
+    TRY(cpw_fx_int(o, k, &v, required, err));
+    if (v < 0)
+        return cpw_fail(err, CPW_ERR_BAD_VALUE, 0, k, "field \"%s\" must not be negative", k);
+    *out = v;
+    return CPW_OK;
+}
+
 cpw_err cpw_fx_i32(json_t *o, const char *k, int32_t *out, bool required, cpw_error *err)
 {
     int64_t v = *out;

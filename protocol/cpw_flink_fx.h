@@ -16,6 +16,9 @@
 json_t *cpw_fx_load(const char *buf, size_t len, cpw_error *err);
 
 cpw_err cpw_fx_int(json_t *o, const char *k, int64_t *out, bool required, cpw_error *err);
+/* cpw_fx_int for a count: a negative one is a bad value (Flink never sends
+ * one, and a state holding it would not encode and decode again). */
+cpw_err cpw_fx_count(json_t *o, const char *k, int64_t *out, bool required, cpw_error *err);
 cpw_err cpw_fx_i32(json_t *o, const char *k, int32_t *out, bool required, cpw_error *err);
 /* A number, or Jackson's "NaN" / "Infinity" / "-Infinity" strings. */
 cpw_err cpw_fx_num(json_t *o, const char *k, double *out, bool *present, cpw_error *err);

@@ -151,11 +151,11 @@ static cpw_err r_stats(json_t *j, cpw_flink_stats *s, cpw_error *err)
 {
     json_t *c, *sum, *latest, *hist;
     TRY(cpw_fx_obj(j, "counts", &c, true, err));
-    TRY(cpw_fx_int(c, "restored", &s->counts.restored, false, err));
-    TRY(cpw_fx_int(c, "total", &s->counts.total, true, err));
-    TRY(cpw_fx_int(c, "in_progress", &s->counts.in_progress, true, err));
-    TRY(cpw_fx_int(c, "completed", &s->counts.completed, true, err));
-    TRY(cpw_fx_int(c, "failed", &s->counts.failed, true, err));
+    TRY(cpw_fx_count(c, "restored", &s->counts.restored, false, err));
+    TRY(cpw_fx_count(c, "total", &s->counts.total, true, err));
+    TRY(cpw_fx_count(c, "in_progress", &s->counts.in_progress, true, err));
+    TRY(cpw_fx_count(c, "completed", &s->counts.completed, true, err));
+    TRY(cpw_fx_count(c, "failed", &s->counts.failed, true, err));
     TRY(cpw_fx_obj(j, "summary", &sum, true, err));
     TRY(r_stat(sum, "checkpointed_size", &s->checkpointed_size, &s->has_checkpointed_size, err));
     TRY(r_stat(sum, "state_size", &s->state_size, NULL, err));

@@ -589,6 +589,11 @@ CPT_TEST(reader_tolerates_versions_and_refuses_garbage)
     cpw_flink_stats s;
     CPT_EQ_INT(cpw_flink_read_stats(pct, strlen(pct), &s, &e), CPW_ERR_BAD_VALUE);
     CPT_EQ_STR(e.field, "p50");
+    /* a negative count (fuzz_flinkfeed, ci17: a state holding it did not copy) */
+    const char *neg = "{\"counts\":{\"total\":-914,\"in_progress\":0,\"completed\":1914,"
+                      "\"failed\":0},\"summary\":{}}";
+    CPT_EQ_INT(cpw_flink_read_stats(neg, strlen(neg), &s, &e), CPW_ERR_BAD_VALUE);
+    CPT_EQ_STR(e.field, "total");
     /* a failure message longer than the field is cut on a character boundary */
     char big[3 * CPW_FLINK_TEXT_MAX + 200];
     int n = snprintf(big, sizeof big, "{\"id\":1,\"status\":\"FAILED\",\"trigger_timestamp\":1,"
